@@ -1,0 +1,3 @@
+from dpgui_qt.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Qt widgets, models and controllers. Wiring over dpgui_qt.core."""
