@@ -1,0 +1,43 @@
+"""Shared fixtures. Tests run headless; nothing needs a GPU or diffusion-pipe."""
+from __future__ import annotations
+
+import os
+import pathlib
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+SHARED = pathlib.Path(os.environ.get("DPGUI_SHARED", REPO.parent / "shared"))
+CORPUS_CONFIGS = SHARED / "corpus" / "configs"
+CORPUS_LOGS = SHARED / "corpus" / "logs"
+CATALOG = SHARED / "reference" / "dp_catalog.json"
+
+
+def _need(path: pathlib.Path) -> pathlib.Path:
+    if not path.exists():
+        pytest.skip(f"{path} is not available (../shared is absent)")
+    return path
+
+
+@pytest.fixture
+def corpus_configs() -> pathlib.Path:
+    return _need(CORPUS_CONFIGS)
+
+
+@pytest.fixture
+def corpus_logs() -> pathlib.Path:
+    return _need(CORPUS_LOGS)
+
+
+@pytest.fixture
+def catalog_path() -> pathlib.Path:
+    return _need(CATALOG)
+
+
+def corpus_files(pattern: str = "*.toml") -> list[pathlib.Path]:
+    """Corpus files for parametrisation; empty when ../shared is absent."""
+    if not CORPUS_CONFIGS.exists():
+        return []
+    return sorted(CORPUS_CONFIGS.glob(pattern))
