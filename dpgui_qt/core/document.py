@@ -1,0 +1,619 @@
+"""ConfigDocument: a diffusion-pipe TOML file that can be edited without losing anything.
+
+Built on tomlkit, which keeps comments, order, quoting and whitespace. On top of
+that this module adds what an editor needs:
+
+* key-path access (``directory[1].path``, ``model.text_encoders[0].type``),
+  where *unset* (the key is not written) is distinct from any value;
+* edits that touch only the line of the value they change (string quote style and
+  trailing comments kept, new keys placed after the table's last key rather than
+  after a commented-out block);
+* byte-identical output when nothing was edited (CRLF, BOM, missing final
+  newline included), and edits that keep a CRLF file CRLF;
+* values written the way diffusion-pipe's ``toml`` 0.10.2 parser accepts them;
+* atomic saves and typed errors with file, line and column.
+
+No Qt here: the GUI wraps :class:`Change` objects in undo commands.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import tomlkit
+from tomlkit import items as tk_items
+from tomlkit.container import Container, OutOfOrderTableProxy
+from tomlkit.exceptions import TOMLKitError
+
+from dpgui_qt.core import keypath as kp
+from dpgui_qt.core import locate as _locate
+from dpgui_qt.core import tomlcompat
+
+
+class _Missing:
+    _inst = None
+
+    def __new__(cls):
+        if cls._inst is None:
+            cls._inst = super().__new__(cls)
+        return cls._inst
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING: Any = _Missing()
+"""Returned by :meth:`ConfigDocument.get` for keys that are not written in the file."""
+
+
+class DocumentError(Exception):
+    """Base for errors a user can act on; ``str()`` is the message to show."""
+
+
+class TomlSyntaxError(DocumentError):
+    def __init__(self, path: str | None, line: int, col: int, message: str):
+        self.path = path
+        self.line = line
+        self.col = col
+        self.message = message
+        where = f"{path or '<text>'}:{line}:{col}"
+        super().__init__(f"{where}: {message}")
+
+
+class ReadError(DocumentError):
+    def __init__(self, path: str, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+class SaveError(DocumentError):
+    def __init__(self, path: str, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(f"could not save {path}: {reason}; the file on disk was left as it was")
+
+
+class EditError(DocumentError):
+    """An edit that cannot be applied (wrong path shape, bad literal, ...)."""
+
+
+@dataclass(frozen=True)
+class RawValue:
+    """A value given as TOML source text (``2e-5``, ``[[512, 4], [1024, 1]]``).
+
+    Setting a RawValue keeps the user's spelling, e.g. scientific notation.
+    """
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """One applied edit, enough to undo and redo it exactly."""
+
+    kind: str  # "set", "delete", "insert", "remove", "move", "restore"
+    path: tuple
+    before: str
+    after: str
+
+
+_TK_MESSAGES = [
+    (re.compile(r"Unexpected character: '(.)'"),
+     "unexpected character {0!r} (text values need quotes, arrays need a closing ']', "
+     "and each line holds one 'key = value')"),
+    (re.compile(r"Invalid value"), "this is not a valid TOML value (strings need quotes)"),
+    (re.compile(r"Key \"?(.+?)\"? already exists|Redefinition of table|already exists"),
+     "this key or table is defined twice"),
+    (re.compile(r"Unclosed array"), "an array is not closed with ']'"),
+    (re.compile(r"Unexpected end of file"), "the file ends in the middle of a value"),
+    (re.compile(r"Empty key"), "a key is missing before '='"),
+    (re.compile(r"Invalid number"), "this number is not valid TOML"),
+    (re.compile(r"Unbalanced quotes|Unclosed string|Unterminated string"),
+     "a string is not closed with its quote"),
+]
+
+
+def _friendly_syntax_message(raw: str) -> str:
+    raw = re.sub(r"\s+at line \d+ col \d+\s*$", "", raw).strip()
+    for pattern, template in _TK_MESSAGES:
+        m = pattern.search(raw)
+        if m:
+            return template.format(*m.groups())
+    return raw
+
+
+def _open_arrays_before(text: str, line: int) -> tuple[int, str] | None:
+    """If an array opened before ``line`` is still open there, return its line and key."""
+    scanner = _locate._ValueScanner()
+    opened: tuple[int, str] | None = None
+    for lineno, src in enumerate(text.splitlines()[: max(0, line - 1)], start=1):
+        was_open = scanner.open
+        if was_open:
+            scanner.scan(src, 0)
+        else:
+            stripped = src.lstrip()
+            if not stripped or stripped[0] in "#[":
+                continue
+            eq = stripped.find("=")
+            if eq <= 0:
+                continue
+            scanner.scan(stripped, eq + 1)
+            if scanner.depth > 0:
+                opened = (lineno, stripped[:eq].strip())
+        if not scanner.open:
+            opened = None
+    return opened if scanner.depth > 0 else None
+
+
+def parse_text(text: str, path: str | None = None) -> tomlkit.TOMLDocument:
+    try:
+        return tomlkit.parse(text)
+    except TOMLKitError as exc:
+        line = int(getattr(exc, "line", 1) or 1)
+        col = int(getattr(exc, "col", 0) or 0) + 1
+        message = _friendly_syntax_message(str(exc))
+        opened = _open_arrays_before(text, line)
+        if opened:
+            message += (f"; the array '{opened[1]} = [' opened on line {opened[0]} is never "
+                        "closed (a commented-out closing ']'?)")
+        raise TomlSyntaxError(path, line, col, message) from None
+    except (ValueError, IndexError, KeyError, TypeError, RecursionError) as exc:
+        # tomlkit raises a few plain exceptions on pathological input
+        raise TomlSyntaxError(path, 1, 1, f"this is not valid TOML ({exc})") from None
+
+
+def _dominant_newline(text: str) -> str:
+    crlf = text.count("\r\n")
+    return "\r\n" if crlf and crlf * 2 >= text.count("\n") else "\n"
+
+
+class ConfigDocument:
+    """A TOML config file, editable by key path without losing formatting."""
+
+    def __init__(self, text: str = "", path: str | os.PathLike | None = None, *,
+                 bom: bool = False):
+        self.path: Path | None = Path(path) if path is not None else None
+        self._bom = bom
+        self._listeners: list[Callable[[Change], None]] = []
+        self._set_text(text)
+        self.saved_text = text
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "ConfigDocument":
+        p = Path(path)
+        try:
+            data = p.read_bytes()
+        except FileNotFoundError:
+            raise ReadError(str(p), "no such file") from None
+        except IsADirectoryError:
+            raise ReadError(str(p), "this is a folder, not a config file") from None
+        except OSError as exc:
+            raise ReadError(str(p), exc.strerror or str(exc)) from None
+        bom = data.startswith(b"\xef\xbb\xbf")
+        if bom:
+            data = data[3:]
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+            raise TomlSyntaxError(str(p), line, col,
+                                  "the file is not UTF-8 text (TOML files must be UTF-8)") from None
+        return cls(text, p, bom=bom)
+
+    @classmethod
+    def from_text(cls, text: str, path: str | os.PathLike | None = None) -> "ConfigDocument":
+        return cls(text, path)
+
+    def _set_text(self, text: str) -> None:
+        self._doc = parse_text(text, str(self.path) if self.path else None)
+        self._text = text
+        self._newline = _dominant_newline(text)
+        self._values: dict | None = None
+        self._locations: dict | None = None
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def text(self) -> str:
+        return self._text
+
+    @property
+    def modified(self) -> bool:
+        return self._text != self.saved_text
+
+    @property
+    def tomlkit_document(self) -> tomlkit.TOMLDocument:
+        return self._doc
+
+    def values(self) -> dict:
+        """Plain Python values (dicts, lists, str, int, float, bool)."""
+        if self._values is None:
+            self._values = self._doc.unwrap()
+        return self._values
+
+    def get(self, path, default: Any = MISSING) -> Any:
+        node: Any = self.values()
+        for part in kp.parse(path):
+            try:
+                if isinstance(part, int):
+                    if not isinstance(node, list):
+                        return default
+                    node = node[part]
+                else:
+                    if not isinstance(node, dict) or part not in node:
+                        return default
+                    node = node[part]
+            except IndexError:
+                return default
+        return node
+
+    def has(self, path) -> bool:
+        return self.get(path) is not MISSING
+
+    def literal(self, path) -> str | None:
+        """The value as written in the file (``2e-5`` stays ``2e-5``), or None if unset."""
+        item = self._item(kp.parse(path))
+        if item is None:
+            return None
+        if isinstance(item, (tk_items.Table, tk_items.AoT)):
+            return None
+        text = item.as_string()
+        return text.strip()
+
+    def locate(self, path) -> tuple[int, int]:
+        """1-based (line, column) of ``path`` or of its nearest written ancestor."""
+        if self._locations is None:
+            self._locations = _locate.locate_all(self._text)
+        return _locate.locate(self._locations, kp.parse(path))
+
+    def is_located(self, path) -> bool:
+        if self._locations is None:
+            self._locations = _locate.locate_all(self._text)
+        return kp.parse(path) in self._locations
+
+    def _item(self, parts: tuple) -> Any:
+        node: Any = self._doc
+        for part in parts:
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                return None
+        return node
+
+    # ---------------------------------------------------------------- listeners
+    def add_listener(self, fn: Callable[[Change], None]) -> None:
+        self._listeners.append(fn)
+
+    def remove_listener(self, fn: Callable[[Change], None]) -> None:
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
+    def _commit(self, kind: str, path: tuple, before: str) -> Change:
+        after = self._doc.as_string()
+        if self._newline == "\r\n":
+            after = re.sub(r"(?<!\r)\n", "\r\n", after)
+        # re-parse so the tomlkit tree always matches the text exactly
+        self._set_text(after)
+        change = Change(kind, path, before, after)
+        for fn in list(self._listeners):
+            fn(change)
+        return change
+
+    # ------------------------------------------------------------------ editing
+    def set(self, path, value: Any) -> Change:
+        """Set ``path`` to ``value`` (a Python value or a :class:`RawValue`)."""
+        parts = kp.parse(path)
+        before = self._text
+        item = self._make_item(value, self._item(parts))
+        parent = self._container_for(parts[:-1], create=True)
+        last = parts[-1]
+        if isinstance(last, int):
+            if not isinstance(parent, (tk_items.Array, tk_items.AoT)):
+                raise EditError(f"{kp.format(parts[:-1])} is not an array")
+            if not -len(parent) <= last < len(parent):
+                raise EditError(f"{kp.format(parts)}: index out of range")
+            parent[last] = item
+        else:
+            if not hasattr(parent, "__setitem__") or isinstance(parent, (tk_items.Array, tk_items.AoT)):
+                raise EditError(f"{kp.format(parts[:-1])} is not a table")
+            if last in parent:
+                parent[last] = item
+            else:
+                self._add_key(parent, last, item)
+        return self._commit("set", parts, before)
+
+    def delete(self, path) -> Change:
+        """Remove ``path`` from the file (the value becomes unset)."""
+        parts = kp.parse(path)
+        before = self._text
+        parent = self._item(parts[:-1]) if len(parts) > 1 else self._doc
+        last = parts[-1]
+        try:
+            del parent[last]
+        except (KeyError, IndexError, TypeError):
+            raise EditError(f"{kp.format(parts)} is not set") from None
+        return self._commit("delete", parts, before)
+
+    def insert(self, array_path, index: int, value: Any) -> Change:
+        """Insert ``value`` into the array (or array of tables) at ``array_path``."""
+        parts = kp.parse(array_path)
+        before = self._text
+        arr = self._item(parts)
+        if isinstance(arr, tk_items.AoT):
+            if not isinstance(value, dict):
+                raise EditError(f"{kp.format(parts)} holds tables; insert a table")
+            table = tomlkit.table()
+            for k, v in value.items():
+                table[k] = self._make_item(v, None)
+            spacing = _aot_spacing(arr)
+            index = max(0, min(index, len(arr)))
+            if index >= len(arr):
+                arr.append(table)
+            else:
+                arr.insert(index, table)
+            _apply_aot_spacing(arr, spacing)
+        elif isinstance(arr, tk_items.Array):
+            index = max(0, min(index, len(arr)))
+            arr.insert(index, self._make_item(value, None))
+        elif arr is None:
+            if isinstance(value, dict):
+                aot = tomlkit.aot()
+                table = tomlkit.table()
+                for k, v in value.items():
+                    table[k] = self._make_item(v, None)
+                aot.append(table)
+                parent = self._container_for(parts[:-1], create=True)
+                parent[parts[-1]] = aot
+            else:
+                self.set(parts, [value])
+                return Change("insert", parts, before, self._text)
+        else:
+            raise EditError(f"{kp.format(parts)} is not an array")
+        return self._commit("insert", parts, before)
+
+    def remove(self, array_path, index: int) -> Change:
+        parts = kp.parse(array_path)
+        arr = self._item(parts)
+        if isinstance(arr, tk_items.AoT):
+            if not -len(arr) <= index < len(arr):
+                raise EditError(f"{kp.format(parts + (index,))} does not exist")
+            before = self._text
+            spacing = _aot_spacing(arr)
+            del arr[index]
+            _apply_aot_spacing(arr, spacing)
+            return self._commit("remove", parts, before)
+        return self.delete(parts + (index,))
+
+    def move(self, array_path, src: int, dst: int) -> Change:
+        """Move one element of an array (or array of tables), keeping its comments."""
+        parts = kp.parse(array_path)
+        arr = self._item(parts)
+        if not isinstance(arr, (tk_items.AoT, tk_items.Array)):
+            raise EditError(f"{kp.format(parts)} is not an array")
+        n = len(arr)
+        if not (0 <= src < n and 0 <= dst < n):
+            raise EditError(f"{kp.format(parts)}: index out of range")
+        before = self._text
+        if src == dst:
+            return Change("move", parts, before, before)
+        if isinstance(arr, tk_items.AoT):
+            spacing = _aot_spacing(arr)
+            element = arr[src]
+            del arr[src]
+            arr.insert(dst, element)
+            _apply_aot_spacing(arr, spacing)
+        else:
+            values = [arr[i] for i in range(n)]
+            element = values.pop(src)
+            values.insert(dst, element)
+            for i, v in enumerate(values):
+                arr[i] = v
+        return self._commit("move", parts, before)
+
+    def restore(self, text: str) -> Change:
+        """Replace the whole content (undo/redo and reload use this)."""
+        before = self._text
+        self._set_text(text)
+        change = Change("restore", (), before, text)
+        for fn in list(self._listeners):
+            fn(change)
+        return change
+
+    # ----------------------------------------------------------------- helpers
+    def _container_for(self, parts: tuple, create: bool) -> Any:
+        node: Any = self._doc
+        for i, part in enumerate(parts):
+            try:
+                node = node[part]
+                continue
+            except (KeyError, IndexError, TypeError):
+                pass
+            if not create or isinstance(part, int):
+                raise EditError(f"{kp.format(parts[: i + 1])} does not exist")
+            table = tomlkit.table()
+            if node is self._doc:
+                self._doc.add(part, table)
+            else:
+                node[part] = table
+            node = node[part]
+        return node
+
+    def _add_key(self, parent: Any, key: str, item: Any) -> None:
+        """Add a new key after the table's last key (not after trailing comments)."""
+        container = None
+        if isinstance(parent, Container):
+            container = parent
+        elif isinstance(parent, tk_items.Table):
+            container = parent.value
+        if container is None or isinstance(parent, (OutOfOrderTableProxy, tk_items.InlineTable)):
+            parent[key] = item
+            return
+        body = container.body
+        last_kv = None
+        first_table = None
+        for idx, (k, v) in enumerate(body):
+            if k is None:
+                continue
+            if isinstance(v, (tk_items.Table, tk_items.AoT)):
+                if first_table is None:
+                    first_table = idx
+                continue
+            if first_table is None:
+                last_kv = idx
+        if last_kv is None:
+            parent[key] = item
+            return
+        prev = body[last_kv][1]
+        if hasattr(prev, "trivia") and hasattr(item, "trivia"):
+            item.trivia.indent = prev.trivia.indent
+        container._insert_at(last_kv + 1, key, item)
+
+    def _make_item(self, value: Any, old: Any) -> Any:
+        if isinstance(value, RawValue):
+            try:
+                parsed = tomlkit.parse(f"v = {value.text}\n")
+            except TOMLKitError as exc:
+                raise EditError(f"{value.text!r} is not a TOML value: "
+                                f"{_friendly_syntax_message(str(exc))}") from None
+            if list(parsed.keys()) != ["v"]:
+                raise EditError(f"{value.text!r} is not a single TOML value")
+            item = parsed["v"]
+            plain = parsed.unwrap()["v"]
+            fixed = tomlcompat.normalize(plain)
+            if fixed != plain or type(fixed) is not type(plain):
+                item = tomlkit.item(fixed)
+            return item
+        try:
+            value = tomlcompat.normalize(value)
+        except ValueError as exc:
+            raise EditError(str(exc)) from None
+        if isinstance(value, str) and isinstance(old, tk_items.String):
+            literal = old.type in (tk_items.StringType.SLL, tk_items.StringType.MLL)
+            if literal and "'" not in value and "\n" not in value and "\r" not in value:
+                return tomlkit.string(value, literal=True)
+        try:
+            return tomlkit.item(value)
+        except (TypeError, ValueError) as exc:
+            raise EditError(f"cannot write {value!r} to TOML: {exc}") from None
+
+    # ------------------------------------------------------------------- saving
+    def encoded(self) -> bytes:
+        data = self._text.encode("utf-8")
+        return (b"\xef\xbb\xbf" + data) if self._bom else data
+
+    def save(self, path: str | os.PathLike | None = None) -> Path:
+        """Write atomically (temp file in the same folder, fsync, rename)."""
+        target = Path(path) if path is not None else self.path
+        if target is None:
+            raise SaveError("<unnamed>", "no file name given")
+        atomic_write(target, self.encoded())
+        if path is None or self.path is None or Path(path) == self.path:
+            self.path = target
+            self.saved_text = self._text
+        return target
+
+
+def _trailing_ws(table: Any) -> str:
+    out = ""
+    for key, item in reversed(table.value.body):
+        if key is None and isinstance(item, tk_items.Whitespace):
+            out = item.s + out
+        else:
+            break
+    return out
+
+
+def _aot_spacing(arr: Any) -> tuple[str, list]:
+    """Detach what trails the last ``[[entry]]`` (blank lines and comments that lead
+    into the next table) and find the separator used between entries."""
+    tables = list(arr.body)
+    if not tables:
+        return "\n", []
+    inner = [_trailing_ws(t) for t in tables[:-1]]
+    body = tables[-1].value.body
+    tail: list = []
+    while body and body[-1][0] is None and isinstance(
+            body[-1][1], (tk_items.Whitespace, tk_items.Comment)):
+        tail.insert(0, body.pop())
+    sep = max(set(inner), key=inner.count) if inner else "\n"
+    if not inner and tail and isinstance(tail[0][1], tk_items.Whitespace):
+        sep = tail[0][1].s
+    return sep, tail
+
+
+def _apply_aot_spacing(arr: Any, spacing: tuple[str, list]) -> None:
+    sep, tail = spacing
+    tables = list(arr.body)
+    for i, table in enumerate(tables):
+        body = table.value.body
+        while body and body[-1][0] is None and isinstance(body[-1][1], tk_items.Whitespace):
+            body.pop()
+        if i < len(tables) - 1:
+            body.append((None, tk_items.Whitespace(sep)))
+        else:
+            body.extend(tail)
+
+
+def atomic_write(target: Path, data: bytes) -> None:
+    target = Path(target)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise SaveError(str(target), f"the folder {folder} does not exist")
+    mode = None
+    try:
+        mode = target.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise SaveError(str(target), exc.strerror or str(exc)) from None
+    fd = None
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        with os.fdopen(fd, "wb") as fh:
+            fd = None
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        else:
+            os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+        tmp = None
+        try:
+            dfd = os.open(folder, os.O_RDONLY)
+        except OSError:
+            dfd = None
+        if dfd is not None:
+            try:
+                os.fsync(dfd)
+            except OSError:
+                pass
+            finally:
+                os.close(dfd)
+    except OSError as exc:
+        raise SaveError(str(target), exc.strerror or str(exc)) from None
+    finally:
+        if fd is not None:
+            os.close(fd)
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
