@@ -1,0 +1,211 @@
+"""Schema registry: loads ``schemas/`` and composes the schema for one config.
+
+The main config's schema is assembled from ``main`` + ``model/<type>`` +
+``adapter/<type>`` + ``optimizer/<type>`` + ``monitoring``; the discriminator
+values choose the files (no ``oneOf``). Files are read lazily and validators are
+built once per composition and cached. Meta-validation (``check_schema``) costs
+seconds for the whole set, so it lives in the test-suite, not here.
+"""
+from __future__ import annotations
+
+import copy
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+# optimizer types diffusion-pipe matches case-insensitively (train.py); anything else
+# is looked up by exact class name in the pytorch_optimizer package.
+FALLBACK_OPTIMIZER = "pytorch_optimizer"
+
+
+class SchemaError(Exception):
+    pass
+
+
+class SchemaRegistry:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        if not (self.root / "main.schema.json").is_file():
+            raise SchemaError(f"{self.root} holds no main.schema.json")
+        self._cache: dict[str, dict] = {}
+        self._composed: dict[tuple, dict] = {}
+        self._validators: dict[int, Draft202012Validator] = {}
+
+    # ------------------------------------------------------------------ files
+    def _load(self, rel: str) -> dict | None:
+        if rel not in self._cache:
+            path = self.root / rel
+            if not path.is_file():
+                return None
+            with open(path, encoding="utf-8") as fh:
+                self._cache[rel] = json.load(fh)
+        return self._cache[rel]
+
+    def files(self) -> list[Path]:
+        return sorted(self.root.rglob("*.schema.json"))
+
+    def main(self) -> dict:
+        return self._load("main.schema.json")
+
+    def dataset(self) -> dict:
+        schema = self._load("dataset.schema.json")
+        if schema is None:
+            raise SchemaError("dataset.schema.json is missing")
+        return schema
+
+    def directory(self) -> dict:
+        return self.dataset().get("$defs", {}).get("directory", {})
+
+    def monitoring(self) -> dict | None:
+        return self._load("monitoring.schema.json")
+
+    def _types(self, folder: str) -> list[str]:
+        base = self.root / folder
+        if not base.is_dir():
+            return []
+        return sorted(p.name[: -len(".schema.json")] for p in base.glob("*.schema.json"))
+
+    def model_types(self) -> list[str]:
+        return self._types("model")
+
+    def adapter_types(self) -> list[str]:
+        return self._types("adapter")
+
+    def optimizer_types(self) -> list[str]:
+        return [t for t in self._types("optimizer") if t != FALLBACK_OPTIMIZER]
+
+    def model(self, model_type: str) -> dict | None:
+        if not isinstance(model_type, str) or "/" in model_type or "\\" in model_type:
+            return None
+        return self._load(f"model/{model_type}.schema.json")
+
+    def adapter(self, adapter_type: str) -> dict | None:
+        if not isinstance(adapter_type, str) or "/" in adapter_type or "\\" in adapter_type:
+            return None
+        return self._load(f"adapter/{adapter_type}.schema.json")
+
+    def optimizer_key(self, optimizer_type: Any) -> str | None:
+        """Schema file for an ``optimizer.type`` value (None for a non-string)."""
+        if not isinstance(optimizer_type, str):
+            return None
+        lowered = optimizer_type.lower()
+        if lowered in self.optimizer_types():
+            return lowered
+        return FALLBACK_OPTIMIZER
+
+    def optimizer(self, optimizer_type: Any) -> dict | None:
+        key = self.optimizer_key(optimizer_type)
+        return self._load(f"optimizer/{key}.schema.json") if key else None
+
+    def capabilities(self, model_type: str) -> dict:
+        schema = self.model(model_type) or {}
+        return schema.get("x-dpgui-capabilities", {})
+
+    def template(self, model_type: str) -> dict:
+        schema = self.model(model_type) or {}
+        return schema.get("x-dpgui-template", {})
+
+    # -------------------------------------------------------------- composition
+    def compose_main(self, model_type: Any = None, adapter_type: Any = None,
+                     optimizer_type: Any = None) -> dict:
+        """The main schema with the chosen model/adapter/optimizer tables swapped in.
+
+        An unknown (or missing) discriminator leaves that table as a plain object.
+        """
+        opt_key = self.optimizer_key(optimizer_type)
+        key = (model_type if isinstance(model_type, str) else None,
+               adapter_type if isinstance(adapter_type, str) else None, opt_key)
+        cached = self._composed.get(key)
+        if cached is not None:
+            return cached
+        composed = copy.deepcopy(self.main())
+        props = composed.setdefault("properties", {})
+        parts = {
+            "model": self.model(key[0]) if key[0] else None,
+            "adapter": self.adapter(key[1]) if key[1] else None,
+            "optimizer": self._load(f"optimizer/{opt_key}.schema.json") if opt_key else None,
+            "monitoring": self.monitoring(),
+        }
+        for name, prop in list(props.items()):
+            slot = prop.get("x-dpgui-compose") if isinstance(prop, dict) else None
+            if slot and parts.get(slot) is not None:
+                sub = copy.deepcopy(parts[slot])
+                for meta in ("$schema", "$id"):
+                    sub.pop(meta, None)
+                sub["x-dpgui-compose"] = slot
+                props[name] = sub
+        self._composed[key] = composed
+        return composed
+
+    def compose_for(self, values: dict) -> dict:
+        model = values.get("model") if isinstance(values.get("model"), dict) else {}
+        adapter = values.get("adapter") if isinstance(values.get("adapter"), dict) else {}
+        optimizer = values.get("optimizer") if isinstance(values.get("optimizer"), dict) else {}
+        return self.compose_main(model.get("type"), adapter.get("type"), optimizer.get("type"))
+
+    def validator(self, schema: dict) -> Draft202012Validator:
+        v = self._validators.get(id(schema))
+        if v is None:
+            v = Draft202012Validator(schema)
+            self._validators[id(schema)] = v
+        return v
+
+
+def property_schema(schema: dict, path: tuple) -> dict | None:
+    """Follow ``path`` through ``properties``/``items``/``$defs`` refs of a schema."""
+    node = schema
+    root = schema
+    for part in path:
+        node = _deref(root, node)
+        if node is None:
+            return None
+        if isinstance(part, int):
+            items = node.get("items")
+            if isinstance(items, dict):
+                node = items
+                continue
+            node = _array_branch(root, node)
+            if node is None:
+                return None
+            node = node.get("items") if isinstance(node.get("items"), dict) else None
+            if node is None:
+                return None
+        else:
+            props = node.get("properties")
+            if not isinstance(props, dict) or part not in props:
+                return None
+            node = props[part]
+    return _deref(root, node)
+
+
+def _deref(root: dict, node: Any) -> dict | None:
+    if not isinstance(node, dict):
+        return None
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for seg in ref[2:].split("/"):
+            target = target.get(seg) if isinstance(target, dict) else None
+        merged = dict(target or {})
+        merged.update({k: v for k, v in node.items() if k != "$ref"})
+        return merged
+    return node
+
+
+def _array_branch(root: dict, node: dict) -> dict | None:
+    for key in ("anyOf", "oneOf"):
+        for alt in node.get(key, []) or []:
+            alt = _deref(root, alt)
+            if alt and alt.get("type") == "array":
+                return alt
+    return None
+
+
+@lru_cache(maxsize=1)
+def default_registry() -> SchemaRegistry:
+    from dpgui_qt.resources import schemas_dir
+
+    return SchemaRegistry(schemas_dir())
