@@ -469,7 +469,11 @@ class ConfigDocument:
                 continue
             if first_table is None:
                 last_kv = idx
-        if last_kv is None:
+        if last_kv is None or last_kv == len(body) - 1:
+            if last_kv is not None:
+                prev = body[last_kv][1]
+                if hasattr(prev, "trivia") and hasattr(item, "trivia"):
+                    item.trivia.indent = prev.trivia.indent
             parent[key] = item
             return
         prev = body[last_kv][1]
@@ -488,8 +492,11 @@ class ConfigDocument:
                 raise EditError(f"{value.text!r} is not a single TOML value")
             item = parsed["v"]
             plain = parsed.unwrap()["v"]
-            fixed = tomlcompat.normalize(plain)
-            if fixed != plain or type(fixed) is not type(plain):
+            try:
+                fixed = tomlcompat.normalize(plain)
+            except ValueError as exc:
+                raise EditError(str(exc)) from None
+            if any(True for _ in tomlcompat.find_incompatibilities(plain)):
                 item = tomlkit.item(fixed)
             return item
         try:
