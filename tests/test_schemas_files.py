@@ -1,6 +1,7 @@
 """Static checks of the JSON Schema files under schemas/ (no Qt, no diffusion-pipe)."""
 from __future__ import annotations
 
+import functools
 import json
 import pathlib
 
@@ -33,10 +34,15 @@ def _rel(path: pathlib.Path) -> str:
     return path.relative_to(SCHEMAS).as_posix()
 
 
+@functools.lru_cache(maxsize=1)
+def _read_catalog() -> dict:
+    return json.loads(CATALOG.read_text(encoding="utf-8"))
+
+
 def _catalog() -> dict:
     if not CATALOG.exists():
         pytest.skip(f"{CATALOG} is not available (../shared is absent)")
-    return json.loads(CATALOG.read_text(encoding="utf-8"))
+    return _read_catalog()
 
 
 def _walk_props(schema: dict, where: str = ""):
