@@ -152,7 +152,7 @@ def test_main_schema_shape():
     for bad in ({"activation_checkpointing": "yes"}, {"micro_batch_size_per_gpu": 0},
                 {"micro_batch_size_per_gpu": [[512, 4, 1]]}, {"partition_method": "profile"},
                 {"eval_datasets": ["e.toml"]}, {"gradient_accumulation_steps": 0},
-                {"lr_scheduler": "step"}, {"partition_method": "manual"}):
+                {"lr_scheduler": "step"}):
         assert list(v.iter_errors({**ok, **bad})), bad
 
 
