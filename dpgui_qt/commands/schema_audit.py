@@ -8,7 +8,7 @@ import argparse
 import json
 import sys
 
-from dpgui_qt.core.audit import AuditError, NotACheckout, audit
+from dpgui_qt.core.audit import AuditError, NotACheckout, audit, locate_checkout
 
 
 def add_parser(subparsers, name: str = "schema-audit") -> argparse.ArgumentParser:
@@ -20,7 +20,9 @@ def add_parser(subparsers, name: str = "schema-audit") -> argparse.ArgumentParse
         "describes, and schema keys the code no longer reads. Exit 1 on drift, 0 when clean, "
         "2 when the folder is not a diffusion-pipe checkout.",
     )
-    p.add_argument("checkout", metavar="DIFFUSION_PIPE_DIR", help="diffusion-pipe checkout (has train.py)")
+    p.add_argument("checkout", metavar="DIFFUSION_PIPE_DIR", nargs="?", default=None,
+                   help="diffusion-pipe checkout (has train.py); default: $DPGUI_DIFFUSION_PIPE, "
+                   "then ref/diffusion-pipe")
     p.add_argument("--schemas", metavar="DIR", default=None,
                    help="schema folder to audit (default: the schemas/ shipped with dpgui)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -28,8 +30,13 @@ def add_parser(subparsers, name: str = "schema-audit") -> argparse.ArgumentParse
 
 
 def run(args) -> int:
+    checkout = args.checkout if args.checkout is not None else locate_checkout()
+    if checkout is None:
+        print("dpgui schema-audit: no diffusion-pipe checkout given, none in $DPGUI_DIFFUSION_PIPE "
+              "or ref/diffusion-pipe (see ref/README.md)", file=sys.stderr)
+        return 2
     try:
-        report = audit(args.checkout, args.schemas)
+        report = audit(checkout, args.schemas)
     except NotACheckout as exc:
         print(f"dpgui schema-audit: {exc}", file=sys.stderr)
         return 2

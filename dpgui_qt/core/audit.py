@@ -67,6 +67,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,6 +80,7 @@ __all__ = [
     "extract",
     "known_model_types",
     "default_schemas_dir",
+    "locate_checkout",
 ]
 
 # --------------------------------------------------------------------------- rules
@@ -127,6 +129,17 @@ class NotACheckout(AuditError):
 def default_schemas_dir() -> Path:
     """The ``schemas/`` folder that ships with dpgui."""
     return Path(__file__).resolve().parent.parent.parent / "schemas"
+
+
+def locate_checkout(setting: str | os.PathLike | None = None) -> Path | None:
+    """Where dpgui looks for diffusion-pipe: the app setting (passed in by the GUI), then
+    ``$DPGUI_DIFFUSION_PIPE``, then ``ref/diffusion-pipe`` in the dpgui source tree.
+    The first candidate with a ``train.py`` wins; ``None`` when there is none."""
+    repo = Path(__file__).resolve().parent.parent.parent
+    for cand in (setting, os.environ.get("DPGUI_DIFFUSION_PIPE"), repo / "ref" / "diffusion-pipe"):
+        if cand and (Path(cand).expanduser() / "train.py").is_file():
+            return Path(cand).expanduser()
+    return None
 
 
 # --------------------------------------------------------------------------- code model
