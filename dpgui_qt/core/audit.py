@@ -284,6 +284,8 @@ class _Program:
                     continue
                 self._add_module(rel, tree)
         self._link_classes()
+        self._node_cache: dict[int, list[ast.AST]] = {}
+        self._flow_cache: dict[int, list[ast.AST]] = {}
         # labels
         self.scopes: dict[int, dict[str, set[str]]] = {u.uid: {} for u in self.units}
         self.attrs: dict[tuple[int, str], set[str]] = {}
@@ -590,14 +592,27 @@ class _Program:
                 return
 
     def _body(self, unit: _Unit):
-        node = unit.node
-        if isinstance(node, ast.Module):
-            return node.body
-        return node.body  # type: ignore[attr-defined]
+        return unit.node.body  # type: ignore[attr-defined]
+
+    def nodes(self, unit: _Unit) -> list[ast.AST]:
+        """All nodes of a unit (nested defs flattened), walked once and cached."""
+        cached = self._node_cache.get(unit.uid)
+        if cached is None:
+            cached = self._node_cache[unit.uid] = list(_walk_no_defs(self._body(unit)))
+        return cached
+
+    def flow_nodes(self, unit: _Unit) -> list[ast.AST]:
+        """The nodes label propagation looks at."""
+        cached = self._flow_cache.get(unit.uid)
+        if cached is None:
+            kinds = (ast.Assign, ast.AnnAssign, ast.NamedExpr, ast.For, ast.AsyncFor,
+                     ast.comprehension, ast.Call)
+            cached = self._flow_cache[unit.uid] = [n for n in self.nodes(unit) if isinstance(n, kinds)]
+        return cached
 
     def _propagate_unit(self, unit: _Unit) -> bool:
         changed = False
-        for n in _walk_no_defs(self._body(unit)):
+        for n in self.flow_nodes(unit):
             if isinstance(n, ast.Assign):
                 labs = self.labels(n.value, unit)
                 for t in n.targets:
@@ -666,7 +681,7 @@ class _Program:
         stored: dict[str, set[str]] = {}
         for unit in self.units:
             rel = unit.module.rel
-            for n in _walk_no_defs(self._body(unit)):
+            for n in self.nodes(unit):
                 if isinstance(n, ast.Subscript):
                     labs = self.labels(n.value, unit)
                     if not labs:
@@ -735,7 +750,7 @@ class _Program:
         out: list[DispatchType] = []
         seen: set[int] = set()
         for unit in self.units:
-            for n in _walk_no_defs(self._body(unit)):
+            for n in self.nodes(unit):
                 if not isinstance(n, ast.If) or id(n) in seen:
                     continue
                 table, _ = self._test_types(n.test, unit)
@@ -817,7 +832,7 @@ class _Program:
             # methods inherited by c run with self being a c; other classes' methods
             # run with their own class
             ctx = c if (u.cls is not None and u.cls in self.mro(c)) else u.cls
-            for n in _walk_no_defs(self._body(u)):
+            for n in self.nodes(u):
                 if isinstance(n, ast.Call):
                     for callee in self.resolve_call(n, u, reach=True, ctx=ctx):
                         if callee.uid not in seen:
