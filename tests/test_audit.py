@@ -209,6 +209,27 @@ def test_new_optimizer_type_is_reported(dp, schemas):
     assert found(audit(dp, schemas), "type-without-schema") == {("optimizer", "lion", None)}
 
 
+def test_unfollowable_code_is_drift_not_silence(dp, schemas):
+    # a refactor the extractor does not understand must not look like "no drift"
+    edit(dp / "train.py", "    if model_type == 'alpha':", "    if model_type.startswith('alpha'):")
+    report = audit(dp, schemas)
+    assert report.drift
+    assert ("model", "alpha", None) in found(report, "schema-without-type")
+    # a dispatched module that is not in the checkout
+    edit(dp / "train.py", "        model = beta.BetaPipeline(config)\n    elif model_type in",
+         "        model = beta.BetaPipelineV2(config)\n    elif model_type in")
+    got = found(audit(dp, schemas), "not-understood")
+    assert ("model", "beta", "dispatched class not found in the checkout") in got
+    assert ("model", "gamma", "dispatched class not found in the checkout") not in got
+    (dp / "models" / "alpha.py").write_text("class AlphaPipeline(:\n")
+    report = audit(dp, schemas)
+    assert any(f.key == "syntax error" for f in report.findings)
+    (dp / "train.py").write_text("MODELS = {'alpha': 'models.alpha'}\n")
+    report = audit(dp, schemas)
+    assert ("model", None, "no model type dispatch chain in train.py") in found(report, "not-understood")
+    assert known_model_types(dp) == {}
+
+
 # ---------------------------------------------------------------- CLI
 
 
