@@ -44,10 +44,15 @@ def find_incompatibilities(value: Any, path: tuple = ()) -> Iterator[tuple[tuple
         if len(kinds) > 1:
             if kinds == {"integer", "float"}:
                 ints = [v for v in value if _kind(v) == "integer"]
+                floats = [v for v in value if _kind(v) == "float"]
+                if all(float(f).is_integer() for f in floats):
+                    fix = (f"write whole numbers without a decimal point "
+                           f"({int(floats[0])} rather than {floats[0]!r}), or all with one")
+                else:
+                    fix = f"write every number with a decimal point, e.g. {_as_float_text(ints[0])}"
                 yield path, (
                     "this array mixes integers and floats, which diffusion-pipe's TOML "
-                    "parser rejects ('Not a homogeneous array'); write every number with "
-                    f"a decimal point, e.g. {_as_float_text(ints[0])}"
+                    f"parser rejects ('Not a homogeneous array'); {fix}"
                 )
             else:
                 yield path, (
