@@ -120,6 +120,7 @@ MAIN_CASES = [
      set_keys(BASE_MAIN, optimizer__type="genericoptim", optimizer__rank=4), None),
     ("genericoptim_checks", "optimizer.rank",
      set_keys(BASE_MAIN, optimizer__type="genericoptim", optimizer__momentum_type="sm"), None),
+    ("pytorch_optimizer_name", "optimizer.type", set_keys(BASE_MAIN, optimizer__type="prodigy"), None),
     ("minimax_cfg_pipeline", "model.cfg",
      set_keys(model(BASE_MAIN, "minimax_h3", cfg=3.0), pipeline_stages=2, adapter=None), None),
     ("fft_unsupported_models", "adapter", set_keys(model(BASE_MAIN, "hunyuan-video"), adapter=None), None),
@@ -214,6 +215,15 @@ def test_every_rule_has_an_id_source_and_test():
                        and r.id not in ("block_swap_eval_flag", "eval_interval_without_datasets",
                                         "frame_buckets_models", "duplicate_directories")]
     assert untested_errors == []
+
+
+def test_pytorch_optimizer_names():
+    assert not [f for f in main_findings(set_keys(BASE_MAIN, optimizer__type="Prodigy")) if f.is_error]
+    found = main_findings(set_keys(BASE_MAIN, optimizer__type="Prodigi"))
+    assert has(found, "pytorch_optimizer_name", "optimizer.type", "warning")
+    assert "'Prodigy'" in next(f.message for f in found if f.rule == "pytorch_optimizer_name")
+    # built-in names match case-insensitively in diffusion-pipe
+    assert not [f for f in main_findings(set_keys(BASE_MAIN, optimizer__type="AdamW_Optimi")) if f.is_error]
 
 
 def test_info_rules_warn():

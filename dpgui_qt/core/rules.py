@@ -289,6 +289,35 @@ def _generic(ctx: RuleContext):
                         "momentum_type = 'sm' needs rank (and update_proj_gap)")
 
 
+@rule("pytorch_optimizer_name", MAIN, "train.py:700",
+      "other optimizer types must be exact pytorch_optimizer class names")
+def _po_name(ctx: RuleContext):
+    otype = _table(ctx.values, "optimizer").get("type")
+    if not isinstance(otype, str) or ctx.registry.optimizer_key(otype) != "pytorch_optimizer":
+        return
+    schema = ctx.registry.optimizer(otype) or {}
+    known = schema.get("x-dpgui-known-classes", {})
+    names = known.get("names", [])
+    if not names or otype in names:
+        return
+    by_lower = {n.lower(): n for n in names}
+    if otype.lower() in by_lower:
+        right = by_lower[otype.lower()]
+        yield ctx.error(("optimizer", "type"),
+                        f"pytorch_optimizer class names are case-sensitive: write '{right}', not "
+                        f"'{otype}' (AttributeError after caching and model loading otherwise)")
+        return
+    import difflib
+
+    close = difflib.get_close_matches(otype, names, n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    builtin = ", ".join(ctx.registry.optimizer_types())
+    yield ctx.warning(("optimizer", "type"),
+                      f"'{otype}' is neither a built-in optimizer ({builtin}) nor a class of "
+                      f"pytorch_optimizer {known.get('version', '')}{hint} "
+                      "(check the name if your trainer has that version or older)")
+
+
 @rule("minimax_cfg_pipeline", MAIN, "models/minimax_h3.py:214",
       "minimax_h3 with cfg > 1 needs pipeline_stages = 1")
 def _minimax(ctx: RuleContext):
