@@ -408,18 +408,13 @@ class Validator:
             if key in (reg.main().get("properties") or {}):
                 return f" here; did you mean the top-level key '{key}' (above the [model] table)?"
         if path == ():
-            for table in ("model", "optimizer", "adapter", "monitoring"):
-                for t in (reg.model_types() if table == "model" else [None]):
-                    if table == "model":
-                        sch = reg.model(t)
-                    elif table == "optimizer":
-                        sch = reg.optimizer("adamw")
-                    elif table == "adapter":
-                        sch = reg.adapter("lora")
-                    else:
-                        sch = reg.monitoring()
-                    if sch and key in (sch.get("properties") or {}):
-                        return f"; did you mean '{table}.{key}' (it belongs in the [{table}] table)?"
+            tables = [("model", reg.model(t)) for t in reg.model_types()]
+            tables += [("optimizer", reg.optimizer(t)) for t in reg.optimizer_types()]
+            tables += [("adapter", reg.adapter(t)) for t in reg.adapter_types()]
+            tables.append(("monitoring", reg.monitoring()))
+            for table, sch in tables:
+                if sch and key in (sch.get("properties") or {}):
+                    return f"; did you mean '{table}.{key}' (it belongs in the [{table}] table)?"
         return ""
 
     def _path_findings(self, schema: dict, values: Any, path: tuple, doc: ConfigDocument,
