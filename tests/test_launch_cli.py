@@ -162,7 +162,6 @@ def test_ctrl_c_saves_and_stops_then_escalates(tmp_path, presses):
         wait_for(lambda: any(marker in l for l in lines), timeout=15, what=marker)
         if presses == 2:
             wait_for(lambda: any(d.is_dir() for d in out.glob("2*")), what="run folder")
-            time.sleep(1.2)                # the supervisor records the run folder once a second
         p.send_signal(signal.SIGINT)
         wait_for(lambda: any("save_quit" in l for l in lines), what="save_quit message")
         if presses == 2:

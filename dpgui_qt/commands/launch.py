@@ -266,6 +266,7 @@ def _fmt_progress(d: dict, lr: str | None) -> str:
 def _follow(state_dir: Path, stop_grace: float, exits_early_ok: bool) -> int:
     from dpgui_qt.core.run import control
     from dpgui_qt.core.run.runs import attach
+    from dpgui_qt.core.run.supervisor import locate_run_dir
 
     try:
         handle = attach(state_dir)
@@ -312,7 +313,7 @@ def _follow(state_dir: Path, stop_grace: float, exits_early_ok: bool) -> int:
             handled[0] += 1
             n = handled[0]
             try:
-                if n == 1 and cur.get("run_dir"):
+                if n == 1 and locate_run_dir(cur):
                     control.save_and_stop(cur)
                     status = control.advance(status, "stop_requested", "save_quit")
                     print("\ndpgui: Ctrl-C: asked the trainer to save a checkpoint and stop at the "

@@ -21,7 +21,7 @@ from enum import Enum
 from pathlib import Path
 
 from dpgui_qt.core.run.supervisor import (
-    CONTROL_FILE, group_members, read_state, signal_group, write_json_atomic,
+    CONTROL_FILE, group_members, locate_run_dir, read_state, signal_group, write_json_atomic,
 )
 
 SIGKILL = getattr(signal, "SIGKILL", signal.SIGTERM)
@@ -53,7 +53,7 @@ def record_request(run, action: str) -> None:
 
 def _signal_file(run, name: str) -> Path:
     st, _ = _resolve(run)
-    rd = st.get("run_dir")
+    rd = locate_run_dir(st)
     if not rd:
         raise ControlError("the run folder does not exist yet (the trainer creates it after "
                            "caching); use Stop instead")

@@ -239,6 +239,19 @@ def discover_run_dir(output_dir: str | os.PathLike | None, since_epoch: float,
     return os.path.join(os.fspath(output_dir), best) if best else None
 
 
+def locate_run_dir(state: dict) -> str | None:
+    """The run folder: from the state, or discovered now (the supervisor scans
+    only periodically, so a caller that needs it at once looks itself)."""
+    if state.get("run_dir"):
+        return state["run_dir"]
+    sd = state.get("state_dir")
+    req = read_json(Path(sd) / REQUEST_FILE) if sd else None
+    if not req:
+        return None
+    since = req.get("requested_at_epoch") or state.get("started_at_epoch") or 0.0
+    return discover_run_dir(req.get("output_dir"), since, set(req.get("preexisting_run_dirs") or []))
+
+
 def existing_run_dirs(output_dir: str | os.PathLike | None) -> list[str]:
     try:
         return [n for n in os.listdir(output_dir) if RUN_DIR_RE.match(n)] if output_dir else []
@@ -388,7 +401,7 @@ class _Supervisor:
                 break
             except subprocess.TimeoutExpired:
                 pass
-            if self.state.get("run_dir") is None and time.time() - last_scan >= 1.0:
+            if self.state.get("run_dir") is None and time.time() - last_scan >= 0.25:
                 last_scan = time.time()
                 self._found(discover_run_dir(req.get("output_dir"), since, exclude))
         if self.state.get("run_dir") is None:
