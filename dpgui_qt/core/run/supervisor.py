@@ -192,10 +192,11 @@ def signal_group(pgid: int, sig: int, leader_ticks: int | None = None) -> list[i
     members = group_members(pgid, leader_ticks)
     if not members:
         return []
-    try:
-        os.killpg(pgid, sig)
-    except OSError:
-        pass
+    if hasattr(os, "killpg"):
+        try:
+            os.killpg(pgid, sig)
+        except OSError:
+            pass
     for pid in members:          # members that left the group but stayed in the session
         try:
             os.kill(pid, sig)
@@ -306,7 +307,9 @@ def start_run(argv: list[str], state_root: str | os.PathLike, *,
     state = _initial_state(request)
     write_json_atomic(state_dir / STATE_FILE, state)
 
-    cmd = [python or sys.executable, os.path.abspath(__file__), str(state_dir)]
+    # -I: the supervisor needs only the standard library, and isolation keeps
+    # this folder (spec.py, parse.py, ...) and PYTHON* variables out of its sys.path.
+    cmd = [python or sys.executable, "-I", os.path.abspath(__file__), str(state_dir)]
     err = open(state_dir / SUPERVISOR_ERR, "ab")
     try:
         if os.name == "nt":  # pragma: no cover - exercised on Windows only
@@ -373,12 +376,16 @@ class _Supervisor:
         else:
             popen_kw["start_new_session"] = True
         started = time.time()
+        cwd = req.get("cwd") or None
         try:
-            proc = subprocess.Popen(req["argv"], cwd=req.get("cwd") or None, env=env,
+            if cwd is not None and not os.path.isdir(cwd):
+                raise NotADirectoryError(f"working directory {cwd} does not exist")
+            proc = subprocess.Popen(req["argv"], cwd=cwd, env=env,
                                     stdin=subprocess.DEVNULL, stdout=logf,
                                     stderr=subprocess.STDOUT, close_fds=True, **popen_kw)
         except OSError as e:
-            msg = f"dpgui: could not start {req['argv'][0]!r}: {e.strerror or e}"
+            why = e.strerror if isinstance(e, FileNotFoundError) and e.strerror else str(e)
+            msg = f"dpgui: could not start {req['argv'][0]!r}: {why}"
             logf.write((msg + "\n").encode())
             logf.close()
             self.state.update(status="failed_to_start", error=msg, started_at=iso(started),
