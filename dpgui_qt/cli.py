@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "get": "getset",
     "set": "getset",
     "schema-audit": "schema_audit",
+    "launch": "launch",
 }
 
 

@@ -1,0 +1,371 @@
+"""``dpgui launch``: print or run a diffusion-pipe training headless (e.g. over SSH).
+
+The run is started through the detached supervisor, so it keeps going if this
+command (or the SSH session) dies; ``dpgui launch --attach STATE_DIR`` follows
+it again.  Ctrl-C asks for save-and-stop; a second Ctrl-C stops at once
+(SIGTERM, then SIGKILL after --stop-grace); a third kills.
+
+Exit status: 0 finished (``TRAINING COMPLETE!`` seen, or exit 0 for
+--cache_only/--dump_dataset), 1 failed, 2 setup/usage error, 3 stopped before
+completion (save-and-stop, Stop or Kill).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_SETUP, EXIT_STOPPED = 0, 1, 2, 3
+
+TRAIN_FLAGS = ("reset_dataloader", "reset_optimizer", "reset_optimizer_params", "regenerate_cache",
+               "cache_only", "trust_cache", "i_know_what_i_am_doing")
+
+
+def add_parser(subparsers, name: str = "launch") -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        name, help="launch a training run (or print its command with --dry-run)",
+        description="Start diffusion-pipe training for CONFIG through a detached supervisor "
+        "and follow its console, or print the command with --dry-run.",
+        epilog="Exit status: 0 finished, 1 failed, 2 setup error, 3 stopped before completion.")
+    p.add_argument("config", nargs="?", metavar="CONFIG", help="main training config (.toml)")
+    p.add_argument("--dry-run", action="store_true", help="print argv, added environment and "
+                   "working directory instead of running")
+    p.add_argument("--json", action="store_true", help="with --dry-run: print JSON")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--gpus", type=int, metavar="N", help="number of GPUs (--num_gpus=N; default 1)")
+    g.add_argument("--include", metavar="IDS", help="GPU ids to use, e.g. 0,2 (--include localhost:0,2)")
+    g.add_argument("--all-gpus", action="store_true", help="let DeepSpeed use every visible GPU")
+    p.add_argument("--resume", metavar="RUN", help="resume from this run folder in output_dir "
+                   "('latest' = newest run with a checkpoint)")
+    p.add_argument("--master-port", type=int, metavar="P", help="rendezvous port (train.py and launcher)")
+    p.add_argument("--checkout", metavar="DIR", help="diffusion-pipe checkout (default: "
+                   "$DPGUI_DIFFUSION_PIPE, then <repo>/ref/diffusion-pipe)")
+    p.add_argument("--deepspeed", metavar="PATH", help="venv/conda env dir or deepspeed executable "
+                   "(default: $DPGUI_DEEPSPEED, then PATH)")
+    for flag in TRAIN_FLAGS:
+        p.add_argument("--" + flag.replace("_", "-"), "--" + flag, dest=flag, action="store_true",
+                       help=f"pass --{flag} to train.py")
+    p.add_argument("--dump-dataset", "--dump_dataset", dest="dump_dataset", metavar="DIR",
+                   help="pass --dump_dataset DIR to train.py")
+    p.add_argument("--no-nccl-workaround", action="store_true",
+                   help="do not set NCCL_P2P_DISABLE=1 / NCCL_IB_DISABLE=1")
+    p.add_argument("--expandable-segments", action="store_true",
+                   help="set PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True")
+    p.add_argument("--env", action="append", default=[], metavar="VAR=VALUE",
+                   help="extra environment variable (repeatable)")
+    p.add_argument("--state-dir", metavar="DIR", help="where run state is kept "
+                   "(default: $DPGUI_STATE_DIR or the user state folder)")
+    p.add_argument("--log", metavar="FILE", help="console log file (default: "
+                   "<output_dir>/.dpgui-logs/dpgui-<UTC stamp>.log)")
+    p.add_argument("--stop-grace", type=float, default=20.0, metavar="S",
+                   help="seconds between SIGTERM and SIGKILL on Stop (default 20)")
+    p.add_argument("--force", action="store_true", help="launch despite pre-flight errors")
+    p.add_argument("--attach", metavar="STATE_DIR", help="follow an already started run")
+    return p
+
+
+def _err(msg: str) -> None:
+    print(f"dpgui launch: error: {msg}", file=sys.stderr)
+
+
+def default_state_dir() -> Path:
+    if os.environ.get("DPGUI_STATE_DIR"):
+        return Path(os.environ["DPGUI_STATE_DIR"])
+    try:
+        import platformdirs
+        return Path(platformdirs.user_state_dir("dpgui")) / "runs"
+    except ImportError:  # pragma: no cover
+        return Path.home() / ".local" / "state" / "dpgui" / "runs"
+
+
+# ---------------------------------------------------------------------------
+# Seam: line splitting and parsing.  At merge time these two are replaced by
+# dpgui_qt.core.run.lines.LineAssembler and dpgui_qt.core.run.parse.LogParser;
+# until then a minimal local version handles what the headless view needs.
+class _Lines:
+    """bytes -> complete lines; a ``\\r`` redraw keeps only its newest segment."""
+
+    def __init__(self) -> None:
+        self._buf = b""
+
+    def feed(self, data: bytes) -> list[str]:
+        self._buf += data
+        *lines, self._buf = self._buf.split(b"\n")
+        return [self._last_segment(l) for l in lines]
+
+    def flush(self) -> list[str]:
+        rest, self._buf = self._buf, b""
+        return [self._last_segment(rest)] if rest.strip() else []
+
+    @staticmethod
+    def _last_segment(raw: bytes) -> str:
+        segs = [s for s in raw.split(b"\r") if s.strip()]
+        return (segs[-1] if segs else b"").decode("utf-8", "replace")
+
+
+_STEP = re.compile(r"^steps:\s+(?P<step>\d+)\s+loss:\s+(?P<loss>\S+)\s+.*?iter time \(s\):\s+"
+                   r"(?P<it>[\d.]+|nan|inf)\s+samples/sec:\s+(?P<sps>[\d.]+|nan|inf)\s*$")
+_REPORT = re.compile(r"\[Rank 0\] step=(?P<step>\d+), skipped=\d+, lr=(?P<lr>\S+?),? mom=")
+_SIMPLE = {"TRAINING COMPLETE!": "complete", "Manually quitting": "manual_quit"}
+
+
+def parse_line(line: str) -> tuple[str, dict] | None:
+    """(event name, data) for the lines the headless view reacts to, else None.
+    Event names are those of control.EVENTS."""
+    s = line.strip()
+    if s in _SIMPLE:
+        return _SIMPLE[s], {}
+    m = _STEP.match(s)
+    if m:
+        return "step", {"step": int(m["step"]), "loss": m["loss"], "iter_time": float(m["it"])}
+    m = _REPORT.search(s)
+    if m:
+        return "report", {"step": int(m["step"]), "lr": m["lr"].strip("[]")}
+    if s.startswith("Saving model to directory ") or "is about to be saved!" in s:
+        return "saving", {}
+    if s.startswith("caching ") or s.startswith("[CACHE]"):
+        return "caching", {}
+    if "Traceback (most recent call last)" in s or "CUDA out of memory" in s:
+        return "error", {}
+    return None
+# --------------------------------------------------------------------------- end of seam
+
+
+def _build_spec(args, checkout, deepspeed):
+    from dpgui_qt.core.run.spec import RunSpec
+    gpus: int | list[int] | None = 1
+    if args.gpus is not None:
+        gpus = args.gpus
+    elif args.include:
+        try:
+            gpus = [int(x) for x in args.include.replace("localhost:", "").split(",") if x.strip()]
+        except ValueError:
+            raise ValueError(f"--include expects GPU ids like 0,2, not {args.include!r}") from None
+    elif args.all_gpus:
+        gpus = None
+    extra = {}
+    for item in args.env:
+        k, sep, v = item.partition("=")
+        if not sep or not k:
+            raise ValueError(f"--env expects VAR=VALUE, not {item!r}")
+        extra[k] = v
+    return RunSpec(
+        config=os.path.abspath(args.config), checkout=str(checkout) if checkout else None,
+        deepspeed=deepspeed, gpus=gpus, master_port=args.master_port,
+        resume_from_checkpoint=args.resume, dump_dataset=args.dump_dataset,
+        nccl_p2p_disable=not args.no_nccl_workaround, nccl_ib_disable=not args.no_nccl_workaround,
+        expandable_segments=args.expandable_segments, extra_env=extra,
+        **{f: getattr(args, f) for f in TRAIN_FLAGS})
+
+
+def run(args) -> int:
+    from dpgui_qt.core.run import env as envmod
+    from dpgui_qt.core.run.spec import SpecError
+
+    if args.attach:
+        return _follow(Path(args.attach), args.stop_grace, exits_early_ok=False)
+    if not args.config:
+        _err("CONFIG is required (or --attach STATE_DIR)")
+        return EXIT_SETUP
+    try:
+        values = envmod.load_config(args.config)
+        checkout = envmod.find_checkout(args.checkout)
+    except envmod.SetupError as e:
+        _err(str(e))
+        return EXIT_SETUP
+    ds_note = None
+    try:
+        deepspeed = envmod.find_deepspeed(args.deepspeed)
+    except envmod.SetupError as e:
+        if not args.dry_run:
+            _err(str(e))
+            return EXIT_SETUP
+        deepspeed, ds_note = None, str(e)
+    try:
+        spec = _build_spec(args, checkout, deepspeed)
+        if spec.resume_from_checkpoint == "latest":
+            from dpgui_qt.core.run.runs import resume_candidates
+            od = envmod.output_dir_on_host(spec, values)
+            cands = resume_candidates(od) if od else []
+            if not cands:
+                _err(f"--resume latest: no run folder with a checkpoint in {od}")
+                return EXIT_SETUP
+            spec.resume_from_checkpoint = cands[0].name
+        cmd = spec.command()
+    except (SpecError, ValueError) as e:
+        _err(str(e))
+        return EXIT_SETUP
+    findings = envmod.preflight(spec, values)
+    if args.dry_run:
+        findings = [f for f in findings if not (ds_note and f.code == "deepspeed")]
+        return _dry_run(cmd, findings, ds_note, args.json)
+
+    for f in findings:
+        print(f"{f.level}: {f.message}" + (f" ({f.fix})" if f.fix else ""), file=sys.stderr)
+    if envmod.has_errors(findings) and not args.force:
+        _err("pre-flight checks failed (use --force to launch anyway)")
+        return EXIT_SETUP
+
+    from dpgui_qt.core.run.supervisor import start_run
+    state_root = Path(args.state_dir) if args.state_dir else default_state_dir()
+    try:
+        st = start_run(cmd.argv, state_root, env=cmd.env if not cmd.windows else {}, cwd=cmd.cwd,
+                       config=str(spec.config), output_dir=envmod.output_dir_on_host(spec, values),
+                       resume_from=spec.resume_name, log_path=args.log)
+    except (OSError, RuntimeError) as e:
+        _err(str(e))
+        return EXIT_FAILED
+    print(f"dpgui: started run {st['run_id']} (pid {st.get('pid')})", file=sys.stderr)
+    print(f"dpgui: command: {cmd.preview()}", file=sys.stderr)
+    print(f"dpgui: log: {st['log_path']}", file=sys.stderr)
+    print(f"dpgui: it keeps running if this command ends; follow it again with: "
+          f"dpgui launch --attach {st['state_dir']}", file=sys.stderr)
+    return _follow(Path(st["state_dir"]), args.stop_grace,
+                   exits_early_ok=bool(spec.cache_only or spec.dump_dataset))
+
+
+def _dry_run(cmd, findings, ds_note, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps({"argv": cmd.argv, "env": cmd.env, "cwd": cmd.cwd,
+                          "trainer_cwd": cmd.trainer_cwd, "command": cmd.preview(),
+                          "findings": [f.__dict__ for f in findings],
+                          "notes": [ds_note] if ds_note else []}, indent=2))
+    else:
+        print(f"cwd: {cmd.cwd if cmd.cwd is not None else '(wsl --cd) ' + cmd.trainer_cwd}")
+        for k, v in cmd.env.items():
+            print(f"env: {k}={v}")
+        print("argv:")
+        for a in cmd.argv:
+            print(f"  {a}")
+        print(f"command: {cmd.preview()}")
+    if ds_note:
+        print(f"note: {ds_note}", file=sys.stderr)
+    for f in findings:
+        print(f"{f.level}: {f.message}" + (f" ({f.fix})" if f.fix else ""), file=sys.stderr)
+    return EXIT_OK
+
+
+def _fmt_progress(d: dict, lr: str | None) -> str:
+    it = d["iter_time"]
+    rate = f"{1 / it:.2f} it/s" if it and it > 0 and it >= 1e-3 else "-"
+    if it >= 1:
+        rate = f"{it:.2f} s/it"
+    parts = [f"step {d['step']}", f"loss {d['loss']}"]
+    if lr:
+        parts.append(f"lr {lr}")
+    parts.append(rate)
+    return "[dpgui] " + " | ".join(parts)
+
+
+def _follow(state_dir: Path, stop_grace: float, exits_early_ok: bool) -> int:
+    from dpgui_qt.core.run import control
+    from dpgui_qt.core.run.runs import attach
+    from dpgui_qt.core.run.supervisor import locate_run_dir
+
+    try:
+        handle = attach(state_dir)
+    except FileNotFoundError as e:
+        _err(str(e))
+        return EXIT_SETUP
+    st = handle.state()
+    follower = handle.follower()
+    lines = _Lines()
+    status = control.RunStatus(exits_early_ok=exits_early_ok)
+    interrupts = [0]
+    handled = [0]
+    lr: list[str | None] = [None]
+    out = sys.stdout
+
+    def on_sigint(signum, frame):
+        interrupts[0] += 1
+
+    prev = signal.signal(signal.SIGINT, on_sigint)
+
+    def emit(text: str) -> None:
+        nonlocal status
+        ev = parse_line(text)
+        if ev is None:
+            out.write(text + "\n")
+            return
+        name, data = ev
+        if name == "report":
+            lr[0] = data["lr"]
+            return
+        if name == "step":
+            status = control.advance(status, "step", data["step"])
+            out.write(_fmt_progress(data, lr[0]) + "\n")
+            return
+        status = control.advance(status, name)
+        out.write(text + "\n")
+
+    def background(fn, *a):
+        threading.Thread(target=fn, args=a, daemon=True).start()
+
+    def handle_interrupts(cur: dict) -> None:
+        nonlocal status
+        while handled[0] < interrupts[0]:
+            handled[0] += 1
+            n = handled[0]
+            try:
+                if n == 1 and locate_run_dir(cur):
+                    control.save_and_stop(cur)
+                    status = control.advance(status, "stop_requested", "save_quit")
+                    print("\ndpgui: Ctrl-C: asked the trainer to save a checkpoint and stop at the "
+                          "next step (save_quit). Ctrl-C again stops it now.", file=sys.stderr)
+                elif n <= 2:
+                    print(f"\ndpgui: stopping (SIGTERM, SIGKILL after {stop_grace:g} s). "
+                          "Ctrl-C again kills at once.", file=sys.stderr)
+                    status = control.advance(status, "stop_requested", "stop")
+                    background(control.stop, cur, stop_grace)
+                else:
+                    print("\ndpgui: killing the run (SIGKILL).", file=sys.stderr)
+                    status = control.advance(status, "stop_requested", "kill")
+                    background(control.kill, cur)
+            except control.ControlError as e:
+                print(f"dpgui: {e}", file=sys.stderr)
+
+    try:
+        while True:
+            data = follower.read()
+            for line in lines.feed(data):
+                emit(line)
+            out.flush()
+            cur = handle.state()
+            handle_interrupts(cur)
+            if handle.effective_status(cur) not in ("starting", "running"):
+                for line in lines.feed(follower.read_available()) + lines.flush():
+                    emit(line)
+                out.flush()
+                break
+            if not data:
+                time.sleep(0.1)
+    finally:
+        signal.signal(signal.SIGINT, prev)
+
+    final = handle.state()
+    eff = handle.effective_status(final)
+    if eff == "failed_to_start":
+        _err(final.get("error") or "the trainer could not be started")
+        return EXIT_FAILED
+    if eff == "lost":
+        _err("the run's processes are gone and its supervisor did not record an exit code")
+        return EXIT_FAILED
+    if final.get("stop_request") and not status.stop_request:
+        status = control.advance(status, "stop_requested", final["stop_request"])
+    rc = final.get("exit_code")
+    status = control.on_exit(status, rc)
+    if status.phase == control.Phase.FINISHED:
+        print("dpgui: training finished.", file=sys.stderr)
+        return EXIT_OK
+    if status.phase == control.Phase.STOPPED:
+        where = f"; checkpoint in {final.get('run_dir')}" if final.get("run_dir") else ""
+        print(f"dpgui: run stopped before completion (exit code {rc}){where}.", file=sys.stderr)
+        return EXIT_STOPPED
+    print(f"dpgui: run failed (exit code {rc}); log: {final.get('log_path')}", file=sys.stderr)
+    return EXIT_FAILED

@@ -1,0 +1,1 @@
+"""Launching, following and controlling diffusion-pipe training runs (Qt-free)."""
