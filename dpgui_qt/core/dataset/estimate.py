@@ -185,8 +185,8 @@ def estimate(dataset_values: dict, main_values: dict, num_gpus: int | None,
                 f"global batch of {est.global_batch}; unless other directories fill the same "
                 "buckets its media are never trained. Raise its num_repeats.",
                 directory=de.path, source="utils/dataset.py:392-396"))
-    if est.items_per_epoch and est.steps_per_epoch == 0 or (
-            not est.items_per_epoch and buckets and not est.approximate):
+    if est.items_per_epoch and est.steps_per_epoch == 0:
+        # (no items at all is reported by the scan: empty folder / nothing trainable)
         est.problems.append(_problem(
             "dataset_not_empty_after_batching", ERROR,
             "Every bucket is smaller than the global batch "
