@@ -227,42 +227,49 @@ def _exif_orientation(seg: bytes) -> int | None:
     return None
 
 
-def _jpeg(fh, info: HeaderInfo, want_orientation: bool = True) -> None:
+class _Reader:
+    """Random access over a file descriptor, serving the already-read head from memory."""
+
+    __slots__ = ("fd", "head")
+
+    def __init__(self, fd: int, head: bytes):
+        self.fd = fd
+        self.head = head
+
+    def at(self, offset: int, n: int) -> bytes:
+        if offset + n <= len(self.head):
+            return self.head[offset:offset + n]
+        return os.pread(self.fd, n, offset)
+
+
+def _jpeg(rd: _Reader, info: HeaderInfo, want_orientation: bool = True) -> None:
     """Walk JPEG marker segments up to the first SOF (frame header)."""
-    fh.seek(2)
-    read = fh.read
+    pos = 2
     for _ in range(1000):  # a sane bound on segments before SOF
-        b = read(1)
-        while b == b"\xff":  # fill bytes
-            b = read(1)
-        if not b:
+        buf = rd.at(pos, 4)
+        # skip fill bytes (0xFF padding) before a marker
+        while len(buf) >= 2 and buf[0] == 0xFF and buf[1] == 0xFF:
+            pos += 1
+            buf = rd.at(pos, 4)
+        if len(buf) < 2 or buf[0] != 0xFF:
             return
-        marker = b[0]
+        marker = buf[1]
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            continue  # stand-alone markers
-        if marker == 0xD9 or marker == 0xDA:
+            pos += 2  # stand-alone markers
+            continue
+        if marker in (0xD9, 0xDA) or len(buf) < 4:
             return  # end of image / start of scan before any SOF
-        raw = read(2)
-        if len(raw) < 2:
-            return
-        (length,) = struct.unpack(">H", raw)
+        (length,) = struct.unpack_from(">H", buf, 2)
         if length < 2:
             return
         if marker in _SOF_MARKERS:
-            seg = read(5)
+            seg = rd.at(pos + 4, 5)
             if len(seg) == 5:
                 info.height, info.width = struct.unpack_from(">HH", seg, 1)
             return
         if marker == 0xE1 and want_orientation and info.exif_orientation is None:
-            seg = read(length - 2)
-            info.exif_orientation = _exif_orientation(seg)
-            continue
-        fh.seek(length - 2, os.SEEK_CUR)
-        # the byte after a segment should be 0xFF; tolerate garbage by resyncing
-        nxt = read(1)
-        if nxt != b"\xff":
-            return
-        fh.seek(-1, os.SEEK_CUR)
+            info.exif_orientation = _exif_orientation(rd.at(pos + 4, min(length - 2, 4096)))
+        pos += 2 + length
 
 
 def _pillow_size(path: str) -> tuple[str | None, int | None, int | None, bool]:
@@ -284,28 +291,47 @@ def probe_head(head: bytes) -> HeaderInfo:
     return info
 
 
-def probe_file(path: str, *, sizes: bool = True, head: bytes | None = None) -> HeaderInfo:
+def probe_fd(fd: int, *, sizes: bool = True) -> HeaderInfo:
+    """Probe an open file descriptor (read with pread, position untouched).
+
+    Without ``sizes`` only the first HEAD_BYTES are looked at (PNG/GIF/BMP/WebP
+    sizes come with them anyway); with it, JPEG segments are walked to the frame
+    header. No Pillow fallback here: see :func:`probe_file`.
+    """
+    head = os.pread(fd, HEAD_BYTES, 0)
+    info = probe_head(head)
+    if sizes and info.format == "jpeg":
+        _jpeg(_Reader(fd, head), info)
+    return info
+
+
+def probe_file(path: str, *, sizes: bool = True) -> HeaderInfo:
     """Probe one file. With ``sizes`` false only the magic bytes are read.
 
     Never decodes pixels: JPEG sizes come from walking marker segments up to the
     frame header; formats this module does not parse go to Pillow's lazy open.
     """
-    with open(path, "rb") as fh:
-        if head is None:
-            head = fh.read(HEAD_BYTES)
-        info = probe_head(head)
-        if not sizes:
-            return info
-        if info.format == "jpeg":
-            _jpeg(fh, info)
-    if info.size is None and info.format not in VIDEO_FORMATS:
-        fmt, w, h, animated = _pillow_size(path)
-        if w:
-            info.width, info.height = w, h
-            info.animated = info.animated or animated
-            if info.format is None:
-                info.format = {"jpeg2000": "jpeg2000", "mpo": "jpeg"}.get(fmt, fmt)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        info = probe_fd(fd, sizes=sizes)
+    finally:
+        os.close(fd)
+    if sizes:
+        pillow_fallback(path, info)
     return info
+
+
+def pillow_fallback(path: str, info: HeaderInfo) -> None:
+    """Fill the size (and format) from Pillow's lazy open where the header readers
+    gave none; videos are left alone."""
+    if info.size is not None or info.format in VIDEO_FORMATS:
+        return
+    fmt, w, h, animated = _pillow_size(path)
+    if w:
+        info.width, info.height = w, h
+        info.animated = info.animated or animated
+        if info.format is None:
+            info.format = "jpeg" if fmt == "mpo" else fmt
 
 
 def image_size(path: str) -> tuple[int, int] | None:

@@ -33,6 +33,7 @@ INFO = "info"
 FILES_CAP = 50  # file names kept per problem; ``count`` has the full number
 _POLL = 256  # files between cancel/progress checks
 CAPTIONS_JSON = "captions.json"  # utils/dataset.py:35
+_BLANK_MAX = 8  # captions up to this many bytes are read to spot whitespace-only ones
 _SNIFFABLE = frozenset({".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".gif", ".bmp", ".webp",
                         ".tif", ".tiff"})
 
@@ -324,6 +325,7 @@ def _scan_into(scan: DirectoryScan, settings: dict, ticker: _Ticker, model_type:
     images, videos, unknown = scan.images, scan.videos, []
     captions: dict[str, str] = {}
     media_stems: dict[str, list[str]] = {}
+    stems: dict[str, str] = {}  # media name -> stem
     bad_video_case = []
     pil_suffixes = media.pillow_image_suffixes()
     non_media = media.DP_NON_MEDIA_SUFFIXES
@@ -338,7 +340,11 @@ def _scan_into(scan: DirectoryScan, settings: dict, ticker: _Ticker, model_type:
                 if e.is_dir() and name != "cache":  # cache/ is diffusion-pipe's own
                     scan.subdirs.append(name)
                 continue
-            stem, suffix = _split(name)
+            i = name.rfind(".")  # pathlib's stem/suffix (see _split), inlined for speed
+            if i <= 0 or i == len(name) - 1:
+                stem, suffix = name, ""
+            else:
+                stem, suffix = name[:i], name[i:]
             if suffix == ".txt":
                 captions[stem] = name
                 continue
@@ -368,6 +374,7 @@ def _scan_into(scan: DirectoryScan, settings: dict, ticker: _Ticker, model_type:
                 unknown.append(name)
                 if media.is_video_suffix_any_case(suffix):
                     bad_video_case.append(name)
+            stems[name] = stem
             lst = media_stems.get(stem)
             if lst is None:
                 media_stems[stem] = [name]
@@ -410,7 +417,7 @@ def _scan_into(scan: DirectoryScan, settings: dict, ticker: _Ticker, model_type:
     for n in all_media:
         # every candidate needs a control image, even files Pillow will later refuse
         # (utils/dataset.py:668-671 runs before any file is opened)
-        stem = _split(n)[0]
+        stem = stems[n]
         if mask_map is not None:
             m = mask_map.get(stem)
             if m is not None:
@@ -425,7 +432,7 @@ def _scan_into(scan: DirectoryScan, settings: dict, ticker: _Ticker, model_type:
     # ---- pass 2: headers ---------------------------------------------------
     if read_headers:
         ticker.add_total(len(all_media) + len(captions))
-        _read_headers(scan, images, videos, unknown, captions, mask_dir, sizes, ticker)
+        _read_headers(scan, images, videos, unknown, captions, stems, mask_dir, sizes, ticker)
         if scan.has_captions_json:
             _read_captions_json(scan, add)
     else:
@@ -440,7 +447,7 @@ def _scan_into(scan: DirectoryScan, settings: dict, ticker: _Ticker, model_type:
     # diffusion-pipe will fail to open anyway)
     real = [n for n in scan.media if n not in scan.unsupported or
             scan.unsupported[n].startswith("animated WebP")]
-    scan.missing_captions = [n for n in real if _split(n)[0] not in captions]
+    scan.missing_captions = [n for n in real if stems[n] not in captions]
     if mask_map is not None:
         scan.missing_masks = [n for n in real if n not in scan.masks]
 
@@ -449,40 +456,41 @@ def _scan_into(scan: DirectoryScan, settings: dict, ticker: _Ticker, model_type:
 
 
 def _read_headers(scan: DirectoryScan, images: list[str], videos: list[str],
-                  unknown: list[str], captions: dict[str, str], mask_dir: str | None,
+                  unknown: list[str], captions: dict[str, str], stems: dict[str, str],
+                  mask_dir: str | None,
                   sizes: bool, ticker: _Ticker) -> None:
     path = scan.path
-    join = os.path.join
     total = 0
     reclassified_images: list[str] = []
     bad_images: list[str] = []
     tick = ticker.tick
 
+    prefix = path.rstrip(os.sep) + os.sep
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+    o_open, o_close, o_fstat, probe_fd = os.open, os.close, os.fstat, media.probe_fd
+
     def probe(name: str) -> tuple[media.HeaderInfo | None, int]:
-        full = join(path, name)
+        full = prefix + name
         try:
-            with open(full, "rb") as fh:
-                nbytes = os.fstat(fh.fileno()).st_size
-                head = fh.read(media.HEAD_BYTES)
-                info = media.probe_head(head)
-                if sizes and info.format == "jpeg":
-                    media._jpeg(fh, info)
+            fd = o_open(full, flags)
+            try:
+                nbytes = o_fstat(fd).st_size
+                info = probe_fd(fd, sizes=sizes)
+            finally:
+                o_close(fd)
         except OSError:
             return None, 0
-        if sizes and info.size is None and info.format not in media.VIDEO_FORMATS:
+        if sizes:
             # formats without a hand-written reader (TIFF, AVIF, ...) or an
             # unrecognised file: Pillow's lazy open settles both
-            fmt, w, h, anim = media._pillow_size(full)
-            if w:
-                info.width, info.height, info.animated = w, h, info.animated or anim
-                info.format = info.format or fmt
+            media.pillow_fallback(full, info)
         return info, nbytes
 
     for name in images:
         info, nbytes = probe(name)
         tick()
         total += nbytes
-        suffix = _split(name)[1]
+        suffix = name[len(stems[name]):]
         if info is None:
             scan.unsupported[name] = "could not be read"
             bad_images.append(name)
@@ -545,21 +553,26 @@ def _read_headers(scan: DirectoryScan, images: list[str], videos: list[str],
     if reclassified_images:
         images.extend(reclassified_images)
         images.sort()
-    for stem, cname in captions.items():
-        full = join(path, cname)
+    o_stat, o_read = os.stat, os.read
+    for cname in captions.values():
+        full = prefix + cname
         tick()
         try:
-            st = os.stat(full)
+            size = o_stat(full).st_size
         except OSError:
             continue
-        total += st.st_size
-        if st.st_size == 0:
+        total += size
+        if size == 0:
             scan.empty_captions.append(cname)
-        elif st.st_size <= 512:
+        elif size <= _BLANK_MAX:
+            # a few bytes may be only whitespace, which utils/dataset.py:753 strips away
             try:
-                with open(full, "rb") as fh:
-                    if not fh.read().strip():  # utils/dataset.py:753 strips the text
+                fd = o_open(full, flags)
+                try:
+                    if not o_read(fd, size).strip():
                         scan.empty_captions.append(cname)
+                finally:
+                    o_close(fd)
             except OSError:
                 pass
     scan.empty_captions.sort()
