@@ -1,0 +1,14 @@
+"""Qt-free dataset core: scan folders, preview buckets, estimate steps per epoch.
+
+* :func:`scan.scan_dataset` / :func:`scan.scan_directory` -> :class:`scan.DatasetScan`
+  / :class:`scan.DirectoryScan` with :class:`scan.Problem` records;
+* :func:`buckets.dataset_buckets` / :func:`buckets.directory_buckets` ->
+  :class:`buckets.DirectoryBuckets` (histogram per resolution);
+* :func:`estimate.estimate` / :func:`estimate.estimate_scan` -> :class:`estimate.Estimate`.
+"""
+from dpgui_qt.core.dataset.scan import (DatasetScan, DirectoryScan, Problem,  # noqa: F401
+                                        directory_settings, scan_dataset, scan_directory)
+from dpgui_qt.core.dataset.buckets import (BucketConfig, DirectoryBuckets,  # noqa: F401
+                                           SizeBucket, bucket_config, dataset_buckets,
+                                           directory_buckets)
+from dpgui_qt.core.dataset.estimate import Estimate, estimate, estimate_scan  # noqa: F401

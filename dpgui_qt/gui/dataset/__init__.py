@@ -1,0 +1,1 @@
+"""Dataset tab: Qt adapters over :mod:`dpgui_qt.core.dataset`."""

@@ -1,0 +1,100 @@
+"""Run a dataset scan off the GUI thread.
+
+:class:`ScanController` owns a QThread with a :class:`ScanWorker` in it. Signals
+cross back to the GUI thread queued; ``progress`` is emitted at most every
+``min_interval_s`` so a fast scan cannot flood the event loop. ``cancel()`` sets
+a flag the core scan polls every few hundred files; the scan then finishes early
+and ``finished`` carries the partial result with ``cancelled=True``.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from dpgui_qt.core.dataset.scan import scan_dataset
+
+
+class ScanWorker(QObject):
+    progress = Signal(int, int)  # done, total estimate
+    finished = Signal(object)  # DatasetScan
+    failed = Signal(str)
+
+    def __init__(self, dataset_values: dict, kwargs: dict, min_interval_s: float = 0.05):
+        super().__init__()
+        self._values = dataset_values
+        self._kwargs = kwargs
+        self._cancel = threading.Event()
+        self._min_interval = min_interval_s
+        self._last = 0.0
+
+    def cancel(self) -> None:  # any thread
+        self._cancel.set()
+
+    def _progress(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self._last >= self._min_interval:
+            self._last = now
+            self.progress.emit(done, total)
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            result = scan_dataset(self._values, progress=self._progress,
+                                  cancel=self._cancel.is_set, **self._kwargs)
+        except Exception as exc:  # report, never kill the thread silently
+            self.failed.emit(f"{type(exc).__name__}: {exc}")
+        else:
+            self.finished.emit(result)
+        finally:
+            # quit from inside: a queued quit would wait for the GUI loop, and a GUI
+            # thread blocked in wait() would never deliver it
+            self.thread().quit()
+
+
+class ScanController(QObject):
+    """Start one scan; re-emits the worker's signals on the GUI thread."""
+
+    progress = Signal(int, int)
+    finished = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._thread: QThread | None = None
+        self._worker: ScanWorker | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.isRunning()
+
+    def start(self, dataset_values: dict, **kwargs) -> None:
+        """kwargs go to :func:`scan_dataset` (model_type, read_headers, sizes, base_dir)."""
+        if self.running:
+            raise RuntimeError("a scan is already running; cancel it first")
+        thread = QThread(self)
+        worker = ScanWorker(dataset_values, kwargs)
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.progress.connect(self.progress)
+        worker.finished.connect(self._done)
+        worker.failed.connect(self._failed)
+        thread.finished.connect(worker.deleteLater)
+        self._thread, self._worker = thread, worker
+        thread.start()
+
+    def cancel(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+
+    def wait(self, ms: int = 5000) -> bool:
+        return self._thread.wait(ms) if self._thread is not None else True
+
+    @Slot(object)
+    def _done(self, result) -> None:
+        self.finished.emit(result)
+
+    @Slot(str)
+    def _failed(self, message: str) -> None:
+        self.failed.emit(message)
