@@ -363,7 +363,14 @@ class ConfigDocument:
             _apply_aot_spacing(arr, spacing)
         elif isinstance(arr, tk_items.Array):
             index = max(0, min(index, len(arr)))
-            arr.insert(index, self._make_item(value, None))
+            if isinstance(value, dict):
+                # a table inside an inline array must be written inline too
+                item = tomlkit.inline_table()
+                for k, v in value.items():
+                    item[k] = self._make_item(v, None)
+            else:
+                item = self._make_item(value, None)
+            arr.insert(index, item)
         elif arr is None:
             if isinstance(value, dict):
                 aot = tomlkit.aot()
