@@ -266,6 +266,8 @@ class ConfigDocument:
             return None
         if isinstance(item, (tk_items.Table, tk_items.AoT)):
             return None
+        if not hasattr(item, "as_string"):  # tomlkit hands out booleans as plain bool
+            item = tomlkit.item(item)
         text = item.as_string()
         return text.strip()
 
