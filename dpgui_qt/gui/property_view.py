@@ -48,13 +48,20 @@ class PropertyFilterProxy(QSortFilterProxyModel):
     def show_advanced(self) -> bool:
         return self._advanced
 
+    def _refilter(self, change) -> None:
+        if hasattr(self, "beginFilterChange"):  # Qt >= 6.10
+            self.beginFilterChange()
+            change()
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            change()
+            self.invalidateRowsFilter()
+
     def set_filter_text(self, text: str) -> None:
-        self._text = text.strip().lower()
-        self.invalidateRowsFilter()
+        self._refilter(lambda: setattr(self, "_text", text.strip().lower()))
 
     def set_show_advanced(self, on: bool) -> None:
-        self._advanced = bool(on)
-        self.invalidateRowsFilter()
+        self._refilter(lambda: setattr(self, "_advanced", bool(on)))
 
     def filterAcceptsRow(self, row: int, parent: QModelIndex) -> bool:
         src = self.sourceModel()
