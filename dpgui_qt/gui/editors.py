@@ -206,7 +206,11 @@ class EditorRegistry:
                 widget = {"file-path": "path-file", "dir-path": "path-dir", "path": "path"}[fmt]
             return ("string", widget)
         if t == "array":
-            if widget is None and isinstance(schema.get("prefixItems"), list):
+            fixed = (isinstance(schema.get("minItems"), int)
+                     and schema.get("minItems") == schema.get("maxItems")
+                     and isinstance(schema.get("items"), dict)
+                     and schema["items"].get("type") in ("integer", "number"))
+            if widget is None and (isinstance(schema.get("prefixItems"), list) or fixed):
                 widget = "tuple"
             return ("array", widget)
         if isinstance(t, str):
@@ -508,6 +512,8 @@ class TupleEditor(ValueEditor):
     def __init__(self, ctx, parent=None):
         super().__init__(ctx, parent)
         prefix = self.schema.get("prefixItems") or []
+        if not prefix and isinstance(self.schema.get("items"), dict):
+            prefix = [self.schema["items"]] * int(self.schema.get("minItems") or 2)
         pairs = all((ctx.sub(p).schema or {}).get("type") == "integer" for p in prefix)
         self.parts: list[ValueEditor] = []
         lay = self.layout()
@@ -669,7 +675,7 @@ def _branch_label(schema: dict, root: dict | None) -> str:
     if t == "array":
         items = _deref(root or {}, s.get("items")) or {}
         if items.get("type") == "array":
-            return "per resolution"
+            return "pairs"
         return "list"
     if "enum" in s or "const" in s:
         return "choice"
