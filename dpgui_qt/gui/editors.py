@@ -16,13 +16,10 @@ Register a new editor kind with::
 """
 from __future__ import annotations
 
-import math
 import os
-import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import tomlkit
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel,
@@ -61,59 +58,7 @@ class EditorContext:
                              self.root, self.base_dir)
 
 
-# ---------------------------------------------------------------- literals
-def toml_literal(value: Any) -> str:
-    """TOML source text of a value or RawValue (used to compare and to build arrays)."""
-    if isinstance(value, RawValue):
-        return value.text
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return tomlkit.item(value).as_string()
-
-
-def parse_literal(text: str) -> tuple[bool, Any]:
-    """(ok, python value) for one TOML value written as text."""
-    try:
-        doc = tomlkit.parse(f"v = {text}\n")
-    except Exception:  # noqa: BLE001 - any parse failure means "not a value"
-        return False, None
-    if list(doc.keys()) != ["v"]:
-        return False, None
-    return True, doc.unwrap()["v"]
-
-
-_FLOAT_FIX = [(re.compile(r"^([+-]?)\.(\d)"), r"\g<1>0.\2"), (re.compile(r"^([+-]?\d+)\.(?=$|[eE])"), r"\1.0")]
-
-
-def float_text(text: str) -> str | None:
-    """Normalise user text for a float field to a TOML number literal, keeping the
-    user's spelling (``2e-5`` stays ``2e-5``); None if it is not a number."""
-    t = text.strip()
-    if not t:
-        return None
-    for pat, rep in _FLOAT_FIX:
-        t = pat.sub(rep, t)
-    ok, val = parse_literal(t)
-    if ok and isinstance(val, (int, float)) and not isinstance(val, bool):
-        return t
-    try:
-        f = float(t)
-    except ValueError:
-        return None
-    if math.isnan(f) or math.isinf(f):
-        return None
-    return repr(f)
-
-
-def same_value(a: Any, b: Any) -> bool:
-    """Whether two values (python or RawValue) denote the same TOML value."""
-    def norm(v):
-        if isinstance(v, RawValue):
-            ok, parsed = parse_literal(v.text)
-            return parsed if ok else v.text
-        return v
-    va, vb = norm(a), norm(b)
-    return type(va) is type(vb) and va == vb
+from dpgui_qt.gui.literals import float_text, parse_literal, same_value, toml_literal  # noqa: E402,F401
 
 
 def _range(schema: dict) -> tuple[float | None, float | None]:

@@ -377,7 +377,8 @@ class MainWindow(QMainWindow):
             if isinstance(exc, ReadError) and "no such file" in exc.reason:
                 st.remove_recent_file(str(Path(path).resolve()))
             return False
-        st.add_recent_file(path)
+        # the settings file is written after the window has painted
+        QTimer.singleShot(300, lambda p=str(path): st.add_recent_file(p))
         self.show_page("config")
         self.statusBar().showMessage(f"Opened {path}", 5000)
         return True

@@ -24,7 +24,7 @@ from dpgui_qt.core import keypath as kp
 from dpgui_qt.core.document import MISSING
 from dpgui_qt.core.schema import _deref
 from dpgui_qt.gui import icons
-from dpgui_qt.gui.editors import toml_literal
+from dpgui_qt.gui.literals import toml_literal
 
 GROUPS: list[tuple[str, str]] = [
     ("training", "Training"),
@@ -262,12 +262,13 @@ class PropertyTreeModel(QAbstractItemModel):
         session.changed.connect(self._on_change)
         session.documentReplaced.connect(self.reload)
         session.findingsChanged.connect(self.set_findings)
-        self.reload()
+        self._built = False  # built on first use: a file opened at start-up builds once
 
     # --------------------------------------------------------- structure
     @property
     def schema(self) -> dict:
         """The composed schema the tree currently shows."""
+        self._ensure()
         return self._schema
 
     def _build(self) -> Node:
@@ -275,7 +276,17 @@ class PropertyTreeModel(QAbstractItemModel):
         self._schema = b.schema
         return b.build()
 
+    def _ensure(self) -> None:
+        if not self._built:
+            self._built = True
+            self._root = self._build()
+            self._index_paths()
+            self._status = None
+            self._findings = list(self.session.findings)
+
     def reload(self) -> None:
+        if not self._built:
+            return  # nobody has seen rows yet; the first query builds them
         self.beginResetModel()
         self._root = self._build()
         self._index_paths()
@@ -291,6 +302,8 @@ class PropertyTreeModel(QAbstractItemModel):
 
     def sync(self) -> None:
         """Rebuild the structure and merge it into the live tree."""
+        if not self._built:
+            return
         new_root = self._build()
         self._merge(self._root, new_root, QModelIndex())
         self._index_paths()
@@ -356,6 +369,8 @@ class PropertyTreeModel(QAbstractItemModel):
 
     # ---------------------------------------------------------- findings
     def set_findings(self, findings: list) -> None:
+        if not self._built:
+            return
         self._findings = list(findings)
         self._status = None
         self._emit_all(COL_KEY, COL_STATUS)
@@ -373,6 +388,7 @@ class PropertyTreeModel(QAbstractItemModel):
 
     def node_for_path(self, path) -> Node | None:
         """The row for ``path``, or its nearest shown ancestor (the group for table paths)."""
+        self._ensure()
         parts = kp.parse(path) if path else ()
         while parts:
             n = self._by_path.get(parts)
@@ -410,6 +426,7 @@ class PropertyTreeModel(QAbstractItemModel):
         return 3
 
     def rowCount(self, parent=QModelIndex()) -> int:
+        self._ensure()
         if parent.isValid():
             if parent.column() != 0:
                 return 0
@@ -417,6 +434,7 @@ class PropertyTreeModel(QAbstractItemModel):
         return len(self._root.children)
 
     def index(self, row, column, parent=QModelIndex()) -> QModelIndex:
+        self._ensure()
         if not self.hasIndex(row, column, parent):
             return QModelIndex()
         pnode = parent.internalPointer() if parent.isValid() else self._root

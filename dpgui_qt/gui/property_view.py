@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QFrame, QHBoxLayout
 
 from dpgui_qt.core import keypath as kp
 from dpgui_qt.gui import icons
-from dpgui_qt.gui.editors import EDITORS, INVALID, EditorContext, same_value, toml_literal
+from dpgui_qt.gui.literals import same_value
 from dpgui_qt.gui.property_model import (COL_KEY, COL_STATUS, COL_VALUE, GROUP, ITEM, KEY, TABLE,
                                          TABLES, AdvancedRole, FilterTextRole, IsSetRole,
                                          KindRole, LiteralRole, PathRole, PropertyTreeModel,
@@ -84,15 +84,25 @@ class PropertyDelegate(QStyledItemDelegate):
 
     invalidValue = Signal(str)
 
-    def __init__(self, parent=None, registry=EDITORS):
+    def __init__(self, parent=None, registry=None):
         super().__init__(parent)
-        self.registry = registry
+        self._registry = registry
+
+    @property
+    def registry(self):
+        if self._registry is None:  # imported on first edit, not at start-up
+            from dpgui_qt.gui.editors import EDITORS
+
+            self._registry = EDITORS
+        return self._registry
 
     def createEditor(self, parent, option, index):
         model, sidx = source_of(index)
         node = model.node(sidx) if isinstance(model, PropertyTreeModel) else None
         if node is None or node.kind != KEY or sidx.column() != COL_VALUE:
             return None
+        from dpgui_qt.gui.editors import EditorContext
+
         schema = node.schema
         doc_path = model.session.doc.path
         ctx = EditorContext(schema, root=model.schema,
@@ -117,6 +127,8 @@ class PropertyDelegate(QStyledItemDelegate):
         editor._dp_loaded = state
 
     def setModelData(self, editor, model, index):
+        from dpgui_qt.gui.editors import INVALID
+
         src, sidx = source_of(index)
         new = editor.value()
         if new is INVALID:
@@ -306,7 +318,6 @@ class ConfigEditorPage(QWidget):
     def __init__(self, session, parent=None):
         super().__init__(parent)
         from dpgui_qt.gui import messages
-        from dpgui_qt.gui.toml_view import TomlDiffView, TomlPreview
 
         self.session = session
         self.model = PropertyTreeModel(session, self)
@@ -365,12 +376,14 @@ class ConfigEditorPage(QWidget):
         self.side = QTabWidget(self)
         self.side.setDocumentMode(True)
         self.details = DetailsPanel(self.side)
-        self.preview = TomlPreview(session, self.side)
-        self.diff = TomlDiffView(session, self.side)
         self.side.addTab(self.details, "Details")
-        self.side.addTab(self.preview, "TOML")
-        self.side.addTab(self.diff, "Changes")
-        self.side.currentChanged.connect(lambda _i: self._refresh_side())
+        # the TOML preview and diff are built the first time their tab is shown
+        self._preview = self._diff = None
+        self.side.addTab(QWidget(self.side), "TOML")
+        self.side.addTab(QWidget(self.side), "Changes")
+        self.side.setTabToolTip(1, "The file exactly as Save writes it")
+        self.side.setTabToolTip(2, "Your unsaved edits against the file on disk")
+        self.side.currentChanged.connect(self._side_changed)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(left)
@@ -391,6 +404,46 @@ class ConfigEditorPage(QWidget):
         session.changed.connect(lambda _c: self._refresh_side())
         session.documentReplaced.connect(self._refresh_side)
         QTimer.singleShot(0, self.expand_default)
+
+    # ------------------------------------------------------------ side tabs
+    @property
+    def preview(self):
+        """The TOML preview (created on first use)."""
+        if self._preview is None:
+            from dpgui_qt.gui.toml_view import TomlPreview
+
+            self._preview = TomlPreview(self.session, self.side)
+            self._swap_tab(1, self._preview, "TOML")
+        return self._preview
+
+    @property
+    def diff(self):
+        """The diff against the file on disk (created on first use)."""
+        if self._diff is None:
+            from dpgui_qt.gui.toml_view import TomlDiffView
+
+            self._diff = TomlDiffView(self.session, self.side)
+            self._swap_tab(2, self._diff, "Changes")
+        return self._diff
+
+    def _swap_tab(self, i: int, widget: QWidget, title: str) -> None:
+        current = self.side.currentIndex()
+        blocker = self.side.blockSignals(True)
+        old = self.side.widget(i)
+        tip = self.side.tabToolTip(i)
+        self.side.removeTab(i)
+        self.side.insertTab(i, widget, title)
+        self.side.setTabToolTip(i, tip)
+        self.side.setCurrentIndex(current)
+        self.side.blockSignals(blocker)
+        old.deleteLater()
+
+    def _side_changed(self, i: int) -> None:
+        if i == 1:
+            self.preview  # noqa: B018 - create it
+        elif i == 2:
+            self.diff  # noqa: B018
+        self._refresh_side()
 
     # ------------------------------------------------------------ helpers
     def set_show_advanced(self, on: bool) -> None:

@@ -142,10 +142,11 @@ def test_own_save_does_not_trigger_the_banner(window, main_example, qtbot):
     assert window.editor.banner.isHidden()
 
 
-def test_save_as_and_recent_files(window, main_example, tmp_path):
+def test_save_as_and_recent_files(window, main_example, tmp_path, qtbot):
     from dpgui_qt.gui import settings
 
     assert window.open_file(main_example)
+    qtbot.wait(400)  # opening records the recent file after the first paint
     target = tmp_path / "copy.toml"
     assert window._save_to(str(target))
     assert window.session.path == target and target.read_text() == main_example.read_text()
