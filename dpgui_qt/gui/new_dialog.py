@@ -26,7 +26,8 @@ class NewConfigDialog(QDialog):
         self.list = QListWidget(self)
         for t in registry.model_types():
             caps = registry.capabilities(t)
-            item = QListWidgetItem(f"{model_title(registry, t)}\n{t}" + ("  ·  video" if caps.get("video") else ""))
+            item = QListWidgetItem(f"{model_title(registry, t)}   ·   {t}"
+                                   + ("   ·   video" if caps.get("video") else ""))
             item.setData(Qt.ItemDataRole.UserRole, t)
             item.setToolTip((registry.model(t) or {}).get("description", ""))
             self.list.addItem(item)
