@@ -266,6 +266,8 @@ class ConfigDocument:
             return None
         if isinstance(item, (tk_items.Table, tk_items.AoT)):
             return None
+        if not hasattr(item, "as_string"):  # tomlkit hands out booleans as plain bool
+            item = tomlkit.item(item)
         text = item.as_string()
         return text.strip()
 
@@ -363,7 +365,14 @@ class ConfigDocument:
             _apply_aot_spacing(arr, spacing)
         elif isinstance(arr, tk_items.Array):
             index = max(0, min(index, len(arr)))
-            arr.insert(index, self._make_item(value, None))
+            if isinstance(value, dict):
+                # a table inside an inline array must be written inline too
+                item = tomlkit.inline_table()
+                for k, v in value.items():
+                    item[k] = self._make_item(v, None)
+            else:
+                item = self._make_item(value, None)
+            arr.insert(index, item)
         elif arr is None:
             if isinstance(value, dict):
                 aot = tomlkit.aot()

@@ -12,9 +12,10 @@ import copy
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
+if TYPE_CHECKING:  # imported lazily: jsonschema costs ~0.25 s, too much for GUI start-up
+    from jsonschema import Draft202012Validator
 
 # optimizer types diffusion-pipe matches case-insensitively (train.py); anything else
 # is looked up by exact class name in the pytorch_optimizer package.
@@ -32,7 +33,7 @@ class SchemaRegistry:
             raise SchemaError(f"{self.root} holds no main.schema.json")
         self._cache: dict[str, dict] = {}
         self._composed: dict[tuple, dict] = {}
-        self._validators: dict[int, Draft202012Validator] = {}
+        self._validators: dict[int, "Draft202012Validator"] = {}
 
     # ------------------------------------------------------------------ files
     def _load(self, rel: str) -> dict | None:
@@ -146,9 +147,11 @@ class SchemaRegistry:
         optimizer = values.get("optimizer") if isinstance(values.get("optimizer"), dict) else {}
         return self.compose_main(model.get("type"), adapter.get("type"), optimizer.get("type"))
 
-    def validator(self, schema: dict) -> Draft202012Validator:
+    def validator(self, schema: dict) -> "Draft202012Validator":
         v = self._validators.get(id(schema))
         if v is None:
+            from jsonschema import Draft202012Validator
+
             v = Draft202012Validator(schema)
             self._validators[id(schema)] = v
         return v

@@ -1,0 +1,137 @@
+"""GUI entry point: ``dpgui [CONFIG...]`` and ``dpgui --screenshot OUT.png [CONFIG]``.
+
+``DPGUI_BENCH_FIRST_PAINT=1`` makes the app print ``DPGUI_FIRST_PAINT <unix time>``
+when the main window has been exposed and painted with its config loaded, then
+quit (used by ``bench/bench_startup.py``).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+SCREENSHOT_SIZE = (1400, 900)
+
+
+def _make_app():
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
+            Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+        app = QApplication(sys.argv[:1])
+    app.setApplicationName("dpgui")
+    app.setOrganizationName("dpgui")
+    app.setApplicationDisplayName("dpgui")
+    from dpgui_qt import __version__
+
+    app.setApplicationVersion(__version__)
+    return app
+
+
+class _FirstPaint:
+    """Event filter: report the first paint of the main window, then quit."""
+
+    def __init__(self, window, app):
+        from PySide6.QtCore import QEvent, QObject
+
+        class Filter(QObject):
+            def eventFilter(self, obj, event):  # noqa: N802
+                if event.type() == QEvent.Type.Paint and not done[0]:
+                    done[0] = True
+                    print(f"DPGUI_FIRST_PAINT {time.time():.6f}", flush=True)
+                    from PySide6.QtCore import QTimer
+
+                    QTimer.singleShot(0, app.quit)
+                return False
+
+        done = [False]
+        self.filter = Filter()
+        window.installEventFilter(self.filter)
+
+
+def take_screenshot(window, out: str) -> bool:
+    """Render ``window`` at 1400x900 (validated, a key selected) into ``out``."""
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    window.resize(*SCREENSHOT_SIZE)
+    window.show()
+    for _ in range(3):
+        app.processEvents()
+    window.session.validate_now()
+    ed = window.editor
+    for path in (("optimizer", "lr"), ("model", "type")):
+        if window.session.doc.has(path) and ed.select_path(path):
+            break
+    for _ in range(5):
+        app.processEvents()
+    pix = window.grab()
+    return pix.save(out)
+
+
+def run_gui(args) -> int:
+    files = list(getattr(args, "files", None) or [])
+    shot = getattr(args, "screenshot", None)
+    if shot:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    app = _make_app()
+    from dpgui_qt.gui import icons, messages
+    from dpgui_qt.gui.mainwindow import MainWindow
+
+    app.setWindowIcon(icons.app_icon())
+    if shot:
+        window = MainWindow()
+        window.resize(*SCREENSHOT_SIZE)
+        if files:
+            from dpgui_qt.core.document import DocumentError
+            from dpgui_qt.gui.mainwindow import describe_open_error
+
+            try:
+                window.session.open(files[0])
+            except DocumentError as exc:
+                text, info, _details = describe_open_error(files[0], exc)
+                print(f"dpgui: {text} {info}", file=sys.stderr)
+                return 2
+        if not take_screenshot(window, shot):
+            print(f"dpgui: could not write {shot} (is the folder there and writable?)",
+                  file=sys.stderr)
+            return 2
+        print(f"dpgui: wrote {shot}")
+        window.session.undo_stack.clear()
+        window.setWindowModified(False)
+        return 0
+
+    messages.install_excepthook()
+    bench = os.environ.get("DPGUI_BENCH_FIRST_PAINT") == "1"
+    windows = []
+    window = MainWindow()
+    if not bench:
+        window.restore_settings()
+    windows.append(window)
+    if files:
+        window.open_file(files[0], ask=False)
+        for extra in files[1:]:
+            w = MainWindow()
+            w.open_file(extra, ask=False)
+            windows.append(w)
+    probe = _FirstPaint(window, app) if bench else None
+    for w in windows:
+        w.show()
+    from PySide6.QtCore import QTimer
+
+    # after the first paint: import jsonschema in the background, then validate
+    QTimer.singleShot(0, window.session.start_warmup)
+    rc = app.exec()
+    del probe
+    return int(rc)
+
+
+def main() -> int:  # pragma: no cover - convenience for `python -m dpgui_qt.gui.app`
+    from dpgui_qt.cli import main as cli_main
+
+    return cli_main()

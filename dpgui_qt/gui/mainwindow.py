@@ -1,0 +1,619 @@
+"""The main window: menus, toolbar, status bar, page tabs and docks.
+
+API for other parts of dpgui
+----------------------------
+``window.session``            the :class:`~dpgui_qt.gui.session.DocumentSession`
+                              (``.doc`` ConfigDocument, ``.registry`` SchemaRegistry,
+                              ``.findings``, ``.undo_stack``; signals ``changed``,
+                              ``documentReplaced``, ``findingsChanged``, ``pathChanged``)
+``window.add_page(name, title, factory=None, empty=None)``
+                              add a tab; ``factory(window) -> QWidget`` runs on first show
+``window.set_page_factory(name, factory)``
+                              fill one of the built-in slots: "dataset", "run", "monitor"
+``window.page(name)``         the page widget (created on demand), or None
+``window.show_page(name)``
+``window.actions[...]``       named QActions ("file.open", "run.start", "run.stop", ...)
+``window.run_menu``           extend the Run menu
+``window.runRequested``       emitted by Run ▸ Start Training once the config is saved
+                              and has no errors; the run console connects to it
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow,
+                               QMenu, QTabWidget, QToolButton, QWidget)
+
+from dpgui_qt import __version__
+from dpgui_qt.core.document import DocumentError, MISSING, ReadError, TomlSyntaxError
+from dpgui_qt.gui import icons, messages
+from dpgui_qt.gui import settings as st
+from dpgui_qt.gui.pages import EmptyState, PageFactory, PageSlot
+from dpgui_qt.gui.problems import ProblemsPanel
+from dpgui_qt.gui.property_view import ConfigEditorPage
+from dpgui_qt.gui.session import DocumentSession
+
+TOML_FILTER = "TOML configs (*.toml);;All files (*)"
+DP_URL = "https://github.com/tdrussell/diffusion-pipe"
+
+
+def describe_open_error(path: str | Path, exc: Exception) -> tuple[str, str, str]:
+    """(text, informative, details) for a file that cannot be opened."""
+    name = Path(path).name
+    if isinstance(exc, TomlSyntaxError):
+        details = ""
+        try:
+            lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+            lo, hi = max(0, exc.line - 3), min(len(lines), exc.line + 2)
+            out = []
+            for i in range(lo, hi):
+                out.append(f"{i + 1:>5} | {lines[i]}")
+                if i + 1 == exc.line:
+                    out.append("      | " + " " * max(0, exc.col - 1) + "^")
+            details = "\n".join(out)
+        except OSError:
+            pass
+        return (f"{name} is not valid TOML.",
+                f"Line {exc.line}, column {exc.col}: {exc.message}.\n\n"
+                "Fix that line in a text editor and open the file again. Nothing was changed.",
+                details)
+    if isinstance(exc, ReadError):
+        return f"Cannot read {name}.", f"{exc.path}: {exc.reason}.", ""
+    return f"Cannot open {name}.", str(exc), ""
+
+
+class MainWindow(QMainWindow):
+    runRequested = Signal()  # Start Training passed its checks
+
+    def __init__(self, registry=None, parent=None):
+        super().__init__(parent)
+        self.setObjectName("MainWindow")
+        self.setWindowIcon(icons.app_icon())
+        self.setDockNestingEnabled(True)
+        self.session = DocumentSession(registry, self)
+        self.actions: dict[str, QAction] = {}
+        self._slots: dict[str, PageSlot] = {}
+        self._undo_view = None
+
+        self.tabs = QTabWidget(self)
+        self.tabs.setDocumentMode(True)
+        self.tabs.currentChanged.connect(self._tab_changed)
+        self.setCentralWidget(self.tabs)
+        self.editor = ConfigEditorPage(self.session, self)
+        self.editor.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 6000))
+        self.tabs.addTab(self.editor, "Config")
+
+        self._make_actions()
+        self._make_menus()
+        self._make_toolbar()
+        self._make_docks()
+        self._make_status()
+        self._make_slots()
+
+        s = self.session
+        s.modifiedChanged.connect(self.setWindowModified)
+        s.pathChanged.connect(lambda _p: self._update_title())
+        s.documentReplaced.connect(self._update_title)
+        s.findingsChanged.connect(self._findings_changed)
+        s.changed.connect(lambda _c: self._update_summary())
+        s.documentReplaced.connect(self._update_summary)
+        s.externalChange.connect(self._external_change)
+        s.editFailed.connect(lambda m: self.statusBar().showMessage(f"Not changed: {m}", 8000))
+        s.undo_stack.cleanChanged.connect(lambda _c: self._update_actions())
+        s.changed.connect(lambda _c: self._update_actions())
+        self._update_title()
+        self._update_summary()
+        self._update_actions()
+        self.resize(1280, 800)
+
+    # ------------------------------------------------------------- actions
+    def _action(self, name: str, text: str, slot: Callable | None = None, shortcut=None,
+                icon: str | None = None, tip: str = "", checkable: bool = False) -> QAction:
+        act = QAction(text, self)
+        if icon:
+            act.setIcon(icons.themed(icon))
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+        if tip:
+            act.setStatusTip(tip)
+            act.setToolTip(f"{text.replace('&', '').rstrip('…')} — {tip}")
+        act.setCheckable(checkable)
+        if slot is not None:
+            (act.toggled if checkable else act.triggered).connect(slot)
+        self.actions[name] = act
+        return act
+
+    def _make_actions(self) -> None:
+        SK = QKeySequence.StandardKey
+        a = self._action
+        a("file.new", "&New…", self.new_file, SK.New, "new", "Start a config from a model template")
+        a("file.open", "&Open…", self.open_dialog, SK.Open, "open", "Open a diffusion-pipe TOML")
+        a("file.save", "&Save", self.save, SK.Save, "save", "Save the config")
+        a("file.save_as", "Save &As…", self.save_as, SK.SaveAs, "save-as", "Save under a new name")
+        a("file.revert", "&Revert to Saved", self.revert, None, "revert",
+          "Drop unsaved edits (undoable)")
+        a("file.quit", "&Quit", self.close, SK.Quit, "quit")
+        undo = self.session.undo_stack.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence(SK.Undo))
+        undo.setIcon(icons.themed("undo"))
+        redo = self.session.undo_stack.createRedoAction(self, "&Redo")
+        redo.setShortcut(QKeySequence(SK.Redo))
+        redo.setIcon(icons.themed("redo"))
+        self.actions["edit.undo"] = undo
+        self.actions["edit.redo"] = redo
+        self.actions["edit.reset"] = self.editor.reset_action
+        a("edit.find", "&Find Key…", self._focus_filter, SK.Find, None, "Filter the keys")
+        a("edit.history", "Undo &History", self._toggle_history, "Ctrl+Shift+H", None,
+          "Show every edit; click one to go back to it", checkable=True)
+        a("view.advanced", "Show &Advanced Keys", self.editor.set_show_advanced, "Ctrl+Shift+A",
+          None, "List rarely needed keys too", checkable=True)
+        self.editor.advanced.toggled.connect(self.actions["view.advanced"].setChecked)
+        a("view.expand", "E&xpand All", lambda: self.editor.tree.expandAll())
+        a("view.collapse", "&Collapse All", lambda: self.editor.tree.collapseAll())
+        a("view.details", "&Details", lambda: self._side(0), "Ctrl+Alt+1")
+        a("view.toml", "&TOML Preview", lambda: self._side(1), "Ctrl+Alt+2", None,
+          "The file exactly as Save writes it")
+        a("view.diff", "&Changes Against Disk", lambda: self._side(2), "Ctrl+Alt+3", None,
+          "Unified diff of your unsaved edits")
+        a("run.validate", "&Validate Now", self.validate_now, "F7", "validate",
+          "Check the config against diffusion-pipe's rules")
+        a("run.start", "&Start Training…", self.start_training, "F5", "run",
+          "Save, check and start diffusion-pipe with this config")
+        a("run.stop", "S&top Training", None, "Shift+F5", "stop", "Stop the running training")
+        self.actions["run.stop"].setEnabled(False)
+        a("help.about", "&About dpgui", self.about, None, "help")
+        a("help.dp", "diffusion-pipe on &GitHub", lambda: QDesktopServices.openUrl(QUrl(DP_URL)))
+
+    def _make_menus(self) -> None:
+        mb = self.menuBar()
+        A = self.actions
+        m = mb.addMenu("&File")
+        m.addActions([A["file.new"], A["file.open"]])
+        self.recent_menu = m.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        m.addSeparator()
+        m.addActions([A["file.save"], A["file.save_as"], A["file.revert"]])
+        m.addSeparator()
+        m.addAction(A["file.quit"])
+        m = mb.addMenu("&Edit")
+        m.addActions([A["edit.undo"], A["edit.redo"]])
+        m.addSeparator()
+        m.addActions([A["edit.reset"], A["edit.find"]])
+        m.addSeparator()
+        m.addAction(A["edit.history"])
+        self.view_menu = m = mb.addMenu("&View")
+        m.addAction(A["view.advanced"])
+        m.addActions([A["view.expand"], A["view.collapse"]])
+        m.addSeparator()
+        m.addActions([A["view.details"], A["view.toml"], A["view.diff"]])
+        m.addSeparator()
+        self.pages_menu = m.addMenu("&Pages")
+        self.docks_menu = m.addMenu("P&anels")
+        self.run_menu = m = mb.addMenu("&Run")
+        m.addActions([A["run.validate"]])
+        m.addSeparator()
+        m.addActions([A["run.start"], A["run.stop"]])
+        m = mb.addMenu("&Help")
+        m.addActions([A["help.dp"]])
+        m.addSeparator()
+        m.addAction(A["help.about"])
+
+    def _make_toolbar(self) -> None:
+        tb = self.addToolBar("Main")
+        tb.setObjectName("MainToolbar")
+        tb.setMovable(False)
+        tb.setIconSize(QSize(20, 20))
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        A = self.actions
+        for name in ("file.new", "file.open", "file.save"):
+            tb.addAction(A[name])
+        tb.addSeparator()
+        tb.addAction(A["edit.undo"])
+        tb.addAction(A["edit.redo"])
+        tb.addSeparator()
+        tb.addAction(A["run.validate"])
+        tb.addAction(A["run.start"])
+        for name in ("file.new", "file.open", "edit.undo", "edit.redo"):
+            w = tb.widgetForAction(A[name])
+            if isinstance(w, QToolButton):
+                w.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        self.toolbar = tb
+
+    def _make_docks(self) -> None:
+        self.problems = ProblemsPanel(self)
+        self.problems.activated.connect(self.go_to_finding)
+        dock = QDockWidget("Problems", self)
+        dock.setObjectName("ProblemsDock")
+        dock.setWidget(self.problems)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        self.resizeDocks([dock], [190], Qt.Orientation.Vertical)
+        self.problems_dock = dock
+        act = dock.toggleViewAction()
+        act.setShortcut(QKeySequence("Ctrl+Shift+M"))
+        self.actions["view.problems"] = act
+        self.docks_menu.addAction(act)
+        self.history_dock = QDockWidget("Undo History", self)
+        self.history_dock.setObjectName("HistoryDock")
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.history_dock)
+        self.history_dock.hide()
+        self.history_dock.visibilityChanged.connect(self.actions["edit.history"].setChecked)
+        self.docks_menu.addAction(self.actions["edit.history"])
+
+    def _make_status(self) -> None:
+        sb = self.statusBar()
+        self.summary_label = QLabel(self)
+        self.summary_label.setContentsMargins(6, 0, 6, 0)
+        self.problem_button = QToolButton(self)
+        self.problem_button.setAutoRaise(True)
+        self.problem_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.problem_button.clicked.connect(lambda: (self.problems_dock.show(),
+                                                     self.problems_dock.raise_()))
+        sb.addPermanentWidget(self.summary_label)
+        sb.addPermanentWidget(self.problem_button)
+
+    def _make_slots(self) -> None:
+        A = self.actions
+        open_ds = self._action("dataset.open", "Open Dataset Config", self.open_dataset_config,
+                               None, "open", "Open the dataset TOML this config names")
+        self.dataset_empty = EmptyState(
+            "Dataset", "The dataset editor is not loaded.", [open_ds])
+        self.add_page("dataset", "Dataset", None, self.dataset_empty)
+        self.add_page("run", "Run", None, EmptyState(
+            "No run yet",
+            "Start training from <b>Run ▸ Start Training</b> (F5). dpgui saves the config, "
+            "checks it, and shows diffusion-pipe's output here.",
+            [A["run.start"], A["run.validate"]]))
+        self.add_page("monitor", "Monitor", None, EmptyState(
+            "Nothing to monitor yet",
+            "Loss, learning rate and GPU use appear here while a run trains. "
+            "Start one with <b>Run ▸ Start Training</b>.",
+            [A["run.start"]]))
+        self.session.changed.connect(lambda _c: self._update_dataset_empty())
+        self.session.documentReplaced.connect(self._update_dataset_empty)
+        self._update_dataset_empty()
+
+    # --------------------------------------------------------------- pages
+    def add_page(self, name: str, title: str, factory: PageFactory | None = None,
+                 empty: QWidget | None = None, icon=None) -> PageSlot:
+        """Add a tab. ``factory(window)`` builds the page the first time it is shown;
+        ``empty`` is what the tab shows until then (or while no factory is set)."""
+        slot = PageSlot(name, empty or EmptyState(title, ""), self)
+        slot.set_factory(factory)
+        self._slots[name] = slot
+        i = self.tabs.addTab(slot, title) if icon is None else self.tabs.addTab(slot, icon, title)
+        act = QAction(title, self)
+        act.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
+        act.triggered.connect(lambda: self.show_page(name))
+        self.pages_menu.addAction(act)
+        self.actions[f"page.{name}"] = act
+        if self.tabs.currentWidget() is slot:
+            slot.ensure_page(self)
+        return slot
+
+    def set_page_factory(self, name: str, factory: PageFactory | None) -> None:
+        slot = self._slots[name]
+        slot.set_factory(factory)
+        if self.tabs.currentWidget() is slot:
+            slot.ensure_page(self)
+
+    def page(self, name: str) -> QWidget | None:
+        if name == "config":
+            return self.editor
+        slot = self._slots.get(name)
+        return slot.ensure_page(self) if slot else None
+
+    def show_page(self, name: str) -> None:
+        if name == "config":
+            self.tabs.setCurrentWidget(self.editor)
+            return
+        self.tabs.setCurrentWidget(self._slots[name])
+
+    def _tab_changed(self, i: int) -> None:
+        w = self.tabs.widget(i)
+        if isinstance(w, PageSlot):
+            w.ensure_page(self)
+
+    def _side(self, i: int) -> None:
+        self.show_page("config")
+        self.editor.side.setCurrentIndex(i)
+
+    # ---------------------------------------------------------------- files
+    def maybe_save(self, why: str = "closing") -> bool:
+        """Ask about unsaved edits; False means the user cancelled."""
+        if not self.session.modified:
+            return True
+        name = self.session.display_name()
+        answer = messages.ask(self, "Unsaved changes", f"Save the changes to {name} before {why}?",
+                              "Your edits are lost if you don't save them.",
+                              ("save", "discard", "cancel"), "save")
+        if answer == "save":
+            return self.save()
+        return answer == "discard"
+
+    def new_file(self) -> bool:
+        from dpgui_qt.gui.new_dialog import NewConfigDialog
+
+        if not self.maybe_save("starting a new config"):
+            return False
+        current = self.session.doc.get(("model", "type"))
+        dlg = NewConfigDialog(self.session.registry, self,
+                              current if isinstance(current, str) else None)
+        if dlg.exec() != NewConfigDialog.DialogCode.Accepted or not dlg.model_type():
+            return False
+        self.new_from_template(dlg.text())
+        return True
+
+    def new_from_template(self, text: str) -> None:
+        self.session.new_from_text(text)
+        self.show_page("config")
+        self.statusBar().showMessage("New config from template — replace the placeholder paths, "
+                                     "then Save As", 10000)
+
+    def open_dialog(self) -> bool:
+        if not self.maybe_save("opening another file"):
+            return False
+        start = str(self.session.path.parent) if self.session.path else (
+            str(Path(st.recent_files()[0]).parent) if st.recent_files() else os.getcwd())
+        path, _ = QFileDialog.getOpenFileName(self, "Open config", start, TOML_FILTER)
+        if not path:
+            return False
+        return self.open_file(path, ask=False)
+
+    def open_file(self, path: str | Path, ask: bool = True) -> bool:
+        """Open ``path`` in this window; a clear dialog (never a traceback) if it can't be read."""
+        if ask and not self.maybe_save("opening another file"):
+            return False
+        try:
+            self.session.open(path)
+        except DocumentError as exc:
+            text, info, details = describe_open_error(path, exc)
+            messages.error(self, "Cannot open config", text, info, details)
+            if isinstance(exc, ReadError) and "no such file" in exc.reason:
+                st.remove_recent_file(str(Path(path).resolve()))
+            return False
+        # the settings file is written after the window has painted
+        QTimer.singleShot(300, lambda p=str(path): st.add_recent_file(p))
+        self.show_page("config")
+        self.statusBar().showMessage(f"Opened {path}", 5000)
+        return True
+
+    def save(self) -> bool:
+        if self.session.path is None:
+            return self.save_as()
+        return self._save_to(None)
+
+    def save_as(self) -> bool:
+        start = str(self.session.path) if self.session.path else os.path.join(
+            os.getcwd(), self._suggested_name())
+        path, _ = QFileDialog.getSaveFileName(self, "Save config as", start, TOML_FILTER)
+        if not path:
+            return False
+        if not Path(path).suffix:
+            path += ".toml"
+        return self._save_to(path)
+
+    def _suggested_name(self) -> str:
+        t = self.session.doc.get(("model", "type"))
+        return f"{t}_config.toml" if isinstance(t, str) else "config.toml"
+
+    def _save_to(self, path) -> bool:
+        try:
+            written = self.session.save(path)
+        except DocumentError as exc:
+            messages.error(self, "Save failed", str(exc),
+                           "Check that the folder exists and that you may write to it, "
+                           "or use Save As to pick another place.")
+            return False
+        st.add_recent_file(written)
+        self.statusBar().showMessage(f"Saved {written}", 5000)
+        return True
+
+    def revert(self) -> None:
+        if not self.session.modified:
+            return
+        self.session.revert()
+        self.statusBar().showMessage("Reverted to the saved file (Undo brings your edits back)", 8000)
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        files = st.recent_files()
+        if not files:
+            a = self.recent_menu.addAction("No recent files")
+            a.setEnabled(False)
+            return
+        for i, f in enumerate(files):
+            label = f"&{i + 1}  {Path(f).name}" if i < 9 else Path(f).name
+            act = self.recent_menu.addAction(label)
+            act.setToolTip(f)
+            act.setStatusTip(f)
+            act.triggered.connect(lambda _=False, f=f: self.open_file(f))
+        self.recent_menu.addSeparator()
+        self.recent_menu.addAction("Clear Menu", st.clear_recent_files)
+
+    def _external_change(self, what: str) -> None:
+        name = self.session.display_name()
+        bar = self.editor.banner
+        if what == "deleted":
+            bar.show_message(f"<b>{name}</b> was deleted or moved by another program. "
+                             "Save to write it again.", [("Save", self.save), ("Dismiss", lambda: None)])
+            self.setWindowModified(True)
+            return
+        extra = " You have unsaved edits; reloading replaces them (Undo brings them back)." \
+            if self.session.modified else ""
+        bar.show_message(f"<b>{name}</b> was changed on disk by another program.{extra}",
+                         [("Reload", self._reload), ("Keep My Version", self.session.keep_local_version)])
+
+    def _reload(self) -> None:
+        try:
+            self.session.reload_from_disk()
+        except DocumentError as exc:
+            text, info, details = describe_open_error(self.session.path, exc)
+            messages.error(self, "Cannot reload", text, info + "\nYour version is kept.", details)
+
+    # -------------------------------------------------------------- dataset
+    def dataset_path(self) -> Path | None:
+        raw = self.session.doc.get("dataset")
+        if not isinstance(raw, str) or not raw.strip():
+            return None
+        p = Path(os.path.expanduser(raw))
+        if not p.is_absolute() and self.session.path is not None:
+            p = self.session.path.parent / p
+        return p
+
+    def _update_dataset_empty(self) -> None:
+        raw = self.session.doc.get("dataset")
+        p = self.dataset_path()
+        act = self.actions["dataset.open"]
+        if self.session.kind == "dataset":
+            text = "The open file is a dataset config; it is edited in the Config tab."
+            act.setEnabled(False)
+        elif p is None:
+            text = "This config names no dataset yet. Set <b>dataset</b> in the Config tab."
+            act.setEnabled(False)
+        elif p.is_file():
+            text = f"This config trains on <code>{raw}</code>. Open it to edit its folders, " \
+                   "resolutions and buckets."
+            act.setEnabled(True)
+        else:
+            text = f"This config names <code>{raw}</code>, which is not on this machine " \
+                   "(relative paths are read from the folder diffusion-pipe runs in)."
+            act.setEnabled(False)
+        self.dataset_empty.set_text(text)
+
+    def open_dataset_config(self) -> None:
+        p = self.dataset_path()
+        if p is not None and p.is_file():
+            self.open_file(p)
+
+    # ----------------------------------------------------------- validation
+    def validate_now(self) -> None:
+        findings = self.session.validate_now()
+        e = sum(1 for f in findings if f.is_error)
+        self.problems_dock.show()
+        self.statusBar().showMessage(
+            "No errors: diffusion-pipe should accept this config" if not e
+            else f"{e} error{'s' if e != 1 else ''} — see Problems", 6000)
+
+    def _findings_changed(self, findings: list) -> None:
+        self.problems.set_findings(findings, self.session.last_validation_ms)
+        e, w = self.problems.counts()
+        if e:
+            self.problem_button.setIcon(icons.error_icon())
+        elif w:
+            self.problem_button.setIcon(icons.warning_icon())
+        else:
+            self.problem_button.setIcon(icons.ok_icon())
+        self.problem_button.setText(f"{e} error{'s' if e != 1 else ''}, "
+                                    f"{w} warning{'s' if w != 1 else ''}")
+        self.problem_button.setToolTip("Show the Problems panel")
+
+    def go_to_finding(self, finding) -> None:
+        fname = str(self.session.path) if self.session.path else "<text>"
+        if finding.file not in (None, fname):
+            self.statusBar().showMessage(f"{finding.file}:{finding.line}: {finding.message}", 10000)
+            return
+        self.show_page("config")
+        if not self.editor.select_path(finding.path):
+            self.editor.side.setCurrentIndex(1)
+            self.editor.preview.go_to_line(finding.line)
+
+    def start_training(self) -> None:
+        findings = self.session.validate_now()
+        errors = [f for f in findings if f.is_error]
+        if errors:
+            self.problems_dock.show()
+            messages.warning(self, "Cannot start training",
+                             f"The config has {len(errors)} error{'s' if len(errors) != 1 else ''}.",
+                             "Fix the entries in the Problems panel first; diffusion-pipe would "
+                             "stop on them.")
+            return
+        if self.session.modified or self.session.path is None:
+            if not self.save():
+                return
+        self.show_page("run")
+        self.runRequested.emit()
+        if self._slots["run"].factory is None:
+            self.statusBar().showMessage("The config is saved and has no errors. The run console "
+                                         "is not part of this build: start train.py with it.", 10000)
+
+    # ----------------------------------------------------------------- misc
+    def _focus_filter(self) -> None:
+        self.show_page("config")
+        self.editor.filter.setFocus()
+        self.editor.filter.selectAll()
+
+    def _toggle_history(self, on: bool) -> None:
+        if on and self._undo_view is None:
+            from PySide6.QtWidgets import QUndoView
+
+            self._undo_view = QUndoView(self.session.undo_stack, self.history_dock)
+            self._undo_view.setEmptyLabel("Opened file")
+            self.history_dock.setWidget(self._undo_view)
+        self.history_dock.setVisible(on)
+
+    def about(self) -> None:
+        from PySide6 import __version__ as pyside_version
+
+        messages.info(self, "About dpgui", f"dpgui {__version__}",
+                      "A desktop editor, validator and launcher for diffusion-pipe training "
+                      f"configs.\nPySide6 {pyside_version}, Qt {QApplication.instance().applicationVersion() or ''}".strip())
+
+    def _update_title(self) -> None:
+        p = self.session.path
+        name = p.name if p else "Untitled"
+        where = f" — {p.parent}" if p else ""
+        self.setWindowTitle(f"{name}[*]{where}")
+        self.setWindowModified(self.session.modified)
+        self.setWindowFilePath(str(p) if p else "")
+
+    def _update_actions(self) -> None:
+        self.actions["file.revert"].setEnabled(self.session.modified and self.session.path is not None)
+
+    def _update_summary(self) -> None:
+        vals = self.session.doc.values()
+        if self.session.kind == "dataset":
+            self.summary_label.setText("dataset config")
+            return
+        model = vals.get("model") if isinstance(vals.get("model"), dict) else {}
+        adapter = vals.get("adapter") if isinstance(vals.get("adapter"), dict) else None
+        opt = vals.get("optimizer") if isinstance(vals.get("optimizer"), dict) else {}
+        parts = [str(model.get("type", "no model")),
+                 str(adapter.get("type", "adapter?")) if adapter is not None else "full fine-tune",
+                 str(opt.get("type", "no optimizer"))]
+        self.summary_label.setText("  ·  ".join(parts))
+
+    # ------------------------------------------------------------- settings
+    def restore_settings(self) -> None:
+        s = st.settings()
+        geo = s.value("window/geometry")
+        if isinstance(geo, QByteArray) and not geo.isEmpty():
+            self.restoreGeometry(geo)
+        state = s.value("window/state")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state)
+        split = s.value("window/splitter")
+        if isinstance(split, QByteArray) and not split.isEmpty():
+            self.editor.splitter.restoreState(split)
+        self.editor.set_show_advanced(st.get_bool("editor/show_advanced", False))
+        self.history_dock.hide()
+
+    def save_settings(self) -> None:
+        s = st.settings()
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+        s.setValue("window/splitter", self.editor.splitter.saveState())
+        s.setValue("editor/show_advanced", self.editor.advanced.isChecked())
+        s.sync()
+
+    def closeEvent(self, event) -> None:
+        if not self.maybe_save("closing"):
+            event.ignore()
+            return
+        self.save_settings()
+        event.accept()

@@ -1,0 +1,187 @@
+"""New-config templates (Qt-free): a main config for one model type with the
+model's required keys, recommended defaults and short comments.
+
+Values come from the schemas: the model file's ``x-dpgui-template`` (the
+``[model]`` table) and ``x-dpgui-template-main`` (top-level keys worth setting for
+that model), on top of general defaults written here. Paths are placeholders
+under ``/models`` and ``/data``; everything else validates as it is.
+"""
+from __future__ import annotations
+
+import math
+
+import tomlkit
+
+# (key, TOML literal, comment) -- comments are our own short explanations
+MAIN_KEYS: list[tuple[str, str | None, str]] = [
+    ("output_dir", None, "Where runs are written: every training run gets its own time-stamped folder here."),
+    ("dataset", "'dataset.toml'", "The dataset config: folders of images/videos, resolutions, repeats."),
+    ("", "", "Training"),
+    ("epochs", "100", "Passes over the dataset. Set it high and stop when the samples look right."),
+    ("micro_batch_size_per_gpu", "1", "Samples per GPU in one forward/backward pass; raise it if VRAM allows."),
+    ("pipeline_stages", "1", "Split one copy of the model across this many GPUs (1 = each GPU holds it all)."),
+    ("gradient_accumulation_steps", "1", "Micro-batches summed per optimizer step (a larger effective batch)."),
+    ("gradient_clipping", "1.0", "Clip the gradient norm to this value; 0 turns clipping off."),
+    ("warmup_steps", "100", "Ramp the learning rate up over this many steps at the start."),
+    ("", "", "Saving"),
+    ("save_every_n_epochs", "5", "Write the trained weights every N epochs."),
+    ("checkpoint_every_n_minutes", "120", "Write a resumable training-state checkpoint this often."),
+    ("save_dtype", "'bfloat16'", "Precision of the saved weights."),
+    ("", "", "Memory and speed"),
+    ("activation_checkpointing", "true", "Recompute activations in the backward pass: far less VRAM for a little speed."),
+    ("caching_batch_size", "1", "Batch size while caching latents and text embeddings before training."),
+    ("steps_per_print", "1", "How often DeepSpeed prints progress to the console."),
+]
+
+OPTIMIZERS: dict[str, list[tuple[str, str, str]]] = {
+    "adamw_optimi": [
+        ("lr", "2e-5", "Learning rate: 2e-5 to 1e-4 is typical for a LoRA; go lower for a full fine-tune."),
+        ("betas", "[0.9, 0.99]", ""),
+        ("weight_decay", "0.01", ""),
+        ("eps", "1e-8", ""),
+    ],
+}
+
+ADAPTER_KEYS: dict[str, list[tuple[str, str, str]]] = {
+    "lora": [("rank", "32", "LoRA rank: higher learns more detail, files get larger."),
+             ("dtype", "'bfloat16'", "Precision of the trained LoRA weights.")],
+    "lokr": [("rank", "32", "LoKr rank (a very large value makes it full-matrix LoKr)."),
+             ("dtype", "'bfloat16'", "Precision of the trained LoKr weights.")],
+}
+
+
+def literal(value) -> str:
+    """A TOML literal for a template value; strings use single quotes like upstream examples."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and "'" not in value and "\n" not in value:
+        return f"'{value}'"
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(literal(v) for v in value) + "]"
+    return tomlkit.item(value).as_string()
+
+
+def _first_sentence(text: str, limit: int = 110) -> str:
+    text = " ".join((text or "").split())
+    end = text.find(". ")
+    if end >= 0:
+        text = text[: end + 1]
+    for sep in ("; ", " (", ": ", ", "):
+        if len(text) <= limit:
+            break
+        cut = text.find(sep)
+        if cut >= 24:
+            text = text[:cut].rstrip(".") + "."
+    if len(text) > limit:
+        cut = text[:limit].rsplit(" ", 1)[0]
+        text = cut.rstrip(",;:") + "…"
+    return text
+
+
+def model_title(registry, model_type: str) -> str:
+    schema = registry.model(model_type) or {}
+    desc = schema.get("description", "")
+    i = desc.find("(")
+    if i >= 0 and desc.rstrip().endswith(")."):
+        return desc[i + 1: desc.rstrip().rfind(")")]
+    return schema.get("title", model_type)
+
+
+def choose_adapter(registry, model_type: str, wanted: str | None) -> str | None:
+    """The adapter to use: ``wanted`` if the model supports it, else lora."""
+    caps = registry.capabilities(model_type)
+    if wanted is None:
+        return None if caps.get("full_finetune", False) else "lora"
+    if wanted == "lokr" and not caps.get("lokr", False):
+        return "lora"
+    return wanted if wanted in ("lora", "lokr") else "lora"
+
+
+def build_template(registry, model_type: str, adapter: str | None = "lora",
+                   output_dir: str | None = None, dataset: str | None = None) -> str:
+    """TOML text of a new main config for ``model_type``."""
+    schema = registry.model(model_type)
+    if schema is None:
+        raise ValueError(f"unknown model type {model_type!r}")
+    main_props = registry.main().get("properties", {})
+    adapter = choose_adapter(registry, model_type, adapter)
+    title = model_title(registry, model_type)
+    caps = registry.capabilities(model_type)
+    tmpl = dict(schema.get("x-dpgui-template", {}))
+    tmpl_main = dict(schema.get("x-dpgui-template-main", {}))
+    kind = "lora" if adapter else "full"
+    lines = [
+        f"# diffusion-pipe training config: {title} ({'full fine-tune' if not adapter else adapter.upper() if adapter == 'lokr' else 'LoRA'})",
+        "# Made with dpgui. The paths are placeholders: point them at your files, then check",
+        "# the Problems panel, which stays free of errors when the config can train.",
+        "",
+    ]
+    overrides = {
+        "output_dir": literal(output_dir or f"/data/training_runs/{model_type}-{kind}"),
+    }
+    if dataset:
+        overrides["dataset"] = literal(dataset)
+    written = set()
+    for key, lit, comment in MAIN_KEYS:
+        if not key:
+            lines += ["", f"# --- {comment}"]
+            continue
+        if key in tmpl_main:
+            lit = literal(tmpl_main.pop(key))
+        lit = overrides.get(key, lit)
+        if comment:
+            lines.append(f"# {comment}")
+        lines.append(f"{key} = {lit}")
+        written.add(key)
+    extra = [(k, v) for k, v in tmpl_main.items() if k not in written]
+    if extra:
+        lines += ["", f"# --- Recommended for {title}"]
+        for key, value in extra:
+            desc = _first_sentence(main_props.get(key, {}).get("description", ""))
+            if desc:
+                lines.append(f"# {desc}")
+            lines.append(f"{key} = {literal(value)}")
+    lines += ["", "[model]", f"type = '{model_type}'"]
+    props = schema.get("properties", {})
+    order = sorted(tmpl.items(), key=lambda kv: (props.get(kv[0], {}).get("x-dpgui-order", 500)))
+    tables: list[tuple[str, list]] = []
+    for key, value in order:
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            tables.append((key, value))
+            continue
+        desc = _first_sentence(props.get(key, {}).get("description", ""))
+        if desc:
+            lines.append(f"# {desc}")
+        lines.append(f"{key} = {literal(value)}")
+    for key, items in tables:
+        desc = _first_sentence(props.get(key, {}).get("description", ""))
+        for i, item in enumerate(items):
+            lines.append("")
+            if desc and i == 0:
+                lines.append(f"# {desc}")
+            lines.append(f"[[model.{key}]]")
+            for k, v in item.items():
+                lines.append(f"{k} = {literal(v)}")
+    if adapter:
+        lines += ["", "[adapter]", f"type = '{adapter}'"]
+        for key, lit, comment in ADAPTER_KEYS[adapter]:
+            if comment:
+                lines.append(f"# {comment}")
+            lines.append(f"{key} = {lit}")
+    elif caps.get("full_finetune"):
+        lines += ["", "# No [adapter] table: this trains the whole model (full fine-tune)."]
+    lines += ["", "[optimizer]",
+              "# AdamW from the optimi library: a solid default that uses Kahan summation for bf16.",
+              "type = 'adamw_optimi'"]
+    for key, lit, comment in OPTIMIZERS["adamw_optimi"]:
+        if key == "lr" and not adapter:
+            lit = "1e-5"
+        if comment:
+            lines.append(f"# {comment}")
+        lines.append(f"{key} = {lit}")
+    lines += ["", "[monitoring]",
+              "# Set to true and fill in the three wandb_* keys to log to Weights & Biases.",
+              "enable_wandb = false", ""]
+    return "\n".join(lines)
