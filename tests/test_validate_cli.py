@@ -103,7 +103,7 @@ def test_missing_paths_are_warnings(tmp_path, capsys):
     f = write(tmp_path, "main.toml", BASE_MAIN)
     rc, out, _ = run(capsys, "validate", str(f))
     assert rc == 0
-    assert "warning: model.diffusers_path: '/models/flux-dev' was not found" in out
+    assert "warning: model.diffusers_path: not found on this machine: '/models/flux-dev'" in out
 
 
 def test_kind_is_detected_and_overridable(tmp_path, capsys):

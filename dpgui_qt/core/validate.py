@@ -438,11 +438,11 @@ class Validator:
             if fmt in ("file-path", "dir-path", "path") and values.strip():
                 found = self.resolve_path(values, doc, options)
                 if found is None:
+                    where = ("" if Path(os.path.expanduser(values)).is_absolute()
+                             else " (looked next to this config and in the diffusion-pipe checkout)")
                     yield Finding(WARNING, path, (
-                        f"{values!r} was not found on this machine (relative paths are looked up "
-                        "next to this config and in the diffusion-pipe checkout); fix the path "
-                        "unless it exists only where training runs"), "paths_exist",
-                        "utils/dataset.py:487")
+                        f"not found on this machine{where}: {values!r}; fix it unless it "
+                        "exists only where training runs"), "paths_exist", "utils/dataset.py:487")
                 elif fmt == "dir-path" and not found.is_dir():
                     yield Finding(WARNING, path, f"{values!r} is a file, but a folder is expected",
                                   "paths_exist")
