@@ -35,6 +35,7 @@ from __future__ import annotations
 import codecs
 import enum
 import re
+from itertools import repeat as _repeat
 from typing import NamedTuple
 
 __all__ = [
@@ -71,117 +72,81 @@ class Line(NamedTuple):
 
 
 _new_line = tuple.__new__  # tuple.__new__(Line, (text, kind)): no Python-level __new__
+_make_line = Line._make    # classmethod(tuple.__new__): builds Lines at C speed in map()
 
 
 class LineAssembler:
-    """Incremental bytes -> :class:`Line` splitter.
+    """Incremental bytes -> lines splitter.
 
     >>> a = LineAssembler()
-    >>> a.feed(b"caf\\xc3")            # the UTF-8 sequence is cut: nothing yet
+    >>> a.feed(b"caf\xc3")            # the UTF-8 sequence is cut: nothing yet
     []
-    >>> [tuple(l) for l in a.feed(b"\\xa9 1%\\r2%\\r\\n")]
+    >>> [tuple(l) for l in a.feed(b"\xa9 1%\r2%\r\n")]
     [('café 1%', <LineKind.CR: 'cr'>), ('2%', <LineKind.LINE: 'line'>)]
 
     Invalid UTF-8 becomes U+FFFD (``errors="replace"``), it never raises.
+
+    Two ways to read it: :meth:`feed` returns :class:`Line` objects;
+    :meth:`feed_raw` returns ``(texts, kinds)`` without building one object per
+    line (``kinds`` is None when every text is a LINE) -- the flood path: hand
+    ``texts`` to ``LogParser.feed_many`` and ``(texts, kinds)`` to the console.
+    With ``feed_raw`` the open row is :attr:`pending` (no PARTIAL lines).
     """
 
     __slots__ = ("_decode", "_pending", "emit_partial", "_last_partial")
 
     def __init__(self, *, encoding: str = "utf-8", emit_partial: bool = False) -> None:
         self._decode = codecs.getincrementaldecoder(encoding)(errors="replace").decode
-        # Unterminated text carried to the next feed. May end with one "\r"
-        # whose meaning (bare CR or first half of CRLF) is not known yet.
+        # Text after the last settled line end: the open row's newest segment,
+        # possibly followed by CRs whose meaning (update, or CRLF) is not known yet.
         self._pending = ""
         self.emit_partial = emit_partial
         self._last_partial: str | None = None
 
-    # -- bytes in ------------------------------------------------------------
+    # -- input -----------------------------------------------------------------
     def feed(self, data: bytes) -> list[Line]:
         """Add a chunk; return the lines it completed (possibly none)."""
-        text = self._decode(data)
-        if self._pending:
-            text = self._pending + text
-        if not text:
-            return []
-        return self._split(text, final=False)
+        texts, kinds = self._split(self._decode(data), False)
+        return self._lines(texts, kinds)
 
     def feed_text(self, text: str) -> list[Line]:
         """Same as :meth:`feed` for already-decoded text."""
-        if self._pending:
-            text = self._pending + text
-        if not text:
-            return []
-        return self._split(text, final=False)
+        texts, kinds = self._split(text, False)
+        return self._lines(texts, kinds)
+
+    def feed_raw(self, data: bytes) -> tuple[list[str], list[LineKind] | None]:
+        """Like :meth:`feed` but returns ``(texts, kinds)``; kinds is None when all are LINE."""
+        return self._split(self._decode(data), False)
 
     def flush(self) -> list[Line]:
-        """End of stream: return the unterminated last line, if any, as LINE."""
-        text = self._pending + self._decode(b"", True)
-        self._pending = ""
+        """End of stream: return the unterminated last row, if any, as a LINE."""
+        texts, kinds = self.flush_raw()
+        return self._lines(texts, kinds)
+
+    def flush_raw(self) -> tuple[list[str], list[LineKind] | None]:
+        texts, kinds = self._split(self._decode(b"", True), True)
         self._last_partial = None
-        if not text:
-            return []
-        out = self._split(text, final=True)
-        return out
+        return texts, kinds
 
     @property
     def pending(self) -> str:
-        """Text received after the last line end (what a console shows as open row)."""
-        p = self._pending
-        if p.endswith("\r"):
-            p = p[:-1]
+        """The open row as a console should show it right now ("" if none)."""
+        p = self._pending.rstrip("\r")
         i = p.rfind("\r")
         return p[i + 1:] if i >= 0 else p
 
+    def reset(self) -> None:
+        self._decode.__self__.reset()  # type: ignore[attr-defined]
+        self._pending = ""
+        self._last_partial = None
+
     # -- splitting -----------------------------------------------------------
-    def _split(self, text: str, final: bool) -> list[Line]:
-        if "\r" not in text:
-            parts = text.split("\n")
-            tail = parts.pop()
-            if final:
-                if tail:
-                    parts.append(tail)
-                tail = ""
-            out = [_new_line(Line, (p, _LINE)) for p in parts]
+    def _lines(self, texts: list[str], kinds: list[LineKind] | None) -> list[Line]:
+        if kinds is None:
+            out = list(map(_make_line, zip(texts, _repeat(_LINE))))
         else:
-            if "\r\n" in text:
-                text = text.replace("\r\n", "\n")
-            parts = text.split("\n")
-            tail = parts.pop()
-            if final:
-                if tail.strip("\r"):
-                    parts.append(tail)
-                tail = ""
-            out = []
-            append = out.append
-            for p in parts:
-                if "\r" in p:
-                    segs = [s for s in p.split("\r") if s]
-                    if not segs:
-                        append(_new_line(Line, ("", _LINE)))
-                        continue
-                    last = segs.pop()
-                    for s in segs:
-                        append(_new_line(Line, (s, _CR)))
-                    append(_new_line(Line, (last, _LINE)))
-                else:
-                    append(_new_line(Line, (p, _LINE)))
-            if "\r" in tail:
-                # Unfinished row with in-place updates. Only segments followed
-                # by another non-empty segment are settled; the newest one stays
-                # pending (with its trailing "\r", which may still turn out to be
-                # the first half of a CRLF), so the split never depends on
-                # where the chunks were cut.
-                ends_cr = tail.endswith("\r")
-                segs = [s for s in tail.split("\r") if s]
-                if segs:
-                    keep = segs.pop()
-                    for s in segs:
-                        append(_new_line(Line, (s, _CR)))
-                else:
-                    keep = ""
-                tail = keep + "\r" if ends_cr else keep
-        self._pending = tail
-        if self.emit_partial and not final:
+            out = list(map(_make_line, zip(texts, kinds)))
+        if self.emit_partial:
             shown = self.pending
             if shown and shown != self._last_partial:
                 out.append(_new_line(Line, (shown, _PARTIAL)))
@@ -190,10 +155,67 @@ class LineAssembler:
                 self._last_partial = None
         return out
 
-    def reset(self) -> None:
-        self._decode.__self__.reset()  # type: ignore[attr-defined]
-        self._pending = ""
-        self._last_partial = None
+    def _split(self, text: str, final: bool) -> tuple[list[str], list[LineKind] | None]:
+        if self._pending:
+            text = self._pending + text
+        if "\r" not in text:
+            texts = text.split("\n")
+            tail = texts.pop()
+            if final and tail:
+                texts.append(tail)
+                tail = ""
+            self._pending = tail
+            return texts, None
+        # Plain rows are split in bulk; the loop only visits rows holding a CR
+        # (tqdm bars), found with str.find.
+        texts: list[str] = []
+        kinds: list[LineKind] = []
+        find = text.find
+        pos = 0
+        while True:
+            r = find("\r", pos)
+            if r < 0:
+                break
+            ls = text.rfind("\n", pos, r) + 1  # start of the row holding this CR
+            if ls > pos:
+                plain = text[pos:ls - 1].split("\n")
+                texts += plain
+                kinds += _repeat(_LINE, len(plain))
+            else:
+                ls = pos
+            le = find("\n", r)
+            row = text[ls:] if le < 0 else text[ls:le]
+            segs = [x for x in row.split("\r") if x]
+            if le < 0 and not final:
+                # open row: the newest segment (and a trailing CR, which may be
+                # half of a CRLF) stays pending, so chunk cuts change nothing
+                keep = segs.pop() if segs else ""
+                texts += segs
+                kinds += _repeat(_CR, len(segs))
+                self._pending = keep + "\r" if row[-1] == "\r" else keep
+                return texts, kinds
+            if segs:
+                last = segs.pop()
+                texts += segs
+                kinds += _repeat(_CR, len(segs))
+                texts.append(last)
+                kinds.append(_LINE)
+            elif le >= 0:
+                texts.append("")  # "\r\n": an empty row
+                kinds.append(_LINE)
+            if le < 0:
+                self._pending = ""
+                return texts, kinds
+            pos = le + 1
+        plain = text[pos:].split("\n")
+        tail = plain.pop()
+        if final and tail:
+            plain.append(tail)
+            tail = ""
+        texts += plain
+        kinds += _repeat(_LINE, len(plain))
+        self._pending = tail
+        return texts, kinds
 
 
 # ---------------------------------------------------------------------------
