@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "validate": "validate",
     "get": "getset",
     "set": "getset",
+    "parse-log": "parse_log",
 }
 
 

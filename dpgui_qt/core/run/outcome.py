@@ -307,7 +307,7 @@ def classify(events: Iterable[Event], exit_code: int | None = None, *,
             continue
         title, expl, fix = _TEXT[kind]
         if kind == "cuda_oom" and not steps:
-            expl += " It happened before the first step, so even the model did not fit."
+            expl += " No training step was logged before it."
         evidence = [e.line]
         tb = next((t for t in tracebacks if t.rank == e.rank and t.file), None)
         if tb is not None:
@@ -406,7 +406,7 @@ def classify(events: Iterable[Event], exit_code: int | None = None, *,
 
     # still running, or the log was cut
     if notices and notices[-1].kind == "loss_nan" and steps and not math.isfinite(steps[-1].loss):
-        n = notices[-1]
+        n = notices.pop()  # it is the outcome itself now, not a side note
         return make("unknown", "loss_nan", n.title, n.explanation, n.fix, n.evidence)
     if steps:
         return make("unknown", "running", f"No ending yet (last step {steps[-1].step})",

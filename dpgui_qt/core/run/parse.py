@@ -979,7 +979,8 @@ def summarize(events: Iterable[Event], exit_code: int | None = None,
     version = next((e.version for e in events if type(e) is DeepSpeedVersionEvent), None)
     nonfinite = [e.step for e in steps if not math.isfinite(e.loss)]
     finite = [e.loss for e in steps if math.isfinite(e.loss)]
-    current_epoch = epochs[-1] if epochs else (resume.epoch if resume else (1 if steps else None))
+    # None when the log does not say (a run that never started a 2nd epoch is in epoch 1)
+    current_epoch = epochs[-1] if epochs else (resume.epoch if resume else None)
     return {
         "steps_logged": len(steps),
         "first_step": steps[0].step if steps else None,
