@@ -396,3 +396,11 @@ def test_event_json_has_type_and_no_bare_nan():
     d = event_to_dict(ev[0])
     assert d["type"] == "step" and d["loss"] == "nan"
     json.dumps(d, allow_nan=False)
+
+
+def test_feed_accepts_line_objects_and_skips_partial():
+    from dpgui_qt.core.run.lines import Line, LineKind
+    p = LogParser()
+    assert p.feed(Line("TRAINING COMPLETE!", LineKind.PARTIAL)) == []
+    assert p.feed(Line("TRAINING COMPLETE!", LineKind.CR)) == [CompleteEvent()]
+    assert p.feed("Started new epoch: 2") == [EpochEvent(2)]

@@ -504,7 +504,13 @@ class LogParser:
         self.lines_seen = 0
 
     # -- public API ------------------------------------------------------------
-    def feed(self, text: str) -> list[Event]:
+    def feed(self, text: str | Line) -> list[Event]:
+        """Parse one line (a ``str`` without terminator, or a :class:`Line`;
+        PARTIAL lines are ignored) and return the events it completes."""
+        if type(text) is not str:
+            if text[1] is LineKind.PARTIAL:  # type: ignore[index]
+                return []
+            text = text[0]  # type: ignore[index]
         out: list[Event] = []
         self.lines_seen += 1
         self._one(text, out, None)
@@ -561,8 +567,12 @@ class LogParser:
                 # "[YYYY-MM-DD hh:mm:ss,mmm] [INFO] [file:line:func] message"
                 elif s[27:32] == "INFO]" and s[1:3] == "20" and len(s) <= long_:
                     i = s.find("] ", 33)
-                    if i > 0 and s[i + 2:i + 3] not in info_heads:
-                        continue  # INFO noise: config dump, launcher env, optimizer ...
+                    if i > 0:
+                        c2 = s[i + 2:i + 3]
+                        if c2 not in info_heads:
+                            continue  # INFO noise: config dump, launcher env ...
+                        if c2 == "[" and "version=" not in s and "about to be saved" not in s:
+                            continue  # other "[Rank 0] ..." / "[Torch] ..." INFO messages
             elif c == " " or c == "1":
                 m = bar_full(s)
                 if m is not None:
