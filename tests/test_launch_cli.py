@@ -105,7 +105,7 @@ def test_headless_run_to_completion(tmp_path):
     cmd, env, out = _launch(tmp_path, "--gpus", "2")
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=30)
     assert p.returncode == 0, p.stderr
-    assert "[dpgui] step 4 | loss 0.1429 | lr 8.000000000000001e-07 |" in p.stdout
+    assert "[dpgui] step 4 | loss 0.1429 | lr 8e-07 |" in p.stdout
     assert "steps: 4 loss" not in p.stdout                   # replaced by the compact line
     assert "TRAINING COMPLETE!" in p.stdout and "Setting ds_accelerator" in p.stdout
     assert "training finished" in p.stderr and "Traceback" not in p.stderr

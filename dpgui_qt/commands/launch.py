@@ -21,6 +21,9 @@ import threading
 import time
 from pathlib import Path
 
+from dpgui_qt.core.run.lines import LineAssembler, LineKind
+from dpgui_qt.core.run.parse import LogParser, LrEvent, StepEvent
+
 EXIT_OK, EXIT_FAILED, EXIT_SETUP, EXIT_STOPPED = 0, 1, 2, 3
 
 TRAIN_FLAGS = ("reset_dataloader", "reset_optimizer", "reset_optimizer_params", "regenerate_cache",
@@ -84,57 +87,6 @@ def default_state_dir() -> Path:
         return Path.home() / ".local" / "state" / "dpgui" / "runs"
 
 
-# ---------------------------------------------------------------------------
-# Seam: line splitting and parsing.  At merge time these two are replaced by
-# dpgui_qt.core.run.lines.LineAssembler and dpgui_qt.core.run.parse.LogParser;
-# until then a minimal local version handles what the headless view needs.
-class _Lines:
-    """bytes -> complete lines; a ``\\r`` redraw keeps only its newest segment."""
-
-    def __init__(self) -> None:
-        self._buf = b""
-
-    def feed(self, data: bytes) -> list[str]:
-        self._buf += data
-        *lines, self._buf = self._buf.split(b"\n")
-        return [self._last_segment(l) for l in lines]
-
-    def flush(self) -> list[str]:
-        rest, self._buf = self._buf, b""
-        return [self._last_segment(rest)] if rest.strip() else []
-
-    @staticmethod
-    def _last_segment(raw: bytes) -> str:
-        segs = [s for s in raw.split(b"\r") if s.strip()]
-        return (segs[-1] if segs else b"").decode("utf-8", "replace")
-
-
-_STEP = re.compile(r"^steps:\s+(?P<step>\d+)\s+loss:\s+(?P<loss>\S+)\s+.*?iter time \(s\):\s+"
-                   r"(?P<it>[\d.]+|nan|inf)\s+samples/sec:\s+(?P<sps>[\d.]+|nan|inf)\s*$")
-_REPORT = re.compile(r"\[Rank 0\] step=(?P<step>\d+), skipped=\d+, lr=(?P<lr>\S+?),? mom=")
-_SIMPLE = {"TRAINING COMPLETE!": "complete", "Manually quitting": "manual_quit"}
-
-
-def parse_line(line: str) -> tuple[str, dict] | None:
-    """(event name, data) for the lines the headless view reacts to, else None.
-    Event names are those of control.EVENTS."""
-    s = line.strip()
-    if s in _SIMPLE:
-        return _SIMPLE[s], {}
-    m = _STEP.match(s)
-    if m:
-        return "step", {"step": int(m["step"]), "loss": m["loss"], "iter_time": float(m["it"])}
-    m = _REPORT.search(s)
-    if m:
-        return "report", {"step": int(m["step"]), "lr": m["lr"].strip("[]")}
-    if s.startswith("Saving model to directory ") or "is about to be saved!" in s:
-        return "saving", {}
-    if s.startswith("caching ") or s.startswith("[CACHE]"):
-        return "caching", {}
-    if "Traceback (most recent call last)" in s or "CUDA out of memory" in s:
-        return "error", {}
-    return None
-# --------------------------------------------------------------------------- end of seam
 
 
 def _build_spec(args, checkout, deepspeed):
@@ -251,12 +203,12 @@ def _dry_run(cmd, findings, ds_note, as_json: bool) -> int:
     return EXIT_OK
 
 
-def _fmt_progress(d: dict, lr: str | None) -> str:
-    it = d["iter_time"]
-    rate = f"{1 / it:.2f} it/s" if it and it > 0 and it >= 1e-3 else "-"
-    if it >= 1:
-        rate = f"{it:.2f} s/it"
-    parts = [f"step {d['step']}", f"loss {d['loss']}"]
+def _fmt_progress(ev, lr: str | None) -> str:
+    it = ev.iter_time
+    rate = "-"
+    if it is not None and it == it and it > 0:
+        rate = f"{it:.2f} s/it" if it >= 1 else f"{1 / it:.2f} it/s"
+    parts = [f"step {ev.step}", f"loss {ev.loss:.4f}"]
     if lr:
         parts.append(f"lr {lr}")
     parts.append(rate)
@@ -275,7 +227,8 @@ def _follow(state_dir: Path, stop_grace: float, exits_early_ok: bool) -> int:
         return EXIT_SETUP
     st = handle.state()
     follower = handle.follower()
-    lines = _Lines()
+    asm = LineAssembler()
+    parser = LogParser()
     status = control.RunStatus(exits_early_ok=exits_early_ok)
     interrupts = [0]
     handled = [0]
@@ -287,22 +240,48 @@ def _follow(state_dir: Path, stop_grace: float, exits_early_ok: bool) -> int:
 
     prev = signal.signal(signal.SIGINT, on_sigint)
 
-    def emit(text: str) -> None:
+    tty = out.isatty()
+
+    def emit(text: str, kind=LineKind.LINE) -> None:
         nonlocal status
-        ev = parse_line(text)
-        if ev is None:
-            out.write(text + "\n")
+        events = parser.feed(text)
+        shown = False
+        for ev in events:
+            if isinstance(ev, LrEvent) and ev.lrs:
+                lr[0] = f"{ev.lrs[0]:.3g}"
+            mapped = control.event_name(ev)
+            if mapped is None:
+                continue
+            name, value = mapped
+            status = control.advance(status, name, value)
+            if isinstance(ev, StepEvent):
+                out.write(_fmt_progress(ev, lr[0]) + "\n")
+                shown = True
+        if isinstance(text, str) and ("step=" in text and "lr=" in text and "[Rank" in text):
+            return  # folded into the progress line
+        if shown:
             return
-        name, data = ev
-        if name == "report":
-            lr[0] = data["lr"]
+        if kind == LineKind.CR:
+            if tty:
+                out.write("\r" + text[-200:])
             return
-        if name == "step":
-            status = control.advance(status, "step", data["step"])
-            out.write(_fmt_progress(data, lr[0]) + "\n")
-            return
-        status = control.advance(status, name)
         out.write(text + "\n")
+
+    def emit_chunk(data: bytes, final: bool = False) -> None:
+        texts, kinds = asm.feed_raw(data)
+        if final:
+            more, more_kinds = asm.flush_raw()
+            kinds = (list(kinds) if kinds is not None else [LineKind.LINE] * len(texts)) + (
+                list(more_kinds) if more_kinds is not None else [LineKind.LINE] * len(more))
+            texts = list(texts) + list(more)
+        for i, text in enumerate(texts):
+            emit(text, kinds[i] if kinds is not None else LineKind.LINE)
+        if final:
+            nonlocal status
+            for ev in parser.finish():
+                mapped = control.event_name(ev)
+                if mapped:
+                    status = control.advance(status, *mapped)
 
     def background(fn, *a):
         threading.Thread(target=fn, args=a, daemon=True).start()
@@ -333,14 +312,12 @@ def _follow(state_dir: Path, stop_grace: float, exits_early_ok: bool) -> int:
     try:
         while True:
             data = follower.read()
-            for line in lines.feed(data):
-                emit(line)
+            emit_chunk(data)
             out.flush()
             cur = handle.state()
             handle_interrupts(cur)
             if handle.effective_status(cur) not in ("starting", "running"):
-                for line in lines.feed(follower.read_available()) + lines.flush():
-                    emit(line)
+                emit_chunk(follower.read_available(), final=True)
                 out.flush()
                 break
             if not data:

@@ -170,6 +170,32 @@ EVENTS = ("caching", "engine", "step", "eval", "saving", "new_epoch", "manual_qu
           "complete", "error", "stop_requested")
 
 
+def event_name(ev) -> tuple[str, object] | None:
+    """Map a parsed console event (dpgui_qt.core.run.parse) to (EVENTS name, value)."""
+    from dpgui_qt.core.run import parse as p
+
+    if isinstance(ev, p.StepEvent):
+        return "step", ev.step
+    if isinstance(ev, (p.CachingEvent, p.CacheEvent)):
+        return "caching", None
+    if isinstance(ev, p.GlobalBatchEvent):
+        return "engine", None
+    if isinstance(ev, p.EvalEvent):
+        return "eval", None
+    if isinstance(ev, (p.SaveEvent, p.CheckpointEvent)):
+        return "saving", None
+    if isinstance(ev, p.EpochEvent):
+        return "new_epoch", None
+    if isinstance(ev, p.ManualQuitEvent):
+        return "manual_quit", None
+    if isinstance(ev, p.CompleteEvent):
+        return "complete", None
+    if isinstance(ev, p.TracebackEvent) or (
+            isinstance(ev, p.ErrorEvent) and getattr(ev, "severity", "error") == "error"):
+        return "error", None
+    return None
+
+
 @dataclass(frozen=True)
 class RunStatus:
     phase: Phase = Phase.STARTING
