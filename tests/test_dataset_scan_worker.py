@@ -50,8 +50,9 @@ def test_scan_in_thread_event_loop_stall(qtbot, big_folder):
     print(f"\nscan of 10,000 files in a QThread: {result.elapsed_s * 1000:.0f} ms, "
           f"{len(gaps)} ticks, largest event-loop gap {stall_ms:.1f} ms "
           f"(timer interval 5 ms), {len(progress)} progress signals")
-    # generous bound: a blocked loop would show the whole scan as one gap
-    assert stall_ms < max(100.0, result.elapsed_s * 1000 / 2)
+    # Not a timing assertion (bench/ measures the stall): the loop must have run while the
+    # scan did - a scan on the GUI thread would deliver no tick and no progress before the end.
+    assert len(gaps) >= 2 and progress
 
 
 def test_cancel_from_gui_thread(qtbot, big_folder):
