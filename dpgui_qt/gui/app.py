@@ -33,23 +33,27 @@ def _make_app():
     return app
 
 
-class _FirstPaint:
-    """Event filter: report the first paint of the main window, then quit."""
+class _AfterFirstPaint:
+    """Event filter: run callbacks once, right after the window's first paint.
 
-    def __init__(self, window, app):
-        from PySide6.QtCore import QEvent, QObject
+    Work that can wait (importing jsonschema, the first validation) starts here rather
+    than on a zero-timer, which fires before the first paint and would compete with it
+    for the interpreter.
+    """
+
+    def __init__(self, window, callbacks):
+        from PySide6.QtCore import QEvent, QObject, QTimer
+
+        done = [False]
 
         class Filter(QObject):
             def eventFilter(self, obj, event):  # noqa: N802
                 if event.type() == QEvent.Type.Paint and not done[0]:
                     done[0] = True
-                    print(f"DPGUI_FIRST_PAINT {time.time():.6f}", flush=True)
-                    from PySide6.QtCore import QTimer
-
-                    QTimer.singleShot(0, app.quit)
+                    for fn in callbacks:
+                        QTimer.singleShot(0, fn)
                 return False
 
-        done = [False]
         self.filter = Filter()
         window.installEventFilter(self.filter)
 
@@ -119,13 +123,17 @@ def run_gui(args) -> int:
             w = MainWindow()
             w.open_file(extra, ask=False)
             windows.append(w)
-    probe = _FirstPaint(window, app) if bench else None
+    if bench:
+        def report_and_quit():
+            print(f"DPGUI_FIRST_PAINT {time.time():.6f}", flush=True)
+            app.quit()
+        after = [report_and_quit]
+    else:
+        # after the first paint: import jsonschema in the background, then validate
+        after = [window.session.start_warmup]
+    probe = _AfterFirstPaint(window, after)
     for w in windows:
         w.show()
-    from PySide6.QtCore import QTimer
-
-    # after the first paint: import jsonschema in the background, then validate
-    QTimer.singleShot(0, window.session.start_warmup)
     rc = app.exec()
     del probe
     return int(rc)

@@ -91,7 +91,7 @@ class DocumentSession(QObject):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(VALIDATE_DELAY_MS)
-        self._timer.timeout.connect(self.validate_now)
+        self._timer.timeout.connect(self._validate_when_ready)
         self.watcher = QFileSystemWatcher(self)
         self.watcher.fileChanged.connect(self._disk_event)
         self.watcher.directoryChanged.connect(self._disk_event)
@@ -284,6 +284,16 @@ class DocumentSession(QObject):
 
     def schedule_validation(self) -> None:
         self._timer.start()
+
+    def _validate_when_ready(self) -> None:
+        """Timer-driven validation never imports jsonschema on the UI thread: if the
+        background import has not started yet (the first paint has not happened), start it
+        and try again shortly."""
+        if self._warmup is None:
+            self.start_warmup()
+            self._timer.start(30)
+            return
+        self.validate_now()
 
     def validate_now(self) -> list:
         self._timer.stop()
