@@ -199,7 +199,9 @@ def describe_config(db, overridden: list[str]) -> str:
         extra.append(f"{len(db.videos_unknown_frames)} videos are not shown (frame counts "
                      "are not read)")
     if db.skipped:
-        extra.append(f"{len(db.skipped)} files that will be skipped are not counted")
+        n = len(db.skipped)
+        extra.append(f"{n} file{'s' if n != 1 else ''} that will be skipped "
+                     f"{'are' if n != 1 else 'is'} not counted")
     text = " · ".join(parts)
     if extra:
         text += "<br><span style='color:gray'>" + "; ".join(extra) + ".</span>"

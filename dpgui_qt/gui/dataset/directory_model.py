@@ -134,7 +134,10 @@ class DirectoryTableModel(QAbstractTableModel):
         if role == R.DisplayRole:
             if col == COL_PATH:
                 p = e.get("path")
-                return p if isinstance(p, str) and p else "(no path)"
+                if not isinstance(p, str) or not p.strip():
+                    return "(no path)"
+                parent, name = os.path.split(p.rstrip("/\\") or p)
+                return f"{name}   ({parent})" if name and parent else p
             if col == COL_REPEATS:
                 v = e.get("num_repeats", MISSING)
                 if v is MISSING:

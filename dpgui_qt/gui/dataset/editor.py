@@ -16,8 +16,8 @@ from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, QTimer, 
 from PySide6.QtGui import QAction, QKeySequence, QPainter, QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QFileDialog, QFrame, QHBoxLayout,
                                QHeaderView, QLabel, QProgressBar, QPushButton, QSplitter,
-                               QTableView, QTabWidget, QToolButton, QTreeWidget,
-                               QTreeWidgetItem, QVBoxLayout, QWidget)
+                               QTableView, QTabWidget, QTextBrowser, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from dpgui_qt.core.document import MISSING
 from dpgui_qt.gui import icons
@@ -54,7 +54,7 @@ class DirectoryTable(QTableView):
         self.setAlternatingRowColors(True)
         self.setShowGrid(False)
         self.setWordWrap(False)
-        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.verticalHeader().setDefaultSectionSize(26)
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
@@ -99,61 +99,60 @@ class DirectoryTable(QTableView):
                        "No folders yet.\nDrop image folders here or click Add.")
 
 
-class ProblemsList(QTreeWidget):
-    """Scan problems of one directory (file names as children) and its config findings."""
+class ProblemsList(QTextBrowser):
+    """Scan problems of one directory, with the file names (links that show the file in
+    the media browser), and the config findings for its [[directory]] table."""
 
     fileActivated = Signal(str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.setHeaderLabels(["Problem", "Files"])
-        self.setRootIsDecorated(True)
-        self.setAlternatingRowColors(True)
-        self.setWordWrap(True)
-        self.setUniformRowHeights(False)
-        self.header().setStretchLastSection(False)
-        self.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        self.itemActivated.connect(self._activated)
+        self.setOpenLinks(False)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.anchorClicked.connect(self._clicked)
+        self.items: list[tuple[str, str, list, int]] = []
 
     def show_problems(self, scan, findings: list, state: str) -> None:
-        self.clear()
-        rows = []
-        for f in findings:
-            rows.append((f.severity, f"{f.key}: {f.message}", [], 0, "config"))
+        rows = [(f.severity, f"<code>{html.escape(f.key)}</code>: {html.escape(f.message)}",
+                 [], 0, "dataset config") for f in findings]
         if scan is not None:
-            for p in scan.problems:
-                rows.append((p.severity, p.message, p.files, p.count, p.source))
+            rows += [(p.severity, html.escape(p.message), p.files, p.count, p.source)
+                     for p in scan.problems]
         rows.sort(key=lambda r: _SEV_ORDER.get(r[0], 3))
+        self.items = [(r[0], r[1], r[2], r[3]) for r in rows]
         if not rows:
             text = {"scanning": "Scanning…", "pending": "Waiting to scan…",
                     "cancelled": "The scan was cancelled: click Rescan."}.get(
-                state, "No problems found in this folder." if scan is not None else "")
-            it = QTreeWidgetItem([text, ""])
-            it.setIcon(0, icons.ok_icon() if scan is not None and state == "done" else
-                       icons.info_icon())
-            self.addTopLevelItem(it)
+                state, "No problems found in this folder." if scan is not None else
+                "Select a folder.")
+            self.setHtml(f"<p style='color:gray'>{text}</p>")
             return
+        color = {"error": "#d64545", "warning": "#b88600", "info": "#3d7fd6"}
+        out = []
+        self._files = []
         for sev, msg, files, count, source in rows:
-            it = QTreeWidgetItem([msg, f"{count:,}" if count else ""])
-            it.setIcon(0, icons.severity_icon(sev) or icons.info_icon())
-            it.setToolTip(0, f"<qt>{html.escape(msg)}<br><i>{html.escape(source or '')}</i></qt>")
-            for name in files:
-                c = QTreeWidgetItem([name, ""])
-                c.setData(0, Qt.ItemDataRole.UserRole, name)
-                c.setToolTip(0, "Double-click to show it in the media browser")
-                it.addChild(c)
-            if count > len(files):
-                more = QTreeWidgetItem([f"… and {count - len(files):,} more", ""])
-                more.setDisabled(True)
-                it.addChild(more)
-            self.addTopLevelItem(it)
-            if sev == "error":
-                it.setExpanded(True)
+            head = (f"<p style='margin-bottom:2px'><b style='color:{color.get(sev, 'gray')}'>"
+                    f"{sev.upper()}</b>&nbsp; {msg}")
+            if source:
+                head += f" <span style='color:gray'>({html.escape(source)})</span>"
+            out.append(head + "</p>")
+            if files:
+                links = []
+                for n in files:
+                    links.append(f"<a href='gfile:{len(self._files)}'>{html.escape(n)}</a>")
+                    self._files.append(n)
+                more = f" … and {count - len(files):,} more" if count > len(files) else ""
+                out.append(f"<p style='margin-top:0; margin-left:18px'>{', '.join(links)}"
+                           f"{more}</p>")
+        self.setHtml("".join(out))
 
-    def _activated(self, item, _col) -> None:
-        name = item.data(0, Qt.ItemDataRole.UserRole)
-        if name:
+    def _clicked(self, url) -> None:
+        s = url.toString()
+        if s.startswith("gfile:"):
+            try:
+                name = self._files[int(s[6:])]
+            except (ValueError, IndexError):
+                return
             self.fileActivated.emit(name)
 
 

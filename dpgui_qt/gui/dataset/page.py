@@ -226,7 +226,8 @@ class DatasetPage(QWidget):
         if group is None:
             return
         ed = self.current_editor()
-        on_page = w.tabs.currentWidget() is not None and w.tabs.currentWidget().isAncestorOf(self)
+        cur = w.tabs.currentWidget()
+        on_page = cur is not None and (cur.isAncestorOf(self) or getattr(cur, "name", None) == "dataset")
         stack = ed.session.undo_stack if (on_page and ed is not None) else w.session.undo_stack
         if stack in group.stacks():
             group.setActiveStack(stack)
