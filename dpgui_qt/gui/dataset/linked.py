@@ -20,15 +20,24 @@ from dpgui_qt.gui.session import DocumentSession
 DATASET = "dataset"
 
 
+_CHECKOUT: tuple[float, list] = (0.0, [])
+
+
 def checkout_dirs() -> list[Path]:
     """The diffusion-pipe checkout, if one is configured (relative dataset paths in a
-    main config are read from there when training runs)."""
+    main config are read from there when training runs). Looked up at most every 5 s."""
+    global _CHECKOUT
+    now = time.monotonic()
+    if now - _CHECKOUT[0] < 5.0:
+        return list(_CHECKOUT[1])
     try:
         from dpgui_qt.core.run.env import find_checkout
 
-        return [find_checkout()]
+        found = [find_checkout()]
     except Exception:  # noqa: BLE001 - no checkout is a normal state here
-        return []
+        found = []
+    _CHECKOUT = (now, found)
+    return list(found)
 
 
 class DatasetSession(DocumentSession):

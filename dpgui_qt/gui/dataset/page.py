@@ -302,6 +302,9 @@ def prepare_screenshot(window, timeout_s: float = 60.0) -> bool:
     ed = page.current_editor() if page is not None else None
     if ed is None:
         return False
+    from PySide6.QtCore import Qt
+
+    window.resizeDocks([window.problems_dock], [120], Qt.Orientation.Vertical)
     ed._first_show()
     ok = ed.wait_idle(timeout_s)
     ed.select_row(0)

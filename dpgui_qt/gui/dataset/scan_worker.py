@@ -96,9 +96,9 @@ class ScanController(QObject):
         worker.finished.connect(self._done)
         worker.failed.connect(self._failed)
         thread.finished.connect(worker.deleteLater)
-        entry = (thread, worker)
-        _LIVE.add(entry)
-        thread.finished.connect(lambda e=entry: _LIVE.discard(e))
+        for done in [e for e in _LIVE if e[0].isFinished()]:
+            _LIVE.discard(done)  # dropped here, in the GUI thread, never from the thread itself
+        _LIVE.add((thread, worker))
         flag = worker._cancel
         self.destroyed.connect(lambda *_a, f=flag: f.set())
         global _QUIT_HOOKED

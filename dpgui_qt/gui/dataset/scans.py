@@ -146,8 +146,11 @@ class ScanManager(QObject):
         return self.controller.running
 
     def is_idle(self) -> bool:
-        return not self.controller.running and not self._timer.isActive() \
-            and not self._disk_timer.isActive() and not self._restart
+        # _inflight is cleared when the result has been delivered, which is after the
+        # thread stopped running (the finished signal is queued to this thread)
+        return not self.controller.running and not self._inflight \
+            and not self._timer.isActive() and not self._disk_timer.isActive() \
+            and not self._restart
 
     # ------------------------------------------------------------- scans
     def schedule(self) -> None:
@@ -235,7 +238,7 @@ class ScanManager(QObject):
             QTimer.singleShot(0, self.scan_missing)  # edits made while it ran
 
     def _failed(self, message: str) -> None:
-        self._inflight = []
+        self._inflight = []  # (a failed scan delivers no result)
         self._restart = False
         self.failed.emit(message)
         self.resultsChanged.emit()
