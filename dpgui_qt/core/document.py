@@ -356,13 +356,15 @@ class ConfigDocument:
             table = tomlkit.table()
             for k, v in value.items():
                 table[k] = self._make_item(v, None)
+            leads = _aot_leads(arr)
             spacing = _aot_spacing(arr)
             index = max(0, min(index, len(arr)))
             if index >= len(arr):
                 arr.append(table)
             else:
                 arr.insert(index, table)
-            _apply_aot_spacing(arr, spacing)
+            leads.insert(index, [])
+            _apply_aot_spacing(arr, spacing, leads)
         elif isinstance(arr, tk_items.Array):
             index = max(0, min(index, len(arr)))
             if isinstance(value, dict):
@@ -396,9 +398,11 @@ class ConfigDocument:
             if not -len(arr) <= index < len(arr):
                 raise EditError(f"{kp.format(parts + (index,))} does not exist")
             before = self._text
+            leads = _aot_leads(arr)
             spacing = _aot_spacing(arr)
             del arr[index]
-            _apply_aot_spacing(arr, spacing)
+            del leads[index]
+            _apply_aot_spacing(arr, spacing, leads)
             return self._commit("remove", parts, before)
         return self.delete(parts + (index,))
 
@@ -415,11 +419,13 @@ class ConfigDocument:
         if src == dst:
             return Change("move", parts, before, before)
         if isinstance(arr, tk_items.AoT):
+            leads = _aot_leads(arr)
             spacing = _aot_spacing(arr)
             element = arr[src]
             del arr[src]
             arr.insert(dst, element)
-            _apply_aot_spacing(arr, spacing)
+            leads.insert(dst, leads.pop(src))
+            _apply_aot_spacing(arr, spacing, leads)
         else:
             values = [arr[i] for i in range(n)]
             element = values.pop(src)
@@ -548,6 +554,22 @@ def _trailing_ws(table: Any) -> str:
     return out
 
 
+def _aot_leads(arr: Any) -> list[list]:
+    """Detach the comment lines written directly above each ``[[entry]]`` header after
+    the first (tomlkit keeps them at the end of the previous entry), so they travel with
+    their own entry on insert/move/remove. The first entry's leading comment lives in
+    the enclosing table and stays where it is."""
+    tables = list(arr.body)
+    leads: list[list] = [[] for _ in tables]
+    for i, table in enumerate(tables[:-1]):
+        body = table.value.body
+        lead: list = []
+        while body and body[-1][0] is None and isinstance(body[-1][1], tk_items.Comment):
+            lead.insert(0, body.pop())
+        leads[i + 1] = lead
+    return leads
+
+
 def _aot_spacing(arr: Any) -> tuple[str, list]:
     """Detach what trails the last ``[[entry]]`` (blank lines and comments that lead
     into the next table) and find the separator used between entries."""
@@ -566,17 +588,23 @@ def _aot_spacing(arr: Any) -> tuple[str, list]:
     return sep, tail
 
 
-def _apply_aot_spacing(arr: Any, spacing: tuple[str, list]) -> None:
+def _apply_aot_spacing(arr: Any, spacing: tuple[str, list], leads: list | None = None) -> None:
     sep, tail = spacing
     tables = list(arr.body)
+    leads = leads or [[] for _ in tables]
     for i, table in enumerate(tables):
         body = table.value.body
         while body and body[-1][0] is None and isinstance(body[-1][1], tk_items.Whitespace):
             body.pop()
         if i < len(tables) - 1:
             body.append((None, tk_items.Whitespace(sep)))
+            body.extend(leads[i + 1] if i + 1 < len(leads) else [])
         else:
             body.extend(tail)
+    if tables and leads and leads[0]:
+        # an entry that moved to the front keeps its comment just inside its header
+        first = tables[0].value.body
+        first[0:0] = leads[0]
 
 
 def atomic_write(target: Path, data: bytes) -> None:

@@ -59,7 +59,8 @@ class _AfterFirstPaint:
 
 
 def take_screenshot(window, out: str) -> bool:
-    """Render ``window`` at 1400x900 (validated, a key selected) into ``out``."""
+    """Render ``window`` at 1400x900 (validated, a key selected; a dataset config shows
+    the Dataset tab with its scan finished) into ``out``."""
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance()
@@ -68,9 +69,14 @@ def take_screenshot(window, out: str) -> bool:
     for _ in range(3):
         app.processEvents()
     window.session.validate_now()
+    if window.session.kind == "dataset":  # a dataset config: its tab, scan finished
+        from dpgui_qt.gui.dataset.page import prepare_screenshot
+
+        prepare_screenshot(window)
     ed = window.editor
     for path in (("optimizer", "lr"), ("model", "type")):
-        if window.session.doc.has(path) and ed.select_path(path):
+        if window.session.kind != "dataset" and window.session.doc.has(path) \
+                and ed.select_path(path):
             break
     for _ in range(5):
         app.processEvents()

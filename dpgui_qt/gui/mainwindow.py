@@ -16,6 +16,11 @@ API for other parts of dpgui
 ``window.run_menu``           extend the Run menu
 ``window.runRequested``       emitted by Run ▸ Start Training once the config is saved
                               and has no errors; the run console connects to it
+``window.add_companion(session, go_to=None)`` / ``remove_companion(session)``
+                              a document edited beside the main one (the dataset page's
+                              dataset files): Save writes it too, closing asks about it,
+                              its findings join the Problems panel (``go_to(finding)``
+                              shows them); ``window.undo_group`` holds every undo stack
 """
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence, QUndoGroup
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow,
                                QMenu, QTabWidget, QToolButton, QWidget)
 
@@ -66,6 +71,12 @@ def describe_open_error(path: str | Path, exc: Exception) -> tuple[str, str, str
     return f"Cannot open {name}.", str(exc), ""
 
 
+def _dataset_page(window):
+    from dpgui_qt.gui.dataset.page import DatasetPage  # imported when the tab is first shown
+
+    return DatasetPage(window)
+
+
 class MainWindow(QMainWindow):
     runRequested = Signal()  # Start Training passed its checks
 
@@ -78,6 +89,10 @@ class MainWindow(QMainWindow):
         self.actions: dict[str, QAction] = {}
         self._slots: dict[str, PageSlot] = {}
         self._undo_view = None
+        self._companions: list = []  # [(session, go_to)] saved and checked with the main one
+        self.undo_group = QUndoGroup(self)  # Edit ▸ Undo follows the page's active document
+        self.undo_group.addStack(self.session.undo_stack)
+        self.undo_group.setActiveStack(self.session.undo_stack)
 
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
@@ -95,7 +110,7 @@ class MainWindow(QMainWindow):
         self._make_slots()
 
         s = self.session
-        s.modifiedChanged.connect(self.setWindowModified)
+        s.modifiedChanged.connect(lambda _m: self._update_modified())
         s.pathChanged.connect(lambda _p: self._update_title())
         s.documentReplaced.connect(self._update_title)
         s.findingsChanged.connect(self._findings_changed)
@@ -137,10 +152,10 @@ class MainWindow(QMainWindow):
         a("file.revert", "&Revert to Saved", self.revert, None, "revert",
           "Drop unsaved edits (undoable)")
         a("file.quit", "&Quit", self.close, SK.Quit, "quit")
-        undo = self.session.undo_stack.createUndoAction(self, "&Undo")
+        undo = self.undo_group.createUndoAction(self, "&Undo")
         undo.setShortcut(QKeySequence(SK.Undo))
         undo.setIcon(icons.themed("undo"))
-        redo = self.session.undo_stack.createRedoAction(self, "&Redo")
+        redo = self.undo_group.createRedoAction(self, "&Redo")
         redo.setShortcut(QKeySequence(SK.Redo))
         redo.setIcon(icons.themed("redo"))
         self.actions["edit.undo"] = undo
@@ -263,7 +278,7 @@ class MainWindow(QMainWindow):
                                None, "open", "Open the dataset TOML this config names")
         self.dataset_empty = EmptyState(
             "Dataset", "The dataset editor is not loaded.", [open_ds])
-        self.add_page("dataset", "Dataset", None, self.dataset_empty)
+        self.add_page("dataset", "Dataset", _dataset_page, self.dataset_empty)
         self.add_page("run", "Run", None, EmptyState(
             "No run yet",
             "Start training from <b>Run ▸ Start Training</b> (F5). dpgui saves the config, "
@@ -327,13 +342,71 @@ class MainWindow(QMainWindow):
     def maybe_save(self, why: str = "closing") -> bool:
         """Ask about unsaved edits; False means the user cancelled."""
         if not self.session.modified:
-            return True
+            return self._maybe_save_companions(why)
         name = self.session.display_name()
         answer = messages.ask(self, "Unsaved changes", f"Save the changes to {name} before {why}?",
                               "Your edits are lost if you don't save them.",
                               ("save", "discard", "cancel"), "save")
         if answer == "save":
             return self.save()
+        return answer == "discard" and self._maybe_save_companions(why, ask_main=False)
+
+    # ------------------------------------------------------ companion documents
+    def add_companion(self, session, go_to: Callable | None = None) -> None:
+        if any(s is session for s, _g in self._companions):
+            return
+        self._companions.append((session, go_to))
+        self.undo_group.addStack(session.undo_stack)
+        session.findingsChanged.connect(self._companion_findings)
+        session.modifiedChanged.connect(self._update_modified)
+        self._companion_findings()
+        self._update_modified()
+
+    def remove_companion(self, session) -> None:
+        self._companions = [(s, g) for s, g in self._companions if s is not session]
+        if self.undo_group.activeStack() is session.undo_stack:
+            self.undo_group.setActiveStack(self.session.undo_stack)
+        self.undo_group.removeStack(session.undo_stack)
+        for sig, slot in ((session.findingsChanged, self._companion_findings),
+                          (session.modifiedChanged, self._update_modified)):
+            try:
+                sig.disconnect(slot)
+            except (RuntimeError, TypeError):
+                pass
+        self._companion_findings()
+        self._update_modified()
+
+    def companions(self) -> list:
+        return [s for s, _g in self._companions]
+
+    def _companion_findings(self, *_args) -> None:
+        self._findings_changed(self.session.findings)
+
+    def _update_modified(self, *_args) -> None:
+        self.setWindowModified(self.session.modified or any(s.modified for s in self.companions()))
+
+    def _save_companions(self) -> bool:
+        for s in self.companions():
+            if s.modified and s.path is not None:
+                try:
+                    s.save()
+                except DocumentError as exc:
+                    messages.error(self, "Save failed", str(exc),
+                                   "The other files were saved. Check that the folder exists "
+                                   "and that you may write to it.")
+                    return False
+        return True
+
+    def _maybe_save_companions(self, why: str, ask_main: bool = True) -> bool:
+        dirty = [s for s in self.companions() if s.modified and s.path is not None]
+        if not dirty:
+            return True
+        names = ", ".join(s.display_name() for s in dirty)
+        answer = messages.ask(self, "Unsaved changes", f"Save the changes to {names} before {why}?",
+                              "Your edits are lost if you don't save them.",
+                              ("save", "discard", "cancel"), "save")
+        if answer == "save":
+            return self._save_companions()
         return answer == "discard"
 
     def new_file(self) -> bool:
@@ -384,9 +457,10 @@ class MainWindow(QMainWindow):
         return True
 
     def save(self) -> bool:
+        """Save the config and every modified companion (dataset) file, each atomically."""
         if self.session.path is None:
             return self.save_as()
-        return self._save_to(None)
+        return self._save_to(None) and self._save_companions()
 
     def save_as(self) -> bool:
         start = str(self.session.path) if self.session.path else os.path.join(
@@ -501,6 +575,7 @@ class MainWindow(QMainWindow):
             else f"{e} error{'s' if e != 1 else ''} — see Problems", 6000)
 
     def _findings_changed(self, findings: list) -> None:
+        findings = list(findings) + [f for s in self.companions() for f in s.findings]
         self.problems.set_findings(findings, self.session.last_validation_ms)
         e, w = self.problems.counts()
         if e:
@@ -515,6 +590,10 @@ class MainWindow(QMainWindow):
 
     def go_to_finding(self, finding) -> None:
         fname = str(self.session.path) if self.session.path else "<text>"
+        for s, go_to in self._companions:
+            if go_to is not None and finding in s.findings:
+                go_to(finding)
+                return
         if finding.file not in (None, fname):
             self.statusBar().showMessage(f"{finding.file}:{finding.line}: {finding.message}", 10000)
             return
@@ -569,7 +648,7 @@ class MainWindow(QMainWindow):
         name = p.name if p else "Untitled"
         where = f" — {p.parent}" if p else ""
         self.setWindowTitle(f"{name}[*]{where}")
-        self.setWindowModified(self.session.modified)
+        self._update_modified()
         self.setWindowFilePath(str(p) if p else "")
 
     def _update_actions(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 from dpgui_qt.core.dataset.scan import scan_dataset
 
@@ -53,6 +53,18 @@ class ScanWorker(QObject):
             self.thread().quit()
 
 
+_QUIT_HOOKED = False
+_LIVE: set = set()  # running threads, kept alive past their controller (see start())
+
+
+def shutdown_all(timeout_ms: int = 5000) -> None:
+    """Cancel every running scan and wait for its thread (at application exit)."""
+    for thread, worker in list(_LIVE):
+        worker.cancel()
+    for thread, _worker in list(_LIVE):
+        thread.wait(timeout_ms)
+
+
 class ScanController(QObject):
     """Start one scan; re-emits the worker's signals on the GUI thread."""
 
@@ -73,7 +85,10 @@ class ScanController(QObject):
         """kwargs go to :func:`scan_dataset` (model_type, read_headers, sizes, base_dir)."""
         if self.running:
             raise RuntimeError("a scan is already running; cancel it first")
-        thread = QThread(self)
+        # The thread has no Qt parent: deleting a running QThread aborts the process, and a
+        # page (with its controller) may be deleted mid-scan. The thread is kept in _LIVE
+        # until it has finished; the controller's destruction cancels the scan.
+        thread = QThread()
         worker = ScanWorker(dataset_values, kwargs)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
@@ -81,6 +96,16 @@ class ScanController(QObject):
         worker.finished.connect(self._done)
         worker.failed.connect(self._failed)
         thread.finished.connect(worker.deleteLater)
+        for done in [e for e in _LIVE if e[0].isFinished()]:
+            _LIVE.discard(done)  # dropped here, in the GUI thread, never from the thread itself
+        _LIVE.add((thread, worker))
+        flag = worker._cancel
+        self.destroyed.connect(lambda *_a, f=flag: f.set())
+        global _QUIT_HOOKED
+        app = QCoreApplication.instance()
+        if app is not None and not _QUIT_HOOKED:
+            _QUIT_HOOKED = True
+            app.aboutToQuit.connect(shutdown_all)
         self._thread, self._worker = thread, worker
         thread.start()
 
