@@ -172,8 +172,10 @@ class FakeSampler:
     ``fail`` makes ``open`` raise (the no-GPU path), ``t`` drives the values."""
 
     def __init__(self, count: int = 2, name: str = "NVIDIA GeForce RTX 4090",
-                 mem_total: int = 24 << 30, fail: str | None = None, clock=None):
+                 mem_total: int = 24 << 30, fail: str | None = None, clock=None,
+                 mem_fraction: float = 0.84):
         self.count = count
+        self.mem_fraction = mem_fraction
         self.name = name
         self.mem_total = mem_total
         self.fail = fail
@@ -194,7 +196,8 @@ class FakeSampler:
         for i in range(self.count):
             ph = t / 7.0 + i
             util = 88 + 10 * math.sin(ph) if t % 37 else 12.0   # a dip now and then (saving)
-            used = int(self.mem_total * min(0.97, 0.78 + 0.0015 * t + 0.02 * i))
+            frac = self.mem_fraction * (1 - 0.06 * math.exp(-t / 40)) + 0.015 * i
+            used = int(self.mem_total * min(0.995, frac))
             out.append(GpuSample(i, self.name, round(util, 1), used, self.mem_total,
                                  round(66 + 6 * math.sin(ph / 3) + 2 * i, 1),
                                  round(380 + 40 * math.sin(ph), 1), 450.0, 40.0))

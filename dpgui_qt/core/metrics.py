@@ -459,8 +459,9 @@ class RunMetrics:
         self.max_points = max_points
         self.loss = Series("loss", max_points, smoothing)
         self.lr = Series("lr", max_points)
-        self.iter_time = Series("iter_time", max_points)
-        self.samples_per_sec = Series("samples_per_sec", max_points)
+        # throughput is drawn smoothed (a fixed weight; the loss slider does not move it)
+        self.iter_time = Series("iter_time", max_points, 0.9)
+        self.samples_per_sec = Series("samples_per_sec", max_points, 0.9)
         self.extra_losses: dict[str, Series] = {}
         self.tb: dict[str, Series] = {}          # TensorBoard tag -> series (x in steps)
         self.markers: list[Marker] = []
@@ -479,6 +480,7 @@ class RunMetrics:
         self._recent: list[float] = []
         self.version = 0
         self.events_seen = 0
+        self._pending_epoch_loss: dict[int, float] = {}   # epoch -> value, end step unknown yet
 
     # ----------------------------------------------------------------- plan
     def set_plan(self, epochs: int | None = None, max_steps: int | None = None,
@@ -561,6 +563,9 @@ class RunMetrics:
                 if end is not None:
                     self.epoch_ends[ev.epoch - 1] = end
                     self.markers.append(Marker(end + 0.5, "epoch", f"epoch {ev.epoch}"))
+                    v = self._pending_epoch_loss.pop(ev.epoch - 1, None)
+                    if v is not None:
+                        self._add_tb("train/epoch_loss", end, v)
                 self.epoch = ev.epoch
             elif t is P.SaveEvent:
                 self.markers.append(Marker(self._marker_x(), "save", ev.name))
@@ -609,21 +614,25 @@ class RunMetrics:
             if tag == "train/epoch_loss":
                 end = self.epoch_ends.get(int(step))
                 if end is None:
+                    self._pending_epoch_loss[int(step)] = value
                     continue
                 x = end
             elif div:
                 x = x / div
-            s = self.tb.get(tag)
-            if s is None:
-                smooth = self.loss.smoothing if tag.endswith(("/loss", "grad_norm")) else 0.0
-                s = self.tb[tag] = Series(tag, self.max_points, smooth)
-            if len(s) and x < s.last_x:
-                continue  # out of order (a restarted writer): keep the series monotonic
-            s.append(x, value)
-            n += 1
+            n += self._add_tb(tag, x, value)
         if n:
             self.version += 1
         return n
+
+    def _add_tb(self, tag: str, x: float, value: float) -> int:
+        s = self.tb.get(tag)
+        if s is None:
+            smooth = self.loss.smoothing if tag.endswith(("/loss", "grad_norm")) else 0.0
+            s = self.tb[tag] = Series(tag, self.max_points, smooth)
+        if len(s) and x < s.last_x:
+            return 0  # out of order (a restarted writer): keep the series monotonic
+        s.append(x, value)
+        return 1
 
     # ------------------------------------------------------------- derived
     def eval_tags(self) -> list[str]:
