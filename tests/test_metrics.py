@@ -237,3 +237,12 @@ def test_format_duration():
     assert format_duration(61) == "1m 01s"
     assert format_duration(3 * 3600 + 120) == "3h 02m"
     assert format_duration(2 * 86400 + 3600) == "2d 1h"
+
+
+def test_epoch_loss_waits_for_its_epoch_end():
+    m = RunMetrics()
+    m.feed(_steps(1, 10))
+    m.feed_scalars([("train/epoch_loss", 1, 0.25, 0.0)])
+    assert "train/epoch_loss" not in m.tb
+    m.feed([EpochEvent(2)])
+    assert m.tb["train/epoch_loss"].x.tolist() == [10.0]
