@@ -459,9 +459,10 @@ class RunMetrics:
         self.max_points = max_points
         self.loss = Series("loss", max_points, smoothing)
         self.lr = Series("lr", max_points)
-        # throughput is drawn smoothed (a fixed weight; the loss slider does not move it)
-        self.iter_time = Series("iter_time", max_points, 0.9)
-        self.samples_per_sec = Series("samples_per_sec", max_points, 0.9)
+        # throughput is drawn lightly smoothed (a fixed, short weight: the minutes-long
+        # first step must not drag the curve for long; the loss slider does not move it)
+        self.iter_time = Series("iter_time", max_points, 0.6)
+        self.samples_per_sec = Series("samples_per_sec", max_points, 0.6)
         self.extra_losses: dict[str, Series] = {}
         self.tb: dict[str, Series] = {}          # TensorBoard tag -> series (x in steps)
         self.markers: list[Marker] = []

@@ -207,12 +207,12 @@ class MonitorView(QWidget):
         ctl.addWidget(self.raw_check)
         ctl.addWidget(self.log_check)
         ctl.addWidget(self.follow_button)
-        ctl.addSpacing(12)
-        self.readout = QLabel(self)
+        ctl.addStretch(1)
+        lay.addLayout(ctl)
+        self.readout = QLabel("Move the mouse over the plots to read the values at a step.", self)
         self.readout.setTextFormat(Qt.TextFormat.RichText)
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        ctl.addWidget(self.readout, 1)
-        lay.addLayout(ctl)
+        lay.addWidget(self.readout)
 
         # plots
         self.glw = pg.GraphicsLayoutWidget(self)
