@@ -289,6 +289,9 @@ class MainWindow(QMainWindow):
             "Loss, learning rate and GPU use appear here while a run trains. "
             "Start one with <b>Run ▸ Start Training</b>.",
             [A["run.start"]]))
+        from dpgui_qt.gui.monitor import install as install_monitor  # light: no pyqtgraph
+
+        install_monitor(self)  # window.monitor_feed; the page imports pyqtgraph on first show
         self.session.changed.connect(lambda _c: self._update_dataset_empty())
         self.session.documentReplaced.connect(self._update_dataset_empty)
         self._update_dataset_empty()

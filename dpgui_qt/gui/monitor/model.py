@@ -1,0 +1,429 @@
+"""MonitorModel: the run the monitor shows, fed by the Run page or following files itself.
+
+Three ways in, one :class:`~dpgui_qt.core.metrics.RunMetrics`:
+
+* ``feed_events(events)`` -- parsed events from whoever already reads the log
+  (the Run page's LogParser). Call ``attach_run(run_dir, fed=True)`` once the run
+  folder is known so the TensorBoard files (eval loss, grad norm) are read too.
+* ``follow(path)`` -- a run folder, a log file, or an ``output_dir`` (its newest
+  run): a background thread tails the log (LogFollower -> LineAssembler ->
+  LogParser) and the event files (EventDirReader) every ``poll_s``.
+* ``replay(log, speed)`` -- play a log back in time order (demos, bug reports).
+
+``changed`` is emitted after new data (views redraw at most ~10 times a second).
+Qt is used for the signals, the thread and the timers only.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
+
+from dpgui_qt.core.history import find_run_log, read_plan, is_run_dir, parse_log_file
+from dpgui_qt.core.metrics import RunMetrics
+from dpgui_qt.core.run import parse as P
+from dpgui_qt.core.run.lines import LineAssembler
+from dpgui_qt.core.run.runs import LogFollower, list_runs, read_run_folder
+from dpgui_qt.core.tbevents import EventDirReader
+
+__all__ = ["MonitorModel", "FollowWorker", "ReplaySchedule", "resolve_source"]
+
+
+def resolve_source(path: str | os.PathLike) -> tuple[Path | None, Path | None]:
+    """(run_dir, log_path) for a run folder, a log file or an output_dir."""
+    p = Path(path).expanduser()
+    if p.is_file():
+        if p.name.startswith("events.out.tfevents."):
+            return p.parent, find_run_log(p.parent)
+        parent = p.parent
+        run_dir = parent if is_run_dir(parent) else None
+        return run_dir, p
+    if p.is_dir():
+        if any(p.glob("events.out.tfevents.*")) or is_run_dir(p):
+            return p, find_run_log(p)
+        runs = list_runs(p, with_sizes=False)
+        if runs:
+            return runs[0].path, find_run_log(runs[0].path, p)
+    return None, None
+
+
+class FollowWorker(QObject):
+    """Lives in a QThread: polls a log and a run folder's event files."""
+
+    events = Signal(object)    # list of parse events
+    scalars = Signal(object)   # list of (tag, step, value, wall_time)
+    problem = Signal(str)
+
+    def __init__(self, log_path: Path | None, run_dir: Path | None, poll_s: float = 0.5):
+        super().__init__()
+        self.log_path = log_path
+        self.run_dir = run_dir
+        self.poll_s = poll_s
+        self._timer: QTimer | None = None
+        self._follower = LogFollower(log_path) if log_path else None
+        self._asm = LineAssembler()
+        self._parser = P.LogParser()
+        self._tb = EventDirReader(run_dir) if run_dir else None
+        self._reported: set[str] = set()
+
+    @Slot()
+    def start(self) -> None:
+        self._timer = QTimer(self)
+        self._timer.setInterval(int(self.poll_s * 1000))
+        self._timer.timeout.connect(self.poll)
+        self._timer.start()
+        self.poll()
+
+    @Slot()
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+
+    @Slot()
+    def poll(self) -> None:
+        if self._follower is not None:
+            while True:
+                data = self._follower.read()
+                if not data:
+                    break
+                evs = self._parser.feed_many(self._asm.feed_raw(data)[0])
+                if evs:
+                    self.events.emit(evs)
+        if self._tb is not None:
+            rows = self._tb.poll()
+            if rows:
+                self.scalars.emit([tuple(r) for r in rows])
+            for p in self._tb.problems:
+                if p not in self._reported:
+                    self._reported.add(p)
+                    self.problem.emit(f"TensorBoard file damaged, reading stopped: {p}")
+
+
+class ReplaySchedule:
+    """Events in time order with a virtual time for each: a step takes its
+    ``iter_time`` (each gap capped at ``max_gap`` virtual seconds); other events
+    take no time."""
+
+    def __init__(self, events: list, max_gap: float = 30.0):
+        self.events = events
+        self.times: list[float] = []
+        t = 0.0
+        for ev in events:
+            if type(ev) is P.StepEvent:
+                it = ev.iter_time
+                t += min(max_gap, it) if it is not None and math.isfinite(it) and it > 0 else 0.0
+            self.times.append(t)
+        self.pos = 0
+
+    @property
+    def duration(self) -> float:
+        return self.times[-1] if self.times else 0.0
+
+    @property
+    def done(self) -> bool:
+        return self.pos >= len(self.events)
+
+    def until(self, t: float, max_steps: int | None = None) -> list:
+        """Events with virtual time <= t (stops after ``max_steps`` step events)."""
+        i = self.pos
+        out = []
+        steps = 0
+        while i < len(self.events) and self.times[i] <= t:
+            ev = self.events[i]
+            if type(ev) is P.StepEvent:
+                if max_steps is not None and steps >= max_steps:
+                    break
+                steps += 1
+            out.append(ev)
+            i += 1
+        self.pos = i
+        return out
+
+
+class MonitorModel(QObject):
+    changed = Signal()
+    sourceChanged = Signal()
+    message = Signal(str)          # status-bar text (problems, what is followed)
+    replayFinished = Signal()
+
+    def __init__(self, parent=None, smoothing: float = 0.9):
+        super().__init__(parent)
+        self.metrics = RunMetrics(smoothing=smoothing)
+        self.run_dir: Path | None = None
+        self.log_path: Path | None = None
+        self.config_path: Path | None = None
+        self.plan: dict = {}
+        self.fed = False
+        self.mode = "idle"            # idle | fed | follow | replay
+        self.phase = ""               # the last non-step activity (caching, eval ...)
+        self._thread: QThread | None = None
+        self._worker: FollowWorker | None = None
+        self._replay: ReplaySchedule | None = None
+        self._replay_timer: QTimer | None = None
+        self._replay_speed = 1.0
+        self._replay_t0 = 0.0
+        self._replay_limit: int | None = None
+        self.replay_steps = 0
+        self._replay_rows: list = []
+        self._replay_epoch_rows: list = []
+        self._replay_row_pos = 0
+
+    # ----------------------------------------------------------- feeding
+    def feed_events(self, events) -> None:
+        """Parsed events (any iterable of ``dpgui_qt.core.run.parse`` events)."""
+        events = list(events)
+        if not events:
+            return
+        if self.mode == "idle":
+            self.mode = "fed"
+        self.metrics.feed(events)
+        self._note_phase(events)
+        self.changed.emit()
+
+    def feed_scalars(self, rows) -> None:
+        if self.metrics.feed_scalars(rows):
+            self.changed.emit()
+
+    def _note_phase(self, events) -> None:
+        for ev in reversed(events):
+            t = type(ev)
+            if t is P.StepEvent:
+                self.phase = "training"
+                return
+            if t is P.CachingEvent:
+                self.phase = f"caching {ev.what}"
+                return
+            if t is P.CacheEvent:
+                self.phase = "caching"
+                return
+            if t is P.EvalEvent:
+                self.phase = "evaluating"
+                return
+            if t is P.CompleteEvent:
+                self.phase = "complete"
+                return
+            if t in (P.TracebackEvent, P.ErrorEvent) and getattr(ev, "severity", "error") == "error":
+                self.phase = "error"
+                return
+
+    def set_plan(self, epochs=None, max_steps=None, x_axis_examples=None) -> None:
+        self.metrics.set_plan(epochs, max_steps, x_axis_examples)
+        self.changed.emit()
+
+    def set_smoothing(self, weight: float) -> None:
+        self.metrics.set_smoothing(weight)
+        self.changed.emit()
+
+    # ------------------------------------------------------------ sources
+    def reset(self) -> None:
+        """Forget the current run (the next feed starts a new one)."""
+        self.stop()
+        w = self.metrics.loss.smoothing
+        old = self.metrics
+        self.metrics = RunMetrics(smoothing=w)
+        self.metrics.set_plan(old.epochs, old.max_steps, old.x_axis_examples)
+        self.run_dir = self.log_path = self.config_path = None
+        self.phase = ""
+        self.mode = "idle"
+        self.sourceChanged.emit()
+        self.changed.emit()
+
+    def _use_run_dir(self, run_dir: Path | None) -> None:
+        self.run_dir = run_dir
+        self.config_path = None
+        if run_dir is not None:
+            folder = read_run_folder(run_dir, with_sizes=False)
+            self.config_path = folder.config_copy
+            if folder.started is not None:
+                self.metrics.started_at = folder.started.timestamp()
+        if self.config_path is not None:
+            plan = read_plan(self.config_path)
+            self.plan = plan
+            self.metrics.set_plan(plan.get("epochs"), plan.get("max_steps"),
+                                  plan.get("x_axis_examples"))
+
+    def attach_run(self, run_dir: str | os.PathLike | None, log_path=None, fed: bool = True,
+                   started_at: float | None = None) -> None:
+        """The Run page's run: events come through ``feed_events`` (``fed=True``); this
+        only adds the run folder's TensorBoard files (and its config copy's plan)."""
+        self._stop_thread()
+        self.mode = "fed" if fed else "follow"
+        self._use_run_dir(Path(run_dir) if run_dir else None)
+        if started_at is not None:
+            self.metrics.started_at = started_at
+        self.metrics.live = True
+        self.log_path = Path(log_path) if log_path else None
+        self._start_thread(None if fed else self.log_path, self.run_dir)
+        self.sourceChanged.emit()
+
+    def follow(self, path: str | os.PathLike) -> bool:
+        """Follow a run folder, a log file or an output_dir (its newest run)."""
+        run_dir, log = resolve_source(path)
+        if run_dir is None and log is None:
+            self.message.emit(f"Nothing to follow in {path}: no run folder, log or event file.")
+            return False
+        self.reset()
+        self._use_run_dir(run_dir)
+        self.log_path = log
+        self.mode = "follow"
+        self.metrics.live = self._recent(log, run_dir)
+        self._start_thread(log, run_dir)
+        self.sourceChanged.emit()
+        what = run_dir.name if run_dir else log.name
+        self.message.emit(f"Following {what}")
+        return True
+
+    @staticmethod
+    def _recent(log, run_dir) -> bool:
+        newest = 0.0
+        for p in ([log] if log else []) + (list(run_dir.glob("events.out.tfevents.*")) if run_dir else []):
+            try:
+                newest = max(newest, p.stat().st_mtime)
+            except OSError:
+                pass
+        return time.time() - newest < 180.0
+
+    def _start_thread(self, log: Path | None, run_dir: Path | None, poll_s: float = 0.5) -> None:
+        if log is None and run_dir is None:
+            return
+        self._thread = QThread(self)
+        self._thread.setObjectName("monitor-follow")
+        self._worker = FollowWorker(log, run_dir, poll_s)
+        self._worker.moveToThread(self._thread)
+        self._thread.started.connect(self._worker.start)
+        self._thread.finished.connect(self._worker.stop)   # stops its timer in its own thread
+        self._worker.events.connect(self.feed_events)
+        self._worker.scalars.connect(self.feed_scalars)
+        self._worker.problem.connect(self.message)
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.stop)
+        self._thread.start()
+
+    def _stop_thread(self) -> None:
+        if self._thread is not None:
+            if self._worker is not None:
+                try:
+                    self._worker.events.disconnect(self.feed_events)
+                    self._worker.scalars.disconnect(self.feed_scalars)
+                except (RuntimeError, TypeError):
+                    pass
+            self._thread.quit()
+            self._thread.wait(5000)
+            if self._worker is not None:
+                self._worker.deleteLater()
+            self._thread.deleteLater()
+        self._thread = None
+        self._worker = None
+
+    def stop(self) -> None:
+        self._stop_thread()
+        if self._replay_timer is not None:
+            self._replay_timer.stop()
+            self._replay_timer = None
+        self._replay = None
+
+    # ------------------------------------------------------------- replay
+    def replay(self, log_path: str | os.PathLike, speed: float = 10.0, max_gap_s: float = 1.0,
+               stop_after_steps: int | None = None, instant: bool = False,
+               tick_ms: int = 30) -> int:
+        """Play a log back: a step waits its ``iter_time / speed`` (at most ``max_gap_s``
+        real seconds). ``instant`` skips the waiting (screenshots); replay stops after
+        ``stop_after_steps`` steps if given. Returns the number of events."""
+        self.reset()
+        log_path = Path(log_path)
+        run_dir, _ = resolve_source(log_path)
+        self._use_run_dir(run_dir)
+        self.log_path = log_path
+        events = parse_log_file(log_path)
+        # the run folder's TensorBoard scalars come in as the replay reaches their step
+        self._replay_rows = []
+        if run_dir is not None:
+            from dpgui_qt.core.tbevents import read_scalars
+
+            try:
+                rows = [tuple(r) for r in read_scalars(run_dir)]
+            except OSError:
+                rows = []
+            self._replay_rows = sorted(rows, key=lambda r: r[1])
+        self._replay_row_pos = 0
+        self._replay_epoch_rows = [r for r in self._replay_rows if r[0] == "train/epoch_loss"]
+        self._replay_rows = [r for r in self._replay_rows if r[0] != "train/epoch_loss"]
+        speed = max(1e-3, float(speed))
+        self._replay = ReplaySchedule(events, max_gap=max_gap_s * speed)
+        self._replay_speed = speed
+        self._replay_limit = stop_after_steps
+        self.replay_steps = 0
+        self._replay_instant = instant
+        self.metrics.clock = 0.0
+        self.mode = "replay"
+        self._replay_t0 = time.monotonic()
+        self._replay_timer = QTimer(self)
+        self._replay_timer.setInterval(0 if instant else tick_ms)
+        self._replay_timer.timeout.connect(self._replay_tick)
+        self._replay_timer.start()
+        self.sourceChanged.emit()
+        self.message.emit(f"Replaying {log_path.name} at {speed:g}×")
+        return len(events)
+
+    def _replay_tick(self) -> None:
+        r = self._replay
+        if r is None:
+            return
+        left = None if self._replay_limit is None else self._replay_limit - self.replay_steps
+        if self._replay_instant:
+            t = math.inf
+            left = 500 if left is None else min(left, 500)   # keep the UI alive: chunks
+        else:
+            t = (time.monotonic() - self._replay_t0) * self._replay_speed
+        evs = r.until(t, left)
+        if evs:
+            n = self.metrics.feed(evs)
+            self.replay_steps += n
+            self._note_phase(evs)
+            self.metrics.clock = r.times[r.pos - 1]
+            self._replay_scalars()
+            self.changed.emit()
+        limit_hit = self._replay_limit is not None and self.replay_steps >= self._replay_limit
+        if r.done or limit_hit:
+            if self._replay_timer is not None:
+                self._replay_timer.stop()
+            self.replayFinished.emit()
+
+    def _replay_scalars(self) -> None:
+        m = self.metrics
+        last = m.last_step
+        if last is None:
+            return
+        div = m.global_batch if (m.x_axis_examples and m.global_batch) else 1
+        rows, i = self._replay_rows, self._replay_row_pos
+        j = i
+        while j < len(rows) and rows[j][1] / div <= last:
+            j += 1
+        out = rows[i:j]
+        self._replay_row_pos = j
+        done_epochs = [r for r in self._replay_epoch_rows if r[1] in m.epoch_ends]
+        if done_epochs:
+            self._replay_epoch_rows = [r for r in self._replay_epoch_rows
+                                       if r[1] not in m.epoch_ends]
+            out += done_epochs
+        if out:
+            m.feed_scalars(out)
+
+    @property
+    def replaying(self) -> bool:
+        return self._replay_timer is not None and self._replay_timer.isActive()
+
+    def describe_source(self) -> str:
+        if self.mode == "replay" and self.log_path:
+            return f"Replay of {self.log_path.name}"
+        if self.run_dir is not None:
+            return str(self.run_dir)
+        if self.log_path is not None:
+            return str(self.log_path)
+        if self.mode == "fed":
+            return "Live run"
+        return ""
