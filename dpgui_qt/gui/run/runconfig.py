@@ -21,6 +21,7 @@ from pathlib import Path
 from dpgui_qt.commands import launch as launch_cmd
 from dpgui_qt.core.run import env as envmod
 from dpgui_qt.core.run.spec import RunSpec, SpecError
+from dpgui_qt.core.run.wsl import is_windows as wsl_is_windows
 
 SETTINGS_GROUP = "run"
 
@@ -232,6 +233,10 @@ def build_spec(config: str | os.PathLike, env: EnvSettings, opts: RunOptions,
     # kept as typed so the preview still shows it (pre-flight reports it)
     checkout = det.checkout or (env.checkout or None)
     deepspeed = det.deepspeed
+    if deepspeed is None and env.deepspeed and wsl_is_windows(platform):
+        # a Linux environment inside WSL cannot be resolved from the Windows side;
+        # pass it through (the core translates it, pre-flight checks it via \\wsl$)
+        deepspeed = env.deepspeed
     args = _parse_launch(launch_args(config, env, opts, checkout or "", ""))
     spec = launch_cmd._build_spec(args, checkout, deepspeed)   # shared with the CLI
     spec.nccl_p2p_disable = env.nccl_p2p_disable
