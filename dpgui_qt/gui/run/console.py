@@ -72,6 +72,7 @@ class ConsoleView(QAbstractScrollArea):
         self.viewport().setAutoFillBackground(True)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
+        self._idle_ms, self._busy_ms = repaint_ms, max(repaint_ms, 120)
         self._timer.setInterval(repaint_ms)
         self._timer.timeout.connect(self._sync)
         self._colors: dict[str, QColor] = {}
@@ -171,6 +172,11 @@ class ConsoleView(QAbstractScrollArea):
         self._dirty = True
         if not self._timer.isActive():
             self._timer.start()
+
+    def set_busy(self, busy: bool) -> None:
+        """While a backlog is being read (a flood, a re-attach), repaint less often:
+        nobody reads 100,000 lines a second, and each repaint costs a few ms."""
+        self._timer.setInterval(self._busy_ms if busy else self._idle_ms)
 
     def flush(self) -> None:
         """Apply pending updates now (tests, screenshots)."""

@@ -18,7 +18,9 @@ threads and report back through queued signals.
 """
 from __future__ import annotations
 
+import gc
 import math
+from operator import attrgetter
 import threading
 import time
 from collections import deque
@@ -34,8 +36,24 @@ from dpgui_qt.core.run.parse import LogParser, LrEvent, ProgressEvent, StepEvent
 from dpgui_qt.core.run.runs import LogFollower, RunHandle, attach
 from dpgui_qt.core.run.supervisor import locate_run_dir
 
+_loss = attrgetter("loss")
 STEP_TAIL = 4000           # step events kept for the outcome (NaN notice, "during training")
-OTHER_EVENTS_MAX = 20000   # non-step events kept for the outcome
+OTHER_EVENTS_MAX = 20000
+READ_BLOCK = 1 << 20       # bytes read from the log at once   # non-step events kept for the outcome
+
+
+_gc_frozen = False
+
+
+def _freeze_gc_once() -> None:
+    """Move everything allocated so far (Qt wrappers, modules, the window) out of the
+    cyclic GC's reach.  A flood creates hundreds of thousands of short-lived event
+    objects; each full collection would otherwise rescan the whole GUI, which showed
+    up as 20-30 ms event-loop stalls.  New objects are still collected normally."""
+    global _gc_frozen
+    if not _gc_frozen and hasattr(gc, "freeze"):
+        gc.freeze()          # no gc.collect() first: that alone would stall ~30 ms
+        _gc_frozen = True
 
 
 class _Call(QObject):
@@ -65,18 +83,20 @@ class _Call(QObject):
 class RunController(QObject):
     """Follows one run (started here or re-attached) and controls it."""
 
-    attached = Signal(dict)              # state.json of the run now followed
-    stateChanged = Signal(dict)          # state.json re-read (every ~0.5 s)
+    attached = Signal(object)            # state.json (dict) of the run now followed
+    stateChanged = Signal(object)        # state.json re-read (every ~0.5 s)
     statusChanged = Signal(object)       # RunStatus
     progress = Signal(object)            # dict: step, loss, lr, iter_time, epoch, bar
-    eventsParsed = Signal(list)          # every parsed event, one list per chunk
+    # every parsed event, one list per chunk (Signal(object): a list signal would
+    # convert every element to a QVariant on each emit)
+    eventsParsed = Signal(object)
     finished = Signal(object)            # Outcome, once the run has ended and the log is read
     startFailed = Signal(str)
     actionStarted = Signal(str, str)     # action, message
     actionDone = Signal(str, str, bool)  # action, message, ok
     loading = Signal(float)              # fraction of the log read while catching up (re-attach)
 
-    def __init__(self, console=None, parent=None, *, budget_ms: float = 12.0,
+    def __init__(self, console=None, parent=None, *, budget_ms: float = 8.0,
                  poll_ms: int = 100, state_poll_s: float = 0.5):
         super().__init__(parent)
         self.console = console
@@ -116,6 +136,12 @@ class RunController(QObject):
         self._pending_action: str | None = None
         self._log_size_at_attach = 0
         self._catching_up = False
+        self._backlog = False
+        self._buf, self._buf_pos = b"", 0
+        self._in_tick = False
+        self._tick_events: list = []
+        self._tick_changed = False
+        self._tick_progress = False
 
     @property
     def active(self) -> bool:
@@ -160,6 +186,7 @@ class RunController(QObject):
         """Follow the run in ``state_dir`` (raises FileNotFoundError); the console is
         rebuilt from the log's first byte."""
         handle = attach(state_dir)
+        _freeze_gc_once()
         self._timer.stop()
         self._reset()
         self.handle = handle
@@ -199,11 +226,17 @@ class RunController(QObject):
         t0 = time.perf_counter()
         deadline = t0 + self.budget_s
         backlog = False
+        self._in_tick = True
         while True:
             c0 = time.perf_counter()
-            data = f.read(self._chunk)
-            if not data:
-                break
+            # read big blocks (one open/seek per MiB, not per chunk) and feed them in
+            # time-sized slices; what is left waits in _buf for the next tick
+            if self._buf_pos >= len(self._buf):
+                self._buf, self._buf_pos = f.read(READ_BLOCK), 0
+                if not self._buf:
+                    break
+            data = self._buf[self._buf_pos:self._buf_pos + self._chunk]
+            self._buf_pos += len(data)
             self._consume(data)
             c1 = time.perf_counter()
             # adapt: one chunk should take about a third of the budget
@@ -213,8 +246,11 @@ class RunController(QObject):
             if c1 >= deadline:
                 backlog = True
                 break
+        backlog = backlog or self._buf_pos < len(self._buf)
+        self._in_tick = False
+        self._emit_tick()
         if self._catching_up and self._log_size_at_attach:
-            frac = min(1.0, f.offset / self._log_size_at_attach)
+            frac = min(1.0, (f.offset - len(self._buf) + self._buf_pos) / self._log_size_at_attach)
             self.loading.emit(frac)
             if frac >= 1.0:
                 self._catching_up = False
@@ -224,6 +260,9 @@ class RunController(QObject):
             self._poll_state()
             if self.ended:
                 return
+        if self.console is not None and backlog != self._backlog:
+            self.console.set_busy(backlog)
+        self._backlog = backlog
         if self._draining and not backlog:
             self._finish()
             return
@@ -279,11 +318,12 @@ class RunController(QObject):
             self.steps_seen += n_steps
             # keep a tail of steps plus every non-finite loss (for the NaN notice)
             tail = [e for e in events if type(e) is step_t] if n_steps < len(events) else events
+            # a sum is finite only if every loss is (losses are small numbers): one C loop
+            bad = []
+            if not math.isfinite(sum(map(_loss, tail))):
+                bad = [e for e in tail if not math.isfinite(e.loss)]
             if len(tail) > STEP_TAIL:
-                bad = [e for e in tail if not math.isfinite(e.loss)]
                 tail = tail[-STEP_TAIL:]
-            else:
-                bad = [e for e in tail if not math.isfinite(e.loss)]
             if bad and len(self._bad_steps) < 1000:
                 self._bad_steps.extend(bad[:1000 - len(self._bad_steps)])
             steps.extend(tail)
@@ -292,10 +332,22 @@ class RunController(QObject):
             st = advance(st, "step", pending_step.step)
         changed = st != self.status
         self.status = st
-        self.eventsParsed.emit(events)
-        if changed:
-            self.statusChanged.emit(st)
-        if n_steps or changed:
+        self._tick_events.extend(events)
+        self._tick_changed |= changed
+        self._tick_progress |= bool(n_steps) or changed
+        if not self._in_tick:
+            self._emit_tick()
+
+    def _emit_tick(self) -> None:
+        """Signals once per tick, not once per chunk."""
+        if self._tick_events:
+            ev, self._tick_events = self._tick_events, []
+            self.eventsParsed.emit(ev)
+        if self._tick_changed:
+            self._tick_changed = False
+            self.statusChanged.emit(self.status)
+        if self._tick_progress:
+            self._tick_progress = False
             self.progress.emit(self.progress_info())
 
     def progress_info(self) -> dict:
