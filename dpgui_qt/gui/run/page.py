@@ -302,6 +302,8 @@ class RunPage(QWidget):
         self.resume_combo.currentIndexChanged.connect(self._options_changed)
         self.resume_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.resume_combo.setMinimumContentsLength(14)
+        self.resume_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         rrow.addWidget(self.resume_combo, 1)
         ref = QToolButton(optg)
         ref.setText("⟳")
@@ -366,6 +368,7 @@ class RunPage(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setMinimumWidth(300)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         split.addWidget(scroll)
 
         right = QWidget(self)
