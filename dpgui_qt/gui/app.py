@@ -80,6 +80,21 @@ def take_screenshot(window, out: str) -> bool:
             break
     for _ in range(5):
         app.processEvents()
+    # DPGUI_SCREENSHOT_PAGE=run shows another tab; DPGUI_SCREENSHOT_WAIT_MS lets timers run
+    # first (e.g. the Run page re-attaching to an active run and reading its log)
+    page = os.environ.get("DPGUI_SCREENSHOT_PAGE")
+    if page:
+        window.show_page(page)
+    wait_ms = int(os.environ.get("DPGUI_SCREENSHOT_WAIT_MS", "0") or 0)
+    end = time.monotonic() + wait_ms / 1000
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
+    console = getattr(getattr(window, "run_page", None), "console", None)
+    if console is not None:
+        console.flush()
+    for _ in range(3):
+        app.processEvents()
     pix = window.grab()
     return pix.save(out)
 

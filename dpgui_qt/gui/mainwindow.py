@@ -108,6 +108,8 @@ class MainWindow(QMainWindow):
         self._make_docks()
         self._make_status()
         self._make_slots()
+        from dpgui_qt.gui.run import install as install_run_page
+        install_run_page(self)  # Run page, Run menu, close guard, re-attach (gui/run)
 
         s = self.session
         s.modifiedChanged.connect(lambda _m: self._update_modified())
@@ -695,6 +697,10 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         if not self.maybe_save("closing"):
+            event.ignore()
+            return
+        guard = getattr(self, "run_close_guard", None)  # an active run: keep / stop / cancel
+        if guard is not None and not guard():
             event.ignore()
             return
         self.save_settings()

@@ -1,0 +1,269 @@
+"""What the Run page launches: environment settings (persisted), per-run options,
+and the one function that turns them into a :class:`~dpgui_qt.core.run.spec.RunSpec`.
+
+The spec is built by ``dpgui launch``'s own argument parser and ``_build_spec``:
+the GUI turns its settings into the equivalent ``dpgui launch`` arguments
+(:func:`launch_args`) and parses them, so the Run page and the headless command
+can never disagree about a flag (the preview test compares them with
+``dpgui launch --dry-run``).  Only what the CLI cannot express is applied on top
+afterwards: the host platform (for the WSL form), the WSL distro, and separate
+NCCL switches.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from dpgui_qt.commands import launch as launch_cmd
+from dpgui_qt.core.run import env as envmod
+from dpgui_qt.core.run.spec import RunSpec, SpecError
+from dpgui_qt.core.run.wsl import is_windows as wsl_is_windows
+
+SETTINGS_GROUP = "run"
+
+# train.py switches: (field, flag, label, help) -- help follows diffusion-pipe's train.py
+TRAIN_SWITCHES: tuple[tuple[str, str, str, str], ...] = (
+    ("reset_dataloader", "--reset_dataloader", "Reset data loader",
+     "When resuming, restart the data order from the start of the saved epoch."),
+    ("reset_optimizer", "--reset_optimizer", "Reset optimizer",
+     "When resuming, do not load the optimizer and LR-scheduler state."),
+    ("reset_optimizer_params", "--reset_optimizer_params", "Reset optimizer params",
+     "When resuming, load the optimizer state but take lr etc. from the current config."),
+    ("regenerate_cache", "--regenerate_cache", "Regenerate cache",
+     "Rebuild the latent and text-embedding caches from scratch."),
+    ("cache_only", "--cache_only", "Cache only",
+     "Run only the caching phase, then exit (counts as finished when it exits cleanly)."),
+    ("trust_cache", "--trust_cache", "Trust cache",
+     "Reuse cached metadata without re-checking file fingerprints (faster start; misses "
+     "changed files)."),
+    ("i_know_what_i_am_doing", "--i_know_what_i_am_doing", "I know what I am doing",
+     "Skip diffusion-pipe's dataset sanity checks (more than 3 resolutions, Cosmos sizes)."),
+)
+
+
+@dataclass
+class EnvSettings:
+    """Machine-level settings, persisted in the app's settings file."""
+    checkout: str = ""              # "" = auto ($DPGUI_DIFFUSION_PIPE, then ref/diffusion-pipe)
+    deepspeed: str = ""             # venv/conda dir or executable; "" = deepspeed on PATH
+    gpu_mode: str = "count"         # "count" | "list" | "all"
+    gpu_count: int = 1
+    gpu_list: str = "0"
+    master_port: int = 0            # 0 = DeepSpeed's default (29500)
+    nccl_p2p_disable: bool = True
+    nccl_ib_disable: bool = True
+    expandable_segments: bool = False
+    extra_env: dict[str, str] = field(default_factory=dict)
+    wsl_distro: str = ""
+    stop_grace_s: float = 20.0
+    console_max_lines: int = 200_000
+
+    # -- derived --------------------------------------------------------
+    def gpus(self) -> int | list[int] | None:
+        if self.gpu_mode == "all":
+            return None
+        if self.gpu_mode == "list":
+            return parse_gpu_list(self.gpu_list)
+        return int(self.gpu_count)
+
+    def gpu_count_or_none(self) -> int | None:
+        g = self.gpus()
+        return None if g is None else (g if isinstance(g, int) else len(g))
+
+    # -- persistence ----------------------------------------------------
+    @classmethod
+    def load(cls, qsettings=None) -> "EnvSettings":
+        if qsettings is None:
+            from dpgui_qt.gui import settings as st
+            qsettings = st.settings()
+        out = cls()
+        for f in fields(cls):
+            key = f"{SETTINGS_GROUP}/{f.name}"
+            if not qsettings.contains(key):
+                continue
+            raw = qsettings.value(key)
+            default = getattr(out, f.name)
+            try:
+                if isinstance(default, bool):
+                    val = raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes")
+                elif isinstance(default, int):
+                    val = int(raw)
+                elif isinstance(default, float):
+                    val = float(raw)
+                elif isinstance(default, dict):
+                    val = json.loads(raw) if isinstance(raw, str) and raw else {}
+                    val = {str(k): str(v) for k, v in dict(val).items()}
+                else:
+                    val = "" if raw is None else str(raw)
+            except (TypeError, ValueError):
+                continue
+            setattr(out, f.name, val)
+        if out.gpu_mode not in ("count", "list", "all"):
+            out.gpu_mode = "count"
+        return out
+
+    def save(self, qsettings=None) -> None:
+        if qsettings is None:
+            from dpgui_qt.gui import settings as st
+            qsettings = st.settings()
+        for f in fields(self):
+            v = getattr(self, f.name)
+            qsettings.setValue(f"{SETTINGS_GROUP}/{f.name}", json.dumps(v) if isinstance(v, dict) else v)
+        qsettings.sync()
+
+
+@dataclass
+class RunOptions:
+    """Per-run train.py options (chosen on the Run page, not persisted)."""
+    resume: str = ""                # run-folder name inside output_dir; "" = fresh run
+    reset_dataloader: bool = False
+    reset_optimizer: bool = False
+    reset_optimizer_params: bool = False
+    regenerate_cache: bool = False
+    cache_only: bool = False
+    trust_cache: bool = False
+    i_know_what_i_am_doing: bool = False
+    dump_dataset: str = ""
+
+
+def parse_gpu_list(text: str) -> list[int]:
+    """"0,2" / "localhost:0,2" / "0 2" -> [0, 2] (ValueError with a readable message)."""
+    t = str(text).strip()
+    if t.startswith("localhost:"):
+        t = t[len("localhost:"):]
+    parts = [p for p in t.replace(" ", ",").split(",") if p.strip()]
+    try:
+        ids = [int(p) for p in parts]
+    except ValueError:
+        raise ValueError(f"GPU ids are numbers separated by commas (e.g. 0,2), not {text!r}") from None
+    if not ids:
+        raise ValueError("the GPU list is empty")
+    return ids
+
+
+# --------------------------------------------------------------------------
+# detection shown in the settings dialog and used for the spec
+@dataclass
+class Detected:
+    checkout: str | None            # resolved checkout (None when not found)
+    checkout_error: str | None
+    deepspeed: str | None           # resolved launcher (None when not found)
+    deepspeed_error: str | None
+
+
+def detect(env: EnvSettings, environ=None) -> Detected:
+    try:
+        co, co_err = str(envmod.find_checkout(env.checkout or None, environ)), None
+    except envmod.SetupError as e:
+        co, co_err = None, str(e)
+    try:
+        ds, ds_err = envmod.find_deepspeed(env.deepspeed or None, environ), None
+    except envmod.SetupError as e:
+        ds, ds_err = None, str(e)
+    return Detected(co, co_err, ds, ds_err)
+
+
+# --------------------------------------------------------------------------
+# settings -> dpgui launch arguments -> RunSpec
+def launch_args(config: str | os.PathLike, env: EnvSettings, opts: RunOptions,
+                checkout: str | None = None, deepspeed: str | None = None) -> list[str]:
+    """The ``dpgui launch`` arguments (without ``launch`` itself) for these settings.
+    ``checkout``/``deepspeed`` default to the settings' raw values."""
+    args: list[str] = [os.fspath(config)]
+    co = checkout if checkout is not None else env.checkout
+    ds = deepspeed if deepspeed is not None else env.deepspeed
+    if co:
+        args += ["--checkout", os.fspath(co)]
+    if ds:
+        args += ["--deepspeed", os.fspath(ds)]
+    if env.gpu_mode == "all":
+        args.append("--all-gpus")
+    elif env.gpu_mode == "list":
+        args += ["--include", ",".join(str(g) for g in parse_gpu_list(env.gpu_list))]
+    else:
+        args += ["--gpus", str(int(env.gpu_count))]
+    if env.master_port:
+        args += ["--master-port", str(int(env.master_port))]
+    if opts.resume:
+        args += ["--resume", opts.resume]
+    for name, *_ in TRAIN_SWITCHES:
+        if getattr(opts, name):
+            args.append("--" + name.replace("_", "-"))
+    if opts.dump_dataset:
+        args += ["--dump-dataset", opts.dump_dataset]
+    extra = dict(env.extra_env)
+    if not env.nccl_p2p_disable or not env.nccl_ib_disable:
+        args.append("--no-nccl-workaround")
+        # the CLI has one switch for both; a single one is passed as a variable
+        # (RunSpec puts NCCL_* first, then extra variables, so the result is the same)
+        nccl = {}
+        if env.nccl_p2p_disable:
+            nccl["NCCL_P2P_DISABLE"] = "1"
+        if env.nccl_ib_disable:
+            nccl["NCCL_IB_DISABLE"] = "1"
+        extra = {**nccl, **{k: v for k, v in extra.items() if k not in nccl}}
+    if env.expandable_segments:
+        args.append("--expandable-segments")
+    for k, v in extra.items():
+        args += ["--env", f"{k}={v}"]
+    return args
+
+
+def _parse_launch(args: list[str]):
+    import argparse
+    p = argparse.ArgumentParser(prog="dpgui", exit_on_error=False)
+    sub = p.add_subparsers(dest="command", required=True)
+    launch_cmd.add_parser(sub, "launch")
+    try:
+        return p.parse_args(["launch", *args])
+    except (argparse.ArgumentError, SystemExit) as e:   # pragma: no cover - args are ours
+        raise SpecError(f"invalid launch arguments: {e}") from None
+
+
+def build_spec(config: str | os.PathLike, env: EnvSettings, opts: RunOptions,
+               platform: str | None = None, environ=None) -> tuple[RunSpec, Detected]:
+    """The RunSpec exactly as ``dpgui launch`` builds it for the same settings, plus
+    what was detected.  Raises SpecError / ValueError with user-facing text."""
+    det = detect(env, environ)
+    # like `dpgui launch`: the resolved checkout/launcher; an unresolvable setting is
+    # kept as typed so the preview still shows it (pre-flight reports it)
+    checkout = det.checkout or (env.checkout or None)
+    deepspeed = det.deepspeed
+    if deepspeed is None and env.deepspeed and wsl_is_windows(platform):
+        # a Linux environment inside WSL cannot be resolved from the Windows side;
+        # pass it through (the core translates it, pre-flight checks it via \\wsl$)
+        deepspeed = env.deepspeed
+    args = _parse_launch(launch_args(config, env, opts, checkout or "", ""))
+    spec = launch_cmd._build_spec(args, checkout, deepspeed)   # shared with the CLI
+    spec.nccl_p2p_disable = env.nccl_p2p_disable
+    spec.nccl_ib_disable = env.nccl_ib_disable
+    spec.extra_env = dict(env.extra_env)
+    spec.platform = platform
+    spec.wsl_distro = env.wsl_distro or None
+    if spec.windows:
+        # on Windows the config path stays a Windows path; the core translates it
+        spec.config = os.fspath(config)
+    return spec, det
+
+
+def headless_command(config: str | os.PathLike, env: EnvSettings, opts: RunOptions) -> str:
+    """The equivalent ``dpgui launch`` command line (for running the same thing over SSH)."""
+    return " ".join(shlex.quote(a) for a in ["dpgui", "launch", *launch_args(config, env, opts)])
+
+
+def state_root() -> Path:
+    """Where run state lives: the same folder ``dpgui launch`` uses, so the GUI and the
+    CLI see each other's runs."""
+    return launch_cmd.default_state_dir()
+
+
+def current_platform() -> str:
+    return sys.platform
+
+
+__all__ = ["EnvSettings", "RunOptions", "TRAIN_SWITCHES", "Detected", "detect", "launch_args",
+           "build_spec", "headless_command", "state_root", "parse_gpu_list", "asdict"]
