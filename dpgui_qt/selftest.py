@@ -135,7 +135,11 @@ def _check_nvml(run: _Run) -> None:
 
 
 def _ensure_platform() -> None:
-    """Offscreen when nothing could show a window (Linux without X11/Wayland)."""
+    """Offscreen when nothing could show a window (Linux without X11/Wayland); a UTF-8
+    locale when none is set (env -i), which Qt would otherwise switch to with a warning."""
+    if sys.platform.startswith("linux") and not any(
+            os.environ.get(v) for v in ("LC_ALL", "LC_CTYPE", "LANG")):
+        os.environ["LC_ALL"] = "C.UTF-8"
     if os.environ.get("QT_QPA_PLATFORM"):
         return
     if sys.platform.startswith("linux") and not (

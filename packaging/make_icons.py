@@ -1,7 +1,7 @@
 """Render resources/icons/dpgui.svg into the PNG sizes of the freedesktop hicolor theme
 and a multi-size Windows .ico, with Qt (QSvgRenderer), no other image tool needed.
 
-    python3 packaging/make_icons.py            # writes packaging/icons/
+    python3 packaging/make_icons.py            # writes the files below
     python3 packaging/make_icons.py --check    # exit 1 if a committed icon is missing
 
 The outputs are committed, so a build needs no display and no extra tool; rerun this
@@ -18,13 +18,18 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SVG = ROOT / "resources" / "icons" / "dpgui.svg"
-OUT = HERE / "icons"
+HICOLOR = HERE / "linux" / "icons" / "hicolor"  # <n>x<n>/apps/dpgui.png, scalable/apps/dpgui.svg
+ICO = HERE / "windows" / "dpgui.ico"
 PNG_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)  # hicolor/<n>x<n>/apps/dpgui.png
 ICO_SIZES = (16, 24, 32, 48, 64, 128, 256)
 
 
+def png_path(n: int) -> Path:
+    return HICOLOR / f"{n}x{n}" / "apps" / "dpgui.png"
+
+
 def expected() -> list[Path]:
-    return [OUT / f"dpgui-{n}.png" for n in PNG_SIZES] + [OUT / "dpgui.ico"]
+    return [png_path(n) for n in PNG_SIZES] + [HICOLOR / "scalable" / "apps" / "dpgui.svg", ICO]
 
 
 def render(size: int) -> bytes:
@@ -78,12 +83,17 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtGui import QGuiApplication
 
     app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])  # noqa: F841
-    OUT.mkdir(exist_ok=True)
     pngs = {n: render(n) for n in sorted(set(PNG_SIZES) | set(ICO_SIZES))}
     for n in PNG_SIZES:
-        (OUT / f"dpgui-{n}.png").write_bytes(pngs[n])
-    (OUT / "dpgui.ico").write_bytes(ico({n: pngs[n] for n in ICO_SIZES}))
-    print(f"make_icons: wrote {len(PNG_SIZES)} PNGs and dpgui.ico to {OUT}")
+        png_path(n).parent.mkdir(parents=True, exist_ok=True)
+        png_path(n).write_bytes(pngs[n])
+    scalable = HICOLOR / "scalable" / "apps" / "dpgui.svg"
+    scalable.parent.mkdir(parents=True, exist_ok=True)
+    scalable.write_bytes(SVG.read_bytes())
+    ICO.parent.mkdir(parents=True, exist_ok=True)
+    ICO.write_bytes(ico({n: pngs[n] for n in ICO_SIZES}))
+    print(f"make_icons: wrote {len(PNG_SIZES)} PNGs and the SVG under {HICOLOR.relative_to(ROOT)}, "
+          f"and {ICO.relative_to(ROOT)}")
     return 0
 
 
