@@ -293,3 +293,43 @@ def test_release_workflow():
     steps = wf["jobs"]["build"]["steps"]
     assert any(s.get("uses", "").startswith("actions/upload-artifact") for s in steps)
     assert any("${{ matrix.build }}" in s.get("run", "") for s in steps)
+
+
+# ------------------------------------------------------------------ frozen-only entry and hook
+def _load(path: Path, name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_entry_recognises_the_supervisor_command_line():
+    """supervisor.start_run spawns [sys.executable, "-I", <supervisor.py>, STATE_DIR]."""
+    entry = _load(PKG / "entry.py", "dpgui_entry")
+    from dpgui_qt.core.run import supervisor
+
+    assert entry._supervisor_argv(["-I", supervisor.__file__, "/s/run1"]) == ["/s/run1"]
+    assert entry._supervisor_argv(["-I", "/x/supervisor.py", "/s", "--foreground"]) == \
+        ["/s", "--foreground"]
+    assert Path(supervisor.__file__).name == "supervisor.py"
+    for argv in ([], ["--self-test"], ["validate", "a.toml"], ["-I", "/x/other.py", "/s"]):
+        assert entry._supervisor_argv(argv) is None
+
+
+def test_runtime_hook_restores_the_users_library_path(onefile, monkeypatch):
+    hooks = onefile["_made"]["Analysis"].kwargs["runtime_hooks"]
+    assert [Path(h).name for h in hooks] == ["pyi_rth_dpgui_env.py"]
+    if not sys.platform.startswith("linux"):
+        pytest.skip("LD_LIBRARY_PATH is Linux-only")
+    monkeypatch.setattr(sys, "_MEIPASS", "/tmp/_MEIabc", raising=False)
+    monkeypatch.setenv("LD_LIBRARY_PATH", "/tmp/_MEIabc:/opt/user")
+    monkeypatch.setenv("LD_LIBRARY_PATH_ORIG", "/opt/user")
+    monkeypatch.setenv("PYINSTALLER_RESET_ENVIRONMENT", "0")
+    _load(Path(hooks[0]), "rth1")
+    assert os.environ["LD_LIBRARY_PATH"] == "/opt/user" and "LD_LIBRARY_PATH_ORIG" not in os.environ
+    assert os.environ["PYINSTALLER_RESET_ENVIRONMENT"] == "1"
+    monkeypatch.setenv("LD_LIBRARY_PATH", "/tmp/_MEIabc")  # the user had none
+    _load(Path(hooks[0]), "rth2")
+    assert "LD_LIBRARY_PATH" not in os.environ
