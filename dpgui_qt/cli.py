@@ -66,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         print("\ncommands: " + ", ".join(sorted(COMMANDS)))
         return 0
     args = _build_parser().parse_args(argv)
+    if args.self_test:
+        from dpgui_qt.selftest import run as self_test  # before the GUI path: it runs headless
+
+        return self_test()
     from dpgui_qt.gui.app import run_gui  # Qt is imported only here
 
     return run_gui(args)

@@ -1,0 +1,263 @@
+"""``dpgui --self-test``: check that this dpgui is complete and works, then exit.
+
+Meant for a freshly built or installed dpgui (frozen binary, wheel, source
+checkout) on a machine that may have no display, no GPU and no diffusion-pipe:
+
+1. every ``*.schema.json`` loads and is a valid Draft 2020-12 schema;
+2. every model type's new-config template (:mod:`dpgui_qt.gui.templates`, Qt-free)
+   validates with no errors (path warnings are expected: the paths are placeholders);
+3. every CLI subcommand module imports (they are imported by name at run time,
+   which a frozen build can miss);
+4. pyqtgraph imports and draws a plot; pynvml imports (no NVIDIA driver is fine);
+5. the main window opens and closes (offscreen when there is no display) and the
+   SVG app icon renders (needs Qt's SVG plugins in a frozen build).
+
+Prints one summary line on stdout (failures are listed on stderr before it) and
+returns 0 only if every check passed.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Callable, TextIO
+
+
+class _Run:
+    def __init__(self, err: TextIO):
+        self.err = err
+        self.failures: list[str] = []
+        self.facts: dict[str, str] = {}
+
+    def check(self, name: str, fn: Callable[[], object]) -> object:
+        try:
+            return fn()
+        except Exception as exc:  # noqa: BLE001 - every failure is reported, none aborts
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            self.fail(f"{name}: {type(exc).__name__}: {first}")
+            if os.environ.get("DPGUI_SELFTEST_TRACEBACK"):
+                traceback.print_exc(file=self.err)
+            return None
+
+    def fail(self, line: str) -> None:
+        self.failures.append(line)
+        print(f"dpgui self-test: FAIL {line}", file=self.err, flush=True)
+
+
+# ------------------------------------------------------------------ checks
+def _check_schemas(run: _Run, schema_dir: Path):
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError as MetaError
+
+    from dpgui_qt.core.schema import SchemaRegistry
+
+    registry = SchemaRegistry(schema_dir)  # raises when main.schema.json is missing
+    files = registry.files()
+    bad = 0
+    for path in files:
+        rel = path.relative_to(schema_dir).as_posix()
+        try:
+            with open(path, encoding="utf-8") as fh:
+                schema = json.load(fh)
+            Draft202012Validator.check_schema(schema)
+        except json.JSONDecodeError as exc:
+            bad += 1
+            run.fail(f"schema {rel}: not valid JSON: {exc}")
+        except MetaError as exc:
+            bad += 1
+            where = "/".join(str(p) for p in exc.path) or "(root)"
+            run.fail(f"schema {rel}: not a valid JSON Schema at {where}: {exc.message}")
+    models = registry.model_types()
+    if not models:
+        run.fail(f"schemas: no model schemas in {schema_dir / 'model'}")
+    run.facts["schemas"] = f"{len(models)} model schemas, {len(files)} schema files"
+    return registry  # templates run even after a bad file: they name their own failures
+
+
+def _check_templates(run: _Run, registry) -> None:
+    from dpgui_qt.core.document import ConfigDocument
+    from dpgui_qt.core.validate import Options, Validator
+    from dpgui_qt.gui.templates import build_template  # Qt-free
+
+    validator = Validator(registry)
+    ok = 0
+    types = registry.model_types()
+    for model_type in types:
+        try:
+            doc = ConfigDocument.from_text(build_template(registry, model_type))
+            errors = [f for f in validator.validate(doc, "main", Options()) if f.is_error]
+        except Exception as exc:  # noqa: BLE001
+            run.fail(f"template {model_type}: {type(exc).__name__}: {exc}")
+            continue
+        if errors:
+            run.fail(f"template {model_type}: {len(errors)} error(s), first: {errors[0].format()}")
+        else:
+            ok += 1
+    run.facts["templates"] = f"{ok} templates" if ok == len(types) else f"{ok}/{len(types)} templates"
+
+
+def _check_commands(run: _Run) -> None:
+    from dpgui_qt.cli import COMMANDS
+
+    for name, module in sorted(COMMANDS.items()):
+        mod = run.check(f"command {name}", lambda m=module: importlib.import_module(
+            f"dpgui_qt.commands.{m}"))
+        if mod is not None and not (hasattr(mod, "add_parser") and hasattr(mod, "run")):
+            run.fail(f"command {name}: dpgui_qt.commands.{module} lacks add_parser/run")
+
+
+def _check_pyqtgraph(run: _Run) -> None:
+    import pyqtgraph as pg
+
+    run.facts["pyqtgraph"] = f"pyqtgraph {pg.__version__}"
+
+
+def _check_nvml(run: _Run) -> None:
+    import pynvml
+
+    try:
+        pynvml.nvmlInit()
+    except Exception:  # noqa: BLE001 - NVMLError_LibraryNotFound, DriverNotLoaded, ...
+        run.facts["pynvml"] = "pynvml: no driver"
+        return
+    try:
+        count = pynvml.nvmlDeviceGetCount()
+        run.facts["pynvml"] = f"pynvml: {count} GPU{'s' if count != 1 else ''}"
+    finally:
+        try:
+            pynvml.nvmlShutdown()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def _ensure_platform() -> None:
+    """Offscreen when nothing could show a window (Linux without X11/Wayland); a UTF-8
+    locale when none is set (env -i), which Qt would otherwise switch to with a warning."""
+    if sys.platform.startswith("linux") and not any(
+            os.environ.get(v) for v in ("LC_ALL", "LC_CTYPE", "LANG")):
+        os.environ["LC_ALL"] = "C.UTF-8"
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return
+    if sys.platform.startswith("linux") and not (
+            os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+
+def _quiet_offscreen_warnings() -> None:
+    """Drop the offscreen plugin's harmless 'does not support propagateSizeHints()'."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    def handler(_mode, _context, message):
+        if "propagateSizeHints" not in message:
+            print(message, file=sys.stderr)
+
+    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        qInstallMessageHandler(handler)
+
+
+def _check_qt(run: _Run) -> None:
+    _ensure_platform()
+    from PySide6.QtCore import qVersion
+
+    from dpgui_qt.gui.app import _make_app
+
+    _quiet_offscreen_warnings()
+    app = _make_app()
+    run.facts["qt"] = f"Qt {qVersion()}"
+
+    def icon():
+        from PySide6.QtGui import QIcon, QImageReader
+
+        from dpgui_qt.resources import resources_dir
+
+        formats = {bytes(f).decode() for f in QImageReader.supportedImageFormats()}
+        if "svg" not in formats:
+            raise RuntimeError("Qt has no SVG image plugin (imageformats/qsvg)")
+        path = resources_dir() / "icons" / "dpgui.svg"
+        pix = QIcon(str(path)).pixmap(64, 64)
+        if pix.isNull():
+            raise RuntimeError(f"{path} does not render")
+
+    run.check("app icon", icon)
+
+    def window():
+        from dpgui_qt.gui.mainwindow import MainWindow
+
+        win = MainWindow()
+        win.resize(900, 600)
+        win.show()
+        for _ in range(3):
+            app.processEvents()
+        if not win.isVisible():
+            raise RuntimeError("the main window did not show")
+        # hide, not close: closeEvent would save this window's geometry as the user's
+        win.hide()
+        win.deleteLater()
+        app.processEvents()
+
+    run.check("main window", window)
+
+    def plot():
+        import pyqtgraph as pg
+
+        w = pg.PlotWidget()
+        w.plot([0.0, 1.0, 4.0, 9.0])
+        w.resize(200, 120)
+        w.show()
+        app.processEvents()
+        w.close()
+        w.deleteLater()
+        app.processEvents()
+
+    if "pyqtgraph" in run.facts:
+        run.check("pyqtgraph plot", plot)
+
+
+# ------------------------------------------------------------------ entry point
+def run(schema_dir: str | os.PathLike | None = None, *, gui: bool = True,
+        out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run every check; print the summary line; 0 if all passed, else 1.
+
+    ``schema_dir`` replaces the bundled ``schemas/`` for the schema and template
+    checks (tests point it at a broken copy); ``gui=False`` skips the Qt checks.
+    """
+    out = out or sys.stdout
+    err = err or sys.stderr
+    start = time.perf_counter()
+    r = _Run(err)
+
+    def locate() -> Path:
+        from dpgui_qt.resources import schemas_dir
+
+        return Path(schema_dir) if schema_dir is not None else schemas_dir()
+
+    root = r.check("schemas", locate)
+    registry = r.check("schemas", lambda: _check_schemas(r, root)) if root else None
+    if registry is not None:
+        r.check("templates", lambda: _check_templates(r, registry))
+    r.check("commands", lambda: _check_commands(r))
+    r.check("pyqtgraph", lambda: _check_pyqtgraph(r))
+    r.check("pynvml", lambda: _check_nvml(r))
+    if gui:
+        r.check("Qt", lambda: _check_qt(r))
+    else:
+        r.facts["qt"] = "Qt skipped"
+
+    secs = time.perf_counter() - start
+    parts = [r.facts.get(k) for k in ("schemas", "templates", "qt", "pyqtgraph", "pynvml")]
+    summary = ", ".join(p for p in parts if p)
+    if r.failures:
+        more = f" (+{len(r.failures) - 1} more above)" if len(r.failures) > 1 else ""
+        print(f"dpgui self-test: FAILED — {r.failures[0]}{more}; {summary} ({secs:.1f}s)",
+              file=out, flush=True)
+        return 1
+    print(f"dpgui self-test: OK — {summary} ({secs:.1f}s)", file=out, flush=True)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(run())
