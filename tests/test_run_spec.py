@@ -1,7 +1,6 @@
 """RunSpec -> argv/env/cwd/preview, the WSL form, detection and pre-flight."""
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import stat

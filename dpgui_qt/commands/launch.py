@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import signal
 import sys
 import threading
@@ -225,7 +224,6 @@ def _follow(state_dir: Path, stop_grace: float, exits_early_ok: bool) -> int:
     except FileNotFoundError as e:
         _err(str(e))
         return EXIT_SETUP
-    st = handle.state()
     follower = handle.follower()
     asm = LineAssembler()
     parser = LogParser()

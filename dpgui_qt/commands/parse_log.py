@@ -13,7 +13,6 @@ import sys
 from typing import Any
 
 from dpgui_qt.core.run.lines import LineAssembler
-from dpgui_qt.core.run.outcome import classify
 from dpgui_qt.core.run.parse import (
     CachingEvent,
     CacheEvent,

@@ -32,7 +32,7 @@ def add_parser(sub, name: str) -> argparse.ArgumentParser:
     return p
 
 
-def build_options(args) -> "Options":
+def build_options(args):
     from dpgui_qt.core.validate import Options
 
     search = []

@@ -25,7 +25,7 @@ from typing import Any, Iterable
 from dpgui_qt.core import tomlcompat
 from dpgui_qt.core.document import ConfigDocument, DocumentError
 from dpgui_qt.core.findings import ERROR, WARNING, Finding
-from dpgui_qt.core.schema import FALLBACK_OPTIMIZER, SchemaRegistry, property_schema
+from dpgui_qt.core.schema import FALLBACK_OPTIMIZER, SchemaRegistry
 
 MAIN = "main"
 DATASET = "dataset"

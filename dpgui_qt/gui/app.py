@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from pathlib import Path
 
 SCREENSHOT_SIZE = (1400, 900)
 

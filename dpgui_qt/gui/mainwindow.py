@@ -31,10 +31,10 @@ from typing import Callable
 from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence, QUndoGroup
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow,
-                               QMenu, QTabWidget, QToolButton, QWidget)
+                               QTabWidget, QToolButton, QWidget)
 
 from dpgui_qt import __version__
-from dpgui_qt.core.document import DocumentError, MISSING, ReadError, TomlSyntaxError
+from dpgui_qt.core.document import DocumentError, ReadError, TomlSyntaxError
 from dpgui_qt.gui import icons, messages
 from dpgui_qt.gui import settings as st
 from dpgui_qt.gui.pages import EmptyState, PageFactory, PageSlot
@@ -704,4 +704,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.save_settings()
+        feed = getattr(self, "monitor_feed", None)
+        if feed is not None and feed.created:
+            feed.model.stop()  # its follower thread must end before the window is deleted
         event.accept()

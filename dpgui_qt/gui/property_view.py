@@ -16,10 +16,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QFrame, QHBoxLayout
 from dpgui_qt.core import keypath as kp
 from dpgui_qt.gui import icons
 from dpgui_qt.gui.literals import same_value
-from dpgui_qt.gui.property_model import (COL_KEY, COL_STATUS, COL_VALUE, GROUP, ITEM, KEY, TABLE,
-                                         TABLES, AdvancedRole, FilterTextRole, IsSetRole,
-                                         KindRole, LiteralRole, PathRole, PropertyTreeModel,
-                                         SeverityRole,
+from dpgui_qt.gui.property_model import (COL_KEY, COL_VALUE, GROUP, ITEM, KEY, TABLE, TABLES,
+                                         AdvancedRole, FilterTextRole, IsSetRole, KindRole,
+                                         LiteralRole, PathRole, PropertyTreeModel, SeverityRole,
                                          ValueRole)
 
 

@@ -10,7 +10,7 @@ import time
 import pytest
 from PySide6.QtWidgets import QStyleOptionViewItem
 
-from dpgui_qt.core.document import ConfigDocument, RawValue
+from dpgui_qt.core.document import ConfigDocument
 from dpgui_qt.core.schema import default_registry
 from dpgui_qt.core.validate import Options, Validator
 from dpgui_qt.gui.property_model import COL_VALUE

@@ -2,7 +2,6 @@
 feeding from the Run page, following a run folder (log + TensorBoard) in the background."""
 from __future__ import annotations
 
-import math
 import sys
 from pathlib import Path
 

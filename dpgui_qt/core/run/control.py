@@ -13,7 +13,6 @@ escalated to SIGKILL until nothing is left.
 """
 from __future__ import annotations
 
-import os
 import signal
 import time
 from dataclasses import dataclass, field, replace

@@ -12,18 +12,16 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPainter, QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QFileDialog, QFrame, QHBoxLayout,
                                QHeaderView, QLabel, QProgressBar, QPushButton, QSplitter,
                                QTableView, QTabWidget, QTextBrowser, QToolButton,
                                QVBoxLayout, QWidget)
 
-from dpgui_qt.core.document import MISSING
 from dpgui_qt.gui import icons
 from dpgui_qt.gui.dataset.buckets_view import BucketPanel, describe_config
-from dpgui_qt.gui.dataset.directory_model import (COL_PATH, COL_PROBLEMS, COL_REPEATS,
-                                                  DirectoryTableModel)
+from dpgui_qt.gui.dataset.directory_model import (COL_PATH, DirectoryTableModel)
 from dpgui_qt.gui.dataset.estimate_view import EstimatePanel
 from dpgui_qt.gui.dataset.media_view import MediaBrowser
 from dpgui_qt.gui.dataset.properties import DatasetSettingsProxy, DirectoryPropertyModel
@@ -304,7 +302,7 @@ class DatasetEditor(QWidget):
         self.folder_adv.toggled.connect(lambda on: (self.folder_proxy.set_show_advanced(on),
                                                     self._expand(self.folder_view)))
         self.folder_hint = QLabel(
-            f"<span style='color:#2f7fb8'><i>Blue italic</i></span> values are inherited from "
+            "<span style='color:#2f7fb8'><i>Blue italic</i></span> values are inherited from "
             "the dataset settings; set one to override it for this folder, Reset (Delete) to "
             "inherit again.", self)
         self.folder_hint.setWordWrap(True)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog, QLabel, QStackedLayout, QTabWidget, QWidget
+from PySide6.QtWidgets import QFileDialog, QStackedLayout, QTabWidget, QWidget
 
 from dpgui_qt.core.document import DocumentError, atomic_write
 from dpgui_qt.gui import icons, messages

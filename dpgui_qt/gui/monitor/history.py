@@ -8,15 +8,14 @@ from __future__ import annotations
 import html
 import math
 import threading
-from datetime import datetime
 from pathlib import Path
 
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, QUrl, Signal
-from PySide6.QtGui import QColor, QDesktopServices, QFont, QFontDatabase
+from PySide6.QtGui import QColor, QDesktopServices, QFontDatabase
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QHBoxLayout,
-                               QHeaderView, QLabel, QPlainTextEdit, QPushButton, QSplitter,
-                               QTextEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+                               QHeaderView, QLabel, QPushButton, QSplitter, QTextEdit,
+                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from dpgui_qt.core.history import RunSummary, config_diff, load_run_metrics, summarize_run
 from dpgui_qt.core.run.runs import list_runs

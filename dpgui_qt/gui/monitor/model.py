@@ -170,6 +170,9 @@ class MonitorModel(QObject):
         self._replay_rows: list = []
         self._replay_epoch_rows: list = []
         self._replay_row_pos = 0
+        if parent is not None:
+            # a running QThread destroyed with its parent aborts the process: stop it first
+            parent.destroyed.connect(self.stop)
 
     # ----------------------------------------------------------- feeding
     def feed_events(self, events) -> None:

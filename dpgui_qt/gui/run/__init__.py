@@ -22,6 +22,29 @@ def _page(window):
     return window.page("run")
 
 
+def _connect_monitor(window, controller) -> None:
+    """Feed the Monitor page the events the Run page already parses (no second reader)."""
+    feed = getattr(window, "monitor_feed", None)
+    if feed is None:
+        return
+    attached_dir = [None]
+
+    def on_attached(state) -> None:
+        attached_dir[0] = None
+        feed.start_run(started_at=state.get("started_at_epoch"))
+        on_state(state)
+
+    def on_state(state) -> None:
+        run_dir = controller.run_dir
+        if run_dir and run_dir != attached_dir[0]:
+            attached_dir[0] = run_dir
+            feed.attach_run(run_dir, state.get("log_path"), started_at=state.get("started_at_epoch"))
+
+    controller.attached.connect(on_attached)
+    controller.stateChanged.connect(on_state)
+    controller.eventsParsed.connect(feed.feed_events)
+
+
 def install(window, *, reattach: bool = True) -> None:
     from PySide6.QtCore import QTimer
     from PySide6.QtGui import QKeySequence
@@ -30,6 +53,7 @@ def install(window, *, reattach: bool = True) -> None:
         from dpgui_qt.gui.run.page import RunPage
         page = RunPage(w)
         w.run_page = page
+        _connect_monitor(w, page.controller)
         return page
 
     window.run_page = None

@@ -761,7 +761,7 @@ class RunPage(QWidget):
             messages.warning(self, "Save Now", str(e))
             return
         self._status(f"Asked the trainer to save at the next step ({p})", 8000)
-        self.sub_label.setText(f"Save requested — a checkpoint is written at the next step")
+        self.sub_label.setText("Save requested — a checkpoint is written at the next step")
 
     def save_and_stop(self) -> None:
         try:
