@@ -86,11 +86,12 @@ class ValueEditor(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
 
+    # every registered editor overrides these two (the registry only holds subclasses)
     def set_value(self, value: Any, literal: str | None = None) -> None:
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__} does not define set_value()")
 
     def value(self) -> Any:
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__} does not define value()")
 
     def main_widget(self) -> QWidget:
         return self
