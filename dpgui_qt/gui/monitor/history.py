@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import html
 import math
-import threading
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Qt, QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QColor, QDesktopServices, QFontDatabase
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QHBoxLayout,
                                QHeaderView, QLabel, QPushButton, QSplitter, QTextEdit,
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
+from dpgui_qt.gui.workers import ResultPump
 from dpgui_qt.core.history import RunSummary, config_diff, load_run_metrics, summarize_run
 from dpgui_qt.core.run.runs import list_runs
 
@@ -37,11 +37,6 @@ def human_size(n: int | None) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return str(n)
-
-
-class _Bridge(QObject):
-    summaries = Signal(object, object)   # (generation, list[RunSummary])
-    curves = Signal(object, object)      # (path, RunMetrics or Exception)
 
 
 class ConfigDiffDialog(QDialog):
@@ -90,9 +85,7 @@ class RunHistoryView(QWidget):
         self.overlays: dict[str, tuple] = {}     # path -> (curve item, metrics)
         self.smoothing = 0.9
         self._gen = 0
-        self._bridge = _Bridge()
-        self._bridge.summaries.connect(self._got_summaries)
-        self._bridge.curves.connect(self._got_curves)
+        self._pump = ResultPump(self)  # run folders and curves are read off the GUI thread
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         top = QHBoxLayout()
@@ -161,14 +154,9 @@ class RunHistoryView(QWidget):
         self.status.setText("Reading run folders…")
         out = self.output_dir
 
-        def work():
-            try:
-                res = [summarize_run(r) for r in list_runs(out)]
-            except Exception as e:  # noqa: BLE001 - shown in the status line
-                res = e
-            self._bridge.summaries.emit(gen, res)
-
-        threading.Thread(target=work, name="dpgui-run-history", daemon=True).start()
+        self._pump.submit(lambda: [summarize_run(r) for r in list_runs(out)],
+                          lambda res, gen=gen: self._got_summaries(gen, res),
+                          name="dpgui-run-history")
 
     def _got_summaries(self, gen, res) -> None:
         if gen != self._gen:
@@ -275,14 +263,9 @@ class RunHistoryView(QWidget):
             self.overlays[str(p)] = (None, None)
             sm = self.smoothing
 
-            def work(p=p, sm=sm):
-                try:
-                    res = load_run_metrics(p, smoothing=sm)
-                except Exception as e:  # noqa: BLE001
-                    res = e
-                self._bridge.curves.emit(str(p), res)
-
-            threading.Thread(target=work, name="dpgui-run-curves", daemon=True).start()
+            self._pump.submit(lambda p=p, sm=sm: load_run_metrics(p, smoothing=sm),
+                              lambda res, key=str(p): self._got_curves(key, res),
+                              name="dpgui-run-curves")
 
     def _got_curves(self, key: str, res) -> None:
         if key not in self.overlays:

@@ -21,11 +21,11 @@ from __future__ import annotations
 import gc
 import math
 from operator import attrgetter
-import threading
 import time
 from collections import deque
 from pathlib import Path
 
+from dpgui_qt.gui.workers import ResultPump
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from dpgui_qt.core.run import control
@@ -57,25 +57,26 @@ def _freeze_gc_once() -> None:
 
 
 class _Call(QObject):
-    """Run ``fn`` in a daemon thread; ``done(result)`` / ``failed(message)`` arrive
-    on the GUI thread (queued: the emitting thread is not the receiver's)."""
+    """Run ``fn`` on a daemon thread; ``done(result)`` / ``failed(message)`` are emitted on
+    the GUI thread. The thread only fills a slot; a GUI-thread timer picks the result up
+    (see dpgui_qt.gui.workers: no signal is ever emitted from a plain Python thread)."""
     done = Signal(object)
     failed = Signal(str)
 
     def __init__(self, fn, *args, parent=None, **kwargs):
         super().__init__(parent)
         self._fn, self._args, self._kwargs = fn, args, kwargs
-        self.thread = threading.Thread(target=self._run, daemon=True, name="dpgui-run-call")
+        self._pump = ResultPump(self)
+        self.thread = None  # the worker thread once started (join it to wait)
 
     def start(self) -> "_Call":
-        self.thread.start()
+        self.thread = self._pump.submit(lambda: self._fn(*self._args, **self._kwargs),
+                                        self._deliver, name="dpgui-run-call")
         return self
 
-    def _run(self) -> None:
-        try:
-            res = self._fn(*self._args, **self._kwargs)
-        except Exception as e:  # noqa: BLE001 - reported to the user
-            self.failed.emit(str(e) or type(e).__name__)
+    def _deliver(self, res) -> None:
+        if isinstance(res, Exception):
+            self.failed.emit(str(res) or type(res).__name__)
         else:
             self.done.emit(res)
 
