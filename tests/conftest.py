@@ -15,6 +15,16 @@ CORPUS_LOGS = SHARED / "corpus" / "logs"
 CATALOG = SHARED / "reference" / "dp_catalog.json"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _gc_on_gui_thread(qapp):
+    """As in the app: the cyclic collector runs only on the GUI thread (dpgui_qt.gui.gcguard).
+    Without it, a collection triggered in a worker thread tore down Qt objects there."""
+    from dpgui_qt.gui import gcguard
+
+    guard = gcguard.install(qapp)
+    yield guard
+
+
 def _need(path: pathlib.Path) -> pathlib.Path:
     if not path.exists():
         pytest.skip(f"{path} is not available (../shared is absent)")

@@ -29,6 +29,9 @@ def _make_app():
     from dpgui_qt import __version__
 
     app.setApplicationVersion(__version__)
+    from dpgui_qt.gui import gcguard
+
+    gcguard.install(app)  # cyclic GC only on the GUI thread (see gcguard)
     return app
 
 
