@@ -16,7 +16,8 @@ from typing import Any, Iterator
 _DATES = (_dt.datetime, _dt.date, _dt.time)
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
+    """TOML kind of a plain value: boolean, integer, float, string, array, table, date."""
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, int):
@@ -40,11 +41,11 @@ def find_incompatibilities(value: Any, path: tuple = ()) -> Iterator[tuple[tuple
         for key, sub in value.items():
             yield from find_incompatibilities(sub, path + (key,))
     elif isinstance(value, (list, tuple)):
-        kinds = {_kind(v) for v in value}
+        kinds = {kind_of(v) for v in value}
         if len(kinds) > 1:
             if kinds == {"integer", "float"}:
-                ints = [v for v in value if _kind(v) == "integer"]
-                floats = [v for v in value if _kind(v) == "float"]
+                ints = [v for v in value if kind_of(v) == "integer"]
+                floats = [v for v in value if kind_of(v) == "float"]
                 if all(float(f).is_integer() for f in floats):
                     fix = (f"write whole numbers without a decimal point "
                            f"({int(floats[0])} rather than {floats[0]!r}), or all with one")
@@ -87,7 +88,7 @@ def normalize(value: Any, integer_items: bool = False) -> Any:
         value = list(value)
     if isinstance(value, list):
         items = [normalize(v, integer_items) for v in value]
-        kinds = {_kind(v) for v in items}
+        kinds = {kind_of(v) for v in items}
         if kinds == {"integer", "float"}:
             if integer_items and all(float(v).is_integer() for v in items):
                 return [int(v) for v in items]

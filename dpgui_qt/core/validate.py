@@ -521,20 +521,13 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+_ARTICLE = {"boolean": "a boolean", "integer": "an integer", "float": "a float",
+            "string": "a string", "array": "an array", "table": "a table", "date": "a date"}
+
+
 def _type_of(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a float"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    return type(value).__name__
+    kind = tomlcompat.kind_of(value)
+    return _ARTICLE.get(kind, kind)
 
 
 def _type_words(t: str) -> str:

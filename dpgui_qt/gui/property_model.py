@@ -140,10 +140,14 @@ class _Builder:
                 continue
             node = self._node((key,), prop, self.values.get(key, MISSING), group, order)
             self._group(group).add(node)
-        for i, (key, val) in enumerate(self.values.items()):
+        return self._finish(root, (), self.values, props)
+
+    def _finish(self, root: Node, base: tuple, values: dict, props: dict) -> Node:
+        """Put keys no schema knows under "other", then attach the groups in order."""
+        for i, (key, val) in enumerate(values.items()):
             if key in props:
                 continue
-            node = self._node((key,), None, val, "other", 10_000 + i)
+            node = self._node(base + (key,), None, val, "other", 10_000 + i)
             node.unused = "unknown key"
             self._group("other").add(node)
         for name, _title in GROUPS:

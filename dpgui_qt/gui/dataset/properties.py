@@ -19,7 +19,7 @@ from PySide6.QtGui import QBrush, QColor, QFont
 from dpgui_qt.core.document import MISSING
 from dpgui_qt.core.schema import _deref
 from dpgui_qt.gui.literals import toml_literal
-from dpgui_qt.gui.property_model import (COL_KEY, COL_STATUS, COL_VALUE, GROUP, GROUPS, KEY,
+from dpgui_qt.gui.property_model import (COL_KEY, COL_STATUS, COL_VALUE, GROUP, KEY,
                                          Node, PathRole, PropertyTreeModel, _Builder, _short)
 from dpgui_qt.gui.property_view import PropertyFilterProxy
 
@@ -61,20 +61,7 @@ class _DirectoryBuilder(_Builder):
             order = float(prop.get("x-dpgui-order", 500)) + decl / 1000.0
             self._group(group).add(self._node(base + (key,), prop,
                                               self.dir_values.get(key, MISSING), group, order))
-        for i, (key, val) in enumerate(self.dir_values.items()):
-            if key in props:
-                continue
-            node = self._node(base + (key,), None, val, "other", 10_000 + i)
-            node.unused = "unknown key"
-            self._group("other").add(node)
-        for name, _title in GROUPS:
-            g = self.groups.get(name)
-            if g is None:
-                continue
-            g.children.sort(key=lambda n: n.order)
-            g.renumber()
-            root.add(g)
-        return root
+        return self._finish(root, base, self.dir_values, props)
 
 
 class DirectoryPropertyModel(PropertyTreeModel):
