@@ -8,8 +8,13 @@ checkout) on a machine that may have no display, no GPU and no diffusion-pipe:
    validates with no errors (path warnings are expected: the paths are placeholders);
 3. every CLI subcommand module imports (they are imported by name at run time,
    which a frozen build can miss);
-4. pyqtgraph imports and draws a plot; pynvml imports (no NVIDIA driver is fine);
-5. the main window opens and closes (offscreen when there is no display) and the
+4. the detached run supervisor starts from this layout (frozen, installed or source)
+   and runs a trivial command to its end, with the log and state it would keep for a
+   training run;
+5. a TensorBoard event file written here reads back (the Monitor's eval-loss source);
+6. pyqtgraph imports and draws a plot into an image offscreen; pynvml imports (no NVIDIA
+   driver is fine);
+7. the main window opens and closes (offscreen when there is no display) and the
    SVG app icon renders (needs Qt's SVG plugins in a frozen build).
 
 Prints one summary line on stdout (failures are listed on stderr before it) and
@@ -110,6 +115,51 @@ def _check_commands(run: _Run) -> None:
             run.fail(f"command {name}: dpgui_qt.commands.{module} lacks add_parser/run")
 
 
+def _check_supervisor(run: _Run) -> None:
+    """Start the run supervisor exactly as a launch does (``sys.executable -I supervisor.py``;
+    in a frozen build that is this program, see packaging/entry.py) on a command that prints
+    a marker, and wait for it to record the exit."""
+    import tempfile
+
+    from dpgui_qt.core.run import supervisor
+
+    marker = "dpgui-selftest-supervisor"
+    argv = (["cmd", "/c", "echo", marker] if os.name == "nt"
+            else ["/bin/sh", "-c", f"echo {marker}"])
+    with tempfile.TemporaryDirectory(prefix="dpgui-selftest-") as root:
+        state = supervisor.start_run(argv, root, wait_s=30.0)
+        deadline = time.monotonic() + 30.0
+        while state.get("status") in ("starting", "running") and time.monotonic() < deadline:
+            time.sleep(0.05)
+            state = supervisor.read_state(state["state_dir"]) or state
+        if state.get("status") != "exited" or state.get("exit_code") != 0:
+            err = Path(state.get("state_dir", root)) / supervisor.SUPERVISOR_ERR
+            detail = err.read_text(errors="replace").strip()[-300:] if err.is_file() else ""
+            raise RuntimeError(f"supervisor ended as {state.get('status')} (exit "
+                               f"{state.get('exit_code')}, error {state.get('error')}) {detail}")
+        log = Path(state["log_path"]).read_text(errors="replace")
+        if marker not in log:
+            raise RuntimeError(f"the run log {state['log_path']} lacks the command's output")
+    run.facts["supervisor"] = "supervisor OK"
+
+
+def _check_tensorboard(run: _Run) -> None:
+    import tempfile
+
+    from dpgui_qt.core import tbevents
+
+    with tempfile.TemporaryDirectory(prefix="dpgui-selftest-") as folder:
+        path = Path(folder) / "events.out.tfevents.1.selftest"
+        path.write_bytes(tbevents.encode_file_version()
+                         + tbevents.encode_scalar_event("eval/loss", 0.25, 10)
+                         + tbevents.encode_tensor_scalar_event("train/loss", 0.5, 20))
+        rows = tbevents.read_scalars(folder)
+        got = sorted((r.tag, r.step, round(r.value, 6)) for r in rows)
+        if got != [("eval/loss", 10, 0.25), ("train/loss", 20, 0.5)]:
+            raise RuntimeError(f"read back {got}")
+    run.facts["tensorboard"] = "TensorBoard reader OK"
+
+
 def _check_pyqtgraph(run: _Run) -> None:
     import pyqtgraph as pg
 
@@ -203,15 +253,21 @@ def _check_qt(run: _Run) -> None:
 
     def plot():
         import pyqtgraph as pg
+        from PySide6.QtGui import QColor
 
-        w = pg.PlotWidget()
-        w.plot([0.0, 1.0, 4.0, 9.0])
+        w = pg.PlotWidget(background="w")
+        w.plot([0.0, 1.0, 4.0, 9.0], pen=pg.mkPen("r", width=3))
         w.resize(200, 120)
         w.show()
         app.processEvents()
+        image = w.grab().toImage()
         w.close()
         w.deleteLater()
         app.processEvents()
+        red = sum(1 for y in range(0, image.height(), 2) for x in range(0, image.width(), 2)
+                  if QColor(image.pixel(x, y)).red() > 180 and QColor(image.pixel(x, y)).green() < 80)
+        if red < 5:
+            raise RuntimeError("the plot drew no curve into the image")
 
     if "pyqtgraph" in run.facts:
         run.check("pyqtgraph plot", plot)
@@ -240,6 +296,8 @@ def run(schema_dir: str | os.PathLike | None = None, *, gui: bool = True,
     if registry is not None:
         r.check("templates", lambda: _check_templates(r, registry))
     r.check("commands", lambda: _check_commands(r))
+    r.check("run supervisor", lambda: _check_supervisor(r))
+    r.check("TensorBoard reader", lambda: _check_tensorboard(r))
     r.check("pyqtgraph", lambda: _check_pyqtgraph(r))
     r.check("pynvml", lambda: _check_nvml(r))
     if gui:
@@ -248,7 +306,8 @@ def run(schema_dir: str | os.PathLike | None = None, *, gui: bool = True,
         r.facts["qt"] = "Qt skipped"
 
     secs = time.perf_counter() - start
-    parts = [r.facts.get(k) for k in ("schemas", "templates", "qt", "pyqtgraph", "pynvml")]
+    parts = [r.facts.get(k) for k in ("schemas", "templates", "supervisor", "tensorboard", "qt",
+                                      "pyqtgraph", "pynvml")]
     summary = ", ".join(p for p in parts if p)
     if r.failures:
         more = f" (+{len(r.failures) - 1} more above)" if len(r.failures) > 1 else ""

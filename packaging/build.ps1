@@ -9,6 +9,10 @@ pwsh -File packaging/build.ps1             # single file:  dist\dpgui.exe
 pwsh -File packaging/build.ps1 -OneDir     # one folder:   dist\dpgui-dir\dpgui.exe (starts faster)
 pwsh -File packaging/build.ps1 -TestOnly   # skip the build, test the existing artifact
 pwsh -File packaging/build.ps1 -Package    # also write dist\dpgui-<version>-windows-x64[-dir].zip
+pwsh -File packaging/build.ps1 -OneDir -Installer
+                                           # also the per-user installer (Inno Setup, iscc on PATH
+                                           # or in its default folder):
+                                           # dist\dpgui-<version>-windows-x64-setup.exe
 
 $env:PYTHON selects the interpreter (default: python); it needs the runtime dependencies and
 PyInstaller (python -m pip install ".[build]"). Exits non-zero on any failure.
@@ -16,7 +20,8 @@ PyInstaller (python -m pip install ".[build]"). Exits non-zero on any failure.
 param(
     [switch]$OneDir,
     [switch]$TestOnly,
-    [switch]$Package
+    [switch]$Package,
+    [switch]$Installer
 )
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version 3.0
@@ -33,6 +38,7 @@ function Step([string]$msg) { Write-Host "`n== $msg" }
 $init = Get-Content (Join-Path $Root 'dpgui_qt/__init__.py') -Raw
 if ($init -notmatch '(?m)^__version__\s*=\s*["'']([^"'']+)["'']') { Fail 'no __version__ in dpgui_qt/__init__.py' }
 $Version = $Matches[1]
+if ($Installer -and -not $OneDir) { Fail '-Installer packs the one-folder build: add -OneDir' }
 $Artifact = if ($OneDir) { Join-Path $Root 'dist/dpgui-dir/dpgui.exe' } else { Join-Path $Root 'dist/dpgui.exe' }
 
 if (-not $TestOnly) {
@@ -129,6 +135,34 @@ open(sys.argv[1], 'w', encoding='utf-8').write(build_template(default_registry()
         $src = if ($OneDir) { Join-Path $Root 'dist/dpgui-dir/*' } else { $Artifact }
         Compress-Archive -Path $src -DestinationPath $zip
         Write-Host "wrote dist/$name.zip"
+    }
+    if ($Installer) {
+        Step 'installer (Inno Setup)'
+        $iscc = (Get-Command iscc -ErrorAction SilentlyContinue).Source
+        if (-not $iscc) {
+            $iscc = @("${env:ProgramFiles(x86)}\Inno Setup 6\ISCC.exe", "$env:ProgramFiles\Inno Setup 6\ISCC.exe") |
+                Where-Object { Test-Path $_ } | Select-Object -First 1
+        }
+        if (-not $iscc) { Fail 'Inno Setup 6 is missing (choco install innosetup, or https://jrsoftware.org)' }
+        & $iscc /Q "/DAppVersion=$Version" "/DSourceDir=$(Join-Path $Root 'dist/dpgui-dir')" `
+            "/DOutputDir=$(Join-Path $Root 'dist')" (Join-Path $Root 'packaging/windows/dpgui.iss')
+        if ($LASTEXITCODE -ne 0) { Fail "iscc exited $LASTEXITCODE" }
+        $setup = Join-Path $Root "dist/dpgui-$Version-windows-x64-setup.exe"
+        if (-not (Test-Path $setup)) { Fail "$setup was not written" }
+        # install silently for this user into a temp folder, self-test the installed copy,
+        # uninstall, and check nothing is left behind
+        $dest = Join-Path $Tmp 'installed'
+        $p = Start-Process $setup -ArgumentList '/VERYSILENT', '/SUPPRESSMSGBOXES', '/NORESTART', '/CURRENTUSER', "/DIR=$dest" -Wait -PassThru
+        if ($p.ExitCode -ne 0) { Fail "the installer exited $($p.ExitCode)" }
+        $Artifact = Join-Path $dest 'dpgui.exe'
+        $r = Invoke-Clean @('--self-test')
+        if ($r.Code -ne 0) { Fail "installed dpgui.exe --self-test exited $($r.Code)" }
+        $p = Start-Process (Join-Path $dest 'unins000.exe') -ArgumentList '/VERYSILENT', '/SUPPRESSMSGBOXES', '/NORESTART' -Wait -PassThru
+        if ($p.ExitCode -ne 0) { Fail "the uninstaller exited $($p.ExitCode)" }
+        Start-Sleep -Seconds 2  # the uninstaller removes itself from a helper process
+        $left = @(Get-ChildItem $dest -Recurse -Force -ErrorAction SilentlyContinue)
+        if ($left.Count -gt 0) { Fail "uninstall left $($left.Count) file(s) in $dest" }
+        Write-Host "wrote $setup; installed, self-tested and uninstalled cleanly"
     }
 } finally {
     Remove-Item -Recurse -Force $Tmp -ErrorAction SilentlyContinue

@@ -128,3 +128,38 @@ def test_cli_routes_self_test_before_the_gui(monkeypatch):
 
     monkeypatch.setattr(app, "run_gui", no_gui)
     assert cli.main(["--self-test"]) == 7 and calls == [1]
+
+
+# ------------------------------------------------------------------ installed-form checks (#17)
+def test_supervisor_check_runs_a_real_detached_supervisor():
+    run = selftest._Run(io.StringIO())
+    selftest._check_supervisor(run)
+    assert run.failures == [] and run.facts["supervisor"] == "supervisor OK"
+
+
+def test_supervisor_check_fails_when_the_supervisor_cannot_run(monkeypatch):
+    from dpgui_qt.core.run import supervisor
+
+    real = supervisor.start_run
+    # a "python" that cannot run supervisor.py: what a frozen build without the entry shim does
+    monkeypatch.setattr(supervisor, "start_run",
+                        lambda argv, root, **kw: real(argv, root, **{**kw, "python": "/bin/false"}))
+    rc, out, err = _run()
+    assert rc == 1
+    assert "run supervisor:" in err and "FAILED" in out
+
+
+def test_tensorboard_check_fails_on_a_reader_that_loses_rows(monkeypatch):
+    from dpgui_qt.core import tbevents
+
+    monkeypatch.setattr(tbevents, "read_scalars", lambda folder: [])
+    rc, out, err = _run()
+    assert rc == 1 and "TensorBoard reader: RuntimeError: read back []" in err
+
+
+def test_plot_check_fails_when_nothing_is_drawn(qapp, monkeypatch):
+    import pyqtgraph as pg
+
+    monkeypatch.setattr(pg.PlotItem, "plot", lambda self, *a, **k: None)
+    rc, out, err = _run(gui=True)
+    assert rc == 1 and "pyqtgraph plot: RuntimeError: the plot drew no curve" in err

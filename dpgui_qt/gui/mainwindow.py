@@ -643,10 +643,14 @@ class MainWindow(QMainWindow):
 
     def about(self) -> None:
         from PySide6 import __version__ as pyside_version
+        from PySide6.QtCore import qVersion
 
+        from dpgui_qt import buildinfo
+
+        rows = buildinfo.facts() + [("Qt", f"{qVersion()} (PySide6 {pyside_version})")]
         messages.info(self, "About dpgui", f"dpgui {__version__}",
                       "A desktop editor, validator and launcher for diffusion-pipe training "
-                      f"configs.\nPySide6 {pyside_version}, Qt {QApplication.instance().applicationVersion() or ''}".strip())
+                      "configs.\n\n" + "\n".join(f"{label}: {value}" for label, value in rows[1:]))
 
     def _update_title(self) -> None:
         p = self.session.path
