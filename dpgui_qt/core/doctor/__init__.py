@@ -3,7 +3,7 @@ in actually work, and what exactly to do when it does not.
 
 * :mod:`.probe` -- the standard-library script run by the target's Python;
 * :mod:`.target` -- which environment (local / WSL) and the commands that probe it;
-* :mod:`.analyse` -- probe facts -> findings (what, why, fix, severity).
+* :mod:`.checks` -- probe facts -> findings (what, why, fix, severity).
 
 :func:`examine` runs the steps with :mod:`subprocess` (the CLI); the GUI runs the
 same :func:`~.target.probe_steps` as ``QProcess`` children and calls
@@ -15,7 +15,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from dpgui_qt.core.doctor.analyse import (ERROR, INFO, OK, WARNING, DoctorFinding, ProbeError,  # noqa: F401
+from dpgui_qt.core.doctor.checks import (ERROR, INFO, OK, WARNING, DoctorFinding, ProbeError,  # noqa: F401
                                           Report, analyse, parse_probe, parse_wsl_list,
                                           parse_wslconfig_memory)
 from dpgui_qt.core.doctor.target import (Step, Target, TargetError, check_host,  # noqa: F401

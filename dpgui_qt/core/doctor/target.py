@@ -4,7 +4,7 @@ A :class:`Target` is a host (``local`` or ``wsl``), the Python of the training
 environment, the diffusion-pipe checkout and the folders outputs go to.
 :func:`probe_steps` turns it into :class:`Step` s -- argv, stdin and a timeout --
 that the CLI runs with :mod:`subprocess` and the GUI with ``QProcess``; the
-results go to :func:`dpgui_qt.core.doctor.analyse.analyse`.  Nothing here runs a
+results go to :func:`dpgui_qt.core.doctor.checks.analyse`.  Nothing here runs a
 process, so the command forms (including WSL's) are unit-testable anywhere.
 """
 from __future__ import annotations
