@@ -142,21 +142,12 @@ def dtype_key(schema: dict) -> str | None:
 
 
 def values_for(registry, mt, adapter, s: dict) -> dict:
-    tmpl = dict(registry.template(mt))
-    v = {"model": dict(tmpl, type=mt), "activation_checkpointing": True,
-         "optimizer": {"type": "adamw_optimi"}}
-    if adapter:
-        v["adapter"] = {"type": adapter, "rank": 32}
-    for k, val in s.items():
-        parts = k.split(".")
-        node = v
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-        if val is None:
-            node.pop(parts[-1], None)
-        else:
-            node[parts[-1]] = val
-    return v
+    """The parsed values of the config the preset would write (template + settings)."""
+    from dpgui_qt.core.document import ConfigDocument
+    from dpgui_qt.core.presets import Preset, build_text
+
+    p = Preset(name="probe", model_type=mt, title="", adapter=adapter, tier=0, memory={}, set=dict(s))
+    return ConfigDocument.from_text(build_text(registry, p)).values()
 
 
 def search(registry, mt: str, adapter: str | None, tier: int) -> tuple[dict, int, int, object] | None:
@@ -234,6 +225,8 @@ def main() -> int:
                                "params": est.params_basis},
                     "set": {**s, **lr},
                 })
+                check = memory.estimate(values_for(reg, mt, adapter, {**s, **lr}), res, frames)
+                assert abs(check.gb - est.gb) < 0.05, (mt, tier, check.gb, est.gb)
         ups = []
         for u in UPSTREAM.get(mt, []):
             u = dict(u)

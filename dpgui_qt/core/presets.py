@@ -53,7 +53,7 @@ class Preset:
         m = self.memory
         if m.get("kind") == "upstream":
             return f"diffusion-pipe {m.get('source')}"
-        return f"estimate: {m.get('gb', 0):.1f} GiB by {m.get('formula', 'the dpgui formula')}"
+        return f"estimate: {m.get('gb', 0):.1f} GiB (dpgui's formula; basis in --json / the picker)"
 
     def adapter_label(self) -> str:
         return {"lora": "LoRA", "lokr": "LoKr", None: "full fine-tune"}.get(self.adapter, str(self.adapter))
@@ -184,6 +184,17 @@ def _get(values, path):
     return node
 
 
+def toml_value(value):
+    """A value to hand to ConfigDocument.set, written the way the templates write it
+    (single-quoted strings, short floats)."""
+    from dpgui_qt.core.document import RawValue
+    from dpgui_qt.gui.templates import literal
+
+    if isinstance(value, (str, bool, int, float, list)):
+        return RawValue(literal(value))
+    return value
+
+
 def apply_changes(doc, changes) -> None:
     from dpgui_qt.core.document import MISSING
 
@@ -192,7 +203,7 @@ def apply_changes(doc, changes) -> None:
             if doc.has(path):
                 doc.delete(path)
         else:
-            doc.set(path, new)
+            doc.set(path, toml_value(new))
 
 
 def diff_lines(base_text: str, new_text: str, base_name: str = "template",
