@@ -23,7 +23,14 @@ from pathlib import Path
 from dpgui_qt.core import keypath as kp
 
 TIERS = (12, 16, 24, 48, 80)
-PRESETS_DIR = Path(__file__).resolve().parents[2] / "schemas" / "presets"
+PRESETS_DIR = Path(__file__).resolve().parents[2] / "schemas" / "presets"   # source tree
+
+
+def presets_dir() -> Path:
+    """schemas/presets of this installation (source tree, wheel or frozen build)."""
+    from dpgui_qt.resources import schemas_dir
+
+    return Path(schemas_dir()) / "presets"
 UPSTREAM_PREFIX = "upstream:"
 
 
@@ -76,7 +83,7 @@ def _from_json(model_type: str, d: dict, upstream: bool = False) -> Preset:
 
 def load(model_type: str | None = None, folder: str | os.PathLike | None = None) -> list[Preset]:
     """Every preset (of one model type), sorted by model, tier, adapter, name."""
-    folder = Path(folder) if folder else PRESETS_DIR
+    folder = Path(folder) if folder else presets_dir()
     files = [folder / f"{model_type}.json"] if model_type else sorted(folder.glob("*.json"))
     out: list[Preset] = []
     for f in files:
