@@ -231,3 +231,62 @@ def show_value(v) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     return str(v)
+
+
+# --------------------------------------------------------------------------- comparing
+SKIP_UPSTREAM = ("output_dir", "dataset", "eval_datasets", "model.type", "adapter.type")
+
+
+def flatten(values: dict, prefix: str = "") -> dict[str, object]:
+    """{"a.b": value} for every leaf (arrays of tables stay whole)."""
+    out: dict[str, object] = {}
+    for k, v in values.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def flat_diff(before: dict, after: dict) -> list[tuple[str, object, object]]:
+    """(key, before or MISSING, after or MISSING) for every leaf that differs."""
+    from dpgui_qt.core.document import MISSING
+
+    a, b = flatten(before), flatten(after)
+    out = []
+    for key in list(a) + [k for k in b if k not in a]:
+        va, vb = a.get(key, MISSING), b.get(key, MISSING)
+        if va is MISSING or vb is MISSING or va != vb or type(va) is not type(vb):
+            out.append((key, va, vb))
+    return out
+
+
+def settings_of(preset: Preset, checkout=None) -> dict[str, object]:
+    """The keys a preset sets on an open config: its ``set`` table, or for an upstream
+    example every setting except paths, the dataset and the model/adapter type."""
+    if not preset.is_upstream:
+        return dict(preset.set)
+    import tomllib
+
+    values = tomllib.loads(upstream_text(preset, checkout))
+    out = {}
+    for key, v in flatten(values).items():
+        if key in SKIP_UPSTREAM or key.startswith("monitoring."):
+            continue
+        if isinstance(v, str) and ("/" in v or "\\" in v):
+            continue                  # a path on the author's machine
+        if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+            continue                  # text encoders and other tables of paths
+        out[key] = v
+    return out
+
+
+def changes_for_open(values: dict, preset: Preset, checkout=None) -> list[tuple[tuple, object, object]]:
+    """What applying ``preset`` to an open config would change (key path, now, then)."""
+    p = Preset(name=preset.name, model_type=preset.model_type, title=preset.title,
+               adapter=preset.adapter, tier=preset.tier, memory=preset.memory,
+               set=settings_of(preset, checkout))
+    if not isinstance(values.get("adapter"), dict):      # a full fine-tune keeps having none
+        p.set = {k: v for k, v in p.set.items() if not k.startswith("adapter.")}
+    return preset_changes(values, p)
