@@ -121,7 +121,7 @@ def estimate(values: dict, resolution: int | None = None, frames: int | None = N
     video = info[3]
     blocks = info[2] or 1
     res = int(resolution or (512 if video else 1024))
-    fr = int(frames or (33 if video else 1))
+    fr = int(frames or 33) if video else 1     # image models see single frames
     dtype = model.get("transformer_dtype") or model.get("diffusion_model_dtype") or model.get("dtype") or "bfloat16"
     b = DTYPE_BYTES.get(str(dtype), 2.0)
     swap = _num(values.get("blocks_to_swap"), 0)
