@@ -296,9 +296,16 @@ def test_disk_space_and_block_swap_ram(envs, no_smi, tmp_path):
     assert r.find("disk.low.output").severity == an.WARNING
     facts["memory"]["MemTotal"] = 16 * an.GIB
     facts["memory"]["wsl"] = True
-    r = an.analyse(facts, blocks_to_swap=32)
+    from dpgui_qt.core.memory import swapped_gb
+    cfg = {"blocks_to_swap": 32, "model": {"type": "wan", "ckpt_path": "/m/Wan2.1-T2V-14B",
+                                           "transformer_dtype": "float8"}}
+    need = swapped_gb(cfg)
+    assert need == pytest.approx(14e9 * 32 / 40 / an.GIB, rel=1e-6)
+    r = an.analyse(facts, blocks_to_swap=32, swap_gb=need)
     f = r.find("ram.block_swap")
-    assert f.severity == an.WARNING and ".wslconfig" in f.fix
+    assert f.severity == an.WARNING and ".wslconfig" in f.fix and "visible to WSL" in f.title
+    facts["memory"]["MemTotal"] = 64 * an.GIB
+    assert an.analyse(facts, blocks_to_swap=32, swap_gb=need).find("ram.block_swap") is None
 
 
 def test_wsl_command_forms():
@@ -335,9 +342,10 @@ def test_wsl_list_and_wslconfig_parsers():
     assert an.parse_wslconfig_memory("[wsl2]\nmemory=24GB # limit\nprocessors=8\n") == 24 * an.GIB
     assert an.parse_wslconfig_memory("[other]\nmemory=24GB\n") is None
     r = an.analyse({"python": {"version": "3.12.3"}}, windows_host=True, wsl_list=dl,
-                   wslconfig_memory=16 * an.GIB, blocks_to_swap=30)
+                   wslconfig_memory=16 * an.GIB, blocks_to_swap=30, swap_gb=20.0)
     assert r.find("wsl.ok").title.startswith("WSL2 distribution Ubuntu-22.04")
     assert r.find("wsl.memory_low").severity == an.WARNING
+    assert "memory=44GB" in r.find("wsl.memory_low").fix
     r = an.analyse({}, windows_host=True, wsl_list=[])
     assert r.find("wsl.missing").is_error and "wsl --install" in r.find("wsl.missing").fix
     r = an.analyse({}, windows_host=True, wsl_list=[dict(dl[1], default=True)])
@@ -394,3 +402,22 @@ def test_cli_text_clean_environment_exits_0(envs, monkeypatch, tmp_path, capsys)
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "0 errors" in out and "torch 2.9.0+cu128, built for CUDA 12.8" in out
+
+
+def test_native_windows_python_is_an_error():
+    r = an.analyse({"python": {"version": "3.12.3", "platform": "win32"}})
+    assert r.find("windows.native").is_error and "--host wsl" in r.find("windows.native").fix
+
+
+def test_cli_config_brings_model_and_block_swap(envs, no_smi, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DPGUI_CONFIG_DIR", str(tmp_path))
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("output_dir = '%s'\nblocks_to_swap = 30\n[model]\ntype = 'hunyuan_image'\n"
+                   % (tmp_path / "out"))
+    rc = cli.main(["doctor", "--python", str(py(envs["bare"])), "--config", str(cfg), "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert rc == 1
+    codes = {f["code"] for f in data["findings"]}
+    assert "flash_attn.required" in codes
+    assert any(d["label"] == "output" for d in data["facts"]["disk"])
+    assert cli.main(["doctor", "--config", str(tmp_path / "missing.toml")]) == 2

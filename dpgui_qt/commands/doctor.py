@@ -39,9 +39,11 @@ def _config_needs(path: str) -> tuple[dict, list[str], str | None]:
         raise SystemExit(f"dpgui doctor: {exc}")
     model = cfg.get("model") if isinstance(cfg.get("model"), dict) else {}
     outs = [cfg["output_dir"]] if isinstance(cfg.get("output_dir"), str) else []
+    from dpgui_qt.core.memory import swapped_gb
+
     needs = {"model_type": model.get("type") if isinstance(model.get("type"), str) else None,
              "blocks_to_swap": cfg.get("blocks_to_swap") if isinstance(cfg.get("blocks_to_swap"), int) else None,
-             "uses_flash": "flash" in str(model.get("attention", "")).lower()}
+             "swap_gb": swapped_gb(cfg)}
     return needs, outs, None
 
 

@@ -204,3 +204,16 @@ def drivers(values: dict, model_type: str | None = None) -> list[Driver]:
     out.append(Driver("dataset resolutions", "(dataset config)", "raises",
                       "activations grow with the square of the resolution (and with video frames)"))
     return out
+
+
+def swapped_gb(values: dict) -> float | None:
+    """GiB of transformer weights ``blocks_to_swap`` keeps in host RAM (None without swapping)."""
+    model = values.get("model") if isinstance(values.get("model"), dict) else {}
+    swap = _num(values.get("blocks_to_swap"), 0)
+    mt = model.get("type")
+    if not swap or not isinstance(mt, str):
+        return None
+    P, _ = params_for(model)
+    blocks = MODELS.get(mt, (8.0, "", 36, False))[2] or 1
+    dtype = model.get("transformer_dtype") or model.get("diffusion_model_dtype") or model.get("dtype") or "bfloat16"
+    return P * 1e9 * min(1.0, swap / blocks) * DTYPE_BYTES.get(str(dtype), 2.0) / GIB

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QLabel, Q
                                QVBoxLayout, QSplitter, QWidget)
 
 from dpgui_qt.core import doctor
+from dpgui_qt.core.memory import swapped_gb
 from dpgui_qt.gui import icons
 
 SETTINGS_VRAM = "doctor/vram_gb"
@@ -222,6 +223,7 @@ class DoctorDialog(QDialog):
         report = doctor.finish(self.target, self._results,
                                model_type=model.get("type") if isinstance(model.get("type"), str) else None,
                                blocks_to_swap=bts if isinstance(bts, int) else None,
+                               swap_gb=swapped_gb(self.values),
                                known_types=known, schema_types=schema)
         self.set_report(report)
 

@@ -55,7 +55,8 @@ def wslconfig_memory(environ=None) -> int | None:
 
 def finish(target: Target, results: dict[str, tuple[int | None, bytes, bytes]], *,
            model_type: str | None = None, uses_flash: bool = False,
-           blocks_to_swap: int | None = None, known_types: dict | None = None,
+           blocks_to_swap: int | None = None, swap_gb: float | None = None,
+           known_types: dict | None = None,
            schema_types: set[str] | None = None, environ=None) -> Report:
     """A report from the steps' (exit status, stdout, stderr); raises ProbeError
     when the probe itself gave no result."""
@@ -77,7 +78,7 @@ def finish(target: Target, results: dict[str, tuple[int | None, bytes, bytes]], 
                    uses_flash=uses_flash, known_types=known_types, schema_types=schema_types,
                    wsl_list=wl, windows_host=windows,
                    wslconfig_memory=wslconfig_memory(environ) if windows else None,
-                   blocks_to_swap=blocks_to_swap)
+                   blocks_to_swap=blocks_to_swap, swap_gb=swap_gb)
 
 
 def run_step(step: Step) -> tuple[int | None, bytes, bytes]:

@@ -21,6 +21,7 @@ REF_COMMIT = "8f83dbf25d03219df705570ec03e62be04bc402f"   # ref/README.md
 MIN_PYTHON = (3, 10)
 RECOMMENDED_PYTHON = "3.12"         # diffusion-pipe README.md:63 (conda create ... python=3.12)
 MIN_FREE_GB = 20.0
+RAM_BASE_GB = 16.0     # data loader, text encoders while caching, the Python processes
 GIB = 1024 ** 3
 
 # CUDA major -> the oldest Linux driver that runs it with minor-version
@@ -218,9 +219,11 @@ def analyse(facts: dict, *, python: str = "python3", target: str = "",
             known_types: dict | None = None, schema_types: set[str] | None = None,
             ref_commit: str = REF_COMMIT, wsl_list: list[dict] | None = None,
             wslconfig_memory: int | None = None, windows_host: bool = False,
-            blocks_to_swap: int | None = None, min_free_gb: float = MIN_FREE_GB) -> Report:
+            blocks_to_swap: int | None = None, swap_gb: float | None = None,
+            min_free_gb: float = MIN_FREE_GB) -> Report:
     """Findings for the parsed probe ``facts``.
 
+    ``swap_gb`` is what the config's swapped blocks occupy in RAM (core.memory.swapped_gb).
     ``known_types`` is the checkout's model types (from the schema audit) and
     ``schema_types`` the ones dpgui's schemas describe; ``model_type`` and
     ``uses_flash`` say what the open config asks for.
@@ -240,6 +243,12 @@ def analyse(facts: dict, *, python: str = "python3", target: str = "",
             "the requirements into it and choose it in Run ▸ Environment)")
     elif pyv:
         add("python.ok", OK, f"Python {py.get('version')} ({python})")
+    if str(py.get("platform", "")).startswith("win"):
+        add("windows.native", ERROR, "this Python runs on native Windows",
+            "diffusion-pipe needs DeepSpeed pipeline parallelism, which has only partial Windows "
+            "support; it runs in WSL2 (diffusion-pipe README, Windows support).",
+            "wsl --install -d Ubuntu, set the environment up inside it, then run "
+            "'dpgui doctor --host wsl'")
 
     # -- torch
     torch = facts.get("torch") or {}
@@ -472,10 +481,14 @@ def analyse(facts: dict, *, python: str = "python3", target: str = "",
     ram = mem.get("MemTotal")
     if ram:
         add("ram", INFO, f"{ram / GIB:.1f} GiB RAM" + (" visible to WSL" if mem.get("wsl") else ""))
-        if blocks_to_swap and ram / GIB < 32:
+        need = (swap_gb or 0) + RAM_BASE_GB
+        if blocks_to_swap and ram / GIB < need:
             add("ram.block_swap", WARNING,
-                f"blocks_to_swap = {blocks_to_swap} with {ram / GIB:.0f} GiB RAM",
-                "Swapped blocks live in RAM; with too little, the kernel kills the trainer.",
+                f"blocks_to_swap = {blocks_to_swap} needs about {need:.0f} GiB RAM; "
+                f"{ram / GIB:.0f} GiB {'visible to WSL' if mem.get('wsl') else 'installed'}",
+                f"The swapped blocks (about {swap_gb or 0:.0f} GiB) live in RAM beside the data "
+                f"loader and the text encoders ({RAM_BASE_GB:.0f} GiB assumed); when RAM runs "
+                "out the kernel kills the trainer.",
                 "Raise the memory limit in %USERPROFILE%\\.wslconfig ([wsl2] memory=...) and run "
                 "wsl --shutdown" if mem.get("wsl") else "Use fewer swapped blocks or more RAM.")
 
@@ -499,12 +512,14 @@ def analyse(facts: dict, *, python: str = "python3", target: str = "",
                     + (f" (WSL 1: {', '.join(v1)})" if v1 else ""))
         if wslconfig_memory is not None:
             add("wsl.memory", INFO, f".wslconfig limits WSL to {wslconfig_memory / GIB:.0f} GiB RAM")
-            if blocks_to_swap and wslconfig_memory / GIB < 32:
+            need = (swap_gb or 0) + RAM_BASE_GB
+            if blocks_to_swap and wslconfig_memory / GIB < need:
                 add("wsl.memory_low", WARNING,
-                    f".wslconfig memory={wslconfig_memory / GIB:.0f}GB is low for blocks_to_swap = {blocks_to_swap}",
+                    f".wslconfig memory={wslconfig_memory / GIB:.0f}GB is below the ~{need:.0f} GiB "
+                    f"blocks_to_swap = {blocks_to_swap} needs",
                     "Swapped blocks are held in WSL's RAM; at the limit the trainer is killed.",
-                    "Set memory=48GB (or more) under [wsl2] in %USERPROFILE%\\.wslconfig, then "
-                    "wsl --shutdown")
+                    f"Set memory={int(need + 0.999) + 8}GB under [wsl2] in %USERPROFILE%\\.wslconfig, "
+                    "then run wsl --shutdown")
     for e in facts.get("errors") or []:
         add("probe.partial", WARNING, "part of the probe failed: " + e[:200],
             "That part of the environment could not be checked.", "")
