@@ -103,6 +103,7 @@ def test_bare_venv_reports_torch_missing_with_the_install_command(envs, no_smi):
     assert f"{py(envs['bare'])} -m pip install torch torchvision --index-url" in f.fix
     assert r.find("deepspeed.missing").is_error
     assert r.find("flash_attn.missing").severity == an.INFO
+    assert r.find("gpu.none").severity == an.WARNING       # no nvidia-smi on PATH
     assert r.find("python.ok") is not None
     assert r.facts["python"]["prefix"] == str(envs["bare"])
 
@@ -324,6 +325,12 @@ def test_wsl_command_forms():
     t = doctor.default_target(checkout=r"C:\dp", python="python3", host="wsl", platform="win32", saved={},
                               environ={})
     assert t.checkout == "/mnt/c/dp" and t.checkout_host == "C:\\dp"
+    assert t.python == "python3"
+    for setting, want in (("/home/u/venv", "/home/u/venv/bin/python"),
+                          ("/home/u/venv/bin/deepspeed", "/home/u/venv/bin/python"),
+                          ("/opt/conda/envs/dp/bin/python3.12", "/opt/conda/envs/dp/bin/python3.12")):
+        t = doctor.default_target(host="wsl", platform="win32", saved={"deepspeed": setting}, environ={})
+        assert t.python == want, setting
 
 
 def test_unknown_host_is_a_clear_message(capsys):

@@ -94,6 +94,21 @@ def python_of_env(value: str, platform: str | None = None) -> tuple[str, str]:
     return str(p), "the setting (it does not exist here)"
 
 
+def wsl_python(value: str) -> tuple[str, str]:
+    """The interpreter inside WSL for the environment setting (a Linux path that this
+    Windows machine cannot inspect): an interpreter as is, a deepspeed launcher's
+    neighbour, else the environment folder's bin/python."""
+    if not value:
+        return "python3", "python3 on the WSL PATH"
+    v = wsl.to_linux_path(value).rstrip("/")
+    base = v.rsplit("/", 1)[-1]
+    if base.startswith("python"):
+        return v, "the Python environment setting"
+    if base == "deepspeed":
+        return v[: -len("deepspeed")] + "python", "beside the deepspeed launcher in the setting"
+    return v + "/bin/python", "the environment folder in the setting"
+
+
 def probe_args(target: Target) -> str:
     return json.dumps({"checkout": target.checkout, "outputs": list(target.outputs)})
 
@@ -174,8 +189,9 @@ def default_target(*, checkout: str | None = None, python: str | None = None,
     if h == "wsl":
         t.checkout = wsl.to_linux_path(co) if co else ""
         t.checkout_host = wsl.to_windows_path(t.checkout, t.distro or None) if co else ""
-        if not python and not (saved.get("deepspeed") or environ.get(envmod.ENV_DEEPSPEED)):
-            t.python, t.python_source = "python3", "python3 on the WSL PATH"
+        env_value = saved.get("deepspeed") or environ.get(envmod.ENV_DEEPSPEED) or ""
+        if not python:
+            t.python, t.python_source = wsl_python(env_value)
     else:
         t.checkout = str(Path(co).expanduser()) if co else ""
         t.checkout_host = t.checkout
