@@ -173,6 +173,9 @@ class DoctorDialog(QDialog):
         self._pump.submit(work, done, name="dpgui-doctor-drift")
 
     def _next_step(self) -> None:
+        if self._cancelled:
+            self._proc = None
+            return
         pending = [s for s in self._steps if s.key not in self._results]
         if not pending:
             self._proc = None
@@ -209,6 +212,8 @@ class DoctorDialog(QDialog):
         proc.finished.connect(finished)
         proc.errorOccurred.connect(failed)
         proc.start()
+        if self._proc is not proc or proc.state() == QProcess.ProcessState.NotRunning:
+            return                                   # failed to start (already reported)
         if step.stdin:
             proc.write(step.stdin)
         proc.closeWriteChannel()

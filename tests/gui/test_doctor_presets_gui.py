@@ -250,3 +250,15 @@ def test_memory_status_names_the_sourced_figure(qtbot):
     qtbot.addWidget(btn)
     assert btn.text().startswith("24 GB VRAM (diffusion-pipe)")
     assert "examples/wan_14b_min_vram.toml:1" in btn.text_basis
+
+
+def test_doctor_dialog_python_that_cannot_start(qtbot, tmp_path):
+    from dpgui_qt.gui.doctor_dialog import DoctorDialog
+
+    dlg = DoctorDialog(target(tmp_path / "no" / "python"), autostart=False)
+    qtbot.addWidget(dlg)
+    with qtbot.waitSignal(dlg.finished_report, timeout=10000) as blocker:
+        dlg.start()
+    f = blocker.args[0].find("python.unusable")
+    assert f.is_error and "cannot be started" in f.title
+    assert "Run Again" == dlg.run_btn.text() and dlg.run_btn.isEnabled()
