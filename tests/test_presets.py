@@ -69,6 +69,31 @@ def test_preset_memory_is_sourced(preset):
         assert est.gb <= preset.tier * 0.85
 
 
+SOURCED = [p for p in OWN if p.memory["kind"] == "upstream"]
+
+
+@pytest.mark.parametrize("preset", SOURCED, ids=lambda p: f"{p.model_type}:{p.name}")
+def test_estimate_agrees_with_diffusion_pipes_figures(preset):
+    """Calibration: for the settings diffusion-pipe gives a figure for, the estimate never
+    claims more memory than upstream states."""
+    values = ConfigDocument.from_text(P.build_text(REG, preset)).values()
+    est = memory.estimate(values, preset.resolution, preset.frames)
+    assert est.gb <= preset.tier
+
+
+@pytest.mark.parametrize("model_type,name", [("hidream", "lora-48gb"), ("flux2", "dev-lora-48gb"),
+                                             ("sdxl", "full-48gb")])
+def test_estimate_agrees_where_upstream_says_a_smaller_card_is_not_enough(model_type, name):
+    """'Without block swapping you need 48GB': the estimate does not fit those into 24 GB."""
+    p = P.find(model_type, name)
+    values = ConfigDocument.from_text(P.build_text(REG, p)).values()
+    assert memory.estimate(values, p.resolution, p.frames).gb > 24 * 0.85
+    q = P.find("qwen_image", "lora-24gb")          # 24 GB needs block swapping (docs line 388)
+    values = ConfigDocument.from_text(P.build_text(REG, q)).values()
+    values["blocks_to_swap"] = 0
+    assert memory.estimate(values, q.resolution).gb > 24 * 0.85
+
+
 def test_upstream_sources_cite_lines_that_state_memory():
     """Where the cited file is in the shared corpus, the cited line talks about VRAM."""
     if not CORPUS_CONFIGS.exists():

@@ -174,7 +174,8 @@ def test_file_new_uses_the_picker(window, qtbot, monkeypatch):
     monkeypatch.setattr(new_dialog.NewConfigDialog, "exec", fake_exec)
     assert window.new_file()
     v = window.session.doc.values()
-    assert v["model"]["type"] == "flux" and v["blocks_to_swap"] == 8
+    assert v["model"]["type"] == "flux"
+    assert v["blocks_to_swap"] == P.find("flux", "lora-16gb").set["blocks_to_swap"]
     assert "Preset lora-16gb" in window.session.doc.text
 
 
