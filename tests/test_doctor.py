@@ -419,7 +419,9 @@ def test_native_windows_python_is_an_error():
 def test_cli_config_brings_model_and_block_swap(envs, no_smi, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("DPGUI_CONFIG_DIR", str(tmp_path))
     cfg = tmp_path / "c.toml"
-    cfg.write_text("output_dir = '%s'\nblocks_to_swap = 30\n[model]\ntype = 'hunyuan_image'\n"
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "ds.toml").write_text("resolutions = [1024]\n[[directory]]\npath = '%s'\n" % (tmp_path / "imgs"))
+    cfg.write_text("output_dir = '%s'\ndataset = 'ds.toml'\nblocks_to_swap = 30\n[model]\ntype = 'hunyuan_image'\n"
                    % (tmp_path / "out"))
     rc = cli.main(["doctor", "--python", str(py(envs["bare"])), "--config", str(cfg), "--json"])
     data = json.loads(capsys.readouterr().out)
@@ -427,4 +429,6 @@ def test_cli_config_brings_model_and_block_swap(envs, no_smi, tmp_path, capsys, 
     codes = {f["code"] for f in data["findings"]}
     assert "flash_attn.required" in codes
     assert any(d["label"] == "output" for d in data["facts"]["disk"])
+    cache = next(d for d in data["facts"]["disk"] if d["label"] == "dataset cache 1")
+    assert cache["path"] == str(tmp_path / "imgs")
     assert cli.main(["doctor", "--config", str(tmp_path / "missing.toml")]) == 2

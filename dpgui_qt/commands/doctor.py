@@ -30,7 +30,7 @@ def add_parser(subparsers, name: str = "doctor") -> argparse.ArgumentParser:
     return p
 
 
-def _config_needs(path: str) -> tuple[dict, list[str], str | None]:
+def _config_needs(path: str) -> tuple[dict, list[str], list]:
     from dpgui_qt.core.run.env import SetupError, load_config
 
     try:
@@ -44,22 +44,25 @@ def _config_needs(path: str) -> tuple[dict, list[str], str | None]:
     needs = {"model_type": model.get("type") if isinstance(model.get("type"), str) else None,
              "blocks_to_swap": cfg.get("blocks_to_swap") if isinstance(cfg.get("blocks_to_swap"), int) else None,
              "swap_gb": swapped_gb(cfg)}
-    return needs, outs, None
+    from dpgui_qt.core.doctor import cache_places
+
+    return needs, outs, cache_places(cfg, path)
 
 
 def run(args) -> int:
     from dpgui_qt.core import doctor
 
-    needs, outs = {}, []
+    needs, outs, places = {}, [], []
     if args.config:
         try:
-            needs, outs, _ = _config_needs(args.config)
+            needs, outs, places = _config_needs(args.config)
         except SystemExit as exc:
             print(exc, file=sys.stderr)
             return 2
     try:
         target = doctor.default_target(checkout=args.checkout, python=args.python, host=args.host,
                                        distro=args.distro, outputs=outs)
+        target.places = places
         report = doctor.examine(target, **needs)
     except doctor.TargetError as exc:
         print(f"dpgui doctor: {exc}", file=sys.stderr)

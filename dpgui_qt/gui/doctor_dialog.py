@@ -64,13 +64,14 @@ class DoctorDialog(QDialog):
     finished_report = Signal(object)     # core.doctor.Report
 
     def __init__(self, target: doctor.Target, parent=None, *, values: dict | None = None,
-                 autostart: bool = True):
+                 config_path=None, autostart: bool = True):
         super().__init__(parent)
         self.setObjectName("DoctorDialog")
         self.setWindowTitle("Environment Doctor")
         self.resize(900, 620)
         self.target = target
         self.values = values or {}
+        self.config_path = config_path
         self.report: doctor.Report | None = None
         self._steps: list[doctor.Step] = []
         self._results: dict = {}
@@ -137,6 +138,7 @@ class DoctorDialog(QDialog):
             t.checkout_host = co if t.host == "local" else t.checkout_host
         out = self.values.get("output_dir")
         t.outputs = [out] if isinstance(out, str) and out else []
+        t.places = doctor.cache_places(self.values, self.config_path)
         try:
             self._steps = doctor.probe_steps(t)
         except doctor.TargetError as exc:
@@ -296,9 +298,10 @@ class DoctorDialog(QDialog):
 
 
 def show_doctor(parent=None, env=None, values: dict | None = None, platform: str | None = None,
-                modal: bool = False) -> DoctorDialog:
-    """Open the Doctor for the Run page's environment (``env``: EnvSettings; None = saved)."""
-    dlg = DoctorDialog(target_from_env(env, platform), parent, values=values)
+                modal: bool = False, config_path=None) -> DoctorDialog:
+    """Open the Doctor for the Run page's environment (``env``: EnvSettings; None = saved);
+    ``values``/``config_path``: the open config (its model's needs, output and cache disks)."""
+    dlg = DoctorDialog(target_from_env(env, platform), parent, values=values, config_path=config_path)
     dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
     if modal:
         dlg.exec()

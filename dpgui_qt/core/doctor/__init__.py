@@ -35,6 +35,28 @@ def model_type_drift(checkout_host: str | os.PathLike | None) -> dict | None:
         return None
 
 
+def cache_places(values: dict, config_path=None, limit: int = 8) -> list[tuple[str, str]]:
+    """Where the config's latent caches go: diffusion-pipe writes them into each dataset
+    directory (``<path>/cache/<model>``, utils/dataset.py:482)."""
+    import tomllib
+
+    ds = values.get("dataset")
+    if not isinstance(ds, str) or not ds:
+        return []
+    p = Path(ds)
+    if not p.is_absolute() and config_path:
+        p = Path(config_path).parent / p
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return []
+    out = []
+    for d in data.get("directory") or []:
+        if isinstance(d, dict) and isinstance(d.get("path"), str) and d["path"]:
+            out.append((f"dataset cache {len(out) + 1}", d["path"]))
+    return out[:limit]
+
+
 def schema_model_types() -> set[str]:
     from dpgui_qt.core.schema import default_registry
 

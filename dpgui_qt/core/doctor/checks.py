@@ -470,13 +470,13 @@ def analyse(facts: dict, *, python: str = "python3", target: str = "",
             continue
         free = dk["free"] / GIB
         if free < min_free_gb:
-            add(f"disk.low.{dk['label']}", WARNING,
+            add(f"disk.low.{dk['label'].replace(' ', '_')}", WARNING,
                 f"only {free:.1f} GiB free at {dk.get('checked') or dk['path']} ({dk['label']})",
                 "Latent caches, checkpoints (optimizer state included) and saved models need "
                 "tens of GB; a full disk ends a run at its next save.",
                 "Free space there or point output_dir / HF_HOME at a larger disk.")
         else:
-            add(f"disk.{dk['label']}", OK, f"{free:.0f} GiB free at {dk.get('checked') or dk['path']} ({dk['label']})")
+            add(f"disk.{dk['label'].replace(' ', '_')}", OK, f"{free:.0f} GiB free at {dk.get('checked') or dk['path']} ({dk['label']})")
     mem = facts.get("memory") or {}
     ram = mem.get("MemTotal")
     if ram:

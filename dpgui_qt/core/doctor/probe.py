@@ -246,6 +246,7 @@ guard("checkout", lambda: checkout_info(checkout))
 hf = os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface")
 places = [("checkout", checkout)] if checkout else []
 places += [("output", p) for p in args.get("outputs", []) if p]
+places += [(str(lab), str(p)) for lab, p in args.get("places", []) if p]
 places += [("huggingface cache", hf)]
 guard("disk", lambda: disk(places))
 guard("memory", memory)

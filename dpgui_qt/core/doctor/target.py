@@ -43,6 +43,7 @@ class Target:
     checkout: str = ""                  # as the target sees it (Linux path under WSL)
     checkout_host: str = ""             # the same folder as this machine sees it (drift check)
     outputs: list[str] = field(default_factory=list)
+    places: list[tuple[str, str]] = field(default_factory=list)   # (label, path): dataset caches
     distro: str = ""                    # WSL distribution ("" = default)
     platform: str | None = None         # sys.platform-style; None = this machine's
     python_source: str = ""             # where the python choice came from (for messages)
@@ -110,7 +111,10 @@ def wsl_python(value: str) -> tuple[str, str]:
 
 
 def probe_args(target: Target) -> str:
-    return json.dumps({"checkout": target.checkout, "outputs": list(target.outputs)})
+    data = {"checkout": target.checkout, "outputs": list(target.outputs)}
+    if target.places:
+        data["places"] = [list(p) for p in target.places]
+    return json.dumps(data)
 
 
 def probe_steps(target: Target) -> list[Step]:

@@ -580,8 +580,10 @@ class RunPage(QWidget):
         """The environment doctor for these settings and the open config."""
         from dpgui_qt.gui.doctor_dialog import show_doctor
 
-        values = self.session.doc.values() if getattr(self, "session", None) is not None else None
-        return show_doctor(self, self.env, values, self.platform, modal=modal)
+        s = getattr(self, "session", None)
+        values = s.doc.values() if s is not None else None
+        return show_doctor(self, self.env, values, self.platform, modal=modal,
+                           config_path=s.path if s is not None else None)
 
     def edit_environment(self) -> bool:
         dlg = EnvironmentDialog(self.env, self, self.platform)
