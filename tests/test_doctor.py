@@ -432,3 +432,15 @@ def test_cli_config_brings_model_and_block_swap(envs, no_smi, tmp_path, capsys, 
     cache = next(d for d in data["facts"]["disk"] if d["label"] == "dataset cache 1")
     assert cache["path"] == str(tmp_path / "imgs")
     assert cli.main(["doctor", "--config", str(tmp_path / "missing.toml")]) == 2
+
+
+def test_fifo_dataset_and_requirements_never_block(envs, no_smi, tmp_path):
+    os.mkfifo(tmp_path / "ds.toml")
+    assert doctor.cache_places({"dataset": "ds.toml"}, tmp_path / "c.toml") == []
+    co = tmp_path / "co"
+    co.mkdir()
+    (co / "train.py").write_text("")
+    os.mkfifo(co / "requirements.txt")
+    os.mkfifo(co / ".gitmodules")
+    r = examine(py(envs["good"]), co)                 # returns (the probe skips FIFOs)
+    assert r.find("requirements.ok") is None and r.find("checkout.not_git") is not None

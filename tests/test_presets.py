@@ -210,3 +210,17 @@ def test_cli_new(tmp_path, capsys):
     assert "adapter" not in ConfigDocument.load(tmp_path / "e.toml").values()
     assert cli.main(["new", "flux", "--preset", "nope", "-o", str(tmp_path / "f.toml")]) == 2
     assert "no preset 'nope' for flux" in capsys.readouterr().err
+
+
+def test_hostile_upstream_files(tmp_path):
+    import os
+    p = P.find("wan", "upstream:wan_14b_min_vram")
+    (tmp_path / "examples").mkdir()
+    target = tmp_path / p.upstream
+    os.mkfifo(target)                                   # would block a plain open()
+    with pytest.raises(P.PresetError, match="not a regular file"):
+        P.build_text(REG, p, checkout=tmp_path)
+    target.unlink()
+    target.write_bytes(b"\xff\xfe bad")
+    with pytest.raises(P.PresetError, match="not UTF-8"):
+        P.build_text(REG, p, checkout=tmp_path)

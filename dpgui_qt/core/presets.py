@@ -129,12 +129,17 @@ def upstream_text(preset: Preset, checkout: str | os.PathLike | None) -> str:
         raise PresetError(f"{preset.name} is diffusion-pipe's {preset.upstream}: choose the "
                           "diffusion-pipe checkout (Run ▸ Environment or --checkout) to use it")
     path = Path(checkout) / str(preset.upstream)
+    if path.exists() and not path.is_file():
+        raise PresetError(f"{path} is not a regular file")
     try:
         with open(path, "rb") as f:
             raw = f.read()
     except OSError as exc:
         raise PresetError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return raw.decode("utf-8")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PresetError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 def build_text(registry, preset: Preset, checkout=None, output_dir: str | None = None) -> str:

@@ -27,7 +27,7 @@ def dataset_shape(values: dict, config_path) -> tuple[int | None, int | None]:
     if not p.is_absolute() and config_path:
         p = Path(config_path).parent / p
     try:
-        if p.stat().st_size > 1_000_000:
+        if not p.is_file() or p.stat().st_size > 1_000_000:     # never block on a FIFO
             return None, None
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (OSError, ValueError, UnicodeDecodeError):

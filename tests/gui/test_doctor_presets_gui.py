@@ -263,3 +263,16 @@ def test_doctor_dialog_python_that_cannot_start(qtbot, tmp_path):
     f = blocker.args[0].find("python.unusable")
     assert f.is_error and "cannot be started" in f.title
     assert "Run Again" == dlg.run_btn.text() and dlg.run_btn.isEnabled()
+
+
+def test_memory_status_dataset_shape(tmp_path):
+    import os
+
+    from dpgui_qt.gui.memory_status import dataset_shape
+
+    (tmp_path / "ds.toml").write_text("resolutions = [[1280, 720], 512]\nframe_buckets = [1, 33, 65]\n")
+    assert dataset_shape({"dataset": "ds.toml"}, tmp_path / "c.toml") == (959, 65)
+    os.mkfifo(tmp_path / "fifo.toml")
+    assert dataset_shape({"dataset": "fifo.toml"}, tmp_path / "c.toml") == (None, None)
+    (tmp_path / "bad.toml").write_text("resolutions = [")
+    assert dataset_shape({"dataset": "bad.toml"}, tmp_path / "c.toml") == (None, None)

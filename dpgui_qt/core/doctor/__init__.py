@@ -47,6 +47,8 @@ def cache_places(values: dict, config_path=None, limit: int = 8) -> list[tuple[s
     if not p.is_absolute() and config_path:
         p = Path(config_path).parent / p
     try:
+        if not p.is_file() or p.stat().st_size > 1_000_000:     # never block on a FIFO
+            return []
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (OSError, ValueError, UnicodeDecodeError):
         return []
