@@ -271,7 +271,7 @@ def test_memory_status_dataset_shape(tmp_path):
     from dpgui_qt.gui.memory_status import dataset_shape
 
     (tmp_path / "ds.toml").write_text("resolutions = [[1280, 720], 512]\nframe_buckets = [1, 33, 65]\n")
-    assert dataset_shape({"dataset": "ds.toml"}, tmp_path / "c.toml") == (959, 65)
+    assert dataset_shape({"dataset": "ds.toml"}, tmp_path / "c.toml") == (960, 65)
     os.mkfifo(tmp_path / "fifo.toml")
     assert dataset_shape({"dataset": "fifo.toml"}, tmp_path / "c.toml") == (None, None)
     (tmp_path / "bad.toml").write_text("resolutions = [")
