@@ -145,11 +145,37 @@ def settings_file() -> Path:
     return Path(platformdirs.user_config_dir("dpgui", appauthor=False)) / "dpgui.ini"
 
 
+_INI_ESCAPES = {"\\": "\\", '"': '"', "n": "\n", "t": "\t", "r": "\r", "0": "\0", "a": "\a",
+                "b": "\b", "f": "\f", "v": "\v", "'": "'", ";": ";", ",": ",", "=": "="}
+
+
 def _ini_value(raw: str) -> str:
+    r"""A QSettings INI string value: optional double quotes, backslash escapes
+    (``\\``, ``\"``, ``\xHHHH``), a leading ``@@`` for a literal ``@``."""
     v = raw.strip()
-    if len(v) >= 2 and v[0] == v[-1] == '"':
-        v = v[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-    return v
+    out, i, quoted = [], 0, False
+    while i < len(v):
+        c = v[i]
+        if c == '"':
+            quoted = not quoted
+        elif c == "\\" and i + 1 < len(v):
+            n = v[i + 1]
+            if n == "x":
+                j = i + 2
+                while j < len(v) and j < i + 6 and v[j] in "0123456789abcdefABCDEF":
+                    j += 1
+                if j > i + 2:
+                    out.append(chr(int(v[i + 2:j], 16)))
+                    i = j
+                    continue
+            out.append(_INI_ESCAPES.get(n, n))
+            i += 2
+            continue
+        else:
+            out.append(c)
+        i += 1
+    text = "".join(out)
+    return text[1:] if text.startswith("@@") else text
 
 
 def saved_environment(path: str | os.PathLike | None = None) -> dict[str, str]:
