@@ -48,8 +48,9 @@ XCB_PACKAGES="libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1"
 if [ "$build" = 1 ]; then
     "$PYTHON" -m PyInstaller --version >/dev/null 2>&1 \
         || fail "PyInstaller is missing: $PYTHON -m pip install pyinstaller  (or .[build])"
+    known="$(ldconfig -p 2>/dev/null || true)"  # (not piped into grep -q: pipefail + SIGPIPE)
     for so in $XCB_SONAMES; do
-        ldconfig -p 2>/dev/null | grep -q "$so" \
+        grep -qF "$so" <<< "$known" \
             || fail "$so is not installed on this build machine, so the build could not bundle it: apt-get install $XCB_PACKAGES"
     done
     "$PYTHON" packaging/make_icons.py --check || "$PYTHON" packaging/make_icons.py
