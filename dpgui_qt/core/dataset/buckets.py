@@ -325,7 +325,8 @@ def directory_buckets(scan: DirectoryScan, dataset_config: dict | None = None, *
                       model_type: str | None = None, round_to: int | None = None,
                       frames: dict[str, int] | None = None,
                       unsized_as_square: bool = False, framerate=None,
-                      clip_mode: str | None = None) -> DirectoryBuckets:
+                      clip_mode: str | None = None,
+                      dir_config: dict | None = None) -> DirectoryBuckets:
     """Assign the scanned, trainable media of one directory to buckets.
 
     Needs a scan with ``sizes=True`` for images. Videos are followed through
@@ -337,10 +338,16 @@ def directory_buckets(scan: DirectoryScan, dataset_config: dict | None = None, *
     ``unsized_as_square`` places images without a known size in the bucket of a
     square image (for a rough estimate from a scan without sizes); they stay listed
     in ``unsized``.
+
+    ``dir_config`` is the directory's current ``[[directory]]`` table: bucket settings
+    (resolutions, frame_buckets, num_repeats, ...) edited since the scan then count
+    (the scan's own settings are those it ran with).
     """
-    cfg = bucket_config(scan.settings, dataset_config, model_type=model_type,
+    settings = scan.settings if dir_config is None else \
+        directory_settings(dir_config, dataset_config)
+    cfg = bucket_config(settings, dataset_config, model_type=model_type,
                         round_to=round_to)
-    out = DirectoryBuckets(scan.path, cfg, dict(scan.settings), problems=list(cfg.problems))
+    out = DirectoryBuckets(scan.path, cfg, dict(settings), problems=list(cfg.problems))
     for p in out.problems:
         p.directory = scan.path
     keep = scan.trainable()
