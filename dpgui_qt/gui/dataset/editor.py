@@ -110,12 +110,14 @@ class ProblemsList(QTextBrowser):
         self.anchorClicked.connect(self._clicked)
         self.items: list[tuple[str, str, list, int]] = []
 
-    def show_problems(self, scan, findings: list, state: str) -> None:
+    def show_problems(self, scan, findings: list, state: str, extra: list = ()) -> None:
+        """``extra``: problems from the bucket pass (videos too short, empty frame
+        buckets, ...) shown with the scan's own."""
         rows = [(f.severity, f"<code>{html.escape(f.key)}</code>: {html.escape(f.message)}",
                  [], 0, "dataset config") for f in findings]
         if scan is not None:
             rows += [(p.severity, html.escape(p.message), p.files, p.count, p.source)
-                     for p in scan.problems]
+                     for p in list(scan.problems) + list(extra)]
         rows.sort(key=lambda r: _SEV_ORDER.get(r[0], 3))
         self.items = [(r[0], r[1], r[2], r[3]) for r in rows]
         if not rows:
@@ -183,6 +185,7 @@ class DatasetEditor(QWidget):
         self._base_dirs = base_dirs or (lambda: [])
         self.current_row = -1
         self._shown_scan = None
+        self.buckets_by_row: dict = {}  # row -> DirectoryBuckets of the last bucket pass
         self.scans = ScanManager(session, self.base_dirs, self.model_type, self)
 
         # ---------------------------------------------------------------- header
@@ -460,9 +463,15 @@ class DatasetEditor(QWidget):
         row = self.current_row
         scan = self.scans.result(row) if row >= 0 else None
         findings = self.dir_model.findings_for(row) if row >= 0 else []
-        self.problems.show_problems(scan, findings, self.scans.state(row) if row >= 0 else "none")
-        n_err = sum(1 for f in findings if f.is_error) + (len(scan.errors) if scan else 0)
-        n_all = len(findings) + (sum(1 for p in scan.problems if p.severity != "info") if scan else 0)
+        db = self.buckets_by_row.get(row) if scan is not None else None
+        extra = [p for p in db.problems if p.kind.startswith(("video", "frame_bucket"))] \
+            if db is not None and db.path == scan.path else []
+        self.problems.show_problems(scan, findings, self.scans.state(row) if row >= 0 else "none",
+                                    extra)
+        n_err = sum(1 for f in findings if f.is_error) + (len(scan.errors) if scan else 0) \
+            + sum(1 for p in extra if p.severity == "error")
+        n_all = len(findings) + (sum(1 for p in scan.problems if p.severity != "info") if scan else 0) \
+            + sum(1 for p in extra if p.severity != "info")
         self.tabs.setTabText(TAB_PROBLEMS, f"Problems ({n_all})" if n_all else "Problems")
         self.tabs.setTabIcon(TAB_PROBLEMS, icons.error_icon() if n_err else
                              (icons.warning_icon() if n_all else icons.ok_icon() if scan else
@@ -587,22 +596,37 @@ class DatasetEditor(QWidget):
     def _schedule_derived(self) -> None:
         self._derived_timer.start()
 
+    def framerate(self):
+        """The model's video frame rate (Wan's depends on its checkpoint)."""
+        from dpgui_qt.core.dataset.video import model_framerate
+
+        main = self.main_values() or {}
+        model = main.get("model") if isinstance(main.get("model"), dict) else {}
+        return model_framerate(self.model_type(), model, self.base_dirs()[0])
+
     def refresh_derived(self) -> None:
         from dpgui_qt.core.dataset.buckets import directory_buckets
         from dpgui_qt.core.dataset.estimate import estimate
+        from dpgui_qt.core.dataset.report import clip_mode_of
 
         values = self.session.doc.values()
         mtype = self.model_type()
+        rate = self.framerate()
+        mode = clip_mode_of(self.main_values())
         dbs = []
         rows = []
+        self.buckets_by_row = {}
         for r in range(self.dir_model.rowCount()):
             scan = self.scans.result(r)
             if scan is None or not scan.exists:
                 continue
             try:
-                dbs.append(directory_buckets(scan, values, model_type=mtype,
-                                             unsized_as_square=True))
+                db = directory_buckets(scan, values, model_type=mtype,
+                                       unsized_as_square=True, framerate=rate,
+                                       clip_mode=mode, dir_config=self.dir_model.entry(r))
+                dbs.append(db)
                 rows.append(r)
+                self.buckets_by_row[r] = db
             except Exception as exc:  # noqa: BLE001 - a broken value must not break the tab
                 self.statusMessage.emit(f"Bucket preview: {exc}")
         main = self.main_values()
@@ -641,6 +665,9 @@ class DatasetEditor(QWidget):
             src = "From the main config: " + (", ".join(keys) if keys else "defaults (1)")
         self.estimate.show_estimate(est, src, bool(dbs))
         self.last_buckets = dbs
+        cur = self.buckets_by_row.get(self.current_row)
+        self.media.set_plans(cur.video_plans if cur is not None else {})
+        self._refresh_problems()
 
     # --------------------------------------------------------------- teardown
     def shutdown(self) -> None:

@@ -1,0 +1,112 @@
+"""The Dataset tab on a video dataset: a line per video (fps, frames before -> after,
+bucket or why it is skipped), the aspect x frames matrix, the filters and warnings.
+Expected values: see tests/test_dataset_video.py (hunyuan-video, 24 fps)."""
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from dpgui_qt.gui.dataset import media_view as mv
+
+pytest.importorskip("av")
+
+MAIN = """\
+output_dir = '{out}'
+dataset = 'dataset.toml'
+epochs = 1
+micro_batch_size_per_gpu = 1
+gradient_accumulation_steps = 1
+video_clip_mode = 'single_middle'
+
+[model]
+type = 'hunyuan-video'
+ckpt_path = '/nonexistent/hunyuan'
+dtype = 'bfloat16'
+
+[optimizer]
+type = 'adamw_optimi'
+lr = 2e-5
+"""
+
+
+@pytest.fixture
+def video_main(tmp_path, video_dataset):
+    (tmp_path / "dataset.toml").write_text(
+        "resolutions = [256]\nframe_buckets = [1, 17, 33, 65]\n\n"
+        f"[[directory]]\npath = '{video_dataset}'\n")
+    main = tmp_path / "main.toml"
+    main.write_text(MAIN.format(out=tmp_path / "out"))
+    return main
+
+
+def _editor(window, main):
+    assert window.open_file(main, ask=False)
+    window.show_page("dataset")
+    ed = window.page("dataset").editors[0]
+    ed._first_show()
+    assert ed.wait_idle(30)
+    return ed
+
+
+def test_video_rows_matrix_filters_and_warnings(window, video_main):
+    ed = _editor(window, video_main)
+    model = ed.media.model
+    plans = model.plans
+    assert plans["v24_33.mp4"].frame_bucket == 33
+    assert plans["v60_130.mp4"].clip == (9, 42)  # single_middle from the main config
+    # the tile's line and the tooltip
+    row = model.row_of("v60_130.mp4")
+    text, _color = mv.video_line(model.data(model.index(row), mv.VideoRole))
+    assert text == "60→24 fps · 130→52 f · bucket 33"
+    short = mv.video_line(plans["v30_16.mp4"])
+    assert short[0].endswith("too short (needs 17)") and short[1] == mv.SKIP_COLOR
+    tip = model.data(model.index(model.row_of("v30_32.mkv")), Qt.ItemDataRole.ToolTipRole)
+    assert "counted by demuxing" in tip and "25 frames" in tip
+    assert model.data(model.index(model.row_of("v30_16.mp4")), mv.ProblemRole).startswith(
+        "too short")
+    # filters
+    br = ed.media
+    br.kind_filter.setCurrentIndex(mv.FILTER_TOO_SHORT)
+    shown = {br.proxy.index(r, 0).data() for r in range(br.proxy.rowCount())}
+    assert shown == {"v30_16.mp4"}
+    br.kind_filter.setCurrentIndex(mv.FILTER_SKIPPED)
+    shown = {br.proxy.index(r, 0).data() for r in range(br.proxy.rowCount())}
+    assert shown == {"v30_16.mp4", "corrupt.mp4", "nocap.png"}
+    br.kind_filter.setCurrentIndex(mv.FILTER_NO_CAPTION)
+    assert br.proxy.rowCount() == 1
+    br.kind_filter.setCurrentIndex(mv.FILTER_VIDEOS)
+    assert br.proxy.rowCount() == 10
+    br.kind_filter.setCurrentIndex(mv.FILTER_ALL)
+    # the bucket matrix: aspect x frames, 65 reached by nobody
+    m = ed.buckets.matrix
+    assert not m.isHidden()
+    heads = [m.horizontalHeaderItem(c).text() for c in range(m.columnCount())]
+    assert heads == ["images (1)", "17 frames", "33 frames", "65 frames"]
+    totals = [m.item(m.rowCount() - 1, c).text() for c in range(m.columnCount())]
+    assert totals == ["2", "4", "3", "0"]
+    assert m.empty_frames == [65]
+    # warnings in the Problems tab
+    text = ed.problems.toPlainText()
+    assert "No video here reaches frame bucket 65" in text
+    assert "v24_32.mp4: 32 frames, 1 short of 33" in text
+    assert "v30_16.mp4: 12 frames" in text
+    assert ed.tabs.tabText(2).startswith("Problems (")
+    # the estimate counts images and videos together
+    assert ed.estimate.estimate.items_per_epoch == 9
+
+
+def test_frame_bucket_edit_rebuckets_without_rescan(window, video_main):
+    ed = _editor(window, video_main)
+    ed.session.set_value(("frame_buckets",), [1, 9, 17, 33, 65])
+    ed.wait_idle(30)
+    plans = ed.media.model.plans
+    # 12 frames at 24 fps now fit the new 9-frame bucket
+    assert plans["v30_16.mp4"].frame_bucket == 9 and not plans["v30_16.mp4"].skipped
+
+
+def test_video_thumbnail_is_the_first_frame(video_dataset):
+    img = mv.first_frame(str(video_dataset / "v24_33.mp4"), 64)
+    assert not img.isNull() and img.width() == 32  # never upscaled
+    # the top half of every frame is red-ish (tests/video_fixtures.py)
+    assert img.pixelColor(16, 4).red() > 150
+    assert mv.first_frame(str(video_dataset / "corrupt.mp4"), 64).isNull()
