@@ -56,10 +56,12 @@ def test_video_rows_matrix_filters_and_warnings(window, video_main):
     assert plans["v60_130.mp4"].clip == (9, 42)  # single_middle from the main config
     # the tile's line and the tooltip
     row = model.row_of("v60_130.mp4")
-    text, _color = mv.video_line(model.data(model.index(row), mv.VideoRole))
-    assert text == "60→24 fps · 130→52 f · bucket 33"
-    short = mv.video_line(plans["v30_16.mp4"])
-    assert short[0].endswith("too short (needs 17)") and short[1] == mv.SKIP_COLOR
+    first, second, color = mv.video_lines(model.data(model.index(row), mv.VideoRole))
+    assert (first, second, color) == ("60→24 fps · 130→52 f", "bucket 33 frames", None)
+    short = mv.video_lines(plans["v30_16.mp4"])
+    assert short == ("30→24 fps · 16→12 f", "too short: needs 17", mv.SKIP_COLOR)
+    near = mv.video_lines(plans["v24_32.mp4"])
+    assert near[1] == "bucket 17 frames (1 short of 33)" and near[2] == mv.NEAR_COLOR
     tip = model.data(model.index(model.row_of("v30_32.mkv")), Qt.ItemDataRole.ToolTipRole)
     assert "counted by demuxing" in tip and "25 frames" in tip
     assert model.data(model.index(model.row_of("v30_16.mp4")), mv.ProblemRole).startswith(
@@ -110,3 +112,13 @@ def test_video_thumbnail_is_the_first_frame(video_dataset):
     # the top half of every frame is red-ish (tests/video_fixtures.py)
     assert img.pixelColor(16, 4).red() > 150
     assert mv.first_frame(str(video_dataset / "corrupt.mp4"), 64).isNull()
+
+
+def test_video_thumbnail_with_padded_rows(tmp_path):
+    from tests.video_fixtures import write_video
+
+    # 320x180 scaled to 150x84: the decoder pads each row of 450 bytes to 480
+    write_video(tmp_path / "wide.mp4", "mp4", "libx264", 24, 3, 320, 180)
+    img = mv.first_frame(str(tmp_path / "wide.mp4"), 150)
+    assert (img.width(), img.height()) == (150, 84)
+    assert img.pixelColor(75, 10).red() > 150

@@ -115,18 +115,29 @@ class BucketConfig:
     size_buckets: list[tuple[int, int, int]] | None = None  # sorted longest first
     enable_ar_bucket: bool = False
     problems: list[Problem] = field(default_factory=list)
+    # memo of bucket() and of the AR index per pixel size (videos of a folder mostly
+    # share a few sizes); not part of the config's identity
+    _memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def log_ars(self) -> np.ndarray:
-        return np.log(np.asarray(self.ars, dtype=float))
+        la = self._memo.get("log_ars")
+        if la is None:
+            la = self._memo["log_ars"] = np.log(np.asarray(self.ars, dtype=float))
+        return la
 
     def bucket(self, ar: float, resolution: float, frames: int = 1) -> SizeBucket:
-        area = resolution ** 2
-        w = math.sqrt(area * ar)
-        h = area / w
-        return SizeBucket(_round_nearest_multiple(w, self.round_to),
-                          _round_nearest_multiple(h, self.round_to), int(frames),
-                          float(ar), float(resolution))
+        key = ("b", ar, resolution, frames)
+        b = self._memo.get(key)
+        if b is None:
+            area = resolution ** 2
+            w = math.sqrt(area * ar)
+            h = area / w
+            b = self._memo[key] = SizeBucket(
+                _round_nearest_multiple(w, self.round_to),
+                _round_nearest_multiple(h, self.round_to), int(frames), float(ar),
+                float(resolution))
+        return b
 
     def all_buckets(self) -> list[SizeBucket]:
         if self.size_buckets is not None:
@@ -142,9 +153,8 @@ class BucketConfig:
         """The size buckets (one per resolution) an item lands in; [] if skipped
         (a video too short for every frame bucket)."""
         is_video = frames > 1
-        log_ar = np.log(width / height)
-        diffs = np.abs(log_ar - self.log_ars)
         if self.size_buckets is not None:
+            diffs = np.abs(np.log(width / height) - self.log_ars)
             order = np.argsort(diffs, kind="stable")
             for idx in order:  # positions in the sorted AR list, used on size_buckets
                 w, h, f = self.size_buckets[idx]
@@ -153,7 +163,11 @@ class BucketConfig:
                 if frames >= f:
                     return [SizeBucket(int(w), int(h), int(f), None, math.sqrt(w * h))]
             return []
-        i = int(np.argmin(diffs))
+        key = ("ar", width, height)
+        i = self._memo.get(key)
+        if i is None:
+            i = self._memo[key] = int(np.argmin(np.abs(np.log(width / height)
+                                                       - self.log_ars)))
         fitting = [f for f in self.frame_buckets if f <= frames]
         if not fitting:
             return []

@@ -100,8 +100,11 @@ def first_frame(path: str, edge: int) -> QImage:
                 w, h = frame.width, frame.height
                 scale = min(1.0, edge / max(w, h, 1))
                 tw, th = max(1, int(w * scale)), max(1, int(h * scale))
-                arr = frame.to_ndarray(width=tw, height=th, format="rgb24")
-                img = QImage(arr.data, tw, th, arr.strides[0], QImage.Format.Format_RGB888)
+                import numpy as np
+                # rows may be padded for alignment: make the buffer contiguous first
+                arr = np.ascontiguousarray(
+                    frame.to_ndarray(width=tw, height=th, format="rgb24"))
+                img = QImage(arr.data, tw, th, 3 * tw, QImage.Format.Format_RGB888)
                 return img.copy()  # detach from the numpy buffer
     except Exception:  # noqa: BLE001 - a broken file shows as a placeholder
         pass
@@ -226,14 +229,12 @@ class MediaModel(QAbstractListModel):
 
     def set_plans(self, plans: dict) -> None:
         """Video plans for the shown folder (name -> VideoPlan); repaints video tiles."""
-        if plans == self.plans:
+        if plans is self.plans or (not plans and not self.plans):
             return
         self.plans = dict(plans)
-        for n in self.videos:
-            row = self._rows.get(n)
-            if row is not None:
-                idx = self.index(row)
-                self.dataChanged.emit(idx, idx)
+        rows = [self._rows[n] for n in self.videos if n in self._rows]
+        if rows:  # one signal for the span, not one per video
+            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)))
 
     def problem(self, name: str) -> str | None:
         why = self.problems.get(name)
@@ -454,27 +455,26 @@ class MediaFilterProxy(QSortFilterProxyModel):
 NEAR_COLOR = QColor("#2f7fb8")
 
 
-def video_line(plan) -> tuple[str, QColor | None]:
-    """The short line under a video's name, and its colour (None: normal text)."""
+def video_lines(plan) -> tuple[str, str, QColor | None]:
+    """The two short lines under a video's name (rate and frames; bucket or why it is
+    skipped) and the colour of the second (None: normal text)."""
     h = plan.header
     if plan.status == "unreadable":
-        return "unreadable video", SKIP_COLOR
-    if plan.status == "no_framerate":
-        return "skipped: image model", SKIP_COLOR
+        return "unreadable video", "skipped", SKIP_COLOR
 
     def fps(x):
         return f"{x:g}" if x is not None else "?"
-    rate = f"{fps(h.fps)}→{fps(plan.model_fps)} fps"
-    frames = f"{h.frames}→{plan.frames} f"
+    if plan.status == "no_framerate":
+        return f"{fps(h.fps)} fps · {h.frames} frames", "skipped: image model", SKIP_COLOR
+    first = f"{fps(h.fps)}→{fps(plan.model_fps)} fps · {h.frames}→{plan.frames} f"
     if plan.status == "too_short":
-        return f"{rate} · {frames} · too short (needs {plan.shortest_bucket})", SKIP_COLOR
+        return first, f"too short: needs {plan.shortest_bucket}", SKIP_COLOR
     if plan.status == "single_frame":
-        return f"{rate} · {frames} · trained as a still", SKIP_COLOR
-    near = plan.near_miss
-    text = f"{rate} · {frames} · bucket {plan.frame_bucket}"
-    if near:
-        text += f" ({plan.short_by} short of {plan.next_bucket})"
-    return text, NEAR_COLOR if near else None
+        return first, "1 frame: trained as a still", SKIP_COLOR
+    second = f"bucket {plan.frame_bucket} frames"
+    if plan.near_miss:
+        return first, second + f" ({plan.short_by} short of {plan.next_bucket})", NEAR_COLOR
+    return first, second, None
 
 class CaptionEdit(QPlainTextEdit):
     pass
@@ -491,7 +491,7 @@ class MediaDelegate(QStyledItemDelegate):
 
     def tile(self) -> QSize:
         fm = QFontMetrics(self.view.font())
-        lines = 4 if self.video_lines else 3
+        lines = 5 if self.video_lines else 3
         return QSize(self.edge + 2 * self.PAD, self.edge + 2 * self.PAD + fm.height() * lines + 8)
 
     def sizeHint(self, option, index) -> QSize:
@@ -546,19 +546,20 @@ class MediaDelegate(QStyledItemDelegate):
         plan = index.data(VideoRole)
         top = text_rect.bottom() + 1
         if self.video_lines:
-            vrect = QRect(text_rect.left(), top, text_rect.width(), fm.height())
             if plan is not None:
-                vtext, vcolor = video_line(plan)
+                first, second, color = video_lines(plan)
                 small = QFont(option.font)
                 small.setPointSizeF(max(6.0, option.font.pointSizeF() * 0.9))
+                sfm = QFontMetrics(small)
                 painter.setFont(small)
-                painter.setPen(vcolor if vcolor is not None
-                               else pal.color(QPalette.ColorRole.Text))
-                painter.drawText(vrect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                                 QFontMetrics(small).elidedText(vtext, Qt.TextElideMode.ElideRight,
-                                                                vrect.width()))
+                for i, (text, pen) in enumerate(((first, None), (second, color))):
+                    rect = QRect(text_rect.left(), top + i * fm.height(), text_rect.width(),
+                                 fm.height())
+                    painter.setPen(pen if pen is not None else pal.color(QPalette.ColorRole.Text))
+                    painter.drawText(rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                                     sfm.elidedText(text, Qt.TextElideMode.ElideRight, rect.width()))
                 painter.setFont(option.font)
-            top = vrect.bottom() + 1
+            top += 2 * fm.height()
         cap_rect = QRect(text_rect.left(), top, text_rect.width(), fm.height() * 2)
         if missing:
             painter.setPen(MISSING_COLOR)
