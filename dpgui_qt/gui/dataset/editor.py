@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QFileDialog, QFrame
 
 from dpgui_qt.gui import icons
 from dpgui_qt.gui.dataset.buckets_view import BucketPanel, describe_config
-from dpgui_qt.gui.dataset.directory_model import (COL_PATH, DirectoryTableModel)
+from dpgui_qt.gui.dataset.directory_model import (COL_PATH, COL_PROBLEMS, DirectoryTableModel)
 from dpgui_qt.gui.dataset.estimate_view import EstimatePanel
 from dpgui_qt.gui.dataset.media_view import MediaBrowser
 from dpgui_qt.gui.dataset.properties import DatasetSettingsProxy, DirectoryPropertyModel
@@ -222,6 +222,7 @@ class DatasetEditor(QWidget):
 
         # ------------------------------------------------------------ directories
         self.dir_model = DirectoryTableModel(session, self.scans, self)
+        self.dir_model.bucket_problems = self._video_problems
         self.table = DirectoryTable(self)
         self.table.setModel(self.dir_model)
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
@@ -463,9 +464,7 @@ class DatasetEditor(QWidget):
         row = self.current_row
         scan = self.scans.result(row) if row >= 0 else None
         findings = self.dir_model.findings_for(row) if row >= 0 else []
-        db = self.buckets_by_row.get(row) if scan is not None else None
-        extra = [p for p in db.problems if p.kind.startswith(("video", "frame_bucket"))] \
-            if db is not None and db.path == scan.path else []
+        extra = self._video_problems(row) if row >= 0 else []
         self.problems.show_problems(scan, findings, self.scans.state(row) if row >= 0 else "none",
                                     extra)
         n_err = sum(1 for f in findings if f.is_error) + (len(scan.errors) if scan else 0) \
@@ -667,7 +666,19 @@ class DatasetEditor(QWidget):
         self.last_buckets = dbs
         cur = self.buckets_by_row.get(self.current_row)
         self.media.set_plans(cur.video_plans if cur is not None else {})
+        n = self.dir_model.rowCount()
+        if n:
+            self.dir_model.dataChanged.emit(self.dir_model.index(0, COL_PROBLEMS),
+                                            self.dir_model.index(n - 1, COL_PROBLEMS))
         self._refresh_problems()
+
+    def _video_problems(self, row: int) -> list:
+        """The bucket pass's video findings for a row (shown with the scan's own)."""
+        scan = self.scans.result(row)
+        db = self.buckets_by_row.get(row)
+        if scan is None or db is None or db.path != scan.path:
+            return []
+        return [p for p in db.problems if p.kind.startswith(("video", "frame_bucket"))]
 
     # --------------------------------------------------------------- teardown
     def shutdown(self) -> None:
