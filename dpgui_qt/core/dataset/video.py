@@ -115,6 +115,11 @@ def read_header(path: str, cancel: CancelFn | None = None) -> VideoHeader:
             h.frames, h.frames_from = int(st.frames), "header"
         else:
             h.frames, h.frames_from = _count_packets(container, st, cancel), "packets"
+        if not h.fps and h.frames and container.duration:
+            # no average rate: frames over the container's duration, as ComfyUI's
+            # reader falls back to
+            h.fps = h.frames / (container.duration / 1_000_000)
+            h.fps_text = f"{h.fps:.3f} (frames / duration)"
         if not h.fps:
             h.error = "the video stream has no frame rate"
         elif not h.width or not h.height:
