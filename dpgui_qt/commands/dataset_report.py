@@ -130,7 +130,7 @@ def _print_text(rep, dataset: str, skipped_only: bool) -> None:
         out(f"  {len(s.images)} images, {len(s.videos)} videos, {len(skipped)} skipped\n")
         plans = d.buckets.video_plans if d.buckets is not None else {}
         rows = []
-        for n in s.media:
+        for n in sorted(s.media, key=str.lower):
             if skipped_only and n not in skipped:
                 continue
             p = plans.get(n)
@@ -144,7 +144,7 @@ def _print_text(rep, dataset: str, skipped_only: bool) -> None:
                 if h.frames_from == "packets":
                     frames += "*"
                 where = skipped.get(n) or (f"{p.frame_bucket}f {p.bucket_label or ''}".strip()
-                                           + (f" clip {p.clip[0]}-{p.clip[1]}" if p.clip
+                                           + (f" frames {p.clip[0]}-{p.clip[1] - 1}" if p.clip
                                               and p.frame_bucket and p.frame_bucket > 1 else ""))
             else:
                 fps, frames = "-", "1" if n in s.images else "?"
