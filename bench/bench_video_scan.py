@@ -154,6 +154,7 @@ def tab_stall(tmp: str, folder: str, runs: int):
         QTimer.singleShot(1000, loop.quit)
         loop.exec()
         timer.stop()
+        assert not ed.scans.dataset_scan.cancelled, "the measured scan was cancelled"
         worst = max(gaps, default=(0, 0))
         out.append((t_tab, max(scan_gaps, default=(0, 0))[0] * 1000 - TICK_MS,
                     worst[0] * 1000 - TICK_MS, len(scan_gaps),
