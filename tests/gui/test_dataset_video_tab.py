@@ -45,6 +45,7 @@ def _editor(window, main):
     ed = window.page("dataset").editors[0]
     ed._first_show()
     assert ed.wait_idle(30)
+    assert ed.scans.state(0) == "done" and not ed.scans.running
     return ed
 
 
@@ -108,6 +109,19 @@ def test_frame_bucket_edit_rebuckets_without_rescan(window, video_main):
     plans = ed.media.model.plans
     # 12 frames at 24 fps now fit the new 9-frame bucket
     assert plans["v30_16.mp4"].frame_bucket == 9 and not plans["v30_16.mp4"].skipped
+
+
+def test_wan_checkpoint_in_the_main_config_sets_the_rate(window, video_main, tmp_path):
+    text = video_main.read_text().replace("type = 'hunyuan-video'", "type = 'wan'")
+    video_main.write_text(text)
+    ed = _editor(window, video_main)
+    assert ed.media.model.plans["v24_33.mp4"].frame_bucket == 17  # 22 frames at 16 fps
+    assert "assumed" in ed.buckets.info.text()
+    sky = tmp_path / "SkyReels-V2-T2V-14B-720P"
+    sky.mkdir()
+    window.session.set_value(("model", "ckpt_path"), str(sky))
+    ed.wait_idle(30)
+    assert ed.media.model.plans["v24_33.mp4"].frame_bucket == 33  # 33 frames at 24 fps
 
 
 def test_video_thumbnail_is_the_first_frame(video_dataset):
