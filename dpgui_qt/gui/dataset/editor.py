@@ -125,7 +125,7 @@ class ProblemsList(QTextBrowser):
                     "cancelled": "The scan was cancelled: click Rescan."}.get(
                 state, "No problems found in this folder." if scan is not None else
                 "Select a folder.")
-            self.setHtml(f"<p style='color:gray'>{text}</p>")
+            self._set_html(f"<p style='color:gray'>{text}</p>")
             return
         color = {"error": "#d64545", "warning": "#b88600", "info": "#3d7fd6"}
         out = []
@@ -144,7 +144,14 @@ class ProblemsList(QTextBrowser):
                 more = f" … and {count - len(files):,} more" if count > len(files) else ""
                 out.append(f"<p style='margin-top:0; margin-left:18px'>{', '.join(links)}"
                            f"{more}</p>")
-        self.setHtml("".join(out))
+        self._set_html("".join(out))
+
+    def _set_html(self, text: str) -> None:
+        # the panel is refreshed after every scan event and bucket pass; re-laying out
+        # the same rich text costs milliseconds each time
+        if text != getattr(self, "_html", None):
+            self._html = text
+            self.setHtml(text)
 
     def _clicked(self, url) -> None:
         s = url.toString()
@@ -566,8 +573,15 @@ class DatasetEditor(QWidget):
 
     def _scan_progress(self, done: int, total: int) -> None:
         if total > 0:
-            self.progress.setRange(0, total)
-            self.progress.setValue(done)
+            # QProgressBar.setValue repaints synchronously (tens of ms for the window
+            # around it): with updates off it only schedules a paint, like any widget
+            bar = self.progress
+            bar.setUpdatesEnabled(False)
+            try:
+                bar.setRange(0, total)
+                bar.setValue(done)
+            finally:
+                bar.setUpdatesEnabled(True)
         self.scan_status.setText(f"Scanning… {done:,} files")
 
     def _scan_finished(self) -> None:
