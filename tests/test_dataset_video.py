@@ -79,12 +79,41 @@ def test_unreadable_files_are_findings_not_crashes(video_dataset, tmp_path):
     assert not V.read_header(str(tmp_path / "missing.mp4")).ok
     (tmp_path / "empty.mkv").write_bytes(b"")
     assert V.read_header(str(tmp_path / "empty.mkv")).error
-    os.mkfifo(tmp_path / "fifo.mp4") if hasattr(os, "mkfifo") else None
     # a truncated real file
     data = (video_dataset / "v24_33.mp4").read_bytes()
     (tmp_path / "cut.mp4").write_bytes(data[: len(data) // 3])
     cut = V.read_header(str(tmp_path / "cut.mp4"))
     assert cut.error or cut.frames is not None  # never raises
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_hostile_folder_fifo_symlinks_and_suffixes(video_dataset, tmp_path):
+    import threading
+
+    d = tmp_path / "hostile"
+    d.mkdir()
+    os.mkfifo(d / "pipe.mp4")  # opening it would block forever: never opened
+    os.symlink(video_dataset / "v24_33.mp4", d / "link.mp4")
+    os.symlink(tmp_path / "gone.mp4", d / "dangling.mp4")
+    shutil.copy(video_dataset / "v30_32.mkv", d / "UPPER.MKV")  # dp: a video
+    shutil.copy(video_dataset / "v30_32.mkv", d / "mixed.Mkv")  # dp: not a video
+    shutil.copy(video_dataset / "img1.png", d / "image.mp4")  # an image named .mp4
+    for stem in ("pipe", "link", "dangling", "UPPER", "mixed", "image"):
+        (d / f"{stem}.txt").write_text("x")
+    out = {}
+    t = threading.Thread(target=lambda: out.update(rep=dataset_report(
+        {"resolutions": [256], "frame_buckets": [1, 17], "directory": [{"path": str(d)}]},
+        "hunyuan-video")), daemon=True)
+    t.start()
+    t.join(60)
+    assert not t.is_alive(), "the scan blocked"
+    rep = out["rep"]
+    plans = rep.directories[0].buckets.video_plans
+    assert plans["link.mp4"].frame_bucket == 17 and not plans["link.mp4"].skipped
+    assert plans["UPPER.MKV"].header.frames == 32
+    assert "pipe.mp4" not in plans and "dangling.mp4" not in plans
+    skipped = {n for _d, n, _w in rep.skipped()}
+    assert {"mixed.Mkv", "image.mp4"} <= skipped and "link.mp4" not in skipped
 
 
 def test_packet_count_is_cancellable(tmp_path):
