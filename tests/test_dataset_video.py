@@ -202,7 +202,9 @@ def test_warnings_empty_buckets_near_misses_and_resampling(video_dataset):
     assert "v30_16.mp4" in kinds["video_too_short"].files
     assert set(kinds["video_resampled"].files) >= {"v25_26.webm", "v30_32.mkv"}
     assert "v24_33.mp4" not in kinds["video_resampled"].files  # 24 fps already
-    assert set(kinds["video_frames_not_in_header"].files) == {"v25_26.webm", "v30_32.mkv"}
+    assert kinds["video_frames_not_in_header"].files == ["v30_32.mkv"]
+    assert kinds["video_frame_count_unreliable"].files == ["v25_26.webm"]
+    assert kinds["video_frame_count_unreliable"].severity == "warning"
     assert "v24_1.mp4" in kinds["video_single_frame"].files
 
 

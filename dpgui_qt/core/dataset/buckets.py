@@ -506,12 +506,22 @@ def _video_problems(out: DirectoryBuckets, scan: DirectoryScan, keep: set) -> No
             "buckets shown are after resampling).", [p.name for p in resampled],
             "utils/dataset.py:796; models/base.py:87-92")
     packets = [n for n, p in out.video_plans.items() if p.header.frames_from == "packets"]
-    if packets:
+    mkv = [n for n in packets if n.lower().endswith(".mkv")]
+    other = [n for n in packets if n not in mkv]
+    if mkv:
         add("video_frames_not_in_header", INFO,
-            "These containers (.mkv, .webm, ...) store no frame count; dpgui counted their "
-            "packets, while diffusion-pipe decodes each of them in full to count frames, "
-            "which makes its caching pass slow. Remuxing to .mp4 avoids that.", packets,
+            "These .mkv files store no frame count; dpgui counted their packets, while "
+            "diffusion-pipe decodes each of them in full to count frames, which makes its "
+            "caching pass slow. Remuxing to .mp4 avoids that.", mkv,
             "utils/dataset.py:786-789")
+    if other:
+        add("video_frame_count_unreliable", WARNING,
+            "These containers (e.g. .webm) store no frame count either, but diffusion-pipe "
+            "decodes only .mkv files to count frames; for these it asks ComfyUI's reader, "
+            "which its own comment says reports 0 frames for such files, and a 0-frame "
+            "video is skipped as too short. dpgui counted their packets and shows what "
+            "they would train as; remux them to .mp4 to be sure they train.", other,
+            "utils/dataset.py:786-792")
     if rate is not None and rate.assumed and plans:
         add("video_framerate_assumed", INFO,
             f"Frame rate {_video._fps(fps)} fps is assumed: {rate.note}.",
