@@ -198,10 +198,12 @@ def skipped_video_findings(dataset_path: str | os.PathLike, model_type: str | No
             names = sorted(reasons)
             detail = "; ".join(f"{n}: {reasons[n]}" for n in names[:5])
             more = f" (and {len(names) - 5} more)" if len(names) > 5 else ""
+            rate = (f"at {_video._fps(rep.framerate.fps)} fps" if rep.framerate.fps
+                    else f"({model_type} has no frame rate)")
             out.append(_problem(
                 "videos_skipped", WARNING,
                 f"{len(names)} video{'s' if len(names) != 1 else ''} in {d.path} will be "
-                f"skipped by diffusion-pipe at {_video._fps(rep.framerate.fps or 0)} fps: "
+                f"skipped by diffusion-pipe {rate}: "
                 f"{detail}{more}. Run 'dpgui dataset-report' for every file.",
                 names, "utils/dataset.py:796,801-803,818-821", d.path))
     return out

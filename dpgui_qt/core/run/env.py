@@ -334,8 +334,9 @@ def check_dataset_videos(ctx: PreflightContext) -> Iterable[Finding]:
                                        base_dir=cwd,
                                        cancel=lambda: time.monotonic() > deadline):
         yield Finding("warning", "dataset_videos", prob.message,
-                      "Add a shorter frame bucket (frame_buckets), use longer clips, or "
-                      "remove the files; 'dpgui dataset-report' lists every file.")
+                      "Too short: add a shorter frame bucket (frame_buckets) or use longer "
+                      "clips. Unreadable: re-encode or remove them. The Dataset tab's "
+                      "'Skipped' filter shows them.")
 
 
 DEFAULT_CHECKS: tuple[Check, ...] = (check_checkout, check_deepspeed, check_config, check_gpus,
