@@ -23,6 +23,9 @@ COMMANDS: dict[str, str] = {
     "parse-log": "parse_log",
     "monitor": "monitor",
     "dataset-report": "dataset_report",
+    "doctor": "doctor",
+    "presets": "presets",
+    "new": "presets",
 }
 
 
