@@ -306,6 +306,19 @@ def test_skipped_video_findings(video_dataset, tmp_path):
     assert set(found[0].files) == {"v25_26.webm", "v30_16.mp4", "v24_1.mp4", "corrupt.mp4"}
     assert "16 fps" in found[0].message
     assert skipped_video_findings(tmp_path / "nope.toml", "wan") == []
+    # a check stopped by its time limit says so (cancel is polled every few hundred files)
+    big = tmp_path / "big"
+    big.mkdir()
+    for i in range(600):
+        (big / f"n{i}.txt").write_text("x")
+    os.symlink(video_dataset / "v30_16.mp4", big / "short.mp4")
+    big_toml = tmp_path / "big.toml"
+    big_toml.write_text(f"resolutions = [256]\nframe_buckets = [1, 17]\n[[directory]]\n"
+                        f"path = '{big}'\n")
+    stopped = skipped_video_findings(big_toml, "cosmos_predict2", cancel=lambda: True)
+    assert [p.kind for p in stopped] == ["videos_check_incomplete"]
+    done = skipped_video_findings(big_toml, "cosmos_predict2")
+    assert [p.kind for p in done] == ["videos_skipped"] and done[0].files == ["short.mp4"]
 
 
 def test_preflight_lists_skipped_videos(video_dataset, tmp_path):

@@ -187,6 +187,12 @@ def skipped_video_findings(dataset_path: str | os.PathLike, model_type: str | No
     rep = dataset_report(values, model_type, main_values=main_values, base_dir=base,
                          cancel=cancel)
     out: list[Problem] = []
+    if rep.cancelled:
+        out.append(_problem(
+            "videos_check_incomplete", WARNING,
+            f"The video check of {dataset_path} stopped before the end (time limit); the "
+            "videos listed here may not be all that will be skipped. Run 'dpgui "
+            "dataset-report' for the whole dataset.", source="utils/dataset.py:796"))
     for d in rep.directories:
         if d.buckets is None:
             continue
