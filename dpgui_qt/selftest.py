@@ -13,7 +13,7 @@ checkout) on a machine that may have no display, no GPU and no diffusion-pipe:
    training run;
 5. a TensorBoard event file written here reads back (the Monitor's eval-loss source);
 6. pyqtgraph imports and draws a plot into an image offscreen; pynvml imports (no NVIDIA
-   driver is fine);
+   driver is fine); PyAV writes a two-frame clip and the dataset core reads its header back;
 7. the main window opens and closes (offscreen when there is no display) and the
    SVG app icon renders (needs Qt's SVG plugins in a frozen build).
 
@@ -178,6 +178,33 @@ def _check_pyqtgraph(run: _Run) -> None:
     run.facts["pyqtgraph"] = f"pyqtgraph {pg.__version__}"
 
 
+def _check_av(run: _Run) -> None:
+    import tempfile
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    from dpgui_qt.core.dataset.video import read_header
+
+    with tempfile.TemporaryDirectory(prefix="dpgui-selftest-") as tmp:
+        path = os.path.join(tmp, "t.mp4")
+        with av.open(path, "w", format="mp4") as c:
+            st = c.add_stream("mpeg4", rate=Fraction(24))
+            st.width, st.height, st.pix_fmt = 16, 16, "yuv420p"
+            for _ in range(2):
+                frame = av.VideoFrame.from_ndarray(np.zeros((16, 16, 3), np.uint8),
+                                                   format="rgb24")
+                for pkt in st.encode(frame):
+                    c.mux(pkt)
+            for pkt in st.encode():
+                c.mux(pkt)
+        h = read_header(path)
+        if not (h.ok and h.frames == 2 and h.fps == 24):
+            run.fail(f"PyAV: the test clip reads back as {h}")
+    run.facts["av"] = f"PyAV {av.__version__}"
+
+
 def _check_nvml(run: _Run) -> None:
     import pynvml
 
@@ -313,6 +340,7 @@ def run(schema_dir: str | os.PathLike | None = None, *, gui: bool = True,
     r.check("TensorBoard reader", lambda: _check_tensorboard(r))
     r.check("pyqtgraph", lambda: _check_pyqtgraph(r))
     r.check("pynvml", lambda: _check_nvml(r))
+    r.check("PyAV", lambda: _check_av(r))
     if gui:
         r.check("Qt", lambda: _check_qt(r))
     else:
@@ -320,7 +348,7 @@ def run(schema_dir: str | os.PathLike | None = None, *, gui: bool = True,
 
     secs = time.perf_counter() - start
     parts = [r.facts.get(k) for k in ("schemas", "templates", "presets", "supervisor",
-                                      "tensorboard", "qt", "pyqtgraph", "pynvml")]
+                                      "tensorboard", "qt", "pyqtgraph", "av", "pynvml")]
     summary = ", ".join(p for p in parts if p)
     if r.failures:
         more = f" (+{len(r.failures) - 1} more above)" if len(r.failures) > 1 else ""

@@ -109,7 +109,15 @@ class DocumentSession(QObject):
     def kind(self) -> str:
         from dpgui_qt.core.validate import detect_kind
 
-        return detect_kind(self.doc.values()) or MAIN
+        # asked on every paint of the dataset tables: decided once per document state
+        # (values() returns the same dict until the text changes)
+        values = self.doc.values()
+        memo = getattr(self, "_kind_memo", None)
+        if memo is not None and memo[0] is values:
+            return memo[1]
+        kind = detect_kind(values) or MAIN
+        self._kind_memo = (values, kind)
+        return kind
 
     @property
     def modified(self) -> bool:

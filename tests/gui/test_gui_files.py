@@ -212,7 +212,7 @@ def test_startup_path_skips_heavy_imports(main_example):
         "from dpgui_qt.gui.mainwindow import MainWindow\n"
         f"w = MainWindow(); w.open_file({str(main_example)!r})\n"
         "w.show(); app.processEvents()\n"
-        "bad = [m for m in ('pyqtgraph', 'jsonschema') if m in sys.modules]\n"
+        "bad = [m for m in ('pyqtgraph', 'jsonschema', 'av') if m in sys.modules]\n"
         "print('HEAVY', bad)\n"
     )
     env = dict(os.environ, PYTHONPATH=str(REPO))
