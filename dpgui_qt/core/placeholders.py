@@ -18,6 +18,7 @@ from functools import lru_cache
 # what the template writers put where the user's own paths belong
 OUTPUT_DIR_PLACEHOLDER = "/data/training_runs/{model_type}-{kind}"
 IMAGE_DIR_PLACEHOLDER = "/data/my_images"
+DATASET_PLACEHOLDER = "/data/dataset.toml"
 MARK = "placeholder: replace with your own path"
 
 _OUTPUT_RE = re.compile(r"^/data/training_runs/[A-Za-z0-9_.-]+-(lora|lokr|full)$")
@@ -52,7 +53,7 @@ def _schema_values(registry) -> frozenset[str]:
 
 def placeholder_values(registry) -> frozenset[str]:
     """Every exact placeholder string the templates can write."""
-    return _schema_values(registry) | {IMAGE_DIR_PLACEHOLDER}
+    return _schema_values(registry) | {IMAGE_DIR_PLACEHOLDER, DATASET_PLACEHOLDER}
 
 
 def is_placeholder(value, registry) -> bool:

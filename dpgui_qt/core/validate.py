@@ -523,9 +523,9 @@ def _branch_format(root: dict, node: dict) -> str | None:
 
 
 def _first_sentence(text: str) -> str:
-    text = (text or "").strip()
-    end = text.find(". ")
-    return text if end < 0 else text[: end]
+    from dpgui_qt.core.text import first_sentence
+
+    return first_sentence(text, period=False)
 
 
 def _table_name(path: tuple) -> str:

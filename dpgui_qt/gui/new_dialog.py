@@ -3,6 +3,7 @@ from that model's template."""
 from __future__ import annotations
 
 import html
+import os
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QButtonGroup, QDialog, QDialogButtonBox, QGroupBox, QHBoxLayout,
@@ -134,4 +135,7 @@ class NewConfigDialog(QDialog):
         adapter = choose_adapter(self.registry, t, self.adapter()) if self.adapter() else None
         if self.adapter() is None and not self.registry.capabilities(t).get("full_finetune"):
             adapter = "lora"
-        return build_template(self.registry, t, adapter, output_dir=self.output.text().strip() or None)
+        out = self.output.text().strip()
+        # written absolute: diffusion-pipe reads relative paths from its own folder
+        out = os.path.abspath(os.path.expanduser(out)) if out else None
+        return build_template(self.registry, t, adapter, output_dir=out)

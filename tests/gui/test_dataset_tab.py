@@ -430,7 +430,8 @@ def test_new_dataset_sets_main_key(window, data, tmp_path):
     assert not page.editors and page._stack.currentWidget() is page.empty
     target = page.new_dataset(tmp_path / "ds.toml", image_dir=str(data / "b"))
     assert target.is_file()
-    assert window.session.doc.get("dataset") == "ds.toml"
+    # absolute: diffusion-pipe reads relative paths from its checkout, not from here
+    assert window.session.doc.get("dataset") == str((tmp_path / "ds.toml").resolve())
     assert [e.session.path.name for e in page.editors] == ["ds.toml"]
     v = page.editors[0].session.doc.values()
     assert v["resolutions"] == [512] and v["enable_ar_bucket"] is True

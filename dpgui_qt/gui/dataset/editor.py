@@ -393,11 +393,15 @@ class DatasetEditor(QWidget):
         self.scans.schedule()
 
     def base_dirs(self) -> list[str]:
-        out = []
+        """Where relative folder paths are read from: diffusion-pipe's working directory
+        (its checkout) when known -- only there, as the trainer will -- else next to
+        the dataset file."""
+        known = [str(p) for p in self._base_dirs()]
+        if known:
+            return known
         if self.session.doc.path is not None:
-            out.append(str(self.session.doc.path.parent))
-        out += [str(p) for p in self._base_dirs()]
-        return out or [os.getcwd()]
+            return [str(self.session.doc.path.parent)]
+        return [os.getcwd()]
 
     def model_type(self) -> str | None:
         ctx = self.context()

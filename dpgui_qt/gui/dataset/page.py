@@ -28,7 +28,7 @@ from dpgui_qt.core.document import DocumentError, atomic_write
 from dpgui_qt.gui import icons, messages
 from dpgui_qt.gui.dataset.editor import DatasetEditor
 from dpgui_qt.gui.dataset.linked import (DatasetSession, checkout_dirs, dataset_references,
-                                         dataset_template, relative_reference)
+                                         dataset_template)
 from dpgui_qt.gui.pages import EmptyState
 
 TOML_FILTER = "TOML configs (*.toml);;All files (*)"
@@ -287,7 +287,9 @@ class DatasetPage(QWidget):
             self.window_.open_file(target, ask=True)
             self.window_.show_page("dataset")
             return
-        ref = relative_reference(target, self.main.path)
+        # absolute: diffusion-pipe reads a relative path from its checkout, not from
+        # the config's folder
+        ref = str(Path(target).resolve())
         self.main.set_value(("dataset",), ref)
         self.sync()
         self.window_.show_page("dataset")
