@@ -78,6 +78,11 @@ def install(window, *, reattach: bool = True) -> None:
         return act
 
     m = window.run_menu
+    check = add("run.check", "&Check Before Training…",
+                lambda: (window.show_page("run"), _page(window).check_now()),
+                "Run the pre-launch checks on the files on disk without starting", "Ctrl+F5",
+                True)
+    m.insertAction(start_act, check)
     save = add("run.save", "Save &Now", lambda: _page(window).save_now(),
                "Checkpoint and save the model at the next step")
     save_quit = add("run.save_quit", "Save and Sto&p", lambda: _page(window).save_and_stop(),
