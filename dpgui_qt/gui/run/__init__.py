@@ -90,7 +90,7 @@ def install(window, *, reattach: bool = True) -> None:
     kill = add("run.kill", "&Kill Training", lambda: _page(window).kill(),
                "SIGKILL every process of the run")
     env = add("run.environment", "&Environment…",
-              lambda: (window.show_page("run"), _page(window).edit_environment()),
+              lambda: (_page(window), window.edit_environment()),
               "diffusion-pipe checkout, Python environment, GPUs and variables", None, True)
     env.setShortcut(QKeySequence("Ctrl+Shift+E"))
     m.addActions([save, save_quit, kill])

@@ -456,6 +456,8 @@ class RunPage(QWidget):
         if save:
             env.save()
         self.console.max_rows = max(1000, int(env.console_max_lines))
+        from dpgui_qt.gui.session import forget_trainer_cwd
+        forget_trainer_cwd()              # relative paths now resolve against the new checkout
         self.refresh_spec()
 
     def config_path(self) -> str | None:
