@@ -260,7 +260,8 @@ class MainWindow(QMainWindow):
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                          | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
-        self.resizeDocks([dock], [190], Qt.Orientation.Vertical)
+        self.resizeDocks([dock], [150], Qt.Orientation.Vertical)
+        self.problems.expandedChanged.connect(self._problems_expanded)
         self.problems_dock = dock
         self._problems_wanted = True
         act = dock.toggleViewAction()
@@ -283,6 +284,7 @@ class MainWindow(QMainWindow):
         self.problem_button.setAutoRaise(True)
         self.problem_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.problem_button.clicked.connect(lambda: (self.problems_dock.show(),
+                                                     self.problems.set_expanded(True),
                                                      self.problems_dock.raise_()))
         sb.addPermanentWidget(self.summary_label)
         sb.addPermanentWidget(self.problem_button)
@@ -533,7 +535,7 @@ class MainWindow(QMainWindow):
     def save(self) -> bool:
         """Save the config and every modified companion (dataset) file, each atomically."""
         if self.session.path is None:
-            return self.save_as()
+            return self.save_as() and self._save_companions()
         return self._save_to(None) and self._save_companions()
 
     def save_as(self) -> bool:
@@ -641,9 +643,13 @@ class MainWindow(QMainWindow):
 
     # ----------------------------------------------------------- validation
     def validate_now(self) -> None:
-        findings = self.session.validate_now()
-        e = sum(1 for f in findings if f.is_error)
+        self.session.validate_now()
+        for c in self.companions():
+            c.validate_now()
+        e, _w = self.problems.counts()      # the same count the Problems panel shows
         self.problems_dock.show()
+        if e:
+            self.problems.set_expanded(True)
         self.statusBar().showMessage(
             "No errors: diffusion-pipe should accept this config" if not e
             else f"{e} error{'s' if e != 1 else ''} — see Problems", 6000)
@@ -661,6 +667,10 @@ class MainWindow(QMainWindow):
         self.problem_button.setText(f"{e} error{'s' if e != 1 else ''}, "
                                     f"{w} warning{'s' if w != 1 else ''}")
         self.problem_button.setToolTip("Show the Problems panel")
+
+    def _problems_expanded(self, on: bool) -> None:
+        if on:
+            self.resizeDocks([self.problems_dock], [150], Qt.Orientation.Vertical)
 
     def go_to_finding(self, finding) -> None:
         fname = str(self.session.path) if self.session.path else "<text>"

@@ -42,6 +42,7 @@ def test_preview_matches_dpgui_launch_dry_run(qtbot, window, fake_run, capsys, e
     cmd = page.spec.command()
     assert cmd.argv == dry["argv"] and cmd.env == dry["env"] and cmd.cwd == dry["cwd"]
     assert f"Working directory: {dry['cwd']}" in page.preview_info.text()
+    assert "Added environment: " in page.preview_info.toolTip()
 
 
 def test_preview_follows_settings_live(qtbot, window, fake_run):

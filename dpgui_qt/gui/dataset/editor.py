@@ -599,10 +599,18 @@ class DatasetEditor(QWidget):
         mtype = self.model_type()
         dbs = []
         rows = []
+        from dataclasses import replace
+
+        from dpgui_qt.core.dataset.scan import directory_settings
         for r in range(self.dir_model.rowCount()):
             scan = self.scans.result(r)
             if scan is None or not scan.exists:
                 continue
+            # the settings as they are now (resolutions, buckets, repeats), not as they
+            # were when the folder was scanned: only new or changed files need a rescan
+            entry = self.dir_model.entry(r)
+            if isinstance(entry, dict):
+                scan = replace(scan, settings=directory_settings(entry, values))
             try:
                 dbs.append(directory_buckets(scan, values, model_type=mtype,
                                              unsized_as_square=True))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QFont, QFontDatabase, QGuiApplication
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QFrame,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QFrame, QGridLayout,
                                QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
                                QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSplitter,
                                QToolButton, QVBoxLayout, QWidget)
@@ -58,6 +58,16 @@ def fmt_duration(s: float | None) -> str:
     h, rem = divmod(s, 3600)
     m, sec = divmod(rem, 60)
     return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
+class _CompactText(QPlainTextEdit):
+    """A text box that asks for little height and takes what is left: the side panel's
+    height-for-width then fits 1280x800 without a scroll bar."""
+
+    def sizeHint(self):
+        h = super().sizeHint()
+        h.setHeight(self.minimumHeight() or 60)
+        return h
 
 
 class OutcomeBanner(QFrame):
@@ -276,23 +286,20 @@ class RunPage(QWidget):
         side = QWidget(self)
         sl = QVBoxLayout(side)
         sl.setContentsMargins(0, 0, 4, 0)
-        sl.setSpacing(8)
+        sl.setSpacing(4)
 
         envg = QGroupBox("Environment", side)
-        el = QVBoxLayout(envg)
+        el = QHBoxLayout(envg)        # the button beside the status: the page fits 1280x800
         self.env_label = QLabel(envg)
         self.env_label.setTextFormat(Qt.TextFormat.RichText)
         self.env_label.setWordWrap(True)
         self.env_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        el.addWidget(self.env_label)
-        eb = QHBoxLayout()
-        self.env_btn = QPushButton("Environment…", envg)
+        el.addWidget(self.env_label, 1)
+        self.env_btn = QPushButton("Change…", envg)
         self.env_btn.setToolTip("diffusion-pipe checkout, Python environment, GPUs, port, NCCL "
-                                "and extra variables")
-        self.env_btn.clicked.connect(self.edit_environment)
-        eb.addWidget(self.env_btn)
-        eb.addStretch(1)
-        el.addLayout(eb)
+                                "and extra variables (Run ▸ Environment…)")
+        self.env_btn.clicked.connect(lambda: self.edit_environment())
+        el.addWidget(self.env_btn, 0, Qt.AlignmentFlag.AlignTop)
         sl.addWidget(envg)
 
         optg = QGroupBox("Run options", side)
@@ -317,15 +324,16 @@ class RunPage(QWidget):
         rrow.addWidget(ref)
         ol.addRow("Resume from:", rrow)
         self.switches: dict[str, QCheckBox] = {}
-        grid = QVBoxLayout()
+        grid = QGridLayout()          # two columns: the page fits 1280x800 without scrolling
         grid.setSpacing(2)
-        for name, flag, label, tip in TRAIN_SWITCHES:
+        grid.setHorizontalSpacing(10)
+        for i, (name, flag, label, tip) in enumerate(TRAIN_SWITCHES):
             cb = QCheckBox(label, optg)
             cb.setToolTip(f"{flag}: {tip}")
             cb.toggled.connect(self._options_changed)
             self.switches[name] = cb
-            grid.addWidget(cb)
-        ol.addRow("Flags:", grid)
+            grid.addWidget(cb, i // 2, i % 2)
+        ol.addRow(grid)
         drow = QHBoxLayout()
         self.dump_edit = QLineEdit(optg)
         self.dump_edit.setPlaceholderText("off")
@@ -341,15 +349,15 @@ class RunPage(QWidget):
 
         cmdg = QGroupBox("Command", side)
         cl = QVBoxLayout(cmdg)
-        self.preview = QPlainTextEdit(cmdg)
+        self.preview = _CompactText(cmdg)
         self.preview.setObjectName("CommandPreview")
         self.preview.setReadOnly(True)
         self.preview.setFont(_mono())
         self.preview.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
-        self.preview.setMinimumHeight(110)
+        self.preview.setMinimumHeight(60)
         cl.addWidget(self.preview, 1)
         self.preview_info = QLabel(cmdg)
-        self.preview_info.setWordWrap(True)
+        self.preview_info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.preview_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.preview_info.setStyleSheet("color: palette(placeholder-text);")
         cl.addWidget(self.preview_info)
@@ -369,6 +377,7 @@ class RunPage(QWidget):
         sl.addWidget(cmdg, 1)
 
         scroll = QScrollArea(self)
+        self.side_scroll = scroll        # only scrolls in windows smaller than 1280x800
         scroll.setWidget(side)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -420,7 +429,7 @@ class RunPage(QWidget):
         split.addWidget(right)
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
-        split.setSizes([380, 1000])
+        split.setSizes([450, 830])
         root.addWidget(split, 1)
 
     # ============================================================ spec / preview
@@ -511,7 +520,10 @@ class RunPage(QWidget):
         env = " ".join(f"{k}={v}" for k, v in cmd.env.items())
         where = (f"Runs inside WSL ({self.spec.wsl_distro or 'default distribution'}) in "
                  f"{cmd.trainer_cwd}" if cmd.windows else f"Working directory: {cmd.cwd}")
-        self.preview_info.setText(f"{where}\nAdded environment: {env or '(none)'}")
+        info = f"{where}\nAdded environment: {env or '(none)'}"
+        self.preview_info.setText(where)        # one line; the variables are in the command
+        self.preview_info.setToolTip(info)
+        self.preview.setToolTip(info)
 
     def _update_env_label(self) -> None:
         d = self.detected
@@ -940,6 +952,8 @@ class RunPage(QWidget):
         if st.get("run_dir"):
             sub.append(Path(st["run_dir"]).name)
         self.sub_label.setText("  ·  ".join(s for s in sub if s))
+        self.sub_label.setToolTip(self.sub_label.text())     # the full line when it is cut
+        self.title_label.setToolTip(self.title_label.text())
         if c.ended:
             self._clock.stop()
         self._update_buttons()

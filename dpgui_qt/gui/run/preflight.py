@@ -50,7 +50,8 @@ class PreflightReport:
 
 
 def finding_text(f) -> str:
-    where = f"{f.key}: " if getattr(f, "key", "") else ""
+    key = getattr(f, "key", "")
+    where = f"{key}: " if key and not f.message.startswith(f"set {key}:") else ""
     return f"{where}{f.message}" + (f"\n→ {f.fix}" if f.fix else "")
 
 
@@ -104,7 +105,9 @@ class PreflightDialog(QDialog):
             f = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
             f.setStyleHint(QFont.StyleHint.Monospace)
             self.cmd.setFont(f)
-            self.cmd.setMaximumHeight(64)
+            self.cmd.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+            self.cmd.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            self.cmd.setMaximumHeight(80)
             lay.addWidget(self.cmd)
         self.buttons = QDialogButtonBox(self)
         self.check_btn = QPushButton("Check Again", self)
@@ -138,7 +141,8 @@ class PreflightDialog(QDialog):
         rep = self.report
         e, w = len(rep.errors), len(rep.warnings)
         if e:
-            head = (f"<b>{e} problem{'s' if e != 1 else ''} would stop or spoil this run.</b> "
+            also = f" (and {w} warning{'s' if w != 1 else ''})" if w else ""
+            head = (f"<b>{e} error{'s' if e != 1 else ''} would stop this run{also}.</b> "
                     "Fix them and press Check Again, or launch anyway.")
         elif w:
             head = (f"<b>{w} warning{'s' if w != 1 else ''}.</b> Training can start, but check "
