@@ -31,6 +31,19 @@ MAX_RECENT = 6
 MAX_EXAMPLES = 8
 
 
+class _Column(QWidget):
+    """The centred column: its minimum height is the height its wrapped text needs at
+    the width it has (not at its narrowest), so no needless scroll bar appears."""
+
+    def minimumSizeHint(self):
+        hint = super().minimumSizeHint()
+        w = self.minimumWidth()
+        if w > 0 and self.layout() is not None and self.layout().hasHeightForWidth():
+            hint.setHeight(self.layout().heightForWidth(w))
+            hint.setWidth(w)
+        return hint
+
+
 class EntryButton(QFrame):
     """One clickable entry: an icon, a bold title and a wrapped description.  Works
     from the keyboard (Tab to it, Enter or Space) like a button."""
@@ -163,7 +176,7 @@ class StartPage(QWidget):
         col = QVBoxLayout(body)
         col.setContentsMargins(24, 20, 24, 20)
         col.setSpacing(6)
-        inner = QWidget(body)
+        inner = _Column(body)
         lay = QVBoxLayout(inner)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(4)
@@ -218,8 +231,14 @@ class StartPage(QWidget):
         word wrap are laid out for the width they will really have)."""
         inner = getattr(self, "_inner", None)
         if inner is not None:
-            avail = self.scroll.viewport().width() or self.width()
-            inner.setFixedWidth(max(320, min(820, avail - 48)))
+            # the scroll area's width, not the viewport's: a vertical scroll bar that is
+            # only there because of a too-narrow first layout must not stay
+            avail = self.scroll.width() - self.scroll.verticalScrollBar().sizeHint().width()
+            width = max(320, min(820, avail - 48))
+            if inner.width() != width or inner.minimumWidth() != width:
+                inner.setFixedWidth(width)
+                if self._body is not None:
+                    self._body.adjustSize()
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
