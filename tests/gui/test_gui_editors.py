@@ -95,10 +95,32 @@ def test_float_keeps_scientific_notation(loaded):
 
 def test_int_spinbox_respects_minimum(loaded):
     d, w, i = open_editor(loaded, "epochs")
-    assert isinstance(w, E.IntEditor) and w.spin.value() == 10 and w.spin.minimum() == 1
+    assert isinstance(w, E.IntEditor) and w.spin.value() == 10 and w.minimum() == 1
     w.spin.setValue(250)
     commit(d, w, i)
     assert "epochs = 250\n" in loaded.session.doc.text and i.data() == "250"
+
+
+def test_out_of_range_and_unparsable_values_stay_with_the_reason(loaded, qtbot):
+    """-5 is never turned into 5, abc is not dropped silently: the editor keeps what
+    was typed, says why, and nothing is written."""
+    from PySide6.QtCore import Qt
+    d, w, i = open_editor(loaded, "epochs")
+    w.spin.lineEdit().selectAll()
+    qtbot.keyClicks(w.spin.lineEdit(), "-5")
+    qtbot.keyClick(w.spin.lineEdit(), Qt.Key.Key_Return)
+    assert w.spin.text() == "-5"
+    commit(d, w, i)
+    assert "epochs = 10\n" in loaded.session.doc.text
+    assert w._reason.text() == "must be at least 1" and not w._reason.isHidden()
+    d, w, i = open_editor(loaded, ("optimizer", "lr"))
+    w.edit.setText("abc")
+    commit(d, w, i)
+    assert "lr = 2e-5\n" in loaded.session.doc.text and w.edit.text() == "abc"
+    assert "'abc' is not a number" in w._reason.text()
+    w.edit.setText("1e-4")
+    w._mark(w.edit, w.problem() is None)
+    assert w._reason.isHidden()
 
 
 def test_bool_checkbox(loaded):
