@@ -288,8 +288,9 @@ class DatasetEditor(QWidget):
         self.tabs.setDocumentMode(True)
         self.media = MediaBrowser(self)
         self.media.statusMessage.connect(self.statusMessage)
-        self.media.model.captionWritten.connect(lambda _p: self.scans._folder_changed(
-            self.media.model.folder))
+        self.media.model.undo_stack = session.undo_stack    # Edit ▸ Undo takes caption edits back
+        self.media.model.captionWritten.connect(lambda p: self.scans._folder_changed(
+            os.path.dirname(p)))
         self.folder_model = DirectoryPropertyModel(session, self)
         self.folder_proxy = PropertyFilterProxy(self)
         self.folder_proxy.setSourceModel(self.folder_model)
