@@ -208,6 +208,21 @@ def test_new_users_first_run(qtbot, fake_run, dialogs, tmp_path, monkeypatch):
     qtbot.waitUntil(lambda: c.ended, timeout=TIMEOUT_MS)
     qtbot.waitUntil(lambda: not live_group_psutil(pgid), timeout=TIMEOUT_MS)
     assert c.status.phase.value == "stopped"
-    assert not run_page.banner.isHidden()
+    assert not run_page.banner.isHidden()                 # the outcome, without a refresh
     shoot(w, "08-stopped")
+
+    # -- 10. the Monitor's Runs list knows the run ended, without a Refresh click
+    history = w.page("monitor").history
+    run_name = Path(c.run_dir).name
+
+    def listed_status():
+        for s_ in history.summaries or []:
+            if Path(s_.path).name == run_name:
+                return s_.status
+        return None
+
+    qtbot.waitUntil(lambda: listed_status() not in (None, "running"), timeout=TIMEOUT_MS)
+    w.show_page("monitor")
+    w.page("monitor").tabs.setCurrentWidget(history)
+    shoot(w, "09-runs-list")
     w.close()

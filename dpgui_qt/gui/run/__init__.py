@@ -40,7 +40,17 @@ def _connect_monitor(window, controller) -> None:
             attached_dir[0] = run_dir
             feed.attach_run(run_dir, state.get("log_path"), started_at=state.get("started_at_epoch"))
 
+    def refresh_runs(*_a) -> None:
+        """The Monitor's Runs list follows starts and ends without a Refresh click."""
+        slot = getattr(window, "_slots", {}).get("monitor")
+        page = getattr(slot, "page", None) if slot is not None else None
+        history = getattr(page, "history", None)
+        if history is not None and history.output_dir is not None:
+            history.refresh()
+
     controller.attached.connect(on_attached)
+    controller.attached.connect(refresh_runs)
+    controller.finished.connect(refresh_runs)
     controller.stateChanged.connect(on_state)
     controller.eventsParsed.connect(feed.feed_events)
 
