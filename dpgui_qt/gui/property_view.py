@@ -395,6 +395,7 @@ class ConfigEditorPage(QWidget):
         from dpgui_qt.gui import messages
 
         self.session = session
+        session.changed.connect(lambda c: self._type_switched(c))
         self.model = PropertyTreeModel(session, self)
         self.model.confirm_full_finetune = lambda keys: messages.ask(
             self, "Full fine-tune",
@@ -550,6 +551,47 @@ class ConfigEditorPage(QWidget):
             idx = self.proxy.index(r, 0, parent)
             if idx.data(KindRole) in (GROUP, TABLES, ITEM):
                 self.tree.expand(idx)
+
+    def _type_switched(self, change) -> None:
+        """After model.type / adapter.type / optimizer.type changes: offer one undoable
+        action that removes the keys the new type does not read (listed first)."""
+        path = getattr(change, "path", None)
+        if getattr(change, "kind", "") != "set" or not path or len(path) != 2 \
+                or path[1] != "type" or path[0] not in ("model", "adapter", "optimizer"):
+            return
+        from dpgui_qt.gui.property_model import stale_keys
+        slot = path[0]
+        keys = stale_keys(self.session.registry, self.session.doc.values(), slot)
+        if not keys:
+            if self.banner.isVisible() and self.banner.property("cleanup") == slot:
+                self.banner.hide()
+            return
+        t = self.session.doc.get((slot, "type"))
+        shown = ", ".join(keys[:8]) + (f" and {len(keys) - 8} more" if len(keys) > 8 else "")
+        self.banner.setProperty("cleanup", slot)
+        self.banner.show_message(
+            f"{t} does not read {len(keys)} key{'s' if len(keys) != 1 else ''} in "
+            f"[{slot}]: <b>{html.escape(shown)}</b>. They are kept and marked; remove them "
+            "in one step (undoable)?",
+            [(f"Remove {len(keys)} Key{'s' if len(keys) != 1 else ''}",
+              lambda: self.remove_stale(slot)), ("Keep Them", lambda: None)])
+
+    def remove_stale(self, slot: str) -> bool:
+        """Remove every key of ``[slot]`` its type does not read, as one undo step."""
+        from dpgui_qt.core.document import Change
+        from dpgui_qt.gui.property_model import stale_keys
+        keys = stale_keys(self.session.registry, self.session.doc.values(), slot)
+        if not keys:
+            return False
+        t = self.session.doc.get((slot, "type"))
+
+        def fn(doc):
+            before = doc.text
+            for k in keys:
+                doc.delete((slot, k))
+            return Change("delete", (slot,), before, doc.text)
+
+        return self.session.edit(f"Remove {len(keys)} keys {t} does not read", fn, (slot,))
 
     def select_path(self, path) -> bool:
         """Select the row for ``path`` (or its nearest ancestor), making it visible."""
