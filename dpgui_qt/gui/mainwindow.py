@@ -461,6 +461,8 @@ class MainWindow(QMainWindow):
         if empty and not was:
             self.start_page.rebuild()          # recent files may have changed
         self.problems_dock.setVisible(not empty and self._problems_wanted)
+        if was and not empty and self.problems.expanded:
+            self._problems_expanded(True)
         self.summary_label.setVisible(not empty)     # nothing to summarise or count yet
         self.problem_button.setVisible(not empty)
 
@@ -669,8 +671,9 @@ class MainWindow(QMainWindow):
         self.problem_button.setToolTip("Show the Problems panel")
 
     def _problems_expanded(self, on: bool) -> None:
-        if on:
-            self.resizeDocks([self.problems_dock], [150], Qt.Orientation.Vertical)
+        if on:   # after the panel's new maximum height has reached the dock layout
+            QTimer.singleShot(0, self, lambda: self.resizeDocks(
+                [self.problems_dock], [150], Qt.Orientation.Vertical))
 
     def go_to_finding(self, finding) -> None:
         fname = str(self.session.path) if self.session.path else "<text>"

@@ -112,6 +112,11 @@ def test_new_users_first_run(qtbot, fake_run, dialogs, tmp_path, monkeypatch):
     assert s.path is None and s.modified
     ph = {f.key for f in s.validate_now() if f.rule == "template_placeholder"}
     assert {"output_dir", "dataset", "model.ckpt_path"} <= ph
+    qtbot.wait(300)
+    # the Problems panel opened for the warnings, with room for them
+    assert w.problems.expanded and w.problems.view.height() > 60
+    # the status bar and the panel give the same counts
+    assert w.problem_button.text() == w.problems.summary.text().split("   ")[0]
     shoot(w, "03-new-config")
 
     # -- 3. set the paths (the output folder; the model path is forgotten for now)
