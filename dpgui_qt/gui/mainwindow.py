@@ -789,4 +789,7 @@ class MainWindow(QMainWindow):
         feed = getattr(self, "monitor_feed", None)
         if feed is not None and feed.created:
             feed.model.stop()  # its follower thread must end before the window is deleted
+        monitor = self._slots["monitor"].page if "monitor" in self._slots else None
+        if monitor is not None and hasattr(monitor, "shutdown"):
+            monitor.shutdown()  # the GPU sampler thread too
         event.accept()

@@ -27,7 +27,7 @@ MAIN = "main"
 DATASET = "dataset"
 VALIDATE_DELAY_MS = 150
 
-_TRAINER_CWD: tuple[float, Path | None] = (-1e9, None)
+_TRAINER_CWD: tuple[float, tuple, Path | None] = (-1e9, (), None)
 
 
 def trainer_cwd() -> Path | None:
@@ -35,27 +35,36 @@ def trainer_cwd() -> Path | None:
     from (its setting, else $DPGUI_DIFFUSION_PIPE, else the default location), or None
     when there is none.  Relative paths in a config are read from there, so the
     editor, the dataset tab and the launch gate all resolve them against it.
-    Looked up at most every 5 s (:func:`forget_trainer_cwd` after a settings change)."""
+    The file-system check is redone at most every 5 s, and at once when the setting
+    changes (:func:`forget_trainer_cwd` forces it)."""
     global _TRAINER_CWD
-    now = time.monotonic()
-    if now - _TRAINER_CWD[0] < 5.0:
-        return _TRAINER_CWD[1]
-    found = None
+    import os
+
     try:
-        from dpgui_qt.core.run.env import find_checkout
         from dpgui_qt.gui import settings as st
 
         setting = st.settings().value("run/checkout")
-        found = find_checkout(str(setting) if setting else None)
+    except Exception:  # noqa: BLE001
+        setting = None
+    key = (str(setting) if setting else "", os.environ.get("DPGUI_DIFFUSION_PIPE", ""),
+           os.environ.get("DPGUI_CONFIG_DIR", ""))
+    now = time.monotonic()
+    if now - _TRAINER_CWD[0] < 5.0 and _TRAINER_CWD[1] == key:
+        return _TRAINER_CWD[2]
+    found = None
+    try:
+        from dpgui_qt.core.run.env import find_checkout
+
+        found = find_checkout(key[0] or None)
     except Exception:  # noqa: BLE001 - no checkout is a normal state here
         found = None
-    _TRAINER_CWD = (now, found)
+    _TRAINER_CWD = (now, key, found)
     return found
 
 
 def forget_trainer_cwd() -> None:
     global _TRAINER_CWD
-    _TRAINER_CWD = (-1e9, None)
+    _TRAINER_CWD = (-1e9, (), None)
 
 
 def validation_options(**kw):

@@ -132,9 +132,9 @@ class StartPage(QWidget):
         self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         outer.addWidget(self.scroll)
         self._body = None
-        self.rebuild()
-        # the setup check reads settings and the file system: after the first paint
-        QTimer.singleShot(0, self, self.rebuild)
+        # the setup check reads settings and the file system: only once the page is
+        # shown, after the first paint (a window opened on a file never needs it)
+        self.rebuild(detect=False)
 
     # ------------------------------------------------------------ entries
     def add_entry(self, entry: StartEntry) -> None:
@@ -169,8 +169,8 @@ class StartPage(QWidget):
         return out
 
     # ------------------------------------------------------------ building
-    def rebuild(self) -> None:
-        self.setup_state = _setup_state()
+    def rebuild(self, detect: bool = True) -> None:
+        self.setup_state = _setup_state() if detect else {"pending": True}
         self.entries = self.default_entries() + list(self._extra)
         body = QWidget(self)
         col = QVBoxLayout(body)
@@ -226,6 +226,11 @@ class StartPage(QWidget):
         self._body = body
         self.changed.emit()
 
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self.setup_state.get("pending"):
+            QTimer.singleShot(50, self, lambda: self.setup_state.get("pending") and self.rebuild())
+
     def _fit_width(self) -> None:
         """A fixed column width, so wrapped text gets the height it needs (labels with
         word wrap are laid out for the width they will really have)."""
@@ -276,6 +281,7 @@ class StartPage(QWidget):
         again = QPushButton("Look Again", box)
         again.setToolTip("Check again for diffusion-pipe and DeepSpeed")
         again.clicked.connect(lambda: self.rebuild())
+        self.setup_btn.setEnabled(not s.get("pending"))
         row.addWidget(self.setup_btn)
         row.addWidget(again)
         row.addStretch(1)
@@ -309,6 +315,8 @@ def _setup_state() -> dict:
 def setup_html(s: dict) -> str:
     """The setup status in words (no command-line flags)."""
     ok, bad = "color: #2e7d32;", "color: #c62828;"
+    if s.get("pending"):
+        return "Looking for diffusion-pipe and DeepSpeed…"
     parts = []
     if s.get("checkout"):
         parts.append(f"<span style='{ok}'><b>✔ diffusion-pipe</b></span> is in "

@@ -87,7 +87,7 @@ def test_new_users_first_run(qtbot, fake_run, dialogs, tmp_path, monkeypatch):
     # -- 1. the start page: a way in, and diffusion-pipe found in words
     assert w.showing_start_page()
     sp = w.start_page
-    qtbot.waitUntil(lambda: sp.setup_state.get("ready"), timeout=5000)
+    qtbot.waitUntil(lambda: sp.setup_state.get("ready") is True, timeout=5000)
     assert "✔ diffusion-pipe" in sp.setup_label.text() and str(fake_run.co) in sp.setup_label.text()
     assert "--checkout" not in sp.setup_label.text()              # words, not flags
     assert {"new", "open"} <= set(sp.buttons)

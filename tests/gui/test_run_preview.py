@@ -105,6 +105,8 @@ def test_environment_settings_persist_and_show_found_state(qtbot, fake_run):
     dlg.checkout.edit.setText(str(fake_run.tmp / "nowhere"))
     dlg.refresh()
     assert "✖" in dlg.checkout.status.text()
+    assert "does not exist" in dlg.checkout.status.text()
+    assert "--" not in dlg.checkout.status.text()          # words, not command-line flags
     dlg.gpu_list.setText("0,x")
     dlg.refresh()
     from PySide6.QtWidgets import QDialogButtonBox
