@@ -614,8 +614,13 @@ class MainWindow(QMainWindow):
         if not isinstance(raw, str) or not raw.strip():
             return None
         p = Path(os.path.expanduser(raw))
-        if not p.is_absolute() and self.session.path is not None:
-            p = self.session.path.parent / p
+        if not p.is_absolute():
+            from dpgui_qt.gui.session import trainer_cwd
+            base = trainer_cwd()       # where diffusion-pipe reads it from
+            if base is None and self.session.path is not None:
+                base = self.session.path.parent
+            if base is not None:
+                p = base / p
         return p
 
     def _update_dataset_empty(self) -> None:

@@ -98,3 +98,26 @@ def test_kill_button_asks_and_says_the_step_is_lost(qtbot, window, fake_run, dia
     qtbot.mouseClick(page.kill_btn, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: c.ended, timeout=30_000)
     qtbot.waitUntil(lambda: not live_group_psutil(c.state["pgid"]), timeout=30_000)
+
+
+def test_dataset_tab_agrees_and_offers_the_fix(qtbot, window, fake_run, tmp_path):
+    """A relative dataset next to the config but not in the checkout: the Dataset tab
+    says so (it is not opened as if it would train) and one click makes it absolute."""
+    fake_run.configure()
+    elsewhere = tmp_path / "cfgs"
+    elsewhere.mkdir()
+    (elsewhere / "ds.toml").write_bytes((fake_run.co / "examples" / "dataset.toml").read_bytes())
+    cfg = elsewhere / "main.toml"
+    cfg.write_text(fake_run.cfg.read_text().replace("dataset = 'examples/dataset.toml'",
+                                                    "dataset = 'ds.toml'"))
+    assert window.open_file(cfg, ask=False)
+    window.show_page("dataset")
+    page = window.page("dataset")
+    page.sync()
+    assert not page.editors and page._stack.currentWidget() is page.empty
+    assert "next to the config" in page.empty.text.text()
+    assert str(fake_run.co) in page.empty.text.text()
+    assert page.act_abs.isVisible()
+    assert page.make_dataset_absolute()
+    assert window.session.doc.get("dataset") == str((elsewhere / "ds.toml").resolve())
+    assert [e.session.path.name for e in page.editors] == ["ds.toml"]
