@@ -309,9 +309,15 @@ class MainWindow(QMainWindow):
         from dpgui_qt.gui.monitor import install as install_monitor  # light: no pyqtgraph
 
         install_monitor(self)  # window.monitor_feed; the page imports pyqtgraph on first show
-        self.session.changed.connect(lambda _c: self._update_dataset_empty())
-        self.session.documentReplaced.connect(self._update_dataset_empty)
-        self._update_dataset_empty()
+        # the placeholder text resolves the dataset path from the checkout (file system,
+        # settings): after the first paint, and once per burst of edits
+        self._dataset_empty_timer = QTimer(self)
+        self._dataset_empty_timer.setSingleShot(True)
+        self._dataset_empty_timer.setInterval(250)
+        self._dataset_empty_timer.timeout.connect(self._update_dataset_empty)
+        self.session.changed.connect(lambda _c: self._dataset_empty_timer.start())
+        self.session.documentReplaced.connect(self._dataset_empty_timer.start)
+        self._dataset_empty_timer.start()
 
     # --------------------------------------------------------------- pages
     def add_page(self, name: str, title: str, factory: PageFactory | None = None,
@@ -458,7 +464,7 @@ class MainWindow(QMainWindow):
         empty = self.session.path is None and not self.session.doc.text.strip()
         was = self.showing_start_page()
         self.config_stack.setCurrentWidget(self.start_page if empty else self.editor)
-        if empty and not was:
+        if empty and not was and self.start_page._built:
             self.start_page.rebuild()          # recent files may have changed
         self.problems_dock.setVisible(not empty and self._problems_wanted)
         if was and not empty and self.problems.expanded:

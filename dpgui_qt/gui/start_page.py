@@ -132,15 +132,17 @@ class StartPage(QWidget):
         self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         outer.addWidget(self.scroll)
         self._body = None
-        # the setup check reads settings and the file system: only once the page is
-        # shown, after the first paint (a window opened on a file never needs it)
-        self.rebuild(detect=False)
+        # built when first shown (a window opened on a file never builds it); the setup
+        # check reads settings and the file system, so it runs after the first paint
+        self.setup_state = {"pending": True}
+        self._built = False
 
     # ------------------------------------------------------------ entries
     def add_entry(self, entry: StartEntry) -> None:
         self._extra = [e for e in self._extra if not (entry.name and e.name == entry.name)]
         self._extra.append(entry)
-        self.rebuild()
+        if self._built:
+            self.rebuild(detect=not self.setup_state.get("pending"))
 
     def default_entries(self) -> list[StartEntry]:
         w = self.window_
@@ -170,6 +172,7 @@ class StartPage(QWidget):
 
     # ------------------------------------------------------------ building
     def rebuild(self, detect: bool = True) -> None:
+        self._built = True
         self.setup_state = _setup_state() if detect else {"pending": True}
         self.entries = self.default_entries() + list(self._extra)
         body = QWidget(self)
@@ -228,6 +231,8 @@ class StartPage(QWidget):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
+        if not self._built:
+            self.rebuild(detect=False)
         if self.setup_state.get("pending"):
             QTimer.singleShot(50, self, lambda: self.setup_state.get("pending") and self.rebuild())
 
