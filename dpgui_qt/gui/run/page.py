@@ -299,7 +299,16 @@ class RunPage(QWidget):
         self.env_btn.setToolTip("diffusion-pipe checkout, Python environment, GPUs, port, NCCL "
                                 "and extra variables (Run ▸ Environment…)")
         self.env_btn.clicked.connect(lambda: self.edit_environment())
-        el.addWidget(self.env_btn, 0, Qt.AlignmentFlag.AlignTop)
+        self.doctor_btn = QPushButton("Doctor…", envg)
+        self.doctor_btn.setToolTip("Check this environment: torch and its CUDA/GPU architectures, "
+                                   "driver, deepspeed, flash-attn, requirements, submodules, disk")
+        self.doctor_btn.clicked.connect(lambda: self.open_doctor())
+        eb = QVBoxLayout()             # beside the status: the page fits 1280x800
+        eb.setSpacing(2)
+        eb.addWidget(self.env_btn)
+        eb.addWidget(self.doctor_btn)
+        eb.addStretch(1)
+        el.addLayout(eb)
         sl.addWidget(envg)
 
         optg = QGroupBox("Run options", side)
@@ -590,6 +599,15 @@ class RunPage(QWidget):
         QGuiApplication.clipboard().setText(headless_command(cfg, self.env, self.options))
         self._status("dpgui launch command copied")
 
+    def open_doctor(self, modal: bool = False):
+        """The environment doctor for these settings and the open config."""
+        from dpgui_qt.gui.doctor_dialog import show_doctor
+
+        s = getattr(self, "session", None)
+        values = s.doc.values() if s is not None else None
+        return show_doctor(self, self.env, values, self.platform, modal=modal,
+                           config_path=s.path if s is not None else None)
+
     def edit_environment(self) -> bool:
         dlg = EnvironmentDialog(self.env, self, self.platform)
         if dlg.exec() != EnvironmentDialog.DialogCode.Accepted:
@@ -640,7 +658,8 @@ class RunPage(QWidget):
             findings = [envmod.Finding("error", "spec", self.spec_error or "invalid settings",
                                        "Check Run ▸ Environment.")]
             return pf.PreflightReport(findings, saved=saved or [],
-                                      recheck=lambda: self.gate_report(saved), fix=self.apply_fixes)
+                                      recheck=lambda: self.gate_report(saved), fix=self.apply_fixes,
+                                      env=self.env, values=self.session.doc.values())
         QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             gate = run_gate(self.spec, registry=self.session.registry)
@@ -651,7 +670,8 @@ class RunPage(QWidget):
         except SpecError:
             command = ""
         return pf.PreflightReport(gate.findings, gate.files, command, saved or [],
-                                  recheck=lambda: self.gate_report(saved), fix=self.apply_fixes)
+                                  recheck=lambda: self.gate_report(saved), fix=self.apply_fixes,
+                                  env=self.env, values=self.session.doc.values())
 
     def apply_fixes(self, actions: list) -> bool:
         """One-click fixes from the gate: ("make_absolute", file, key path, absolute)."""

@@ -31,6 +31,8 @@ class PreflightReport:
     saved: list = field(default_factory=list)        # documents saved for this start
     recheck: Callable[[], "PreflightReport"] | None = None   # run the gate again
     fix: Callable[[list], bool] | None = None        # apply one-click fixes (actions)
+    env: object = None                               # EnvSettings (for the Doctor button)
+    values: dict | None = None                       # the config's values (for the Doctor)
 
     @property
     def errors(self) -> list:
@@ -121,6 +123,10 @@ class PreflightDialog(QDialog):
         self.start_btn.clicked.connect(lambda: self._done("start"))
         self.buttons.addButton(self.start_btn, QDialogButtonBox.ButtonRole.AcceptRole)
         self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.doctor_btn = self.buttons.addButton("Doctor…", QDialogButtonBox.ButtonRole.HelpRole)
+        self.doctor_btn.setToolTip("Examine the training environment (torch, CUDA, driver, "
+                                   "deepspeed, checkout) with exact fixes")
+        self.doctor_btn.clicked.connect(lambda: self.open_doctor())
         self.buttons.rejected.connect(self.reject)
         lay.addWidget(self.buttons)
         self._fill()
@@ -171,6 +177,12 @@ class PreflightDialog(QDialog):
         self.force_btn.setVisible(bool(e))
         self.force_btn.setToolTip("Start the trainer although these errors will most likely "
                                   "stop it")
+
+    def open_doctor(self, modal: bool = True):
+        from dpgui_qt.gui.doctor_dialog import show_doctor
+
+        return show_doctor(self, getattr(self.report, "env", None),
+                           getattr(self.report, "values", None), modal=modal)
 
     def check(self) -> None:
         if self.report.recheck is None:
