@@ -50,7 +50,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["Series", "Marker", "Progress", "RunMetrics", "format_duration", "ema_reference"]
+__all__ = ["Series", "Marker", "Progress", "RunMetrics", "format_duration", "ema_reference",
+           "value_range", "format_ticks", "nice_stride"]
 
 DEFAULT_MAX_POINTS = 1 << 20
 _MIN_CAPACITY = 1024
@@ -403,6 +404,123 @@ class Series:
         oy[1::2] = hi
         # keep the real last point so a followed curve ends where the data end
         return np.append(ox, xs[-1]), np.append(oy, ys[-1])
+
+
+# ---------------------------------------------------------------------------
+# axes: what range and what tick labels a plot should show for its data
+
+#: a series whose spread is below this share of its magnitude is "constant": the
+#: difference is float noise (4.00000000000005 vs 3.99999999999995), not information
+CONSTANT_REL = 1e-6
+#: half-height of the band a constant series is drawn in, as a share of its value
+CONSTANT_MARGIN = 0.1
+
+
+def value_range(values: np.ndarray, quantile: float | None = None, log: bool = False,
+                pad: float = 0.06) -> tuple[float, float] | None:
+    """The y range a plot of ``values`` should show, or None without finite values.
+
+    * a constant (or float-noise constant) series sits in the middle of a band of
+      +-10 % of its value -- never around 0 for a non-zero value, so a constant
+      lr of 2e-4 reads 2e-4 and its ticks are in its own scale;
+    * otherwise min..max (or the central ``quantile`` share of the values, so one
+      minutes-long first step does not flatten a speed plot) padded by ``pad`` of
+      the span on both sides;
+    * ``log``: the range of log10 of the positive values (what pyqtgraph's log
+      mode draws), with the same rules in decades.
+    """
+    v = np.asarray(values, np.float64)
+    v = v[np.isfinite(v)]
+    if log:
+        v = v[v > 0]
+        if not v.size:
+            return None
+        v = np.log10(v)
+    if not v.size:
+        return None
+    if quantile is not None and 0 < quantile < 1 and v.size > 20:
+        q = (1 - quantile) / 2
+        lo, hi = (float(t) for t in np.quantile(v, [q, 1 - q]))
+    else:
+        lo, hi = float(v.min()), float(v.max())
+    mid = (lo + hi) / 2
+    mag = max(abs(lo), abs(hi))
+    if hi - lo <= CONSTANT_REL * mag or hi == lo:
+        if log:
+            half = 0.1                     # a fifth of a decade around the value
+        elif mag > 0:
+            half = CONSTANT_MARGIN * mag
+        else:
+            half = 1.0                     # a series of zeros: -1..1
+        return mid - half, mid + half
+    p = (hi - lo) * pad
+    return lo - p, hi + p
+
+
+def _sig_decimals(spacing: float) -> int:
+    """Decimals needed to tell ticks ``spacing`` apart (0.25 -> 2, 0.2 -> 1, 5 -> 0)."""
+    if not spacing > 0 or not math.isfinite(spacing):
+        return 0
+    d = max(0, -math.floor(math.log10(spacing) + 1e-9))
+    # 0.25 needs one more decimal than its leading digit says
+    for extra in range(0, 4):
+        q = round(spacing, d + extra)
+        if abs(q - spacing) <= 1e-9 * spacing:
+            return d + extra
+    return d + 3
+
+
+def format_ticks(values: Sequence[float], spacing: float, scientific: bool = False) -> list[str]:
+    """Tick labels rounded to the precision the ticks differ in.
+
+    ``scientific`` (learning rates): ``2e-4``, ``1.5e-4``, ``0`` -- the mantissa has
+    as many decimals as the spacing needs at the ticks' magnitude. Otherwise plain
+    decimals (``3.8``, ``4``, ``4.2``), switching to the scientific form for very
+    small or very large magnitudes."""
+    vals = [float(v) for v in values]
+    if not vals:
+        return []
+    mag = max((abs(v) for v in vals), default=0.0)
+    if not scientific and mag and (mag < 1e-3 or mag >= 1e6):
+        scientific = True
+    if scientific:
+        if not spacing > 0:
+            spacing = mag or 1.0
+        out = []
+        for v in vals:
+            if abs(v) < spacing * 1e-6:
+                out.append("0")
+                continue
+            e = math.floor(math.log10(abs(v)) + 1e-12)
+            m = v / 10.0 ** e
+            dec = max(0, e - math.floor(math.log10(spacing) + 1e-9))
+            dec = min(dec + (_sig_decimals(spacing / 10.0 ** math.floor(math.log10(spacing) + 1e-9)) > 0), 6)
+            txt = f"{m:.{dec}f}"
+            if "." in txt:
+                txt = txt.rstrip("0").rstrip(".")
+            if txt in ("10", "-10"):   # 9.99.. rounded up: next decade
+                txt, e = txt[:-1], e + 1
+            out.append(f"{txt}e{e}")
+        return out
+    dec = _sig_decimals(spacing)
+    out = []
+    for v in vals:
+        if abs(v) < spacing * 1e-6:
+            v = 0.0
+        out.append(f"{v:.{dec}f}")
+    return out
+
+
+def nice_stride(need: float) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 50 ... that is >= ``need``."""
+    if need <= 1:
+        return 1
+    base = 1
+    while True:
+        for m in (1, 2, 5):
+            if m * base >= need:
+                return m * base
+        base *= 10
 
 
 # ---------------------------------------------------------------------------
