@@ -575,12 +575,17 @@ class RunMetrics:
 
     def __init__(self, max_points: int = DEFAULT_MAX_POINTS, smoothing: float = 0.9):
         self.max_points = max_points
+        # the loss keeps up to max_points at full resolution (its newest half always);
+        # the learning rate, the speed and TensorBoard's per-step scalars keep 1/16 of
+        # that (older points averaged pairwise; ~2 points per pixel are drawn anyway):
+        # a run of 1,000,000 steps costs ~25 MB of loss and ~2 MB per other series
+        aux = self.aux_points = max(16, max_points // 16)
         self.loss = Series("loss", max_points, smoothing)
-        self.lr = Series("lr", max_points)
+        self.lr = Series("lr", aux)
         # throughput is drawn lightly smoothed (a fixed, short weight: the minutes-long
         # first step must not drag the curve for long; the loss slider does not move it)
-        self.iter_time = Series("iter_time", max_points, 0.6)
-        self.samples_per_sec = Series("samples_per_sec", max_points, 0.6)
+        self.iter_time = Series("iter_time", aux, 0.6)
+        self.samples_per_sec = Series("samples_per_sec", aux, 0.6)
         self.extra_losses: dict[str, Series] = {}
         self.tb: dict[str, Series] = {}          # TensorBoard tag -> series (x in steps)
         self.markers: list[Marker] = []
@@ -636,6 +641,8 @@ class RunMetrics:
         ys: list[float] = []
         its: list[float] = []
         sps: list[float] = []
+        lxs: list[float] = []   # learning rates: DeepSpeed reports one before every step,
+        lys: list[float] = []   # so they are batched too (not one extend per step)
         recent = self._recent
 
         def flush() -> None:
@@ -644,6 +651,9 @@ class RunMetrics:
                 self.iter_time.extend(xs, its)
                 self.samples_per_sec.extend(xs, sps)
                 xs.clear(); ys.clear(); its.clear(); sps.clear()
+            if lxs:
+                self.lr.extend(lxs, lys)
+                lxs.clear(); lys.clear()
 
         for ev in events:
             self.events_seen += 1
@@ -673,11 +683,17 @@ class RunMetrics:
                 if self.epoch is None:
                     self.epoch = 1
                 continue
-            flush()
             if t is lr_t:
                 if ev.lrs:
-                    self.lr.append(ev.step, ev.lrs[0])
-            elif t is P.EpochEvent:
+                    last_lr = lxs[-1] if lxs else self.lr.last_x
+                    if last_lr is not None and ev.step <= last_lr:   # resumed in the same log
+                        flush()
+                        self._trim(self.lr, ev.step)
+                    lxs.append(ev.step)
+                    lys.append(ev.lrs[0])
+                continue
+            flush()
+            if t is P.EpochEvent:
                 end = self.last_step
                 if end is not None:
                     self.epoch_ends[ev.epoch - 1] = end
@@ -714,14 +730,19 @@ class RunMetrics:
         """A step number that goes backwards: a resumed run appended to the same
         log. Keep the older data up to the resume point only."""
         for s in (self.loss, self.iter_time, self.samples_per_sec):
-            if len(s) and s.last_x >= step:
-                keep = s.range_slice(-math.inf, step - 1, margin=0)
-                xs, ys = s.x[keep].copy(), s.y[keep].copy()
-                w = s.smoothing
-                s.clear()
-                s.set_smoothing(w)
-                s.extend(xs, ys)
+            self._trim(s, step)
         self.markers = [m for m in self.markers if m.x < step]
+
+    @staticmethod
+    def _trim(s: Series, step: float) -> None:
+        """Drop the points at ``step`` and after."""
+        if len(s) and s.last_x >= step:
+            keep = s.range_slice(-math.inf, step - 1, margin=0)
+            xs, ys = s.x[keep].copy(), s.y[keep].copy()
+            w = s.smoothing
+            s.clear()
+            s.set_smoothing(w)
+            s.extend(xs, ys)
 
     def feed_scalars(self, rows: Iterable[tuple[str, float, float, float]]) -> int:
         """TensorBoard rows ``(tag, step, value, wall_time)``. ``train/epoch_loss``
@@ -744,10 +765,15 @@ class RunMetrics:
         return n
 
     def _add_tb(self, tag: str, x: float, value: float) -> int:
+        if tag == "train/loss" and len(self.loss):
+            # the console log has the same loss: keep one copy (the log's)
+            self.tb.pop(tag, None)
+            return 0
         s = self.tb.get(tag)
         if s is None:
             smooth = self.loss.smoothing if tag.endswith(("/loss", "grad_norm")) else 0.0
-            s = self.tb[tag] = Series(tag, self.max_points, smooth)
+            s = self.tb[tag] = Series(tag, self.max_points if tag == "train/loss" else
+                                      self.aux_points, smooth)
         if len(s) and x < s.last_x:
             return 0  # out of order (a restarted writer): keep the series monotonic
         s.append(x, value)

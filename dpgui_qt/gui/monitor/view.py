@@ -29,6 +29,7 @@ still have ``setDownsampling(auto=True, method="peak")`` and
 from __future__ import annotations
 
 import math
+import time
 
 import pyqtgraph as pg
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
@@ -63,6 +64,7 @@ COLORS = {
 }
 EVAL_COLORS = [(230, 90, 20), (160, 40, 170), (20, 160, 170), (200, 170, 0), (120, 120, 20)]
 REDRAW_MS = 100
+LOADING_REDRAW_S = 0.5
 LEFT_W = 76      # every plot's left and right axis have these widths: one x mapping for all
 RIGHT_W = 64
 STRETCH = {"loss": 5, "lr": 2, "grad": 2, "speed": 2}
@@ -203,6 +205,7 @@ class MonitorView(QWidget):
         self.follow_x = True
         self.redraws = 0
         self._dirty = True
+        self._last_refresh = 0.0
         self._marks: list[_Mark] = []
         self._markers_drawn = 0
         self._markers_src = None
@@ -214,6 +217,7 @@ class MonitorView(QWidget):
         self._build()
         self.model.changed.connect(self.mark_dirty)
         self.model.sourceChanged.connect(self._source_changed)
+        self.model.loadProgress.connect(self._load_progress)
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self._tick)
@@ -298,6 +302,12 @@ class MonitorView(QWidget):
         ctl.addWidget(self.log_check)
         ctl.addWidget(self.follow_button)
         ctl.addStretch(1)
+        # reading a long log: how far it is (the plots fill in as it goes)
+        self.load_bar = QProgressBar(self)
+        self.load_bar.setRange(0, 1000)
+        self.load_bar.setMaximumWidth(260)
+        self.load_bar.setVisible(False)
+        ctl.addWidget(self.load_bar)
         lay.addLayout(ctl)
         self.readout = QLabel("Move the mouse over the plots to read the values at a step.", self)
         self.readout.setTextFormat(Qt.TextFormat.RichText)
@@ -486,6 +496,15 @@ class MonitorView(QWidget):
         if ev.double():
             self.follow_button.setChecked(True)
 
+    def _load_progress(self, done, total) -> None:
+        loading = total and done < total
+        self.load_bar.setVisible(bool(loading))
+        if loading:
+            self.load_bar.setValue(int(1000 * done / total))
+            self.load_bar.setFormat(f"Reading log  {done / 1e6:.0f} / {total / 1e6:.0f} MB")
+            self.load_bar.setToolTip("The plots fill in while the log is read; "
+                                     "the window stays usable")
+
     def _source_changed(self) -> None:
         for c in self._eval_curves.values():
             self.loss_plot.removeItem(c.item)
@@ -498,6 +517,10 @@ class MonitorView(QWidget):
     # ---------------------------------------------------------------- redraw
     def _tick(self) -> None:
         if self._dirty and self.isVisible():
+            # while a long log loads, a frame every LOADING_REDRAW_S leaves the GUI
+            # thread its time for the user (and for taking in the log)
+            if self.model.loading and time.monotonic() - self._last_refresh < LOADING_REDRAW_S:
+                return
             self.refresh()
 
     def showEvent(self, event) -> None:  # noqa: N802
@@ -516,6 +539,7 @@ class MonitorView(QWidget):
     def refresh(self) -> None:
         """Redraw now (the timer calls this when something changed)."""
         self._dirty = False
+        self._last_refresh = time.monotonic()
         self.redraws += 1
         m = self.model.metrics
         loss = m.main_loss()
