@@ -715,11 +715,12 @@ class MonitorView(QWidget):
         text = mk.label.replace("epoch ", "E") if mk.kind == "epoch" else mk.label
         for p in self.plots:
             labelled = p is self.loss_plot
-            pos = 0.97 if mk.kind == "epoch" else 0.5
+            # epoch labels hang from the top edge; resume labels sit mid-height
+            pos, ay = (0.999, 0.0) if mk.kind == "epoch" else (0.5, 0.5)
             line = pg.InfiniteLine(mk.x, angle=90, movable=False, pen=pen,
                                    label=text if labelled else None,
                                    labelOpts={"position": pos, "color": col,
-                                              "anchors": [(0, 0.5), (0, 0.5)]}
+                                              "anchors": [(0, ay), (0, ay)]}
                                    if labelled else None)
             line.setToolTip(tip)
             line.setZValue(-10)
@@ -766,11 +767,12 @@ class MonitorView(QWidget):
                     show = left >= 0 and end <= w
                 elif show:
                     left, end = px, px + lw_i
+                    ay = mk.label.anchors[0][1]
                     if end > w:                                  # the last one: left of its line
                         left, end = px - lw_i, px
-                        mk.label.anchors = [(1, 0.5), (1, 0.5)]
+                        mk.label.anchors = [(1, ay), (1, ay)]
                     else:
-                        mk.label.anchors = [(0, 0.5), (0, 0.5)]
+                        mk.label.anchors = [(0, ay), (0, ay)]
                     show = left >= 0
                 if show and left < right + LABEL_GAP_PX:
                     show = False
@@ -908,10 +910,10 @@ class MonitorView(QWidget):
             self.hover_label.setVisible(False)
             return
         mk = hidden[0]
-        self.hover_label.setText(_marker_words(mk))
+        self.hover_label.setText("  ·  ".join(_marker_words(h) for h in hidden))
         self.hover_label.setColor(COLORS.get(mk.kind, (120, 120, 120)))
         y0, y1 = self.loss_plot.vb.viewRange()[1]
-        top = mk.kind == "epoch"
+        top = any(h.kind == "epoch" for h in hidden)
         self.hover_label.setAnchor((0, 0) if top else (0, 1))
         self.hover_label.setPos(mk.x, y1 if top else y0 + (y1 - y0) * 0.08)
         self.hover_label.setVisible(True)

@@ -1,0 +1,226 @@
+"""The monitor reads right at a glance (issue 19): offscreen renders of ordinary runs --
+a constant learning rate, a cosine schedule, 50 epochs, an optimizer without grad norm --
+asserting on what the user sees: axis ranges and tick labels, one x mapping for all
+plots, marker labels that never overlap, no empty panel.
+
+Each render is kept as a PNG in ``build/test-artifacts/monitor/`` (gitignored; or
+``$DPGUI_TEST_ARTIFACTS``); the path is printed (``pytest -s``)."""
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from monitor_synth import make_run, write_log  # noqa: E402
+
+from dpgui_qt.core.run.parse import StepEvent  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(os.environ.get("DPGUI_TEST_ARTIFACTS") or ROOT / "build" / "test-artifacts"
+                 / "monitor")
+
+
+@pytest.fixture
+def view(qtbot):
+    from dpgui_qt.gui.monitor.view import MonitorView
+
+    v = MonitorView()
+    qtbot.addWidget(v)
+    v.resize(1100, 800)
+    v.show()
+    yield v
+    v.model.stop()
+
+
+def load(view, qtbot, log: Path) -> None:
+    view.model.replay(log, speed=1e6, instant=True)
+    qtbot.waitUntil(lambda: not view.model.replaying, timeout=60000)
+    settle(view, qtbot)
+
+
+def settle(view, qtbot) -> None:
+    view.refresh()
+    qtbot.wait(50)            # layout, then one more fit at the final plot sizes
+    view.refresh()
+    view.grab()               # paint: the labels' transforms are current
+
+
+def keep_png(view, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    out = ARTIFACTS / f"{name}.png"
+    assert view.grab().save(str(out))
+    print(f"\nmonitor render: {out}")
+    return out
+
+
+def shown_plots(view):
+    return [p for p in view.plots if p.isVisible()]
+
+
+def axis_labels(axis) -> list[str]:
+    """The tick labels the axis draws now (all levels)."""
+    lo, hi = axis.range
+    size = axis.geometry().height() if axis.orientation in ("left", "right") else \
+        axis.geometry().width()
+    out = []
+    for spacing, values in axis.tickValues(lo, hi, size):
+        out += axis.tickStrings(values, 1.0, spacing)
+    return out
+
+
+def assert_one_x_axis(view, steps) -> None:
+    """Step N is at the same pixel in every plot shown (and in the samples/s box)."""
+    from PySide6.QtCore import QPointF
+
+    boxes = [p.vb for p in shown_plots(view)]
+    if view.speed_plot.isVisible():
+        boxes.append(view.sps_vb)
+    assert len(boxes) >= 2
+    for n in steps:
+        xs = [vb.mapViewToScene(QPointF(n, 0.0)).x() for vb in boxes]   # scene = widget px
+        assert max(xs) - min(xs) <= 0.5, (n, xs)
+    # and the crosshair lines land on that pixel in every plot
+    view.show_crosshair(float(steps[len(steps) // 2]))
+    px = [line.mapToScene(QPointF(0, 0)).x()
+          for line, p in zip(view.cross, view.plots) if p.isVisible()]
+    assert max(px) - min(px) <= 0.5, px
+
+
+def assert_labels_do_not_overlap(view) -> list:
+    labels = view.visible_marker_labels()
+    rects = [lab.sceneBoundingRect() for lab in labels]
+    for (a, ra), (b, rb) in itertools.combinations(zip(labels, rects), 2):
+        assert not ra.intersects(rb), (a.toPlainText(), ra, b.toPlainText(), rb)
+    box = view.loss_plot.vb.sceneBoundingRect().adjusted(-1, -1, 1, 1)
+    for lab, r in zip(labels, rects):
+        assert box.contains(r), (lab.toPlainText(), r, box)   # not cut off at the edge
+    return labels
+
+
+def assert_no_empty_panel(view) -> None:
+    shown = shown_plots(view)
+    for p in view.plots:
+        if p not in shown:
+            assert p.geometry().height() <= 1, (p.key, p.geometry())
+    for p in shown:
+        drawn = [it for it in p.listDataItems() if it.getData()[0] is not None
+                 and len(it.getData()[0])]
+        assert drawn, f"{p.key} is shown without data"
+    # no band between the plots: each starts where the one above ends
+    geo = [p.geometry() for p in shown]
+    for a, b in zip(geo, geo[1:]):
+        assert 0 <= b.top() - a.bottom() <= 6, (a, b)
+
+
+def test_constant_lr_run_reads_its_value(view, qtbot, tmp_path):
+    log = tmp_path / "constant.log"
+    write_log(log, steps=3000, steps_per_epoch=100, epochs=30, save_every=5, eval_every=0,
+              warmup=0, lr=2e-4, lr_schedule="constant", complete=True)
+    load(view, qtbot, log)
+    keep_png(view, "constant-lr")
+    lo, hi = view.lr_plot.vb.viewRange()[1]
+    assert lo < 2e-4 < hi
+    assert lo > 0                                   # 0 is not on the axis: nobody reads "lr = 0"
+    assert hi - lo < 1e-4                           # ticks in the lr's own scale
+    labels = axis_labels(view.lr_plot.getAxis("left"))
+    assert "2e-4" in labels, labels
+    assert all("e-" in t for t in labels), labels   # scientific, like the config writes it
+    assert_one_x_axis(view, [1, 500, 1500, 2999])
+    labels = assert_labels_do_not_overlap(view)
+    texts = [lab.toPlainText() for lab in labels]
+    assert any(t.startswith("E") for t in texts) and any(t.startswith("epoch") for t in texts)
+    # no grad norm in a bare log: that panel is collapsed and the reason is given
+    assert not view.grad_plot.isVisible()
+    assert view.absent.isVisible() and "no grad norm" in view.absent.text()
+    assert_no_empty_panel(view)
+    # log toggle for the lr: still at its value
+    view.lr_log_check.setChecked(True)
+    settle(view, qtbot)
+    lo, hi = view.lr_plot.vb.viewRange()[1]
+    assert lo < np.log10(2e-4) < hi
+
+
+def test_nearly_constant_speed_has_short_tick_labels(view, qtbot):
+    rng = np.random.default_rng(3)
+    evs = [StepEvent(i, 0.1, {}, 1.0 + float(rng.normal(0, 1e-15)),
+                     4.0 + float(rng.choice([-5e-14, 0.0, 5e-14]))) for i in range(1, 400)]
+    view.feed_events(evs)
+    settle(view, qtbot)
+    lo, hi = view.sps_vb.viewRange()[1]
+    assert lo < 4.0 < hi and hi - lo > 0.1          # a band around 4, not 1e-13 wide
+    labels = axis_labels(view.speed_plot.getAxis("right"))
+    assert labels and all(len(t) <= 5 for t in labels), labels   # 3.8, 4.0, 4.2, 4.25 ...
+    left = axis_labels(view.speed_plot.getAxis("left"))
+    assert left and all(len(t) <= 5 for t in left), left
+
+
+def test_cosine_run_with_tensorboard(view, qtbot, tmp_path):
+    run = make_run(tmp_path / "out", steps=3000, steps_per_epoch=250, epochs=12,
+                   eval_every=250, lr=2e-5)
+    load(view, qtbot, next(run.glob("dpgui-*.log")))
+    keep_png(view, "cosine")
+    assert [p.key for p in shown_plots(view)] == ["loss", "lr", "grad", "speed"]
+    assert not view.absent.isVisible()
+    lo, hi = view.lr_plot.vb.viewRange()[1]
+    lr = view.model.metrics.lr.y
+    assert lo <= lr.min() and hi >= lr.max() and hi < 2 * lr.max()
+    assert_one_x_axis(view, [1, 250, 1750, 3000])
+    assert_labels_do_not_overlap(view)
+    assert_no_empty_panel(view)
+
+
+def test_fifty_epochs_thin_labels_and_hover_shows_them(view, qtbot, tmp_path):
+    log = tmp_path / "fifty.log"
+    write_log(log, steps=5000, steps_per_epoch=100, epochs=50, save_every=1, eval_every=0,
+              warmup=100, lr=1e-4, lr_schedule="constant", complete=True)
+    load(view, qtbot, log)
+    keep_png(view, "fifty-epochs")
+    labels = assert_labels_do_not_overlap(view)
+    texts = [lab.toPlainText() for lab in labels]
+    epochs = [t for t in texts if t.startswith("E")]
+    saves = [t for t in texts if t.startswith("epoch")]
+    assert 4 <= len(epochs) < 49 and 4 <= len(saves) < 50    # thinned, not gone
+    assert view.label_strides["epoch"] > 1 and view.label_strides["save"] > 1
+    # every Nth: the epoch labels shown are multiples of the stride
+    n = view.label_strides["epoch"]
+    assert all(int(t[1:]) % n == 0 for t in epochs), epochs
+    # hovering a marker whose label is hidden shows it
+    hidden = next(mk for mk in view._marks if mk.kind == "epoch" and not mk.label.isVisible())
+    text = view.show_crosshair(hidden.x - 0.5)
+    assert hidden.mk.label in text
+    assert view.hover_label.isVisible() and hidden.mk.label in view.hover_label.toPlainText()
+    # a narrower window shows fewer labels, still without overlap
+    view.resize(700, 600)
+    settle(view, qtbot)
+    assert len(assert_labels_do_not_overlap(view)) < len(labels)
+    assert_one_x_axis(view, [1, 2500, 5000])
+
+
+def test_run_without_grad_norm_collapses_its_panel(view, qtbot, tmp_path):
+    # TensorBoard files (eval loss) but no train/grad_norm: an optimizer other than
+    # genericoptim
+    from dpgui_qt.core.tbevents import encode_file_version, encode_scalar_event
+
+    run = make_run(tmp_path / "out", steps=1000, steps_per_epoch=100, epochs=10,
+                   eval_every=250, with_events=False)
+    chunks = [encode_file_version(0.0)]
+    for s in range(1, 1001):
+        chunks.append(encode_scalar_event("train/loss", 0.1, s))
+        if s % 250 == 0:
+            chunks.append(encode_scalar_event("eval/loss", 0.09, s))
+    (run / "events.out.tfevents.1.host.1.0").write_bytes(b"".join(chunks))
+    load(view, qtbot, next(run.glob("dpgui-*.log")))
+    keep_png(view, "no-grad-norm")
+    assert "eval/loss" in view.model.metrics.tb
+    assert [p.key for p in shown_plots(view)] == ["loss", "lr", "speed"]
+    assert "no grad norm: this optimizer does not report it" in view.absent.text()
+    assert_no_empty_panel(view)
+    assert_one_x_axis(view, [1, 500, 1000])
+    # the step axis is on the lowest plot shown
+    assert view.speed_plot.getAxis("bottom").style["showValues"]
+    assert not view.lr_plot.getAxis("bottom").style["showValues"]
