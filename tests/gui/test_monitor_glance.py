@@ -224,3 +224,59 @@ def test_run_without_grad_norm_collapses_its_panel(view, qtbot, tmp_path):
     # the step axis is on the lowest plot shown
     assert view.speed_plot.getAxis("bottom").style["showValues"]
     assert not view.lr_plot.getAxis("bottom").style["showValues"]
+
+
+def test_long_log_loads_with_progress_and_back_pressure(qtbot, tmp_path):
+    """A log longer than one slice: the follower reports progress while it catches up,
+    never gets more than MAX_UNACKED event lists ahead of the GUI thread, and the
+    loading state ends with every step in."""
+    from dpgui_qt.gui.monitor.model import FollowWorker, MonitorModel
+
+    log = tmp_path / "long.log"
+    write_log(log, steps=12000, steps_per_epoch=1000, epochs=12, save_every=1, eval_every=0,
+              lr=2e-4, lr_schedule="constant")
+    size = log.stat().st_size
+    assert size > 2 * FollowWorker.SLICE
+    # the worker on its own (no thread): it stops reading while its lists are not taken
+    w = FollowWorker(log, None)
+    got = []
+    w.events.connect(got.append)
+    for _ in range(6):
+        w.poll()
+    assert len(got) == FollowWorker.MAX_UNACKED
+    offset = w._follower.offset
+    w.poll()
+    assert w._follower.offset == offset             # waiting, not reading
+    w.ack()
+    w.poll()
+    assert w._follower.offset > offset
+    # the model following it in its thread: progress, then all steps and loading over
+    m = MonitorModel()
+    reports = []
+    m.loadProgress.connect(lambda d, t: reports.append((d, t)))
+    try:
+        assert m.follow(log)
+        assert m.loading                              # known at once: the bar shows
+        qtbot.waitUntil(lambda: len(m.metrics.loss) == 12000 and not m.loading, timeout=60000)
+    finally:
+        m.stop()
+    assert len(reports) >= 3
+    assert reports[-1][0] == reports[-1][1] == size
+    assert [d for d, _ in reports] == sorted(d for d, _ in reports)
+    # instant replay: slices on the event loop, progress to the end
+    m2 = MonitorModel()
+    reports.clear()
+    m2.loadProgress.connect(lambda d, t: reports.append((d, t)))
+    m2.SLICE_S = 0.005
+    m2.replay(log, 1000, instant=True)
+    qtbot.waitUntil(lambda: not m2.replaying, timeout=60000)
+    assert len(m2.metrics.loss) == 12000 and len(m2.metrics.lr) == 12000
+    assert len(reports) >= 3 and reports[-1][0] == reports[-1][1] == size
+    assert not m2.loading
+
+
+def test_load_bar_shows_while_loading(view, qtbot):
+    view.model._progress(3_000_000, 10_000_000)
+    assert view.load_bar.isVisible() and "3 / 10 MB" in view.load_bar.format()
+    view.model._progress(10_000_000, 10_000_000)
+    assert not view.load_bar.isVisible()

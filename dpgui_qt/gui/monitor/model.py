@@ -85,6 +85,7 @@ class FollowWorker(QObject):
         # (a long log is not parsed into a queue faster than the GUI can take it)
         self._lock = threading.Lock()
         self._unacked = 0
+        self._catching_up = False
 
     MAX_UNACKED = 2
 
@@ -129,8 +130,10 @@ class FollowWorker(QObject):
                 except OSError:
                     size = self._follower.offset
                 behind = size > self._follower.offset
-                if behind or self._timer is not None and self._timer.interval() == 0:
+                if behind or self._catching_up:
+                    # the last report (done == total) ends the view's loading state
                     self.progress.emit(self._follower.offset, max(size, self._follower.offset))
+                self._catching_up = behind
                 if self._timer is not None:
                     self._timer.setInterval(0 if behind else int(self.poll_s * 1000))
                 if behind:
