@@ -280,3 +280,33 @@ def test_load_bar_shows_while_loading(view, qtbot):
     assert view.load_bar.isVisible() and "3 / 10 MB" in view.load_bar.format()
     view.model._progress(10_000_000, 10_000_000)
     assert not view.load_bar.isVisible()
+
+
+def test_timed_replay_reads_the_log_lazily(qtbot, tmp_path):
+    """A timed replay takes events from the log only as it reaches them."""
+    from dpgui_qt.gui.monitor.model import MonitorModel, ReplaySchedule, iter_log_events
+
+    log = tmp_path / "run.log"
+    write_log(log, steps=3000, steps_per_epoch=100, epochs=30, eval_every=0)
+    taken = []
+
+    def counting():
+        for ev in iter_log_events(log, slice_bytes=4096):
+            taken.append(ev)
+            yield ev
+
+    r = ReplaySchedule(counting(), max_gap=30.0)
+    first = r.until(10.0)                       # 531 s first step: capped at 30 s
+    assert not first or all(type(e) is not StepEvent for e in first)
+    part = r.until(40.0)
+    assert any(type(e) is StepEvent for e in part)
+    assert len(taken) < 100                     # the rest of the log is not parsed yet
+    rest = r.until(float("inf"))
+    assert r.done and sum(type(e) is StepEvent for e in first + part + rest) == 3000
+    m = MonitorModel()
+    try:
+        assert m.replay(log, speed=1e6, max_gap_s=0.001) == log.stat().st_size
+        qtbot.waitUntil(lambda: not m.replaying, timeout=30000)
+        assert len(m.metrics.loss) == 3000 and m.metrics.clock > 0
+    finally:
+        m.stop()

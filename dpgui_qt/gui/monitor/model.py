@@ -32,14 +32,15 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
-from dpgui_qt.core.history import find_run_log, read_plan, is_run_dir, parse_log_file
+from dpgui_qt.core.history import find_run_log, read_plan, is_run_dir
 from dpgui_qt.core.metrics import RunMetrics
 from dpgui_qt.core.run import parse as P
 from dpgui_qt.core.run.lines import LineAssembler
 from dpgui_qt.core.run.runs import LogFollower, list_runs, read_run_folder
 from dpgui_qt.core.tbevents import EventDirReader
 
-__all__ = ["MonitorModel", "FollowWorker", "ReplaySchedule", "resolve_source"]
+__all__ = ["MonitorModel", "FollowWorker", "ReplaySchedule", "iter_log_events",
+           "resolve_source"]
 
 
 def resolve_source(path: str | os.PathLike) -> tuple[Path | None, Path | None]:
@@ -164,44 +165,65 @@ class FollowWorker(QObject):
                     self.problem.emit(f"TensorBoard file damaged, reading stopped: {p}")
 
 
+def iter_log_events(path: str | os.PathLike, slice_bytes: int = 256 << 10):
+    """A console log's parsed events, one slice of the file at a time (nothing but the
+    current slice is held)."""
+    asm, parser = LineAssembler(), P.LogParser()
+    with open(path, "rb") as f:
+        while data := f.read(slice_bytes):
+            yield from parser.feed_many(asm.feed_raw(data)[0])
+    yield from parser.feed_many(asm.flush_raw()[0])
+    yield from parser.finish()
+
+
 class ReplaySchedule:
     """Events in time order with a virtual time for each: a step takes its
     ``iter_time`` (each gap capped at ``max_gap`` virtual seconds); other events
-    take no time."""
+    take no time. ``events`` may be a list or any iterable (a log read lazily,
+    :func:`iter_log_events`): events are taken from it only as the replay reaches
+    them, so a long log is never held whole."""
 
-    def __init__(self, events: list, max_gap: float = 30.0):
-        self.events = events
-        self.times: list[float] = []
-        t = 0.0
-        for ev in events:
+    def __init__(self, events, max_gap: float = 30.0):
+        self._it = iter(events)
+        self.max_gap = max_gap
+        self._next = None          # (time, event) taken from the iterable, not yet played
+        self._t = 0.0              # virtual time of the last event taken
+        self.clock = 0.0           # virtual time of the last event played
+        self.played = 0
+        self._exhausted = False
+
+    def _peek(self):
+        if self._next is None and not self._exhausted:
+            try:
+                ev = next(self._it)
+            except StopIteration:
+                self._exhausted = True
+                return None
             if type(ev) is P.StepEvent:
                 it = ev.iter_time
-                t += min(max_gap, it) if it is not None and math.isfinite(it) and it > 0 else 0.0
-            self.times.append(t)
-        self.pos = 0
-
-    @property
-    def duration(self) -> float:
-        return self.times[-1] if self.times else 0.0
+                if it is not None and math.isfinite(it) and it > 0:
+                    self._t += min(self.max_gap, it)
+            self._next = (self._t, ev)
+        return self._next
 
     @property
     def done(self) -> bool:
-        return self.pos >= len(self.events)
+        return self._peek() is None
 
     def until(self, t: float, max_steps: int | None = None) -> list:
         """Events with virtual time <= t (stops after ``max_steps`` step events)."""
-        i = self.pos
         out = []
         steps = 0
-        while i < len(self.events) and self.times[i] <= t:
-            ev = self.events[i]
+        while (nxt := self._peek()) is not None and nxt[0] <= t:
+            ev = nxt[1]
             if type(ev) is P.StepEvent:
                 if max_steps is not None and steps >= max_steps:
                     break
                 steps += 1
             out.append(ev)
-            i += 1
-        self.pos = i
+            self.clock = nxt[0]
+            self._next = None
+        self.played += len(out)
         return out
 
 
@@ -441,7 +463,8 @@ class MonitorModel(QObject):
                tick_ms: int = 30) -> int:
         """Play a log back: a step waits its ``iter_time / speed`` (at most ``max_gap_s``
         real seconds). ``instant`` skips the waiting (screenshots); replay stops after
-        ``stop_after_steps`` steps if given. Returns the number of events."""
+        ``stop_after_steps`` steps if given. The log is read lazily, a slice at a time, in
+        both modes. Returns the size of the log in bytes (0: nothing to replay)."""
         self.reset()
         log_path = Path(log_path)
         run_dir, _ = resolve_source(log_path)
@@ -454,7 +477,7 @@ class MonitorModel(QObject):
             events = []
             total = os.fstat(f.fileno()).st_size
         else:
-            events = parse_log_file(log_path)
+            events = None
         # the run folder's TensorBoard scalars come in as the replay reaches their step
         self._replay_rows = []
         if run_dir is not None:
@@ -469,7 +492,8 @@ class MonitorModel(QObject):
         self._replay_epoch_rows = [r for r in self._replay_rows if r[0] == "train/epoch_loss"]
         self._replay_rows = [r for r in self._replay_rows if r[0] != "train/epoch_loss"]
         speed = max(1e-3, float(speed))
-        self._replay = ReplaySchedule(events, max_gap=max_gap_s * speed)
+        self._replay = (None if instant else
+                        ReplaySchedule(iter_log_events(log_path), max_gap=max_gap_s * speed))
         self._replay_speed = speed
         self._replay_limit = stop_after_steps
         self.replay_steps = 0
@@ -488,7 +512,10 @@ class MonitorModel(QObject):
         if instant:
             self._progress(0, max(1, total))
             return total
-        return len(events)
+        try:
+            return log_path.stat().st_size
+        except OSError:
+            return 0
 
     def _stream_tick(self) -> None:
         """Instant replay: parse the next slices of the log (about SLICE_S of work),
@@ -550,7 +577,7 @@ class MonitorModel(QObject):
             n = self.metrics.feed(evs)
             self.replay_steps += n
             self._note_phase(evs)
-            self.metrics.clock = r.times[r.pos - 1]
+            self.metrics.clock = r.clock
             self._replay_scalars()
             self.changed.emit()
         limit_hit = self._replay_limit is not None and self.replay_steps >= self._replay_limit

@@ -622,8 +622,10 @@ class MonitorView(QWidget):
         fit(self.lr_plot.vb, [self.lr_curve], log=self.lr_log_check.isChecked())
         fit(self.grad_plot.vb, [self.grad_raw, self.grad_smooth], quantile=0.995)
         # the first step (model load, compilation) can take minutes: fit 99 % of the
-        # points so it does not flatten the rest
-        fit(self.speed_plot.vb, [self.iter_raw, self.iter_curve], quantile=0.99)
+        # points so it does not flatten the rest; the raw values set the range (the
+        # smoothed curve's decay from that first step would stretch it)
+        fit(self.speed_plot.vb, [self.iter_raw] if self.iter_raw.xs is not None
+            else [self.iter_curve], quantile=0.99)
         fit(self.sps_vb, [self.sps_curve], quantile=0.99)
 
     def _waiting_text(self) -> str:
