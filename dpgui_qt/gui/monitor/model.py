@@ -416,13 +416,17 @@ class MonitorModel(QObject):
                 try:
                     self._worker.events.disconnect(self._worker_events)
                     self._worker.scalars.disconnect(self.feed_scalars)
+                    self._worker.progress.disconnect(self._progress)
                 except (RuntimeError, TypeError):
                     pass
-            self._thread.quit()
-            self._thread.wait(5000)
-            if self._worker is not None:
-                self._worker.deleteLater()
-            self._thread.deleteLater()
+            try:
+                self._thread.quit()
+                self._thread.wait(5000)
+                if self._worker is not None:
+                    self._worker.deleteLater()
+                self._thread.deleteLater()
+            except RuntimeError:
+                pass   # already deleted with its parent (interpreter shutdown)
         self._thread = None
         self._worker = None
 
