@@ -143,6 +143,8 @@ def test_constant_lr_run_reads_its_value(view, qtbot, tmp_path):
     settle(view, qtbot)
     lo, hi = view.lr_plot.vb.viewRange()[1]
     assert lo < np.log10(2e-4) < hi
+    labels = [t for t in axis_labels(view.lr_plot.getAxis("left")) if t]
+    assert labels and all("e-" in t for t in labels), labels
 
 
 def test_nearly_constant_speed_has_short_tick_labels(view, qtbot):

@@ -94,6 +94,8 @@ class _Axis(pg.AxisItem):
 
     def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph API)
         if self.logMode:
+            if self.kind == "sci":   # learning rates stay in the config's notation: 1e-5
+                return [_fmt_lr(float(f"{10.0 ** v * scale:.1g}")) for v in values]
             return super().tickStrings(values, scale, spacing)
         vals = [v * scale for v in values]
         if self.kind == "steps" and spacing * scale >= 1:
