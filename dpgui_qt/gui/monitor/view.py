@@ -552,8 +552,8 @@ class MonitorView(QWidget):
         has_speed = len(m.iter_time) > 0 or len(m.samples_per_sec) > 0
         shown = ("loss",) + (("lr",) if has_lr else ()) + (("grad",) if has_grad else ()) \
             + (("speed",) if has_speed or not len(loss) else ())
-        if not len(loss) and not has_lr:
-            shown = ("loss", "lr", "speed")   # nothing yet: the empty frame of a run
+        if not len(loss):
+            shown = ("loss",)   # nothing yet: one plot with the waiting text, no empty frames
         self._set_layout(shown)
         self._update_absent(loss, has_lr, has_grad, has_speed)
         rng = self._data_range()
