@@ -312,3 +312,39 @@ def test_timed_replay_reads_the_log_lazily(qtbot, tmp_path):
         assert len(m.metrics.loss) == 3000 and m.metrics.clock > 0
     finally:
         m.stop()
+
+
+def test_before_the_first_step_only_the_loss_plot_waits(view, qtbot):
+    settle(view, qtbot)
+    assert [p.key for p in shown_plots(view)] == ["loss"]
+    assert view.empty_text.isVisible() and not view.absent.isVisible()
+    hidden = [p for p in view.plots if not p.isVisible()]
+    assert len(hidden) == 3 and all(p.geometry().height() <= 1 for p in hidden)
+
+
+def test_events_only_run_says_what_is_missing(qtbot, tmp_path):
+    """A run folder with TensorBoard files but no console log: loss and grad norm are
+    shown; the lr and speed panels collapse with their reasons."""
+    from dpgui_qt.core.gpu import FakeSampler
+    from dpgui_qt.gui.monitor.page import MonitorPage
+
+    run = make_run(tmp_path / "out", steps=600, with_log=False, eval_every=100)
+    page = MonitorPage(sampler=FakeSampler(count=1), gpu_interval_ms=50)
+    qtbot.addWidget(page)
+    page.resize(1300, 800)
+    page.show()
+    try:
+        assert page.show_run(str(run))
+        qtbot.waitUntil(lambda: len(page.model.metrics.main_loss()) == 600
+                        and "train/grad_norm" in page.model.metrics.tb, timeout=20000)
+        view = page.view
+        settle(view, qtbot)
+        keep_png(view, "events-only")
+        assert [p.key for p in shown_plots(view)] == ["loss", "grad"]
+        text = view.absent.text()
+        assert "no learning rate" in text and "no speed" in text and "grad" not in text
+        assert_no_empty_panel(view)
+        assert_one_x_axis(view, [1, 300, 600])
+        assert view.grad_plot.getAxis("bottom").style["showValues"]
+    finally:
+        page.shutdown()
