@@ -15,27 +15,31 @@ process per log and way of opening it:
   every step is in;
 * reported: RSS added over the floor (after a collection) and at its peak while
   loading (sampled every event-loop turn), the seconds to load, the longest the
-  GUI thread went without turning its event loop while loading (responsiveness),
+  GUI thread went without turning its event loop while loading (responsiveness;
+  wall clock, and the CPU time the GUI thread itself spent in that turn, which does
+  not grow with the machine's load),
   how many progress reports the view got, and the bytes the series hold.
 
 Aim (issue 19): added memory <= 60 MB over an empty monitor at 1,000,000 steps.
 
-Measured on the 2-core development machine (shared, load average ~10), empty monitor
-window 132 MB RSS:
+Measured on the 2-core development machine (shared with other jobs, load average
+~10), empty monitor window 132 MB RSS; "stall" is the longest event-loop turn while
+loading in wall-clock time, with the GUI thread's own CPU time in brackets:
 
-=========  ======  =======  ==========  ===========  ==========  ======  =============
-steps      log     way      added       peak added   series      load    longest stall
-=========  ======  =======  ==========  ===========  ==========  ======  =============
-300,000    57 MB   follow   43.8 MB     39.7 MB      17.6 MB     24 s    2.2 s
-300,000    57 MB   instant  38.0 MB     34.8 MB      17.6 MB     28 s    1.8 s
-1,000,000  190 MB  follow   60.0 MB     57.3 MB      30.1 MB     54 s    2.9 s
-1,000,000  190 MB  instant  53.2 MB     51.1 MB      30.1 MB     165 s   3.1 s
-=========  ======  =======  ==========  ===========  ==========  ======  =============
+=========  ======  =======  =======  ==========  =======  ======  ================
+steps      log     way      added    peak added  series   load    longest stall
+=========  ======  =======  =======  ==========  =======  ======  ================
+300,000    57 MB   follow   44.8 MB  40.7 MB     17.6 MB  18 s    1.2 s (0.30 s)
+300,000    57 MB   instant  36.5 MB  33.0 MB     17.6 MB  36 s    2.5 s (0.53 s)
+1,000,000  190 MB  follow   58.7 MB  57.2 MB     30.1 MB  58 s    2.3 s (0.55 s)
+1,000,000  190 MB  instant  55.1 MB  53.0 MB     30.1 MB  85 s    1.9 s (0.55 s)
+=========  ======  =======  =======  ==========  =======  ======  ================
 
-Before (issue 19's report, same 300,000-step log): +148 MB (139 -> 287 MB); here the
-old code's ``--replay --screenshot`` peaked at 361 MB RSS and took 87 s. The stalls are
-single event-loop turns (a frame of the plots, a gen-2 garbage collection) and scale
-with the machine's load; on this machine at load ~10 a frame alone took 0.15-0.8 s.
+Before (issue 19's report, same kind of 300,000-step log): +148 MB (139 -> 287 MB) and
+7.4 s with nothing shown until the end; on this machine the old code's ``--replay
+--screenshot`` of it peaked at 361 MB RSS and took 87 s. A long turn is one frame of
+the plots, a refresh and at worst a full garbage collection together; its wall time
+grows with the machine's load, its CPU time does not.
 """
 from __future__ import annotations
 
@@ -102,10 +106,12 @@ def measure(log: Path, way: str, steps: int) -> dict:
         model.follow(log)
     else:
         model.replay(log, 1000, instant=True)
-    peak, last, stall = floor, time.perf_counter(), 0.0
+    peak, last, stall, stall_cpu = floor, time.perf_counter(), 0.0, 0.0
     deadline = t0 + 600
     while time.perf_counter() < deadline:
+        c0 = time.thread_time()
         app.processEvents()
+        stall_cpu = max(stall_cpu, time.thread_time() - c0)   # the GUI thread's own work
         now = time.perf_counter()
         stall = max(stall, now - last)
         last = now
@@ -125,6 +131,7 @@ def measure(log: Path, way: str, steps: int) -> dict:
     series = [m.loss, m.lr, m.iter_time, m.samples_per_sec, *m.extra_losses.values(), *m.tb.values()]
     res = {"way": way, "steps": len(m.loss), "floor": floor, "added": added,
            "peak_added": max(0, peak - floor), "load_s": load_s, "max_stall_s": stall,
+           "max_turn_cpu_s": stall_cpu,
            "progress_reports": len(reports), "series_bytes": sum(s.nbytes for s in series),
            "log_bytes": log.stat().st_size}
     win.close()
@@ -163,7 +170,8 @@ def main() -> int:
               f"empty monitor {mb(r['floor'])}; added {mb(r['added'])} "
               f"(x{(r['floor'] + r['added']) / r['floor']:.2f} of empty), peak while loading "
               f"+{mb(r['peak_added'])}; series hold {mb(r['series_bytes'])}; "
-              f"load {r['load_s']:5.1f} s, longest GUI stall {1000 * r['max_stall_s']:4.0f} ms, "
+              f"load {r['load_s']:5.1f} s, longest GUI stall {1000 * r['max_stall_s']:4.0f} ms "
+              f"(of it GUI-thread CPU {1000 * r['max_turn_cpu_s']:4.0f} ms), "
               f"{r['progress_reports']} progress reports")
     return 0
 
