@@ -36,7 +36,7 @@ steps      log     way      added    peak added  series   load    longest stall
 =========  ======  =======  =======  ==========  =======  ======  ================
 
 Before (issue 19's report, same kind of 300,000-step log): +148 MB (139 -> 287 MB) and
-7.4 s with nothing shown until the end; on this machine the old code's ``--replay
+7.4 s to load; on this machine the old code's ``--replay
 --screenshot`` of it peaked at 361 MB RSS and took 87 s. A long turn is one frame of
 the plots, a refresh and at worst a full garbage collection together; its wall time
 grows with the machine's load, its CPU time does not.
