@@ -321,20 +321,27 @@ def test_skipped_video_findings(video_dataset, tmp_path):
     assert [p.kind for p in done] == ["videos_skipped"] and done[0].files == ["short.mp4"]
 
 
-def test_preflight_lists_skipped_videos(video_dataset, tmp_path):
-    from dpgui_qt.core.run import env
+def test_launch_gate_lists_skipped_videos(video_dataset, tmp_path):
+    from dpgui_qt.core.run import gate
     from dpgui_qt.core.run.spec import RunSpec
 
     toml = tmp_path / "dataset.toml"
     toml.write_text(f"resolutions = [256]\nframe_buckets = [1, 17, 33]\n\n[[directory]]\n"
                     f"path = '{video_dataset}'\n")
-    values = {"dataset": str(toml), "model": {"type": "hunyuan-video"}}
-    ctx = env.PreflightContext(RunSpec(config=str(tmp_path / "m.toml"), checkout=str(tmp_path)),
-                               values)
-    found = list(env.check_dataset_videos(ctx))
+    ctx = gate.DatasetContext("dataset", toml, {}, {"model": {"type": "hunyuan-video"}},
+                              "hunyuan-video", 1, str(tmp_path))
+    found = list(gate.skipped_videos(ctx))
     assert len(found) == 1 and found[0].level == "warning"
     assert "v30_16.mp4" in found[0].message and "corrupt.mp4" in found[0].message
-    assert env.check_dataset_videos in env.DEFAULT_CHECKS
+    assert gate.skipped_videos in gate.DATASET_CHECKS
+    # and through the whole gate, as dpgui launch --check runs it
+    main = tmp_path / "main.toml"
+    main.write_text(f"output_dir = '{tmp_path / 'out'}'\ndataset = '{toml}'\nepochs = 1\n"
+                    "[model]\ntype = 'hunyuan-video'\n")
+    report = gate.run_gate(RunSpec(config=str(main), checkout=str(tmp_path)),
+                           dataset_checks=[gate.skipped_videos], env_checks=())
+    assert any(f.code == "dataset:videos" and "corrupt.mp4" in f.message
+               for f in report.warnings)
 
 
 def _cli(*args):

@@ -127,6 +127,11 @@ class Finding:
     code: str           # stable id, e.g. "checkout", "gpus", "disk"
     message: str
     fix: str = ""
+    key: str = ""       # the config key concerned ("model.ckpt_path"), when there is one
+    file: str = ""      # the document it is in, when it comes from a document
+    line: int = 0
+    # a one-click fix: ("make_absolute", file, key path, absolute path)
+    action: tuple | None = None
 
     @property
     def is_error(self) -> bool:
@@ -310,38 +315,8 @@ def check_resume(ctx: PreflightContext) -> Iterable[Finding]:
                       "Pick a run that saved a checkpoint (checkpoint_every_n_* or Save now), or start fresh.")
 
 
-# ---- videos diffusion-pipe will skip (issue 14) ---------------------------------
-# Kept apart from the checks above: it only reports, from the dataset core's own
-# simulation (core/dataset/report.py), the videos that will not train.
-VIDEO_CHECK_BUDGET_S = 10.0
-
-
-def check_dataset_videos(ctx: PreflightContext) -> Iterable[Finding]:
-    import time
-
-    from dpgui_qt.core.dataset.report import skipped_video_findings
-
-    ds = ctx.values.get("dataset")
-    model = ctx.values.get("model")
-    if not isinstance(ds, str) or not ds or not isinstance(model, dict) or ctx.spec.windows:
-        return
-    p = ctx.host_path(ds)
-    if p is None or not p.is_file():
-        return  # check_dataset reports it
-    deadline = time.monotonic() + VIDEO_CHECK_BUDGET_S
-    cwd = str(ctx.spec.checkout) if ctx.spec.checkout not in (None, "") else None
-    for prob in skipped_video_findings(p, model.get("type"), main_values=ctx.values,
-                                       base_dir=cwd,
-                                       cancel=lambda: time.monotonic() > deadline):
-        yield Finding("warning", "dataset_videos", prob.message,
-                      "Too short: add a shorter frame bucket (frame_buckets) or use longer "
-                      "clips. Unreadable: re-encode or remove them. The Dataset tab's "
-                      "'Skipped' filter shows them.")
-
-
 DEFAULT_CHECKS: tuple[Check, ...] = (check_checkout, check_deepspeed, check_config, check_gpus,
-                                     check_output_dir, check_dataset, check_resume,
-                                     check_dataset_videos)
+                                     check_output_dir, check_dataset, check_resume)
 
 
 def preflight(spec: RunSpec, main_config_values: dict | None = None, *,

@@ -299,8 +299,9 @@ class DatasetEditor(QWidget):
         self.tabs.setDocumentMode(True)
         self.media = MediaBrowser(self)
         self.media.statusMessage.connect(self.statusMessage)
-        self.media.model.captionWritten.connect(lambda _p: self.scans._folder_changed(
-            self.media.model.folder))
+        self.media.model.undo_stack = session.undo_stack    # Edit ▸ Undo takes caption edits back
+        self.media.model.captionWritten.connect(lambda p: self.scans._folder_changed(
+            os.path.dirname(p)))
         self.folder_model = DirectoryPropertyModel(session, self)
         self.folder_proxy = PropertyFilterProxy(self)
         self.folder_proxy.setSourceModel(self.folder_model)
@@ -404,11 +405,15 @@ class DatasetEditor(QWidget):
         self.scans.schedule()
 
     def base_dirs(self) -> list[str]:
-        out = []
+        """Where relative folder paths are read from: diffusion-pipe's working directory
+        (its checkout) when known -- only there, as the trainer will -- else next to
+        the dataset file."""
+        known = [str(p) for p in self._base_dirs()]
+        if known:
+            return known
         if self.session.doc.path is not None:
-            out.append(str(self.session.doc.path.parent))
-        out += [str(p) for p in self._base_dirs()]
-        return out or [os.getcwd()]
+            return [str(self.session.doc.path.parent)]
+        return [os.getcwd()]
 
     def model_type(self) -> str | None:
         ctx = self.context()
@@ -629,10 +634,18 @@ class DatasetEditor(QWidget):
         dbs = []
         rows = []
         self.buckets_by_row = {}
+        from dataclasses import replace
+
+        from dpgui_qt.core.dataset.scan import directory_settings
         for r in range(self.dir_model.rowCount()):
             scan = self.scans.result(r)
             if scan is None or not scan.exists:
                 continue
+            # the settings as they are now (resolutions, buckets, repeats), not as they
+            # were when the folder was scanned: only new or changed files need a rescan
+            entry = self.dir_model.entry(r)
+            if isinstance(entry, dict):
+                scan = replace(scan, settings=directory_settings(entry, values))
             try:
                 db = directory_buckets(scan, values, model_type=mtype,
                                        unsized_as_square=True, framerate=rate,

@@ -22,7 +22,7 @@ from collections import deque
 from PySide6.QtCore import (QAbstractListModel, QModelIndex, QObject, QRect, QRunnable, QSize,
                             QSortFilterProxyModel, Qt, QThreadPool, Signal)
 from PySide6.QtGui import (QColor, QFont, QFontMetrics, QImage, QImageReader, QPainter,
-                           QPalette, QPen, QPixmap, QPixmapCache, QTextOption)
+                           QPalette, QPen, QPixmap, QPixmapCache, QTextOption, QUndoCommand)
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QLineEdit,
                                QListView, QPlainTextEdit, QSlider, QStyle,
                                QStyledItemDelegate, QVBoxLayout, QWidget)
@@ -364,14 +364,37 @@ class MediaModel(QAbstractListModel):
             return False  # nothing typed for a missing caption: do not create an empty file
         if old == text:
             return False
-        target = self.caption_path(name)
+        if self.undo_stack is not None:
+            cmd = CaptionUndo(self, self.folder, name, old, text)
+            if not cmd.ok:
+                return False
+            self.undo_stack.push(cmd)        # written already; undo puts the old text back
+            return True
+        return self.write_caption(self.folder, name, text)
+
+    undo_stack = None   # the dataset document's QUndoStack: caption edits are undoable
+
+    def write_caption(self, folder: str, name: str, text: str | None) -> bool:
+        """Write (or, for None, remove) the caption of ``name`` in ``folder``."""
+        i = name.rfind(".")
+        target = os.path.join(folder, (name[:i] if i > 0 else name) + ".txt")
         try:
-            atomic_write(target, text.encode("utf-8"))
-        except DocumentError as exc:
+            if text is None:
+                try:
+                    os.remove(target)
+                except FileNotFoundError:
+                    pass
+            else:
+                atomic_write(target, text.encode("utf-8"))
+        except (DocumentError, OSError) as exc:
             self.writeFailed.emit(str(exc))
             return False
-        self._captions[name] = text
-        self.dataChanged.emit(index, index)
+        if folder == self.folder:
+            self._captions[name] = text
+            row = self._rows.get(name)
+            if row is not None:
+                idx = self.index(row)
+                self.dataChanged.emit(idx, idx)
         self.captionWritten.emit(target)
         return True
 
@@ -401,6 +424,25 @@ def video_tooltip(plan) -> str:
             rows.append(f"<span style='color:#b88600'>{plan.short_by} frame"
                         f"{'s' if plan.short_by != 1 else ''} short of bucket {target}</span>")
     return "<br>".join(rows)
+
+
+class CaptionUndo(QUndoCommand):
+    """A caption written from the media grid, on the dataset's undo stack."""
+
+    def __init__(self, model: MediaModel, folder: str, name: str, old: str | None, new: str):
+        super().__init__(f"Caption of {name}")
+        self.model, self.folder, self.name, self.old, self.new = model, folder, name, old, new
+        self._first = True
+        self.ok = model.write_caption(folder, name, new)
+
+    def redo(self) -> None:
+        if self._first:
+            self._first = False
+            return
+        self.model.write_caption(self.folder, self.name, self.new)
+
+    def undo(self) -> None:
+        self.model.write_caption(self.folder, self.name, self.old)
 
 
 class MediaFilterProxy(QSortFilterProxyModel):
