@@ -22,6 +22,9 @@ COMMANDS: dict[str, str] = {
     "launch": "launch",
     "parse-log": "parse_log",
     "monitor": "monitor",
+    "outputs": "outputs",
+    "prune": "outputs",
+    "queue": "queue",
 }
 
 
