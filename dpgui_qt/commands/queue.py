@@ -38,6 +38,8 @@ def add_parser(subparsers, name: str = "queue"):
     g.add_argument("--all-gpus", action="store_true", help="let DeepSpeed use every GPU")
     p.add_argument("--checkout", metavar="DIR", help="diffusion-pipe checkout")
     p.add_argument("--deepspeed", metavar="PATH", help="venv dir or deepspeed executable")
+    p.add_argument("--env", action="append", default=[], metavar="VAR=VALUE",
+                   help="add: extra environment variable for the run (repeatable)")
     p.add_argument("--force", action="store_true", help="queue despite pre-flight errors")
     p.add_argument("--state-dir", metavar="DIR", help="run state folder (default: "
                    "$DPGUI_STATE_DIR or the user state folder)")
@@ -72,10 +74,17 @@ def run(args) -> int:
                 if not sep or not key.strip() or not raw.strip():
                     return _err("--sweep expects KEY=V1,V2,...")
                 key, values = key.strip(), [v.strip() for v in _split_values(raw) if v.strip()]
+            extra = {}
+            for item in args.env:
+                k, sep, v = item.partition("=")
+                if not sep or not k:
+                    return _err(f"--env expects VAR=VALUE, not {item!r}")
+                extra[k] = v
             try:
                 prep = prepare_items(a[0], q, checkout=args.checkout, deepspeed=args.deepspeed,
                                      gpus=None if args.all_gpus else (args.gpus or 1),
-                                     sweep_key=key, sweep_values=values, force=args.force)
+                                     sweep_key=key, sweep_values=values, force=args.force,
+                                     spec_options={"extra_env": extra} if extra else None)
             except QueueSetupError as e:
                 return _err(str(e))
             for label, f in prep.findings:

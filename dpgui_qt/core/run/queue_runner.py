@@ -156,8 +156,9 @@ class Runner:
             if (cur is None or cur.get("cancel_requested")) and not stop_sent:
                 stop_sent = True
                 log(f"{iid}: cancel requested; stopping the run")
+                grace = self.q.load().get("stop_grace_s", self.stop_grace_s)
                 try:
-                    control.stop(st, self.stop_grace_s)
+                    control.stop(st, float(grace))
                 except control.ControlError as e:  # pragma: no cover - state vanished
                     log(f"{iid}: stop failed: {e}")
                 continue

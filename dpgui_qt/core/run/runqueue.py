@@ -49,6 +49,7 @@ QUEUE_FIELDS = {
     "paused": "true: the runner starts nothing new (the current run goes on)",
     "pause_reason": "why it paused (user, or a failed run with continue_on_failure off)",
     "continue_on_failure": "after a failed run: true = start the next one, false = pause",
+    "stop_grace_s": "cancelling a running run: seconds between SIGTERM and SIGKILL (default 20)",
     "items": "the runs, in order",
 }
 ITEM_FIELDS = {
