@@ -41,6 +41,32 @@ def api_workflow(lora_class: str = "LoraLoader") -> dict:
     }
 
 
+def render_png(what: list) -> bytes:
+    """A small real PNG whose colour depends on ``what``, with ``what`` as JSON in a
+    'dpgui' text chunk (what a test reads back)."""
+    import hashlib
+    import io
+
+    from PIL import Image, ImageDraw
+    from PIL.PngImagePlugin import PngInfo
+
+    h = hashlib.sha256(json.dumps(what).encode()).digest()
+    img = Image.new("RGB", (96, 96), (h[0], h[1], h[2]))
+    d = ImageDraw.Draw(img)
+    d.ellipse((20 + h[3] % 20, 20 + h[4] % 20, 70, 70), fill=(h[5], h[6], h[7]))
+    info = PngInfo()
+    info.add_text("dpgui", json.dumps(what))
+    buf = io.BytesIO()
+    img.save(buf, "PNG", pnginfo=info)
+    return buf.getvalue()
+
+
+def png_text(path) -> list:
+    from PIL import Image
+    with Image.open(path) as im:
+        return json.loads(im.text["dpgui"])
+
+
 class FakeComfy:
     def __init__(self, run_polls: int = 1, known: set[str] | None = None,
                  fail_execution: bool = False, loras: set[str] | None = None):
@@ -144,7 +170,7 @@ class FakeComfy:
                     lora = next(n["inputs"]["lora_name"] for n in p.values() if "lora_name" in n["inputs"])
                     text = p["6"]["inputs"]["text"]
                     seed = p["3"]["inputs"]["seed"]
-                    fake.images[name] = b"\x89PNG" + json.dumps([lora, text, seed]).encode()
+                    fake.images[name] = render_png([lora, text, seed])
                     return self._json(200, {pid: {
                         "prompt": [0, pid, p, {}, ["9"]],
                         "outputs": {"9": {"images": [{"filename": name, "subfolder": "", "type": "output"}]}},

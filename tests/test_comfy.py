@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fake_comfyui import FakeComfy, api_workflow  # noqa: E402
+from fake_comfyui import FakeComfy, api_workflow, png_text  # noqa: E402
 from outputs_layout import make_run, safetensors  # noqa: E402
 
 from dpgui_qt.core import comfy, export  # noqa: E402
@@ -133,7 +133,7 @@ def test_sample_epochs_through_the_api(tmp_path):
             res = comfy.sample_save(s, run, name, w, "flux")
             assert [r.error for r in res] == [None, None]
     img = run / "dpgui-samples" / "epoch2" / "p1.png"
-    assert json.loads(img.read_bytes()[4:]) == ["dpgui/20250101_10-00-00-flux-e2.safetensors", "a dog", 123]
+    assert png_text(img) == ["dpgui/20250101_10-00-00-flux-e2.safetensors", "a dog", 123]
     assert (loras / "dpgui" / "20250101_10-00-00-flux-e2.safetensors").is_file()
     prompts, rows = comfy.SamplesStore(run).grid()
     assert prompts == ["a cat", "a dog"]
