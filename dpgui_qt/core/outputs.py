@@ -452,7 +452,7 @@ def scan_caches(dataset_configs: list[Path], config: dict | None = None,
                     reasons = []
                     if names and cache.name not in names:
                         reasons.append(f"made for model '{cache.name}'; this config trains "
-                                       f"{'/'.join(sorted(names))}")
+                                       f"'{config['model']['type']}'")
                     elif info.written is not None:
                         reasons += _media_changes(directory, info.written)
                     info.stale = bool(reasons)

@@ -86,6 +86,17 @@ class SamplesView(QWidget):
         self.workflow_info = QLabel(side)
         self.workflow_info.setWordWrap(True)
         form.addRow(self.workflow_info)
+        import pyqtgraph as pg
+        self.loss_plot = pg.PlotWidget(side)
+        self.loss_plot.setMinimumHeight(200)
+        self.loss_plot.setLabel("left", "loss (smoothed)")
+        self.loss_plot.setLabel("bottom", "step")
+        self.loss_plot.showGrid(x=True, y=True, alpha=0.15)
+        self.loss_plot.setToolTip("The run's loss; dashed lines mark the epochs in the grid")
+        self._loss_item = self.loss_plot.plot([], [], pen=pg.mkPen((38, 110, 220), width=2))
+        self._epoch_lines: list = []
+        self._metrics = None
+        form.addRow(self.loss_plot)
         side.setMaximumWidth(420)
         self.table = QTableWidget(split)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -186,7 +197,46 @@ class SamplesView(QWidget):
             from dpgui_qt.core.outputs import scan_run
             self.model_type = scan_run(p).model_type
         self.title.setText(f"Samples of <b>{html.escape(str(p))}</b>" if p else "No run selected.")
+        self._metrics = None
+        self._loss_item.setData([], [])
         self.refresh_grid()
+        if p is not None:
+            from dpgui_qt.core.history import load_run_metrics
+            self._pump.submit(lambda: load_run_metrics(p), lambda res, p=p: self._got_metrics(p, res),
+                              name="dpgui-samples-loss")
+
+    def _got_metrics(self, run, res) -> None:
+        if run != self.run_dir or isinstance(res, Exception):
+            return
+        self._metrics = res
+        xs, ys = res.main_loss().decimate(max_points=2000, smoothed=True)
+        self._loss_item.setData(xs, ys, connect="finite")
+        self._mark_epochs()
+
+    def _mark_epochs(self) -> None:
+        import pyqtgraph as pg
+        for line in self._epoch_lines:
+            self.loss_plot.removeItem(line)
+        self._epoch_lines = []
+        if self._metrics is None or self.run_dir is None:
+            return
+        ends = getattr(self._metrics, "epoch_ends", {}) or {}
+        _prompts, rows = comfy.SamplesStore(self.run_dir).grid()
+        for name, _cells in rows:
+            if name.startswith("epoch") and name[5:].isdigit():
+                step = ends.get(int(name[5:]))
+            elif name.startswith("step") and name[4:].isdigit():
+                step = int(name[4:])
+            else:
+                step = None
+            if step is None:
+                continue
+            line = pg.InfiniteLine(step, angle=90, pen=pg.mkPen((120, 120, 120), style=Qt.PenStyle.DashLine),
+                                   label=("e" + name[5:]) if name.startswith("epoch") else name,
+                                   labelOpts={"position": 0.95, "color": (90, 90, 90),
+                                              "anchors": [(0, 0.5), (0, 0.5)]})
+            self.loss_plot.addItem(line)
+            self._epoch_lines.append(line)
 
     def refresh_grid(self) -> None:
         self.table.clear()
@@ -197,7 +247,7 @@ class SamplesView(QWidget):
         prompts, rows = comfy.SamplesStore(self.run_dir).grid()
         self.table.setColumnCount(len(prompts))
         self.table.setRowCount(len(rows))
-        self.table.setHorizontalHeaderLabels([p if len(p) < 40 else p[:37] + "…" for p in prompts])
+        self.table.setHorizontalHeaderLabels([p if len(p) <= 24 else p[:23] + "…" for p in prompts])
         self.table.setVerticalHeaderLabels([name for name, _c in rows])
         for r, (_name, cells) in enumerate(rows):
             for c, cell in enumerate(cells):
@@ -206,6 +256,7 @@ class SamplesView(QWidget):
             it = self.table.horizontalHeaderItem(c)
             if it is not None:
                 it.setToolTip(p)
+        self._mark_epochs()
         self.gridChanged.emit()
 
     def _cell(self, cell: dict | None) -> QWidget:
