@@ -25,6 +25,9 @@ COMMANDS: dict[str, str] = {
     "outputs": "outputs",
     "prune": "outputs",
     "queue": "queue",
+    "doctor": "doctor",
+    "presets": "presets",
+    "new": "presets",
 }
 
 
