@@ -223,3 +223,32 @@ def test_cli_prune_dry_run_changes_nothing_then_prunes(layout, capsys):
     assert j["removed"] == [str(a / "global_step100")] and j["freed"] == 30 * GB
     assert main(["prune", str(out)]) == 2
     assert main(["prune", str(out), "--keep-checkpoints", "-1"]) == 2
+
+
+def test_trash_on_another_mount_uses_its_own_trash(tmp_path):
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or not os.access(shm, os.W_OK) or \
+            os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("no second writable file system here")
+    import secrets
+    import shutil
+    work = shm / f"dpgui-test-{secrets.token_hex(4)}"
+    top_trash = shm / f".Trash-{os.getuid()}"
+    existed = top_trash.exists()
+    try:
+        f = sparse(work / "global_step5" / "x.pt", 5 * GB)
+        trash_dir, top = trash.trash_dir_for(f.parent)
+        assert top == shm and trash_dir == top_trash
+        r = trash.move_to_trash(f.parent)
+        assert r.trashed_to.parent == top_trash / "files" and not f.parent.exists()
+        info = r.info_file.read_text()
+        assert f"Path={work.name}/global_step5\n" in info          # relative to the mount
+        assert oct(top_trash.stat().st_mode & 0o777) == "0o700"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if not existed:
+            shutil.rmtree(top_trash, ignore_errors=True)
+        else:
+            for p in list((top_trash / "files").glob("global_step5*")) + \
+                    list((top_trash / "info").glob("global_step5*")):
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink()

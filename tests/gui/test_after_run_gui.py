@@ -230,3 +230,62 @@ def test_queue_survives_the_gui_closing(tmp_path):
     assert [i["status"] for i in items] == ["finished", "failed", "finished"]
     assert "Out of GPU memory" in items[1]["message"]
     assert all(Path(i["run_dir"]).is_dir() for i in items)
+
+
+def test_new_config_from_the_runs_tab(qtbot, window, outputs):
+    out, a, b, d = outputs
+    from dpgui_qt.gui.monitor.page import MonitorPage
+    page = MonitorPage(window=window, gpu_interval_ms=60000)
+    qtbot.addWidget(page)
+    with qtbot.waitSignal(page.history.loaded, timeout=10000):
+        page.history.set_output_dir(out)
+    page.history.select([b.name])
+    assert page.history.clone_button.isEnabled()
+    assert page.history.clone_selected()
+    assert window.session.path is None and window.session.doc.text == (b / "main.toml").read_text()
+    for w in [window] + page._extra_windows:
+        qtbot.addWidget(w) if w is not window else None
+        w.session.doc.saved_text = w.session.doc.text
+    page.shutdown()
+
+
+def test_samples_follow_new_epochs_while_training(qtbot, tmp_path):
+    run = make_run(tmp_path / "out", "20250101_10-00-00", epochs=(1,), checkpoints=(), latest=None)
+    wf = tmp_path / "wf.json"
+    wf.write_text(json.dumps(api_workflow("LoraLoaderModelOnly")))
+    loras = tmp_path / "loras"
+    loras.mkdir()
+    from dpgui_qt.gui.monitor.samples_view import SamplesView
+    with FakeComfy() as fake:
+        v = SamplesView(poll_ms=100)
+        qtbot.addWidget(v)
+        v.address.setText(fake.address)
+        v.workflow.setText(str(wf))
+        v.loras_dir.setText(str(loras))
+        v.prompts.setPlainText("one prompt")
+        v.set_run(run)
+        v.auto.setChecked(True)
+        qtbot.waitUntil(lambda: v.table.rowCount() == 1 and v.busy is None, timeout=20000)
+        # diffusion-pipe writes the next epoch: first into tmp/, then the weights appear
+        (run / "epoch2" / "tmp").mkdir(parents=True)
+        qtbot.wait(400)
+        assert v.table.rowCount() == 1                     # not while it is being written
+        (run / "epoch2" / "tmp").rmdir()
+        (run / "epoch2" / "adapter_model.safetensors").write_bytes(
+            (run / "epoch1" / "adapter_model.safetensors").read_bytes())
+        qtbot.waitUntil(lambda: v.table.rowCount() == 2 and v.busy is None, timeout=20000)
+        v.auto.setChecked(False)
+    assert png_text(run / "dpgui-samples" / "epoch2" / "p0.png")[0].endswith("-e2.safetensors")
+
+
+def test_queue_panel_restarts_a_missing_runner(qtbot, tmp_path):
+    from dpgui_qt.core.run.runqueue import RunQueue, queue_dir_for, runner_alive
+    from dpgui_qt.gui.monitor.queue_panel import QueuePanel
+    q = RunQueue(queue_dir_for(tmp_path / "state"))
+    q.add({"label": "quick", "argv": [sys.executable, "-c", "print('TRAINING COMPLETE!')"],
+           "config": "x", "source_config": "x", "cwd": str(tmp_path), "output_dir": None})
+    p = QueuePanel(tmp_path / "state", poll_ms=50)       # nobody started a runner for it
+    qtbot.addWidget(p)
+    qtbot.waitUntil(lambda: q.items()[0]["status"] == "finished", timeout=30000)
+    qtbot.waitUntil(lambda: not runner_alive(q.dir), timeout=10000)
+    p.shutdown()

@@ -79,6 +79,7 @@ class MonitorPage(QWidget):
         self.history.openRun.connect(self.show_run)
         self.history.tree.itemSelectionChanged.connect(self._history_selected)
         self.outputs.newConfigFromRun.connect(self.new_config_from_run)
+        self.history.newConfigFromRun.connect(self.new_config_from_run)
         self.outputs.finished.connect(self._message)
         self.queue.message.connect(self._message)
         self.view.smooth_spin.valueChanged.connect(self.history.set_smoothing)

@@ -43,6 +43,7 @@ class QueuePanel(QWidget):
         self.window_ = window
         self._pump = ResultPump(self)
         self._last = None
+        self._revived = -1e9
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         self.header = QLabel(self)
@@ -124,6 +125,13 @@ class QueuePanel(QWidget):
                             f"{'running' if alive else 'idle'}. Runs start one after another on "
                             "the same GPUs and go on when dpgui is closed.")
         self.pause_button.setText("Resume" if data["paused"] else "Pause After Current")
+        # work left and nobody to do it (the runner was killed, the machine rebooted):
+        # a new runner adopts a running item (its run is marked lost if it died) and goes on
+        busy = any(i["status"] == "running" for i in data["items"])
+        if not alive and (busy or (pending and not data["paused"])) and \
+                time.monotonic() - self._revived > 10:
+            self._revived = time.monotonic()
+            self._start_runner()
         self._update_buttons()
         self.changed.emit()
 
