@@ -252,3 +252,19 @@ def test_trash_on_another_mount_uses_its_own_trash(tmp_path):
             for p in list((top_trash / "files").glob("global_step5*")) + \
                     list((top_trash / "info").glob("global_step5*")):
                 shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink()
+
+
+def test_fifos_and_link_loops_never_block_or_recurse(layout, tmp_path):
+    out, a, b, d, cfg = layout
+    os.mkfifo(a / "trap.toml")
+    os.mkfifo(a / "epoch1" / "pipe")
+    (a / "loop").symlink_to(a)
+    os.mkfifo(tmp_path / "wf.json")
+    rep = o.scan_outputs(out)            # would hang on open() of a FIFO
+    ra = next(r for r in rep.runs if r.name == a.name)
+    assert ra.config_copy == a / "main.toml" and ra.checkpoints_size == 90 * GB
+    from dpgui_qt.core import comfy, export
+    with pytest.raises(comfy.ComfyError, match="not a regular file"):
+        comfy.load_workflow(tmp_path / "wf.json")
+    with pytest.raises(export.SafetensorsError):
+        export.read_header(a / "epoch1" / "pipe")

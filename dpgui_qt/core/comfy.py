@@ -232,6 +232,8 @@ def load_workflow(source: str | os.PathLike | dict, lora_node: str | None = None
         data = source
     else:
         path = Path(source)
+        if path.exists() and not path.is_file():
+            raise ComfyError("bad_workflow", f"{path} is not a regular file")
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except OSError as e:

@@ -35,6 +35,8 @@ class SafetensorsError(ValueError):
 
 def read_header(path: str | os.PathLike) -> tuple[dict, int]:
     """(header JSON, offset of the data section)."""
+    if not os.path.isfile(path):
+        raise SafetensorsError(f"{path}: not a regular file")
     try:
         with open(path, "rb") as f:
             raw = f.read(8)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -173,7 +174,17 @@ def weights_file(save_dir: Path) -> Path | None:
     return st[0] if len(st) == 1 else None
 
 
+def _regular(path: Path) -> bool:
+    """A regular file (following links): never open a FIFO or a device, which would block."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 def _toml(path: Path) -> dict | None:
+    if not _regular(path):
+        return None
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)
