@@ -59,7 +59,7 @@ def human_size(n: int | None) -> str:
     return str(n)
 
 
-def _tree_size(path: Path) -> int:
+def _tree_size(path: str | os.PathLike) -> int:
     """Bytes in a file or folder; links are counted as links, hard links once."""
     try:
         st = os.lstat(path)
@@ -209,7 +209,24 @@ def scan_run(path: str | os.PathLike) -> RunOutputs:
         n = e.name
         p = Path(e.path)
         is_dir = e.is_dir(follow_symlinks=False)
-        size = _tree_size(p)
+        save_kind = next((k for k in ("epoch", "step") if n.startswith(k) and n[len(k):].isdigit()),
+                         None) if is_dir else None
+        if save_kind is not None:
+            # one pass: the save's size is the sum of its entries
+            files = []
+            try:
+                for f in sorted(os.scandir(p), key=lambda f: f.name):
+                    if f.is_dir(follow_symlinks=False):
+                        files.append(FileInfo(f.name, _tree_size(f.path)))
+                    else:
+                        files.append(FileInfo(f.name, f.stat(follow_symlinks=False).st_size))
+            except OSError:
+                pass
+            size = sum(f.size for f in files)
+            total += size
+            saves.append(SavedOutput(n, save_kind, int(n[len(save_kind):]), p, size, files))
+            continue
+        size = _tree_size(e.path) if is_dir else e.stat(follow_symlinks=False).st_size
         total += size
         if not is_dir:
             if n.endswith(".toml"):
@@ -217,36 +234,26 @@ def scan_run(path: str | os.PathLike) -> RunOutputs:
             continue
         if n.startswith("global_step") and n[11:].isdigit():
             ckpts.append(Checkpoint(n, int(n[11:]), p, size, n == latest))
-            continue
-        for kind in ("epoch", "step"):
-            if n.startswith(kind) and n[len(kind):].isdigit():
-                files = []
-                try:
-                    for f in sorted(os.scandir(p), key=lambda f: f.name):
-                        files.append(FileInfo(f.name, _tree_size(Path(f.path))))
-                except OSError:
-                    pass
-                saves.append(SavedOutput(n, kind, int(n[len(kind):]), p, size, files))
     saves.sort(key=lambda s: (s.kind != "epoch", s.number))
     ckpts.sort(key=lambda c: c.step)
-    cfg, model_type, dataset_copy, others = None, None, None, []
+    cfg, cfg_data, model_type, dataset_copy, others = None, {}, None, None, []
+    parsed = {}
     for t in tomls:
-        data = _toml(t)
+        data = parsed[t] = _toml(t)
         if cfg is None and isinstance(data, dict) and isinstance(data.get("model"), dict):
-            cfg, mt = t, data["model"].get("type")
+            cfg, cfg_data, mt = t, data, data["model"].get("type")
             model_type = str(mt) if mt is not None else None
         else:
             others.append(t)
     if cfg is not None:
-        data = _toml(cfg) or {}
-        ds = data.get("dataset")
+        ds = cfg_data.get("dataset")
         if isinstance(ds, str):
             cand = path / Path(ds.replace("\\", "/")).name
             if cand in others:
                 dataset_copy = cand
     if dataset_copy is None:
         for t in others:
-            data = _toml(t)
+            data = parsed.get(t)
             if isinstance(data, dict) and "directory" in data:
                 dataset_copy = t
                 break
