@@ -268,3 +268,19 @@ def test_fifos_and_link_loops_never_block_or_recurse(layout, tmp_path):
         comfy.load_workflow(tmp_path / "wf.json")
     with pytest.raises(export.SafetensorsError):
         export.read_header(a / "epoch1" / "pipe")
+
+
+def test_relative_dataset_paths_resolve_like_diffusion_pipe(layout, tmp_path, monkeypatch):
+    out, a, b, d, cfg = layout
+    co = tmp_path / "diffusion-pipe"
+    (co / "examples").mkdir(parents=True)
+    (co / "train.py").write_text("")
+    monkeypatch.setenv("DPGUI_DIFFUSION_PIPE", str(co))
+    (co / "examples" / "ds.toml").write_text(f"resolutions = [512]\n[[directory]]\npath = '{d}'\n")
+    main_cfg = co / "examples" / "main.toml"
+    main_cfg.write_text("dataset = 'examples/ds.toml'\n[model]\ntype = 'sdxl'\n")
+    rep = o.scan_outputs(out, main_cfg)       # relative to the checkout, not the config's folder
+    by = {c.model_name: c.stale for c in rep.caches}
+    assert by == {"flux": True, "sdxl": False}
+    rep = o.scan_outputs(out, main_cfg, base=co)
+    assert {c.model_name: c.stale for c in rep.caches} == by

@@ -441,6 +441,30 @@ def _dataset_dirs(dataset_cfg_path: Path) -> tuple[dict, list[dict]]:
     return data, dirs
 
 
+def _default_bases() -> list[Path]:
+    """Where diffusion-pipe would read relative paths: its checkout (train.py runs there)."""
+    try:
+        from dpgui_qt.core.run.env import SetupError, find_checkout
+        try:
+            return [Path(find_checkout(None))]
+        except SetupError:
+            return []
+    except ImportError:  # pragma: no cover
+        return []
+
+
+def _resolve(raw: str, bases: list[Path]) -> Path:
+    """A path from a config: absolute as is; relative against the first base where it
+    exists (else the first base)."""
+    p = Path(os.path.expanduser(raw))
+    if p.is_absolute() or not bases:
+        return p
+    for b in bases:
+        if (b / p).exists():
+            return b / p
+    return bases[0] / p
+
+
 def scan_caches(dataset_configs: list[Path], config: dict | None = None,
                 base: Path | None = None) -> list[CacheInfo]:
     """The cache folders beside every ``[[directory]]`` of the dataset configs.
@@ -449,12 +473,11 @@ def scan_caches(dataset_configs: list[Path], config: dict | None = None,
     names = model_cache_names(config) if config else set()
     out: list[CacheInfo] = []
     seen: set[Path] = set()
+    bases = [base] if base is not None else _default_bases()
     for dc in dataset_configs:
         ds, dirs = _dataset_dirs(dc)
         for d in dirs:
-            directory = Path(os.path.expanduser(d["path"]))
-            if not directory.is_absolute() and base is not None:
-                directory = base / directory
+            directory = _resolve(d["path"], bases)
             root = directory / "cache"
             try:
                 subs = sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink())
@@ -540,13 +563,13 @@ def scan_outputs(output_dir: str | os.PathLike, config_path: str | os.PathLike |
         (r.config_copy for r in runs if r.config_copy), None)
     config = _toml(cfg_path) if cfg_path else None
     dataset_cfgs: list[Path] = []
+    bases = [Path(base)] if base else None
     if config_path and config:
-        b = Path(base) if base else cfg_path.parent
+        cands = bases or ([cfg_path.parent] + _default_bases())
         for key in [config.get("dataset")] + [e.get("config") for e in config.get("eval_datasets", [])
                                               if isinstance(e, dict)]:
             if isinstance(key, str):
-                p = Path(os.path.expanduser(key))
-                dataset_cfgs.append(p if p.is_absolute() else b / p)
+                dataset_cfgs.append(_resolve(key, cands))
     else:
         src = next((r for r in runs if r.config_copy == cfg_path), None)
         if src and src.dataset_copy:

@@ -154,6 +154,10 @@ class OutputsView(QWidget):
         self.keep_spin.setRange(0, 99)
         self.keep_spin.setValue(1)
         acts.addWidget(self.keep_spin)
+        self.include_latest = QCheckBox("and the one 'latest' names", self)
+        self.include_latest.setToolTip("Off: the checkpoint a resume loads always stays. On: it "
+                                       "counts like the others (the run may then not resume)")
+        acts.addWidget(self.include_latest)
         self.prune_button = QPushButton("Prune Checkpoints…", self)
         self.prune_button.setToolTip("DeepSpeed checkpoints per run beyond the newest N go to the "
                                      "trash; the one 'latest' names and saved epochs always stay")
@@ -211,7 +215,14 @@ class OutputsView(QWidget):
         self.title.setText(f"Outputs in <b>{html.escape(str(self.output_dir))}</b>")
         self.status.setText("Reading run folders and caches…")
         out, cfg = self.output_dir, self.config_path
-        self._pump.submit(lambda: o.scan_outputs(out, cfg if cfg and cfg.is_file() else None),
+        base = None
+        try:   # relative dataset paths are read from the checkout the Run page uses
+            from dpgui_qt.gui.run.runconfig import EnvSettings
+            co = EnvSettings.load().checkout
+            base = Path(co) if co and Path(co).is_dir() else None
+        except Exception:  # noqa: BLE001 - settings are optional here
+            base = None
+        self._pump.submit(lambda: o.scan_outputs(out, cfg if cfg and cfg.is_file() else None, base),
                           lambda res, gen=gen: self._got(gen, res), name="dpgui-outputs")
 
     def _got(self, gen, res) -> None:
@@ -366,7 +377,8 @@ class OutputsView(QWidget):
     def prune_checkpoints(self, ask=None):
         if self.report is None:
             return None
-        plan = o.plan_keep_checkpoints(self.report.runs, self.keep_spin.value())
+        plan = o.plan_keep_checkpoints(self.report.runs, self.keep_spin.value(),
+                                       self.include_latest.isChecked())
         return self._confirm_and_apply(f"Keep the newest {self.keep_spin.value()} checkpoint(s) per run",
                                        plan, ask)
 
