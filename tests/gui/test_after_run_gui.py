@@ -286,6 +286,9 @@ def test_queue_panel_restarts_a_missing_runner(qtbot, tmp_path):
            "config": "x", "source_config": "x", "cwd": str(tmp_path), "output_dir": None})
     p = QueuePanel(tmp_path / "state", poll_ms=50)       # nobody started a runner for it
     qtbot.addWidget(p)
+    msgs = []
+    p.message.connect(msgs.append)
     qtbot.waitUntil(lambda: q.items()[0]["status"] == "finished", timeout=30000)
+    qtbot.waitUntil(lambda: any("quick finished" in m for m in msgs), timeout=5000)
     qtbot.waitUntil(lambda: not runner_alive(q.dir), timeout=10000)
     p.shutdown()

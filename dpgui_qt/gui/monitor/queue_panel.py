@@ -44,6 +44,7 @@ class QueuePanel(QWidget):
         self._pump = ResultPump(self)
         self._last = None
         self._revived = -1e9
+        self._statuses: dict | None = None
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         self.header = QLabel(self)
@@ -102,6 +103,15 @@ class QueuePanel(QWidget):
         if key == self._last:
             return
         self._last = key
+        # tell the user when a run of the queue ends (status bar via `message`)
+        before = self._statuses
+        self._statuses = {i["id"]: i["status"] for i in data["items"]}
+        if before is not None:
+            for it in data["items"]:
+                if it["status"] in ("finished", "failed", "cancelled", "stopped") and \
+                        before.get(it["id"]) in ("running", "pending"):
+                    self.message.emit(f"Queue: {it['label']} {it['status']}"
+                                      + (f" — {it['message']}" if it.get("message") else ""))
         sel = self.selected_id()
         self.tree.clear()
         for n, it in enumerate(data["items"], 1):
