@@ -292,3 +292,15 @@ def test_queue_panel_restarts_a_missing_runner(qtbot, tmp_path):
     qtbot.waitUntil(lambda: any("quick finished" in m for m in msgs), timeout=5000)
     qtbot.waitUntil(lambda: not runner_alive(q.dir), timeout=10000)
     p.shutdown()
+
+
+def test_new_tabs_keep_the_monitor_narrow_enough(qtbot, tmp_path, monkeypatch):
+    """The monitor must fit the 1400 px screenshot window beside the GPU panel."""
+    monkeypatch.setenv("DPGUI_STATE_DIR", str(tmp_path / "state"))
+    from dpgui_qt.gui.monitor.page import MonitorPage
+    p = MonitorPage(gpu_interval_ms=60000)
+    qtbot.addWidget(p)
+    for w in (p.outputs, p.samples, p.queue):
+        assert w.minimumSizeHint().width() < 1000, w
+    assert p.minimumSizeHint().width() <= 1400
+    p.shutdown()

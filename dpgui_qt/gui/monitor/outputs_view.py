@@ -170,10 +170,12 @@ class OutputsView(QWidget):
         self.clone_button.setToolTip("Open the run's copied config (and dataset config) as new, "
                                      "unsaved documents")
         self.folder_button = QPushButton("Open Folder", self)
-        for b in (self.prune_button, self.delete_run_button, self.stale_button, self.export_button,
-                  self.clone_button, self.folder_button):
+        for b in (self.prune_button, self.delete_run_button, self.stale_button):
             acts.addWidget(b)
         acts.addStretch(1)
+        for b in (self.export_button, self.clone_button, self.folder_button):
+            top.insertWidget(top.count() - 1, b)      # before Refresh; two rows keep it narrow
+        self.title.setMinimumWidth(80)
         lay.addLayout(acts)
         self.tree = QTreeWidget(self)
         self.tree.setColumnCount(3)

@@ -48,6 +48,7 @@ class QueuePanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         self.header = QLabel(self)
+        self.header.setWordWrap(True)
         lay.addWidget(self.header)
         row = QHBoxLayout()
         self.add_button = QPushButton("Add Current Config", self)
@@ -63,10 +64,16 @@ class QueuePanel(QWidget):
         self.remove_button = QPushButton("Remove", self)
         self.pause_button = QPushButton("Pause After Current", self)
         self.clear_button = QPushButton("Clear Ended", self)
-        for w in (self.add_button, self.sweep_key, self.sweep_values, self.up_button,
-                  self.down_button, self.cancel_button, self.remove_button, self.pause_button,
-                  self.clear_button):
+        for w in (self.up_button, self.down_button, self.cancel_button, self.remove_button,
+                  self.pause_button, self.clear_button):
             row.addWidget(w)
+        row.addStretch(1)
+        add_row = QHBoxLayout()
+        add_row.addWidget(self.add_button)
+        add_row.addWidget(QLabel("Sweep:", self))
+        add_row.addWidget(self.sweep_key, 1)
+        add_row.addWidget(self.sweep_values, 1)
+        lay.addLayout(add_row)
         lay.addLayout(row)
         self.continue_box = QCheckBox("Continue with the next run after a failed one", self)
         lay.addWidget(self.continue_box)
