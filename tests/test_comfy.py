@@ -194,3 +194,17 @@ def test_incomplete_saves_are_not_sampled(tmp_path):
     (run / "epoch2" / "tmp").mkdir()
     (run / "epoch3").mkdir()
     assert [n for n, _ in comfy.complete_saves(run)] == ["epoch1"]
+
+
+def test_sampling_metadata_comes_from_the_main_config_copy(tmp_path):
+    run, loras = _setup(tmp_path)
+    (run / "a_dataset.toml").write_text("[[directory]]\npath = '/x'\n")   # sorts first
+    (name, w) = comfy.complete_saves(run)[0]
+    with FakeComfy() as fake:
+        s = comfy.SampleSettings(fake.address, comfy.load_workflow(api_workflow()), ["a"],
+                                 loras_dir=loras, poll_s=0.01)
+        res = comfy.sample_save(s, run, name, w)          # model type read from the run
+    assert res[0].error is None
+    exported = loras / "dpgui" / f"{run.name}-flux-e1.safetensors"
+    h, _ = export.read_header(exported)
+    assert h["__metadata__"]["ss_base_model_version"] == "flux"

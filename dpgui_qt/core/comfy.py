@@ -432,8 +432,14 @@ def sample_save(settings: SampleSettings, run_dir: str | os.PathLike, save_name:
         dest.mkdir(parents=True, exist_ok=True)
         name = export_name(run_dir.name, model_type, int(save_name.lstrip("epochst") or 0),
                            "epoch" if save_name.startswith("epoch") else "step")
-        cfg = next((p for p in sorted(run_dir.glob("*.toml"))), None)
-        export_lora(weights, dest, name, "copy", run_metadata(cfg, run_dir.name, save_name),
+        from dpgui_qt.core.outputs import scan_run
+        info = scan_run(run_dir)
+        if model_type is None:
+            model_type = info.model_type
+            name = export_name(run_dir.name, model_type, int(save_name.lstrip("epochst") or 0),
+                               "epoch" if save_name.startswith("epoch") else "step")
+        export_lora(weights, dest, name, "copy",
+                    run_metadata(info.config_copy, run_dir.name, save_name),
                     overwrite=True)
         lora_name = f"{settings.subfolder}/{name}" if settings.subfolder else name
     except ComfyError as e:

@@ -19,7 +19,7 @@ Moving is a ``rename``, so nothing is copied and a trashed 40 GB checkpoint
 costs no time; a folder that cannot be renamed into any trash on its own
 device is reported, never copied across devices.
 
-On Windows and macOS the ``send2trash`` package is used when it is installed;
+On Windows and macOS the ``send2trash`` package is used (a dependency there);
 without it :func:`trash_available` is False and callers must ask the user for
 a permanent deletion.
 """
