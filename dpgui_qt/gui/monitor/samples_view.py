@@ -193,21 +193,31 @@ class SamplesView(QWidget):
             return
         self.run_dir = p
         self.model_type = model_type
-        if p is not None and model_type is None:
-            from dpgui_qt.core.outputs import scan_run
-            self.model_type = scan_run(p).model_type
         self.title.setText(f"Samples of <b>{html.escape(str(p))}</b>" if p else "No run selected.")
         self._metrics = None
         self._loss_item.setData([], [])
         self.refresh_grid()
         if p is not None:
-            from dpgui_qt.core.history import load_run_metrics
-            self._pump.submit(lambda: load_run_metrics(p), lambda res, p=p: self._got_metrics(p, res),
+            from dpgui_qt.core.history import find_config_copy, load_run_metrics
+
+            def work(p=p):
+                mt = None
+                cfg = find_config_copy(p)
+                if cfg is not None:
+                    from dpgui_qt.core.outputs import _toml
+                    model = (_toml(cfg) or {}).get("model")
+                    mt = model.get("type") if isinstance(model, dict) else None
+                return mt, load_run_metrics(p)
+
+            self._pump.submit(work, lambda res, p=p: self._got_metrics(p, res),
                               name="dpgui-samples-loss")
 
     def _got_metrics(self, run, res) -> None:
         if run != self.run_dir or isinstance(res, Exception):
             return
+        mt, res = res
+        if self.model_type is None:
+            self.model_type = mt
         self._metrics = res
         xs, ys = res.main_loss().decimate(max_points=2000, smoothed=True)
         self._loss_item.setData(xs, ys, connect="finite")
