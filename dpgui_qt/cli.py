@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "outputs": "outputs",
     "prune": "outputs",
     "queue": "queue",
+    "dataset-report": "dataset_report",
     "doctor": "doctor",
     "presets": "presets",
     "new": "presets",

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def three_configs(tmp_path):
-    co, cfg, out = make_checkout(tmp_path)
+    co, cfg, out = make_checkout(tmp_path, valid=True)
     cfgs = []
     for i in range(3):
         c = co / "examples" / f"run{i}.toml"

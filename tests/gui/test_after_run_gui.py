@@ -210,7 +210,7 @@ GUI_CHILD = textwrap.dedent("""
 
 
 def test_queue_survives_the_gui_closing(tmp_path):
-    co, cfg, out = make_checkout(tmp_path)
+    co, cfg, out = make_checkout(tmp_path, valid=True)
     cfgs = []
     for i in range(3):
         c = co / "examples" / f"run{i}.toml"

@@ -2,7 +2,9 @@
 
 Each item carries the command exactly as ``dpgui launch`` builds it
 (:class:`spec.RunSpec` -> argv/env/cwd) for a snapshot of the main config
-taken now, in ``<queue>/configs/<id>/``.  A sweep writes one variant per value
+taken now, in ``<queue>/configs/<id>/``, after the launch gate
+(:func:`gate.run_gate`) has checked it: errors refuse the item unless forced.
+The gate runs when the run is queued; the detached runner only starts it.  A sweep writes one variant per value
 of one key, each with its own ``output_dir`` (``<output_dir>/<config stem>-<key>-<value>``),
 with dpgui's comment-preserving document so everything else stays as written.
 """
@@ -94,11 +96,13 @@ def prepare_items(config: str | os.PathLike, queue: RunQueue, *, checkout=None, 
                 cmd = spec.command()
             except SpecError as e:
                 raise QueueSetupError(str(e)) from None
-            findings = envmod.preflight(spec, values)
+            # the launch gate, as for every start: the snapshot, its dataset files, the environment
+            from dpgui_qt.core.run.gate import run_gate
+            findings = run_gate(spec).findings
             out.findings += [(label, f) for f in findings]
             if envmod.has_errors(findings) and not force:
                 msgs = "; ".join(f.message for f in findings if f.is_error)
-                raise QueueSetupError(f"{label}: pre-flight checks failed: {msgs} "
+                raise QueueSetupError(f"{label}: the launch gate found errors: {msgs} "
                                       "(queue anyway with --force)")
             out.items.append({
                 "id": iid, "label": label, "config": str(target), "source_config": str(src),
