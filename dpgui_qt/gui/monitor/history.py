@@ -72,6 +72,7 @@ class RunHistoryView(QWidget):
     """Runs in an output_dir. ``openRun(path)`` asks the monitor to show a run."""
 
     openRun = Signal(str)
+    newConfigFromRun = Signal(str, str)     # the run's config copy, its dataset copy ("" if none)
     loaded = Signal()
     curvesLoaded = Signal(str)
 
@@ -101,8 +102,11 @@ class RunHistoryView(QWidget):
         self.diff_button = QPushButton("Config diff", self)
         self.diff_button.setToolTip("Differences between the configs of two selected runs")
         self.folder_button = QPushButton("Open folder", self)
+        self.clone_button = QPushButton("New config from this run", self)
+        self.clone_button.setToolTip("Open the run's copied config (and dataset config) as new, "
+                                     "unsaved documents")
         for b in (self.refresh_button, self.show_button, self.compare_button, self.diff_button,
-                  self.folder_button):
+                  self.folder_button, self.clone_button):
             top.addWidget(b)
         lay.addLayout(top)
         split = QSplitter(Qt.Orientation.Vertical, self)
@@ -133,6 +137,7 @@ class RunHistoryView(QWidget):
         self.compare_button.clicked.connect(self.compare_selected)
         self.diff_button.clicked.connect(self.diff_selected)
         self.folder_button.clicked.connect(self.open_folder)
+        self.clone_button.clicked.connect(lambda: self.clone_selected())
         self._update_buttons()
 
     # ------------------------------------------------------------- loading
@@ -212,6 +217,18 @@ class RunHistoryView(QWidget):
         self.compare_button.setEnabled(n >= 1)
         self.diff_button.setEnabled(n == 2)
         self.folder_button.setEnabled(n == 1 or (n == 0 and self.output_dir is not None))
+        s = self._summary(self.selected_paths()[0]) if n == 1 else None
+        self.clone_button.setEnabled(s is not None and s.folder.config_copy is not None)
+
+    def clone_selected(self) -> bool:
+        paths = self.selected_paths()
+        s = self._summary(paths[0]) if len(paths) == 1 else None
+        if s is None or s.folder.config_copy is None:
+            return False
+        from dpgui_qt.core.outputs import scan_run
+        ds = scan_run(s.path).dataset_copy
+        self.newConfigFromRun.emit(str(s.folder.config_copy), str(ds or ""))
+        return True
 
     def show_selected(self) -> None:
         paths = self.selected_paths()
