@@ -1,28 +1,44 @@
 """PyInstaller entry script for dpgui: the same as the ``dpgui`` console script, plus the
-one Python command line dpgui itself runs with ``sys.executable``.
+Python command lines dpgui itself runs with ``sys.executable``.
 
-``dpgui_qt/core/run/supervisor.py`` starts the detached run supervisor as
-``<sys.executable> -I <path>/supervisor.py STATE_DIR [--foreground]``. In a frozen
-build ``sys.executable`` is this program (there is no Python to run a script with), so
-that exact argument shape is recognised here and the supervisor's ``main`` runs instead.
+dpgui starts two detached helpers by file path, standard library only:
+
+* the run supervisor (``dpgui_qt/core/run/supervisor.py``):
+  ``<sys.executable> -I <path>/supervisor.py STATE_DIR [--foreground]``;
+* the run queue's runner (``dpgui_qt/core/run/queue_runner.py``):
+  ``<sys.executable> -I <path>/queue_runner.py QUEUE_DIR STATE_ROOT [...]``.
+
+In a frozen build ``sys.executable`` is this program (there is no Python to run a script
+with), so those exact argument shapes are recognised here and the module's ``main`` runs
+instead.
 """
 import os
 import sys
 
+HELPERS = {"supervisor.py": "dpgui_qt.core.run.supervisor",
+           "queue_runner.py": "dpgui_qt.core.run.queue_runner"}
 
-def _supervisor_argv(argv):
-    """STATE_DIR ... when ``argv`` is ``-I .../supervisor.py STATE_DIR ...``, else None."""
-    if len(argv) >= 3 and argv[0] == "-I" and os.path.basename(argv[1]) == "supervisor.py":
-        return argv[2:]
+
+def _helper_argv(argv):
+    """(module, its argv) when ``argv`` is ``-I .../<helper>.py ARGS...``, else None."""
+    if len(argv) >= 3 and argv[0] == "-I" and os.path.basename(argv[1]) in HELPERS:
+        return HELPERS[os.path.basename(argv[1])], argv[2:]
     return None
 
 
-def main() -> int:
-    sup = _supervisor_argv(sys.argv[1:])
-    if sup is not None:
-        from dpgui_qt.core.run import supervisor
+def _supervisor_argv(argv):
+    """STATE_DIR ... when ``argv`` is ``-I .../supervisor.py STATE_DIR ...``, else None."""
+    found = _helper_argv(argv)
+    return found[1] if found and found[0].endswith(".supervisor") else None
 
-        return supervisor.main(sup)
+
+def main() -> int:
+    found = _helper_argv(sys.argv[1:])
+    if found is not None:
+        import importlib
+
+        module, args = found
+        return importlib.import_module(module).main(args)
     from dpgui_qt.cli import main as cli_main
 
     return cli_main()

@@ -305,6 +305,18 @@ def _load(path: Path, name: str):
     return module
 
 
+def test_entry_recognises_the_queue_runner_command_line():
+    """runqueue.ensure_runner spawns [sys.executable, "-I", <queue_runner.py>, QUEUE, ROOT]."""
+    entry = _load(PKG / "entry.py", "dpgui_entry_q")
+    from dpgui_qt.core.run import queue_runner
+
+    assert Path(queue_runner.__file__).name == "queue_runner.py"
+    assert entry._helper_argv(["-I", queue_runner.__file__, "/q", "/s", "--poll", "1"]) == \
+        ("dpgui_qt.core.run.queue_runner", ["/q", "/s", "--poll", "1"])
+    assert entry._supervisor_argv(["-I", queue_runner.__file__, "/q", "/s"]) is None
+    assert entry._helper_argv(["-I", "/x/other.py", "/q"]) is None
+
+
 def test_entry_recognises_the_supervisor_command_line():
     """supervisor.start_run spawns [sys.executable, "-I", <supervisor.py>, STATE_DIR]."""
     entry = _load(PKG / "entry.py", "dpgui_entry")
