@@ -269,9 +269,15 @@ def test_ci_builds_and_tests_the_binary():
     text = (REPO / ".ci" / "run").read_text(encoding="utf-8")
     assert "\nset -euo pipefail\n" in text
     test_cmd = text.index("python3 -m pytest")
-    build = text.index("packaging/build.sh")
+    build = text.index("bash packaging/ci_native.sh")
     assert build > test_cmd, "the build runs after the tests"
-    assert "pyinstaller" in text.lower()
+    native = (REPO / "packaging" / "ci_native.sh").read_text(encoding="utf-8")
+    assert "\nset -euo pipefail\n" in native
+    assert "pyinstaller" in native.lower() and "packaging/build.sh --deb" in native
+    # the .deb is installed, self-tested from the installed command and removed again
+    for step in ("apt-get install", "/usr/bin/dpgui --self-test", "apt-get purge",
+                 "--hide-system-xcb"):
+        assert step in native
 
 
 def test_build_extra_has_pyinstaller():
