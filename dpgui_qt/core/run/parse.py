@@ -46,7 +46,7 @@ import math
 import re
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Any, ClassVar, Iterable, Mapping
+from typing import Any, ClassVar, Iterable, Iterator, Mapping
 
 from .lines import Line, LineAssembler, LineKind, strip_ansi
 
@@ -497,11 +497,20 @@ class LogParser:
     their exception line. Parser state is small: open tracebacks per rank.
     """
 
-    __slots__ = ("_tb", "lines_seen")
+    __slots__ = ("_tb", "lines_seen", "lines_failed", "last_failure")
 
     def __init__(self) -> None:
         self._tb: dict[int | None, _TB] = {}
         self.lines_seen = 0
+        # Lines whose parsing raised (a parser bug): they are skipped, counted and
+        # the last one described, so one odd line can never stop a follower.
+        self.lines_failed = 0
+        self.last_failure: str | None = None
+
+    def _failed(self, text: object, exc: BaseException) -> None:
+        self.lines_failed += 1
+        self._tb.clear()  # an open traceback may be half-updated; start clean
+        self.last_failure = f"{type(exc).__name__}: {exc} in line {str(text)[:200]!r}"
 
     # -- public API ------------------------------------------------------------
     def feed(self, text: str | Line) -> list[Event]:
@@ -513,7 +522,10 @@ class LogParser:
             text = text[0]  # type: ignore[index]
         out: list[Event] = []
         self.lines_seen += 1
-        self._one(text, out, None)
+        try:
+            self._one(text, out, None)
+        except Exception as e:  # noqa: BLE001 - see _failed
+            self._failed(text, e)
         return out
 
     def feed_many(self, texts: Iterable[str]) -> list[Event]:
@@ -525,8 +537,18 @@ class LogParser:
         message no handler reads. Every other line, every line the inlined
         checks are unsure about, and every line while a traceback is open goes
         through the general per-line path. Tests check both give the same events.
+
+        A line whose parsing raises is skipped (see ``lines_failed``); the
+        lines after it are parsed as usual.
         """
         out: list[Event] = []
+        it = iter(texts)
+        while not self._feed_iter(it, out):
+            pass  # a line failed: go on with the rest of the iterator
+        return out
+
+    def _feed_iter(self, texts: Iterator[str], out: list[Event]) -> bool:
+        """The loop of :meth:`feed_many`; False when a line raised (it is skipped)."""
         append = out.append
         one = self._one
         lr_full = _LR_LINE_RX.match
@@ -536,54 +558,60 @@ class LogParser:
         long_ = _LONG
         tb_open = bool(self._tb)
         n = self.lines_seen
-        for s in texts:
-            n += 1
-            if tb_open or not s:
-                if s:
-                    one(s, out, None)
-                    tb_open = bool(self._tb)
-                continue
-            c = s[0]
-            if c == "s":
-                p = s.split()
-                if len(p) == 10 and p[0] == "steps:" and p[2] == "loss:" and p[8] == "samples/sec:":
-                    try:
-                        append(StepEvent(int(p[1]), float(p[3]), no_losses, float(p[7]), float(p[9])))
-                        continue
-                    except ValueError:
-                        pass
-            elif c == "[":
-                if "] step=" in s:
-                    m = lr_full(s)
-                    if m is not None:
-                        rank, st, sk, lr, mom = m.groups()
-                        try:  # the common single-group "[1e-06]"
-                            lrs = [float(lr[1:-1])]
-                        except ValueError:
-                            lrs = _parse_lrs(lr)
-                        append(LrEvent(int(st), 0 if sk == "0" else int(sk), lrs,
-                                       0 if rank == "0" else int(rank), mom))
-                        continue
-                # "[YYYY-MM-DD hh:mm:ss,mmm] [INFO] [file:line:func] message"
-                elif s[27:32] == "INFO]" and s[1:3] == "20" and len(s) <= long_:
-                    i = s.find("] ", 33)
-                    if i > 0:
-                        c2 = s[i + 2:i + 3]
-                        if c2 not in info_heads:
-                            continue  # INFO noise: config dump, launcher env ...
-                        if c2 == "[" and "version=" not in s and "about to be saved" not in s:
-                            continue  # other "[Rank 0] ..." / "[Torch] ..." INFO messages
-            elif c == " " or c == "1":
-                m = bar_full(s)
-                if m is not None:
-                    pct, done, total, rate = m.groups()
-                    append(ProgressEvent("", int(done), None if total == "?" else int(total),
-                                         int(pct), rate))
+        s = ""
+        try:
+            for s in texts:
+                n += 1
+                if tb_open or not s:
+                    if s:
+                        one(s, out, None)
+                        tb_open = bool(self._tb)
                     continue
-            one(s, out, None)
-            tb_open = bool(self._tb)
+                c = s[0]
+                if c == "s":
+                    p = s.split()
+                    if len(p) == 10 and p[0] == "steps:" and p[2] == "loss:" and p[8] == "samples/sec:":
+                        try:
+                            append(StepEvent(int(p[1]), float(p[3]), no_losses, float(p[7]), float(p[9])))
+                            continue
+                        except ValueError:
+                            pass
+                elif c == "[":
+                    if "] step=" in s:
+                        m = lr_full(s)
+                        if m is not None:
+                            rank, st, sk, lr, mom = m.groups()
+                            try:  # the common single-group "[1e-06]"
+                                lrs = [float(lr[1:-1])]
+                            except ValueError:
+                                lrs = _parse_lrs(lr)
+                            append(LrEvent(int(st), 0 if sk == "0" else int(sk), lrs,
+                                           0 if rank == "0" else int(rank), mom))
+                            continue
+                    # "[YYYY-MM-DD hh:mm:ss,mmm] [INFO] [file:line:func] message"
+                    elif s[27:32] == "INFO]" and s[1:3] == "20" and len(s) <= long_:
+                        i = s.find("] ", 33)
+                        if i > 0:
+                            c2 = s[i + 2:i + 3]
+                            if c2 not in info_heads:
+                                continue  # INFO noise: config dump, launcher env ...
+                            if c2 == "[" and "version=" not in s and "about to be saved" not in s:
+                                continue  # other "[Rank 0] ..." / "[Torch] ..." INFO messages
+                elif c == " " or c == "1":
+                    m = bar_full(s)
+                    if m is not None:
+                        pct, done, total, rate = m.groups()
+                        append(ProgressEvent("", int(done), None if total == "?" else int(total),
+                                             int(pct), rate))
+                        continue
+                one(s, out, None)
+                tb_open = bool(self._tb)
+        except Exception as e:  # noqa: BLE001 - one bad line must not stop a follower
+            self.lines_seen = n
+            self._failed(s, e)
+            return False
         self.lines_seen = n
-        return out
+        return True
 
     def feed_lines(self, lines: Iterable[Line]) -> list[Event]:
         """Parse :class:`Line` objects from a LineAssembler; PARTIAL lines are skipped."""
@@ -599,10 +627,10 @@ class LogParser:
 
     # -- dispatch ----------------------------------------------------------------
     def _one(self, s: str, out: list[Event], rank: int | None, depth: int = 0) -> None:
-        if not s:
-            return
-        if "\x1b" in s:
+        if "\x1b" in s or "\x9b" in s:
             s = strip_ansi(s)
+        if not s:
+            return  # blank, or a line that held only escape codes ("\x1b[0m")
         c = s[0]
         # prefixes ---------------------------------------------------------------
         if c == "[" and s.startswith("[rank"):
@@ -743,7 +771,7 @@ class LogParser:
             if m is not None:
                 what, which = m.groups()
                 rest = ""
-                if which[:1] in "([":
+                if which[:1] and which[0] in "([":
                     close = ")" if which[0] == "(" else "]"
                     k = which.find(close)
                     if k > 0:
