@@ -337,11 +337,11 @@ def _follow(state_dir: Path, stop_grace: float, exits_early_ok: bool) -> int:
         status = control.advance(status, "stop_requested", final["stop_request"])
     rc = final.get("exit_code")
     status = control.on_exit(status, rc)
+    if final.get("exit_inferred"):
+        print(f"dpgui: note: {final['exit_inferred']}.", file=sys.stderr)
     if status.phase == control.Phase.FINISHED:
         print("dpgui: training finished.", file=sys.stderr)
         return EXIT_OK
-    if final.get("exit_inferred"):
-        print(f"dpgui: note: {final['exit_inferred']}.", file=sys.stderr)
     if status.phase == control.Phase.STOPPED:
         print(f"dpgui: run stopped before completion (exit code {rc}){_checkpoint_note(final)}.",
               file=sys.stderr)

@@ -528,11 +528,22 @@ def start_run(argv: list[str], state_root: str | os.PathLike, *,
                        f"see {state_dir / SUPERVISOR_ERR}")
 
 
+def _masked(env: dict) -> dict:
+    try:
+        from dpgui_qt.core.secrets import is_secret_name, mask
+    except ImportError:          # started by path (-I): mask every value rather than leak one
+        return {k: "****" for k in env}
+    return {k: (mask(v) if is_secret_name(k) else v) for k, v in env.items()}
+
+
 def _initial_state(request: dict) -> dict:
     st = {k: None for k in STATE_FIELDS}
     st.update({k: request.get(k) for k in ("run_id", "argv", "env", "cwd", "config",
                                            "output_dir", "resume_from", "log_path", "state_dir")})
     st.update(version=STATE_VERSION, status="starting", orphans_killed=[])
+    # state.json is read by every follower and shown in the GUI: no secret in clear
+    # (request.json keeps the real values for the supervisor; it is private, mode 0600)
+    st["env"] = _masked(st.get("env") or {})
     if request.get("resume_from") and request.get("output_dir"):
         st["run_dir"] = os.path.join(request["output_dir"], request["resume_from"])
     return st
