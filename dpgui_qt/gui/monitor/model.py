@@ -50,6 +50,15 @@ def resolve_source(path: str | os.PathLike) -> tuple[Path | None, Path | None]:
     return None, None
 
 
+def _alive(obj) -> bool:
+    """Does the C++ side of a Qt wrapper still exist?"""
+    try:
+        import shiboken6
+        return shiboken6.isValid(obj)
+    except ImportError:  # pragma: no cover
+        return True
+
+
 class FollowWorker(QObject):
     """Lives in a QThread: polls a log and a run folder's event files."""
 
@@ -170,6 +179,7 @@ class MonitorModel(QObject):
         self._replay_rows: list = []
         self._replay_epoch_rows: list = []
         self._replay_row_pos = 0
+        self._quit_hooked = False
         if parent is not None:
             # a running QThread destroyed with its parent aborts the process: stop it first
             parent.destroyed.connect(self.stop)
@@ -302,25 +312,43 @@ class MonitorModel(QObject):
         self._worker.scalars.connect(self.feed_scalars)
         self._worker.problem.connect(self.message)
         app = QCoreApplication.instance()
-        if app is not None:
+        if app is not None and not self._quit_hooked:
             app.aboutToQuit.connect(self.stop)
+            self._quit_hooked = True
         self._thread.start()
 
     def _stop_thread(self) -> None:
-        if self._thread is not None:
-            if self._worker is not None:
-                try:
-                    self._worker.events.disconnect(self.feed_events)
-                    self._worker.scalars.disconnect(self.feed_scalars)
-                except (RuntimeError, TypeError):
-                    pass
-            self._thread.quit()
-            self._thread.wait(5000)
-            if self._worker is not None:
-                self._worker.deleteLater()
-            self._thread.deleteLater()
+        """Stop following. Safe at any point of an application's teardown: the
+        worker or the thread may already have been deleted by Qt (their parent
+        went first, or Python's finalisation released them) -- then there is
+        nothing left to stop, and touching them would raise "Internal C++ object
+        (FollowWorker) already deleted"."""
+        thread, worker = getattr(self, "_thread", None), getattr(self, "_worker", None)
         self._thread = None
         self._worker = None
+        if worker is not None and _alive(worker):
+            for sig, slot in ((worker.events, self.feed_events), (worker.scalars, self.feed_scalars),
+                              (worker.problem, self.message)):
+                try:
+                    sig.disconnect(slot)
+                except (RuntimeError, TypeError):
+                    pass
+        if thread is not None and _alive(thread):
+            try:
+                thread.quit()
+                thread.wait(5000)
+            except RuntimeError:
+                pass
+        if worker is not None and _alive(worker):
+            try:
+                worker.deleteLater()
+            except RuntimeError:
+                pass
+        if thread is not None and _alive(thread):
+            try:
+                thread.deleteLater()
+            except RuntimeError:
+                pass
 
     def stop(self) -> None:
         self._stop_thread()
