@@ -290,11 +290,25 @@ ERROR_KINDS = (
 WARNING_KINDS = frozenset({"video_too_short"})
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def event_to_dict(ev: Event) -> dict[str, Any]:
     """JSON-ready dict: ``{"type": ..., <fields>}``; nan/inf become strings."""
+    t = type(ev)
+    names = _FIELD_NAMES.get(t)
+    if names is None:
+        names = _FIELD_NAMES[t] = tuple(f.name for f in fields(ev))  # type: ignore[arg-type]
     d: dict[str, Any] = {"type": ev.TYPE}
-    for f in fields(ev):  # type: ignore[arg-type]
-        d[f.name] = _jsonable(getattr(ev, f.name))
+    for name in names:
+        v = getattr(ev, name)
+        tv = type(v)
+        if tv is float:
+            d[name] = v if v - v == 0.0 else str(v)     # nan/inf -> "nan", "inf", "-inf"
+        elif tv is int or tv is str or v is None:
+            d[name] = v
+        else:
+            d[name] = _jsonable(v)
     return d
 
 
