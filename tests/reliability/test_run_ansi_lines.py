@@ -95,7 +95,7 @@ def test_parse_log_cli_survives_an_escape_only_line(tmp_path):
 
 
 def test_launch_follows_a_trainer_that_prints_escape_only_lines(tmp_path):
-    co, cfg, out = make_checkout(tmp_path)
+    co, cfg, out = make_checkout(tmp_path, valid=True)
     p = subprocess.run(launch_cmd(cfg, co, "--gpus", "1"), capture_output=True, text=True, timeout=60,
                        env=cli_env(tmp_path, FAKE_DS_ANSI_LINES="1"))
     assert p.returncode == 0, p.stderr

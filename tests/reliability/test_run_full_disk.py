@@ -58,7 +58,7 @@ def _fill(mnt: Path, name: str = "filler") -> None:
 
 
 def _config_on(tmp_path, mnt):
-    co, cfg, _ = make_checkout(tmp_path)
+    co, cfg, _ = make_checkout(tmp_path, valid=True)
     out = mnt / "runs"
     cfg.write_text(cfg.read_text().replace(str(tmp_path / "training_runs"), str(out)))
     return co, cfg, out

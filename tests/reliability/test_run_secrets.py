@@ -46,7 +46,7 @@ def test_preview_masks_secrets_but_reveals_on_request(tmp_path):
 
 
 def test_dpgui_launch_never_prints_or_stores_the_key(tmp_path):
-    co, cfg, out = make_checkout(tmp_path)
+    co, cfg, out = make_checkout(tmp_path, valid=True)
     env = cli_env(tmp_path, FAKE_DS_STEPS="1", FAKE_DS_DELAY="0.01")
     args = [a for k, v in SECRET_ENV.items() for a in ("--env", f"{k}={v}")]
     record = tmp_path / "record.json"
@@ -73,8 +73,8 @@ def test_gui_preview_masks_extra_variables(qtbot, window, fake_run):  # noqa: F8
     env.extra_env = dict(SECRET_ENV)
     page = open_run_page(window, fake_run.cfg)
     page.set_environment(env)
-    shown = page.preview.toPlainText() + page.preview_info.text()
+    shown = page.preview.toPlainText() + page.preview_info.text() + page.preview_info.toolTip()
     assert KEY not in shown and "hf_supersecret" not in shown     # was: shown in clear
     assert "WANDB_API_KEY='****cdef'" in page.preview.toPlainText()
-    assert "WANDB_API_KEY=****cdef" in page.preview_info.text()
+    assert "WANDB_API_KEY=****cdef" in page.preview_info.toolTip()
     assert KEY in page.command_text()                          # Copy is an explicit request

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ne
 
 def _ctrl_c_twice(tmp_path):
     """dpgui launch on a trainer stuck in its first step; Ctrl-C, Ctrl-C."""
-    co, cfg, out = make_checkout(tmp_path)
+    co, cfg, out = make_checkout(tmp_path, valid=True)
     env = cli_env(tmp_path, FAKE_DS_STEPS="100000", FAKE_DS_DELAY="3600")
     p = subprocess.Popen(launch_cmd(cfg, co, "--stop-grace", "0.5"), env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
