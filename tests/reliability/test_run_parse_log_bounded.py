@@ -29,17 +29,24 @@ def _parse_log(tmp_path, *args, stdin=None, **kw):
                             stderr=subprocess.PIPE, **kw)
 
 
+# dpgui's CLI, reporting its own peak RSS (VmHWM: reset at exec, unlike ru_maxrss, which
+# would include the forked pytest process's memory)
+_MEASURED = ("import sys\nfrom dpgui_qt.cli import main\nrc = main(sys.argv[1:])\n"
+             "sys.stdout.flush()\n"
+             "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
+             "sys.stderr.write(f'PEAK_KB {hwm}\\n')\nsys.exit(rc)\n")
+
+
+def _measured(tmp_path, *args):
+    return subprocess.Popen([sys.executable, "-c", _MEASURED, "parse-log", *map(str, args)],
+                            env=cli_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
 def _wait_rss(p) -> tuple[int, bytes, bytes, int]:
-    """(exit status, stdout, stderr, peak RSS in bytes) of a child."""
-    out_chunks, err = [], []
-    t = threading.Thread(target=lambda: err.append(p.stderr.read()), daemon=True)
-    t.start()
-    while chunk := p.stdout.read(1 << 16):
-        out_chunks.append(chunk)
-    _pid, status, ru = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
-    t.join(10)
-    return p.returncode, b"".join(out_chunks), err[0] if err else b"", ru.ru_maxrss * 1024
+    """(exit status, stdout, stderr, peak RSS in bytes) of a :func:`_measured` child."""
+    out, err = p.communicate(timeout=300)
+    peak = int(err.rsplit(b"PEAK_KB ", 1)[1].split()[0]) * 1024
+    return p.returncode, out, err, peak
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mknod of a character device needs root")
@@ -60,7 +67,7 @@ def test_a_giant_line_without_newline_keeps_memory_bounded(tmp_path):
     fifo = tmp_path / "log.fifo"
     os.mkfifo(fifo)
     size = 128 << 20                                  # 128 MB, one line, then a real record
-    p = _parse_log(tmp_path, fifo, "--json")
+    p = _measured(tmp_path, fifo, "--json")
 
     def writer():
         with open(fifo, "wb") as f:
