@@ -334,8 +334,9 @@ class RunDirBinder:
                 out.append(path)
         return sorted(out, reverse=True)
 
-    def find(self) -> str | None:
-        self._scan_log()
+    def find(self, scan_log: bool = True) -> str | None:
+        if scan_log:
+            self._scan_log()
         for path in self.candidates():
             if any(self._ours(pid) for pid in tfevents_pids(path)):
                 return path
@@ -351,9 +352,9 @@ def locate_run_dir(state: dict) -> str | None:
     req = read_json(Path(sd) / REQUEST_FILE) if sd else None
     if not req:
         return None
-    b = RunDirBinder(req, state.get("pgid"), state.get("pid_start_ticks"))
-    b.observe()
-    return b.find()
+    # cheap enough for a GUI that asks on every status change: no log scan, and
+    # only the pids named in new folders' event files are looked up in /proc
+    return RunDirBinder(req, state.get("pgid"), state.get("pid_start_ticks")).find(scan_log=False)
 
 
 def existing_run_dirs(output_dir: str | os.PathLike | None) -> list[str]:
