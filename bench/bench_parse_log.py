@@ -6,7 +6,7 @@ It writes a realistic diffusion-pipe log of the given size to a temporary file
 (per step the DeepSpeed ``[Rank 0] step=...`` line and the ``steps: N loss:``
 line, DeepSpeed INFO noise, tqdm eval bars drawn with ``\\r``, a line holding
 only an ANSI reset), then runs each of these as a separate process and reports
-its wall time and peak RSS (``wait4``), each started in its checkout's root:
+its wall time and peak RSS (its own VmHWM), each started in its checkout's root:
 
   floor       read the file in 1 MiB chunks, split lines, ONE step regex per
               line: the least a line-level parser can do;
@@ -43,7 +43,15 @@ with open(sys.argv[1], "rb") as f:
             if rx.match(ln):
                 n += 1
 print(n)
-"""
+""" + "\n" + "{HWM}"
+
+# each measured process reports its own peak RSS: VmHWM is reset at exec, unlike
+# ru_maxrss, which also counts the memory of the process that forked it
+HWM = ("sys.stdout.flush(); sys.stderr.write('PEAK_KB ' + [l for l in open('/proc/self/status') "
+       "if l.startswith('VmHWM')][0].split()[1] + '\\n')")
+FLOOR = FLOOR.replace("{HWM}", HWM)
+CLI = ("import sys\nfrom dpgui_qt.cli import main\ntry:\n    rc = main(sys.argv[1:])\n"
+       "finally:\n    " + HWM + "\nsys.exit(rc)\n")
 
 
 def make_log(path: Path, mb: int, ansi: bool = True) -> int:
@@ -81,12 +89,16 @@ def run(cmd: list[str], env: dict, cwd: Path) -> tuple[float, int, int]:
     """(seconds, peak RSS bytes, exit status) of one process, stdout discarded."""
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _pid, status, ru = os.wait4(p.pid, 0)
+    err = p.stderr.read()
+    rc = p.wait()
     dt = time.perf_counter() - t0
-    rc = os.waitstatus_to_exitcode(status)
     if rc:
-        sys.stderr.write(p.stderr.read().decode(errors="replace")[-2000:])
-    return dt, ru.ru_maxrss * 1024, rc
+        sys.stderr.write(err.decode(errors="replace")[-2000:])
+    try:
+        peak = int(err.rsplit(b"PEAK_KB ", 1)[1].split()[0]) * 1024
+    except (IndexError, ValueError):
+        peak = -1
+    return dt, peak, rc
 
 
 def main() -> int:
@@ -108,8 +120,8 @@ def main() -> int:
     py = sys.executable
     rows = [("floor (read + 1 regex)", [py, "-c", FLOOR, str(log)], REPO)]
     for name, root in [("dpgui", REPO)] + ([("baseline", Path(a.baseline))] if a.baseline else []):
-        rows.append((f"{name} parse-log", [py, "-m", "dpgui_qt", "parse-log", str(log)], root))
-        rows.append((f"{name} parse-log --json", [py, "-m", "dpgui_qt", "parse-log", str(log), "--json"], root))
+        rows.append((f"{name} parse-log", [py, "-c", CLI, "parse-log", str(log)], root))
+        rows.append((f"{name} parse-log --json", [py, "-c", CLI, "parse-log", str(log), "--json"], root))
     floor = None
     print(f"{'':32} {'time s':>8} {'x floor':>8} {'peak RSS MiB':>13}")
     for name, cmd, root in rows:
