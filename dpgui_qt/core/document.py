@@ -193,6 +193,10 @@ class ConfigDocument:
         self._doc = parse_text(text, str(self.path) if self.path else None)
         self._text = text
         self._parsed_text = text
+        # tomlkit gathers the entries of an array of tables written apart ([[directory]],
+        # [optimizer], [[directory]]) into one place when it renders the document; edits
+        # then put the sections back in the order they were written
+        self._reorders = "[[" in text and self._doc.as_string() != text
         self._newline = _dominant_newline(text)
         self._values: dict | None = None
         self._locations: dict | None = None
@@ -279,6 +283,8 @@ class ConfigDocument:
         after = self._doc.as_string()
         if self._newline == "\r\n":
             after = re.sub(r"(?<!\r)\n", "\r\n", after)
+        if self._reorders:
+            after = _keep_section_order(self._text, after)
         if self._batch_depth:
             # inside batch(): keep the edited tree; batch() checks the final text once
             self._text = after
@@ -572,6 +578,58 @@ class ConfigDocument:
             self.saved_text = self._text
             self.disk_bytes = data
         return target
+
+
+def _sections(text: str) -> list[tuple[Any, str]]:
+    """Split TOML text at its table headers: ``[(key, text)]`` where key is None for what
+    precedes the first header and ``(header, n)`` for the n-th header spelled that way."""
+    out: list[tuple[Any, str]] = []
+    seen: dict[tuple, int] = {}
+    scanner = _locate._ValueScanner()
+    key: Any = None
+    start = 0
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        here = pos
+        pos += len(line)
+        if scanner.open:
+            scanner.scan(line, 0)
+            continue
+        stripped = line.lstrip(" \t\ufeff")
+        if stripped.startswith("["):
+            double = stripped.startswith("[[")
+            parsed = _locate._parse_key(stripped, 2 if double else 1)
+            if parsed:
+                header = (double, tuple(parsed[0]))
+                n = seen.get(header, 0)
+                seen[header] = n + 1
+                out.append((key, text[start:here]))
+                key, start = (header, n), here
+                continue
+        eq = stripped.find("=")
+        if eq > 0 and not stripped.startswith("#"):
+            scanner.scan(stripped, eq + 1)
+    out.append((key, text[start:]))
+    return out
+
+
+def _keep_section_order(old: str, new: str) -> str:
+    """``new`` with its sections in the order ``old`` had them (sections new in ``new``
+    follow the section they follow there; sections gone from ``new`` are dropped)."""
+    new_sections = _sections(new)
+    by_key = dict(new_sections)
+    if len(by_key) != len(new_sections):
+        return new  # not a shape this can reason about: keep tomlkit's rendering
+    order = [k for k, _t in _sections(old) if k in by_key]
+    placed = set(order)
+    for i, (k, _t) in enumerate(new_sections):
+        if k in placed:
+            continue
+        prev = new_sections[i - 1][0] if i else None
+        at = order.index(prev) + 1 if prev in order else len(order)
+        order.insert(at, k)
+        placed.add(k)
+    return "".join(by_key[k] for k in order)
 
 
 def _is_table(item: Any) -> bool:
