@@ -36,6 +36,14 @@ def mask_value(value: str) -> str:
     return MASK if value else value
 
 
+def mask_distinct(value: str) -> str:
+    """Like :func:`mask_value`, but a long value keeps its last four characters, so that a
+    changed key still shows as changed (in a diff) without revealing it."""
+    if len(value) >= 16:
+        return MASK + value[-4:]
+    return mask_value(value)
+
+
 def mask_env(env: dict[str, str]) -> dict[str, str]:
     return {k: (mask_value(v) if is_secret_name(k) else v) for k, v in env.items()}
 
@@ -57,7 +65,7 @@ def mask_toml_text(text: str) -> str:
             return m.group(0)
         q = m.group("q1") or m.group("q2")
         value = m.group("v1") if m.group("q1") else m.group("v2")
-        return f"{m.group('key')}{m.group('eq')}{q}{mask_value(value)}{q}"
+        return f"{m.group('key')}{m.group('eq')}{q}{mask_distinct(value)}{q}"
 
     return _TOML_SECRET.sub(repl, text)
 
