@@ -195,8 +195,9 @@ class ConfigDocument:
         self._parsed_text = text
         # tomlkit gathers the entries of an array of tables written apart ([[directory]],
         # [optimizer], [[directory]]) into one place when it renders the document; edits
-        # then put the sections back in the order they were written
-        self._reorders = "[[" in text and self._doc.as_string() != text
+        # put the sections back in the order they were written (a no-op for files whose
+        # arrays of tables are written in one piece)
+        self._reorders = "[[" in text
         self._newline = _dominant_newline(text)
         self._values: dict | None = None
         self._locations: dict | None = None
@@ -608,7 +609,10 @@ def _sections(text: str) -> list[tuple[Any, str]]:
                 continue
         eq = stripped.find("=")
         if eq > 0 and not stripped.startswith("#"):
-            scanner.scan(stripped, eq + 1)
+            rest = stripped[eq + 1:]
+            # only arrays, inline tables and triple-quoted strings can span lines
+            if "[" in rest or "{" in rest or '"""' in rest or "'''" in rest:
+                scanner.scan(stripped, eq + 1)
     out.append((key, text[start:]))
     return out
 
