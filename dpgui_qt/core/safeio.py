@@ -196,11 +196,11 @@ def locked_folder(folder: str | os.PathLike, timeout: float = LOCK_TIMEOUT_S) ->
         if entry[1] == 0:
             try:
                 fd = os.open(key, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-            except OSError as exc:
-                raise SaveError(str(folder), f"cannot lock the folder: {_strerror(exc)}") from None
+            except OSError:
+                fd = None  # a folder we may not list: writes still atomic and checked
             deadline = time.monotonic() + timeout
             delay = 0.002
-            while True:
+            while fd is not None:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
@@ -411,8 +411,14 @@ def write_file(path: str | os.PathLike, data: bytes, *, expected: Any = UNCHECKE
             if st is not None and not allow_readonly and _is_readonly(target, st):
                 raise ReadOnlyError(shown)
             if st is None or (st.st_nlink == 1 and _can_give(st)):
-                if _write_replacing(target, folder, data, st):
-                    return target
+                try:
+                    if _write_replacing(target, folder, data, st):
+                        return target
+                except PermissionError:
+                    if st is None:
+                        raise
+                    # the folder takes no new files but the file itself is writable: write
+                    # it in place, as editors do
             if current is None:
                 current = read_regular(target)
             try:

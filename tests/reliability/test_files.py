@@ -341,3 +341,23 @@ def test_unrelated_edit_keeps_split_array_of_tables_in_place():
     assert doc.text == text.replace("epochs = 1", "epochs = 2").replace(
         "path = 'b'\n", "path = 'b'\nnum_repeats = 3\n")
     assert [d["path"] for d in doc.values()["directory"]] == ["a", "b"]
+
+
+@need_root
+def test_writable_file_in_a_folder_that_takes_no_new_files_is_written_in_place(shared_dir):
+    # a file the user may write in a folder they may not create files in (as editors handle)
+    folder = Path(shared_dir) / "locked"
+    folder.mkdir()
+    p = folder / "cfg.toml"
+    p.write_text(BASE_MAIN)
+    os.chown(p, NOBODY, NOBODY)
+    os.chmod(folder, 0o755)  # root's folder: nobody cannot create the temp file
+
+    def save():
+        doc = ConfigDocument.load(p)
+        doc.set("epochs", 15)
+        doc.save()
+
+    assert run_as(NOBODY, NOBODY, [], save) == ""
+    assert tomllib.loads(p.read_text())["epochs"] == 15
+    assert os.listdir(folder) == ["cfg.toml"]
