@@ -384,15 +384,22 @@ class ConfigDocument:
             table = tomlkit.table()
             for k, v in value.items():
                 table[k] = self._make_item(v, None)
-            leads = _aot_leads(arr)
-            spacing = _aot_spacing(arr)
+            split = self._is_split_aot(parts)
+            if split:
+                slots = _detach_slot_trailing(arr)
+            else:
+                leads = _aot_leads(arr)
+                spacing = _aot_spacing(arr)
             index = max(0, min(index, len(arr)))
             if index >= len(arr):
                 arr.append(table)
             else:
                 arr.insert(index, table)
-            leads.insert(index, [])
-            _apply_aot_spacing(arr, spacing, leads)
+            if split:
+                _attach_slot_trailing(arr, slots)
+            else:
+                leads.insert(index, [])
+                _apply_aot_spacing(arr, spacing, leads)
         elif isinstance(arr, tk_items.Array):
             index = max(0, min(index, len(arr)))
             if isinstance(value, dict):
@@ -426,11 +433,16 @@ class ConfigDocument:
             if not -len(arr) <= index < len(arr):
                 raise EditError(f"{kp.format(parts + (index,))} does not exist")
             before = self._text
-            leads = _aot_leads(arr)
-            spacing = _aot_spacing(arr)
-            del arr[index]
-            del leads[index]
-            _apply_aot_spacing(arr, spacing, leads)
+            if self._is_split_aot(parts):
+                slots = _detach_slot_trailing(arr)
+                del arr[index]
+                _attach_slot_trailing(arr, slots)
+            else:
+                leads = _aot_leads(arr)
+                spacing = _aot_spacing(arr)
+                del arr[index]
+                del leads[index]
+                _apply_aot_spacing(arr, spacing, leads)
             return self._commit("remove", parts, before)
         return self.delete(parts + (index,))
 
@@ -447,13 +459,20 @@ class ConfigDocument:
         if src == dst:
             return Change("move", parts, before, before)
         if isinstance(arr, tk_items.AoT):
-            leads = _aot_leads(arr)
-            spacing = _aot_spacing(arr)
-            element = arr[src]
-            del arr[src]
-            arr.insert(dst, element)
-            leads.insert(dst, leads.pop(src))
-            _apply_aot_spacing(arr, spacing, leads)
+            if self._is_split_aot(parts):
+                slots = _detach_slot_trailing(arr)
+                element = arr[src]
+                del arr[src]
+                arr.insert(dst, element)
+                _attach_slot_trailing(arr, slots)
+            else:
+                leads = _aot_leads(arr)
+                spacing = _aot_spacing(arr)
+                element = arr[src]
+                del arr[src]
+                arr.insert(dst, element)
+                leads.insert(dst, leads.pop(src))
+                _apply_aot_spacing(arr, spacing, leads)
         else:
             values = [arr[i] for i in range(n)]
             element = values.pop(src)
@@ -472,6 +491,18 @@ class ConfigDocument:
         return change
 
     # ----------------------------------------------------------------- helpers
+    def _is_split_aot(self, parts: tuple) -> bool:
+        """Whether the array of tables at ``parts`` is written in pieces, with other tables
+        between its entries. Its entries then move between fixed places in the text
+        (:func:`_keep_section_order`), and the comments and blank lines at the end of each
+        place lead into the table that follows it, so they stay with the place."""
+        if not self._reorders or not all(isinstance(p, str) for p in parts):
+            return False
+        headers = [k[0] for k, _t in _sections(self._text) if k is not None]
+        mine = [i for i, h in enumerate(headers) if h == (True, tuple(parts))]
+        return bool(mine) and any(h[1][:len(parts)] != tuple(parts)
+                                  for h in headers[mine[0]:mine[-1] + 1])
+
     def _container_for(self, parts: tuple, create: bool) -> Any:
         node: Any = self._doc
         for i, part in enumerate(parts):
@@ -688,6 +719,44 @@ def _aot_spacing(arr: Any) -> tuple[str, list]:
     if not inner and tail and isinstance(tail[0][1], tk_items.Whitespace):
         sep = tail[0][1].s
     return sep, tail
+
+
+def _detach_slot_trailing(arr: Any) -> list[list]:
+    """Take the trailing comments and blank lines off every entry (one list per place)."""
+    out = []
+    for table in arr.body:
+        body = table.value.body
+        tail: list = []
+        while body and body[-1][0] is None and isinstance(
+                body[-1][1], (tk_items.Whitespace, tk_items.Comment)):
+            tail.insert(0, body.pop())
+        out.append(tail)
+    return out
+
+
+def _attach_slot_trailing(arr: Any, slots: list[list]) -> None:
+    """Give each place its trailing lines back after entries were inserted, removed or
+    moved. Places are fixed in the text; entries move through them. A new place comes
+    after the old last one, so it takes over the last place's trailing lines (they lead
+    into what follows the array) and the old last place gets a blank line. When places
+    go away (a removal), their comments are kept at the end of the last remaining place,
+    so no comment is lost."""
+    tables = list(arr.body)
+    if not tables or not slots:
+        return
+    n_old, n_new = len(slots), len(tables)
+    blank = [(None, tk_items.Whitespace("\n"))]
+    if n_new >= n_old:
+        for k, table in enumerate(tables[:-1]):
+            table.value.body.extend(slots[k] if k < n_old - 1 else blank)
+        tables[-1].value.body.extend(slots[-1])
+        return
+    for k, table in enumerate(tables):
+        table.value.body.extend(slots[k])
+    gone = [item for tail in slots[n_new:] for item in tail
+            if isinstance(item[1], tk_items.Comment)]
+    if gone:
+        tables[-1].value.body.extend(gone)
 
 
 def _apply_aot_spacing(arr: Any, spacing: tuple[str, list], leads: list | None = None) -> None:

@@ -361,3 +361,23 @@ def test_writable_file_in_a_folder_that_takes_no_new_files_is_written_in_place(s
     assert run_as(NOBODY, NOBODY, [], save) == ""
     assert tomllib.loads(p.read_text())["epochs"] == 15
     assert os.listdir(folder) == ["cfg.toml"]
+
+
+def test_insert_move_remove_in_a_split_array_of_tables_lose_no_comment():
+    text = ("epochs = 1\n\n# first folder\n[[directory]]\npath = 'a'\n\n# the optimizer\n"
+            "[optimizer]\ntype = 'adamw'\n\n# second folder\n[[directory]]\npath = 'b'\n\n"
+            "# the model\n[model]\ntype = 'flux'\n")
+    comments = [ln for ln in text.splitlines() if ln.startswith("#")]
+    doc = ConfigDocument.from_text(text)
+    doc.insert("directory", 2, {"path": "c"})
+    assert [d["path"] for d in doc.values()["directory"]] == ["a", "b", "c"]
+    # the new entry follows the last one; the optimizer stays between the first two
+    assert doc.text.index("[optimizer]") < doc.text.index("path = 'b'") < doc.text.index('"c"')
+    assert doc.text.index("# the optimizer\n[optimizer]") > 0
+    assert doc.text.index("# the model\n[model]") > 0
+    doc.move("directory", 2, 0)
+    assert [d["path"] for d in doc.values()["directory"]] == ["c", "a", "b"]
+    doc.remove("directory", 0)
+    doc.remove("directory", 0)
+    assert [d["path"] for d in doc.values()["directory"]] == ["b"]
+    assert all(c in doc.text for c in comments)
