@@ -22,6 +22,9 @@ COMMANDS: dict[str, str] = {
     "launch": "launch",
     "parse-log": "parse_log",
     "monitor": "monitor",
+    "doctor": "doctor",
+    "presets": "presets",
+    "new": "presets",
 }
 
 

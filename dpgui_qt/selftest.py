@@ -100,6 +100,18 @@ def _check_templates(run: _Run, registry) -> None:
     run.facts["templates"] = f"{ok} templates" if ok == len(types) else f"{ok}/{len(types)} templates"
 
 
+def _check_presets(run: _Run, registry, root: Path) -> None:
+    """Every preset file loads and every model type has a preset (loading only: the
+    suite validates each preset's config)."""
+    from dpgui_qt.core import presets
+
+    items = presets.load(folder=Path(root) / "presets")
+    missing = sorted(set(registry.model_types()) - {p.model_type for p in items})
+    if missing:
+        run.fail(f"no preset for {', '.join(missing)}")
+    run.facts["presets"] = f"{len(items)} presets"
+
+
 def _check_commands(run: _Run) -> None:
     from dpgui_qt.cli import COMMANDS
 
@@ -239,6 +251,7 @@ def run(schema_dir: str | os.PathLike | None = None, *, gui: bool = True,
     registry = r.check("schemas", lambda: _check_schemas(r, root)) if root else None
     if registry is not None:
         r.check("templates", lambda: _check_templates(r, registry))
+        r.check("presets", lambda: _check_presets(r, registry, root))
     r.check("commands", lambda: _check_commands(r))
     r.check("pyqtgraph", lambda: _check_pyqtgraph(r))
     r.check("pynvml", lambda: _check_nvml(r))
@@ -248,7 +261,7 @@ def run(schema_dir: str | os.PathLike | None = None, *, gui: bool = True,
         r.facts["qt"] = "Qt skipped"
 
     secs = time.perf_counter() - start
-    parts = [r.facts.get(k) for k in ("schemas", "templates", "qt", "pyqtgraph", "pynvml")]
+    parts = [r.facts.get(k) for k in ("schemas", "templates", "presets", "qt", "pyqtgraph", "pynvml")]
     summary = ", ".join(p for p in parts if p)
     if r.failures:
         more = f" (+{len(r.failures) - 1} more above)" if len(r.failures) > 1 else ""

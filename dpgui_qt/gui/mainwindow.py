@@ -164,6 +164,8 @@ class MainWindow(QMainWindow):
         self.actions["edit.undo"] = undo
         self.actions["edit.redo"] = redo
         self.actions["edit.reset"] = self.editor.reset_action
+        a("edit.preset", "Apply &Preset…", self.apply_preset, None, None,
+          "Set the memory-related keys of a preset (shows the changes first; one undo step)")
         a("edit.find", "&Find Key…", self._focus_filter, SK.Find, None, "Filter the keys")
         a("edit.history", "Undo &History", self._toggle_history, "Ctrl+Shift+H", None,
           "Show every edit; click one to go back to it", checkable=True)
@@ -201,6 +203,7 @@ class MainWindow(QMainWindow):
         m.addActions([A["edit.undo"], A["edit.redo"]])
         m.addSeparator()
         m.addActions([A["edit.reset"], A["edit.find"]])
+        m.addAction(A["edit.preset"])
         m.addSeparator()
         m.addAction(A["edit.history"])
         self.view_menu = m = mb.addMenu("&View")
@@ -272,6 +275,10 @@ class MainWindow(QMainWindow):
         self.problem_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.problem_button.clicked.connect(lambda: (self.problems_dock.show(),
                                                      self.problems_dock.raise_()))
+        from dpgui_qt.gui.memory_status import MemoryEstimateButton
+
+        self.memory_button = MemoryEstimateButton(self.session, self)
+        sb.addPermanentWidget(self.memory_button)
         sb.addPermanentWidget(self.summary_label)
         sb.addPermanentWidget(self.problem_button)
 
@@ -426,6 +433,17 @@ class MainWindow(QMainWindow):
         if dlg.exec() != NewConfigDialog.DialogCode.Accepted or not dlg.model_type():
             return False
         self.new_from_template(dlg.text())
+        return True
+
+    def apply_preset(self) -> bool:
+        from dpgui_qt.gui.new_dialog import ApplyPresetDialog
+
+        dlg = ApplyPresetDialog(self.session, self)
+        if dlg.exec() != ApplyPresetDialog.DialogCode.Accepted:
+            return False
+        p = dlg.preset()
+        self.statusBar().showMessage(f"Applied preset {p.name if p else ''} "
+                                     f"({len(dlg.changes())} keys; Undo takes them back)", 8000)
         return True
 
     def new_from_template(self, text: str) -> None:

@@ -88,9 +88,13 @@ def install(window, *, reattach: bool = True) -> None:
               lambda: (window.show_page("run"), _page(window).edit_environment()),
               "diffusion-pipe checkout, Python environment, GPUs and variables", None, True)
     env.setShortcut(QKeySequence("Ctrl+Shift+E"))
+    doctor = add("run.doctor", "&Doctor…", lambda: _page(window).open_doctor(),
+                 "Check the training environment: torch, CUDA, driver, deepspeed, checkout",
+                 None, True)
     m.addActions([save, save_quit, kill])
     m.addSeparator()
     m.addAction(env)
+    m.addAction(doctor)
 
     def requested():
         page = window.run_page

@@ -286,6 +286,11 @@ class RunPage(QWidget):
                                 "and extra variables")
         self.env_btn.clicked.connect(self.edit_environment)
         eb.addWidget(self.env_btn)
+        self.doctor_btn = QPushButton("Doctor…", envg)
+        self.doctor_btn.setToolTip("Check this environment: torch and its CUDA/GPU architectures, "
+                                   "driver, deepspeed, flash-attn, requirements, submodules, disk")
+        self.doctor_btn.clicked.connect(lambda: self.open_doctor())
+        eb.addWidget(self.doctor_btn)
         eb.addStretch(1)
         el.addLayout(eb)
         sl.addWidget(envg)
@@ -571,6 +576,15 @@ class RunPage(QWidget):
         QGuiApplication.clipboard().setText(headless_command(cfg, self.env, self.options))
         self._status("dpgui launch command copied")
 
+    def open_doctor(self, modal: bool = False):
+        """The environment doctor for these settings and the open config."""
+        from dpgui_qt.gui.doctor_dialog import show_doctor
+
+        s = getattr(self, "session", None)
+        values = s.doc.values() if s is not None else None
+        return show_doctor(self, self.env, values, self.platform, modal=modal,
+                           config_path=s.path if s is not None else None)
+
     def edit_environment(self) -> bool:
         dlg = EnvironmentDialog(self.env, self, self.platform)
         if dlg.exec() != EnvironmentDialog.DialogCode.Accepted:
@@ -622,7 +636,8 @@ class RunPage(QWidget):
         if self.spec is None:
             return pf.PreflightReport([envmod.Finding("error", "spec", self.spec_error or "invalid "
                                                       "settings", "Check Run ▸ Environment.")],
-                                      unsaved, s.path is None)
+                                      unsaved, s.path is None, env=self.env,
+                                      values=s.doc.values())
         try:
             n = self.spec.gpu_count
         except (TypeError, ValueError):
@@ -638,7 +653,8 @@ class RunPage(QWidget):
             command = self.spec.command().preview()
         except SpecError:
             command = ""
-        return pf.PreflightReport(findings, unsaved, s.path is None, command)
+        return pf.PreflightReport(findings, unsaved, s.path is None, command, env=self.env,
+                                  values=s.doc.values())
 
     def request_start(self) -> bool:
         """Start Training: pre-flight (one dialog when anything needs attention), save,

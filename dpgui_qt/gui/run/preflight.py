@@ -30,6 +30,8 @@ class PreflightReport:
     untitled: bool = False
     command: str = ""
     save_first: bool = True                          # the user's choice in the dialog
+    env: object = None                               # EnvSettings (for the Doctor button)
+    values: dict | None = None                       # the config's values (for the Doctor)
 
     @property
     def errors(self) -> list:
@@ -129,10 +131,20 @@ class PreflightDialog(QDialog):
         self.start_btn.setDefault(not e)
         self.buttons.addButton(self.start_btn, QDialogButtonBox.ButtonRole.AcceptRole)
         self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.doctor_btn = self.buttons.addButton("Doctor…", QDialogButtonBox.ButtonRole.HelpRole)
+        self.doctor_btn.setToolTip("Examine the training environment (torch, CUDA, driver, "
+                                   "deepspeed, checkout) with exact fixes")
+        self.doctor_btn.clicked.connect(lambda: self.open_doctor())
         self.buttons.accepted.connect(self._accept)
         self.buttons.rejected.connect(self.reject)
         lay.addWidget(self.buttons)
         self._update()
+
+    def open_doctor(self, modal: bool = True):
+        from dpgui_qt.gui.doctor_dialog import show_doctor
+
+        return show_doctor(self, getattr(self.report, "env", None), getattr(self.report, "values", None),
+                           modal=modal)
 
     def _update(self) -> None:
         blocked = bool(self.report.errors)
