@@ -60,7 +60,9 @@ def run(args) -> int:
     out = args.output or args.file
     try:
         # one 'dpgui set' at a time per folder: read, edit, validate and write as one step
-        with safeio.locked_files(args.file, out):
+        with safeio.locked_files(args.file, out, timeout=None, on_wait=lambda: print(
+                f"dpgui set: waiting for another dpgui writing next to {out} ...",
+                file=sys.stderr)):
             return _set(args, out)
     except DocumentError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -175,11 +175,17 @@ def _folder_of(path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def locked_folder(folder: str | os.PathLike, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+def locked_folder(folder: str | os.PathLike, timeout: float | None = LOCK_TIMEOUT_S,
+                  on_wait=None) -> Iterator[None]:
     """Hold an exclusive advisory lock on ``folder`` (reentrant within this process).
 
     Every dpgui write takes it, so two ``dpgui set`` processes (or the GUI and the CLI)
-    never interleave their read-modify-write cycles on files in one folder."""
+    never interleave their read-modify-write cycles on files in one folder.
+
+    ``timeout`` None waits as long as it takes (the command line: after a second,
+    ``on_wait()`` is called once so the user learns why, then a blocking wait that the
+    kernel ends the moment the lock is free, so no waiter starves); a number gives up
+    after that many seconds with a :class:`SaveError` (the GUI)."""
     try:
         import fcntl
     except ImportError:  # Windows: no flock; writes are still atomic and conflict-checked
@@ -198,19 +204,25 @@ def locked_folder(folder: str | os.PathLike, timeout: float = LOCK_TIMEOUT_S) ->
                 fd = os.open(key, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
             except OSError:
                 fd = None  # a folder we may not list: writes still atomic and checked
-            deadline = time.monotonic() + timeout
-            delay = 0.002
+            start = time.monotonic()
+            delay = 0.001
             while fd is not None:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
-                    if time.monotonic() > deadline:
+                    waited = time.monotonic() - start
+                    if timeout is None and waited > 1.0:
+                        if on_wait is not None:
+                            on_wait()
+                        fcntl.flock(fd, fcntl.LOCK_EX)
+                        break
+                    if timeout is not None and waited > timeout:
                         os.close(fd)
                         raise SaveError(str(folder), f"another dpgui has been writing in this "
                                         f"folder for over {timeout:.0f} s; try again") from None
                     time.sleep(delay)
-                    delay = min(delay * 2, 0.05)
+                    delay = min(delay * 2, 0.02)
                 except OSError:  # a file system without flock: carry on unlocked
                     break
             entry[0] = fd
@@ -227,13 +239,14 @@ def locked_folder(folder: str | os.PathLike, timeout: float = LOCK_TIMEOUT_S) ->
 
 
 @contextlib.contextmanager
-def locked_files(*paths: str | os.PathLike) -> Iterator[None]:
+def locked_files(*paths: str | os.PathLike, timeout: float | None = LOCK_TIMEOUT_S,
+                 on_wait=None) -> Iterator[None]:
     """Lock the folders that writes to ``paths`` land in (in a fixed order)."""
     folders = sorted({os.path.realpath(_folder_of(real_target(p))) for p in paths})
     with contextlib.ExitStack() as stack:
         for f in folders:
             if os.path.isdir(f):
-                stack.enter_context(locked_folder(f))
+                stack.enter_context(locked_folder(f, timeout, on_wait))
         yield
 
 
