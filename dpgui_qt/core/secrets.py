@@ -23,7 +23,7 @@ MASK = "••••••••"
 
 _SECRET_WORDS = re.compile(
     r"(?i)(api[_-]?key|apikey|token|secret|passw(?:or)?d|passphrase|credential|"
-    r"private[_-]?key|access[_-]?key|auth)")
+    r"private[_-]?key|access[_-]?key|(?:^|[_.-])auth(?:[_.-]|$))")
 
 
 def is_secret_name(name: str) -> bool:
