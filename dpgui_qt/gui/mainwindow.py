@@ -403,6 +403,20 @@ class MainWindow(QMainWindow):
             if s.modified and s.path is not None:
                 try:
                     s.save()
+                except ConflictError as exc:  # the dataset file was changed elsewhere: ask
+                    answer = self._ask_conflict(s, exc)
+                    if answer == "Reload":
+                        try:
+                            s.reload_from_disk()
+                        except DocumentError as err:
+                            messages.error(self, "Cannot reload", str(err))
+                    if answer != "Overwrite":
+                        return False
+                    try:
+                        s.save(overwrite=True)
+                    except DocumentError as err:
+                        messages.error(self, "Save failed", str(err))
+                        return False
                 except DocumentError as exc:
                     messages.error(self, "Save failed", str(exc),
                                    "The other files were saved. Check that the folder exists "
@@ -526,16 +540,26 @@ class MainWindow(QMainWindow):
     def _save_conflict(self, path, exc: ConflictError, allow_readonly: bool) -> bool:
         """Another program changed (or deleted) the file since it was read: show the
         difference and let the user choose; never overwrite silently."""
+        answer = self._ask_conflict(self.session, exc)
+        if answer == "Overwrite":
+            return self._save_to(path, overwrite=True, allow_readonly=allow_readonly)
+        if answer == "Reload":
+            self._reload()
+        return False
+
+    def _ask_conflict(self, session, exc: ConflictError) -> str:
+        """Overwrite / Reload / cancel, with the difference between the file on disk and
+        the user's version (secrets masked) under Show Details."""
         from dpgui_qt.core.secrets import mask_toml_text
         from dpgui_qt.gui.toml_view import unified_diff
 
-        name = self.session.display_name()
+        name = session.display_name()
         if exc.current is None:
             theirs, what = "", "deleted"
         else:
             theirs = exc.current.decode("utf-8-sig", errors="replace")
             what = "changed"
-        diff = unified_diff(mask_toml_text(theirs), mask_toml_text(self.session.doc.text), name,
+        diff = unified_diff(mask_toml_text(theirs), mask_toml_text(session.doc.text), name,
                             "on disk, by the other program", "your version")
         answer = messages.ask(
             self, "File changed on disk",
@@ -544,11 +568,7 @@ class MainWindow(QMainWindow):
             "theirs (Undo brings your edits back), or cancel and decide later. "
             "Show Details lists what differs.",
             ("Overwrite", "Reload", "cancel"), "cancel", details=diff)
-        if answer == "Overwrite":
-            return self._save_to(path, overwrite=True, allow_readonly=allow_readonly)
-        if answer == "Reload":
-            self._reload()
-        return False
+        return answer
 
     def revert(self) -> None:
         if not self.session.modified:

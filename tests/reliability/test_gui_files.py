@@ -131,3 +131,25 @@ def test_secret_extra_env_is_not_stored_in_the_settings_file(tmp_path):
     loaded = EnvSettings.load(QSettings(str(ini), QSettings.Format.IniFormat))
     assert loaded.extra_env == {"WANDB_API_KEY": KEY, "HF_TOKEN": "hf_" + KEY,
                                 "PYTHONUNBUFFERED": "1"}
+
+
+def test_dataset_file_changed_elsewhere_is_not_overwritten_by_save(window, dialogs, tmp_path):
+    # the dataset config saved along with the main one gets the same question
+    from dpgui_qt.gui.session import DocumentSession
+
+    cfg = _cfg(tmp_path)
+    assert window.open_file(cfg)
+    ds = DocumentSession()
+    ds.open(tmp_path / "dataset.toml")
+    window.add_companion(ds)
+    ds.set_value("num_ar_buckets", 9)
+    theirs = BASE_DATASET.replace("max_ar = 2.0", "max_ar = 3.0")
+    (tmp_path / "dataset.toml").write_text(theirs)
+    dialogs.answers = ["cancel"]
+    assert not window.save()
+    assert (tmp_path / "dataset.toml").read_text() == theirs
+    assert any(m.kind == "question" and "dataset.toml" in m.text for m in dialogs.messages)
+    dialogs.answers = ["Overwrite"]
+    assert window.save()
+    assert tomllib.loads((tmp_path / "dataset.toml").read_text())["num_ar_buckets"] == 9
+    window.remove_companion(ds)
