@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "launch": "launch",
     "parse-log": "parse_log",
     "monitor": "monitor",
+    "dataset-report": "dataset_report",
     "doctor": "doctor",
     "presets": "presets",
     "new": "presets",

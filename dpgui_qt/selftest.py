@@ -9,6 +9,7 @@ checkout) on a machine that may have no display, no GPU and no diffusion-pipe:
 3. every CLI subcommand module imports (they are imported by name at run time,
    which a frozen build can miss);
 4. pyqtgraph imports and draws a plot; pynvml imports (no NVIDIA driver is fine);
+   PyAV writes a two-frame clip and the dataset core reads its header back;
 5. the main window opens and closes (offscreen when there is no display) and the
    SVG app icon renders (needs Qt's SVG plugins in a frozen build).
 
@@ -126,6 +127,33 @@ def _check_pyqtgraph(run: _Run) -> None:
     import pyqtgraph as pg
 
     run.facts["pyqtgraph"] = f"pyqtgraph {pg.__version__}"
+
+
+def _check_av(run: _Run) -> None:
+    import tempfile
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    from dpgui_qt.core.dataset.video import read_header
+
+    with tempfile.TemporaryDirectory(prefix="dpgui-selftest-") as tmp:
+        path = os.path.join(tmp, "t.mp4")
+        with av.open(path, "w", format="mp4") as c:
+            st = c.add_stream("mpeg4", rate=Fraction(24))
+            st.width, st.height, st.pix_fmt = 16, 16, "yuv420p"
+            for _ in range(2):
+                frame = av.VideoFrame.from_ndarray(np.zeros((16, 16, 3), np.uint8),
+                                                   format="rgb24")
+                for pkt in st.encode(frame):
+                    c.mux(pkt)
+            for pkt in st.encode():
+                c.mux(pkt)
+        h = read_header(path)
+        if not (h.ok and h.frames == 2 and h.fps == 24):
+            run.fail(f"PyAV: the test clip reads back as {h}")
+    run.facts["av"] = f"PyAV {av.__version__}"
 
 
 def _check_nvml(run: _Run) -> None:
@@ -255,13 +283,15 @@ def run(schema_dir: str | os.PathLike | None = None, *, gui: bool = True,
     r.check("commands", lambda: _check_commands(r))
     r.check("pyqtgraph", lambda: _check_pyqtgraph(r))
     r.check("pynvml", lambda: _check_nvml(r))
+    r.check("PyAV", lambda: _check_av(r))
     if gui:
         r.check("Qt", lambda: _check_qt(r))
     else:
         r.facts["qt"] = "Qt skipped"
 
     secs = time.perf_counter() - start
-    parts = [r.facts.get(k) for k in ("schemas", "templates", "presets", "qt", "pyqtgraph", "pynvml")]
+    parts = [r.facts.get(k) for k in ("schemas", "templates", "presets", "qt", "pyqtgraph",
+                                      "av", "pynvml")]
     summary = ", ".join(p for p in parts if p)
     if r.failures:
         more = f" (+{len(r.failures) - 1} more above)" if len(r.failures) > 1 else ""

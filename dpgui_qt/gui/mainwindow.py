@@ -31,7 +31,7 @@ from typing import Callable
 from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence, QUndoGroup
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow,
-                               QTabWidget, QToolButton, QWidget)
+                               QStackedWidget, QTabWidget, QToolButton, QWidget)
 
 from dpgui_qt import __version__
 from dpgui_qt.core.document import (ConflictError, DocumentError, ReadError, ReadOnlyError,
@@ -42,6 +42,7 @@ from dpgui_qt.gui.pages import EmptyState, PageFactory, PageSlot
 from dpgui_qt.gui.problems import ProblemsPanel
 from dpgui_qt.gui.property_view import ConfigEditorPage
 from dpgui_qt.gui.session import DocumentSession
+from dpgui_qt.gui.start_page import StartPage
 
 TOML_FILTER = "TOML configs (*.toml);;All files (*)"
 DP_URL = "https://github.com/tdrussell/diffusion-pipe"
@@ -99,9 +100,15 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.tabs.currentChanged.connect(self._tab_changed)
         self.setCentralWidget(self.tabs)
-        self.editor = ConfigEditorPage(self.session, self)
+        # the Config tab: the start page while nothing is open, else the editor
+        self.config_stack = QStackedWidget(self)
+        self.config_stack.setObjectName("ConfigStack")
+        self.editor = ConfigEditorPage(self.session, self.config_stack)
         self.editor.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 6000))
-        self.tabs.addTab(self.editor, "Config")
+        self.start_page = StartPage(self, self.config_stack)
+        self.config_stack.addWidget(self.start_page)
+        self.config_stack.addWidget(self.editor)
+        self.tabs.addTab(self.config_stack, "Config")
 
         self._make_actions()
         self._make_menus()
@@ -119,6 +126,9 @@ class MainWindow(QMainWindow):
         s.findingsChanged.connect(self._findings_changed)
         s.changed.connect(lambda _c: self._update_summary())
         s.documentReplaced.connect(self._update_summary)
+        s.documentReplaced.connect(self._update_start_page)
+        s.pathChanged.connect(lambda _p: self._update_start_page())
+        s.changed.connect(lambda _c: self._update_start_page())
         s.externalChange.connect(self._external_change)
         s.editFailed.connect(lambda m: self.statusBar().showMessage(f"Not changed: {m}", 8000))
         s.undo_stack.cleanChanged.connect(lambda _c: self._update_actions())
@@ -126,6 +136,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_summary()
         self._update_actions()
+        self._update_start_page()
         self.resize(1280, 800)
 
     # ------------------------------------------------------------- actions
@@ -253,9 +264,12 @@ class MainWindow(QMainWindow):
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                          | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
-        self.resizeDocks([dock], [190], Qt.Orientation.Vertical)
+        self.resizeDocks([dock], [150], Qt.Orientation.Vertical)
+        self.problems.expandedChanged.connect(self._problems_expanded)
         self.problems_dock = dock
+        self._problems_wanted = True
         act = dock.toggleViewAction()
+        act.triggered.connect(lambda on: setattr(self, "_problems_wanted", on))
         act.setShortcut(QKeySequence("Ctrl+Shift+M"))
         self.actions["view.problems"] = act
         self.docks_menu.addAction(act)
@@ -274,6 +288,7 @@ class MainWindow(QMainWindow):
         self.problem_button.setAutoRaise(True)
         self.problem_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.problem_button.clicked.connect(lambda: (self.problems_dock.show(),
+                                                     self.problems.set_expanded(True),
                                                      self.problems_dock.raise_()))
         from dpgui_qt.gui.memory_status import MemoryEstimateButton
 
@@ -302,9 +317,15 @@ class MainWindow(QMainWindow):
         from dpgui_qt.gui.monitor import install as install_monitor  # light: no pyqtgraph
 
         install_monitor(self)  # window.monitor_feed; the page imports pyqtgraph on first show
-        self.session.changed.connect(lambda _c: self._update_dataset_empty())
-        self.session.documentReplaced.connect(self._update_dataset_empty)
-        self._update_dataset_empty()
+        # the placeholder text resolves the dataset path from the checkout (file system,
+        # settings): after the first paint, and once per burst of edits
+        self._dataset_empty_timer = QTimer(self)
+        self._dataset_empty_timer.setSingleShot(True)
+        self._dataset_empty_timer.setInterval(250)
+        self._dataset_empty_timer.timeout.connect(self._update_dataset_empty)
+        self.session.changed.connect(lambda _c: self._dataset_empty_timer.start())
+        self.session.documentReplaced.connect(self._dataset_empty_timer.start)
+        self._dataset_empty_timer.start()
 
     # --------------------------------------------------------------- pages
     def add_page(self, name: str, title: str, factory: PageFactory | None = None,
@@ -333,12 +354,14 @@ class MainWindow(QMainWindow):
     def page(self, name: str) -> QWidget | None:
         if name == "config":
             return self.editor
+        if name == "start":
+            return self.start_page
         slot = self._slots.get(name)
         return slot.ensure_page(self) if slot else None
 
     def show_page(self, name: str) -> None:
         if name == "config":
-            self.tabs.setCurrentWidget(self.editor)
+            self.tabs.setCurrentWidget(self.config_stack)
             return
         self.tabs.setCurrentWidget(self._slots[name])
 
@@ -466,6 +489,62 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("New config from template — replace the placeholder paths, "
                                      "then Save As", 10000)
 
+    def showing_start_page(self) -> bool:
+        return self.config_stack.currentWidget() is self.start_page
+
+    def _update_start_page(self) -> None:
+        """The start page while no file is open (an empty, untitled document)."""
+        empty = self.session.path is None and not self.session.doc.text.strip()
+        was = self.showing_start_page()
+        self.config_stack.setCurrentWidget(self.start_page if empty else self.editor)
+        if empty and not was and self.start_page._built:
+            self.start_page.rebuild()          # recent files may have changed
+        self.problems_dock.setVisible(not empty and self._problems_wanted)
+        if was and not empty and self.problems.expanded:
+            self._problems_expanded(True)
+        self.summary_label.setVisible(not empty)     # nothing to summarise or count yet
+        self.problem_button.setVisible(not empty)
+
+    def new_from_example(self, path: str | Path) -> bool:
+        """Start an untitled config from one of diffusion-pipe's example files (the
+        original is never written)."""
+        if not self.maybe_save("starting a new config"):
+            return False
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            messages.error(self, "Cannot open the example", f"{path}: {exc}")
+            return False
+        self.session.new_from_text(text)
+        self.show_page("config")
+        self.statusBar().showMessage(f"New config from {Path(path).name} — set your paths, then "
+                                     "Save As", 10000)
+        return True
+
+    def edit_environment(self) -> bool:
+        """Where diffusion-pipe and DeepSpeed are (Run ▸ Environment…, also from the
+        start page)."""
+        page = self.run_page if getattr(self, "run_page", None) is not None else None
+        if page is not None:
+            ok = page.edit_environment()
+        else:
+            from dpgui_qt.gui.run.env_dialog import EnvironmentDialog
+            from dpgui_qt.gui.run.runconfig import EnvSettings
+
+            dlg = EnvironmentDialog(EnvSettings.load(), self)
+            ok = dlg.exec() == EnvironmentDialog.DialogCode.Accepted
+            if ok:
+                dlg.settings().save()
+        if ok:
+            from dpgui_qt.gui.session import forget_trainer_cwd
+
+            forget_trainer_cwd()
+            self.session.schedule_validation()
+            for c in self.companions():
+                c.schedule_validation()
+            self.start_page.rebuild()
+        return ok
+
     def open_dialog(self) -> bool:
         if not self.maybe_save("opening another file"):
             return False
@@ -497,7 +576,7 @@ class MainWindow(QMainWindow):
     def save(self) -> bool:
         """Save the config and every modified companion (dataset) file, each atomically."""
         if self.session.path is None:
-            return self.save_as()
+            return self.save_as() and self._save_companions()
         return self._save_to(None) and self._save_companions()
 
     def save_as(self) -> bool:
@@ -618,8 +697,13 @@ class MainWindow(QMainWindow):
         if not isinstance(raw, str) or not raw.strip():
             return None
         p = Path(os.path.expanduser(raw))
-        if not p.is_absolute() and self.session.path is not None:
-            p = self.session.path.parent / p
+        if not p.is_absolute():
+            from dpgui_qt.gui.session import trainer_cwd
+            base = trainer_cwd()       # where diffusion-pipe reads it from
+            if base is None and self.session.path is not None:
+                base = self.session.path.parent
+            if base is not None:
+                p = base / p
         return p
 
     def _update_dataset_empty(self) -> None:
@@ -649,9 +733,13 @@ class MainWindow(QMainWindow):
 
     # ----------------------------------------------------------- validation
     def validate_now(self) -> None:
-        findings = self.session.validate_now()
-        e = sum(1 for f in findings if f.is_error)
+        self.session.validate_now()
+        for c in self.companions():
+            c.validate_now()
+        e, _w = self.problems.counts()      # the same count the Problems panel shows
         self.problems_dock.show()
+        if e:
+            self.problems.set_expanded(True)
         self.statusBar().showMessage(
             "No errors: diffusion-pipe should accept this config" if not e
             else f"{e} error{'s' if e != 1 else ''} — see Problems", 6000)
@@ -669,6 +757,11 @@ class MainWindow(QMainWindow):
         self.problem_button.setText(f"{e} error{'s' if e != 1 else ''}, "
                                     f"{w} warning{'s' if w != 1 else ''}")
         self.problem_button.setToolTip("Show the Problems panel")
+
+    def _problems_expanded(self, on: bool) -> None:
+        if on:   # after the panel's new maximum height has reached the dock layout
+            QTimer.singleShot(0, self, lambda: self.resizeDocks(
+                [self.problems_dock], [150], Qt.Orientation.Vertical))
 
     def go_to_finding(self, finding) -> None:
         fname = str(self.session.path) if self.session.path else "<text>"
@@ -784,4 +877,7 @@ class MainWindow(QMainWindow):
         feed = getattr(self, "monitor_feed", None)
         if feed is not None and feed.created:
             feed.model.stop()  # its follower thread must end before the window is deleted
+        monitor = self._slots["monitor"].page if "monitor" in self._slots else None
+        if monitor is not None and hasattr(monitor, "shutdown"):
+            monitor.shutdown()  # the GPU sampler thread too
         event.accept()

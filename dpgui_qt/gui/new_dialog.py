@@ -8,6 +8,7 @@ Both are dialogs callable from anywhere: ``NewConfigDialog(registry, parent)``
 from __future__ import annotations
 
 import html
+import os
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QComboBox, QDialog,
@@ -331,7 +332,7 @@ class NewConfigDialog(QDialog):
 
     def plain_text(self) -> str:
         return build_template(self.registry, self.model_type(), self._adapter_for_template(),
-                              output_dir=self.output.text().strip() or None)
+                              output_dir=self.output_dir())
 
     def text(self) -> str:
         p = self.preset()
@@ -340,7 +341,13 @@ class NewConfigDialog(QDialog):
         if not p.is_upstream and self.adapter() == "lokr" and p.adapter == "lora":
             p = P.Preset(**{**p.__dict__, "adapter": "lokr"})
         return P.build_text(self.registry, p, checkout=self.checkout,
-                            output_dir=self.output.text().strip() or None)
+                            output_dir=self.output_dir())
+
+    def output_dir(self) -> str | None:
+        """The typed output folder, written absolute: diffusion-pipe reads relative paths
+        from its own folder, not from the config's."""
+        out = self.output.text().strip()
+        return os.path.abspath(os.path.expanduser(out)) if out else None
 
 
 class ApplyPresetDialog(QDialog):

@@ -29,6 +29,53 @@ MAIN = "main"
 DATASET = "dataset"
 VALIDATE_DELAY_MS = 150
 
+_TRAINER_CWD: tuple[float, tuple, Path | None] = (-1e9, (), None)
+
+
+def trainer_cwd() -> Path | None:
+    """The folder diffusion-pipe is started in: the checkout the Run page launches
+    from (its setting, else $DPGUI_DIFFUSION_PIPE, else the default location), or None
+    when there is none.  Relative paths in a config are read from there, so the
+    editor, the dataset tab and the launch gate all resolve them against it.
+    The file-system check is redone at most every 5 s, and at once when the setting
+    changes (:func:`forget_trainer_cwd` forces it)."""
+    global _TRAINER_CWD
+    import os
+
+    try:
+        from dpgui_qt.gui import settings as st
+
+        setting = st.settings().value("run/checkout")
+    except Exception:  # noqa: BLE001
+        setting = None
+    key = (str(setting) if setting else "", os.environ.get("DPGUI_DIFFUSION_PIPE", ""),
+           os.environ.get("DPGUI_CONFIG_DIR", ""))
+    now = time.monotonic()
+    if now - _TRAINER_CWD[0] < 5.0 and _TRAINER_CWD[1] == key:
+        return _TRAINER_CWD[2]
+    found = None
+    try:
+        from dpgui_qt.core.run.env import find_checkout
+
+        found = find_checkout(key[0] or None)
+    except Exception:  # noqa: BLE001 - no checkout is a normal state here
+        found = None
+    _TRAINER_CWD = (now, key, found)
+    return found
+
+
+def forget_trainer_cwd() -> None:
+    global _TRAINER_CWD
+    _TRAINER_CWD = (-1e9, (), None)
+
+
+def validation_options(**kw):
+    """Validator options with diffusion-pipe's path semantics (see :func:`trainer_cwd`)."""
+    from dpgui_qt.core.validate import Options
+
+    cwd = trainer_cwd()
+    return Options(search_dirs=[cwd] if cwd is not None else [], trainer_cwd=cwd, **kw)
+
 
 class EditCommand(QUndoCommand):
     """An applied edit: undo/redo swap whole document texts (exact, cheap to reason about)."""
@@ -111,7 +158,15 @@ class DocumentSession(QObject):
     def kind(self) -> str:
         from dpgui_qt.core.validate import detect_kind
 
-        return detect_kind(self.doc.values()) or MAIN
+        # asked on every paint of the dataset tables: decided once per document state
+        # (values() returns the same dict until the text changes)
+        values = self.doc.values()
+        memo = getattr(self, "_kind_memo", None)
+        if memo is not None and memo[0] is values:
+            return memo[1]
+        kind = detect_kind(values) or MAIN
+        self._kind_memo = (values, kind)
+        return kind
 
     @property
     def modified(self) -> bool:
@@ -306,13 +361,13 @@ class DocumentSession(QObject):
         if self._warmup is not None and self._warmup.is_alive():
             self._timer.start(30)  # still importing: try again shortly, never block
             return self.findings
-        from dpgui_qt.core.validate import Options, Validator
+        from dpgui_qt.core.validate import Validator
 
         if self._validator is None:
             self._validator = Validator(self.registry)
         t0 = time.perf_counter()
         try:
-            findings = self._validator.validate(self.doc, self.kind, Options())
+            findings = self._validator.validate(self.doc, self.kind, validation_options())
         except Exception as exc:  # noqa: BLE001 - a validator bug must not kill editing
             from dpgui_qt.core.findings import ERROR, Finding
 

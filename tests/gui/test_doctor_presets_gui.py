@@ -224,7 +224,9 @@ def test_memory_estimate_in_the_status_bar(window, qtbot, tmp_path):
 
     cfg = tmp_path / "c.toml"
     (tmp_path / "ds.toml").write_text("resolutions = [512]\nframe_buckets = [1, 33]\n")
-    text = build_template(REG, "flux", "lora").replace("dataset = 'dataset.toml'", "dataset = 'ds.toml'")
+    text = build_template(REG, "flux", "lora").replace("dataset = '/data/dataset.toml'",
+                                                       f"dataset = '{tmp_path / 'ds.toml'}'")
+    assert str(tmp_path / "ds.toml") in text
     cfg.write_text(text)
     assert window.open_file(str(cfg))
     btn = window.memory_button

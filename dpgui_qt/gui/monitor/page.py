@@ -96,9 +96,15 @@ class MonitorPage(QWidget):
         out = get("output_dir", None)
         if isinstance(out, str) and out.strip():
             p = Path(os.path.expanduser(out))
-            path = self.window_.session.path
-            if not p.is_absolute() and path is not None:
-                p = path.parent / p
+            if not p.is_absolute():
+                # read from diffusion-pipe's working directory, as the trainer writes it
+                from dpgui_qt.gui.session import trainer_cwd
+                base = trainer_cwd()
+                path = self.window_.session.path
+                if base is None and path is not None:
+                    base = path.parent
+                if base is not None:
+                    p = base / p
             self.history.set_output_dir(p)
 
     # -------------------------------------------------------------- sources
