@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from dpgui_qt.core.run.spec import RunSpec
-from dpgui_qt.core.secrets import is_secret_name, mask
+from dpgui_qt.core.secrets import MASK, is_secret_name, mask
 
 from tests.gui.conftest import gui_env, window  # noqa: F401  (GUI fixtures)
 from tests.gui.run_fixtures import fake_run, open_run_page  # noqa: F401
@@ -30,13 +30,13 @@ def test_secret_names_and_mask():
     for n in ("PATH", "HF_HOME", "NCCL_P2P_DISABLE", "MONKEY", "KEYBOARD", "PWD",
               "PYTORCH_CUDA_ALLOC_CONF"):
         assert not is_secret_name(n), n
-    assert mask(KEY) == "****cdef" and mask("short") == "****" and mask("") == ""
+    assert mask(KEY) == MASK + "cdef" and mask("short") == MASK and mask("") == ""
 
 
 def test_preview_masks_secrets_but_reveals_on_request(tmp_path):
     co, cfg, _ = make_checkout(tmp_path)
     spec = RunSpec(cfg, co, deepspeed=FAKE_DEEPSPEED, extra_env=dict(SECRET_ENV, HF_HOME="/x"))
-    assert KEY not in spec.preview() and "WANDB_API_KEY='****cdef'" in spec.preview()
+    assert KEY not in spec.preview() and "WANDB_API_KEY='" + MASK + "cdef'" in spec.preview()
     assert "HF_HOME=/x" in spec.preview() and "hf_supersecret" not in spec.preview()
     assert KEY in spec.preview(reveal_secrets=True)
     assert spec.command().env["WANDB_API_KEY"] == KEY          # the trainer still gets it
@@ -53,7 +53,7 @@ def test_dpgui_launch_never_prints_or_stores_the_key(tmp_path):
     env["FAKE_DS_RECORD"] = str(record)
     p = subprocess.run(launch_cmd(cfg, co, *args), env=env, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
-    assert "dpgui: command:" in p.stderr and "WANDB_API_KEY='****cdef'" in p.stderr
+    assert "dpgui: command:" in p.stderr and "WANDB_API_KEY='" + MASK + "cdef'" in p.stderr
     for text in (p.stdout, p.stderr):
         assert KEY not in text and "hf_supersecret" not in text      # was: in the command line
     assert json.loads(record.read_text())["env"]["WANDB_API_KEY"] == KEY    # but the run has it
@@ -65,7 +65,8 @@ def test_dpgui_launch_never_prints_or_stores_the_key(tmp_path):
         q = subprocess.run(launch_cmd(cfg, co, *args, "--dry-run", *([d] if d == "--json" else [])),
                            env=env, capture_output=True, text=True, timeout=60)
         assert q.returncode == 0 and KEY not in q.stdout + q.stderr
-        assert "****cdef" in q.stdout
+        shown = json.loads(q.stdout)["env"]["WANDB_API_KEY"] if d == "--json" else q.stdout
+        assert MASK + "cdef" in shown
 
 
 def test_gui_preview_masks_extra_variables(qtbot, window, fake_run):  # noqa: F811
@@ -75,6 +76,6 @@ def test_gui_preview_masks_extra_variables(qtbot, window, fake_run):  # noqa: F8
     page.set_environment(env)
     shown = page.preview.toPlainText() + page.preview_info.text() + page.preview_info.toolTip()
     assert KEY not in shown and "hf_supersecret" not in shown     # was: shown in clear
-    assert "WANDB_API_KEY='****cdef'" in page.preview.toPlainText()
-    assert "WANDB_API_KEY=****cdef" in page.preview_info.toolTip()
+    assert "WANDB_API_KEY='" + MASK + "cdef'" in page.preview.toPlainText()
+    assert "WANDB_API_KEY=" + MASK + "cdef" in page.preview_info.toolTip()
     assert KEY in page.command_text()                          # Copy is an explicit request
