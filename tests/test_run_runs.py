@@ -12,7 +12,7 @@ from dpgui_qt.core.run import control
 from dpgui_qt.core.run.control import Phase, RunStatus, advance, allowed_actions, on_exit
 from dpgui_qt.core.run.runs import LogFollower, attach, list_runs, list_sessions, resume_candidates
 from dpgui_qt.core.run.supervisor import (
-    discover_run_dir, pid_alive, proc_stat, read_json, write_json_atomic,
+    RunDirBinder, pid_alive, tfevents_pids, proc_stat, read_json, write_json_atomic,
 )
 
 
@@ -105,23 +105,37 @@ def test_resume_candidates(out):
     assert [r.name for r in resume_candidates(out)] == ["20250103_09-00-00", "20250101_10-00-00"]
 
 
-def test_discover_run_dir(tmp_path):
+def test_run_dir_candidates_and_binding_evidence(tmp_path):
     o = tmp_path / "o"
     o.mkdir()
     since = datetime(2025, 1, 2, 10, 0, 0, tzinfo=timezone.utc).timestamp()
+
+    def binder(exclude=()):
+        return RunDirBinder({"output_dir": str(o), "requested_at_epoch": since,
+                             "preexisting_run_dirs": list(exclude)})
+
     (o / "20250101_10-00-00").mkdir()            # older
-    assert discover_run_dir(o, since) is None
+    assert binder().candidates() == []
     (o / "20250102_10-00-01").mkdir()
     (o / "20250102_10-00-05").mkdir()
     (o / "20250102_10-00-09").write_text("")     # a file
     (o / "zzz").mkdir()
-    assert discover_run_dir(o, since) == str(o / "20250102_10-00-05")
-    assert discover_run_dir(o, since, exclude={"20250102_10-00-05"}) == str(o / "20250102_10-00-01")
+    assert binder().candidates() == [str(o / "20250102_10-00-05"), str(o / "20250102_10-00-01")]
+    assert binder({"20250102_10-00-05"}).candidates() == [str(o / "20250102_10-00-01")]
     (o / "20250102_09-59-59").mkdir()            # within the slack of a clock-second boundary
-    assert discover_run_dir(o, since, exclude={"20250102_10-00-05", "20250102_10-00-01"}) \
-        == str(o / "20250102_09-59-59")
-    assert discover_run_dir(tmp_path / "missing", since) is None
-    assert discover_run_dir(None, since) is None
+    assert binder({"20250102_10-00-05", "20250102_10-00-01"}).candidates() \
+        == [str(o / "20250102_09-59-59")]
+    # a new folder alone is no evidence; an event file written by one of our pids is
+    b = binder()
+    assert b.find() is None
+    (o / "20250102_10-00-01" / "events.out.tfevents.1735812001.gpu-box.local.4242.0").write_text("")
+    assert b.find() is None                      # pid 4242 is not known to be ours
+    b.pids.add(4242)
+    assert b.find() == str(o / "20250102_10-00-01")
+    assert tfevents_pids(o / "20250102_10-00-01") == {4242}
+    assert RunDirBinder({"output_dir": str(tmp_path / "missing")}).find() is None
+    assert RunDirBinder({"output_dir": None}).find() is None
+
 
 
 # ---------------------------------------------------------------- state files

@@ -218,15 +218,17 @@ def _print_check(gate, as_json: bool) -> int:
 
 
 def _dry_run(cmd, findings, ds_note, as_json: bool) -> int:
+    from dpgui_qt.core.run.spec import masked_env
+    env = masked_env(cmd.env)         # secrets (WANDB_API_KEY=...) are never printed
     if as_json:
-        print(json.dumps({"argv": cmd.argv, "env": cmd.env, "cwd": cmd.cwd,
+        print(json.dumps({"argv": cmd.argv, "env": env, "cwd": cmd.cwd,
                           "trainer_cwd": cmd.trainer_cwd, "command": cmd.preview(),
                           "findings": [{k: v for k, v in f.__dict__.items() if k != "action"}
                                        for f in findings],
                           "notes": [ds_note] if ds_note else []}, indent=2))
     else:
         print(f"cwd: {cmd.cwd if cmd.cwd is not None else '(wsl --cd) ' + cmd.trainer_cwd}")
-        for k, v in cmd.env.items():
+        for k, v in env.items():
             print(f"env: {k}={v}")
         print("argv:")
         for a in cmd.argv:
@@ -372,12 +374,29 @@ def _follow(state_dir: Path, stop_grace: float, exits_early_ok: bool) -> int:
         status = control.advance(status, "stop_requested", final["stop_request"])
     rc = final.get("exit_code")
     status = control.on_exit(status, rc)
+    if final.get("exit_inferred"):
+        print(f"dpgui: note: {final['exit_inferred']}.", file=sys.stderr)
     if status.phase == control.Phase.FINISHED:
         print("dpgui: training finished.", file=sys.stderr)
         return EXIT_OK
     if status.phase == control.Phase.STOPPED:
-        where = f"; checkpoint in {final.get('run_dir')}" if final.get("run_dir") else ""
-        print(f"dpgui: run stopped before completion (exit code {rc}){where}.", file=sys.stderr)
+        print(f"dpgui: run stopped before completion (exit code {rc}){_checkpoint_note(final)}.",
+              file=sys.stderr)
         return EXIT_STOPPED
+    if final.get("error"):
+        _err(final["error"])
     print(f"dpgui: run failed (exit code {rc}); log: {final.get('log_path')}", file=sys.stderr)
     return EXIT_FAILED
+
+
+def _checkpoint_note(state: dict) -> str:
+    """Where the checkpoint to resume from is -- only when there is one."""
+    from dpgui_qt.core.run.runs import read_run_folder
+    rd = state.get("run_dir")
+    if not rd or not os.path.isdir(rd):
+        return "; no checkpoint was saved"
+    folder = read_run_folder(rd, with_sizes=False)
+    if folder.resumable:
+        return (f"; checkpoint {folder.latest_tag or '(latest)'} in {rd} "
+                f"(continue with --resume {folder.name})")
+    return f"; no checkpoint was saved in {rd}"

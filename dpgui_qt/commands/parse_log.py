@@ -3,14 +3,21 @@
 Prints the training steps (loss, learning rate, throughput), epochs, saves,
 checkpoints, errors and how the run ended. Exit status 0 whenever the file was
 read and parsed -- also when the run in it failed -- and 2 when it cannot be read.
+
+The log is streamed: output (also ``--json``) is written as it is read, and
+memory stays bounded by the summary, not by the size of the log. Devices
+(``/dev/zero``), folders and sockets are refused; pipes are read to their end.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import os
+import stat
 import sys
-from typing import Any
+from collections import deque
+from typing import Any, Iterator
 
 from dpgui_qt.core.run.lines import LineAssembler
 from dpgui_qt.core.run.parse import (
@@ -21,9 +28,9 @@ from dpgui_qt.core.run.parse import (
     LrEvent,
     ProgressEvent,
     StepEvent,
+    SummaryBuilder,
     _jsonable,
     event_to_dict,
-    summarize,
 )
 
 _CHUNK = 1 << 20
@@ -47,43 +54,160 @@ def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
     return p
 
 
-def _read_events(path: str) -> list[Event]:
-    asm = LineAssembler()
-    parser = LogParser()
-    events: list[Event] = []
+class InputError(Exception):
+    """The log cannot be read (message is user-facing)."""
+
+
+def _open_input(path: str):
+    """A binary stream for ``path`` ('-' = standard input). Regular files, pipes
+    and FIFOs are read; devices (``/dev/zero`` would never end), folders and
+    sockets are refused with a message."""
     if path == "-":
         stream = sys.stdin.buffer
-        while chunk := stream.read(_CHUNK):
-            events += parser.feed_many(asm.feed_raw(chunk)[0])
-    else:
-        with open(path, "rb") as f:
-            while chunk := f.read(_CHUNK):
-                events += parser.feed_many(asm.feed_raw(chunk)[0])
-    events += parser.feed_many(asm.flush_raw()[0])
-    events += parser.finish()
-    return events
+        try:
+            st = os.fstat(stream.fileno())
+        except (OSError, ValueError):
+            return stream, False
+        if stat.S_ISCHR(st.st_mode) and not os.isatty(stream.fileno()) or stat.S_ISBLK(st.st_mode):
+            raise InputError("standard input is a device, not a log (it may never end)")
+        return stream, False
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise InputError(e.strerror or str(e)) from None
+    mode = st.st_mode
+    if stat.S_ISDIR(mode):
+        raise InputError("it is a folder (give the dpgui-*.log file in it, or use dpgui monitor)")
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        raise InputError("it is a device, not a log file (it may never end)")
+    if stat.S_ISSOCK(mode):
+        raise InputError("it is a socket, not a log file")
+    try:
+        return open(path, "rb"), True
+    except OSError as e:
+        raise InputError(e.strerror or str(e)) from None
+
+
+def iter_event_batches(stream) -> Iterator[list[Event]]:
+    """Parse a stream chunk by chunk; memory is bounded by the chunk size and the
+    longest line the assembler keeps (``LineAssembler.max_line``)."""
+    asm = LineAssembler()
+    parser = LogParser()
+    # read1: what is there now (up to a chunk), so a pipe is parsed as it is written
+    read = getattr(stream, "read1", stream.read)
+    while chunk := read(_CHUNK):
+        evs = parser.feed_many(asm.feed_raw(chunk)[0])
+        if evs:
+            yield evs
+    evs = parser.feed_many(asm.flush_raw()[0]) + parser.finish()
+    if evs:
+        yield evs
+
+
+def _read_events(path: str) -> list[Event]:
+    """Every event of a log (for callers that want them all; the command streams)."""
+    stream, owned = _open_input(path)
+    try:
+        return [e for batch in iter_event_batches(stream) for e in batch]
+    finally:
+        if owned:
+            stream.close()
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        events = _read_events(args.log)
-    except OSError as e:
-        reason = e.strerror or str(e)
-        print(f"dpgui parse-log: cannot read {args.log}: {reason}", file=sys.stderr)
+        stream, owned = _open_input(args.log)
+    except InputError as e:
+        print(f"dpgui parse-log: cannot read {args.log}: {e}", file=sys.stderr)
         return 2
-    summary = summarize(events, exit_code=args.exit_code, user_stopped=args.stopped)
-    outcome = summary.pop("outcome")
-    if args.json:
-        doc = {
-            "events": [event_to_dict(e) for e in events],
-            "summary": _jsonable(summary),
-            "outcome": outcome,
-        }
-        json.dump(doc, sys.stdout, indent=1, ensure_ascii=False)
-        sys.stdout.write("\n")
-        return 0
-    _print_human(events, summary, outcome, args.progress)
+    try:
+        try:
+            if args.json:
+                _stream_json(stream, args)
+            else:
+                _stream_human(stream, args)
+        except OSError as e:
+            if isinstance(e, BrokenPipeError):
+                raise
+            print(f"\ndpgui parse-log: cannot read {args.log}: {e.strerror or e}", file=sys.stderr)
+            return 2
+    finally:
+        if owned:
+            stream.close()
     return 0
+
+
+def _stream_json(stream, args) -> None:
+    """``{"events": [...], "summary": {...}, "outcome": {...}}`` written as the log
+    is read: one event per line, the summary at the end."""
+    out = sys.stdout.write
+    dumps = json.dumps
+    summary = SummaryBuilder()
+    out('{"events": [')
+    sep = "\n"
+    for batch in iter_event_batches(stream):
+        summary.add(batch)
+        out(sep + ",\n".join(dumps(event_to_dict(e), ensure_ascii=False) for e in batch))
+        sep = ",\n"
+        sys.stdout.flush()
+    s = summary.result(exit_code=args.exit_code, user_stopped=args.stopped)
+    outcome = s.pop("outcome")
+    out('\n],\n"summary": ' + dumps(_jsonable(s), indent=1, ensure_ascii=False))
+    out(',\n"outcome": ' + dumps(outcome, indent=1, ensure_ascii=False) + "}\n")
+
+
+_LOOKAHEAD = 256   # events held back so an lr report printed after its step still joins it
+
+
+def _stream_human(stream, args) -> None:
+    out = sys.stdout.write
+    summary = SummaryBuilder()
+    lr_by_step: dict[int, list[float]] = {}
+    held: deque = deque()
+    header = [False]
+
+    def render(e: Event) -> None:
+        t = type(e)
+        if t is StepEvent:
+            if not header[0]:
+                out(f"{'step':>8}  {'loss':>10}  {'lr':>12}  {'iter s':>9}  {'samples/s':>9}\n")
+                header[0] = True
+            extra = "".join(f"  {k}={_fmt(v)}" for k, v in e.losses.items())
+            out(f"{e.step:>8}  {_fmt(e.loss):>10}  {_fmt_lrs(lr_by_step.get(e.step)):>12}  "
+                f"{_fmt(e.iter_time, '.3f'):>9}  {_fmt(e.samples_per_sec, '.3f'):>9}{extra}\n")
+            return
+        d = event_to_dict(e)
+        kind = d.pop("type")
+        lines = d.pop("lines", None)
+        if kind == "error":
+            d.pop("line", None)
+            d["message"] = d["message"][:160] + ("..." if len(d["message"]) > 160 else "")
+        fields = ", ".join(f"{k}={v}" for k, v in d.items() if v not in (None, "", [], {}))
+        out(f"-- {kind}{': ' + fields if fields else ''}\n")
+        if lines and kind == "traceback":
+            for ln in lines[-6:]:
+                out(f"     | {ln}\n")
+
+    for batch in iter_event_batches(stream):
+        summary.add(batch)
+        for e in batch:
+            t = type(e)
+            if t is LrEvent:
+                lr_by_step[e.step] = e.lrs
+                if len(lr_by_step) > 4 * _LOOKAHEAD:      # only recent steps can still need it
+                    for k in list(lr_by_step)[:len(lr_by_step) - 2 * _LOOKAHEAD]:
+                        del lr_by_step[k]
+                continue
+            if t in (ProgressEvent, CachingEvent, CacheEvent) and not args.progress:
+                continue
+            held.append(e)
+            if len(held) > _LOOKAHEAD:
+                render(held.popleft())
+    while held:
+        render(held.popleft())
+    s = summary.result(exit_code=args.exit_code, user_stopped=args.stopped)
+    outcome = s.pop("outcome")
+    _print_summary(s, outcome)
 
 
 def _fmt(v: float | None, spec: str = ".4f") -> str:
@@ -100,36 +224,8 @@ def _fmt_lrs(lrs: list[float] | None) -> str:
     return ", ".join(f"{x:.3g}" for x in lrs)
 
 
-def _print_human(events: list[Event], summary: dict, outcome: dict, progress: bool) -> None:
+def _print_summary(summary: dict, outcome: dict) -> None:
     out = sys.stdout.write
-    lr_by_step: dict[int, list[float]] = {e.step: e.lrs for e in events if type(e) is LrEvent}
-    header_done = False
-    for e in events:
-        t = type(e)
-        if t is StepEvent:
-            if not header_done:
-                out(f"{'step':>8}  {'loss':>10}  {'lr':>12}  {'iter s':>9}  {'samples/s':>9}\n")
-                header_done = True
-            extra = "".join(f"  {k}={_fmt(v)}" for k, v in e.losses.items())
-            out(f"{e.step:>8}  {_fmt(e.loss):>10}  {_fmt_lrs(lr_by_step.get(e.step)):>12}  "
-                f"{_fmt(e.iter_time, '.3f'):>9}  {_fmt(e.samples_per_sec, '.3f'):>9}{extra}\n")
-        elif t is LrEvent:
-            continue  # shown in the step rows
-        elif t in (ProgressEvent, CachingEvent, CacheEvent) and not progress:
-            continue
-        else:
-            d = event_to_dict(e)
-            kind = d.pop("type")
-            lines = d.pop("lines", None)
-            if kind == "error":
-                d.pop("line", None)
-                d["message"] = d["message"][:160] + ("..." if len(d["message"]) > 160 else "")
-            fields = ", ".join(f"{k}={v}" for k, v in d.items() if v not in (None, "", [], {}))
-            out(f"-- {kind}{': ' + fields if fields else ''}\n")
-            if lines and kind == "traceback":
-                for ln in lines[-6:]:
-                    out(f"     | {ln}\n")
-
     s = summary
     out("\nsummary\n")
     if s["steps_logged"]:

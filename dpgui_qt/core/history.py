@@ -23,7 +23,9 @@ from dpgui_qt.core.run.lines import LineAssembler
 from dpgui_qt.core.run.outcome import classify
 from dpgui_qt.core.run.parse import LogParser, StepEvent
 from dpgui_qt.core.run.runs import LOG_SUBDIR, RunFolder, read_run_folder
-from dpgui_qt.core.run.supervisor import RUN_DIR_FORMAT, RUN_DIR_RE, parse_run_dir_name
+from dpgui_qt.core.run.supervisor import (
+    RUN_DIR_FORMAT, RUN_DIR_RE, parse_run_dir_name, read_state, registered_runs,
+)
 from dpgui_qt.core.tbevents import EventDirReader
 
 __all__ = ["RunSummary", "find_run_log", "summarize_run", "load_run_metrics", "config_diff",
@@ -66,11 +68,25 @@ def find_run_log(run_dir: str | os.PathLike, output_dir: str | os.PathLike | Non
     if logs:
         return logs[-1]
     out = Path(output_dir) if output_dir else run_dir.parent
+    # runs dpgui started register themselves; their state names the folder bound to them
+    claimed = set()
+    for entry in registered_runs(out):
+        st = read_state(entry["state_dir"]) or {}
+        log = entry.get("log_path")
+        if not log:
+            continue
+        claimed.add(os.path.abspath(log))
+        if st.get("run_dir") and os.path.abspath(st["run_dir"]) == os.path.abspath(run_dir) \
+                and os.path.exists(log):
+            return Path(log)
     started = parse_run_dir_name(run_dir.name)
     if started is not None:
+        # logs of older dpgui versions (no registry): the newest log started before the folder
         best = None
         for p in (out / LOG_SUBDIR).glob("dpgui-*.log"):
-            stamp = p.stem[len("dpgui-"):]
+            if os.path.abspath(p) in claimed:
+                continue
+            stamp = p.stem[len("dpgui-"):len("dpgui-") + 17]
             try:
                 t = datetime.strptime(stamp, RUN_DIR_FORMAT).replace(tzinfo=timezone.utc)
             except ValueError:
@@ -198,8 +214,12 @@ def load_run_metrics(run_dir: str | os.PathLike, log_path: str | os.PathLike | N
 def config_diff(a: str | os.PathLike, b: str | os.PathLike, context: int = 3) -> list[tuple[str, str]]:
     """Unified diff of two config files as ``(kind, line)``; kind is ``"+"``, ``"-"``,
     ``" "``, ``"@"`` (hunk header) or ``"h"`` (file header). Empty when equal."""
-    ta = Path(a).read_text(encoding="utf-8", errors="replace").splitlines()
-    tb = Path(b).read_text(encoding="utf-8", errors="replace").splitlines()
+    from dpgui_qt.core.safeio import read_regular
+    from dpgui_qt.core.secrets import mask_toml_text
+
+    # bounded reads of regular files only; credentials are shown masked
+    ta = mask_toml_text(read_regular(a).decode("utf-8", errors="replace")).splitlines()
+    tb = mask_toml_text(read_regular(b).decode("utf-8", errors="replace")).splitlines()
     out = []
     for line in difflib.unified_diff(ta, tb, str(a), str(b), lineterm="", n=context):
         if line.startswith(("---", "+++")):

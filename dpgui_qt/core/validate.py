@@ -175,6 +175,33 @@ class Validator:
             out.append((path, found if found is not None and found.is_file() else None))
         return out
 
+    def _special_file_findings(self, doc: ConfigDocument, options: Options) -> list[Finding]:
+        """``dataset``/``eval_datasets`` naming a FIFO, a device or a socket: diffusion-pipe
+        would block on it or read it forever, so it is an error, not a missing file."""
+        from dpgui_qt.core.safeio import regular_file_problem
+
+        values = doc.values()
+        refs = []
+        if isinstance(values.get("dataset"), str):
+            refs.append((("dataset",), values["dataset"]))
+        evals = values.get("eval_datasets")
+        if isinstance(evals, list):
+            for i, item in enumerate(evals):
+                if isinstance(item, dict) and isinstance(item.get("config"), str):
+                    refs.append((("eval_datasets", i, "config"), item["config"]))
+        out = []
+        for path, raw in refs:
+            found = self.resolve_path(raw, doc, options) if raw.strip() else None
+            if found is None or found.is_dir():
+                continue
+            problem = regular_file_problem(found)
+            if problem:
+                out.append(Finding(ERROR, path, (
+                    f"{raw!r} is {problem}, not a dataset config file; name a regular .toml "
+                    "file (diffusion-pipe would block or read it without end)"),
+                    "dataset_regular_file"))
+        return out
+
     def resolve_path(self, raw: str, doc: ConfigDocument | None, options: Options) -> Path | None:
         """The existing file or folder ``raw`` names, or None.  With a known trainer
         working directory a relative path is read from there only (diffusion-pipe's
@@ -233,6 +260,7 @@ class Validator:
         findings.extend(self._structure_findings(schema, values, ()))
         if options.check_paths:
             findings.extend(self._path_findings(schema, values, (), doc, options))
+        findings.extend(self._special_file_findings(doc, options))
         ctx = rules.RuleContext(kind=MAIN, values=values, registry=reg, schema=schema,
                                 model_type=mtype if reg.model(mtype) else None,
                                 options=options)

@@ -34,7 +34,8 @@ from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, Q
                                QStackedWidget, QTabWidget, QToolButton, QWidget)
 
 from dpgui_qt import __version__
-from dpgui_qt.core.document import DocumentError, ReadError, TomlSyntaxError
+from dpgui_qt.core.document import (ConflictError, DocumentError, ReadError, ReadOnlyError,
+                                    TomlSyntaxError)
 from dpgui_qt.gui import icons, messages
 from dpgui_qt.gui import settings as st
 from dpgui_qt.gui.pages import EmptyState, PageFactory, PageSlot
@@ -425,6 +426,20 @@ class MainWindow(QMainWindow):
             if s.modified and s.path is not None:
                 try:
                     s.save()
+                except ConflictError as exc:  # the dataset file was changed elsewhere: ask
+                    answer = self._ask_conflict(s, exc)
+                    if answer == "Reload":
+                        try:
+                            s.reload_from_disk()
+                        except DocumentError as err:
+                            messages.error(self, "Cannot reload", str(err))
+                    if answer != "Overwrite":
+                        return False
+                    try:
+                        s.save(overwrite=True)
+                    except DocumentError as err:
+                        messages.error(self, "Save failed", str(err))
+                        return False
                 except DocumentError as exc:
                     messages.error(self, "Save failed", str(exc),
                                    "The other files were saved. Check that the folder exists "
@@ -578,9 +593,20 @@ class MainWindow(QMainWindow):
         t = self.session.doc.get(("model", "type"))
         return f"{t}_config.toml" if isinstance(t, str) else "config.toml"
 
-    def _save_to(self, path) -> bool:
+    def _save_to(self, path, overwrite: bool = False, allow_readonly: bool = False) -> bool:
         try:
-            written = self.session.save(path)
+            written = self.session.save(path, overwrite=overwrite, allow_readonly=allow_readonly)
+        except ConflictError as exc:
+            return self._save_conflict(path, exc, allow_readonly)
+        except ReadOnlyError:
+            name = self.session.display_name()
+            answer = messages.ask(self, "Read-only file", f"{name} is read-only.",
+                                  "Its permissions say it should not be changed. Overwrite it "
+                                  "anyway (it stays read-only), or use Save As to write a copy?",
+                                  ("Overwrite", "cancel"), "cancel")
+            if answer != "Overwrite":
+                return False
+            return self._save_to(path, overwrite, allow_readonly=True)
         except DocumentError as exc:
             messages.error(self, "Save failed", str(exc),
                            "Check that the folder exists and that you may write to it, "
@@ -589,6 +615,39 @@ class MainWindow(QMainWindow):
         st.add_recent_file(written)
         self.statusBar().showMessage(f"Saved {written}", 5000)
         return True
+
+    def _save_conflict(self, path, exc: ConflictError, allow_readonly: bool) -> bool:
+        """Another program changed (or deleted) the file since it was read: show the
+        difference and let the user choose; never overwrite silently."""
+        answer = self._ask_conflict(self.session, exc)
+        if answer == "Overwrite":
+            return self._save_to(path, overwrite=True, allow_readonly=allow_readonly)
+        if answer == "Reload":
+            self._reload()
+        return False
+
+    def _ask_conflict(self, session, exc: ConflictError) -> str:
+        """Overwrite / Reload / cancel, with the difference between the file on disk and
+        the user's version (secrets masked) under Show Details."""
+        from dpgui_qt.core.secrets import mask_toml_text
+        from dpgui_qt.gui.toml_view import unified_diff
+
+        name = session.display_name()
+        if exc.current is None:
+            theirs, what = "", "deleted"
+        else:
+            theirs = exc.current.decode("utf-8-sig", errors="replace")
+            what = "changed"
+        diff = unified_diff(mask_toml_text(theirs), mask_toml_text(session.doc.text), name,
+                            "on disk, by the other program", "your version")
+        answer = messages.ask(
+            self, "File changed on disk",
+            f"<b>{name}</b> was {what} by another program after you opened it.",
+            "Saving now would overwrite that edit. Overwrite it with your version, reload "
+            "theirs (Undo brings your edits back), or cancel and decide later. "
+            "Show Details lists what differs.",
+            ("Overwrite", "Reload", "cancel"), "cancel", details=diff)
+        return answer
 
     def revert(self) -> None:
         if not self.session.modified:

@@ -20,7 +20,9 @@ from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from dpgui_qt.core import keypath as kp
-from dpgui_qt.core.document import Change, ConfigDocument, DocumentError, EditError, RawValue
+from dpgui_qt.core import safeio
+from dpgui_qt.core.document import (Change, ConfigDocument, DocumentError, EditError, RawValue,
+                                    ReadError)
 from dpgui_qt.core.schema import SchemaRegistry, default_registry
 
 MAIN = "main"
@@ -182,10 +184,7 @@ class DocumentSession(QObject):
         self.findings = []
         self._disk_bytes = doc.encoded() if doc.path and not doc.modified else None
         if doc.path is not None and self._disk_bytes is None:
-            try:
-                self._disk_bytes = doc.path.read_bytes()
-            except OSError:
-                self._disk_bytes = None
+            self._disk_bytes = _read_disk(doc.path)
         self._watch()
         self.documentReplaced.emit()
         self.pathChanged.emit(doc.path)
@@ -202,16 +201,23 @@ class DocumentSession(QObject):
         doc.saved_text = ""  # untitled: unsaved until saved somewhere
         self.replace_document(doc)
 
-    def save(self, path: str | Path | None = None) -> Path:
+    def save(self, path: str | Path | None = None, *, overwrite: bool = False,
+             allow_readonly: bool = False) -> Path:
+        """Write the document. Saving over the file it was read from first checks, under
+        the write lock, that the file still holds what was read (or last saved): if
+        another program changed it, :class:`ConflictError` is raised and nothing is
+        written, unless ``overwrite`` (the user saw the difference and chose to).
+        A read-only file raises :class:`ReadOnlyError` unless ``allow_readonly``."""
         target = Path(path) if path is not None else self.doc.path
         if target is None:
             raise EditError("no file name")
         old = self.doc.path
         self._unwatch()
         try:
+            check = not overwrite and old is not None and target == old
             if old is None or target != old:
                 self.doc.path = target  # Save As: the document now lives there
-            written = self.doc.save()
+            written = self.doc.save(check=check, allow_readonly=allow_readonly)
         except DocumentError:
             self.doc.path = old
             self._watch()
@@ -236,6 +242,7 @@ class DocumentSession(QObject):
         fresh = ConfigDocument.load(self.doc.path)  # raises DocumentError
         self._disk_bytes = fresh.encoded()
         self.doc.saved_text = fresh.text
+        self.doc.disk_bytes = fresh.disk_bytes
         if fresh.text != self.doc.text:
             self._push_restore("Reload from disk", fresh.text)
         self._emit_modified(force=True)
@@ -244,11 +251,10 @@ class DocumentSession(QObject):
         """The file changed on disk but the user keeps this version: it is now unsaved."""
         if self.doc.path is None:
             return
-        try:
-            data = self.doc.path.read_bytes()
-        except OSError:
-            data = None
+        data = _read_disk(self.doc.path)
         self._disk_bytes = data
+        # the user saw the banner and chose their version: the next Save overwrites
+        self.doc.disk_bytes = data
         if data is not None:
             try:
                 text = data.decode("utf-8-sig")
@@ -399,13 +405,11 @@ class DocumentSession(QObject):
         if str(p) not in self.watcher.files() and p.exists():
             self.watcher.addPath(str(p))  # atomic replace dropped the old inode's watch
         try:
-            data = p.read_bytes()
-        except FileNotFoundError:
-            if self._disk_bytes is not None:
+            data = safeio.read_regular(p)  # never blocks on a FIFO swapped in
+        except ReadError as exc:
+            if exc.reason == "no such file" and self._disk_bytes is not None:
                 self._disk_bytes = None
                 self.externalChange.emit("deleted")
-            return
-        except OSError:
             return
         if data == self._disk_bytes:
             return
@@ -421,3 +425,11 @@ class DocumentSession(QObject):
             self._emit_modified()
             return
         self.externalChange.emit("modified")
+
+
+def _read_disk(path: Path) -> bytes | None:
+    """The file's bytes, or None if it cannot be read (missing, not a regular file, ...)."""
+    try:
+        return safeio.read_regular(path)
+    except ReadError:
+        return None

@@ -148,9 +148,11 @@ class StartPage(QWidget):
         w = self.window_
         out = [
             StartEntry("Start", "New config from a template…",
-                       "Pick a model type (Wan, Flux, SDXL and 21 more) and what to train. You "
-                       "get a commented config; replace the example paths marked as "
-                       "placeholders with your own.", lambda: w.new_file(), "new", "new"),
+                       "Pick a model type (Wan, Flux, SDXL and 21 more), what to train and how "
+                       "much GPU memory you have; a preset for that memory fills in float8, "
+                       "block swapping and the other memory settings. You get a commented "
+                       "config; replace the example paths marked as placeholders with your "
+                       "own.", lambda: w.new_file(), "new", "new"),
             StartEntry("Start", "Open a config…",
                        "A diffusion-pipe training config (TOML) you already have; its dataset "
                        "config opens beside it.", lambda: w.open_dialog(), "open", "open"),
@@ -287,11 +289,22 @@ class StartPage(QWidget):
         again.setToolTip("Check again for diffusion-pipe and DeepSpeed")
         again.clicked.connect(lambda: self.rebuild())
         self.setup_btn.setEnabled(not s.get("pending"))
+        self.doctor_btn = QPushButton("Check the Environment…", box)
+        self.doctor_btn.setToolTip("Run the doctor: Python, PyTorch and its CUDA build against "
+                                   "your GPUs, DeepSpeed, flash-attn, the checkout's submodules "
+                                   "and free disk, each problem with its fix")
+        self.doctor_btn.clicked.connect(lambda: self._doctor())
         row.addWidget(self.setup_btn)
+        row.addWidget(self.doctor_btn)
         row.addWidget(again)
         row.addStretch(1)
         lay.addLayout(row)
         return box
+
+    def _doctor(self) -> None:
+        from dpgui_qt.gui.doctor_dialog import show_doctor
+
+        self.doctor = show_doctor(self.window_)
 
 
 def _examples(checkout: Path) -> list[Path]:

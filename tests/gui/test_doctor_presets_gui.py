@@ -111,6 +111,12 @@ def test_doctor_reachable_from_run_page_and_preflight(window, qtbot, monkeypatch
     pf.doctor_btn.click()
     assert len(opened) == 3
     assert opened[2][0][2] == {"model": {"type": "wan"}}
+    # and from the start page's set-up box, for a user who has no config yet
+    sp = window.start_page
+    sp.rebuild(detect=False)
+    sp.doctor_btn.click()
+    assert len(opened) == 4 and opened[3][0] == (window,)
+    assert "preset" in sp.buttons["new"].toolTip()
 
 
 def test_new_dialog_lists_presets_and_differences(qtbot):

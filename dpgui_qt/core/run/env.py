@@ -22,6 +22,17 @@ ENV_CHECKOUT = "DPGUI_DIFFUSION_PIPE"
 ENV_DEEPSPEED = "DPGUI_DEEPSPEED"
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_MIN_FREE_GB = 20.0
+MIN_FREE_ERROR_BYTES = 1 << 30   # below this an output_dir's disk counts as full
+
+
+def free_bytes(path: str | os.PathLike) -> int | None:
+    """Free space at ``path`` for this user (a seam the tests replace)."""
+    from dpgui_qt.core.run.supervisor import free_bytes as _free
+    return _free(path)
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n} bytes"
 
 
 class SetupError(RuntimeError):
@@ -267,12 +278,17 @@ def check_output_dir(ctx: PreflightContext) -> Iterable[Finding]:
                       f"output_dir {od} {'is not writable' if od.exists() else 'cannot be created'}.",
                       "Choose a folder you can write to.")
         return
-    try:
-        free = shutil.disk_usage(base).free
-    except OSError:
+    free = free_bytes(base)
+    if free is None:
         return
     ctx.notes["free_bytes"] = free
-    if free < ctx.min_free_gb * 1e9:
+    if free < MIN_FREE_ERROR_BYTES:
+        yield Finding("error", "disk",
+                      f"The disk of output_dir is full: {_size(free)} free at {base}. The run "
+                      f"would fail without even a console log to say why.",
+                      "Free some space or point output_dir at a disk with room "
+                      "(checkpoints and saved models can need tens of GB).")
+    elif free < ctx.min_free_gb * 1e9:
         yield Finding("warning", "disk",
                       f"Only {free / 1e9:.1f} GB free at {base}; checkpoints and saved models "
                       f"can need tens of GB.",
@@ -315,8 +331,35 @@ def check_resume(ctx: PreflightContext) -> Iterable[Finding]:
                       "Pick a run that saved a checkpoint (checkpoint_every_n_* or Save now), or start fresh.")
 
 
+def check_active_runs(ctx: PreflightContext) -> Iterable[Finding]:
+    """Another run that dpgui started on the same output_dir is still going."""
+    from dpgui_qt.core.run.runs import active_runs
+    od = ctx.output_dir()
+    if od is None or ctx.spec.windows:
+        return
+    for st in active_runs(od):
+        what = f"run {st.get('run_id')}"
+        if st.get("run_dir"):
+            what += f" (folder {Path(st['run_dir']).name})"
+        elif st.get("resume_from"):
+            what += f" (resuming {st['resume_from']})"
+        same = ctx.spec.resume_name is not None and ctx.spec.resume_name in (
+            st.get("resume_from"), Path(st.get("run_dir") or "").name)
+        yield Finding(
+            "error" if same else "warning", "active_run",
+            f"Another training run is still active on this output_dir: {what}, config "
+            f"{st.get('config') or '?'}, started {st.get('started_at') or '?'}."
+            + (" It trains in the run folder you want to resume: both would write the same "
+               "checkpoints." if same else
+               " Both write into the same folder; two runs started within the same second "
+               "even share one run folder."),
+            "Wait for it to end or stop it, or give this run its own output_dir."
+            + ("" if same else " (You can launch anyway.)"))
+
+
 DEFAULT_CHECKS: tuple[Check, ...] = (check_checkout, check_deepspeed, check_config, check_gpus,
-                                     check_output_dir, check_dataset, check_resume)
+                                     check_output_dir, check_dataset, check_resume,
+                                     check_active_runs)
 
 
 def preflight(spec: RunSpec, main_config_values: dict | None = None, *,

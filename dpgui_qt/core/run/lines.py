@@ -49,6 +49,9 @@ __all__ = [
 ]
 
 
+MAX_LINE = 1 << 20   # characters; see LineAssembler.max_line
+
+
 class LineKind(str, enum.Enum):
     LINE = "line"
     CR = "cr"
@@ -93,15 +96,20 @@ class LineAssembler:
     With ``feed_raw`` the open row is :attr:`pending` (no PARTIAL lines).
     """
 
-    __slots__ = ("_decode", "_pending", "emit_partial", "_last_partial")
+    __slots__ = ("_decode", "_pending", "emit_partial", "_last_partial", "max_line")
 
-    def __init__(self, *, encoding: str = "utf-8", emit_partial: bool = False) -> None:
+    def __init__(self, *, encoding: str = "utf-8", emit_partial: bool = False,
+                 max_line: int = MAX_LINE) -> None:
         self._decode = codecs.getincrementaldecoder(encoding)(errors="replace").decode
         # Text after the last settled line end: the open row's newest segment,
         # possibly followed by CRs whose meaning (update, or CRLF) is not known yet.
         self._pending = ""
         self.emit_partial = emit_partial
         self._last_partial: str | None = None
+        # A row that grows past this many characters without a line end is cut
+        # into LINEs of this length, so memory stays bounded whatever the input
+        # (a binary file, /dev/zero, a progress bar that never ends its row).
+        self.max_line = max_line
 
     # -- input -----------------------------------------------------------------
     def feed(self, data: bytes) -> list[Line]:
@@ -156,6 +164,37 @@ class LineAssembler:
         return out
 
     def _split(self, text: str, final: bool) -> tuple[list[str], list[LineKind] | None]:
+        n = self.max_line
+        big = len(self._pending) + len(text) > n
+        texts, kinds = self._split_rows(text, final)
+        if not big:
+            return texts, kinds
+        if max(map(len, texts), default=0) > n:   # rows are cut at multiples of n from their start
+            cut_texts: list[str] = []
+            cut_kinds: list[LineKind] = []
+            for i, t in enumerate(texts):
+                k = kinds[i] if kinds is not None else _LINE
+                while len(t) > n:
+                    cut_texts.append(t[:n])
+                    cut_kinds.append(_LINE)
+                    t = t[n:]
+                cut_texts.append(t)
+                cut_kinds.append(k)
+            texts = cut_texts
+            kinds = None if kinds is None else cut_kinds
+        p = self._pending
+        cr = "\r" if p.endswith("\r") else ""      # a CR that may be half of a CRLF stays
+        body = p[:-1] if cr else p
+        if len(body) > n:
+            cut = len(body) - (len(body) % n or n)   # leave 1..n characters open
+            pieces = [body[i:i + n] for i in range(0, cut, n)]
+            self._pending = body[cut:] + cr
+            texts += pieces
+            if kinds is not None:
+                kinds += _repeat(_LINE, len(pieces))
+        return texts, kinds
+
+    def _split_rows(self, text: str, final: bool) -> tuple[list[str], list[LineKind] | None]:
         if self._pending:
             text = self._pending + text
         if "\r" not in text:

@@ -210,13 +210,14 @@ def _signame(sig: int) -> str:
         return f"signal {sig}"
 
 
-def _notices(events: list[Event]) -> list[Notice]:
+def _notices(events: list[Event], totals: dict | None = None) -> list[Notice]:
     out: list[Notice] = []
+    totals = totals or {}
     short = [e for e in events if type(e) is ErrorEvent and e.kind == "video_too_short"]
     if short:
         out.append(Notice(
             "video_too_short",
-            f"{len(short)} video(s) skipped as too short",
+            f"{totals.get('video_too_short', len(short))} video(s) skipped as too short",
             "Some videos have fewer frames than the frame bucket they were assigned to, so "
             "they were left out of training.",
             "Add shorter values to frame_buckets in the dataset config (e.g. 1, 33, 65), or "
@@ -230,7 +231,7 @@ def _notices(events: list[Event]) -> list[Notice]:
             "loss_nan",
             f"Loss became {bad[0].loss} at step {bad[0].step}",
             f"The training loss is not a number from step {bad[0].step} on "
-            f"({len(bad)} of {len(steps)} logged steps). Once NaN appears the LoRA weights "
+            f"({totals.get('nonfinite', len(bad))} of {totals.get('steps', len(steps))} logged steps). Once NaN appears the LoRA weights "
             "are usually ruined and later saves are useless.",
             "Resume from a checkpoint saved before that step, or restart, with a lower learning "
             "rate; use bfloat16 rather than float16 for dtype; keep gradient_clipping (e.g. 1.0); "
@@ -241,16 +242,19 @@ def _notices(events: list[Event]) -> list[Notice]:
 
 
 def classify(events: Iterable[Event], exit_code: int | None = None, *,
-             user_stopped: bool = False, cache_only: bool = False) -> Outcome:
+             user_stopped: bool = False, cache_only: bool = False,
+             totals: dict | None = None) -> Outcome:
     """Decide how a run ended.
 
     ``events``: everything the parser produced (include ``LogParser.finish()``).
     ``exit_code``: the launcher process's return code, None while it runs or
     when unknown (a log file). ``user_stopped``: the user pressed Stop.
     ``cache_only``: the run was launched with ``--cache_only``.
+    ``totals``: counts over the whole log when ``events`` is a sample of it
+    (``steps``, ``nonfinite``, ``video_too_short``; see ``SummaryBuilder``).
     """
     events = list(events)
-    notices = _notices(events)
+    notices = _notices(events, totals)
 
     def make(status: str, kind: str, title: str, explanation: str, fix: str,
              evidence: Iterable[str]) -> Outcome:

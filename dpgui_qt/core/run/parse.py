@@ -46,7 +46,7 @@ import math
 import re
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Any, ClassVar, Iterable, Mapping
+from typing import Any, ClassVar, Iterable, Iterator, Mapping
 
 from .lines import Line, LineAssembler, LineKind, strip_ansi
 
@@ -57,7 +57,8 @@ __all__ = [
     "ExitCodeEvent", "SubprocessKilledEvent", "InterruptEvent",
     "DeepSpeedVersionEvent", "TracebackEvent", "ErrorEvent",
     "ERROR_KINDS", "WARNING_KINDS",
-    "LogParser", "parse_lines", "parse_text", "parse_bytes", "summarize", "event_to_dict",
+    "LogParser", "parse_lines", "parse_text", "parse_bytes", "summarize", "SummaryBuilder",
+    "event_to_dict",
 ]
 
 
@@ -289,11 +290,25 @@ ERROR_KINDS = (
 WARNING_KINDS = frozenset({"video_too_short"})
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def event_to_dict(ev: Event) -> dict[str, Any]:
     """JSON-ready dict: ``{"type": ..., <fields>}``; nan/inf become strings."""
+    t = type(ev)
+    names = _FIELD_NAMES.get(t)
+    if names is None:
+        names = _FIELD_NAMES[t] = tuple(f.name for f in fields(ev))  # type: ignore[arg-type]
     d: dict[str, Any] = {"type": ev.TYPE}
-    for f in fields(ev):  # type: ignore[arg-type]
-        d[f.name] = _jsonable(getattr(ev, f.name))
+    for name in names:
+        v = getattr(ev, name)
+        tv = type(v)
+        if tv is float:
+            d[name] = v if v - v == 0.0 else str(v)     # nan/inf -> "nan", "inf", "-inf"
+        elif tv is int or tv is str or v is None:
+            d[name] = v
+        else:
+            d[name] = _jsonable(v)
     return d
 
 
@@ -497,11 +512,20 @@ class LogParser:
     their exception line. Parser state is small: open tracebacks per rank.
     """
 
-    __slots__ = ("_tb", "lines_seen")
+    __slots__ = ("_tb", "lines_seen", "lines_failed", "last_failure")
 
     def __init__(self) -> None:
         self._tb: dict[int | None, _TB] = {}
         self.lines_seen = 0
+        # Lines whose parsing raised (a parser bug): they are skipped, counted and
+        # the last one described, so one odd line can never stop a follower.
+        self.lines_failed = 0
+        self.last_failure: str | None = None
+
+    def _failed(self, text: object, exc: BaseException) -> None:
+        self.lines_failed += 1
+        self._tb.clear()  # an open traceback may be half-updated; start clean
+        self.last_failure = f"{type(exc).__name__}: {exc} in line {str(text)[:200]!r}"
 
     # -- public API ------------------------------------------------------------
     def feed(self, text: str | Line) -> list[Event]:
@@ -513,7 +537,10 @@ class LogParser:
             text = text[0]  # type: ignore[index]
         out: list[Event] = []
         self.lines_seen += 1
-        self._one(text, out, None)
+        try:
+            self._one(text, out, None)
+        except Exception as e:  # noqa: BLE001 - see _failed
+            self._failed(text, e)
         return out
 
     def feed_many(self, texts: Iterable[str]) -> list[Event]:
@@ -525,8 +552,18 @@ class LogParser:
         message no handler reads. Every other line, every line the inlined
         checks are unsure about, and every line while a traceback is open goes
         through the general per-line path. Tests check both give the same events.
+
+        A line whose parsing raises is skipped (see ``lines_failed``); the
+        lines after it are parsed as usual.
         """
         out: list[Event] = []
+        it = iter(texts)
+        while not self._feed_iter(it, out):
+            pass  # a line failed: go on with the rest of the iterator
+        return out
+
+    def _feed_iter(self, texts: Iterator[str], out: list[Event]) -> bool:
+        """The loop of :meth:`feed_many`; False when a line raised (it is skipped)."""
         append = out.append
         one = self._one
         lr_full = _LR_LINE_RX.match
@@ -536,54 +573,60 @@ class LogParser:
         long_ = _LONG
         tb_open = bool(self._tb)
         n = self.lines_seen
-        for s in texts:
-            n += 1
-            if tb_open or not s:
-                if s:
-                    one(s, out, None)
-                    tb_open = bool(self._tb)
-                continue
-            c = s[0]
-            if c == "s":
-                p = s.split()
-                if len(p) == 10 and p[0] == "steps:" and p[2] == "loss:" and p[8] == "samples/sec:":
-                    try:
-                        append(StepEvent(int(p[1]), float(p[3]), no_losses, float(p[7]), float(p[9])))
-                        continue
-                    except ValueError:
-                        pass
-            elif c == "[":
-                if "] step=" in s:
-                    m = lr_full(s)
-                    if m is not None:
-                        rank, st, sk, lr, mom = m.groups()
-                        try:  # the common single-group "[1e-06]"
-                            lrs = [float(lr[1:-1])]
-                        except ValueError:
-                            lrs = _parse_lrs(lr)
-                        append(LrEvent(int(st), 0 if sk == "0" else int(sk), lrs,
-                                       0 if rank == "0" else int(rank), mom))
-                        continue
-                # "[YYYY-MM-DD hh:mm:ss,mmm] [INFO] [file:line:func] message"
-                elif s[27:32] == "INFO]" and s[1:3] == "20" and len(s) <= long_:
-                    i = s.find("] ", 33)
-                    if i > 0:
-                        c2 = s[i + 2:i + 3]
-                        if c2 not in info_heads:
-                            continue  # INFO noise: config dump, launcher env ...
-                        if c2 == "[" and "version=" not in s and "about to be saved" not in s:
-                            continue  # other "[Rank 0] ..." / "[Torch] ..." INFO messages
-            elif c == " " or c == "1":
-                m = bar_full(s)
-                if m is not None:
-                    pct, done, total, rate = m.groups()
-                    append(ProgressEvent("", int(done), None if total == "?" else int(total),
-                                         int(pct), rate))
+        s = ""
+        try:
+            for s in texts:
+                n += 1
+                if tb_open or not s:
+                    if s:
+                        one(s, out, None)
+                        tb_open = bool(self._tb)
                     continue
-            one(s, out, None)
-            tb_open = bool(self._tb)
+                c = s[0]
+                if c == "s":
+                    p = s.split()
+                    if len(p) == 10 and p[0] == "steps:" and p[2] == "loss:" and p[8] == "samples/sec:":
+                        try:
+                            append(StepEvent(int(p[1]), float(p[3]), no_losses, float(p[7]), float(p[9])))
+                            continue
+                        except ValueError:
+                            pass
+                elif c == "[":
+                    if "] step=" in s:
+                        m = lr_full(s)
+                        if m is not None:
+                            rank, st, sk, lr, mom = m.groups()
+                            try:  # the common single-group "[1e-06]"
+                                lrs = [float(lr[1:-1])]
+                            except ValueError:
+                                lrs = _parse_lrs(lr)
+                            append(LrEvent(int(st), 0 if sk == "0" else int(sk), lrs,
+                                           0 if rank == "0" else int(rank), mom))
+                            continue
+                    # "[YYYY-MM-DD hh:mm:ss,mmm] [INFO] [file:line:func] message"
+                    elif s[27:32] == "INFO]" and s[1:3] == "20" and len(s) <= long_:
+                        i = s.find("] ", 33)
+                        if i > 0:
+                            c2 = s[i + 2:i + 3]
+                            if c2 not in info_heads:
+                                continue  # INFO noise: config dump, launcher env ...
+                            if c2 == "[" and "version=" not in s and "about to be saved" not in s:
+                                continue  # other "[Rank 0] ..." / "[Torch] ..." INFO messages
+                elif c == " " or c == "1":
+                    m = bar_full(s)
+                    if m is not None:
+                        pct, done, total, rate = m.groups()
+                        append(ProgressEvent("", int(done), None if total == "?" else int(total),
+                                             int(pct), rate))
+                        continue
+                one(s, out, None)
+                tb_open = bool(self._tb)
+        except Exception as e:  # noqa: BLE001 - one bad line must not stop a follower
+            self.lines_seen = n
+            self._failed(s, e)
+            return False
         self.lines_seen = n
-        return out
+        return True
 
     def feed_lines(self, lines: Iterable[Line]) -> list[Event]:
         """Parse :class:`Line` objects from a LineAssembler; PARTIAL lines are skipped."""
@@ -599,10 +642,10 @@ class LogParser:
 
     # -- dispatch ----------------------------------------------------------------
     def _one(self, s: str, out: list[Event], rank: int | None, depth: int = 0) -> None:
-        if not s:
-            return
-        if "\x1b" in s:
+        if "\x1b" in s or "\x9b" in s:
             s = strip_ansi(s)
+        if not s:
+            return  # blank, or a line that held only escape codes ("\x1b[0m")
         c = s[0]
         # prefixes ---------------------------------------------------------------
         if c == "[" and s.startswith("[rank"):
@@ -743,7 +786,7 @@ class LogParser:
             if m is not None:
                 what, which = m.groups()
                 rest = ""
-                if which[:1] in "([":
+                if which[:1] and which[0] in "([":
                     close = ")" if which[0] == "(" else "]"
                     k = which.find(close)
                     if k > 0:
@@ -975,44 +1018,142 @@ def parse_bytes(data: bytes) -> list[Event]:
     return events
 
 
+class SummaryBuilder:
+    """:func:`summarize` for a stream: add events batch by batch, then call
+    :meth:`result`. Memory grows with what the summary reports (saves, epochs,
+    error kinds), not with the log: steps, lr reports and progress bars are
+    counted, not kept, and the outcome is decided from a bounded sample of the
+    other events (the first and the last ``keep`` of them) plus counts."""
+
+    def __init__(self, keep: int = 2000) -> None:
+        from collections import deque
+        self.keep = keep
+        self.steps = 0
+        self.first_step: StepEvent | None = None
+        self.last_step: StepEvent | None = None
+        self.first_nonfinite: StepEvent | None = None
+        self.nonfinite = 0
+        self.min_loss: float | None = None
+        self.last_lr: LrEvent | None = None
+        self.epochs: list[int] = []
+        self.resume: ResumeEvent | None = None
+        self.gbs: int | None = None
+        self.version: str | None = None
+        self.saves: list[str] = []
+        self.checkpoints: list[str] = []
+        self.evals = 0
+        self.errors: list[str] = []
+        self.tracebacks = 0
+        self.exit_codes: list[int] = []
+        self.too_short = 0
+        self.progress_seen: Event | None = None
+        self._head: list[Event] = []
+        self._tail = deque(maxlen=keep)
+
+    def add(self, events: Iterable[Event]) -> None:
+        for e in events:
+            t = type(e)
+            if t is StepEvent:
+                self.steps += 1
+                if self.first_step is None:
+                    self.first_step = e
+                self.last_step = e
+                loss = e.loss
+                if math.isfinite(loss):
+                    if self.min_loss is None or loss < self.min_loss:
+                        self.min_loss = loss
+                else:
+                    self.nonfinite += 1
+                    if self.first_nonfinite is None:
+                        self.first_nonfinite = e
+                continue
+            if t is LrEvent:
+                self.last_lr = e
+                continue
+            if t is ProgressEvent or t is CachingEvent or t is CacheEvent:
+                if self.progress_seen is None:
+                    self.progress_seen = e
+                    self._sample(e)
+                continue
+            if t is EpochEvent:
+                self.epochs.append(e.epoch)
+            elif t is ResumeEvent:
+                self.resume = e
+            elif t is GlobalBatchEvent:
+                if self.gbs is None:
+                    self.gbs = e.n
+            elif t is DeepSpeedVersionEvent:
+                if self.version is None:
+                    self.version = e.version
+            elif t is SaveEvent:
+                self.saves.append(e.name)
+            elif t is CheckpointEvent:
+                self.checkpoints.append(e.tag)
+            elif t is EvalEvent:
+                self.evals += 1
+            elif t is ErrorEvent:
+                self.errors.append(e.kind)
+                if e.kind == "video_too_short":
+                    self.too_short += 1
+            elif t is TracebackEvent:
+                self.tracebacks += 1
+            elif t is ExitCodeEvent:
+                self.exit_codes.append(e.rc)
+            self._sample(e)
+
+    def _sample(self, e: Event) -> None:
+        if len(self._head) < self.keep:
+            self._head.append(e)
+        else:
+            self._tail.append(e)
+
+    def outcome_events(self) -> list[Event]:
+        """The events :func:`~dpgui_qt.core.run.outcome.classify` needs, in log order."""
+        out = list(self._head) + list(self._tail)
+        for e in (self.first_step, self.first_nonfinite, self.last_step):
+            if e is not None and e not in out:
+                out.append(e)
+        return out
+
+    def result(self, exit_code: int | None = None, user_stopped: bool = False) -> dict[str, Any]:
+        from .outcome import classify  # late import: outcome imports this module
+
+        first, last, resume = self.first_step, self.last_step, self.resume
+        epochs = self.epochs
+        outcome = classify(self.outcome_events(), exit_code=exit_code, user_stopped=user_stopped,
+                           totals={"steps": self.steps, "nonfinite": self.nonfinite,
+                                   "video_too_short": self.too_short})
+        return {
+            "steps_logged": self.steps,
+            "first_step": first.step if first else None,
+            "last_step": last.step if last else None,
+            "first_loss": first.loss if first else None,
+            "last_loss": last.loss if last else None,
+            "min_loss": self.min_loss,
+            "nonfinite_loss_steps": self.nonfinite,
+            "first_nonfinite_step": self.first_nonfinite.step if self.first_nonfinite else None,
+            "last_iter_time": last.iter_time if last else None,
+            "last_samples_per_sec": last.samples_per_sec if last else None,
+            "last_lr": self.last_lr.lrs if self.last_lr else None,
+            # None when the log does not say (a run that never started a 2nd epoch is in epoch 1)
+            "epoch": epochs[-1] if epochs else (resume.epoch if resume else None),
+            "epochs_started": epochs,
+            "saves": self.saves,
+            "checkpoints": self.checkpoints,
+            "evals": self.evals,
+            "global_batch_size": self.gbs,
+            "deepspeed_version": self.version,
+            "resumed": {"epoch": resume.epoch, "step": resume.step} if resume else None,
+            "errors": self.errors,
+            "tracebacks": self.tracebacks,
+            "exit_codes": self.exit_codes,
+            "outcome": outcome.to_dict(),
+        }
+
+
 def summarize(events: Iterable[Event], exit_code: int | None = None,
               user_stopped: bool = False) -> dict[str, Any]:
     """Headline numbers for a run: steps, losses, lr, epochs, saves, outcome."""
-    from .outcome import classify  # late import: outcome imports this module
-
-    events = list(events)
-    steps = [e for e in events if type(e) is StepEvent]
-    lrs = [e for e in events if type(e) is LrEvent]
-    epochs = [e.epoch for e in events if type(e) is EpochEvent]
-    resume = next((e for e in reversed(events) if type(e) is ResumeEvent), None)
-    gbs = next((e.n for e in events if type(e) is GlobalBatchEvent), None)
-    version = next((e.version for e in events if type(e) is DeepSpeedVersionEvent), None)
-    nonfinite = [e.step for e in steps if not math.isfinite(e.loss)]
-    finite = [e.loss for e in steps if math.isfinite(e.loss)]
-    # None when the log does not say (a run that never started a 2nd epoch is in epoch 1)
-    current_epoch = epochs[-1] if epochs else (resume.epoch if resume else None)
-    return {
-        "steps_logged": len(steps),
-        "first_step": steps[0].step if steps else None,
-        "last_step": steps[-1].step if steps else None,
-        "first_loss": steps[0].loss if steps else None,
-        "last_loss": steps[-1].loss if steps else None,
-        "min_loss": min(finite) if finite else None,
-        "nonfinite_loss_steps": len(nonfinite),
-        "first_nonfinite_step": nonfinite[0] if nonfinite else None,
-        "last_iter_time": steps[-1].iter_time if steps else None,
-        "last_samples_per_sec": steps[-1].samples_per_sec if steps else None,
-        "last_lr": lrs[-1].lrs if lrs else None,
-        "epoch": current_epoch,
-        "epochs_started": epochs,
-        "saves": [e.name for e in events if type(e) is SaveEvent],
-        "checkpoints": [e.tag for e in events if type(e) is CheckpointEvent],
-        "evals": sum(1 for e in events if type(e) is EvalEvent),
-        "global_batch_size": gbs,
-        "deepspeed_version": version,
-        "resumed": {"epoch": resume.epoch, "step": resume.step} if resume else None,
-        "errors": [e.kind for e in events if type(e) is ErrorEvent],
-        "tracebacks": sum(1 for e in events if type(e) is TracebackEvent),
-        "exit_codes": [e.rc for e in events if type(e) is ExitCodeEvent],
-        "outcome": classify(events, exit_code=exit_code, user_stopped=user_stopped).to_dict(),
-    }
+    b = SummaryBuilder()
+    b.add(events)
+    return b.result(exit_code, user_stopped)

@@ -19,7 +19,7 @@ from dpgui_qt.core.run.supervisor import (
     read_state,
 )
 
-__all__ = ["LogFollower", "RunHandle", "attach", "list_sessions", "SavedModel", "RunFolder",
+__all__ = ["LogFollower", "RunHandle", "attach", "active_runs", "list_sessions", "SavedModel", "RunFolder",
            "list_runs", "resume_candidates", "LOG_SUBDIR"]
 
 
@@ -105,8 +105,41 @@ class RunHandle:
             if self.trainer_alive(st) or self.supervisor_alive(st):
                 return status
             st2 = read_state(self.state_dir) or st     # may just have been finalised
-            return st2.get("status") if st2.get("status") not in ("running", "starting") else "lost"
+            if st2.get("status") not in ("running", "starting"):
+                return st2.get("status")
+            if st2.get("status") == "running" and st2.get("pid"):
+                return self.conclude_from_log(st2).get("status", "lost")
+            return "lost"
         return status
+
+    def conclude_from_log(self, st: dict) -> dict:
+        """The supervisor was killed (``kill -9``, or a plain ``kill``) and no process
+        of the run is left, so nobody recorded how it ended: read that from the log
+        (the launcher's exit lines, ``TRAINING COMPLETE!``, ``Manually quitting``),
+        record it in ``state.json`` (``exit_inferred`` says so) and return the state.
+        When the log does not tell, the status recorded is ``lost`` (exit code None)."""
+        from dpgui_qt.core.run.supervisor import (
+            RunDirBinder, clear_signal_files, iso, read_json, REQUEST_FILE, write_json_atomic,
+        )
+        rc, why = _exit_from_log(st.get("log_path"))
+        st = dict(st)
+        if not st.get("run_dir"):
+            req = read_json(self.state_dir / REQUEST_FILE)
+            if req:
+                st["run_dir"] = RunDirBinder(req, st.get("pgid"), st.get("pid_start_ticks")).find()
+        try:
+            ended = os.stat(st["log_path"]).st_mtime
+        except (OSError, KeyError, TypeError):
+            ended = time.time()
+        # "lost": it ended, but nothing says how (the exit code is unknown)
+        st.update(status="exited" if rc is not None else "lost", exit_code=rc, ended_at=iso(ended),
+                  exit_inferred=f"the run supervisor was gone; {why}",
+                  signal_files_cleared=clear_signal_files(st.get("run_dir")))
+        try:
+            write_json_atomic(self.state_dir / STATE_FILE, st)
+        except OSError:
+            pass
+        return st
 
     def is_active(self) -> bool:
         return self.effective_status() in ("starting", "running")
@@ -124,6 +157,52 @@ class RunHandle:
             if deadline is not None and time.time() >= deadline:
                 return st
             time.sleep(poll_s)
+
+
+_TAIL_BYTES = 1 << 20
+
+
+def _exit_from_log(log_path: str | None) -> tuple[int | None, str]:
+    """(exit code, how it was inferred) from the end of a console log."""
+    from dpgui_qt.core.run.parse import (
+        CompleteEvent, ExitCodeEvent, ManualQuitEvent, parse_bytes,
+    )
+    try:
+        with open(log_path, "rb") as f:  # type: ignore[arg-type]
+            size = os.fstat(f.fileno()).st_size
+            f.seek(max(0, size - _TAIL_BYTES))
+            data = f.read(_TAIL_BYTES)
+    except (OSError, TypeError):
+        return None, "its log cannot be read, so the exit code is unknown"
+    if size > _TAIL_BYTES:
+        data = data[data.find(b"\n") + 1:]       # drop the cut first line
+    events = parse_bytes(data)
+    failed = [e.rc for e in events if type(e) is ExitCodeEvent and e.rc != 0]
+    if failed:
+        return failed[-1], "the launcher's log reports a non-zero exit code"
+    if any(type(e) is CompleteEvent for e in events):
+        return 0, "the log ends with TRAINING COMPLETE!"
+    if any(type(e) is ManualQuitEvent for e in events):
+        return 0, "the log shows the trainer quitting after save_quit"
+    if any(type(e) is ExitCodeEvent for e in events):
+        return 0, "the launcher's log reports that its processes exited successfully"
+    return None, "the log does not say how it ended, so the exit code is unknown"
+
+
+def active_runs(output_dir: str | os.PathLike | None) -> list[dict]:
+    """States of the runs dpgui started on ``output_dir`` that are still active
+    (from the registry in ``<output_dir>/.dpgui-logs``; any GUI or CLI)."""
+    from dpgui_qt.core.run.supervisor import registered_runs
+    out = []
+    for entry in registered_runs(output_dir):
+        h = RunHandle(Path(entry["state_dir"]))
+        try:
+            st = h.state()
+        except FileNotFoundError:
+            continue
+        if h.effective_status(st) in ("starting", "running"):
+            out.append(st)
+    return out
 
 
 def attach(state_dir: str | os.PathLike) -> RunHandle:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from dpgui_qt.core.run import wsl
+from dpgui_qt.core.secrets import is_secret_name, mask
 
 DEFAULT_MASTER_PORT = 29500
 
@@ -48,13 +49,28 @@ class LaunchCommand:
             merged.update(self.env)
         return merged
 
-    def preview(self) -> str:
-        """A copyable one-line command: ``cd <checkout> && VAR=... deepspeed ...``."""
+    def preview(self, reveal_secrets: bool = False) -> str:
+        """A copyable one-line command: ``cd <checkout> && VAR=... deepspeed ...``.
+
+        Values of secret variables (``WANDB_API_KEY``, ``HF_TOKEN``, ...; see
+        :mod:`dpgui_qt.core.secrets`) are masked unless ``reveal_secrets``."""
         if self.windows:
-            return subprocess.list2cmdline(self.argv)
-        parts = [f"{k}={shlex.quote(v)}" for k, v in self.env.items()]
+            return subprocess.list2cmdline(
+                self.argv if reveal_secrets else [_masked_assignment(a) for a in self.argv])
+        env = self.env if reveal_secrets else masked_env(self.env)
+        parts = [f"{k}={shlex.quote(v)}" for k, v in env.items()]
         parts += [shlex.quote(a) for a in self.argv]
         return f"cd {shlex.quote(self.trainer_cwd)} && " + " ".join(parts)
+
+
+def masked_env(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with the values of secret variables masked (for display and logs)."""
+    return {k: (mask(v) if is_secret_name(k) else v) for k, v in env.items()}
+
+
+def _masked_assignment(arg: str) -> str:
+    k, sep, v = arg.partition("=")
+    return f"{k}={mask(v)}" if sep and k and is_secret_name(k) else arg
 
 
 @dataclass
@@ -227,5 +243,5 @@ class RunSpec:
     def cwd(self) -> str | None:
         return self.command().cwd
 
-    def preview(self) -> str:
-        return self.command().preview()
+    def preview(self, reveal_secrets: bool = False) -> str:
+        return self.command().preview(reveal_secrets)

@@ -53,7 +53,8 @@ RUN_DIR_FORMAT = "%Y%m%d_%H-%M-%S"
 STATE_FIELDS = {
     "version": "state-file format version (1)",
     "run_id": "name of the run-state dir (UTC stamp + random suffix)",
-    "status": "starting | running | exited | failed_to_start",
+    "status": "starting | running | exited | failed_to_start | lost (ended, the supervisor was "
+              "gone and the log does not say how)",
     "argv": "list[str] executed (no shell)",
     "env": "dict of variables dpgui added on top of the inherited environment",
     "cwd": "working directory of the trainer process (None with wsl.exe)",
@@ -73,7 +74,9 @@ STATE_FIELDS = {
     "exit_code": "trainer exit status (negative = killed by that signal), else None",
     "stop_request": "the last control action requested (save/save_quit/stop/kill) or None",
     "orphans_killed": "pids of group members SIGKILLed after the launcher exited",
-    "error": "why the trainer could not be started, else None",
+    "error": "why the trainer could not be started (or its log could not be written), else None",
+    "signal_files_cleared": "save/save_quit files left unconsumed in run_dir, removed at the end",
+    "exit_inferred": "set when the supervisor was gone and the end was read from the log",
 }
 
 
@@ -99,12 +102,30 @@ def write_json_atomic(path: str | os.PathLike, data: dict) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        fsync_dir(path.parent)   # the rename itself must survive a crash too
     except BaseException:
         try:
             os.unlink(tmp)
         except OSError:
             pass
         raise
+
+
+def fsync_dir(path: str | os.PathLike) -> None:
+    """Flush a folder's entries (a rename in it) to disk; a no-op where folders
+    cannot be opened (Windows)."""
+    if os.name == "nt":  # pragma: no cover
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def read_json(path: str | os.PathLike) -> dict | None:
@@ -206,7 +227,16 @@ def signal_group(pgid: int, sig: int, leader_ticks: int | None = None) -> list[i
 
 
 # --------------------------------------------------------------------------
-# run-folder discovery
+# run-folder binding
+#
+# Several runs may share one output_dir (an lr sweep on a multi-GPU box), so the
+# newest stamped folder is not necessarily ours.  A folder is bound to a run only
+# on evidence the trainer itself leaves: diffusion-pipe's rank 0 opens a
+# TensorBoard writer directly in its run folder before the first step, and the
+# event file's name carries the writer's pid
+# (``events.out.tfevents.<time>.<host>.<pid>.<n>``).  That pid is ours when the
+# launcher named it in our log (``process <pid> spawned with command: ...``) or
+# when it is a member of our trainer's process group/session.
 def parse_run_dir_name(name: str) -> datetime | None:
     if not RUN_DIR_RE.match(name):
         return None
@@ -216,41 +246,115 @@ def parse_run_dir_name(name: str) -> datetime | None:
         return None
 
 
-def discover_run_dir(output_dir: str | os.PathLike | None, since_epoch: float,
-                     exclude: set[str] | frozenset[str] = frozenset(),
-                     slack_s: float = 2.0) -> str | None:
-    """The newest ``output_dir/<UTC stamp>/`` folder named at or after
-    ``since_epoch`` (minus ``slack_s``) and not in ``exclude`` (the folders that
-    existed before the start)."""
-    if not output_dir:
-        return None
+TFEVENTS_RE = re.compile(r"^events\.out\.tfevents\.\d+(?:\.\d+)?\.(?P<host>.+)\.(?P<pid>\d+)\.\d+")
+SPAWNED_RE = re.compile(rb"process (\d+) spawned with command")
+LOG_SCAN_LIMIT = 4 << 20      # the launcher names its ranks in the first kilobytes
+SIGNAL_FILES = ("save", "save_quit")
+
+
+def tfevents_pids(run_dir: str | os.PathLike) -> set[int]:
+    """Pids of the processes that wrote TensorBoard event files in ``run_dir``."""
     try:
-        names = os.listdir(output_dir)
+        names = os.listdir(run_dir)
     except OSError:
+        return set()
+    out = set()
+    for n in names:
+        m = TFEVENTS_RE.match(n)
+        if m is not None:
+            out.add(int(m.group("pid")))
+    return out
+
+
+class RunDirBinder:
+    """Finds the run folder of one run from evidence (see above), never from timing
+    alone.  ``observe()`` collects the trainer's pids (call it while the trainer
+    runs); ``find()`` returns the folder or None while there is no evidence yet."""
+
+    def __init__(self, request: dict, pgid: int | None = None, ticks: int | None = None,
+                 slack_s: float = 2.0):
+        self.output_dir = request.get("output_dir")
+        self.exclude = set(request.get("preexisting_run_dirs") or [])
+        self.since = float(request.get("requested_at_epoch") or 0.0) - slack_s
+        self.log_path = request.get("log_path")
+        self.pgid, self.ticks = pgid, ticks
+        self.pids: set[int] = set()
+        self._log_off = 0
+
+    def observe(self) -> None:
+        self._scan_log()
+        if self.pgid and _have_proc():
+            self.pids.update(group_members(self.pgid, self.ticks))
+
+    def _scan_log(self) -> None:
+        if not self.log_path or self._log_off >= LOG_SCAN_LIMIT:
+            return
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(self._log_off)
+                data = f.read(LOG_SCAN_LIMIT - self._log_off)
+        except OSError:
+            return
+        end = data.rfind(b"\n") + 1
+        if end == 0 and len(data) < LOG_SCAN_LIMIT - self._log_off:
+            return                      # an unfinished first line: read it again later
+        data = data[:end] if end else data
+        self._log_off += len(data)
+        self.pids.update(int(m.group(1)) for m in SPAWNED_RE.finditer(data))
+
+    def _ours(self, pid: int) -> bool:
+        if pid in self.pids:
+            return True
+        if not (self.pgid and _have_proc()):
+            return False
+        leader = proc_stat(self.pgid)
+        if leader is not None and self.ticks is not None and leader[4] != self.ticks:
+            return False                # our session is gone and its id was reused
+        st = proc_stat(pid)
+        if st is not None and st[0] not in ("Z", "X") and self.pgid in (st[2], st[3]):
+            self.pids.add(pid)
+            return True
+        return False
+
+    def candidates(self) -> list[str]:
+        """New stamped folders of output_dir (made at or after the request), newest first."""
+        if not self.output_dir:
+            return []
+        try:
+            names = os.listdir(self.output_dir)
+        except OSError:
+            return []
+        out = []
+        for name in names:
+            ts = parse_run_dir_name(name)
+            if ts is None or name in self.exclude or ts.timestamp() < self.since:
+                continue
+            path = os.path.join(os.fspath(self.output_dir), name)
+            if os.path.isdir(path):
+                out.append(path)
+        return sorted(out, reverse=True)
+
+    def find(self, scan_log: bool = True) -> str | None:
+        if scan_log:
+            self._scan_log()
+        for path in self.candidates():
+            if any(self._ours(pid) for pid in tfevents_pids(path)):
+                return path
         return None
-    best = None
-    for name in names:
-        ts = parse_run_dir_name(name)
-        if ts is None or name in exclude or ts.timestamp() < since_epoch - slack_s:
-            continue
-        if not os.path.isdir(os.path.join(output_dir, name)):
-            continue
-        if best is None or name > best:
-            best = name
-    return os.path.join(os.fspath(output_dir), best) if best else None
 
 
 def locate_run_dir(state: dict) -> str | None:
-    """The run folder: from the state, or discovered now (the supervisor scans
-    only periodically, so a caller that needs it at once looks itself)."""
+    """The run folder: from the state, or bound now from the same evidence the
+    supervisor uses (it looks only periodically; a caller may need it at once)."""
     if state.get("run_dir"):
         return state["run_dir"]
     sd = state.get("state_dir")
     req = read_json(Path(sd) / REQUEST_FILE) if sd else None
     if not req:
         return None
-    since = req.get("requested_at_epoch") or state.get("started_at_epoch") or 0.0
-    return discover_run_dir(req.get("output_dir"), since, set(req.get("preexisting_run_dirs") or []))
+    # cheap enough for a GUI that asks on every status change: no log scan, and
+    # only the pids named in new folders' event files are looked up in /proc
+    return RunDirBinder(req, state.get("pgid"), state.get("pid_start_ticks")).find(scan_log=False)
 
 
 def existing_run_dirs(output_dir: str | os.PathLike | None) -> list[str]:
@@ -260,18 +364,98 @@ def existing_run_dirs(output_dir: str | os.PathLike | None) -> list[str]:
         return []
 
 
-# --------------------------------------------------------------------------
-# starting (runs in the caller: GUI or CLI)
-def default_log_path(output_dir: str | None, state_dir: Path, stamp: str) -> Path:
-    if output_dir:
-        d = Path(output_dir) / LOG_SUBDIR
+def clear_signal_files(run_dir: str | os.PathLike | None) -> list[str]:
+    """Remove ``save``/``save_quit`` files the trainer did not consume (it deletes
+    them when it acts on them), so that they cannot stop the next resume."""
+    removed = []
+    if not run_dir:
+        return removed
+    for name in SIGNAL_FILES:
+        p = os.path.join(run_dir, name)
         try:
-            d.mkdir(parents=True, exist_ok=True)
-            if os.access(d, os.W_OK):
-                return d / f"dpgui-{stamp}.log"
+            if os.path.isfile(p) and not os.path.islink(p):
+                os.unlink(p)
+                removed.append(name)
         except OSError:
             pass
-    return state_dir / f"dpgui-{stamp}.log"
+    return removed
+
+
+def free_bytes(path: str | os.PathLike) -> int | None:
+    """Free space for an unprivileged writer at ``path`` (None if unknown)."""
+    try:
+        st = os.statvfs(path)
+    except (OSError, AttributeError):
+        try:
+            import shutil
+            return shutil.disk_usage(path).free
+        except OSError:
+            return None
+    return st.f_bavail * st.f_frsize
+
+
+# --------------------------------------------------------------------------
+# starting (runs in the caller: GUI or CLI)
+def log_dir_for(output_dir: str | None) -> Path | None:
+    """``<output_dir>/.dpgui-logs`` if it can be made and written, else None."""
+    if not output_dir:
+        return None
+    d = Path(output_dir) / LOG_SUBDIR
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return d if os.access(d, os.W_OK) else None
+
+
+def default_log_path(output_dir: str | None, state_dir: Path, run_id: str) -> Path:
+    """``dpgui-<run id>.log``: the run id (UTC stamp + random suffix) keeps two
+    launches in the same second apart."""
+    d = log_dir_for(output_dir)
+    return (d or state_dir) / f"dpgui-{run_id}.log"
+
+
+def _create_log(path: Path) -> None:
+    """Create the log file, refusing to share one with another run."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    os.close(fd)
+
+
+REGISTRY_SUFFIX = ".run.json"
+
+
+def register_run(output_dir: str | None, request: dict) -> Path | None:
+    """Leave a pointer to the run-state dir in ``<output_dir>/.dpgui-logs`` so that
+    any dpgui (GUI or CLI, whatever its state folder) sees the runs active on this
+    output_dir."""
+    d = log_dir_for(output_dir)
+    if d is None:
+        return None
+    p = d / f"dpgui-{request['run_id']}{REGISTRY_SUFFIX}"
+    try:
+        write_json_atomic(p, {"run_id": request["run_id"], "state_dir": request["state_dir"],
+                              "config": request.get("config"), "log_path": request["log_path"],
+                              "requested_at_epoch": request["requested_at_epoch"]})
+    except OSError:
+        return None
+    return p
+
+
+def registered_runs(output_dir: str | os.PathLike | None) -> list[dict]:
+    """The registry entries of ``output_dir`` (any state, newest first)."""
+    if not output_dir:
+        return []
+    d = Path(output_dir) / LOG_SUBDIR
+    try:
+        names = sorted((n for n in os.listdir(d) if n.endswith(REGISTRY_SUFFIX)), reverse=True)
+    except OSError:
+        return []
+    out = []
+    for n in names:
+        e = read_json(d / n)
+        if isinstance(e, dict) and e.get("state_dir"):
+            out.append(e)
+    return out
 
 
 def start_run(argv: list[str], state_root: str | os.PathLike, *,
@@ -294,8 +478,15 @@ def start_run(argv: list[str], state_root: str | os.PathLike, *,
     run_id = f"{stamp}-{secrets.token_hex(3)}"
     state_dir = state_root / run_id
     state_dir.mkdir()
-    log = Path(log_path) if log_path else default_log_path(output_dir, state_dir, stamp)
-    log.parent.mkdir(parents=True, exist_ok=True)
+    if log_path:
+        log = Path(log_path)
+        log.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        log = default_log_path(output_dir, state_dir, run_id)
+        try:
+            _create_log(log)
+        except FileExistsError:      # astronomically unlikely: same second, same suffix
+            raise RuntimeError(f"{log} already exists; start the run again") from None
     request = {
         "version": STATE_VERSION, "run_id": run_id, "argv": [str(a) for a in argv],
         "env": dict(env or {}), "cwd": cwd, "config": config, "output_dir": output_dir,
@@ -304,6 +495,7 @@ def start_run(argv: list[str], state_root: str | os.PathLike, *,
         "preexisting_run_dirs": existing_run_dirs(output_dir),
     }
     write_json_atomic(state_dir / REQUEST_FILE, request)
+    register_run(output_dir, request)
     state = _initial_state(request)
     write_json_atomic(state_dir / STATE_FILE, state)
 
@@ -337,11 +529,22 @@ def start_run(argv: list[str], state_root: str | os.PathLike, *,
                        f"see {state_dir / SUPERVISOR_ERR}")
 
 
+def _masked(env: dict) -> dict:
+    try:
+        from dpgui_qt.core.secrets import is_secret_name, mask
+    except ImportError:          # started by path (-I): mask every value rather than leak one
+        return {k: "****" for k in env}
+    return {k: (mask(v) if is_secret_name(k) else v) for k, v in env.items()}
+
+
 def _initial_state(request: dict) -> dict:
     st = {k: None for k in STATE_FIELDS}
     st.update({k: request.get(k) for k in ("run_id", "argv", "env", "cwd", "config",
                                            "output_dir", "resume_from", "log_path", "state_dir")})
     st.update(version=STATE_VERSION, status="starting", orphans_killed=[])
+    # state.json is read by every follower and shown in the GUI: no secret in clear
+    # (request.json keeps the real values for the supervisor; it is private, mode 0600)
+    st["env"] = _masked(st.get("env") or {})
     if request.get("resume_from") and request.get("output_dir"):
         st["run_dir"] = os.path.join(request["output_dir"], request["resume_from"])
     return st
@@ -369,13 +572,26 @@ class _Supervisor:
         env = dict(os.environ)
         env.update(req.get("env") or {})
         log_path = req["log_path"]
-        logf = open(log_path, "ab", buffering=0)
+        started = time.time()
+        try:
+            logf = open(log_path, "ab", buffering=0)
+        except OSError as e:
+            return self._fail(started, f"dpgui: cannot write the console log {log_path}: "
+                              f"{e.strerror or e}", log=None)
+        full = self._log_disk_full(log_path)
+        if full:
+            return self._fail(started, full, log=logf)
+        if req.get("resume_from") and self.state.get("run_dir"):
+            stale = clear_signal_files(self.state["run_dir"])
+            if stale:
+                self._note(logf, f"dpgui: removed {' and '.join(stale)} left in "
+                                 f"{self.state['run_dir']} by an earlier run (it would have "
+                                 f"stopped this run at its first step)")
         popen_kw: dict = {}
         if os.name == "nt":  # pragma: no cover
             popen_kw["creationflags"] = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200)
         else:
             popen_kw["start_new_session"] = True
-        started = time.time()
         cwd = req.get("cwd") or None
         try:
             if cwd is not None and not os.path.isdir(cwd):
@@ -385,13 +601,7 @@ class _Supervisor:
                                     stderr=subprocess.STDOUT, close_fds=True, **popen_kw)
         except OSError as e:
             why = e.strerror if isinstance(e, FileNotFoundError) and e.strerror else str(e)
-            msg = f"dpgui: could not start {req['argv'][0]!r}: {why}"
-            logf.write((msg + "\n").encode())
-            logf.close()
-            self.state.update(status="failed_to_start", error=msg, started_at=iso(started),
-                              started_at_epoch=started, ended_at=iso(time.time()))
-            self.save()
-            return 1
+            return self._fail(started, f"dpgui: could not start {req['argv'][0]!r}: {why}", log=logf)
         logf.close()             # the trainer holds its own copy of the descriptor
         st = proc_stat(proc.pid)
         self.state.update(status="running", pid=proc.pid, pgid=proc.pid,
@@ -399,8 +609,7 @@ class _Supervisor:
                           started_at=iso(started), started_at_epoch=started)
         self.save()
 
-        exclude = set(req.get("preexisting_run_dirs") or [])
-        since = req.get("requested_at_epoch") or started
+        binder = RunDirBinder(req, proc.pid, self.state.get("pid_start_ticks"))
         last_scan = 0.0
         while True:
             try:
@@ -410,14 +619,48 @@ class _Supervisor:
                 pass
             if self.state.get("run_dir") is None and time.time() - last_scan >= 0.25:
                 last_scan = time.time()
-                self._found(discover_run_dir(req.get("output_dir"), since, exclude))
+                binder.observe()
+                self._found(binder.find())
         if self.state.get("run_dir") is None:
-            self._found(discover_run_dir(req.get("output_dir"), since, exclude), save=False)
+            self._found(binder.find(), save=False)
         self.state["orphans_killed"] = self._reap_orphans(proc.pid, self.state.get("pid_start_ticks"),
                                                           float(req.get("orphan_grace_s", 10.0)))
+        # save/save_quit files the trainer never saw would stop the next resume
+        self.state["signal_files_cleared"] = clear_signal_files(self.state.get("run_dir"))
+        if rc != 0:
+            full = self._log_disk_full(log_path)
+            if full:
+                self.state["error"] = full
         self.state.update(status="exited", exit_code=rc, ended_at=iso(time.time()))
         self.save()
         return 0
+
+    @staticmethod
+    def _log_disk_full(log_path: str, need: int = 64 << 10) -> str | None:
+        """A message when the log's disk has (almost) no room left, else None."""
+        free = free_bytes(os.path.dirname(os.path.abspath(log_path)))
+        if free is None or free >= need:
+            return None
+        return (f"dpgui: no space left on the disk of the console log {log_path} "
+                f"({free} bytes free): the trainer's output cannot be written. Free some "
+                f"space or choose an output_dir on a disk with room.")
+
+    @staticmethod
+    def _note(logf, msg: str) -> None:
+        try:
+            logf.write((msg + "\n").encode())
+        except OSError:
+            pass
+
+    def _fail(self, started: float, msg: str, log) -> int:
+        if log is not None:
+            self._note(log, msg)
+            log.close()
+        print(msg, file=sys.stderr)          # supervisor.err, in the run-state dir
+        self.state.update(status="failed_to_start", error=msg, started_at=iso(started),
+                          started_at_epoch=started, ended_at=iso(time.time()))
+        self.save()
+        return 1
 
     def _found(self, run_dir: str | None, save: bool = True) -> None:
         if not run_dir:

@@ -45,12 +45,20 @@ class ConfigDiffDialog(QDialog):
         self.setWindowTitle(f"Config diff: {a.parent.name} → {b.parent.name}")
         self.resize(820, 600)
         lay = QVBoxLayout(self)
-        self.rows = config_diff(a, b)
+        from dpgui_qt.core.errors import DocumentError
+
+        problem = ""
+        try:
+            self.rows = config_diff(a, b)
+        except DocumentError as exc:  # a copy that is gone, too large, or not a file
+            self.rows, problem = [], str(exc)
         self.view = QTextEdit(self)
         self.view.setReadOnly(True)
         self.view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         lay.addWidget(QLabel(f"<b>{html.escape(str(a))}</b><br>→ <b>{html.escape(str(b))}</b>", self))
-        if not self.rows:
+        if problem:
+            self.view.setPlainText(f"Cannot compare the configs: {problem}")
+        elif not self.rows:
             self.view.setPlainText("The two configs are identical.")
         else:
             colors = {"+": ("#1b5e20", "#e8f5e9"), "-": ("#b71c1c", "#ffebee"),

@@ -61,6 +61,15 @@ def resolve_source(path: str | os.PathLike) -> tuple[Path | None, Path | None]:
     return None, None
 
 
+def _alive(obj) -> bool:
+    """Does the C++ side of a Qt wrapper still exist?"""
+    try:
+        import shiboken6
+        return shiboken6.isValid(obj)
+    except ImportError:  # pragma: no cover
+        return True
+
+
 def _release_memory() -> None:
     """After a long log is read: collect (on this, the GUI, thread) and hand the freed
     heap back to the OS -- parsing millions of short-lived events leaves several MB of
@@ -257,6 +266,7 @@ class MonitorModel(QObject):
         self._replay_rows: list = []
         self._replay_epoch_rows: list = []
         self._replay_row_pos = 0
+        self._quit_hooked = False
         self._stream = None            # instant replay: (file, assembler, parser)
         self.load_done: int | None = None   # bytes of the log read while loading, else None
         self.load_total: int | None = None
@@ -406,29 +416,43 @@ class MonitorModel(QObject):
         self._worker.problem.connect(self.message)
         self._worker.progress.connect(self._progress)
         app = QCoreApplication.instance()
-        if app is not None:
+        if app is not None and not self._quit_hooked:
             app.aboutToQuit.connect(self.stop)
+            self._quit_hooked = True
         self._thread.start()
 
     def _stop_thread(self) -> None:
-        if self._thread is not None:
-            if self._worker is not None:
-                try:
-                    self._worker.events.disconnect(self._worker_events)
-                    self._worker.scalars.disconnect(self.feed_scalars)
-                    self._worker.progress.disconnect(self._progress)
-                except (RuntimeError, TypeError):
-                    pass
-            try:
-                self._thread.quit()
-                self._thread.wait(5000)
-                if self._worker is not None:
-                    self._worker.deleteLater()
-                self._thread.deleteLater()
-            except RuntimeError:
-                pass   # already deleted with its parent (interpreter shutdown)
+        """Stop following. Safe at any point of an application's teardown: the
+        worker or the thread may already have been deleted by Qt (their parent
+        went first, or Python's finalisation released them) -- then there is
+        nothing left to stop, and touching them would raise "Internal C++ object
+        (FollowWorker) already deleted"."""
+        thread, worker = getattr(self, "_thread", None), getattr(self, "_worker", None)
         self._thread = None
         self._worker = None
+        if worker is not None and _alive(worker):
+            for sig, slot in ((worker.events, self._worker_events), (worker.scalars, self.feed_scalars),
+                              (worker.problem, self.message), (worker.progress, self._progress)):
+                try:
+                    sig.disconnect(slot)
+                except (RuntimeError, TypeError):
+                    pass
+        if thread is not None and _alive(thread):
+            try:
+                thread.quit()
+                thread.wait(5000)
+            except RuntimeError:
+                pass
+        if worker is not None and _alive(worker):
+            try:
+                worker.deleteLater()
+            except RuntimeError:
+                pass
+        if thread is not None and _alive(thread):
+            try:
+                thread.deleteLater()
+            except RuntimeError:
+                pass
 
     def _progress(self, done, total) -> None:
         loading = done < total

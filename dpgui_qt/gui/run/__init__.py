@@ -125,7 +125,9 @@ def install(window, *, reattach: bool = True) -> None:
 
     window.run_close_guard = close_guard
     if reattach:
-        QTimer.singleShot(REATTACH_DELAY_MS, lambda: reattach_active(window))
+        # the window as context: the timer dies with it instead of firing into a
+        # deleted window (a traceback at exit, or in the next test)
+        QTimer.singleShot(REATTACH_DELAY_MS, window, lambda: reattach_active(window))
 
 
 def reattach_active(window) -> bool:

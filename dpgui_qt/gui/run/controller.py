@@ -427,6 +427,12 @@ class RunController(QObject):
             self.status = control.on_exit(self.status, rc)
             self.outcome = classify(self.events_for_outcome(), rc, user_stopped=user_stopped,
                                     cache_only=self.status.exits_early_ok)
+            if st.get("error") and self.outcome.status == "failed":
+                # the supervisor found why the log says nothing (its disk is full)
+                self.outcome = Outcome(
+                    "failed", "log_unwritable", "The run's console log could not be written",
+                    st["error"], "Free space on that disk, or choose an output_dir on a disk "
+                    "with room, then start again.", [st["error"]], self.outcome.notices)
         self.ended = True
         self.statusChanged.emit(self.status)
         self.progress.emit(self.progress_info())

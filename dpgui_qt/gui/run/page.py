@@ -24,7 +24,7 @@ from dpgui_qt.core.run import control
 from dpgui_qt.core.run import env as envmod
 from dpgui_qt.core.run.control import Phase
 from dpgui_qt.core.run.runs import list_sessions, resume_candidates
-from dpgui_qt.core.run.spec import SpecError
+from dpgui_qt.core.run.spec import SpecError, masked_env
 from dpgui_qt.gui import icons, messages
 from dpgui_qt.gui.run import preflight as pf
 from dpgui_qt.gui.run.console import ConsoleSearchBar, ConsoleView
@@ -506,10 +506,11 @@ class RunPage(QWidget):
             self.refresh_resume()
 
     def command_text(self) -> str:
-        """The copyable one-line command (what the preview shows first)."""
+        """The copyable one-line command (what the preview shows first, with the
+        values of secret variables in full: copying is an explicit request)."""
         if self.spec is None:
             return ""
-        return self.spec.command().preview()
+        return self.spec.command().preview(reveal_secrets=True)
 
     def _update_preview(self) -> None:
         if self.spec is None:
@@ -526,7 +527,7 @@ class RunPage(QWidget):
             return
         self.copy_btn.setEnabled(True)
         self.preview.setPlainText(cmd.preview())
-        env = " ".join(f"{k}={v}" for k, v in cmd.env.items())
+        env = " ".join(f"{k}={v}" for k, v in masked_env(cmd.env).items())
         where = (f"Runs inside WSL ({self.spec.wsl_distro or 'default distribution'}) in "
                  f"{cmd.trainer_cwd}" if cmd.windows else f"Working directory: {cmd.cwd}")
         info = f"{where}\nAdded environment: {env or '(none)'}"
