@@ -62,6 +62,29 @@ def folder_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
 
 
+COMPONENTS = [  # (label, path prefixes under _internal/) -- what each dependency brings
+    ("Qt libraries", ("PySide6/Qt/lib/",)), ("Qt plugins", ("PySide6/Qt/plugins/",)),
+    ("PySide6 bindings", ("PySide6/", "shiboken6/", "libpyside6", "libshiboken6")),
+    ("PyAV + FFmpeg", ("av/", "av.libs/")), ("numpy + OpenBLAS", ("numpy/", "numpy.libs/")),
+    ("Pillow", ("PIL/", "pillow.libs/")), ("pyqtgraph", ("pyqtgraph/",)),
+    ("Python runtime", ("libpython", "python3", "base_library.zip", "lib-dynload/")),
+    ("ICU, X11/xcb, glib and other system libraries", ("lib",)),
+]
+
+
+def component_sizes(folder: Path) -> list[tuple[str, int]]:
+    """Bytes per dependency group of a one-folder build (the rest as 'other')."""
+    root = folder / "_internal"
+    sizes: dict[str, int] = {}
+    for p in root.rglob("*"):
+        if not p.is_file() or p.is_symlink():
+            continue
+        rel = p.relative_to(root).as_posix()
+        label = next((lab for lab, prefixes in COMPONENTS if rel.startswith(prefixes)), "other")
+        sizes[label] = sizes.get(label, 0) + p.stat().st_size
+    return sorted(sizes.items(), key=lambda kv: -kv[1])
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
@@ -87,6 +110,9 @@ def main() -> int:
         print(f"  single file {single}: {size / 1e6:.1f} MB, {verdict} the {SIZE_BUDGET_MB} MB budget")
     if onedir.is_file():
         print(f"  one-folder  {onedir.parent}: {folder_size(onedir.parent) / 1e6:.1f} MB on disk")
+        print("  what the one folder holds (MB, largest first):")
+        for name, size in component_sizes(onedir.parent)[:10]:
+            print(f"    {size / 1e6:7.1f}  {name}")
     debs = [args.deb] if args.deb else sorted(glob.glob(str(REPO / "dist" / "dpgui_*.deb")))
     if debs and Path(debs[-1]).is_file():
         print(f"  .deb        {debs[-1]}: {Path(debs[-1]).stat().st_size / 1e6:.1f} MB")
