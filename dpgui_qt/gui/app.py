@@ -53,7 +53,7 @@ class _AfterFirstPaint:
                 if event.type() == QEvent.Type.Paint and not done[0]:
                     done[0] = True
                     for fn in callbacks:
-                        QTimer.singleShot(0, fn)
+                        QTimer.singleShot(0, obj, fn)  # dies with the window
                 return False
 
         self.filter = Filter()

@@ -456,7 +456,7 @@ class MainWindow(QMainWindow):
                 st.remove_recent_file(str(Path(path).resolve()))
             return False
         # the settings file is written after the window has painted
-        QTimer.singleShot(300, lambda p=str(path): st.add_recent_file(p))
+        QTimer.singleShot(300, self, lambda p=str(path): st.add_recent_file(p))
         self.show_page("config")
         self.statusBar().showMessage(f"Opened {path}", 5000)
         return True

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QFrame, QHBoxLayout
 
 from dpgui_qt.core import keypath as kp
 from dpgui_qt.gui import icons
+from dpgui_qt.gui.bind import bind
 from dpgui_qt.gui.literals import same_value
 from dpgui_qt.gui.property_model import (COL_KEY, COL_VALUE, GROUP, ITEM, KEY, TABLE, TABLES,
                                          AdvancedRole, FilterTextRole, IsSetRole, KindRole,
@@ -400,9 +401,9 @@ class ConfigEditorPage(QWidget):
                                        "default applies")
         self.reset_action.triggered.connect(lambda: self.reset_index(self.tree.currentIndex()))
         self.addAction(self.reset_action)
-        session.changed.connect(lambda _c: self._refresh_side())
+        bind(session.changed, self, lambda _c: self._refresh_side())
         session.documentReplaced.connect(self._refresh_side)
-        QTimer.singleShot(0, self.expand_default)
+        QTimer.singleShot(0, self, self.expand_default)
 
     # ------------------------------------------------------------ side tabs
     @property

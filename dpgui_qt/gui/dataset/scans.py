@@ -17,6 +17,7 @@ from typing import Callable
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 
 from dpgui_qt.core.dataset.scan import DatasetScan, DirectoryScan, directory_settings
+from dpgui_qt.gui.bind import bind
 from dpgui_qt.gui.dataset.scan_worker import ScanController
 
 _SCAN_KEYS = ("skip_empty_caption", "online_captions", "cache_shuffle_num", "shuffle_tags",
@@ -79,7 +80,7 @@ class ScanManager(QObject):
         self._dirty_folders: set[str] = set()
         self.watcher = QFileSystemWatcher(self)
         self.watcher.directoryChanged.connect(self._folder_changed)
-        session.changed.connect(lambda _c: self.schedule())
+        bind(session.changed, self, lambda _c: self.schedule())
         session.documentReplaced.connect(self.schedule)
 
     # ------------------------------------------------------------ entries
@@ -230,12 +231,12 @@ class ScanManager(QObject):
             self._restart = False
             pending = [s for s in self._pending if s not in self.results or self._pending_force]
             if pending:
-                QTimer.singleShot(0, lambda p=pending: self._start(p, True))
+                QTimer.singleShot(0, self, lambda p=pending: self._start(p, True))
         self._rewatch()
         self.resultsChanged.emit()
         self.finished.emit()
         if not restarting:
-            QTimer.singleShot(0, self.scan_missing)  # edits made while it ran
+            QTimer.singleShot(0, self, self.scan_missing)  # edits made while it ran
 
     def _failed(self, message: str) -> None:
         self._inflight = []  # (a failed scan delivers no result)

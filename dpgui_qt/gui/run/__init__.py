@@ -106,7 +106,8 @@ def install(window, *, reattach: bool = True) -> None:
 
     window.run_close_guard = close_guard
     if reattach:
-        QTimer.singleShot(REATTACH_DELAY_MS, lambda: reattach_active(window))
+        # bound to the window: a window closed within the delay takes its timer with it
+        QTimer.singleShot(REATTACH_DELAY_MS, window, lambda: reattach_active(window))
 
 
 def reattach_active(window) -> bool:
