@@ -123,13 +123,13 @@ def test_file_changed_on_disk_offers_reload(window, main_example, qtbot):
     tmp = main_example.with_suffix(".tmp")
     tmp.write_text(main_example.read_text().replace("epochs = 1000", "epochs = 7"))
     os.replace(tmp, main_example)
-    qtbot.waitUntil(lambda: not bar.isHidden(), timeout=5000)
+    qtbot.waitUntil(lambda: not bar.isHidden(), timeout=30_000)
     assert "changed on disk" in bar.label.text()
     bar.button("Reload").click()
     assert window.session.doc.get("epochs") == 7 and not window.session.modified
     # a second change is noticed too (the watch survived the rename)
     main_example.write_text(main_example.read_text().replace("epochs = 7", "epochs = 8"))
-    qtbot.waitUntil(lambda: not bar.isHidden(), timeout=5000)
+    qtbot.waitUntil(lambda: not bar.isHidden(), timeout=30_000)
     bar.button("Keep My Version").click()
     assert window.session.doc.get("epochs") == 7 and window.session.modified
 
@@ -146,7 +146,9 @@ def test_save_as_and_recent_files(window, main_example, tmp_path, qtbot):
     from dpgui_qt.gui import settings
 
     assert window.open_file(main_example)
-    qtbot.wait(400)  # opening records the recent file after the first paint
+    # opening records the recent file a moment later (after the first paint)
+    qtbot.waitUntil(lambda: str(main_example.resolve()) in settings.recent_files(),
+                    timeout=30_000)
     target = tmp_path / "copy.toml"
     assert window._save_to(str(target))
     assert window.session.path == target and target.read_text() == main_example.read_text()
@@ -246,6 +248,6 @@ def test_validation_is_debounced(window, main_example, qtbot):
     for v in (2, 3, 4):
         window.session.set_value("epochs", v)
     assert not seen  # nothing ran synchronously while "typing"
-    qtbot.waitUntil(lambda: bool(seen), timeout=3000)
+    qtbot.waitUntil(lambda: bool(seen), timeout=30_000)
     qtbot.wait(300)
     assert len(seen) == 1
