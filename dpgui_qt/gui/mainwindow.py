@@ -210,6 +210,9 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         self.pages_menu = m.addMenu("&Pages")
         self.docks_menu = m.addMenu("P&anels")
+        from dpgui_qt.gui import theme
+
+        theme.install_menu(self, m)
         self.run_menu = m = mb.addMenu("&Run")
         m.addActions([A["run.validate"]])
         m.addSeparator()
