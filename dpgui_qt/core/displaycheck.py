@@ -474,3 +474,37 @@ def _loads(plugin: Path) -> bool:
     except OSError:
         return False
     return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m dpgui_qt.core.displaycheck [--packages apt|dnf|pacman] [PLATFORM]``:
+    what the platform plugin (default xcb) lacks here, as a report or as package names
+    for one package manager (empty when nothing is missing; used by .ci/run)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m dpgui_qt.core.displaycheck",
+                                 description=main.__doc__.splitlines()[0])
+    ap.add_argument("platform", nargs="?", default="xcb", choices=DISPLAY_PLATFORMS)
+    ap.add_argument("--packages", choices=("apt", "dnf", "pacman"))
+    args = ap.parse_args(argv)
+    folder = plugin_dir()
+    plugin = plugin_file(args.platform, folder) if folder else None
+    if plugin is None:
+        print(f"no {args.platform} platform plugin found in PySide6", file=sys.stderr)
+        return 2
+    missing = Resolver().missing(str(plugin))
+    if args.packages:
+        col = ("apt", "dnf", "pacman").index(args.packages)
+        print(" ".join(sorted({PACKAGES[s][col] for s in missing if s in PACKAGES})))
+        return 0
+    if not missing:
+        print(f"{plugin}: every library it needs is here")
+        return 0
+    print(_describe(args.platform, plugin, missing) + ".")
+    for line in install_commands(sorted(missing)):
+        print("  " + line)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
