@@ -133,9 +133,16 @@ def main() -> int:
         while time.monotonic() < end and app.poll() is None:
             wid = wid or window_id(display, cfg.name)
             if wid:
-                dump = subprocess.run(["xwd", "-silent", "-id", wid, "-display", display],
-                                      capture_output=True).stdout
-                width, height, rows = read_xwd(dump)
+                # the title is set before the window is mapped: xwd refuses an unviewable
+                # window (or one being re-created), so such a grab just means "not yet"
+                grab = subprocess.run(["xwd", "-silent", "-id", wid, "-display", display],
+                                      capture_output=True)
+                if grab.returncode != 0 or len(grab.stdout) < 100:
+                    verdict = f"window {wid} listed but not grabbable: {grab.stderr!r}"
+                    wid = None if b"BadWindow" in grab.stderr else wid
+                    time.sleep(0.5)
+                    continue
+                width, height, rows = read_xwd(grab.stdout)
                 colours = {px for row in rows[::4] for px in row[::4]}
                 lum = [sum(px) / 3 for row in rows[::4] for px in row[::4]]
                 mean = sum(lum) / len(lum)
