@@ -10,6 +10,7 @@ our drawn toolbar glyphs included.
 from __future__ import annotations
 
 import os
+import sys
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
@@ -78,9 +79,9 @@ def apply(name: str, app: QApplication | None = None) -> None:
     else:
         hints.unsetColorScheme()
         app.setPalette(_SYSTEM_PALETTE[0])
-    from dpgui_qt.gui import icons
-
-    icons.refresh_themed()
+    icons = sys.modules.get("dpgui_qt.gui.icons")  # not imported yet: nothing drawn yet
+    if icons is not None:
+        icons.refresh_themed()
 
 
 def current_is_dark(app: QApplication | None = None) -> bool:
