@@ -67,10 +67,19 @@ def make_bare():
 def make_view():
     from dpgui_qt.gui.monitor.view import MonitorView
 
+    from PySide6.QtWidgets import QApplication
+
     v = MonitorView()
     v._timer.stop()  # the bench calls refresh() itself
-    v.resize(W, int(H * 11 / 5))  # the loss plot gets ~5/11 of the height: ~W x H
+    v.resize(W, H + 200)
     v.show()
+    # only the loss has data, so the loss plot is the only one shown: size the view so
+    # that its plot area is as large as the bare PlotWidget's
+    for _ in range(2):
+        v.refresh()
+        QApplication.processEvents()
+        v.resize(W, v.height() + int(H - v.loss_plot.vb.height()))
+        QApplication.processEvents()
     return v
 
 

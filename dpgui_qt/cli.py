@@ -22,6 +22,13 @@ COMMANDS: dict[str, str] = {
     "launch": "launch",
     "parse-log": "parse_log",
     "monitor": "monitor",
+    "outputs": "outputs",
+    "prune": "outputs",
+    "queue": "queue",
+    "dataset-report": "dataset_report",
+    "doctor": "doctor",
+    "presets": "presets",
+    "new": "presets",
 }
 
 

@@ -9,6 +9,7 @@ checkout) on a machine that may have no display, no GPU and no diffusion-pipe:
 3. every CLI subcommand module imports (they are imported by name at run time,
    which a frozen build can miss);
 4. pyqtgraph imports and draws a plot; pynvml imports (no NVIDIA driver is fine);
+   PyAV writes a two-frame clip and the dataset core reads its header back;
 5. the main window opens and closes (offscreen when there is no display) and the
    SVG app icon renders (needs Qt's SVG plugins in a frozen build).
 
@@ -100,6 +101,18 @@ def _check_templates(run: _Run, registry) -> None:
     run.facts["templates"] = f"{ok} templates" if ok == len(types) else f"{ok}/{len(types)} templates"
 
 
+def _check_presets(run: _Run, registry, root: Path) -> None:
+    """Every preset file loads and every model type has a preset (loading only: the
+    suite validates each preset's config)."""
+    from dpgui_qt.core import presets
+
+    items = presets.load(folder=Path(root) / "presets")
+    missing = sorted(set(registry.model_types()) - {p.model_type for p in items})
+    if missing:
+        run.fail(f"no preset for {', '.join(missing)}")
+    run.facts["presets"] = f"{len(items)} presets"
+
+
 def _check_commands(run: _Run) -> None:
     from dpgui_qt.cli import COMMANDS
 
@@ -114,6 +127,33 @@ def _check_pyqtgraph(run: _Run) -> None:
     import pyqtgraph as pg
 
     run.facts["pyqtgraph"] = f"pyqtgraph {pg.__version__}"
+
+
+def _check_av(run: _Run) -> None:
+    import tempfile
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    from dpgui_qt.core.dataset.video import read_header
+
+    with tempfile.TemporaryDirectory(prefix="dpgui-selftest-") as tmp:
+        path = os.path.join(tmp, "t.mp4")
+        with av.open(path, "w", format="mp4") as c:
+            st = c.add_stream("mpeg4", rate=Fraction(24))
+            st.width, st.height, st.pix_fmt = 16, 16, "yuv420p"
+            for _ in range(2):
+                frame = av.VideoFrame.from_ndarray(np.zeros((16, 16, 3), np.uint8),
+                                                   format="rgb24")
+                for pkt in st.encode(frame):
+                    c.mux(pkt)
+            for pkt in st.encode():
+                c.mux(pkt)
+        h = read_header(path)
+        if not (h.ok and h.frames == 2 and h.fps == 24):
+            run.fail(f"PyAV: the test clip reads back as {h}")
+    run.facts["av"] = f"PyAV {av.__version__}"
 
 
 def _check_nvml(run: _Run) -> None:
@@ -239,16 +279,19 @@ def run(schema_dir: str | os.PathLike | None = None, *, gui: bool = True,
     registry = r.check("schemas", lambda: _check_schemas(r, root)) if root else None
     if registry is not None:
         r.check("templates", lambda: _check_templates(r, registry))
+        r.check("presets", lambda: _check_presets(r, registry, root))
     r.check("commands", lambda: _check_commands(r))
     r.check("pyqtgraph", lambda: _check_pyqtgraph(r))
     r.check("pynvml", lambda: _check_nvml(r))
+    r.check("PyAV", lambda: _check_av(r))
     if gui:
         r.check("Qt", lambda: _check_qt(r))
     else:
         r.facts["qt"] = "Qt skipped"
 
     secs = time.perf_counter() - start
-    parts = [r.facts.get(k) for k in ("schemas", "templates", "qt", "pyqtgraph", "pynvml")]
+    parts = [r.facts.get(k) for k in ("schemas", "templates", "presets", "qt", "pyqtgraph",
+                                      "av", "pynvml")]
     summary = ", ".join(p for p in parts if p)
     if r.failures:
         more = f" (+{len(r.failures) - 1} more above)" if len(r.failures) > 1 else ""

@@ -59,3 +59,13 @@ def corpus_files(pattern: str = "*.toml") -> list[pathlib.Path]:
     if not CORPUS_CONFIGS.exists():
         return []
     return sorted(CORPUS_CONFIGS.glob(pattern))
+
+
+@pytest.fixture(scope="session")
+def video_dataset(tmp_path_factory):
+    """A folder of tiny real videos (tests/video_fixtures.py), written once per session.
+    Treat it as read-only; copy it where a test changes files."""
+    pytest.importorskip("av")
+    from tests.video_fixtures import make_dataset
+
+    return make_dataset(tmp_path_factory.mktemp("videos") / "clips")

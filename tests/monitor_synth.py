@@ -51,9 +51,13 @@ def loss_at(step: int, rng: random.Random) -> float:
     return base * math.exp(rng.gauss(0.0, 0.33))
 
 
-def lr_at(step: int, total: int, peak: float, warmup: int) -> float:
+def lr_at(step: int, total: int, peak: float, warmup: int, schedule: str = "cosine") -> float:
+    """``cosine``: linear warm-up then cosine decay; ``constant``: diffusion-pipe's
+    default (``lr_scheduler = 'constant'``), the same lr every step (after warm-up)."""
     if step <= warmup:
         return peak * step / warmup
+    if schedule == "constant":
+        return peak
     t = (step - warmup) / max(1, total - warmup)
     return peak * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
 
@@ -61,7 +65,7 @@ def lr_at(step: int, total: int, peak: float, warmup: int) -> float:
 def write_log(path: Path, steps: int = 3000, steps_per_epoch: int = 250, epochs: int = 16,
               save_every: int = 2, eval_every: int = 500, warmup: int = 100, lr: float = 2e-5,
               seed: int = 7, nan_steps: tuple[int, ...] = (), complete: bool = False,
-              start: datetime | None = None) -> dict:
+              start: datetime | None = None, lr_schedule: str = "cosine") -> dict:
     """Write the console log; returns {"losses", "lrs", "iter_times", "epochs", "saves"}."""
     rng = random.Random(seed)
     total = steps_per_epoch * epochs
@@ -79,7 +83,7 @@ def write_log(path: Path, steps: int = 3000, steps_per_epoch: int = 250, epochs:
     for s in range(1, steps + 1):
         it = 531.283 if s == 1 else max(0.5, rng.gauss(2.15, 0.08) + (0.6 if s % 97 == 0 else 0.0))
         t += timedelta(seconds=it)
-        lr_v = lr_at(s, total, lr, warmup)
+        lr_v = lr_at(s, total, lr, warmup, lr_schedule)
         loss = math.nan if s in nan_steps else loss_at(s, rng)
         ms = int((t.microsecond or 0) / 1000)
         out.append(f"[{t:%Y-%m-%d %H:%M:%S},{ms:03d}] [INFO] [logging.py:107:log_dist] [Rank 0] "

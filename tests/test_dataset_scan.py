@@ -95,7 +95,9 @@ def test_counts_and_problems_with_sizes(ds):
     # readme.md is a media candidate for diffusion-pipe, so it needs a control too
     assert s.missing_controls == ["e.png", "readme.md"]
     assert s.mismatched == {"d.jpg": "png"}
-    assert set(s.unsupported) == {"f.webp", "readme.md"}
+    # the fake clip.mp4 has an MP4 signature but no video in it: PyAV cannot read it
+    assert set(s.unsupported) == {"f.webp", "readme.md", "clip.mp4"}
+    assert "cannot be read as a video" in s.unsupported["clip.mp4"]
     assert s.unsupported["f.webp"].startswith("animated WebP")
     assert s.subdirs == ["sub"]
     assert s.sizes["a.png"] == (512, 512) and s.sizes["b.jpg"] == (768, 512)
@@ -104,8 +106,9 @@ def test_counts_and_problems_with_sizes(ds):
                          if (ds / "imgs" / n).is_file() and n != "orphan.txt") \
         + os.path.getsize(ds / "imgs" / "orphan.txt")
     assert s.total_bytes == expected_bytes
-    # c.png (no caption), f.webp and readme.md (unsupported) are not trainable
-    assert s.trainable() == ["a.png", "b.jpg", "d.jpg", "e.png", "clip.mp4"]
+    # c.png (no caption), f.webp, readme.md and the fake clip.mp4 (unsupported) are not
+    # trainable
+    assert s.trainable() == ["a.png", "b.jpg", "d.jpg", "e.png"]
     k = _kinds(s)
     assert k["missing_captions"].files == ["c.png"] and k["missing_captions"].severity == "warning"
     assert k["empty_captions"].files == ["e.txt"]
@@ -114,7 +117,7 @@ def test_counts_and_problems_with_sizes(ds):
     assert k["mask_size"].severity == "error" and k["mask_size"].files == ["b.jpg"]
     assert k["control_files_complete"].count == 2
     assert k["webp_video"].severity == "error" and k["webp_video"].files == ["f.webp"]
-    assert k["unsupported_files"].files == ["readme.md"]
+    assert k["unsupported_files"].files == ["clip.mp4", "readme.md"]
     assert k["format_mismatch"].files == ["d.jpg"]
     assert k["videos_for_image_models"].severity == "error"
     assert k["subfolders_ignored"].files == ["sub"]

@@ -90,7 +90,7 @@ def test_setup_errors_are_messages_not_tracebacks(tmp_path, capsys, monkeypatch,
 
 
 def _launch(tmp_path, *extra, fake=None, timeout=30):
-    co, cfg, out = make_checkout(tmp_path)
+    co, cfg, out = make_checkout(tmp_path, valid=True)
     env = dict(os.environ, PYTHONPATH=str(REPO), DPGUI_STATE_DIR=str(tmp_path / "state"),
                FAKE_DS_DELAY="0.02", FAKE_DS_STEPS="4")
     env.update(fake or {})

@@ -246,3 +246,70 @@ def test_epoch_loss_waits_for_its_epoch_end():
     assert "train/epoch_loss" not in m.tb
     m.feed([EpochEvent(2)])
     assert m.tb["train/epoch_loss"].x.tolist() == [10.0]
+
+
+# ---------------------------------------------------------------- axes (issue 19)
+def test_value_range_constant_series_sits_at_its_value():
+    from dpgui_qt.core.metrics import value_range
+
+    lo, hi = value_range(np.full(3000, 2e-4))
+    assert lo < 2e-4 < hi and lo > 0 and (hi - lo) == pytest.approx(4e-5)
+    assert (2e-4 - lo) == pytest.approx(hi - 2e-4)            # symmetric
+    lo, hi = value_range(np.array([4.00000000000005, 4.0, 3.99999999999995]))
+    assert lo == pytest.approx(3.6) and hi == pytest.approx(4.4)  # float noise is constant
+    assert value_range(np.zeros(5)) == (-1.0, 1.0)
+    assert value_range(np.array([np.nan, np.inf])) is None
+    # a series that varies is fitted to its spread (padded), 0 only if it is in the data
+    lo, hi = value_range(np.linspace(0, 2e-4, 100))
+    assert lo < 0 < 1e-5 and 2e-4 < hi < 2.2e-4
+    # quantile: one minutes-long first step does not flatten the rest
+    y = np.full(1000, 2.0) + np.linspace(0, 0.1, 1000)
+    y[0] = 531.0
+    assert value_range(y, quantile=0.99)[1] < 3
+    # log: decades around the value
+    lo, hi = value_range(np.full(10, 2e-4), log=True)
+    assert lo < np.log10(2e-4) < hi and hi - lo == pytest.approx(0.2)
+
+
+def test_tick_labels_have_the_precision_the_ticks_differ_in():
+    from dpgui_qt.core.metrics import format_ticks, nice_stride
+
+    assert format_ticks([1.8e-4, 1.9e-4, 2e-4, 2.1e-4], 1e-5, True) == \
+        ["1.8e-4", "1.9e-4", "2e-4", "2.1e-4"]
+    assert format_ticks([0, 5e-5, 1e-4, 1.5e-4], 5e-5, True) == ["0", "5e-5", "1e-4", "1.5e-4"]
+    assert format_ticks([1.95e-4, 2e-4, 2.05e-4], 5e-6, True) == ["1.95e-4", "2e-4", "2.05e-4"]
+    assert format_ticks([3.6, 3.8, 4.0000000000000004, 4.2], 0.2) == ["3.6", "3.8", "4.0", "4.2"]
+    assert format_ticks([0.1, 0.125, 0.15], 0.025) == ["0.100", "0.125", "0.150"]
+    assert format_ticks([1e-14, 2], 1) == ["0", "2"]
+    assert format_ticks([2e-7, 4e-7], 2e-7) == ["2e-7", "4e-7"]      # tiny: scientific
+    assert [nice_stride(x) for x in (0.3, 1, 1.2, 3, 7, 12, 60)] == [1, 1, 2, 5, 10, 20, 100]
+
+
+def test_lr_reports_are_batched_and_trimmed_on_resume():
+    m = RunMetrics()
+    evs = []
+    for s in range(1, 101):
+        evs += [LrEvent(s, 0, [1e-4], 0), StepEvent(s, 0.1, {}, 1.0, 1.0)]
+    m.feed(evs)
+    assert m.lr.x.tolist() == list(range(1, 101)) and m.lr.version <= 3   # one extend
+    # resumed from step 51 in the same log: the lr goes back too, and stays monotonic
+    m.feed([LrEvent(51, 0, [5e-5], 0), StepEvent(51, 0.1, {}, 1.0, 1.0),
+            LrEvent(52, 0, [5e-5], 0), StepEvent(52, 0.1, {}, 1.0, 1.0)])
+    assert m.lr.x.tolist() == list(range(1, 53))
+    assert m.lr.y[-2:].tolist() == [5e-5, 5e-5] and m.loss.x.tolist() == list(range(1, 53))
+
+
+def test_secondary_series_are_bounded_and_log_loss_is_not_duplicated():
+    m = RunMetrics(max_points=1024)
+    n = 5000
+    xs = np.arange(1, n + 1, dtype=float)
+    m.loss.extend(xs, np.full(n, 0.1))
+    m.lr.extend(xs, np.full(n, 2e-4))
+    assert len(m.loss) <= 1024 and len(m.lr) <= 1024 // 16
+    assert m.lr.x[-1] == n                                         # the newest point is kept
+    m.feed_scalars([("train/loss", 1, 0.1, 0.0), ("train/grad_norm", 1, 0.5, 0.0)])
+    assert "train/loss" not in m.tb                                 # the log's loss is the one
+    assert m.tb["train/grad_norm"].max_points == 1024 // 16
+    events_only = RunMetrics(max_points=1024)
+    events_only.feed_scalars([("train/loss", 1, 0.1, 0.0)])
+    assert events_only.main_loss() is events_only.tb["train/loss"]

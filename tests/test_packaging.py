@@ -132,7 +132,7 @@ def test_nothing_the_app_imports_is_excluded(onefile):
     used = _imported_modules()
     clash = sorted(m for m in used if any(m == e or m.startswith(e + ".") for e in excludes))
     assert not clash, f"excluded but imported by dpgui_qt: {clash}"
-    for needed in ("numpy", "PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "PIL",
+    for needed in ("numpy", "PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "PIL", "av",
                    "jsonschema", "tomlkit", "pyqtgraph", "pynvml", "platformdirs"):
         assert needed not in excludes
 

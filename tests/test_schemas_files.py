@@ -248,7 +248,9 @@ CAP_FIELDS = {
     "family": str, "lora": bool, "lokr": bool, "lokr_note": (str, type(None)),
     "full_finetune": bool, "full_finetune_note": (str, type(None)),
     "block_swap": bool, "block_swap_max": (int, type(None)), "block_swap_note": (str, type(None)),
-    "video": bool, "audio": bool, "edit_dataset": bool, "text_encoder_types": list, "dp_source": str,
+    "video": bool, "audio": bool, "edit_dataset": bool, "framerate": (int, type(None)),
+    "framerate_source": str, "framerate_note": (str, type(None)),
+    "text_encoder_types": list, "dp_source": str,
 }
 
 

@@ -151,10 +151,19 @@ def test_set_changes_only_edited_lines_and_validates(cfg, tmp_path, capsys):
     assert cfg.read_text().splitlines() == before  # -o leaves the original alone
 
 
-def test_set_reports_errors_of_the_result(cfg, capsys):
-    rc, out, _ = run(capsys, "set", str(cfg), "model.dtype='bf16'")
-    assert rc == 1 and "model.dtype" in out
-    assert tomllib.loads(cfg.read_text())["model"]["dtype"] == "bf16"  # written, then reported
+def test_set_refuses_edits_that_add_errors(cfg, capsys):
+    before = cfg.read_bytes()
+    rc, out, err = run(capsys, "set", str(cfg), "model.dtype='bf16'")
+    assert rc == 1 and "model.dtype" in out and "was not written" in err
+    assert cfg.read_bytes() == before  # validated before writing: nothing changed
+
+
+def test_set_writes_and_reports_errors_the_file_already_had(cfg, capsys):
+    cfg.write_text(cfg.read_text().replace("dtype = 'bfloat16'", "dtype = 'bf16'", 1))
+    assert tomllib.loads(cfg.read_text())["model"]["dtype"] == "bf16"
+    rc, out, _ = run(capsys, "set", str(cfg), "epochs=3")
+    assert rc == 1 and "model.dtype" in out  # still reported ...
+    assert tomllib.loads(cfg.read_text())["epochs"] == 3  # ... but this edit did not add it
 
 
 def test_set_writes_homogeneous_arrays(cfg, capsys):

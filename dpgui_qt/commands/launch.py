@@ -5,9 +5,14 @@ command (or the SSH session) dies; ``dpgui launch --attach STATE_DIR`` follows
 it again.  Ctrl-C asks for save-and-stop; a second Ctrl-C stops at once
 (SIGTERM, then SIGKILL after --stop-grace); a third kills.
 
+Before anything starts, the launch gate (:mod:`dpgui_qt.core.run.gate`) checks
+every file the run reads; its errors stop the launch unless ``--force`` is given.
+``--check`` runs the gate alone.
+
 Exit status: 0 finished (``TRAINING COMPLETE!`` seen, or exit 0 for
---cache_only/--dump_dataset), 1 failed, 2 setup/usage error, 3 stopped before
-completion (save-and-stop, Stop or Kill).
+--cache_only/--dump_dataset), 1 failed, 2 setup/usage error or the gate found
+errors, 3 stopped before completion (save-and-stop, Stop or Kill).  With
+``--check``: 0 no errors, 1 errors.
 """
 from __future__ import annotations
 
@@ -67,7 +72,12 @@ def add_parser(subparsers, name: str = "launch") -> argparse.ArgumentParser:
                    "<output_dir>/.dpgui-logs/dpgui-<UTC stamp>.log)")
     p.add_argument("--stop-grace", type=float, default=20.0, metavar="S",
                    help="seconds between SIGTERM and SIGKILL on Stop (default 20)")
-    p.add_argument("--force", action="store_true", help="launch despite pre-flight errors")
+    p.add_argument("--check", action="store_true",
+                   help="run the launch gate only: check every file the run reads (main, "
+                   "dataset and eval dataset configs, the media) with the GPU count and "
+                   "checkout known, print what it found and exit (0 = no errors, 1 = errors)")
+    p.add_argument("--force", action="store_true",
+                   help="launch even though the launch gate found errors")
     p.add_argument("--attach", metavar="STATE_DIR", help="follow an already started run")
     return p
 
@@ -134,7 +144,7 @@ def run(args) -> int:
     try:
         deepspeed = envmod.find_deepspeed(args.deepspeed)
     except envmod.SetupError as e:
-        if not args.dry_run:
+        if not (args.dry_run or args.check):
             _err(str(e))
             return EXIT_SETUP
         deepspeed, ds_note = None, str(e)
@@ -152,16 +162,26 @@ def run(args) -> int:
     except (SpecError, ValueError) as e:
         _err(str(e))
         return EXIT_SETUP
-    findings = envmod.preflight(spec, values)
+    from dpgui_qt.core.run.gate import run_gate
+    gate = run_gate(spec)
+    findings = gate.findings
     if args.dry_run:
         findings = [f for f in findings if not (ds_note and f.code == "deepspeed")]
         return _dry_run(cmd, findings, ds_note, args.json)
+    if args.check:
+        return _print_check(gate, args.json)
 
-    for f in findings:
-        print(f"{f.level}: {f.message}" + (f" ({f.fix})" if f.fix else ""), file=sys.stderr)
-    if envmod.has_errors(findings) and not args.force:
-        _err("pre-flight checks failed (use --force to launch anyway)")
-        return EXIT_SETUP
+    for line in gate.lines():
+        print(line, file=sys.stderr)
+    if gate.errors:
+        keys = sorted({f.key for f in gate.errors if f.key})
+        named = f" ({', '.join(keys[:8])}{', ...' if len(keys) > 8 else ''})" if keys else ""
+        if not args.force:
+            _err(f"the launch gate found {len(gate.errors)} error(s){named}; the trainer was "
+                 "not started. Fix them, or use --force to launch anyway.")
+            return EXIT_SETUP
+        print(f"dpgui launch: --force: launching despite {len(gate.errors)} error(s){named}.",
+              file=sys.stderr)
 
     from dpgui_qt.core.run.supervisor import start_run
     state_root = Path(args.state_dir) if args.state_dir else default_state_dir()
@@ -181,11 +201,28 @@ def run(args) -> int:
                    exits_early_ok=bool(spec.cache_only or spec.dump_dataset))
 
 
+def _print_check(gate, as_json: bool) -> int:
+    """``--check``: what the gate found, also when nothing is wrong."""
+    if as_json:
+        print(json.dumps({"files": gate.files, "errors": len(gate.errors),
+                          "warnings": len(gate.warnings),
+                          "findings": [{k: v for k, v in f.__dict__.items() if k != "action"}
+                                       for f in gate.findings]}, indent=2))
+    else:
+        for f in gate.files:
+            print(f"checked: {f}")
+        for line in gate.lines():
+            print(line)
+        print(gate.summary())
+    return EXIT_FAILED if gate.errors else EXIT_OK
+
+
 def _dry_run(cmd, findings, ds_note, as_json: bool) -> int:
     if as_json:
         print(json.dumps({"argv": cmd.argv, "env": cmd.env, "cwd": cmd.cwd,
                           "trainer_cwd": cmd.trainer_cwd, "command": cmd.preview(),
-                          "findings": [f.__dict__ for f in findings],
+                          "findings": [{k: v for k, v in f.__dict__.items() if k != "action"}
+                                       for f in findings],
                           "notes": [ds_note] if ds_note else []}, indent=2))
     else:
         print(f"cwd: {cmd.cwd if cmd.cwd is not None else '(wsl --cd) ' + cmd.trainer_cwd}")

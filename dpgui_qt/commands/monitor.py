@@ -113,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
             _wait(app, lambda: not model.replaying, 120)
         else:
             _wait(app, lambda: model.metrics.events_seen > 0 or len(model.metrics.tb) > 0, 10)
+            _wait(app, lambda: not model.loading, 300)   # a long log: until it is all read
             _wait(app, lambda: False, 0.6)  # one more poll of the event files
         gpu = win.page.gpu
         if args.fake_gpus:  # demo GPUs: show a few minutes of history at once

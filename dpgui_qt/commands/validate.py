@@ -27,7 +27,8 @@ def add_parser(sub, name: str) -> argparse.ArgumentParser:
                    help="do not validate the dataset files a main config names")
     p.add_argument("--checkout", metavar="DIR",
                    help="diffusion-pipe checkout for resolving relative paths "
-                        "(default: $DPGUI_DIFFUSION_PIPE)")
+                        "(default: $DPGUI_DIFFUSION_PIPE); diffusion-pipe runs there, so "
+                        "relative paths are then read from it, not from the config's folder")
     p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     return p
 
@@ -39,8 +40,11 @@ def build_options(args):
     checkout = args.checkout or os.environ.get("DPGUI_DIFFUSION_PIPE")
     if checkout:
         search.append(Path(checkout))
+    # with a checkout known, relative paths are read from it only, as diffusion-pipe
+    # (started there) will read them
     return Options(num_gpus=args.gpus, check_paths=not args.no_path_check,
-                   follow_datasets=not args.no_follow, search_dirs=search)
+                   follow_datasets=not args.no_follow, search_dirs=search,
+                   trainer_cwd=search[0] if search else None)
 
 
 def run(args) -> int:

@@ -17,9 +17,9 @@ No Qt here: the GUI wraps :class:`Change` objects in undo commands.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -53,36 +53,10 @@ MISSING: Any = _Missing()
 """Returned by :meth:`ConfigDocument.get` for keys that are not written in the file."""
 
 
-class DocumentError(Exception):
-    """Base for errors a user can act on; ``str()`` is the message to show."""
-
-
-class TomlSyntaxError(DocumentError):
-    def __init__(self, path: str | None, line: int, col: int, message: str):
-        self.path = path
-        self.line = line
-        self.col = col
-        self.message = message
-        where = f"{path or '<text>'}:{line}:{col}"
-        super().__init__(f"{where}: {message}")
-
-
-class ReadError(DocumentError):
-    def __init__(self, path: str, reason: str):
-        self.path = path
-        self.reason = reason
-        super().__init__(f"{path}: {reason}")
-
-
-class SaveError(DocumentError):
-    def __init__(self, path: str, reason: str):
-        self.path = path
-        self.reason = reason
-        super().__init__(f"could not save {path}: {reason}; the file on disk was left as it was")
-
-
-class EditError(DocumentError):
-    """An edit that cannot be applied (wrong path shape, bad literal, ...)."""
+from dpgui_qt.core.errors import (ConflictError, DocumentError, EditError,  # noqa: E402,F401
+                                 ReadError, ReadOnlyError, SaveError, TomlSyntaxError)
+from dpgui_qt.core import safeio  # noqa: E402
+from dpgui_qt.core.safeio import UNCHECKED  # noqa: E402,F401
 
 
 @dataclass(frozen=True)
@@ -185,19 +159,18 @@ class ConfigDocument:
         self._listeners: list[Callable[[Change], None]] = []
         self._set_text(text)
         self.saved_text = text
+        # the file's bytes this text is based on (None: the file did not exist), compared
+        # with the disk at save so another program's edit is never overwritten silently
+        self.disk_bytes: Any = UNCHECKED
+        self._batch_depth = 0
 
     # ------------------------------------------------------------------ loading
     @classmethod
     def load(cls, path: str | os.PathLike) -> "ConfigDocument":
+        """Read a config (a regular file of at most :data:`safeio.MAX_CONFIG_BYTES`)."""
         p = Path(path)
-        try:
-            data = p.read_bytes()
-        except FileNotFoundError:
-            raise ReadError(str(p), "no such file") from None
-        except IsADirectoryError:
-            raise ReadError(str(p), "this is a folder, not a config file") from None
-        except OSError as exc:
-            raise ReadError(str(p), exc.strerror or str(exc)) from None
+        data = safeio.read_regular(p)  # raises ReadError: missing, FIFO, device, too large
+        raw = data
         bom = data.startswith(b"\xef\xbb\xbf")
         if bom:
             data = data[3:]
@@ -208,7 +181,9 @@ class ConfigDocument:
             col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
             raise TomlSyntaxError(str(p), line, col,
                                   "the file is not UTF-8 text (TOML files must be UTF-8)") from None
-        return cls(text, p, bom=bom)
+        doc = cls(text, p, bom=bom)
+        doc.disk_bytes = raw
+        return doc
 
     @classmethod
     def from_text(cls, text: str, path: str | os.PathLike | None = None) -> "ConfigDocument":
@@ -217,6 +192,12 @@ class ConfigDocument:
     def _set_text(self, text: str) -> None:
         self._doc = parse_text(text, str(self.path) if self.path else None)
         self._text = text
+        self._parsed_text = text
+        # tomlkit gathers the entries of an array of tables written apart ([[directory]],
+        # [optimizer], [[directory]]) into one place when it renders the document; edits
+        # put the sections back in the order they were written (a no-op for files whose
+        # arrays of tables are written in one piece)
+        self._reorders = "[[" in text
         self._newline = _dominant_newline(text)
         self._values: dict | None = None
         self._locations: dict | None = None
@@ -303,19 +284,66 @@ class ConfigDocument:
         after = self._doc.as_string()
         if self._newline == "\r\n":
             after = re.sub(r"(?<!\r)\n", "\r\n", after)
-        # re-parse so the tomlkit tree always matches the text exactly
-        self._set_text(after)
+        if self._reorders:
+            after = _keep_section_order(self._text, after)
+        if self._batch_depth:
+            # inside batch(): keep the edited tree; batch() checks the final text once
+            self._text = after
+            self._values = None
+            self._locations = None
+        else:
+            # re-parse so the tomlkit tree always matches the text exactly
+            self._set_text(after)
         change = Change(kind, path, before, after)
         for fn in list(self._listeners):
             fn(change)
         return change
 
+    @contextlib.contextmanager
+    def batch(self):
+        """Apply several edits without re-parsing the whole text after each one (a large
+        file costs a full tomlkit parse per edit otherwise). On leaving, the final text is
+        parsed once with the standard library's fast ``tomllib``; the values it reads must
+        be the edited tree's values, otherwise the text is re-parsed with tomlkit so the
+        tree matches the text exactly, as after a single edit."""
+        self._batch_depth += 1
+        try:
+            yield self
+        finally:
+            self._batch_depth -= 1
+        if self._batch_depth == 0 and self._text is not self._parsed_text:
+            try:
+                import tomllib
+
+                plain = tomllib.loads(self._text)
+            except (ImportError, ValueError):
+                plain = None
+            if plain is not None and plain == self._doc.unwrap():
+                self._values = plain
+                self._parsed_text = self._text
+            else:
+                self._set_text(self._text)
+
     # ------------------------------------------------------------------ editing
-    def set(self, path, value: Any) -> Change:
-        """Set ``path`` to ``value`` (a Python value or a :class:`RawValue`)."""
+    def set(self, path, value: Any, *, replace_table: bool = False) -> Change:
+        """Set ``path`` to ``value`` (a Python value or a :class:`RawValue`).
+
+        A table (or array of tables) is not replaced by a value that is not a table unless
+        ``replace_table`` is set: ``model = 'flux'`` would silently drop every key of
+        ``[model]``."""
         parts = kp.parse(path)
         before = self._text
-        item = self._make_item(value, self._item(parts))
+        old = self._item(parts)
+        item = self._make_item(value, old)
+        if not replace_table and _is_table(old) and not _is_table(item):
+            if isinstance(old, tk_items.AoT):
+                what, inside = f"an array of {len(old)} tables", kp.format(parts + (0,)) + ".key"
+            else:
+                first = next(iter(old.keys()), "key")
+                what, inside = f"a table of {len(old)} keys", kp.format(parts + (first,))
+            raise EditError(f"{kp.format(parts)} is {what}; setting it to a {_kind_word(item)} "
+                            f"would remove them all. Set a key inside it instead (for example "
+                            f"{inside})")
         parent = self._container_for(parts[:-1], create=True)
         last = parts[-1]
         if isinstance(last, int):
@@ -356,15 +384,22 @@ class ConfigDocument:
             table = tomlkit.table()
             for k, v in value.items():
                 table[k] = self._make_item(v, None)
-            leads = _aot_leads(arr)
-            spacing = _aot_spacing(arr)
+            split = self._is_split_aot(parts)
+            if split:
+                slots = _detach_slot_trailing(arr)
+            else:
+                leads = _aot_leads(arr)
+                spacing = _aot_spacing(arr)
             index = max(0, min(index, len(arr)))
             if index >= len(arr):
                 arr.append(table)
             else:
                 arr.insert(index, table)
-            leads.insert(index, [])
-            _apply_aot_spacing(arr, spacing, leads)
+            if split:
+                _attach_slot_trailing(arr, slots)
+            else:
+                leads.insert(index, [])
+                _apply_aot_spacing(arr, spacing, leads)
         elif isinstance(arr, tk_items.Array):
             index = max(0, min(index, len(arr)))
             if isinstance(value, dict):
@@ -398,11 +433,16 @@ class ConfigDocument:
             if not -len(arr) <= index < len(arr):
                 raise EditError(f"{kp.format(parts + (index,))} does not exist")
             before = self._text
-            leads = _aot_leads(arr)
-            spacing = _aot_spacing(arr)
-            del arr[index]
-            del leads[index]
-            _apply_aot_spacing(arr, spacing, leads)
+            if self._is_split_aot(parts):
+                slots = _detach_slot_trailing(arr)
+                del arr[index]
+                _attach_slot_trailing(arr, slots)
+            else:
+                leads = _aot_leads(arr)
+                spacing = _aot_spacing(arr)
+                del arr[index]
+                del leads[index]
+                _apply_aot_spacing(arr, spacing, leads)
             return self._commit("remove", parts, before)
         return self.delete(parts + (index,))
 
@@ -419,13 +459,20 @@ class ConfigDocument:
         if src == dst:
             return Change("move", parts, before, before)
         if isinstance(arr, tk_items.AoT):
-            leads = _aot_leads(arr)
-            spacing = _aot_spacing(arr)
-            element = arr[src]
-            del arr[src]
-            arr.insert(dst, element)
-            leads.insert(dst, leads.pop(src))
-            _apply_aot_spacing(arr, spacing, leads)
+            if self._is_split_aot(parts):
+                slots = _detach_slot_trailing(arr)
+                element = arr[src]
+                del arr[src]
+                arr.insert(dst, element)
+                _attach_slot_trailing(arr, slots)
+            else:
+                leads = _aot_leads(arr)
+                spacing = _aot_spacing(arr)
+                element = arr[src]
+                del arr[src]
+                arr.insert(dst, element)
+                leads.insert(dst, leads.pop(src))
+                _apply_aot_spacing(arr, spacing, leads)
         else:
             values = [arr[i] for i in range(n)]
             element = values.pop(src)
@@ -444,6 +491,18 @@ class ConfigDocument:
         return change
 
     # ----------------------------------------------------------------- helpers
+    def _is_split_aot(self, parts: tuple) -> bool:
+        """Whether the array of tables at ``parts`` is written in pieces, with other tables
+        between its entries. Its entries then move between fixed places in the text
+        (:func:`_keep_section_order`), and the comments and blank lines at the end of each
+        place lead into the table that follows it, so they stay with the place."""
+        if not self._reorders or not all(isinstance(p, str) for p in parts):
+            return False
+        headers = [k[0] for k, _t in _sections(self._text) if k is not None]
+        mine = [i for i, h in enumerate(headers) if h == (True, tuple(parts))]
+        return bool(mine) and any(h[1][:len(parts)] != tuple(parts)
+                                  for h in headers[mine[0]:mine[-1] + 1])
+
     def _container_for(self, parts: tuple, create: bool) -> Any:
         node: Any = self._doc
         for i, part in enumerate(parts):
@@ -532,16 +591,90 @@ class ConfigDocument:
         data = self._text.encode("utf-8")
         return (b"\xef\xbb\xbf" + data) if self._bom else data
 
-    def save(self, path: str | os.PathLike | None = None) -> Path:
-        """Write atomically (temp file in the same folder, fsync, rename)."""
+    def save(self, path: str | os.PathLike | None = None, *, check: bool = True,
+             allow_readonly: bool = False) -> Path:
+        """Write safely (see :mod:`dpgui_qt.core.safeio`): atomically where the file's
+        owner, group, mode, xattrs and hard links allow, through symlinks, never over a
+        FIFO or device, and never over another program's edit: when saving to the file
+        this document was read from and ``check`` is set, a file that no longer holds
+        :attr:`disk_bytes` raises :class:`ConflictError` and nothing is written."""
         target = Path(path) if path is not None else self.path
         if target is None:
             raise SaveError("<unnamed>", "no file name given")
-        atomic_write(target, self.encoded())
+        same = self.path is not None and (path is None or Path(path) == self.path)
+        expected = self.disk_bytes if (check and same) else UNCHECKED
+        data = self.encoded()
+        safeio.write_file(target, data, expected=expected, allow_readonly=allow_readonly)
         if path is None or self.path is None or Path(path) == self.path:
             self.path = target
             self.saved_text = self._text
+            self.disk_bytes = data
         return target
+
+
+def _sections(text: str) -> list[tuple[Any, str]]:
+    """Split TOML text at its table headers: ``[(key, text)]`` where key is None for what
+    precedes the first header and ``(header, n)`` for the n-th header spelled that way."""
+    out: list[tuple[Any, str]] = []
+    seen: dict[tuple, int] = {}
+    scanner = _locate._ValueScanner()
+    key: Any = None
+    start = 0
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        here = pos
+        pos += len(line)
+        if scanner.open:
+            scanner.scan(line, 0)
+            continue
+        stripped = line.lstrip(" \t\ufeff")
+        if stripped.startswith("["):
+            double = stripped.startswith("[[")
+            parsed = _locate._parse_key(stripped, 2 if double else 1)
+            if parsed:
+                header = (double, tuple(parsed[0]))
+                n = seen.get(header, 0)
+                seen[header] = n + 1
+                out.append((key, text[start:here]))
+                key, start = (header, n), here
+                continue
+        eq = stripped.find("=")
+        if eq > 0 and not stripped.startswith("#"):
+            rest = stripped[eq + 1:]
+            # only arrays, inline tables and triple-quoted strings can span lines
+            if "[" in rest or "{" in rest or '"""' in rest or "'''" in rest:
+                scanner.scan(stripped, eq + 1)
+    out.append((key, text[start:]))
+    return out
+
+
+def _keep_section_order(old: str, new: str) -> str:
+    """``new`` with its sections in the order ``old`` had them (sections new in ``new``
+    follow the section they follow there; sections gone from ``new`` are dropped)."""
+    new_sections = _sections(new)
+    by_key = dict(new_sections)
+    if len(by_key) != len(new_sections):
+        return new  # not a shape this can reason about: keep tomlkit's rendering
+    order = [k for k, _t in _sections(old) if k in by_key]
+    placed = set(order)
+    for i, (k, _t) in enumerate(new_sections):
+        if k in placed:
+            continue
+        prev = new_sections[i - 1][0] if i else None
+        at = order.index(prev) + 1 if prev in order else len(order)
+        order.insert(at, k)
+        placed.add(k)
+    return "".join(by_key[k] for k in order)
+
+
+def _is_table(item: Any) -> bool:
+    return isinstance(item, (tk_items.Table, tk_items.InlineTable, tk_items.AoT,
+                             OutOfOrderTableProxy, dict))
+
+
+def _kind_word(item: Any) -> str:
+    plain = item.unwrap() if hasattr(item, "unwrap") else item
+    return tomlcompat.kind_of(plain)
 
 
 def _trailing_ws(table: Any) -> str:
@@ -588,6 +721,44 @@ def _aot_spacing(arr: Any) -> tuple[str, list]:
     return sep, tail
 
 
+def _detach_slot_trailing(arr: Any) -> list[list]:
+    """Take the trailing comments and blank lines off every entry (one list per place)."""
+    out = []
+    for table in arr.body:
+        body = table.value.body
+        tail: list = []
+        while body and body[-1][0] is None and isinstance(
+                body[-1][1], (tk_items.Whitespace, tk_items.Comment)):
+            tail.insert(0, body.pop())
+        out.append(tail)
+    return out
+
+
+def _attach_slot_trailing(arr: Any, slots: list[list]) -> None:
+    """Give each place its trailing lines back after entries were inserted, removed or
+    moved. Places are fixed in the text; entries move through them. A new place comes
+    after the old last one, so it takes over the last place's trailing lines (they lead
+    into what follows the array) and the old last place gets a blank line. When places
+    go away (a removal), their comments are kept at the end of the last remaining place,
+    so no comment is lost."""
+    tables = list(arr.body)
+    if not tables or not slots:
+        return
+    n_old, n_new = len(slots), len(tables)
+    blank = [(None, tk_items.Whitespace("\n"))]
+    if n_new >= n_old:
+        for k, table in enumerate(tables[:-1]):
+            table.value.body.extend(slots[k] if k < n_old - 1 else blank)
+        tables[-1].value.body.extend(slots[-1])
+        return
+    for k, table in enumerate(tables):
+        table.value.body.extend(slots[k])
+    gone = [item for tail in slots[n_new:] for item in tail
+            if isinstance(item[1], tk_items.Comment)]
+    if gone:
+        tables[-1].value.body.extend(gone)
+
+
 def _apply_aot_spacing(arr: Any, spacing: tuple[str, list], leads: list | None = None) -> None:
     sep, tail = spacing
     tables = list(arr.body)
@@ -607,57 +778,7 @@ def _apply_aot_spacing(arr: Any, spacing: tuple[str, list], leads: list | None =
         first[0:0] = leads[0]
 
 
-def atomic_write(target: Path, data: bytes) -> None:
-    target = Path(target)
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise SaveError(str(target), f"the folder {folder} does not exist")
-    mode = None
-    try:
-        mode = target.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        raise SaveError(str(target), exc.strerror or str(exc)) from None
-    fd = None
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-        with os.fdopen(fd, "wb") as fh:
-            fd = None
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        else:
-            os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
-        tmp = None
-        try:
-            dfd = os.open(folder, os.O_RDONLY)
-        except OSError:
-            dfd = None
-        if dfd is not None:
-            try:
-                os.fsync(dfd)
-            except OSError:
-                pass
-            finally:
-                os.close(dfd)
-    except OSError as exc:
-        raise SaveError(str(target), exc.strerror or str(exc)) from None
-    finally:
-        if fd is not None:
-            os.close(fd)
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def atomic_write(target: Path, data: bytes, *, expected: Any = UNCHECKED,
+                 allow_readonly: bool = False) -> None:
+    """Write ``data`` to ``target`` with every guarantee of :func:`safeio.write_file`."""
+    safeio.write_file(target, data, expected=expected, allow_readonly=allow_readonly)

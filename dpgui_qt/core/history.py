@@ -198,8 +198,12 @@ def load_run_metrics(run_dir: str | os.PathLike, log_path: str | os.PathLike | N
 def config_diff(a: str | os.PathLike, b: str | os.PathLike, context: int = 3) -> list[tuple[str, str]]:
     """Unified diff of two config files as ``(kind, line)``; kind is ``"+"``, ``"-"``,
     ``" "``, ``"@"`` (hunk header) or ``"h"`` (file header). Empty when equal."""
-    ta = Path(a).read_text(encoding="utf-8", errors="replace").splitlines()
-    tb = Path(b).read_text(encoding="utf-8", errors="replace").splitlines()
+    from dpgui_qt.core.safeio import read_regular
+    from dpgui_qt.core.secrets import mask_toml_text
+
+    # bounded reads of regular files only; credentials are shown masked
+    ta = mask_toml_text(read_regular(a).decode("utf-8", errors="replace")).splitlines()
+    tb = mask_toml_text(read_regular(b).decode("utf-8", errors="replace")).splitlines()
     out = []
     for line in difflib.unified_diff(ta, tb, str(a), str(b), lineterm="", n=context):
         if line.startswith(("---", "+++")):

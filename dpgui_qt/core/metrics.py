@@ -50,7 +50,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["Series", "Marker", "Progress", "RunMetrics", "format_duration", "ema_reference"]
+__all__ = ["Series", "Marker", "Progress", "RunMetrics", "format_duration", "ema_reference",
+           "value_range", "format_ticks", "nice_stride"]
 
 DEFAULT_MAX_POINTS = 1 << 20
 _MIN_CAPACITY = 1024
@@ -406,6 +407,123 @@ class Series:
 
 
 # ---------------------------------------------------------------------------
+# axes: what range and what tick labels a plot should show for its data
+
+#: a series whose spread is below this share of its magnitude is "constant": the
+#: difference is float noise (4.00000000000005 vs 3.99999999999995), not information
+CONSTANT_REL = 1e-6
+#: half-height of the band a constant series is drawn in, as a share of its value
+CONSTANT_MARGIN = 0.1
+
+
+def value_range(values: np.ndarray, quantile: float | None = None, log: bool = False,
+                pad: float = 0.06) -> tuple[float, float] | None:
+    """The y range a plot of ``values`` should show, or None without finite values.
+
+    * a constant (or float-noise constant) series sits in the middle of a band of
+      +-10 % of its value -- never around 0 for a non-zero value, so a constant
+      lr of 2e-4 reads 2e-4 and its ticks are in its own scale;
+    * otherwise min..max (or the central ``quantile`` share of the values, so one
+      minutes-long first step does not flatten a speed plot) padded by ``pad`` of
+      the span on both sides;
+    * ``log``: the range of log10 of the positive values (what pyqtgraph's log
+      mode draws), with the same rules in decades.
+    """
+    v = np.asarray(values, np.float64)
+    v = v[np.isfinite(v)]
+    if log:
+        v = v[v > 0]
+        if not v.size:
+            return None
+        v = np.log10(v)
+    if not v.size:
+        return None
+    if quantile is not None and 0 < quantile < 1 and v.size > 20:
+        q = (1 - quantile) / 2
+        lo, hi = (float(t) for t in np.quantile(v, [q, 1 - q]))
+    else:
+        lo, hi = float(v.min()), float(v.max())
+    mid = (lo + hi) / 2
+    mag = max(abs(lo), abs(hi))
+    if hi - lo <= CONSTANT_REL * mag or hi == lo:
+        if log:
+            half = 0.1                     # a fifth of a decade around the value
+        elif mag > 0:
+            half = CONSTANT_MARGIN * mag
+        else:
+            half = 1.0                     # a series of zeros: -1..1
+        return mid - half, mid + half
+    p = (hi - lo) * pad
+    return lo - p, hi + p
+
+
+def _sig_decimals(spacing: float) -> int:
+    """Decimals needed to tell ticks ``spacing`` apart (0.25 -> 2, 0.2 -> 1, 5 -> 0)."""
+    if not spacing > 0 or not math.isfinite(spacing):
+        return 0
+    d = max(0, -math.floor(math.log10(spacing) + 1e-9))
+    # 0.25 needs one more decimal than its leading digit says
+    for extra in range(0, 4):
+        q = round(spacing, d + extra)
+        if abs(q - spacing) <= 1e-9 * spacing:
+            return d + extra
+    return d + 3
+
+
+def format_ticks(values: Sequence[float], spacing: float, scientific: bool = False) -> list[str]:
+    """Tick labels rounded to the precision the ticks differ in.
+
+    ``scientific`` (learning rates): ``2e-4``, ``1.5e-4``, ``0`` -- the mantissa has
+    as many decimals as the spacing needs at the ticks' magnitude. Otherwise plain
+    decimals (``3.8``, ``4``, ``4.2``), switching to the scientific form for very
+    small or very large magnitudes."""
+    vals = [float(v) for v in values]
+    if not vals:
+        return []
+    mag = max((abs(v) for v in vals), default=0.0)
+    if not scientific and mag and (mag < 1e-3 or mag >= 1e6):
+        scientific = True
+    if scientific:
+        if not spacing > 0:
+            spacing = mag or 1.0
+        out = []
+        for v in vals:
+            if abs(v) < spacing * 1e-6:
+                out.append("0")
+                continue
+            e = math.floor(math.log10(abs(v)) + 1e-12)
+            m = v / 10.0 ** e
+            dec = max(0, e - math.floor(math.log10(spacing) + 1e-9))
+            dec = min(dec + (_sig_decimals(spacing / 10.0 ** math.floor(math.log10(spacing) + 1e-9)) > 0), 6)
+            txt = f"{m:.{dec}f}"
+            if "." in txt:
+                txt = txt.rstrip("0").rstrip(".")
+            if txt in ("10", "-10"):   # 9.99.. rounded up: next decade
+                txt, e = txt[:-1], e + 1
+            out.append(f"{txt}e{e}")
+        return out
+    dec = _sig_decimals(spacing)
+    out = []
+    for v in vals:
+        if abs(v) < spacing * 1e-6:
+            v = 0.0
+        out.append(f"{v:.{dec}f}")
+    return out
+
+
+def nice_stride(need: float) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 50 ... that is >= ``need``."""
+    if need <= 1:
+        return 1
+    base = 1
+    while True:
+        for m in (1, 2, 5):
+            if m * base >= need:
+                return m * base
+        base *= 10
+
+
+# ---------------------------------------------------------------------------
 @dataclass(slots=True)
 class Marker:
     x: float
@@ -457,12 +575,17 @@ class RunMetrics:
 
     def __init__(self, max_points: int = DEFAULT_MAX_POINTS, smoothing: float = 0.9):
         self.max_points = max_points
+        # the loss keeps up to max_points at full resolution (its newest half always);
+        # the learning rate, the speed and TensorBoard's per-step scalars keep 1/16 of
+        # that (older points averaged pairwise; ~2 points per pixel are drawn anyway):
+        # a run of 1,000,000 steps costs ~25 MB of loss and ~2 MB per other series
+        aux = self.aux_points = max(16, max_points // 16)
         self.loss = Series("loss", max_points, smoothing)
-        self.lr = Series("lr", max_points)
+        self.lr = Series("lr", aux)
         # throughput is drawn lightly smoothed (a fixed, short weight: the minutes-long
         # first step must not drag the curve for long; the loss slider does not move it)
-        self.iter_time = Series("iter_time", max_points, 0.6)
-        self.samples_per_sec = Series("samples_per_sec", max_points, 0.6)
+        self.iter_time = Series("iter_time", aux, 0.6)
+        self.samples_per_sec = Series("samples_per_sec", aux, 0.6)
         self.extra_losses: dict[str, Series] = {}
         self.tb: dict[str, Series] = {}          # TensorBoard tag -> series (x in steps)
         self.markers: list[Marker] = []
@@ -518,6 +641,8 @@ class RunMetrics:
         ys: list[float] = []
         its: list[float] = []
         sps: list[float] = []
+        lxs: list[float] = []   # learning rates: DeepSpeed reports one before every step,
+        lys: list[float] = []   # so they are batched too (not one extend per step)
         recent = self._recent
 
         def flush() -> None:
@@ -526,6 +651,9 @@ class RunMetrics:
                 self.iter_time.extend(xs, its)
                 self.samples_per_sec.extend(xs, sps)
                 xs.clear(); ys.clear(); its.clear(); sps.clear()
+            if lxs:
+                self.lr.extend(lxs, lys)
+                lxs.clear(); lys.clear()
 
         for ev in events:
             self.events_seen += 1
@@ -555,11 +683,17 @@ class RunMetrics:
                 if self.epoch is None:
                     self.epoch = 1
                 continue
-            flush()
             if t is lr_t:
                 if ev.lrs:
-                    self.lr.append(ev.step, ev.lrs[0])
-            elif t is P.EpochEvent:
+                    last_lr = lxs[-1] if lxs else self.lr.last_x
+                    if last_lr is not None and ev.step <= last_lr:   # resumed in the same log
+                        flush()
+                        self._trim(self.lr, ev.step)
+                    lxs.append(ev.step)
+                    lys.append(ev.lrs[0])
+                continue
+            flush()
+            if t is P.EpochEvent:
                 end = self.last_step
                 if end is not None:
                     self.epoch_ends[ev.epoch - 1] = end
@@ -596,14 +730,19 @@ class RunMetrics:
         """A step number that goes backwards: a resumed run appended to the same
         log. Keep the older data up to the resume point only."""
         for s in (self.loss, self.iter_time, self.samples_per_sec):
-            if len(s) and s.last_x >= step:
-                keep = s.range_slice(-math.inf, step - 1, margin=0)
-                xs, ys = s.x[keep].copy(), s.y[keep].copy()
-                w = s.smoothing
-                s.clear()
-                s.set_smoothing(w)
-                s.extend(xs, ys)
+            self._trim(s, step)
         self.markers = [m for m in self.markers if m.x < step]
+
+    @staticmethod
+    def _trim(s: Series, step: float) -> None:
+        """Drop the points at ``step`` and after."""
+        if len(s) and s.last_x >= step:
+            keep = s.range_slice(-math.inf, step - 1, margin=0)
+            xs, ys = s.x[keep].copy(), s.y[keep].copy()
+            w = s.smoothing
+            s.clear()
+            s.set_smoothing(w)
+            s.extend(xs, ys)
 
     def feed_scalars(self, rows: Iterable[tuple[str, float, float, float]]) -> int:
         """TensorBoard rows ``(tag, step, value, wall_time)``. ``train/epoch_loss``
@@ -626,10 +765,15 @@ class RunMetrics:
         return n
 
     def _add_tb(self, tag: str, x: float, value: float) -> int:
+        if tag == "train/loss" and len(self.loss):
+            # the console log has the same loss: keep one copy (the log's)
+            self.tb.pop(tag, None)
+            return 0
         s = self.tb.get(tag)
         if s is None:
             smooth = self.loss.smoothing if tag.endswith(("/loss", "grad_norm")) else 0.0
-            s = self.tb[tag] = Series(tag, self.max_points, smooth)
+            s = self.tb[tag] = Series(tag, self.max_points if tag == "train/loss" else
+                                      self.aux_points, smooth)
         if len(s) and x < s.last_x:
             return 0  # out of order (a restarted writer): keep the series monotonic
         s.append(x, value)

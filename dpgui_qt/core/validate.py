@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from dpgui_qt.core import tomlcompat
+from dpgui_qt.core import placeholders, tomlcompat
 from dpgui_qt.core.document import ConfigDocument, DocumentError
 from dpgui_qt.core.findings import ERROR, WARNING, Finding
 from dpgui_qt.core.schema import FALLBACK_OPTIMIZER, SchemaRegistry
@@ -93,6 +93,9 @@ class Options:
     check_paths: bool = True
     follow_datasets: bool = True
     search_dirs: list[Path] = field(default_factory=list)  # e.g. the diffusion-pipe checkout
+    # the folder diffusion-pipe is started in (its checkout). When known, relative paths
+    # are resolved against it and nothing else, exactly as the trainer will open them.
+    trainer_cwd: Path | None = None
 
 
 @dataclass
@@ -172,10 +175,43 @@ class Validator:
             out.append((path, found if found is not None and found.is_file() else None))
         return out
 
+    def _special_file_findings(self, doc: ConfigDocument, options: Options) -> list[Finding]:
+        """``dataset``/``eval_datasets`` naming a FIFO, a device or a socket: diffusion-pipe
+        would block on it or read it forever, so it is an error, not a missing file."""
+        from dpgui_qt.core.safeio import regular_file_problem
+
+        values = doc.values()
+        refs = []
+        if isinstance(values.get("dataset"), str):
+            refs.append((("dataset",), values["dataset"]))
+        evals = values.get("eval_datasets")
+        if isinstance(evals, list):
+            for i, item in enumerate(evals):
+                if isinstance(item, dict) and isinstance(item.get("config"), str):
+                    refs.append((("eval_datasets", i, "config"), item["config"]))
+        out = []
+        for path, raw in refs:
+            found = self.resolve_path(raw, doc, options) if raw.strip() else None
+            if found is None or found.is_dir():
+                continue
+            problem = regular_file_problem(found)
+            if problem:
+                out.append(Finding(ERROR, path, (
+                    f"{raw!r} is {problem}, not a dataset config file; name a regular .toml "
+                    "file (diffusion-pipe would block or read it without end)"),
+                    "dataset_regular_file"))
+        return out
+
     def resolve_path(self, raw: str, doc: ConfigDocument | None, options: Options) -> Path | None:
+        """The existing file or folder ``raw`` names, or None.  With a known trainer
+        working directory a relative path is read from there only (diffusion-pipe's
+        semantics); otherwise next to the document, then in ``search_dirs``."""
         p = Path(os.path.expanduser(raw))
         if p.is_absolute():
             return p if p.exists() else None
+        if options.trainer_cwd is not None:
+            cand = Path(options.trainer_cwd) / p
+            return cand if cand.exists() else None
         bases = []
         if doc is not None and doc.path is not None:
             bases.append(doc.path.resolve().parent)
@@ -185,6 +221,15 @@ class Validator:
             if cand.exists():
                 return cand
         return None
+
+    def beside_document(self, raw: str, doc: ConfigDocument | None) -> Path | None:
+        """For a relative ``raw``: the existing path next to ``doc`` (where a person
+        reading the file would look), or None."""
+        p = Path(os.path.expanduser(raw))
+        if p.is_absolute() or doc is None or doc.path is None:
+            return None
+        cand = Path(doc.path).resolve().parent / p
+        return cand if cand.exists() else None
 
     # ---------------------------------------------------------------- main
     def _validate_main(self, values: dict, options: Options, doc: ConfigDocument) -> list[Finding]:
@@ -215,6 +260,7 @@ class Validator:
         findings.extend(self._structure_findings(schema, values, ()))
         if options.check_paths:
             findings.extend(self._path_findings(schema, values, (), doc, options))
+        findings.extend(self._special_file_findings(doc, options))
         ctx = rules.RuleContext(kind=MAIN, values=values, registry=reg, schema=schema,
                                 model_type=mtype if reg.model(mtype) else None,
                                 options=options)
@@ -437,9 +483,26 @@ class Validator:
             fmt = node.get("format") or _branch_format(root, node)
             if fmt in ("file-path", "dir-path", "path") and values.strip():
                 found = self.resolve_path(values, doc, options)
-                if found is None:
-                    where = ("" if Path(os.path.expanduser(values)).is_absolute()
-                             else " (looked next to this config and in the diffusion-pipe checkout)")
+                if found is None and placeholders.is_placeholder(values, self.registry):
+                    yield Finding(WARNING, path, (
+                        f"still the template's placeholder {values!r}: set it to your own "
+                        "path"), "template_placeholder")
+                elif found is None and options.trainer_cwd is not None and (
+                        beside := self.beside_document(values, doc)) is not None:
+                    yield Finding(WARNING, path, (
+                        f"{values!r} exists next to this file ({beside}), but diffusion-pipe "
+                        f"opens relative paths from the folder it runs in "
+                        f"({options.trainer_cwd}), where it is missing; make the path "
+                        "absolute"), "path_relative_to_checkout", "train.py:393",
+                        extra={"absolute": str(beside)})
+                elif found is None:
+                    if Path(os.path.expanduser(values)).is_absolute():
+                        where = ""
+                    elif options.trainer_cwd is not None:
+                        where = (" (relative paths are read from the diffusion-pipe checkout, "
+                                 f"{options.trainer_cwd})")
+                    else:
+                        where = " (looked next to this config and in the diffusion-pipe checkout)"
                     yield Finding(WARNING, path, (
                         f"not found on this machine{where}: {values!r}; fix it unless it "
                         "exists only where training runs"), "paths_exist", "utils/dataset.py:487")
@@ -488,9 +551,9 @@ def _branch_format(root: dict, node: dict) -> str | None:
 
 
 def _first_sentence(text: str) -> str:
-    text = (text or "").strip()
-    end = text.find(". ")
-    return text if end < 0 else text[: end]
+    from dpgui_qt.core.text import first_sentence
+
+    return first_sentence(text, period=False)
 
 
 def _table_name(path: tuple) -> str:

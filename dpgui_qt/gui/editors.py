@@ -96,9 +96,31 @@ class ValueEditor(QWidget):
     def main_widget(self) -> QWidget:
         return self
 
+    def problem(self) -> str | None:
+        """Why the text in the editor cannot be written (None: it can)."""
+        return None
+
+    def show_problem(self, text: str | None = None) -> None:
+        """Show ``text`` (default: :meth:`problem`) beside the value, or hide it."""
+        text = self.problem() if text is None else text
+        label = getattr(self, "_reason", None)
+        if label is None:
+            if not text:
+                return
+            from PySide6.QtWidgets import QLabel
+            label = self._reason = QLabel(self)
+            label.setObjectName("EditorReason")
+            label.setStyleSheet("color: #c62828; padding: 0 4px;")
+            self.layout().addWidget(label)
+        label.setText(text or "")
+        label.setToolTip(text or "")
+        label.setVisible(bool(text))
+
     def _mark(self, widget: QWidget, ok: bool) -> None:
         widget.setProperty("invalid", not ok)
         widget.setStyleSheet("" if ok else "border: 1px solid #d64545;")
+        if ok:
+            self.show_problem("")
 
 
 def _line_edit(editor: ValueEditor, placeholder: str = "") -> QLineEdit:
@@ -205,6 +227,9 @@ class BoolEditor(ValueEditor):
 
 @EDITORS.register("integer")
 class IntEditor(ValueEditor):
+    """A spin box that takes any whole number as typed: a value outside the schema's
+    range stays in the editor with the reason beside it and is not written (the spin
+    box never turns -5 into 5 or clamps it)."""
     live = True
 
     def __init__(self, ctx, parent=None):
@@ -217,12 +242,30 @@ class IntEditor(ValueEditor):
             lo = int(self.schema["exclusiveMinimum"]) + 1
         if isinstance(self.schema.get("exclusiveMaximum"), (int, float)):
             hi = int(self.schema["exclusiveMaximum"]) - 1
-        self.spin.setRange(int(lo) if lo is not None else INT_MIN,
-                           int(hi) if hi is not None else INT_MAX)
+        self.lo = int(lo) if lo is not None else None
+        self.hi = int(hi) if hi is not None else None
+        self.spin.setRange(INT_MIN, INT_MAX)      # the range is checked, not enforced
         self.spin.setAccelerated(True)
-        self.spin.valueChanged.connect(lambda _v: self.edited.emit())
+        self.spin.valueChanged.connect(self._changed)
         self.layout().addWidget(self.spin, 1)
         self.setFocusProxy(self.spin)
+
+    def minimum(self) -> int:
+        return self.lo if self.lo is not None else INT_MIN
+
+    def _changed(self, _v: int) -> None:
+        self._mark(self.spin, self.problem() is None)
+        if self.problem():
+            self.show_problem()
+        self.edited.emit()
+
+    def problem(self) -> str | None:
+        v = self.spin.value()
+        if self.lo is not None and v < self.lo:
+            return f"must be at least {self.lo}"
+        if self.hi is not None and v > self.hi:
+            return f"must be at most {self.hi}"
+        return None
 
     def set_value(self, value, literal=None):
         with QSignalBlocker(self.spin):
@@ -230,11 +273,13 @@ class IntEditor(ValueEditor):
                 self.spin.setValue(max(INT_MIN, min(INT_MAX, value)))
             else:
                 default = self.schema.get("default")
-                lo = self.spin.minimum()
-                self.spin.setValue(default if isinstance(default, int) else max(lo, min(1, self.spin.maximum())))
+                lo = self.minimum()
+                self.spin.setValue(default if isinstance(default, int)
+                                   else max(lo, min(1, self.hi if self.hi is not None else 1)))
+        self._mark(self.spin, self.problem() is None)
 
     def value(self):
-        return self.spin.value()
+        return INVALID if self.problem() else self.spin.value()
 
 
 @EDITORS.register("number")
@@ -248,8 +293,25 @@ class FloatEditor(ValueEditor):
         hint = "number, e.g. 2e-5" if self.schema.get("x-dpgui-widget") == "float-text" else "number"
         if lo is not None or hi is not None:
             hint += f" ({'' if lo is None else lo}…{'' if hi is None else hi})"
+        self.lo, self.hi = lo, hi
         self.edit = _line_edit(self, hint)
-        self.edit.textEdited.connect(lambda t: self._mark(self.edit, float_text(t) is not None))
+        self.edit.textEdited.connect(lambda _t: self._mark(self.edit, self.problem() is None))
+
+    def problem(self) -> str | None:
+        raw = self.edit.text().strip()
+        text = float_text(raw)
+        if text is None:
+            return f"{raw!r} is not a number (write e.g. 2e-5 or 0.001)" if raw else "enter a number"
+        try:
+            v = float(text)
+        except ValueError:
+            return None
+        lo, hi = self.lo, self.hi
+        if lo is not None and (v <= lo if self.schema.get("exclusiveMinimum") == lo else v < lo):
+            return f"must be {'above' if self.schema.get('exclusiveMinimum') == lo else 'at least'} {lo:g}"
+        if hi is not None and (v >= hi if self.schema.get("exclusiveMaximum") == hi else v > hi):
+            return f"must be {'below' if self.schema.get('exclusiveMaximum') == hi else 'at most'} {hi:g}"
+        return None
 
     def set_value(self, value, literal=None):
         if literal is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -261,8 +323,9 @@ class FloatEditor(ValueEditor):
         self._mark(self.edit, True)
 
     def value(self):
-        text = float_text(self.edit.text())
-        return RawValue(text) if text is not None else INVALID
+        if self.problem():
+            return INVALID
+        return RawValue(float_text(self.edit.text()))
 
 
 @EDITORS.register("string")

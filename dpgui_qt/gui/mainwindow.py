@@ -31,16 +31,18 @@ from typing import Callable
 from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence, QUndoGroup
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow,
-                               QTabWidget, QToolButton, QWidget)
+                               QStackedWidget, QTabWidget, QToolButton, QWidget)
 
 from dpgui_qt import __version__
-from dpgui_qt.core.document import DocumentError, ReadError, TomlSyntaxError
+from dpgui_qt.core.document import (ConflictError, DocumentError, ReadError, ReadOnlyError,
+                                    TomlSyntaxError)
 from dpgui_qt.gui import icons, messages
 from dpgui_qt.gui import settings as st
 from dpgui_qt.gui.pages import EmptyState, PageFactory, PageSlot
 from dpgui_qt.gui.problems import ProblemsPanel
 from dpgui_qt.gui.property_view import ConfigEditorPage
 from dpgui_qt.gui.session import DocumentSession
+from dpgui_qt.gui.start_page import StartPage
 
 TOML_FILTER = "TOML configs (*.toml);;All files (*)"
 DP_URL = "https://github.com/tdrussell/diffusion-pipe"
@@ -98,9 +100,15 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.tabs.currentChanged.connect(self._tab_changed)
         self.setCentralWidget(self.tabs)
-        self.editor = ConfigEditorPage(self.session, self)
+        # the Config tab: the start page while nothing is open, else the editor
+        self.config_stack = QStackedWidget(self)
+        self.config_stack.setObjectName("ConfigStack")
+        self.editor = ConfigEditorPage(self.session, self.config_stack)
         self.editor.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 6000))
-        self.tabs.addTab(self.editor, "Config")
+        self.start_page = StartPage(self, self.config_stack)
+        self.config_stack.addWidget(self.start_page)
+        self.config_stack.addWidget(self.editor)
+        self.tabs.addTab(self.config_stack, "Config")
 
         self._make_actions()
         self._make_menus()
@@ -118,6 +126,9 @@ class MainWindow(QMainWindow):
         s.findingsChanged.connect(self._findings_changed)
         s.changed.connect(lambda _c: self._update_summary())
         s.documentReplaced.connect(self._update_summary)
+        s.documentReplaced.connect(self._update_start_page)
+        s.pathChanged.connect(lambda _p: self._update_start_page())
+        s.changed.connect(lambda _c: self._update_start_page())
         s.externalChange.connect(self._external_change)
         s.editFailed.connect(lambda m: self.statusBar().showMessage(f"Not changed: {m}", 8000))
         s.undo_stack.cleanChanged.connect(lambda _c: self._update_actions())
@@ -125,6 +136,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_summary()
         self._update_actions()
+        self._update_start_page()
         self.resize(1280, 800)
 
     # ------------------------------------------------------------- actions
@@ -163,6 +175,8 @@ class MainWindow(QMainWindow):
         self.actions["edit.undo"] = undo
         self.actions["edit.redo"] = redo
         self.actions["edit.reset"] = self.editor.reset_action
+        a("edit.preset", "Apply &Preset…", self.apply_preset, None, None,
+          "Set the memory-related keys of a preset (shows the changes first; one undo step)")
         a("edit.find", "&Find Key…", self._focus_filter, SK.Find, None, "Filter the keys")
         a("edit.history", "Undo &History", self._toggle_history, "Ctrl+Shift+H", None,
           "Show every edit; click one to go back to it", checkable=True)
@@ -200,6 +214,7 @@ class MainWindow(QMainWindow):
         m.addActions([A["edit.undo"], A["edit.redo"]])
         m.addSeparator()
         m.addActions([A["edit.reset"], A["edit.find"]])
+        m.addAction(A["edit.preset"])
         m.addSeparator()
         m.addAction(A["edit.history"])
         self.view_menu = m = mb.addMenu("&View")
@@ -252,9 +267,12 @@ class MainWindow(QMainWindow):
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                          | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
-        self.resizeDocks([dock], [190], Qt.Orientation.Vertical)
+        self.resizeDocks([dock], [150], Qt.Orientation.Vertical)
+        self.problems.expandedChanged.connect(self._problems_expanded)
         self.problems_dock = dock
+        self._problems_wanted = True
         act = dock.toggleViewAction()
+        act.triggered.connect(lambda on: setattr(self, "_problems_wanted", on))
         act.setShortcut(QKeySequence("Ctrl+Shift+M"))
         self.actions["view.problems"] = act
         self.docks_menu.addAction(act)
@@ -273,7 +291,12 @@ class MainWindow(QMainWindow):
         self.problem_button.setAutoRaise(True)
         self.problem_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.problem_button.clicked.connect(lambda: (self.problems_dock.show(),
+                                                     self.problems.set_expanded(True),
                                                      self.problems_dock.raise_()))
+        from dpgui_qt.gui.memory_status import MemoryEstimateButton
+
+        self.memory_button = MemoryEstimateButton(self.session, self)
+        sb.addPermanentWidget(self.memory_button)
         sb.addPermanentWidget(self.summary_label)
         sb.addPermanentWidget(self.problem_button)
 
@@ -297,9 +320,15 @@ class MainWindow(QMainWindow):
         from dpgui_qt.gui.monitor import install as install_monitor  # light: no pyqtgraph
 
         install_monitor(self)  # window.monitor_feed; the page imports pyqtgraph on first show
-        self.session.changed.connect(lambda _c: self._update_dataset_empty())
-        self.session.documentReplaced.connect(self._update_dataset_empty)
-        self._update_dataset_empty()
+        # the placeholder text resolves the dataset path from the checkout (file system,
+        # settings): after the first paint, and once per burst of edits
+        self._dataset_empty_timer = QTimer(self)
+        self._dataset_empty_timer.setSingleShot(True)
+        self._dataset_empty_timer.setInterval(250)
+        self._dataset_empty_timer.timeout.connect(self._update_dataset_empty)
+        self.session.changed.connect(lambda _c: self._dataset_empty_timer.start())
+        self.session.documentReplaced.connect(self._dataset_empty_timer.start)
+        self._dataset_empty_timer.start()
 
     # --------------------------------------------------------------- pages
     def add_page(self, name: str, title: str, factory: PageFactory | None = None,
@@ -328,12 +357,14 @@ class MainWindow(QMainWindow):
     def page(self, name: str) -> QWidget | None:
         if name == "config":
             return self.editor
+        if name == "start":
+            return self.start_page
         slot = self._slots.get(name)
         return slot.ensure_page(self) if slot else None
 
     def show_page(self, name: str) -> None:
         if name == "config":
-            self.tabs.setCurrentWidget(self.editor)
+            self.tabs.setCurrentWidget(self.config_stack)
             return
         self.tabs.setCurrentWidget(self._slots[name])
 
@@ -398,6 +429,20 @@ class MainWindow(QMainWindow):
             if s.modified and s.path is not None:
                 try:
                     s.save()
+                except ConflictError as exc:  # the dataset file was changed elsewhere: ask
+                    answer = self._ask_conflict(s, exc)
+                    if answer == "Reload":
+                        try:
+                            s.reload_from_disk()
+                        except DocumentError as err:
+                            messages.error(self, "Cannot reload", str(err))
+                    if answer != "Overwrite":
+                        return False
+                    try:
+                        s.save(overwrite=True)
+                    except DocumentError as err:
+                        messages.error(self, "Save failed", str(err))
+                        return False
                 except DocumentError as exc:
                     messages.error(self, "Save failed", str(exc),
                                    "The other files were saved. Check that the folder exists "
@@ -430,11 +475,78 @@ class MainWindow(QMainWindow):
         self.new_from_template(dlg.text())
         return True
 
+    def apply_preset(self) -> bool:
+        from dpgui_qt.gui.new_dialog import ApplyPresetDialog
+
+        dlg = ApplyPresetDialog(self.session, self)
+        if dlg.exec() != ApplyPresetDialog.DialogCode.Accepted:
+            return False
+        p = dlg.preset()
+        self.statusBar().showMessage(f"Applied preset {p.name if p else ''} "
+                                     f"({len(dlg.changes())} keys; Undo takes them back)", 8000)
+        return True
+
     def new_from_template(self, text: str) -> None:
         self.session.new_from_text(text)
         self.show_page("config")
         self.statusBar().showMessage("New config from template — replace the placeholder paths, "
                                      "then Save As", 10000)
+
+    def showing_start_page(self) -> bool:
+        return self.config_stack.currentWidget() is self.start_page
+
+    def _update_start_page(self) -> None:
+        """The start page while no file is open (an empty, untitled document)."""
+        empty = self.session.path is None and not self.session.doc.text.strip()
+        was = self.showing_start_page()
+        self.config_stack.setCurrentWidget(self.start_page if empty else self.editor)
+        if empty and not was and self.start_page._built:
+            self.start_page.rebuild()          # recent files may have changed
+        self.problems_dock.setVisible(not empty and self._problems_wanted)
+        if was and not empty and self.problems.expanded:
+            self._problems_expanded(True)
+        self.summary_label.setVisible(not empty)     # nothing to summarise or count yet
+        self.problem_button.setVisible(not empty)
+
+    def new_from_example(self, path: str | Path) -> bool:
+        """Start an untitled config from one of diffusion-pipe's example files (the
+        original is never written)."""
+        if not self.maybe_save("starting a new config"):
+            return False
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            messages.error(self, "Cannot open the example", f"{path}: {exc}")
+            return False
+        self.session.new_from_text(text)
+        self.show_page("config")
+        self.statusBar().showMessage(f"New config from {Path(path).name} — set your paths, then "
+                                     "Save As", 10000)
+        return True
+
+    def edit_environment(self) -> bool:
+        """Where diffusion-pipe and DeepSpeed are (Run ▸ Environment…, also from the
+        start page)."""
+        page = self.run_page if getattr(self, "run_page", None) is not None else None
+        if page is not None:
+            ok = page.edit_environment()
+        else:
+            from dpgui_qt.gui.run.env_dialog import EnvironmentDialog
+            from dpgui_qt.gui.run.runconfig import EnvSettings
+
+            dlg = EnvironmentDialog(EnvSettings.load(), self)
+            ok = dlg.exec() == EnvironmentDialog.DialogCode.Accepted
+            if ok:
+                dlg.settings().save()
+        if ok:
+            from dpgui_qt.gui.session import forget_trainer_cwd
+
+            forget_trainer_cwd()
+            self.session.schedule_validation()
+            for c in self.companions():
+                c.schedule_validation()
+            self.start_page.rebuild()
+        return ok
 
     def open_dialog(self) -> bool:
         if not self.maybe_save("opening another file"):
@@ -467,7 +579,7 @@ class MainWindow(QMainWindow):
     def save(self) -> bool:
         """Save the config and every modified companion (dataset) file, each atomically."""
         if self.session.path is None:
-            return self.save_as()
+            return self.save_as() and self._save_companions()
         return self._save_to(None) and self._save_companions()
 
     def save_as(self) -> bool:
@@ -484,9 +596,20 @@ class MainWindow(QMainWindow):
         t = self.session.doc.get(("model", "type"))
         return f"{t}_config.toml" if isinstance(t, str) else "config.toml"
 
-    def _save_to(self, path) -> bool:
+    def _save_to(self, path, overwrite: bool = False, allow_readonly: bool = False) -> bool:
         try:
-            written = self.session.save(path)
+            written = self.session.save(path, overwrite=overwrite, allow_readonly=allow_readonly)
+        except ConflictError as exc:
+            return self._save_conflict(path, exc, allow_readonly)
+        except ReadOnlyError:
+            name = self.session.display_name()
+            answer = messages.ask(self, "Read-only file", f"{name} is read-only.",
+                                  "Its permissions say it should not be changed. Overwrite it "
+                                  "anyway (it stays read-only), or use Save As to write a copy?",
+                                  ("Overwrite", "cancel"), "cancel")
+            if answer != "Overwrite":
+                return False
+            return self._save_to(path, overwrite, allow_readonly=True)
         except DocumentError as exc:
             messages.error(self, "Save failed", str(exc),
                            "Check that the folder exists and that you may write to it, "
@@ -495,6 +618,39 @@ class MainWindow(QMainWindow):
         st.add_recent_file(written)
         self.statusBar().showMessage(f"Saved {written}", 5000)
         return True
+
+    def _save_conflict(self, path, exc: ConflictError, allow_readonly: bool) -> bool:
+        """Another program changed (or deleted) the file since it was read: show the
+        difference and let the user choose; never overwrite silently."""
+        answer = self._ask_conflict(self.session, exc)
+        if answer == "Overwrite":
+            return self._save_to(path, overwrite=True, allow_readonly=allow_readonly)
+        if answer == "Reload":
+            self._reload()
+        return False
+
+    def _ask_conflict(self, session, exc: ConflictError) -> str:
+        """Overwrite / Reload / cancel, with the difference between the file on disk and
+        the user's version (secrets masked) under Show Details."""
+        from dpgui_qt.core.secrets import mask_toml_text
+        from dpgui_qt.gui.toml_view import unified_diff
+
+        name = session.display_name()
+        if exc.current is None:
+            theirs, what = "", "deleted"
+        else:
+            theirs = exc.current.decode("utf-8-sig", errors="replace")
+            what = "changed"
+        diff = unified_diff(mask_toml_text(theirs), mask_toml_text(session.doc.text), name,
+                            "on disk, by the other program", "your version")
+        answer = messages.ask(
+            self, "File changed on disk",
+            f"<b>{name}</b> was {what} by another program after you opened it.",
+            "Saving now would overwrite that edit. Overwrite it with your version, reload "
+            "theirs (Undo brings your edits back), or cancel and decide later. "
+            "Show Details lists what differs.",
+            ("Overwrite", "Reload", "cancel"), "cancel", details=diff)
+        return answer
 
     def revert(self) -> None:
         if not self.session.modified:
@@ -544,8 +700,13 @@ class MainWindow(QMainWindow):
         if not isinstance(raw, str) or not raw.strip():
             return None
         p = Path(os.path.expanduser(raw))
-        if not p.is_absolute() and self.session.path is not None:
-            p = self.session.path.parent / p
+        if not p.is_absolute():
+            from dpgui_qt.gui.session import trainer_cwd
+            base = trainer_cwd()       # where diffusion-pipe reads it from
+            if base is None and self.session.path is not None:
+                base = self.session.path.parent
+            if base is not None:
+                p = base / p
         return p
 
     def _update_dataset_empty(self) -> None:
@@ -575,9 +736,13 @@ class MainWindow(QMainWindow):
 
     # ----------------------------------------------------------- validation
     def validate_now(self) -> None:
-        findings = self.session.validate_now()
-        e = sum(1 for f in findings if f.is_error)
+        self.session.validate_now()
+        for c in self.companions():
+            c.validate_now()
+        e, _w = self.problems.counts()      # the same count the Problems panel shows
         self.problems_dock.show()
+        if e:
+            self.problems.set_expanded(True)
         self.statusBar().showMessage(
             "No errors: diffusion-pipe should accept this config" if not e
             else f"{e} error{'s' if e != 1 else ''} — see Problems", 6000)
@@ -595,6 +760,11 @@ class MainWindow(QMainWindow):
         self.problem_button.setText(f"{e} error{'s' if e != 1 else ''}, "
                                     f"{w} warning{'s' if w != 1 else ''}")
         self.problem_button.setToolTip("Show the Problems panel")
+
+    def _problems_expanded(self, on: bool) -> None:
+        if on:   # after the panel's new maximum height has reached the dock layout
+            QTimer.singleShot(0, self, lambda: self.resizeDocks(
+                [self.problems_dock], [150], Qt.Orientation.Vertical))
 
     def go_to_finding(self, finding) -> None:
         fname = str(self.session.path) if self.session.path else "<text>"
@@ -710,4 +880,7 @@ class MainWindow(QMainWindow):
         feed = getattr(self, "monitor_feed", None)
         if feed is not None and feed.created:
             feed.model.stop()  # its follower thread must end before the window is deleted
+        monitor = self._slots["monitor"].page if "monitor" in self._slots else None
+        if monitor is not None and hasattr(monitor, "shutdown"):
+            monitor.shutdown()  # the GPU sampler thread too
         event.accept()

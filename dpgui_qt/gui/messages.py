@@ -96,10 +96,11 @@ def info(parent, title: str, text: str, informative: str = "") -> None:
 
 
 def ask(parent, title: str, text: str, informative: str = "",
-        buttons: tuple[str, ...] = ("yes", "no"), default: str | None = None) -> str:
+        buttons: tuple[str, ...] = ("yes", "no"), default: str | None = None,
+        details: str = "") -> str:
     """Ask a question; returns the chosen button's name ("cancel" when closed)."""
-    answer = _show(parent, Message("question", title, text, informative, buttons=list(buttons)),
-                   default)
+    answer = _show(parent, Message("question", title, text, informative, details,
+                                   buttons=list(buttons)), default)
     return answer or "cancel"
 
 

@@ -38,7 +38,6 @@ class EmptyState(QWidget):
         self.text.setWordWrap(True)
         self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.text.setTextFormat(Qt.TextFormat.RichText)
-        self.text.setMaximumWidth(560)
         lay.addWidget(self.title)
         lay.addSpacing(6)
         lay.addWidget(self.text, 0, Qt.AlignmentFlag.AlignHCenter)
@@ -56,6 +55,18 @@ class EmptyState(QWidget):
 
     def set_text(self, text: str) -> None:
         self.text.setText(text)
+        self._fit()
+
+    def _fit(self) -> None:
+        """A fixed text width, so the wrapped explanation gets all the lines it needs
+        (a centred label otherwise keeps the height of its first, narrow layout)."""
+        w = max(200, min(560, self.width() - 40))
+        self.text.setFixedWidth(w)
+        self.text.setMinimumHeight(self.text.heightForWidth(w))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
 
 
 class PageSlot(QWidget):

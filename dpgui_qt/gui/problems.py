@@ -69,6 +69,7 @@ class ProblemsPanel(QWidget):
     """The Problems dock's content."""
 
     activated = Signal(object)  # Finding
+    expandedChanged = Signal(bool)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -78,7 +79,8 @@ class ProblemsPanel(QWidget):
         self.view = QTreeView(self)
         self.view.setRootIsDecorated(False)
         self.view.setAlternatingRowColors(True)
-        self.view.setUniformRowHeights(True)
+        self.view.setUniformRowHeights(False)
+        self.view.setWordWrap(True)        # messages end with what to do: never cut them
         self.view.setModel(self.proxy)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -92,13 +94,21 @@ class ProblemsPanel(QWidget):
         self.view.activated.connect(self._activated)
         self.view.clicked.connect(self._activated)
         self.summary = QLabel(self)
+        self.toggle = QToolButton(self)
+        self.toggle.setAutoRaise(True)
+        self.toggle.setCheckable(True)
+        self.toggle.setChecked(True)
+        self.toggle.setToolTip("Show or hide the list of problems")
+        self.toggle.toggled.connect(self._toggled)
+        self._user_collapsed = False
         self.errors_only = QToolButton(self)
         self.errors_only.setText("Errors only")
         self.errors_only.setCheckable(True)
         self.errors_only.setAutoRaise(True)
         self.errors_only.toggled.connect(self._apply_filter)
         top = QHBoxLayout()
-        top.setContentsMargins(6, 2, 6, 2)
+        top.setContentsMargins(2, 2, 6, 2)
+        top.addWidget(self.toggle)
         top.addWidget(self.summary, 1)
         top.addWidget(self.errors_only)
         lay = QVBoxLayout(self)
@@ -121,6 +131,42 @@ class ProblemsPanel(QWidget):
         if ms is not None:
             text += f"   <span style='color:gray'>(checked in {ms:.1f} ms)</span>"
         self.summary.setText(text)
+        # empty: a one-line summary; problems appear: the list opens again (unless the
+        # user closed it while there were problems)
+        if not findings:
+            self.set_expanded(False, user=False)
+        elif not self._user_collapsed:
+            self.set_expanded(True, user=False)
+
+    # ------------------------------------------------------------ collapsing
+    @property
+    def expanded(self) -> bool:
+        return self.toggle.isChecked()
+
+    def set_expanded(self, on: bool, user: bool = True) -> None:
+        if user:
+            self._user_collapsed = not on
+        self.toggle.blockSignals(True)
+        self.toggle.setChecked(on)
+        self.toggle.blockSignals(False)
+        self._apply_expanded()
+
+    def _toggled(self, on: bool) -> None:
+        self._user_collapsed = not on
+        self._apply_expanded()
+
+    def _apply_expanded(self) -> None:
+        on = self.toggle.isChecked()
+        self.toggle.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
+        self.view.setVisible(on)
+        self.errors_only.setVisible(on)
+        if on:
+            self.setMaximumHeight(16777215)
+        else:
+            self.setMaximumHeight(self.layout().contentsMargins().top()
+                                  + max(self.summary.sizeHint().height(),
+                                        self.toggle.sizeHint().height()) + 6)
+        self.expandedChanged.emit(on)
 
     def _apply_filter(self) -> None:
         shown = [f for f in self._all if f.is_error] if self.errors_only.isChecked() else self._all

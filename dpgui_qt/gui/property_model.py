@@ -63,7 +63,7 @@ GROUP, KEY, TABLE, TABLES, ITEM = "group", "key", "table", "tables", "item"
 
 class Node:
     __slots__ = ("parent", "children", "kind", "path", "name", "schema", "group", "row",
-                 "unused", "order", "__weakref__")
+                 "unused", "order", "readers", "__weakref__")
 
     def __init__(self, kind: str, path: tuple | None, name: str, schema: dict | None = None,
                  group: str = "other", order: float = 0.0):
@@ -76,6 +76,7 @@ class Node:
         self.group = group
         self.row = 0
         self.unused: str | None = None
+        self.readers: list[str] = []   # for a key the current type does not read: the types that do
         self.order = order
 
     @property
@@ -185,6 +186,7 @@ class _Builder:
             n = self._node((slot, key), None, val, group, 10_000 + i)
             if known:
                 n.unused = f"not used by {table.get('type', slot)}"
+                n.readers = readers_of(self.registry, slot, key)
             g.add(n)
 
     def _discriminator_schema(self, slot: str, props: dict) -> dict:
@@ -363,6 +365,7 @@ class PropertyTreeModel(QAbstractItemModel):
             if o is n:
                 continue
             o.schema, o.name, o.group, o.unused, o.order = n.schema, n.name, n.group, n.unused, n.order
+            o.readers = n.readers
             o.kind = n.kind
             idx = self.createIndex(o.row, 0, o)
             self._merge(o, n, idx)
@@ -581,6 +584,10 @@ class PropertyTreeModel(QAbstractItemModel):
         out = [f"<b>{html.escape(kp.format(node.path))}</b>"]
         if schema.get("description"):
             out.append(html.escape(schema["description"]).replace("\n", "<br>"))
+        elif node.schema is None and node.readers:
+            shown = ", ".join(node.readers[:8]) + (", …" if len(node.readers) > 8 else "")
+            out.append(f"Only read by {node.path[0]}.type = {html.escape(shown)}; the current "
+                       f"type ignores it.")
         elif node.schema is None:
             out.append("No schema describes this key; it is kept and edited as a raw TOML value.")
         facts = []
@@ -750,6 +757,33 @@ class PropertyTreeModel(QAbstractItemModel):
 
     def persistent(self, index: QModelIndex) -> QPersistentModelIndex:
         return QPersistentModelIndex(index)
+
+
+def readers_of(registry, slot: str, key: str) -> list[str]:
+    """The model / adapter / optimizer types whose schema reads ``slot.key``."""
+    get = {"model": (registry.model_types, registry.model),
+           "adapter": (registry.adapter_types, registry.adapter),
+           "optimizer": (registry.optimizer_types, registry.optimizer)}.get(slot)
+    if get is None:
+        return []
+    types, schema = get
+    return [t for t in types() if key in ((schema(t) or {}).get("properties") or {})]
+
+
+def stale_keys(registry, values: dict, slot: str) -> list[str]:
+    """Keys of the ``[slot]`` table its current type does not read (not "type")."""
+    table = values.get(slot) if isinstance(values, dict) else None
+    if not isinstance(table, dict):
+        return []
+    t = table.get("type")
+    schema = {"model": registry.model, "adapter": registry.adapter,
+              "optimizer": registry.optimizer}[slot](t) if isinstance(t, str) else None
+    if schema is None:
+        return []
+    props = schema.get("properties") or {}
+    if not props:
+        return []
+    return [k for k in table if k != "type" and k not in props]
 
 
 def _short(text: str, limit: int = 160) -> str:

@@ -8,7 +8,8 @@ from typing import Any
 from PySide6.QtCore import (QItemSelectionModel, QModelIndex, QSize, QSortFilterProxyModel, Qt,
                             QTimer, Signal)
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QFrame, QHBoxLayout, QHeaderView,
+from PySide6.QtWidgets import (QAbstractItemDelegate, QAbstractItemView, QApplication, QCheckBox,
+                               QFrame, QHBoxLayout, QHeaderView,
                                QInputDialog, QLabel, QLineEdit, QMenu, QPushButton, QSplitter,
                                QStyledItemDelegate, QTabWidget, QTextBrowser, QToolButton,
                                QTreeView, QVBoxLayout, QWidget)
@@ -132,8 +133,11 @@ class PropertyDelegate(QStyledItemDelegate):
         src, sidx = source_of(index)
         new = editor.value()
         if new is INVALID:
-            self.invalidValue.emit(f"{kp.format(sidx.data(PathRole) or ())}: not a valid value — "
-                                   "nothing was written")
+            why = editor.problem() if hasattr(editor, "problem") else None
+            if hasattr(editor, "show_problem"):
+                editor.show_problem(why or "not a valid value")
+            self.invalidValue.emit(f"{kp.format(sidx.data(PathRole) or ())}: "
+                                   f"{why or 'not a valid value'} — nothing was written")
             return
         current = sidx.data(ValueRole)
         is_set = sidx.data(IsSetRole)
@@ -147,6 +151,26 @@ class PropertyDelegate(QStyledItemDelegate):
         finally:
             src.merge_token = None
         editor._dp_loaded = (repr(sidx.data(ValueRole)), sidx.data(LiteralRole))
+
+    def eventFilter(self, editor, event) -> bool:
+        """Enter, Tab and leaving the editor normally write the value and close it; with
+        a value that cannot be written (out of range, not a number) the editor stays
+        open with the reason beside it.  Esc always cancels."""
+        from PySide6.QtCore import QEvent
+
+        from dpgui_qt.gui.editors import INVALID, ValueEditor
+        et = event.type()
+        if isinstance(editor, ValueEditor) and (
+                et == QEvent.Type.FocusOut or (et == QEvent.Type.KeyPress and event.key() in (
+                    Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Tab, Qt.Key.Key_Backtab))):
+            try:
+                invalid = editor.value() is INVALID
+            except Exception:  # noqa: BLE001 - an editor bug must not block closing
+                invalid = False
+            if invalid:
+                editor.show_problem(editor.problem() or "not a valid value")
+                return True
+        return super().eventFilter(editor, event)
 
     def updateEditorGeometry(self, editor, option, index):
         editor.setGeometry(option.rect)
@@ -195,12 +219,64 @@ class PropertyTreeView(QTreeView):
                 and not index.flags() & Qt.ItemFlag.ItemIsUserCheckable:
             self.edit(index)
 
+    def _value_index(self, index: QModelIndex) -> QModelIndex:
+        """The editable value cell of ``index``'s row, or an invalid index."""
+        if not index.isValid():
+            return QModelIndex()
+        v = index.siblingAtColumn(COL_VALUE)
+        if v.flags() & Qt.ItemFlag.ItemIsEditable and not v.flags() & Qt.ItemFlag.ItemIsUserCheckable:
+            return v
+        return QModelIndex()
+
     def keyPressEvent(self, event) -> None:
-        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.state() != \
-                QAbstractItemView.State.EditingState and self.currentIndex().isValid():
-            self.resetRequested.emit(self.currentIndex())
-            return
+        """Keyboard editing as in any Qt item view: F2 or Enter edits the selected row's
+        value, typing starts the editor with what was typed; Delete resets."""
+        editing = self.state() == QAbstractItemView.State.EditingState
+        cur = self.currentIndex()
+        if not editing and cur.isValid():
+            key = event.key()
+            if key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+                self.resetRequested.emit(cur)
+                return
+            target = self._value_index(cur)
+            if target.isValid() and (key in (Qt.Key.Key_F2, Qt.Key.Key_Return, Qt.Key.Key_Enter)):
+                self.setCurrentIndex(target)
+                self.edit(target)
+                return
+            text = event.text()
+            mods = event.modifiers() & (Qt.KeyboardModifier.ControlModifier
+                                        | Qt.KeyboardModifier.AltModifier
+                                        | Qt.KeyboardModifier.MetaModifier)
+            if target.isValid() and text and text.isprintable() and not mods:
+                self.setCurrentIndex(target)
+                if self.edit(target, QAbstractItemView.EditTrigger.AllEditTriggers, event):
+                    w = QApplication.focusWidget()
+                    from PySide6.QtWidgets import QAbstractSpinBox, QComboBox, QLineEdit
+                    if isinstance(w, QComboBox) and w.isEditable():
+                        w = w.lineEdit()
+                    if isinstance(w, (QLineEdit, QAbstractSpinBox)):
+                        w.selectAll()               # what is typed replaces the value
+                        QApplication.sendEvent(w, event)
+                    return
         super().keyPressEvent(event)
+
+    def closeEditor(self, editor, hint) -> None:  # noqa: N802 - Qt name
+        """Tab / Shift+Tab from an editor go to the next / previous editable value."""
+        D = QAbstractItemDelegate.EndEditHint
+        if hint in (D.EditNextItem, D.EditPreviousItem):
+            cur = self.currentIndex()
+            super().closeEditor(editor, D.NoHint)
+            step = self.indexBelow if hint == D.EditNextItem else self.indexAbove
+            idx = step(cur.siblingAtColumn(COL_KEY))
+            while idx.isValid():
+                v = self._value_index(idx)
+                if v.isValid():
+                    self.setCurrentIndex(v)
+                    self.edit(v)
+                    return
+                idx = step(idx)
+            return
+        super().closeEditor(editor, hint)
 
     def _menu(self, pos) -> None:
         index = self.indexAt(pos)
@@ -320,6 +396,7 @@ class ConfigEditorPage(QWidget):
         from dpgui_qt.gui import messages
 
         self.session = session
+        session.changed.connect(lambda c: self._type_switched(c))
         self.model = PropertyTreeModel(session, self)
         self.model.confirm_full_finetune = lambda keys: messages.ask(
             self, "Full fine-tune",
@@ -475,6 +552,47 @@ class ConfigEditorPage(QWidget):
             idx = self.proxy.index(r, 0, parent)
             if idx.data(KindRole) in (GROUP, TABLES, ITEM):
                 self.tree.expand(idx)
+
+    def _type_switched(self, change) -> None:
+        """After model.type / adapter.type / optimizer.type changes: offer one undoable
+        action that removes the keys the new type does not read (listed first)."""
+        path = getattr(change, "path", None)
+        if getattr(change, "kind", "") != "set" or not path or len(path) != 2 \
+                or path[1] != "type" or path[0] not in ("model", "adapter", "optimizer"):
+            return
+        from dpgui_qt.gui.property_model import stale_keys
+        slot = path[0]
+        keys = stale_keys(self.session.registry, self.session.doc.values(), slot)
+        if not keys:
+            if self.banner.isVisible() and self.banner.property("cleanup") == slot:
+                self.banner.hide()
+            return
+        t = self.session.doc.get((slot, "type"))
+        shown = ", ".join(keys[:8]) + (f" and {len(keys) - 8} more" if len(keys) > 8 else "")
+        self.banner.setProperty("cleanup", slot)
+        self.banner.show_message(
+            f"{t} does not read {len(keys)} key{'s' if len(keys) != 1 else ''} in "
+            f"[{slot}]: <b>{html.escape(shown)}</b>. They are kept and marked; remove them "
+            "in one step (undoable)?",
+            [(f"Remove {len(keys)} Key{'s' if len(keys) != 1 else ''}",
+              lambda: self.remove_stale(slot)), ("Keep Them", lambda: None)])
+
+    def remove_stale(self, slot: str) -> bool:
+        """Remove every key of ``[slot]`` its type does not read, as one undo step."""
+        from dpgui_qt.core.document import Change
+        from dpgui_qt.gui.property_model import stale_keys
+        keys = stale_keys(self.session.registry, self.session.doc.values(), slot)
+        if not keys:
+            return False
+        t = self.session.doc.get((slot, "type"))
+
+        def fn(doc):
+            before = doc.text
+            for k in keys:
+                doc.delete((slot, k))
+            return Change("delete", (slot,), before, doc.text)
+
+        return self.session.edit(f"Remove {len(keys)} keys {t} does not read", fn, (slot,))
 
     def select_path(self, path) -> bool:
         """Select the row for ``path`` (or its nearest ancestor), making it visible."""

@@ -20,12 +20,61 @@ from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from dpgui_qt.core import keypath as kp
-from dpgui_qt.core.document import Change, ConfigDocument, DocumentError, EditError, RawValue
+from dpgui_qt.core import safeio
+from dpgui_qt.core.document import (Change, ConfigDocument, DocumentError, EditError, RawValue,
+                                    ReadError)
 from dpgui_qt.core.schema import SchemaRegistry, default_registry
 
 MAIN = "main"
 DATASET = "dataset"
 VALIDATE_DELAY_MS = 150
+
+_TRAINER_CWD: tuple[float, tuple, Path | None] = (-1e9, (), None)
+
+
+def trainer_cwd() -> Path | None:
+    """The folder diffusion-pipe is started in: the checkout the Run page launches
+    from (its setting, else $DPGUI_DIFFUSION_PIPE, else the default location), or None
+    when there is none.  Relative paths in a config are read from there, so the
+    editor, the dataset tab and the launch gate all resolve them against it.
+    The file-system check is redone at most every 5 s, and at once when the setting
+    changes (:func:`forget_trainer_cwd` forces it)."""
+    global _TRAINER_CWD
+    import os
+
+    try:
+        from dpgui_qt.gui import settings as st
+
+        setting = st.settings().value("run/checkout")
+    except Exception:  # noqa: BLE001
+        setting = None
+    key = (str(setting) if setting else "", os.environ.get("DPGUI_DIFFUSION_PIPE", ""),
+           os.environ.get("DPGUI_CONFIG_DIR", ""))
+    now = time.monotonic()
+    if now - _TRAINER_CWD[0] < 5.0 and _TRAINER_CWD[1] == key:
+        return _TRAINER_CWD[2]
+    found = None
+    try:
+        from dpgui_qt.core.run.env import find_checkout
+
+        found = find_checkout(key[0] or None)
+    except Exception:  # noqa: BLE001 - no checkout is a normal state here
+        found = None
+    _TRAINER_CWD = (now, key, found)
+    return found
+
+
+def forget_trainer_cwd() -> None:
+    global _TRAINER_CWD
+    _TRAINER_CWD = (-1e9, (), None)
+
+
+def validation_options(**kw):
+    """Validator options with diffusion-pipe's path semantics (see :func:`trainer_cwd`)."""
+    from dpgui_qt.core.validate import Options
+
+    cwd = trainer_cwd()
+    return Options(search_dirs=[cwd] if cwd is not None else [], trainer_cwd=cwd, **kw)
 
 
 class EditCommand(QUndoCommand):
@@ -109,7 +158,15 @@ class DocumentSession(QObject):
     def kind(self) -> str:
         from dpgui_qt.core.validate import detect_kind
 
-        return detect_kind(self.doc.values()) or MAIN
+        # asked on every paint of the dataset tables: decided once per document state
+        # (values() returns the same dict until the text changes)
+        values = self.doc.values()
+        memo = getattr(self, "_kind_memo", None)
+        if memo is not None and memo[0] is values:
+            return memo[1]
+        kind = detect_kind(values) or MAIN
+        self._kind_memo = (values, kind)
+        return kind
 
     @property
     def modified(self) -> bool:
@@ -127,10 +184,7 @@ class DocumentSession(QObject):
         self.findings = []
         self._disk_bytes = doc.encoded() if doc.path and not doc.modified else None
         if doc.path is not None and self._disk_bytes is None:
-            try:
-                self._disk_bytes = doc.path.read_bytes()
-            except OSError:
-                self._disk_bytes = None
+            self._disk_bytes = _read_disk(doc.path)
         self._watch()
         self.documentReplaced.emit()
         self.pathChanged.emit(doc.path)
@@ -147,16 +201,23 @@ class DocumentSession(QObject):
         doc.saved_text = ""  # untitled: unsaved until saved somewhere
         self.replace_document(doc)
 
-    def save(self, path: str | Path | None = None) -> Path:
+    def save(self, path: str | Path | None = None, *, overwrite: bool = False,
+             allow_readonly: bool = False) -> Path:
+        """Write the document. Saving over the file it was read from first checks, under
+        the write lock, that the file still holds what was read (or last saved): if
+        another program changed it, :class:`ConflictError` is raised and nothing is
+        written, unless ``overwrite`` (the user saw the difference and chose to).
+        A read-only file raises :class:`ReadOnlyError` unless ``allow_readonly``."""
         target = Path(path) if path is not None else self.doc.path
         if target is None:
             raise EditError("no file name")
         old = self.doc.path
         self._unwatch()
         try:
+            check = not overwrite and old is not None and target == old
             if old is None or target != old:
                 self.doc.path = target  # Save As: the document now lives there
-            written = self.doc.save()
+            written = self.doc.save(check=check, allow_readonly=allow_readonly)
         except DocumentError:
             self.doc.path = old
             self._watch()
@@ -181,6 +242,7 @@ class DocumentSession(QObject):
         fresh = ConfigDocument.load(self.doc.path)  # raises DocumentError
         self._disk_bytes = fresh.encoded()
         self.doc.saved_text = fresh.text
+        self.doc.disk_bytes = fresh.disk_bytes
         if fresh.text != self.doc.text:
             self._push_restore("Reload from disk", fresh.text)
         self._emit_modified(force=True)
@@ -189,11 +251,10 @@ class DocumentSession(QObject):
         """The file changed on disk but the user keeps this version: it is now unsaved."""
         if self.doc.path is None:
             return
-        try:
-            data = self.doc.path.read_bytes()
-        except OSError:
-            data = None
+        data = _read_disk(self.doc.path)
         self._disk_bytes = data
+        # the user saw the banner and chose their version: the next Save overwrites
+        self.doc.disk_bytes = data
         if data is not None:
             try:
                 text = data.decode("utf-8-sig")
@@ -300,13 +361,13 @@ class DocumentSession(QObject):
         if self._warmup is not None and self._warmup.is_alive():
             self._timer.start(30)  # still importing: try again shortly, never block
             return self.findings
-        from dpgui_qt.core.validate import Options, Validator
+        from dpgui_qt.core.validate import Validator
 
         if self._validator is None:
             self._validator = Validator(self.registry)
         t0 = time.perf_counter()
         try:
-            findings = self._validator.validate(self.doc, self.kind, Options())
+            findings = self._validator.validate(self.doc, self.kind, validation_options())
         except Exception as exc:  # noqa: BLE001 - a validator bug must not kill editing
             from dpgui_qt.core.findings import ERROR, Finding
 
@@ -344,13 +405,11 @@ class DocumentSession(QObject):
         if str(p) not in self.watcher.files() and p.exists():
             self.watcher.addPath(str(p))  # atomic replace dropped the old inode's watch
         try:
-            data = p.read_bytes()
-        except FileNotFoundError:
-            if self._disk_bytes is not None:
+            data = safeio.read_regular(p)  # never blocks on a FIFO swapped in
+        except ReadError as exc:
+            if exc.reason == "no such file" and self._disk_bytes is not None:
                 self._disk_bytes = None
                 self.externalChange.emit("deleted")
-            return
-        except OSError:
             return
         if data == self._disk_bytes:
             return
@@ -366,3 +425,11 @@ class DocumentSession(QObject):
             self._emit_modified()
             return
         self.externalChange.emit("modified")
+
+
+def _read_disk(path: Path) -> bytes | None:
+    """The file's bytes, or None if it cannot be read (missing, not a regular file, ...)."""
+    try:
+        return safeio.read_regular(path)
+    except ReadError:
+        return None

@@ -4,7 +4,9 @@ model's required keys, recommended defaults and short comments.
 Values come from the schemas: the model file's ``x-dpgui-template`` (the
 ``[model]`` table) and ``x-dpgui-template-main`` (top-level keys worth setting for
 that model), on top of general defaults written here. Paths are placeholders
-under ``/models`` and ``/data``; everything else validates as it is.
+under ``/models`` and ``/data``, marked with an inline ``# placeholder`` comment and
+recognised by :mod:`dpgui_qt.core.placeholders` (the launch gate refuses them);
+everything else validates as it is.  Comments are whole sentences, wrapped.
 """
 from __future__ import annotations
 
@@ -12,10 +14,13 @@ import math
 
 import tomlkit
 
+from dpgui_qt.core.placeholders import DATASET_PLACEHOLDER, MARK, is_placeholder, output_dir_placeholder
+from dpgui_qt.core.text import comment_lines, first_sentence
+
 # (key, TOML literal, comment) -- comments are our own short explanations
 MAIN_KEYS: list[tuple[str, str | None, str]] = [
     ("output_dir", None, "Where runs are written: every training run gets its own time-stamped folder here."),
-    ("dataset", "'dataset.toml'", "The dataset config: folders of images/videos, resolutions, repeats."),
+    ("dataset", None, "The dataset config: folders of images or videos, resolutions and repeats. Use an absolute path: diffusion-pipe reads relative paths from its own folder."),
     ("", "", "Training"),
     ("epochs", "100", "Passes over the dataset. Set it high and stop when the samples look right."),
     ("micro_batch_size_per_gpu", "1", "Samples per GPU in one forward/backward pass; raise it if VRAM allows."),
@@ -63,21 +68,27 @@ def literal(value) -> str:
     return tomlkit.item(value).as_string()
 
 
-def _first_sentence(text: str, limit: int = 110) -> str:
-    text = " ".join((text or "").split())
-    end = text.find(". ")
-    if end >= 0:
-        text = text[: end + 1]
-    for sep in ("; ", " (", ": ", ", "):
-        if len(text) <= limit:
-            break
-        cut = text.find(sep)
-        if cut >= 24:
-            text = text[:cut].rstrip(".") + "."
-    if len(text) > limit:
-        cut = text[:limit].rsplit(" ", 1)[0]
-        text = cut.rstrip(",;:") + "…"
-    return text
+def _first_sentence(text: str) -> str:
+    """A whole sentence for a comment (wrapped by :func:`_comment`, never cut)."""
+    return first_sentence(text)
+
+
+def _comment(lines: list[str], text: str) -> None:
+    if text:
+        lines.extend(comment_lines(text))
+
+
+def _assign(key: str, lit: str, registry) -> str:
+    """``key = value``, with an inline mark when the value is a template placeholder."""
+    line = f"{key} = {lit}"
+    try:
+        value = tomlkit.parse(line)[key]
+    except Exception:  # noqa: BLE001 - not a plain value
+        return line
+    values = value if isinstance(value, list) else [value]
+    if any(is_placeholder(v, registry) for v in values):
+        line += f"  # {MARK}"
+    return line
 
 
 def model_title(registry, model_type: str) -> str:
@@ -114,15 +125,15 @@ def build_template(registry, model_type: str, adapter: str | None = "lora",
     kind = "lora" if adapter else "full"
     lines = [
         f"# diffusion-pipe training config: {title} ({'full fine-tune' if not adapter else adapter.upper() if adapter == 'lokr' else 'LoRA'})",
-        "# Made with dpgui. The paths are placeholders: point them at your files, then check",
-        "# the Problems panel, which stays free of errors when the config can train.",
+        "# Made with dpgui. Lines marked 'placeholder' hold example paths: point them at your",
+        "# own files, then check the Problems panel, which is free of errors when the config",
+        "# can train.",
         "",
     ]
     overrides = {
-        "output_dir": literal(output_dir or f"/data/training_runs/{model_type}-{kind}"),
+        "output_dir": literal(output_dir or output_dir_placeholder(model_type, kind)),
+        "dataset": literal(dataset or DATASET_PLACEHOLDER),
     }
-    if dataset:
-        overrides["dataset"] = literal(dataset)
     written = set()
     for key, lit, comment in MAIN_KEYS:
         if not key:
@@ -131,18 +142,15 @@ def build_template(registry, model_type: str, adapter: str | None = "lora",
         if key in tmpl_main:
             lit = literal(tmpl_main.pop(key))
         lit = overrides.get(key, lit)
-        if comment:
-            lines.append(f"# {comment}")
-        lines.append(f"{key} = {lit}")
+        _comment(lines, comment)
+        lines.append(_assign(key, lit, registry))
         written.add(key)
     extra = [(k, v) for k, v in tmpl_main.items() if k not in written]
     if extra:
         lines += ["", f"# --- Recommended for {title}"]
         for key, value in extra:
-            desc = _first_sentence(main_props.get(key, {}).get("description", ""))
-            if desc:
-                lines.append(f"# {desc}")
-            lines.append(f"{key} = {literal(value)}")
+            _comment(lines, _first_sentence(main_props.get(key, {}).get("description", "")))
+            lines.append(_assign(key, literal(value), registry))
     lines += ["", "[model]", f"type = '{model_type}'"]
     props = schema.get("properties", {})
     order = sorted(tmpl.items(), key=lambda kv: (props.get(kv[0], {}).get("x-dpgui-order", 500)))
@@ -151,24 +159,21 @@ def build_template(registry, model_type: str, adapter: str | None = "lora",
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             tables.append((key, value))
             continue
-        desc = _first_sentence(props.get(key, {}).get("description", ""))
-        if desc:
-            lines.append(f"# {desc}")
-        lines.append(f"{key} = {literal(value)}")
+        _comment(lines, _first_sentence(props.get(key, {}).get("description", "")))
+        lines.append(_assign(key, literal(value), registry))
     for key, items in tables:
         desc = _first_sentence(props.get(key, {}).get("description", ""))
         for i, item in enumerate(items):
             lines.append("")
-            if desc and i == 0:
-                lines.append(f"# {desc}")
+            if i == 0:
+                _comment(lines, desc)
             lines.append(f"[[model.{key}]]")
             for k, v in item.items():
-                lines.append(f"{k} = {literal(v)}")
+                lines.append(_assign(k, literal(v), registry))
     if adapter:
         lines += ["", "[adapter]", f"type = '{adapter}'"]
         for key, lit, comment in ADAPTER_KEYS[adapter]:
-            if comment:
-                lines.append(f"# {comment}")
+            _comment(lines, comment)
             lines.append(f"{key} = {lit}")
     elif caps.get("full_finetune"):
         lines += ["", "# No [adapter] table: this trains the whole model (full fine-tune)."]
@@ -178,8 +183,7 @@ def build_template(registry, model_type: str, adapter: str | None = "lora",
     for key, lit, comment in OPTIMIZERS["adamw_optimi"]:
         if key == "lr" and not adapter:
             lit = "1e-5"
-        if comment:
-            lines.append(f"# {comment}")
+        _comment(lines, comment)
         lines.append(f"{key} = {lit}")
     lines += ["", "[monitoring]",
               "# Set to true and fill in the three wandb_* keys to log to Weights & Biases.",

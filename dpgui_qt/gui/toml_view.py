@@ -10,6 +10,8 @@ from PySide6.QtGui import (QColor, QFont, QFontDatabase, QGuiApplication, QPaint
                            QSyntaxHighlighter, QTextCharFormat, QTextCursor)
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
+from dpgui_qt.core.secrets import mask_toml_text
+
 
 def is_dark(palette: QPalette | None = None) -> bool:
     pal = palette or QGuiApplication.palette()
@@ -218,7 +220,9 @@ class TomlPreview(CodeView):
 
     def _do_refresh(self) -> None:
         if self.isVisible():
-            self.set_text_keep_scroll(self.session.doc.text)
+            # secrets (wandb_api_key, ...) are shown masked; Save writes the document's
+            # own text, never this
+            self.set_text_keep_scroll(mask_toml_text(self.session.doc.text))
 
     def changeEvent(self, event) -> None:
         super().changeEvent(event)
@@ -226,9 +230,11 @@ class TomlPreview(CodeView):
             self.highlighter.refresh_scheme()
 
 
-def unified_diff(old: str, new: str, name: str) -> str:
+def unified_diff(old: str, new: str, name: str, old_label: str = "on disk",
+                 new_label: str = "edited") -> str:
+    """A unified diff of two TOML texts (mask them first where they may hold secrets)."""
     lines = difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
-                                 f"{name} (on disk)", f"{name} (edited)", n=3)
+                                 f"{name} ({old_label})", f"{name} ({new_label})", n=3)
     out = []
     for line in lines:
         out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
@@ -265,7 +271,7 @@ class TomlDiffView(QWidget):
     def diff_text(self) -> str:
         doc = self.session.doc
         name = doc.path.name if doc.path else "Untitled"
-        return unified_diff(doc.saved_text, doc.text, name)
+        return unified_diff(mask_toml_text(doc.saved_text), mask_toml_text(doc.text), name)
 
     def _do_refresh(self) -> None:
         if not self.isVisible():

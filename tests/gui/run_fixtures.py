@@ -10,42 +10,8 @@ import pytest
 
 FAKE_DIR = Path(__file__).resolve().parents[1] / "fake_deepspeed"
 sys.path.insert(0, str(FAKE_DIR))
-from fake_ds_support import FAKE_DEEPSPEED, live_group_psutil, make_checkout  # noqa: E402,F401
-
-
-def write_valid_config(tmp: Path, co: Path, out: Path, *, stages: int = 1) -> Path:
-    """A flux LoRA config the validator accepts, with every path present."""
-    models = tmp / "models" / "flux-dev"
-    models.mkdir(parents=True, exist_ok=True)
-    data = tmp / "data" / "images"
-    data.mkdir(parents=True, exist_ok=True)
-    (co / "examples" / "dataset.toml").write_text(
-        f"resolutions = [512]\n\n[[directory]]\npath = '{data}'\nnum_repeats = 1\n")
-    cfg = co / "examples" / "fake.toml"
-    cfg.write_text(f"""output_dir = '{out}'
-dataset = 'examples/dataset.toml'
-epochs = 1
-micro_batch_size_per_gpu = 1
-pipeline_stages = {stages}
-gradient_accumulation_steps = 1
-save_every_n_epochs = 1
-
-[model]
-type = 'flux'
-diffusers_path = '{models}'
-dtype = 'bfloat16'
-transformer_dtype = 'float8'
-
-[adapter]
-type = 'lora'
-rank = 32
-dtype = 'bfloat16'
-
-[optimizer]
-type = 'adamw_optimi'
-lr = 2e-5
-""")
-    return cfg
+from fake_ds_support import (FAKE_DEEPSPEED, live_group_psutil, make_checkout,  # noqa: E402,F401
+                             write_images, write_valid_config)
 
 
 def collapse_cr(data: str) -> list[str]:

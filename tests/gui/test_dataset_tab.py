@@ -299,6 +299,19 @@ def test_caption_edit_writes_txt_atomically(window, data, monkeypatch):
     idx = proxy.mapFromSource(m.index(m.row_of("three.jpg")))
     assert not proxy.setData(idx, "   ")
     assert not (data / "a" / "three.txt").exists()
+    # caption edits are on the dataset's undo stack: undo restores the old text, and
+    # undoing a caption that did not exist removes the file again
+    stack = ed.session.undo_stack
+    assert stack.undoText() == "Caption of four.png"
+    stack.undo()
+    assert not (data / "a" / "four.txt").exists()
+    assert proxy.mapFromSource(m.index(m.row_of("four.png"))).data(media_view.MissingRole)
+    stack.undo()
+    assert (data / "a" / "one.txt").read_text() == "a red square"
+    stack.redo()
+    stack.redo()
+    assert (data / "a" / "one.txt").read_text() == "a red square, studio light"
+    assert (data / "a" / "four.txt").read_text() == "a small rectangle"
 
 
 # ------------------------------------------------------------------ inheritance
@@ -430,7 +443,8 @@ def test_new_dataset_sets_main_key(window, data, tmp_path):
     assert not page.editors and page._stack.currentWidget() is page.empty
     target = page.new_dataset(tmp_path / "ds.toml", image_dir=str(data / "b"))
     assert target.is_file()
-    assert window.session.doc.get("dataset") == "ds.toml"
+    # absolute: diffusion-pipe reads relative paths from its checkout, not from here
+    assert window.session.doc.get("dataset") == str((tmp_path / "ds.toml").resolve())
     assert [e.session.path.name for e in page.editors] == ["ds.toml"]
     v = page.editors[0].session.doc.values()
     assert v["resolutions"] == [512] and v["enable_ar_bucket"] is True

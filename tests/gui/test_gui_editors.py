@@ -3,6 +3,7 @@ widget -> setModelData -> model data -> document text."""
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QStyleOptionViewItem
 
 from dpgui_qt.gui import editors as E
@@ -95,10 +96,32 @@ def test_float_keeps_scientific_notation(loaded):
 
 def test_int_spinbox_respects_minimum(loaded):
     d, w, i = open_editor(loaded, "epochs")
-    assert isinstance(w, E.IntEditor) and w.spin.value() == 10 and w.spin.minimum() == 1
+    assert isinstance(w, E.IntEditor) and w.spin.value() == 10 and w.minimum() == 1
     w.spin.setValue(250)
     commit(d, w, i)
     assert "epochs = 250\n" in loaded.session.doc.text and i.data() == "250"
+
+
+def test_out_of_range_and_unparsable_values_stay_with_the_reason(loaded, qtbot):
+    """-5 is never turned into 5, abc is not dropped silently: the editor keeps what
+    was typed, says why, and nothing is written."""
+    from PySide6.QtCore import Qt
+    d, w, i = open_editor(loaded, "epochs")
+    w.spin.lineEdit().selectAll()
+    qtbot.keyClicks(w.spin.lineEdit(), "-5")
+    qtbot.keyClick(w.spin.lineEdit(), Qt.Key.Key_Return)
+    assert w.spin.text() == "-5"
+    commit(d, w, i)
+    assert "epochs = 10\n" in loaded.session.doc.text
+    assert w._reason.text() == "must be at least 1" and not w._reason.isHidden()
+    d, w, i = open_editor(loaded, ("optimizer", "lr"))
+    w.edit.setText("abc")
+    commit(d, w, i)
+    assert "lr = 2e-5\n" in loaded.session.doc.text and w.edit.text() == "abc"
+    assert "'abc' is not a number" in w._reason.text()
+    w.edit.setText("1e-4")
+    w._mark(w.edit, w.problem() is None)
+    assert w._reason.isHidden()
 
 
 def test_bool_checkbox(loaded):
@@ -235,3 +258,26 @@ def test_commits_from_one_editor_merge_into_one_undo_step(loaded):
     assert stack.count() == n + 1
     stack.undo()
     assert "epochs = 10\n" in loaded.session.doc.text
+
+
+def test_model_switch_offers_one_undoable_cleanup(loaded):
+    """flux -> wan: wan does not read diffusers_path; the banner lists it, one click
+    removes such keys in one undo step, and the key's details say which types read it."""
+    from dpgui_qt.gui.property_model import COL_KEY
+    ed = loaded.editor
+    s = loaded.session
+    assert s.set_value(("model", "type"), "wan")
+    assert not ed.banner.isHidden()
+    text = ed.banner.label.text()
+    assert "wan does not read 1 key in [model]: <b>diffusers_path</b>" in text
+    idx = ed.model.index_for_path(("model", "diffusers_path"), COL_KEY)
+    tip = idx.data(Qt.ItemDataRole.ToolTipRole)
+    assert "Only read by model.type = " in tip and "flux" in tip
+    assert "No schema describes" not in tip
+    n = s.undo_stack.count()
+    ed.banner.button("Remove 1 Key").click()
+    assert s.undo_stack.count() == n + 1
+    assert "diffusers_path" not in s.doc.text and "dtype = 'bfloat16'" in s.doc.text
+    assert ed.banner.isHidden()
+    s.undo_stack.undo()
+    assert "diffusers_path = '/models/flux'" in s.doc.text

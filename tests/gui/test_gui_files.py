@@ -10,6 +10,7 @@ import time
 import pytest
 from PySide6.QtWidgets import QStyleOptionViewItem
 
+from dpgui_qt.core import keypath as kp
 from dpgui_qt.core.document import ConfigDocument
 from dpgui_qt.core.schema import default_registry
 from dpgui_qt.core.validate import Options, Validator
@@ -173,8 +174,19 @@ def test_template_validates_without_errors(model_type):
         findings = v.validate(doc, "main", Options())
         errors = [f for f in findings if f.is_error]
         assert not errors, [f.format() for f in errors]
-        assert all(f.rule in ("paths_exist",) for f in findings), [f.format() for f in findings]
+        assert all(f.rule in ("paths_exist", "template_placeholder") for f in findings), \
+            [f.format() for f in findings]
+        # the example paths are recognised as placeholders (and marked in the text)
+        ph = {f.key for f in findings if f.rule == "template_placeholder"}
+        assert {"output_dir", "dataset"} <= ph
+        for key in ph:
+            line = doc.text.splitlines()[doc.locate(kp.parse(key))[0] - 1]
+            assert line.endswith("# placeholder: replace with your own path"), line
         assert doc.get(("model", "type")) == model_type
+        # comments are whole sentences: none ends inside parentheses or after "e.g."
+        for line in doc.text.splitlines():
+            if line.startswith("# ") and not line.startswith("# ---"):
+                assert not line.rstrip().endswith(("(e.g.", "e.g)", "(", ",")), line
 
 
 def test_pages_are_created_lazily(window):
@@ -216,7 +228,7 @@ def test_startup_path_skips_heavy_imports(main_example):
         "class Spy:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
         "        top = name.split('.')[0]\n"
-        "        if top in ('pyqtgraph', 'jsonschema') and not painted \\\n"
+        "        if top in ('pyqtgraph', 'jsonschema', 'av') and not painted \\\n"
         "                and threading.get_ident() == gui:\n"
         "            bad.add(top)\n"
         "        return None\n"

@@ -151,7 +151,7 @@ def test_oom_failure_shows_the_classified_outcome(qtbot, window, fake_run):
     assert "CUDA" in page.banner.text() and "What to do" in page.banner.text()
 
 
-def test_preflight_blocks_errors_and_allows_warnings(qtbot, window, fake_run):
+def test_preflight_blocks_errors_and_allows_warnings(qtbot, window, fake_run, dialogs):
     fake_run.configure()
     page = open_run_page(window, fake_run.cfg)
     # 3 GPUs with pipeline_stages = 2: an error, start is refused
@@ -165,26 +165,50 @@ def test_preflight_blocks_errors_and_allows_warnings(qtbot, window, fake_run):
     rep = fake_run.reports[-1]
     assert any(f.code == "gpus" for f in rep.errors)
     assert page.controller.handle is None
-    # unsaved edits are offered for saving and saved before the start
+    # unsaved edits are saved (asked) before the gate runs, and a clean gate shows no dialog
     env.gpu_count = 2
     page.set_environment(env)
     window.session.set_value("epochs", 2)
     assert window.session.modified
+    n = len(fake_run.reports)
     assert page.request_start()
-    rep = fake_run.reports[-1]
-    assert rep.unsaved and not rep.errors
+    assert any(m.title == "Save before training?" for m in dialogs.messages)
+    assert len(fake_run.reports) == n, "no findings: no pre-flight dialog"
     assert not window.session.modified and "epochs = 2" in fake_run.cfg.read_text()
     qtbot.waitUntil(lambda: page.controller.ended, timeout=RUN_TIMEOUT_MS)
 
 
-def test_session_errors_block_through_extra_checks(qtbot, window, fake_run):
+def test_cancelled_save_prompt_starts_nothing(qtbot, window, fake_run, dialogs):
+    fake_run.configure()
+    page = open_run_page(window, fake_run.cfg)
+    window.session.set_value("epochs", 3)
+    dialogs.answers = ["cancel"]
+    assert not page.request_start()
+    assert window.session.modified and "epochs = 1" in fake_run.cfg.read_text()
+    assert not fake_run.reports and page.controller.handle is None
+
+
+def test_launch_anyway_starts_despite_errors(qtbot, window, fake_run):
+    fake_run.configure(steps=2, delay=0.01)
+    page = open_run_page(window, fake_run.cfg)
+    fake_run.cfg.write_text(fake_run.cfg.read_text().replace("[adapter]\n", "[adapter]\nalpha = 16\n"))
+    window.session.reload_from_disk()
+    fake_run.answer = "force"
+    assert page.request_start()
+    rep = fake_run.reports[-1]
+    assert [f.key for f in rep.errors] == ["adapter.alpha"]
+    qtbot.waitUntil(lambda: page.controller.ended, timeout=RUN_TIMEOUT_MS)
+
+
+def test_session_errors_block_through_the_gate(qtbot, window, fake_run):
     fake_run.configure()
     page = open_run_page(window, fake_run.cfg)
     window.session.reset(("optimizer",))          # optimizer is required
     fake_run.answer = "start"
     assert not page.request_start()
     rep = fake_run.reports[-1]
-    assert any(f.code.startswith("config:") and "optimizer" in f.message for f in rep.errors)
+    assert any(f.code.startswith("config:") and f.key == "optimizer" for f in rep.errors)
+    assert page.controller.handle is None
 
 
 def test_close_with_active_run_asks(qtbot, window, fake_run, dialogs):

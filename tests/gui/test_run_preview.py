@@ -42,6 +42,7 @@ def test_preview_matches_dpgui_launch_dry_run(qtbot, window, fake_run, capsys, e
     cmd = page.spec.command()
     assert cmd.argv == dry["argv"] and cmd.env == dry["env"] and cmd.cwd == dry["cwd"]
     assert f"Working directory: {dry['cwd']}" in page.preview_info.text()
+    assert "Added environment: " in page.preview_info.toolTip()
 
 
 def test_preview_follows_settings_live(qtbot, window, fake_run):
@@ -104,6 +105,8 @@ def test_environment_settings_persist_and_show_found_state(qtbot, fake_run):
     dlg.checkout.edit.setText(str(fake_run.tmp / "nowhere"))
     dlg.refresh()
     assert "✖" in dlg.checkout.status.text()
+    assert "does not exist" in dlg.checkout.status.text()
+    assert "--" not in dlg.checkout.status.text()          # words, not command-line flags
     dlg.gpu_list.setText("0,x")
     dlg.refresh()
     from PySide6.QtWidgets import QDialogButtonBox

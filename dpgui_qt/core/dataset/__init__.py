@@ -4,7 +4,11 @@
   / :class:`scan.DirectoryScan` with :class:`scan.Problem` records;
 * :func:`buckets.dataset_buckets` / :func:`buckets.directory_buckets` ->
   :class:`buckets.DirectoryBuckets` (histogram per resolution);
-* :func:`estimate.estimate` / :func:`estimate.estimate_scan` -> :class:`estimate.Estimate`.
+* :func:`estimate.estimate` / :func:`estimate.estimate_scan` -> :class:`estimate.Estimate`;
+* :mod:`video`: PyAV headers (:func:`video.read_header`), the model's frame rate
+  (:func:`video.model_framerate`) and diffusion-pipe's video path
+  (:func:`video.plan_video`); :mod:`report`: all of it per file
+  (:func:`report.dataset_report`, :func:`report.skipped_video_findings`).
 """
 from dpgui_qt.core.dataset.scan import (DatasetScan, DirectoryScan, Problem,  # noqa: F401
                                         directory_settings, scan_dataset, scan_directory)

@@ -115,18 +115,29 @@ class BucketConfig:
     size_buckets: list[tuple[int, int, int]] | None = None  # sorted longest first
     enable_ar_bucket: bool = False
     problems: list[Problem] = field(default_factory=list)
+    # memo of bucket() and of the AR index per pixel size (videos of a folder mostly
+    # share a few sizes); not part of the config's identity
+    _memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def log_ars(self) -> np.ndarray:
-        return np.log(np.asarray(self.ars, dtype=float))
+        la = self._memo.get("log_ars")
+        if la is None:
+            la = self._memo["log_ars"] = np.log(np.asarray(self.ars, dtype=float))
+        return la
 
     def bucket(self, ar: float, resolution: float, frames: int = 1) -> SizeBucket:
-        area = resolution ** 2
-        w = math.sqrt(area * ar)
-        h = area / w
-        return SizeBucket(_round_nearest_multiple(w, self.round_to),
-                          _round_nearest_multiple(h, self.round_to), int(frames),
-                          float(ar), float(resolution))
+        key = ("b", ar, resolution, frames)
+        b = self._memo.get(key)
+        if b is None:
+            area = resolution ** 2
+            w = math.sqrt(area * ar)
+            h = area / w
+            b = self._memo[key] = SizeBucket(
+                _round_nearest_multiple(w, self.round_to),
+                _round_nearest_multiple(h, self.round_to), int(frames), float(ar),
+                float(resolution))
+        return b
 
     def all_buckets(self) -> list[SizeBucket]:
         if self.size_buckets is not None:
@@ -142,9 +153,8 @@ class BucketConfig:
         """The size buckets (one per resolution) an item lands in; [] if skipped
         (a video too short for every frame bucket)."""
         is_video = frames > 1
-        log_ar = np.log(width / height)
-        diffs = np.abs(log_ar - self.log_ars)
         if self.size_buckets is not None:
+            diffs = np.abs(np.log(width / height) - self.log_ars)
             order = np.argsort(diffs, kind="stable")
             for idx in order:  # positions in the sorted AR list, used on size_buckets
                 w, h, f = self.size_buckets[idx]
@@ -153,7 +163,11 @@ class BucketConfig:
                 if frames >= f:
                     return [SizeBucket(int(w), int(h), int(f), None, math.sqrt(w * h))]
             return []
-        i = int(np.argmin(diffs))
+        key = ("ar", width, height)
+        i = self._memo.get(key)
+        if i is None:
+            i = self._memo[key] = int(np.argmin(np.abs(np.log(width / height)
+                                                       - self.log_ars)))
         fitting = [f for f in self.frame_buckets if f <= frames]
         if not fitting:
             return []
@@ -261,9 +275,31 @@ class DirectoryBuckets:
     items: Counter = field(default_factory=Counter)  # SizeBucket -> caption items
     unsized: list[str] = field(default_factory=list)  # trainable images without a size
     videos_unknown_frames: list[str] = field(default_factory=list)
+    video_plans: dict = field(default_factory=dict)  # video name -> video.VideoPlan
+    framerate: Any = None  # video.FrameRate used for the plans
+    clip_mode: str | None = None
     skipped: list[str] = field(default_factory=list)  # not trainable per the scan
     upscaled: int = 0  # images smaller than their bucket in both dimensions
     problems: list[Problem] = field(default_factory=list)
+
+    def videos_skipped(self) -> list[str]:
+        """Videos the scan keeps (captioned, readable) that diffusion-pipe drops in
+        its metadata pass (too short, no frame rate)."""
+        return sorted(n for n, p in self.video_plans.items()
+                      if p.skipped and n not in self.skipped)
+
+    def frame_histogram(self) -> dict[int, int]:
+        """{frame bucket: files}, 1 being the images."""
+        out: dict[int, int] = {}
+        seen = set()
+        for b, n in self.counts.items():
+            # an AR bucket repeats once per resolution: count its files once
+            if b.ar is not None:
+                if (b.ar, b.frames) in seen:
+                    continue
+                seen.add((b.ar, b.frames))
+            out[b.frames] = out.get(b.frames, 0) + n
+        return dict(sorted(out.items()))
 
     def histogram(self) -> dict[float, dict[tuple[int, int], int]]:
         """{resolution side: {(w, h): files}}, frames summed."""
@@ -292,6 +328,8 @@ class DirectoryBuckets:
                                                            kv[0].ar or 0, kv[0].frames))],
             "unsized": len(self.unsized),
             "videos_unknown_frames": len(self.videos_unknown_frames),
+            "videos": {n: p.to_dict() for n, p in sorted(self.video_plans.items())},
+            "videos_skipped": len(self.videos_skipped()),
             "skipped": len(self.skipped), "upscaled": self.upscaled,
             "problems": [p.to_dict() for p in self.problems],
         }
@@ -300,30 +338,60 @@ class DirectoryBuckets:
 def directory_buckets(scan: DirectoryScan, dataset_config: dict | None = None, *,
                       model_type: str | None = None, round_to: int | None = None,
                       frames: dict[str, int] | None = None,
-                      unsized_as_square: bool = False) -> DirectoryBuckets:
+                      unsized_as_square: bool = False, framerate=None,
+                      clip_mode: str | None = None,
+                      dir_config: dict | None = None) -> DirectoryBuckets:
     """Assign the scanned, trainable media of one directory to buckets.
 
-    Needs a scan with ``sizes=True`` for images. Videos need ``frames`` (name ->
-    frame count at the model's frame rate) and a size in ``scan.sizes``; without
-    them they are listed in ``videos_unknown_frames`` and left out.
+    Needs a scan with ``sizes=True`` for images. Videos are followed through
+    diffusion-pipe's video path (:func:`video.plan_video`) from the headers the scan
+    read, at ``framerate`` (a :class:`video.FrameRate`; by default the model type's
+    rate from its schema). ``frames`` (name -> frame count at the model's rate)
+    overrides the headers. Videos with neither are listed in
+    ``videos_unknown_frames`` and left out.
     ``unsized_as_square`` places images without a known size in the bucket of a
     square image (for a rough estimate from a scan without sizes); they stay listed
     in ``unsized``.
+
+    ``dir_config`` is the directory's current ``[[directory]]`` table: bucket settings
+    (resolutions, frame_buckets, num_repeats, ...) edited since the scan then count
+    (the scan's own settings are those it ran with).
     """
-    cfg = bucket_config(scan.settings, dataset_config, model_type=model_type,
+    settings = scan.settings if dir_config is None else \
+        directory_settings(dir_config, dataset_config)
+    cfg = bucket_config(settings, dataset_config, model_type=model_type,
                         round_to=round_to)
-    out = DirectoryBuckets(scan.path, cfg, dict(scan.settings), problems=list(cfg.problems))
+    out = DirectoryBuckets(scan.path, cfg, dict(settings), problems=list(cfg.problems))
     for p in out.problems:
         p.directory = scan.path
     keep = scan.trainable()
     keep_set = set(keep)
     out.skipped = [n for n in scan.media if n not in keep_set]
     videos = set(scan.videos)
+    if scan.video_headers and frames is None:
+        from dpgui_qt.core.dataset import video as _video
+        rate = framerate if framerate is not None else _video.model_framerate(model_type)
+        mode = clip_mode if clip_mode in _video.CLIP_MODES else _video.DEFAULT_CLIP_MODE
+        out.framerate, out.clip_mode = rate, mode
+        rf = _video.round_frames_for(model_type)
+        for n in scan.videos:
+            vh = scan.video_headers.get(n)
+            if vh is not None:
+                out.video_plans[n] = _video.plan_video(n, vh, cfg, rate, clip_mode=mode,
+                                                       round_frames=rf)
     image_sizes = []
     image_names = []
     for n in keep:
         size = scan.sizes.get(n)
         if n in videos:
+            plan = out.video_plans.get(n)
+            if plan is not None:
+                if not plan.skipped:
+                    out.files += 1
+                    for b in plan.buckets:
+                        out.counts[b] += 1
+                        out.items[b] += scan.captions_per_item(n)
+                continue
             nf = (frames or {}).get(n)
             if size is None or nf is None:
                 out.videos_unknown_frames.append(n)
@@ -370,7 +438,110 @@ def directory_buckets(scan: DirectoryScan, dataset_config: dict | None = None, *
             "Frame counts of videos are not read by the scan; these videos are not in the "
             "bucket preview or the step estimate.", out.videos_unknown_frames,
             directory=scan.path))
+    if out.video_plans:
+        _video_problems(out, scan, keep_set)
     return out
+
+
+def _video_problems(out: DirectoryBuckets, scan: DirectoryScan, keep: set) -> None:
+    from dpgui_qt.core.dataset import video as _video
+
+    def add(kind, severity, message, files=(), source=""):
+        out.problems.append(_problem(kind, severity, message, files, source, scan.path))
+
+    plans = {n: p for n, p in out.video_plans.items() if n in keep}
+    rate = out.framerate
+    fps = rate.fps if rate is not None else None
+    short = [p for p in plans.values() if p.status == "too_short"]
+    if short:
+        need = short[0].shortest_bucket
+        if need is None:
+            add("video_no_frame_bucket", ERROR,
+                "No frame bucket above 1 is configured, so diffusion-pipe skips every video "
+                "here as too short. Set frame_buckets (e.g. [1, 33]) in the dataset config.",
+                [p.name for p in short], "utils/dataset.py:508-512,838-850")
+        else:
+            add("video_too_short", WARNING,
+                f"These videos will be skipped: resampled to {_video._fps(fps)} fps they have "
+                f"fewer frames than the shortest frame bucket ({need}). Add a shorter frame "
+                "bucket or use longer clips. "
+                + "; ".join(f"{p.name}: {p.frames} frames" for p in short[:8]),
+                [p.name for p in short], "utils/dataset.py:796,818-821,838-850")
+    single = [p.name for p in plans.values() if p.status == "single_frame"]
+    if single:
+        add("video_single_frame", WARNING,
+            "These videos resample to a single frame and are trained as still images in the "
+            "image bucket.", single, "utils/dataset.py:796,808")
+    near = [p for p in plans.values() if p.near_miss]
+    if near:
+        add("video_near_bucket", INFO,
+            "These videos are only a few frames short of a longer frame bucket: "
+            + "; ".join(f"{p.name}: {p.frames} frames, {p.short_by} short of "
+                        f"{p.shortest_bucket if p.status == 'too_short' else p.next_bucket}"
+                        for p in near[:8])
+            + ". A slightly longer clip (or a shorter bucket) would train more of them.",
+            [p.name for p in near], "utils/dataset.py:838-850")
+    ok = [p for p in plans.values() if not p.skipped]
+    if ok:
+        if out.config.size_buckets is not None:
+            wanted = sorted({int(f) for _w, _h, f in out.config.size_buckets if int(f) > 1})
+        else:
+            wanted = [int(f) for f in out.config.frame_buckets if int(f) > 1]
+        reached = {p.frame_bucket for p in ok}
+        empty = [f for f in wanted if f not in reached]
+        if empty:
+            add("frame_bucket_empty", WARNING,
+                "No video here reaches frame bucket" + ("s " if len(empty) > 1 else " ")
+                + ", ".join(str(f) for f in empty) + f" (at {_video._fps(fps)} fps); "
+                "longest video: " + str(max(p.frames or 0 for p in ok)) + " frames. Those "
+                "buckets stay empty; remove them or add longer videos.",
+                source="utils/dataset.py:838-850")
+    resampled = [p for p in plans.values() if p.header.fps and fps and p.frames is not None
+                 and abs(p.header.fps - fps) > 1e-6]
+    if resampled:
+        rates = sorted({_video._fps(p.header.fps) for p in resampled})
+        add("video_resampled", INFO,
+            f"These videos are resampled from {', '.join(rates)} fps to the model's "
+            f"{_video._fps(fps)} fps (frames are dropped or repeated; the frame counts and "
+            "buckets shown are after resampling).", [p.name for p in resampled],
+            "utils/dataset.py:796; models/base.py:87-92")
+    packets = [n for n, p in out.video_plans.items() if p.header.frames_from == "packets"]
+    mkv = [n for n in packets if n.lower().endswith(".mkv")]
+    other = [n for n in packets if n not in mkv]
+    if mkv:
+        add("video_frames_not_in_header", INFO,
+            "These .mkv files store no frame count; dpgui counted their packets, while "
+            "diffusion-pipe decodes each of them in full to count frames, which makes its "
+            "caching pass slow. Remuxing to .mp4 avoids that.", mkv,
+            "utils/dataset.py:786-789")
+    if other:
+        add("video_frame_count_unreliable", WARNING,
+            "These containers (e.g. .webm) store no frame count either, but diffusion-pipe "
+            "decodes only .mkv files to count frames; for these it asks ComfyUI's reader, "
+            "which its own comment says reports 0 frames for such files, and a 0-frame "
+            "video is skipped as too short. dpgui counted their packets and shows what "
+            "they would train as; remux them to .mp4 to be sure they train.", other,
+            "utils/dataset.py:786-792")
+    if rate is not None and rate.assumed and plans:
+        add("video_framerate_assumed", INFO,
+            f"Frame rate {_video._fps(fps)} fps is assumed: {rate.note}.",
+            source=rate.source)
+    odd = sorted({p.frame_bucket for p in ok if p.trained is not None and p.frame_bucket
+                  and p.trained != p.frame_bucket})
+    if odd:
+        add("frame_bucket_rounded", INFO,
+            "Frame bucket" + ("s " if len(odd) > 1 else " ") + ", ".join(
+                f"{f} trains {_round_of(ok, f)} frames"
+                for f in odd)
+            + " (the model wants 4k + 1 frames); use 4k + 1 lengths such as 33 or 49.",
+            source="models/base.py:83-84,172")
+
+
+def _round_of(plans, f: int) -> int:
+    for p in plans:
+        if p.frame_bucket == f and p.trained is not None:
+            return p.trained
+    return f
 
 
 def dataset_buckets(scan: DatasetScan, dataset_values: dict, *,

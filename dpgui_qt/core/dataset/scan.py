@@ -9,7 +9,8 @@ headers (a few bytes per file, never pixels):
   WebP, a file that is not an image at all), byte totals, empty caption files,
   ``captions.json`` entries;
 * ``sizes`` (default off): pixel sizes from the headers, needed for bucket
-  previews and the mask-size check.
+  previews and the mask-size check; for videos the container header is read with
+  PyAV (size, frame rate, frame count; see :mod:`.video`), never a frame decoded.
 
 ``cancel()`` is polled every few hundred files; a cancelled scan returns what it
 has with ``cancelled=True``. ``progress(done, total_estimate)`` is called at the
@@ -135,6 +136,8 @@ class DirectoryScan:
     has_captions_json: bool = False
     captions_json_entries: dict[str, int] | None = None  # name -> number of captions
     sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # video name -> video.VideoHeader (read with ``sizes``)
+    video_headers: dict[str, Any] = field(default_factory=dict)
     headers_read: bool = False
     sizes_read: bool = False
     cancelled: bool = False
@@ -188,6 +191,7 @@ class DirectoryScan:
         d = asdict(self)
         d["counts"] = self.counts()
         d["sizes"] = {k: list(v) for k, v in self.sizes.items()}
+        d["video_headers"] = {k: v.to_dict() for k, v in self.video_headers.items()}
         d["mask_size_mismatch"] = {k: [list(a), list(b)] for k, (a, b) in
                                    self.mask_size_mismatch.items()}
         return d
@@ -537,6 +541,22 @@ def _read_headers(scan: DirectoryScan, images: list[str], videos: list[str],
             scan.mismatched[name] = info.format
             scan.unsupported[name] = (f"a {info.format} image with a video suffix; "
                                       "diffusion-pipe decodes it as a video, fails and skips it")
+            continue
+        if sizes:
+            # the container header (PyAV): size, frame rate, frame count; packets are
+            # counted where the container has no count, frames are never decoded
+            from dpgui_qt.core.dataset import video as _video
+            try:
+                vh = _video.read_header(prefix + name, ticker.cancel)
+            except _video.VideoCancelled:
+                raise _Cancelled from None
+            scan.video_headers[name] = vh
+            if vh.ok:
+                scan.sizes[name] = (vh.width, vh.height)
+            else:
+                why = vh.error or "no usable video stream"
+                scan.unsupported[name] = (f"cannot be read as a video ({why}); "
+                                          "diffusion-pipe skips it")
     for name in unknown:
         info, nbytes = probe(name)
         tick()
@@ -732,9 +752,10 @@ def _problems(scan: DirectoryScan, add, settings: dict, model_type: str | None,
         video_ok = model_supports_video(model_type)
         if video_ok is False:
             add("videos_for_image_models", ERROR,
-                f"{model_type} is an image model but this folder holds videos; diffusion-pipe "
-                "fails on them. Move the videos out or pick a video model.", scan.videos,
-                "models/base.py:148; utils/dataset.py:795")
+                f"{model_type} is an image model but this folder holds videos; it has no "
+                "frame rate, so diffusion-pipe fails to load each video and skips it. Move "
+                "the videos out or pick a video model.", scan.videos,
+                "models/base.py:217; utils/dataset.py:795,801-803")
     dup = [n for names in media_stems.values() if len(names) > 1 for n in names]
     if dup:
         add("same_stem_media", INFO,

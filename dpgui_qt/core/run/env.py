@@ -127,6 +127,11 @@ class Finding:
     code: str           # stable id, e.g. "checkout", "gpus", "disk"
     message: str
     fix: str = ""
+    key: str = ""       # the config key concerned ("model.ckpt_path"), when there is one
+    file: str = ""      # the document it is in, when it comes from a document
+    line: int = 0
+    # a one-click fix: ("make_absolute", file, key path, absolute path)
+    action: tuple | None = None
 
     @property
     def is_error(self) -> bool:

@@ -4,7 +4,9 @@ Sizes come from the scan's header pass (no pixels are decoded); the buckets and 
 assignment are the core's (:mod:`dpgui_qt.core.dataset.buckets`), which mirrors
 diffusion-pipe. :class:`BucketHistogram` is a small QPainter bar chart (horizontal
 bars, one section per resolution; buckets the config defines but no image fills are
-drawn empty, buckets under the global batch in orange).
+drawn empty, buckets under the global batch in orange). For video datasets
+:class:`FrameMatrix` adds the second dimension: files per aspect ratio x frame bucket
+(1 = images), with frame buckets no video reaches marked.
 """
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from collections import defaultdict
 
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QScrollArea, QSizePolicy,
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
+                               QScrollArea, QSizePolicy, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
 BAR_COLOR = QColor("#3d7fd6")
@@ -138,6 +141,90 @@ def histogram_sections(dbs: list, global_batch=None) -> list:
     return out
 
 
+def frame_matrix(dbs: list) -> tuple[list[str], list[int], list[list[int]]]:
+    """(row labels, frame buckets, counts[row][col]): files per aspect-ratio bucket
+    (or fixed size) and frame bucket, over the given DirectoryBuckets. An AR bucket is
+    counted once, not once per resolution. Every configured bucket is a row/column."""
+    rows: dict = {}
+    cols: set[int] = set()
+    counts: dict = defaultdict(int)
+
+    def row_key(b, fixed):
+        if fixed or b.ar is None:
+            return (b.width / b.height, f"{b.width}×{b.height}")
+        return (b.ar, f"ar {b.ar:.2f}")
+    for db in dbs:
+        fixed = db.config.size_buckets is not None
+        for b in db.config.all_buckets():
+            k = row_key(b, fixed)
+            rows[k[1]] = k[0]
+            cols.add(int(b.frames))
+        seen = set()
+        for b, n in db.counts.items():
+            k = row_key(b, fixed)
+            if not fixed and (k[1], b.frames) in seen:
+                continue  # the same AR bucket at another resolution
+            seen.add((k[1], b.frames))
+            rows[k[1]] = k[0]
+            cols.add(int(b.frames))
+            counts[(k[1], int(b.frames))] += n
+    labels = sorted(rows, key=lambda lab: rows[lab])
+    frames = sorted(cols)
+    return labels, frames, [[counts.get((lab, f), 0) for f in frames] for lab in labels]
+
+
+class FrameMatrix(QTableWidget):
+    """Files per aspect ratio (rows) x frame bucket (columns)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.setSizeAdjustPolicy(QAbstractItemView.SizeAdjustPolicy.AdjustToContents)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.empty_frames: list[int] = []
+
+    def set_matrix(self, labels: list[str], frames: list[int], counts: list[list[int]],
+                   global_batch=None) -> None:
+        self.clear()
+        self.setRowCount(len(labels) + 1)
+        self.setColumnCount(len(frames))
+        totals = [sum(counts[r][c] for r in range(len(labels))) for c in range(len(frames))]
+        self.empty_frames = [f for f, t in zip(frames, totals) if f > 1 and t == 0]
+        for c, f in enumerate(frames):
+            head = QTableWidgetItem("images (1)" if f == 1 else f"{f} frames")
+            if f in self.empty_frames:
+                head.setForeground(LOW_COLOR.darker(120))
+                head.setToolTip(f"No video reaches frame bucket {f}: it stays empty.")
+            self.setHorizontalHeaderItem(c, head)
+        for r, lab in enumerate(labels):
+            self.setVerticalHeaderItem(r, QTableWidgetItem(lab))
+            for c in range(len(frames)):
+                n = counts[r][c]
+                it = QTableWidgetItem(f"{n:,}" if n else "·")
+                it.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                if n and global_batch and n < global_batch:
+                    it.setForeground(LOW_COLOR.darker(120))
+                    it.setToolTip(f"{n} < global batch {global_batch}: dropped each epoch")
+                elif not n:
+                    it.setForeground(self.palette().color(QPalette.ColorRole.PlaceholderText))
+                self.setItem(r, c, it)
+        self.setVerticalHeaderItem(len(labels), QTableWidgetItem("total"))
+        for c, t in enumerate(totals):
+            it = QTableWidgetItem(f"{t:,}")
+            it.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+            f = it.font()
+            f.setBold(True)
+            it.setFont(f)
+            if frames[c] in self.empty_frames:
+                it.setForeground(LOW_COLOR.darker(120))
+            self.setItem(len(labels), c, it)
+        self.setFixedHeight(self.horizontalHeader().height()
+                            + sum(self.rowHeight(r) for r in range(self.rowCount())) + 4)
+
+
 class BucketPanel(QWidget):
     """Scope selector, a line on where the buckets come from, and the histogram."""
 
@@ -149,12 +236,17 @@ class BucketPanel(QWidget):
         self.info.setWordWrap(True)
         self.info.setTextFormat(Qt.TextFormat.RichText)
         self.chart = BucketHistogram(self)
+        self.matrix_title = QLabel(self)
+        self.matrix_title.setTextFormat(Qt.TextFormat.RichText)
+        self.matrix = FrameMatrix(self)
         area = QScrollArea(self)
         area.setWidgetResizable(True)
         area.setFrameShape(QScrollArea.Shape.NoFrame)
         holder = QWidget(area)
         hl = QVBoxLayout(holder)
         hl.setContentsMargins(0, 0, 0, 0)
+        hl.addWidget(self.matrix_title)
+        hl.addWidget(self.matrix)
         hl.addWidget(self.chart)
         hl.addStretch(1)
         area.setWidget(holder)
@@ -172,6 +264,16 @@ class BucketPanel(QWidget):
     def show_buckets(self, dbs: list, describe: str, global_batch=None) -> None:
         self.info.setText(describe)
         self.chart.set_sections(histogram_sections(dbs, global_batch) if dbs else [])
+        labels, frames, counts = frame_matrix(dbs) if dbs else ([], [], [])
+        video = any(f > 1 for f in frames) or any(db.video_plans for db in dbs)
+        self.matrix.setVisible(video)
+        self.matrix_title.setVisible(video)
+        if video:
+            self.matrix.set_matrix(labels, frames, counts, global_batch)
+            rates = {db.framerate.fps for db in dbs if db.framerate is not None}
+            rate = ", ".join(f"{r:g}" for r in sorted(x for x in rates if x)) or "?"
+            self.matrix_title.setText(
+                f"<b>Aspect ratio × frame bucket</b> (files; videos at the model's {rate} fps)")
 
 
 def describe_config(db, overridden: list[str]) -> str:
@@ -189,6 +291,8 @@ def describe_config(db, overridden: list[str]) -> str:
     res = ", ".join(str(int(r) if float(r).is_integer() else round(r, 1)) for r in cfg.resolutions)
     parts = [f"<b>Aspect ratios:</b> {src}", f"<b>Resolutions:</b> {res or '—'}",
              f"<b>Sizes rounded to</b> {cfg.round_to} px"]
+    if len(cfg.frame_buckets) > 1 and cfg.size_buckets is None:
+        parts.append("<b>Frame buckets:</b> " + ", ".join(str(f) for f in cfg.frame_buckets))
     if overridden:
         parts.append("<span style='color:#2f7fb8'>overridden in this folder: "
                      + ", ".join(overridden) + "</span>")
@@ -198,6 +302,15 @@ def describe_config(db, overridden: list[str]) -> str:
     if db.videos_unknown_frames:
         extra.append(f"{len(db.videos_unknown_frames)} videos are not shown (frame counts "
                      "are not read)")
+    short = sum(1 for p in db.video_plans.values() if p.status == "too_short")
+    if short:
+        extra.append(f"{short} video{'s are' if short != 1 else ' is'} too short for every "
+                     "frame bucket")
+    if db.video_plans and db.framerate is not None and db.framerate.fps:
+        fr = db.framerate
+        parts.append(f"<b>Videos at</b> {fr.fps:g} fps"
+                     + (" <span style='color:#b88600'>(assumed)</span>" if fr.assumed else "")
+                     + f", clip mode {db.clip_mode}")
     if db.skipped:
         n = len(db.skipped)
         extra.append(f"{n} file{'s' if n != 1 else ''} that will be skipped "

@@ -107,6 +107,10 @@ class DirectoryTableModel(QAbstractTableModel):
         d = self._dirs()
         return d[row] if 0 <= row < len(d) and isinstance(d[row], dict) else {}
 
+    def bucket_problems(self, row: int) -> list:
+        """Problems of the row's last bucket pass; the dataset editor provides them."""
+        return []
+
     def problems(self, row: int) -> tuple[str | None, list[tuple[str, str]]]:
         """Worst severity and [(severity, message)] from scan problems and findings."""
         out: list[tuple[str, str]] = []
@@ -115,6 +119,9 @@ class DirectoryTableModel(QAbstractTableModel):
             out += [(p.severity, p.message if not p.count else f"{p.message} ({p.count})")
                     for p in scan.problems if p.severity != "info"]
         out += [(f.severity, f"{f.key}: {f.message}") for f in self._findings.get(row, [])]
+        # the bucket pass's video findings (too short, empty frame buckets, ...)
+        out += [(p.severity, p.message) for p in self.bucket_problems(row)
+                if p.severity != "info"]
         sev = None
         if any(s == "error" for s, _m in out):
             sev = "error"

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QFileDialog, QFrame
 from dpgui_qt.gui import icons
 from dpgui_qt.gui.bind import bind
 from dpgui_qt.gui.dataset.buckets_view import BucketPanel, describe_config
-from dpgui_qt.gui.dataset.directory_model import (COL_PATH, DirectoryTableModel)
+from dpgui_qt.gui.dataset.directory_model import (COL_PATH, COL_PROBLEMS, DirectoryTableModel)
 from dpgui_qt.gui.dataset.estimate_view import EstimatePanel
 from dpgui_qt.gui.dataset.media_view import MediaBrowser
 from dpgui_qt.gui.dataset.properties import DatasetSettingsProxy, DirectoryPropertyModel
@@ -111,12 +111,14 @@ class ProblemsList(QTextBrowser):
         self.anchorClicked.connect(self._clicked)
         self.items: list[tuple[str, str, list, int]] = []
 
-    def show_problems(self, scan, findings: list, state: str) -> None:
+    def show_problems(self, scan, findings: list, state: str, extra: list = ()) -> None:
+        """``extra``: problems from the bucket pass (videos too short, empty frame
+        buckets, ...) shown with the scan's own."""
         rows = [(f.severity, f"<code>{html.escape(f.key)}</code>: {html.escape(f.message)}",
                  [], 0, "dataset config") for f in findings]
         if scan is not None:
             rows += [(p.severity, html.escape(p.message), p.files, p.count, p.source)
-                     for p in scan.problems]
+                     for p in list(scan.problems) + list(extra)]
         rows.sort(key=lambda r: _SEV_ORDER.get(r[0], 3))
         self.items = [(r[0], r[1], r[2], r[3]) for r in rows]
         if not rows:
@@ -124,7 +126,7 @@ class ProblemsList(QTextBrowser):
                     "cancelled": "The scan was cancelled: click Rescan."}.get(
                 state, "No problems found in this folder." if scan is not None else
                 "Select a folder.")
-            self.setHtml(f"<p style='color:gray'>{text}</p>")
+            self._set_html(f"<p style='color:gray'>{text}</p>")
             return
         color = {"error": "#d64545", "warning": "#b88600", "info": "#3d7fd6"}
         out = []
@@ -143,7 +145,14 @@ class ProblemsList(QTextBrowser):
                 more = f" … and {count - len(files):,} more" if count > len(files) else ""
                 out.append(f"<p style='margin-top:0; margin-left:18px'>{', '.join(links)}"
                            f"{more}</p>")
-        self.setHtml("".join(out))
+        self._set_html("".join(out))
+
+    def _set_html(self, text: str) -> None:
+        # the panel is refreshed after every scan event and bucket pass; re-laying out
+        # the same rich text costs milliseconds each time
+        if text != getattr(self, "_html", None):
+            self._html = text
+            self.setHtml(text)
 
     def _clicked(self, url) -> None:
         s = url.toString()
@@ -184,6 +193,7 @@ class DatasetEditor(QWidget):
         self._base_dirs = base_dirs or (lambda: [])
         self.current_row = -1
         self._shown_scan = None
+        self.buckets_by_row: dict = {}  # row -> DirectoryBuckets of the last bucket pass
         self.scans = ScanManager(session, self.base_dirs, self.model_type, self)
 
         # ---------------------------------------------------------------- header
@@ -220,6 +230,7 @@ class DatasetEditor(QWidget):
 
         # ------------------------------------------------------------ directories
         self.dir_model = DirectoryTableModel(session, self.scans, self)
+        self.dir_model.bucket_problems = self._video_problems
         self.table = DirectoryTable(self)
         self.table.setModel(self.dir_model)
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
@@ -289,8 +300,9 @@ class DatasetEditor(QWidget):
         self.tabs.setDocumentMode(True)
         self.media = MediaBrowser(self)
         self.media.statusMessage.connect(self.statusMessage)
-        self.media.model.captionWritten.connect(lambda _p: self.scans._folder_changed(
-            self.media.model.folder))
+        self.media.model.undo_stack = session.undo_stack    # Edit ▸ Undo takes caption edits back
+        self.media.model.captionWritten.connect(lambda p: self.scans._folder_changed(
+            os.path.dirname(p)))
         self.folder_model = DirectoryPropertyModel(session, self)
         self.folder_proxy = PropertyFilterProxy(self)
         self.folder_proxy.setSourceModel(self.folder_model)
@@ -394,11 +406,15 @@ class DatasetEditor(QWidget):
         self.scans.schedule()
 
     def base_dirs(self) -> list[str]:
-        out = []
+        """Where relative folder paths are read from: diffusion-pipe's working directory
+        (its checkout) when known -- only there, as the trainer will -- else next to
+        the dataset file."""
+        known = [str(p) for p in self._base_dirs()]
+        if known:
+            return known
         if self.session.doc.path is not None:
-            out.append(str(self.session.doc.path.parent))
-        out += [str(p) for p in self._base_dirs()]
-        return out or [os.getcwd()]
+            return [str(self.session.doc.path.parent)]
+        return [os.getcwd()]
 
     def model_type(self) -> str | None:
         ctx = self.context()
@@ -461,9 +477,13 @@ class DatasetEditor(QWidget):
         row = self.current_row
         scan = self.scans.result(row) if row >= 0 else None
         findings = self.dir_model.findings_for(row) if row >= 0 else []
-        self.problems.show_problems(scan, findings, self.scans.state(row) if row >= 0 else "none")
-        n_err = sum(1 for f in findings if f.is_error) + (len(scan.errors) if scan else 0)
-        n_all = len(findings) + (sum(1 for p in scan.problems if p.severity != "info") if scan else 0)
+        extra = self._video_problems(row) if row >= 0 else []
+        self.problems.show_problems(scan, findings, self.scans.state(row) if row >= 0 else "none",
+                                    extra)
+        n_err = sum(1 for f in findings if f.is_error) + (len(scan.errors) if scan else 0) \
+            + sum(1 for p in extra if p.severity == "error")
+        n_all = len(findings) + (sum(1 for p in scan.problems if p.severity != "info") if scan else 0) \
+            + sum(1 for p in extra if p.severity != "info")
         self.tabs.setTabText(TAB_PROBLEMS, f"Problems ({n_all})" if n_all else "Problems")
         self.tabs.setTabIcon(TAB_PROBLEMS, icons.error_icon() if n_err else
                              (icons.warning_icon() if n_all else icons.ok_icon() if scan else
@@ -559,8 +579,15 @@ class DatasetEditor(QWidget):
 
     def _scan_progress(self, done: int, total: int) -> None:
         if total > 0:
-            self.progress.setRange(0, total)
-            self.progress.setValue(done)
+            # QProgressBar.setValue repaints synchronously (tens of ms for the window
+            # around it): with updates off it only schedules a paint, like any widget
+            bar = self.progress
+            bar.setUpdatesEnabled(False)
+            try:
+                bar.setRange(0, total)
+                bar.setValue(done)
+            finally:
+                bar.setUpdatesEnabled(True)
         self.scan_status.setText(f"Scanning… {done:,} files")
 
     def _scan_finished(self) -> None:
@@ -588,22 +615,45 @@ class DatasetEditor(QWidget):
     def _schedule_derived(self) -> None:
         self._derived_timer.start()
 
+    def framerate(self):
+        """The model's video frame rate (Wan's depends on its checkpoint)."""
+        from dpgui_qt.core.dataset.video import model_framerate
+
+        main = self.main_values() or {}
+        model = main.get("model") if isinstance(main.get("model"), dict) else {}
+        return model_framerate(self.model_type(), model, self.base_dirs()[0])
+
     def refresh_derived(self) -> None:
         from dpgui_qt.core.dataset.buckets import directory_buckets
         from dpgui_qt.core.dataset.estimate import estimate
+        from dpgui_qt.core.dataset.report import clip_mode_of
 
         values = self.session.doc.values()
         mtype = self.model_type()
+        rate = self.framerate()
+        mode = clip_mode_of(self.main_values())
         dbs = []
         rows = []
+        self.buckets_by_row = {}
+        from dataclasses import replace
+
+        from dpgui_qt.core.dataset.scan import directory_settings
         for r in range(self.dir_model.rowCount()):
             scan = self.scans.result(r)
             if scan is None or not scan.exists:
                 continue
+            # the settings as they are now (resolutions, buckets, repeats), not as they
+            # were when the folder was scanned: only new or changed files need a rescan
+            entry = self.dir_model.entry(r)
+            if isinstance(entry, dict):
+                scan = replace(scan, settings=directory_settings(entry, values))
             try:
-                dbs.append(directory_buckets(scan, values, model_type=mtype,
-                                             unsized_as_square=True))
+                db = directory_buckets(scan, values, model_type=mtype,
+                                       unsized_as_square=True, framerate=rate,
+                                       clip_mode=mode, dir_config=self.dir_model.entry(r))
+                dbs.append(db)
                 rows.append(r)
+                self.buckets_by_row[r] = db
             except Exception as exc:  # noqa: BLE001 - a broken value must not break the tab
                 self.statusMessage.emit(f"Bucket preview: {exc}")
         main = self.main_values()
@@ -642,6 +692,21 @@ class DatasetEditor(QWidget):
             src = "From the main config: " + (", ".join(keys) if keys else "defaults (1)")
         self.estimate.show_estimate(est, src, bool(dbs))
         self.last_buckets = dbs
+        cur = self.buckets_by_row.get(self.current_row)
+        self.media.set_plans(cur.video_plans if cur is not None else {})
+        n = self.dir_model.rowCount()
+        if n:
+            self.dir_model.dataChanged.emit(self.dir_model.index(0, COL_PROBLEMS),
+                                            self.dir_model.index(n - 1, COL_PROBLEMS))
+        self._refresh_problems()
+
+    def _video_problems(self, row: int) -> list:
+        """The bucket pass's video findings for a row (shown with the scan's own)."""
+        scan = self.scans.result(row)
+        db = self.buckets_by_row.get(row)
+        if scan is None or db is None or db.path != scan.path:
+            return []
+        return [p for p in db.problems if p.kind.startswith(("video", "frame_bucket"))]
 
     # --------------------------------------------------------------- teardown
     def shutdown(self) -> None:

@@ -4,8 +4,8 @@
 dataset config, model-aware when a main config is open (its ``context`` callable
 returns the main config's values). :func:`dataset_references` lists the dataset
 files a main config names (``dataset`` and ``eval_datasets[*].config``) resolved
-the way the validator resolves them: next to the main config, then in the
-diffusion-pipe checkout. :func:`dataset_template` is the text of a new dataset.
+the way diffusion-pipe will: from its checkout when one is known (else next to the
+main config). :func:`dataset_template` is the text of a new dataset.
 """
 from __future__ import annotations
 
@@ -15,29 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from dpgui_qt.gui.session import DocumentSession
+from dpgui_qt.gui.session import DocumentSession, trainer_cwd, validation_options
 
 DATASET = "dataset"
 
 
-_CHECKOUT: tuple[float, list] = (0.0, [])
-
-
 def checkout_dirs() -> list[Path]:
-    """The diffusion-pipe checkout, if one is configured (relative dataset paths in a
-    main config are read from there when training runs). Looked up at most every 5 s."""
-    global _CHECKOUT
-    now = time.monotonic()
-    if now - _CHECKOUT[0] < 5.0:
-        return list(_CHECKOUT[1])
-    try:
-        from dpgui_qt.core.run.env import find_checkout
-
-        found = [find_checkout()]
-    except Exception:  # noqa: BLE001 - no checkout is a normal state here
-        found = []
-    _CHECKOUT = (now, found)
-    return list(found)
+    """The diffusion-pipe checkout, if one is configured (relative paths in a config
+    are read from there when training runs); see :func:`session.trainer_cwd`."""
+    cwd = trainer_cwd()
+    return [cwd] if cwd is not None else []
 
 
 class DatasetSession(DocumentSession):
@@ -58,7 +45,7 @@ class DatasetSession(DocumentSession):
         if self._warmup is not None and self._warmup.is_alive():
             self._timer.start(30)
             return self.findings
-        from dpgui_qt.core.validate import Options, Validator
+        from dpgui_qt.core.validate import Validator
 
         if self._validator is None:
             self._validator = Validator(self.registry)
@@ -67,7 +54,7 @@ class DatasetSession(DocumentSession):
         t0 = time.perf_counter()
         try:
             findings = self._validator.validate(
-                self.doc, DATASET, Options(search_dirs=checkout_dirs()),
+                self.doc, DATASET, validation_options(),
                 model_type=model_type, main_values=main_values)
         except Exception as exc:  # noqa: BLE001 - a validator bug must not kill editing
             from dpgui_qt.core.findings import ERROR, Finding
@@ -92,11 +79,11 @@ class DatasetRef:
 def dataset_references(main_doc, registry=None) -> list[DatasetRef]:
     """The dataset files ``main_doc`` names, resolved like ``dpgui validate`` does."""
     from dpgui_qt.core.schema import default_registry
-    from dpgui_qt.core.validate import Options, Validator
+    from dpgui_qt.core.validate import Validator
 
     v = Validator(registry or default_registry())
     out = []
-    for path, found in v.dataset_references(main_doc, Options(search_dirs=checkout_dirs())):
+    for path, found in v.dataset_references(main_doc, validation_options()):
         raw = main_doc.get(path)
         if path == ("dataset",):
             label = "dataset"
@@ -122,8 +109,12 @@ def relative_reference(target: Path, main_path: Path | None) -> str:
 
 def dataset_template(image_dir: str | None = None) -> str:
     """A small, valid dataset config: 512 px, AR bucketing on, one directory."""
-    path = image_dir or "/data/my_images"
+    from dpgui_qt.core.placeholders import IMAGE_DIR_PLACEHOLDER, MARK
+
+    # absolute: diffusion-pipe reads a relative folder from its own working directory
+    path = os.path.abspath(os.path.expanduser(image_dir)) if image_dir else IMAGE_DIR_PLACEHOLDER
     quoted = f"'{path}'" if "'" not in path else '"' + path.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    mark = "" if image_dir else f"  # {MARK}"
     return f"""\
 # Dataset config for diffusion-pipe, written by dpgui.
 
@@ -142,13 +133,15 @@ num_repeats = 1
 
 [[directory]]
 # Folder with the images and their same-named .txt caption files.
-path = {quoted}
+path = {quoted}{mark}
 """
 
 
 def default_base_dir(session) -> str | None:
-    """Folder relative ``[[directory]] path`` values are read from here: the dataset
-    file's folder (diffusion-pipe reads them from its working directory; most configs
-    use absolute paths)."""
+    """Folder relative ``[[directory]] path`` values are read from: diffusion-pipe's
+    working directory (its checkout) when known, else the dataset file's folder."""
+    cwd = trainer_cwd()
+    if cwd is not None:
+        return str(cwd)
     p = session.doc.path
     return str(p.parent) if p is not None else os.getcwd()

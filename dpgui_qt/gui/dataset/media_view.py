@@ -8,6 +8,10 @@
 * :class:`MediaDelegate` paints each tile (thumbnail, name, caption, a red mark on
   media without a caption, an orange one on files diffusion-pipe will skip) and edits
   the caption in place (double-click; Enter writes it, Shift+Enter is a new line).
+  A video tile has one more line: source fps -> model fps, frames before -> after
+  resampling and its frame bucket, or why it is skipped (from the core's
+  :class:`~dpgui_qt.core.dataset.video.VideoPlan`); its thumbnail is the first frame,
+  decoded with PyAV in the loader's thread.
 Thumbnails are not EXIF-rotated: they show what diffusion-pipe trains on.
 """
 from __future__ import annotations
@@ -18,8 +22,8 @@ from collections import deque
 from PySide6.QtCore import (QAbstractListModel, QModelIndex, QObject, QRect, QRunnable, QSize,
                             QSortFilterProxyModel, Qt, QThreadPool, Signal)
 from PySide6.QtGui import (QColor, QFont, QFontMetrics, QImage, QImageReader, QPainter,
-                           QPalette, QPen, QPixmap, QPixmapCache, QTextOption)
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QLabel, QLineEdit,
+                           QPalette, QPen, QPixmap, QPixmapCache, QTextOption, QUndoCommand)
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QLineEdit,
                                QListView, QPlainTextEdit, QSlider, QStyle,
                                QStyledItemDelegate, QVBoxLayout, QWidget)
 
@@ -33,6 +37,10 @@ ProblemRole = _R + 2  # why diffusion-pipe skips/rejects the file, or None
 PathRole = _R + 3
 KindRole = _R + 4  # "image" | "video"
 SizeRole = _R + 5  # (w, h) from the scan headers or None
+VideoRole = _R + 6  # video.VideoPlan or None
+
+FILTERS = ("All files", "Without caption", "Skipped", "Too short", "Videos")
+FILTER_ALL, FILTER_NO_CAPTION, FILTER_SKIPPED, FILTER_TOO_SHORT, FILTER_VIDEOS = range(5)
 
 MISSING_COLOR = QColor("#d64545")
 SKIP_COLOR = QColor("#e0a100")
@@ -53,6 +61,13 @@ class _Job(QRunnable):
 
     def run(self) -> None:
         img = QImage()
+        if is_video_name(self.path):
+            img = first_frame(self.path, self.edge)
+            try:
+                self.signals.loaded.emit(self.key, img)
+            except RuntimeError:
+                pass
+            return
         try:
             reader = QImageReader(self.path)
             reader.setAutoTransform(False)  # diffusion-pipe ignores EXIF rotation too
@@ -67,6 +82,33 @@ class _Job(QRunnable):
             self.signals.loaded.emit(self.key, img)
         except RuntimeError:
             pass  # the loader was deleted meanwhile
+
+
+def is_video_name(path: str) -> bool:
+    from dpgui_qt.core.dataset.media import is_dp_video_suffix
+    i = path.rfind(".")
+    return i > 0 and is_dp_video_suffix(path[i:])
+
+
+def first_frame(path: str, edge: int) -> QImage:
+    """The first frame of a video scaled to ``edge`` (PyAV; a null image on failure)."""
+    try:
+        import av  # lazily: only when a video tile is painted
+        with av.open(path) as c:
+            st = c.streams.video[0]
+            for frame in c.decode(st):
+                w, h = frame.width, frame.height
+                scale = min(1.0, edge / max(w, h, 1))
+                tw, th = max(1, int(w * scale)), max(1, int(h * scale))
+                import numpy as np
+                # rows may be padded for alignment: make the buffer contiguous first
+                arr = np.ascontiguousarray(
+                    frame.to_ndarray(width=tw, height=th, format="rgb24"))
+                img = QImage(arr.data, tw, th, 3 * tw, QImage.Format.Format_RGB888)
+                return img.copy()  # detach from the numpy buffer
+    except Exception:  # noqa: BLE001 - a broken file shows as a placeholder
+        pass
+    return QImage()
 
 
 class ThumbnailLoader(QObject):
@@ -152,6 +194,8 @@ class MediaModel(QAbstractListModel):
         self.videos: set[str] = set()
         self.sizes: dict = {}
         self.problems: dict[str, str] = {}
+        self.plans: dict = {}  # video name -> video.VideoPlan (from the bucket pass)
+        self.skip_uncaptioned: set[str] = set()
         self._captions: dict[str, str | None] = {}
         self._rows: dict[str, int] = {}
         self._key_rows: dict[str, int] = {}
@@ -164,7 +208,10 @@ class MediaModel(QAbstractListModel):
         self.beginResetModel()
         self.loader.clear()
         self._captions = {}
+        self.skip_uncaptioned = set()
         self._key_rows = {}
+        if scan is None or not scan.exists or scan.path != self.folder:
+            self.plans = {}
         if scan is None or not scan.exists:
             self.folder, self.names, self.videos, self.sizes, self.problems = "", [], set(), {}, {}
         else:
@@ -175,8 +222,33 @@ class MediaModel(QAbstractListModel):
             self.problems = dict(scan.unsupported)
             for n in scan.missing_captions:
                 self._captions[n] = None
+            if scan.settings.get("skip_empty_caption", True) and not scan.has_captions_json:
+                self.skip_uncaptioned = set(scan.missing_captions)
         self._rows = {n: i for i, n in enumerate(self.names)}
         self.endResetModel()
+
+    def set_plans(self, plans: dict) -> None:
+        """Video plans for the shown folder (name -> VideoPlan); repaints video tiles."""
+        if plans is self.plans or (not plans and not self.plans):
+            return
+        self.plans = dict(plans)
+        rows = [self._rows[n] for n in self.videos if n in self._rows]
+        if rows:  # one signal for the span, not one per video
+            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)))
+
+    def problem(self, name: str) -> str | None:
+        why = self.problems.get(name)
+        if why is None:
+            p = self.plans.get(name)
+            if p is not None and p.skipped:
+                why = p.reason
+        return why
+
+    def will_skip(self, name: str) -> bool:
+        """Unreadable, too short, or without a caption (while skip_empty_caption is on)."""
+        if self.problem(name):
+            return True
+        return name in self.skip_uncaptioned and self.caption(name) is None
 
     def set_edge(self, edge: int) -> None:
         self.edge = edge
@@ -217,8 +289,8 @@ class MediaModel(QAbstractListModel):
 
     def thumbnail(self, row: int) -> QPixmap | None:
         name = self.names[row]
-        if name in self.videos:
-            return None
+        if name in self.videos and name in self.problems:
+            return None  # not a readable video: the placeholder says so
         path = self.path(name)
         key = ThumbnailLoader.key(path, self.edge)
         pix = self.loader.pixmap(key)
@@ -248,7 +320,9 @@ class MediaModel(QAbstractListModel):
         if role == R.DecorationRole:
             return self.thumbnail(index.row())
         if role == ProblemRole:
-            return self.problems.get(name)
+            return self.problem(name)
+        if role == VideoRole:
+            return self.plans.get(name)
         if role == PathRole:
             return self.path(name)
         if role == KindRole:
@@ -260,6 +334,9 @@ class MediaModel(QAbstractListModel):
             size = self.sizes.get(name)
             if size:
                 parts.append(f"{size[0]} × {size[1]} px")
+            plan = self.plans.get(name)
+            if plan is not None:
+                parts.append(video_tooltip(plan))
             cap = self.caption(name)
             if cap is None:
                 parts.append("<span style='color:#d64545'>No caption file — double-click to "
@@ -270,8 +347,10 @@ class MediaModel(QAbstractListModel):
                 parts.append(html.escape(cap.strip()[:400]))
             else:
                 parts.append("<i>empty caption</i>")
-            if name in self.problems:
-                parts.append(f"<span style='color:#b88600'>{self.problems[name]}</span>")
+            why = self.problem(name)
+            if why:
+                import html as _html
+                parts.append(f"<span style='color:#b88600'>{_html.escape(why)}</span>")
             return "<qt>" + "<br>".join(parts) + "</qt>"
         return None
 
@@ -285,28 +364,106 @@ class MediaModel(QAbstractListModel):
             return False  # nothing typed for a missing caption: do not create an empty file
         if old == text:
             return False
-        target = self.caption_path(name)
+        if self.undo_stack is not None:
+            cmd = CaptionUndo(self, self.folder, name, old, text)
+            if not cmd.ok:
+                return False
+            self.undo_stack.push(cmd)        # written already; undo puts the old text back
+            return True
+        return self.write_caption(self.folder, name, text)
+
+    undo_stack = None   # the dataset document's QUndoStack: caption edits are undoable
+
+    def write_caption(self, folder: str, name: str, text: str | None) -> bool:
+        """Write (or, for None, remove) the caption of ``name`` in ``folder``."""
+        i = name.rfind(".")
+        target = os.path.join(folder, (name[:i] if i > 0 else name) + ".txt")
         try:
-            atomic_write(target, text.encode("utf-8"))
-        except DocumentError as exc:
+            if text is None:
+                try:
+                    os.remove(target)
+                except FileNotFoundError:
+                    pass
+            else:
+                atomic_write(target, text.encode("utf-8"))
+        except (DocumentError, OSError) as exc:
             self.writeFailed.emit(str(exc))
             return False
-        self._captions[name] = text
-        self.dataChanged.emit(index, index)
+        if folder == self.folder:
+            self._captions[name] = text
+            row = self._rows.get(name)
+            if row is not None:
+                idx = self.index(row)
+                self.dataChanged.emit(idx, idx)
         self.captionWritten.emit(target)
         return True
+
+
+def video_tooltip(plan) -> str:
+    import html
+
+    h = plan.header
+    rows = []
+    if h.ok:
+        head = f"{h.codec or '?'} in {h.container or '?'}"
+        if h.duration_s is not None:
+            head += f", {h.duration_s:.2f} s"
+        rows.append(html.escape(head))
+        counted = " (counted by demuxing: the container has no frame count)" \
+            if h.frames_from == "packets" else ""
+        rows.append(html.escape(f"{h.frames} frames at {h.fps_text or h.fps} fps{counted}"))
+        if plan.model_fps and plan.frames is not None:
+            rows.append(f"resampled to the model's {plan.model_fps:g} fps: {plan.frames} frames")
+        if plan.frame_bucket and not plan.skipped:
+            rows.append(html.escape(f"frame bucket {plan.frame_bucket} ({plan.bucket_label})"))
+            if plan.clip and plan.frame_bucket > 1:
+                rows.append(f"trains frames {plan.clip[0]}–{plan.clip[1] - 1} "
+                            f"({plan.trained} frames)")
+        if plan.near_miss:
+            target = plan.shortest_bucket if plan.status == "too_short" else plan.next_bucket
+            rows.append(f"<span style='color:#b88600'>{plan.short_by} frame"
+                        f"{'s' if plan.short_by != 1 else ''} short of bucket {target}</span>")
+    return "<br>".join(rows)
+
+
+class CaptionUndo(QUndoCommand):
+    """A caption written from the media grid, on the dataset's undo stack."""
+
+    def __init__(self, model: MediaModel, folder: str, name: str, old: str | None, new: str):
+        super().__init__(f"Caption of {name}")
+        self.model, self.folder, self.name, self.old, self.new = model, folder, name, old, new
+        self._first = True
+        self.ok = model.write_caption(folder, name, new)
+
+    def redo(self) -> None:
+        if self._first:
+            self._first = False
+            return
+        self.model.write_caption(self.folder, self.name, self.new)
+
+    def undo(self) -> None:
+        self.model.write_caption(self.folder, self.name, self.old)
 
 
 class MediaFilterProxy(QSortFilterProxyModel):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.text = ""
-        self.missing_only = False
+        self.mode = FILTER_ALL
 
-    def set_filter(self, text: str, missing_only: bool) -> None:
+    @property
+    def missing_only(self) -> bool:
+        return self.mode == FILTER_NO_CAPTION
+
+    def set_filter(self, text: str, mode: int | bool = FILTER_ALL) -> None:
+        if mode is True:
+            mode = FILTER_NO_CAPTION
+        elif mode is False:
+            mode = FILTER_ALL
+
         def change():
             self.text = text.strip().lower()
-            self.missing_only = missing_only
+            self.mode = int(mode)
         if hasattr(self, "beginFilterChange"):
             self.beginFilterChange()
             change()
@@ -316,11 +473,19 @@ class MediaFilterProxy(QSortFilterProxyModel):
             self.invalidateRowsFilter()
 
     def filterAcceptsRow(self, row, parent) -> bool:
-        if not self.text and not self.missing_only:
+        if not self.text and self.mode == FILTER_ALL:
             return True
         m: MediaModel = self.sourceModel()
         name = m.names[row]
-        if self.missing_only and m.caption(name) is not None:
+        if self.mode == FILTER_NO_CAPTION and m.caption(name) is not None:
+            return False
+        if self.mode == FILTER_SKIPPED and not m.will_skip(name):
+            return False
+        if self.mode == FILTER_TOO_SHORT:
+            p = m.plans.get(name)
+            if p is None or p.status != "too_short":
+                return False
+        if self.mode == FILTER_VIDEOS and name not in m.videos:
             return False
         if self.text:
             cap = m.caption(name) or ""
@@ -329,6 +494,30 @@ class MediaFilterProxy(QSortFilterProxyModel):
 
 
 # ------------------------------------------------------------------ delegate
+NEAR_COLOR = QColor("#2f7fb8")
+
+
+def video_lines(plan) -> tuple[str, str, QColor | None]:
+    """The two short lines under a video's name (rate and frames; bucket or why it is
+    skipped) and the colour of the second (None: normal text)."""
+    h = plan.header
+    if plan.status == "unreadable":
+        return "unreadable video", "skipped", SKIP_COLOR
+
+    def fps(x):
+        return f"{x:g}" if x is not None else "?"
+    if plan.status == "no_framerate":
+        return f"{fps(h.fps)} fps · {h.frames} frames", "skipped: image model", SKIP_COLOR
+    first = f"{fps(h.fps)}→{fps(plan.model_fps)} fps · {h.frames}→{plan.frames} f"
+    if plan.status == "too_short":
+        return first, f"too short: needs {plan.shortest_bucket}", SKIP_COLOR
+    if plan.status == "single_frame":
+        return first, "1 frame: trained as a still", SKIP_COLOR
+    second = f"bucket {plan.frame_bucket} frames"
+    if plan.near_miss:
+        return first, second + f" ({plan.short_by} short of {plan.next_bucket})", NEAR_COLOR
+    return first, second, None
+
 class CaptionEdit(QPlainTextEdit):
     pass
 
@@ -340,10 +529,12 @@ class MediaDelegate(QStyledItemDelegate):
         super().__init__(parent)
         self.view = view
         self.edge = THUMB_DEFAULT
+        self.video_lines = False  # a folder with videos: one more line per tile
 
     def tile(self) -> QSize:
         fm = QFontMetrics(self.view.font())
-        return QSize(self.edge + 2 * self.PAD, self.edge + 2 * self.PAD + fm.height() * 3 + 8)
+        lines = 5 if self.video_lines else 3
+        return QSize(self.edge + 2 * self.PAD, self.edge + 2 * self.PAD + fm.height() * lines + 8)
 
     def sizeHint(self, option, index) -> QSize:
         return self.tile()
@@ -394,8 +585,24 @@ class MediaDelegate(QStyledItemDelegate):
                          QFontMetrics(bold).elidedText(name, Qt.TextElideMode.ElideMiddle,
                                                        text_rect.width()))
         painter.setFont(option.font)
-        cap_rect = QRect(text_rect.left(), text_rect.bottom() + 1, text_rect.width(),
-                         fm.height() * 2)
+        plan = index.data(VideoRole)
+        top = text_rect.bottom() + 1
+        if self.video_lines:
+            if plan is not None:
+                first, second, color = video_lines(plan)
+                small = QFont(option.font)
+                small.setPointSizeF(max(6.0, option.font.pointSizeF() * 0.9))
+                sfm = QFontMetrics(small)
+                painter.setFont(small)
+                for i, (text, pen) in enumerate(((first, None), (second, color))):
+                    rect = QRect(text_rect.left(), top + i * fm.height(), text_rect.width(),
+                                 fm.height())
+                    painter.setPen(pen if pen is not None else pal.color(QPalette.ColorRole.Text))
+                    painter.drawText(rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                                     sfm.elidedText(text, Qt.TextElideMode.ElideRight, rect.width()))
+                painter.setFont(option.font)
+            top += 2 * fm.height()
+        cap_rect = QRect(text_rect.left(), top, text_rect.width(), fm.height() * 2)
         if missing:
             painter.setPen(MISSING_COLOR)
             painter.drawText(cap_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
@@ -417,6 +624,9 @@ class MediaDelegate(QStyledItemDelegate):
             painter.setPen(QPen(pal.color(QPalette.ColorRole.Highlight), 2))
             painter.drawRoundedRect(r.adjusted(1, 1, -1, -1), 6, 6)
         painter.restore()
+
+    def set_video_lines(self, on: bool) -> None:
+        self.video_lines = bool(on)
 
     @staticmethod
     def _two_lines(painter, fm, rect, text) -> None:
@@ -505,9 +715,13 @@ class MediaBrowser(QWidget):
         self.filter = QLineEdit(self)
         self.filter.setPlaceholderText("Filter by file name or caption")
         self.filter.setClearButtonEnabled(True)
-        self.missing = QCheckBox("Only without caption", self)
+        self.kind_filter = QComboBox(self)
+        self.kind_filter.addItems(FILTERS)
+        self.kind_filter.setToolTip("Show all files, those without a caption, those diffusion-pipe "
+                             "will skip (unreadable, no caption, too short), videos too short "
+                             "for every frame bucket, or videos only")
         self.filter.textChanged.connect(self._refilter)
-        self.missing.toggled.connect(self._refilter)
+        self.kind_filter.currentIndexChanged.connect(self._refilter)
         self.size = QSlider(Qt.Orientation.Horizontal, self)
         self.size.setRange(80, 320)
         self.size.setValue(THUMB_DEFAULT)
@@ -518,7 +732,7 @@ class MediaBrowser(QWidget):
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
         bar.addWidget(self.filter, 1)
-        bar.addWidget(self.missing)
+        bar.addWidget(self.kind_filter)
         bar.addWidget(QLabel("Size", self))
         bar.addWidget(self.size)
         bar.addWidget(self.count)
@@ -534,7 +748,22 @@ class MediaBrowser(QWidget):
 
     def set_scan(self, scan) -> None:
         self.model.set_scan(scan)
+        self._apply_video_lines()
         self._update_count()
+
+    def set_plans(self, plans: dict) -> None:
+        self.model.set_plans(plans)
+        self._apply_video_lines()
+        if self.proxy.mode in (FILTER_SKIPPED, FILTER_TOO_SHORT):
+            self._refilter()
+        self._update_count()
+
+    def _apply_video_lines(self) -> None:
+        on = bool(self.model.videos)
+        if on != self.delegate.video_lines:
+            self.delegate.set_video_lines(on)
+            self.view.setGridSize(QSize())
+            self.view.doItemsLayout()
 
     def set_edge(self, edge: int) -> None:
         self.delegate.edge = edge
@@ -543,7 +772,7 @@ class MediaBrowser(QWidget):
         self.view.doItemsLayout()
 
     def _refilter(self, *_a) -> None:
-        self.proxy.set_filter(self.filter.text(), self.missing.isChecked())
+        self.proxy.set_filter(self.filter.text(), self.kind_filter.currentIndex())
         self._update_count()
 
     def _update_count(self, *_a) -> None:
@@ -552,15 +781,18 @@ class MediaBrowser(QWidget):
         text = f"{total:,} files" if n == total else f"{n:,} of {total:,}"
         if missing:
             text += f" · <span style='color:{MISSING_COLOR.name()}'>{missing:,} without caption</span>"
+        short = sum(1 for p in self.model.plans.values() if p.status == "too_short")
+        if short:
+            text += f" · <span style='color:{SKIP_COLOR.name()}'>{short:,} too short</span>"
         self.count.setText(text)
 
     def select_name(self, name: str) -> bool:
         row = self.model.row_of(name)
         if row < 0:
             return False
-        if self.filter.text() or self.missing.isChecked():
+        if self.filter.text() or self.kind_filter.currentIndex() != FILTER_ALL:
             self.filter.clear()
-            self.missing.setChecked(False)
+            self.kind_filter.setCurrentIndex(FILTER_ALL)
         idx = self.proxy.mapFromSource(self.model.index(row))
         self.view.setCurrentIndex(idx)
         self.view.scrollTo(idx, QAbstractItemView.ScrollHint.PositionAtCenter)

@@ -29,7 +29,7 @@ from dpgui_qt.gui import icons, messages
 from dpgui_qt.gui.bind import bind
 from dpgui_qt.gui.dataset.editor import DatasetEditor
 from dpgui_qt.gui.dataset.linked import (DatasetSession, checkout_dirs, dataset_references,
-                                         dataset_template, relative_reference)
+                                         dataset_template)
 from dpgui_qt.gui.pages import EmptyState
 
 TOML_FILTER = "TOML configs (*.toml);;All files (*)"
@@ -49,7 +49,12 @@ class DatasetPage(QWidget):
         self.act_open = QAction(icons.themed("open"), "Use Existing Dataset…", self)
         self.act_open.setStatusTip("Pick a dataset TOML for this config's dataset key")
         self.act_open.triggered.connect(lambda: self.open_dataset())
-        self.empty = EmptyState("No dataset", "", [self.act_new, self.act_open], self)
+        self.act_abs = QAction(icons.themed("open"), "Use the File Next to the Config", self)
+        self.act_abs.setStatusTip("Write the dataset path as an absolute path, so diffusion-pipe "
+                                  "finds it from its own folder")
+        self.act_abs.triggered.connect(lambda: self.make_dataset_absolute())
+        self.act_abs.setVisible(False)
+        self.empty = EmptyState("No dataset", "", [self.act_abs, self.act_new, self.act_open], self)
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
         self.tabs.setTabBarAutoHide(True)
@@ -165,6 +170,12 @@ class DatasetPage(QWidget):
             self._stack.setCurrentWidget(self.tabs)
         else:
             self.empty.set_text(self._empty_text(refs))
+            show_abs = not self.standalone and self._beside_config(
+                self.main.doc.get("dataset")) is not None
+            self.act_abs.setVisible(show_abs)
+            for b in self.empty.buttons:
+                if b.text() == self.act_abs.text():
+                    b.setVisible(show_abs)
             self._stack.setCurrentWidget(self.empty)
         self._activate_undo()
 
@@ -176,9 +187,40 @@ class DatasetPage(QWidget):
         if not isinstance(raw, str) or not raw.strip():
             return ("This config names no dataset yet. Create one from a template, or use an "
                     "existing dataset TOML; the config's <b>dataset</b> key is set for you.")
+        beside = self._beside_config(raw)
+        if beside is not None:
+            from dpgui_qt.gui.session import trainer_cwd
+            return (f"This config names <code>{html.escape(raw)}</code>. That file is next to "
+                    f"the config, but diffusion-pipe reads relative paths from the folder it "
+                    f"runs in (<code>{html.escape(str(trainer_cwd()))}</code>), where it is "
+                    "missing. Use the file next to the config (the path is written as an "
+                    "absolute path), create a new dataset, or pick another file.")
         return (f"This config names <code>{html.escape(raw)}</code>, which is not on this "
-                "machine (looked next to the config and in the diffusion-pipe checkout). "
-                "Create it from a template, or pick the right file.")
+                "machine (relative paths are read from the diffusion-pipe checkout, where "
+                "training runs). Create it from a template, or pick the right file.")
+
+    def _beside_config(self, raw) -> Path | None:
+        """The existing file a relative ``raw`` names next to the main config, when the
+        trainer would not find it from its checkout."""
+        from dpgui_qt.gui.session import trainer_cwd
+        if not isinstance(raw, str) or not raw.strip() or self.main.path is None:
+            return None
+        p = Path(os.path.expanduser(raw))
+        cwd = trainer_cwd()
+        if p.is_absolute() or cwd is None or (cwd / p).is_file():
+            return None
+        cand = self.main.path.parent / p
+        return cand.resolve() if cand.is_file() else None
+
+    def make_dataset_absolute(self) -> bool:
+        beside = self._beside_config(self.main.doc.get("dataset"))
+        if beside is None:
+            return False
+        self.main.set_value(("dataset",), str(beside))
+        self.sync()
+        self.window_.statusBar().showMessage(f"dataset = '{beside}' — save the config to keep it",
+                                             8000)
+        return True
 
     def _make_editor(self, session, role: str) -> DatasetEditor:
         ed = DatasetEditor(session, context=self.context, base_dirs=checkout_dirs,
@@ -288,7 +330,9 @@ class DatasetPage(QWidget):
             self.window_.open_file(target, ask=True)
             self.window_.show_page("dataset")
             return
-        ref = relative_reference(target, self.main.path)
+        # absolute: diffusion-pipe reads a relative path from its checkout, not from
+        # the config's folder
+        ref = str(Path(target).resolve())
         self.main.set_value(("dataset",), ref)
         self.sync()
         self.window_.show_page("dataset")

@@ -64,6 +64,7 @@ class ScanManager(QObject):
         self._pending_force = False
         self._sig_cache: tuple | None = None
         self._restart = False
+        self._queued_start = False  # a restart is queued on the event loop
         self._user_cancel = False
         self.controller = ScanController(self)
         self.controller.progress.connect(self.progress)
@@ -151,7 +152,7 @@ class ScanManager(QObject):
         # thread stopped running (the finished signal is queued to this thread)
         return not self.controller.running and not self._inflight \
             and not self._timer.isActive() and not self._disk_timer.isActive() \
-            and not self._restart
+            and not self._restart and not self._queued_start
 
     # ------------------------------------------------------------- scans
     def schedule(self) -> None:
@@ -231,12 +232,19 @@ class ScanManager(QObject):
             self._restart = False
             pending = [s for s in self._pending if s not in self.results or self._pending_force]
             if pending:
-                QTimer.singleShot(0, self, lambda p=pending: self._start(p, True))
+                # queued, not started: is_idle() must not report idle in between
+                self._queued_start = True
+                QTimer.singleShot(0, self, lambda p=pending: self._start_queued(p))
         self._rewatch()
         self.resultsChanged.emit()
         self.finished.emit()
         if not restarting:
             QTimer.singleShot(0, self, self.scan_missing)  # edits made while it ran
+
+    def _start_queued(self, sigs: list[str]) -> None:
+        self._queued_start = False
+        if self.enabled:
+            self._start(sigs, True)
 
     def _failed(self, message: str) -> None:
         self._inflight = []  # (a failed scan delivers no result)

@@ -45,12 +45,20 @@ class ConfigDiffDialog(QDialog):
         self.setWindowTitle(f"Config diff: {a.parent.name} → {b.parent.name}")
         self.resize(820, 600)
         lay = QVBoxLayout(self)
-        self.rows = config_diff(a, b)
+        from dpgui_qt.core.errors import DocumentError
+
+        problem = ""
+        try:
+            self.rows = config_diff(a, b)
+        except DocumentError as exc:  # a copy that is gone, too large, or not a file
+            self.rows, problem = [], str(exc)
         self.view = QTextEdit(self)
         self.view.setReadOnly(True)
         self.view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         lay.addWidget(QLabel(f"<b>{html.escape(str(a))}</b><br>→ <b>{html.escape(str(b))}</b>", self))
-        if not self.rows:
+        if problem:
+            self.view.setPlainText(f"Cannot compare the configs: {problem}")
+        elif not self.rows:
             self.view.setPlainText("The two configs are identical.")
         else:
             colors = {"+": ("#1b5e20", "#e8f5e9"), "-": ("#b71c1c", "#ffebee"),
@@ -72,6 +80,7 @@ class RunHistoryView(QWidget):
     """Runs in an output_dir. ``openRun(path)`` asks the monitor to show a run."""
 
     openRun = Signal(str)
+    newConfigFromRun = Signal(str, str)     # the run's config copy, its dataset copy ("" if none)
     loaded = Signal()
     curvesLoaded = Signal(str)
 
@@ -101,8 +110,11 @@ class RunHistoryView(QWidget):
         self.diff_button = QPushButton("Config diff", self)
         self.diff_button.setToolTip("Differences between the configs of two selected runs")
         self.folder_button = QPushButton("Open folder", self)
+        self.clone_button = QPushButton("New config from this run", self)
+        self.clone_button.setToolTip("Open the run's copied config (and dataset config) as new, "
+                                     "unsaved documents")
         for b in (self.refresh_button, self.show_button, self.compare_button, self.diff_button,
-                  self.folder_button):
+                  self.folder_button, self.clone_button):
             top.addWidget(b)
         lay.addLayout(top)
         split = QSplitter(Qt.Orientation.Vertical, self)
@@ -133,6 +145,7 @@ class RunHistoryView(QWidget):
         self.compare_button.clicked.connect(self.compare_selected)
         self.diff_button.clicked.connect(self.diff_selected)
         self.folder_button.clicked.connect(self.open_folder)
+        self.clone_button.clicked.connect(lambda: self.clone_selected())
         self._update_buttons()
 
     # ------------------------------------------------------------- loading
@@ -212,6 +225,18 @@ class RunHistoryView(QWidget):
         self.compare_button.setEnabled(n >= 1)
         self.diff_button.setEnabled(n == 2)
         self.folder_button.setEnabled(n == 1 or (n == 0 and self.output_dir is not None))
+        s = self._summary(self.selected_paths()[0]) if n == 1 else None
+        self.clone_button.setEnabled(s is not None and s.folder.config_copy is not None)
+
+    def clone_selected(self) -> bool:
+        paths = self.selected_paths()
+        s = self._summary(paths[0]) if len(paths) == 1 else None
+        if s is None or s.folder.config_copy is None:
+            return False
+        from dpgui_qt.core.outputs import scan_run
+        ds = scan_run(s.path).dataset_copy
+        self.newConfigFromRun.emit(str(s.folder.config_copy), str(ds or ""))
+        return True
 
     def show_selected(self) -> None:
         paths = self.selected_paths()

@@ -8,7 +8,16 @@ Three ways in, one :class:`~dpgui_qt.core.metrics.RunMetrics`:
 * ``follow(path)`` -- a run folder, a log file, or an ``output_dir`` (its newest
   run): a background thread tails the log (LogFollower -> LineAssembler ->
   LogParser) and the event files (EventDirReader) every ``poll_s``.
-* ``replay(log, speed)`` -- play a log back in time order (demos, bug reports).
+* ``replay(log, speed)`` -- play a log back in time order (demos, bug reports);
+  ``instant=True`` reads it as fast as it can, in slices on the event loop.
+
+Long logs: neither way holds the whole log or all its events at once. The
+follower's thread reads and parses one slice (1 MB) per turn of its event loop
+and hands the events over; an instant replay parses one slice per timer tick
+(~40 ms of work) on the GUI thread. Both report ``loadProgress(done, total)``
+(bytes) while they catch up with the file, so the view shows how far loading
+is, and the window stays responsive throughout. The series themselves are
+bounded (:class:`~dpgui_qt.core.metrics.Series`).
 
 ``changed`` is emitted after new data (views redraw at most ~10 times a second).
 Qt is used for the signals, the thread and the timers only.
@@ -17,19 +26,21 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
-from dpgui_qt.core.history import find_run_log, read_plan, is_run_dir, parse_log_file
+from dpgui_qt.core.history import find_run_log, read_plan, is_run_dir
 from dpgui_qt.core.metrics import RunMetrics
 from dpgui_qt.core.run import parse as P
 from dpgui_qt.core.run.lines import LineAssembler
 from dpgui_qt.core.run.runs import LogFollower, list_runs, read_run_folder
 from dpgui_qt.core.tbevents import EventDirReader
 
-__all__ = ["MonitorModel", "FollowWorker", "ReplaySchedule", "resolve_source"]
+__all__ = ["MonitorModel", "FollowWorker", "ReplaySchedule", "iter_log_events",
+           "resolve_source"]
 
 
 def resolve_source(path: str | os.PathLike) -> tuple[Path | None, Path | None]:
@@ -50,12 +61,31 @@ def resolve_source(path: str | os.PathLike) -> tuple[Path | None, Path | None]:
     return None, None
 
 
+def _release_memory() -> None:
+    """After a long log is read: collect (on this, the GUI, thread) and hand the freed
+    heap back to the OS -- parsing millions of short-lived events leaves several MB of
+    free but mapped heap behind (glibc only; elsewhere nothing happens)."""
+    import gc
+
+    gc.collect()
+    if os.name == "posix":
+        try:
+            import ctypes
+
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):
+            pass
+
+
 class FollowWorker(QObject):
     """Lives in a QThread: polls a log and a run folder's event files."""
 
     events = Signal(object)    # list of parse events
     scalars = Signal(object)   # list of (tag, step, value, wall_time)
     problem = Signal(str)
+    progress = Signal(object, object)   # bytes of the log read, its size (while catching up)
+
+    SLICE = 1 << 20            # bytes parsed per turn of the thread's event loop
 
     def __init__(self, log_path: Path | None, run_dir: Path | None, poll_s: float = 0.5):
         super().__init__()
@@ -63,11 +93,23 @@ class FollowWorker(QObject):
         self.run_dir = run_dir
         self.poll_s = poll_s
         self._timer: QTimer | None = None
-        self._follower = LogFollower(log_path) if log_path else None
+        self._follower = LogFollower(log_path, chunk_size=self.SLICE) if log_path else None
         self._asm = LineAssembler()
         self._parser = P.LogParser()
         self._tb = EventDirReader(run_dir) if run_dir else None
         self._reported: set[str] = set()
+        # back-pressure: at most MAX_UNACKED event lists on their way to the GUI thread
+        # (a long log is not parsed into a queue faster than the GUI can take it)
+        self._lock = threading.Lock()
+        self._unacked = 0
+        self._catching_up = False
+
+    MAX_UNACKED = 2
+
+    def ack(self) -> None:
+        """The GUI thread has fed one event list (plain Python: no Qt call crosses)."""
+        with self._lock:
+            self._unacked = max(0, self._unacked - 1)
 
     @Slot()
     def start(self) -> None:
@@ -85,13 +127,34 @@ class FollowWorker(QObject):
     @Slot()
     def poll(self) -> None:
         if self._follower is not None:
-            while True:
-                data = self._follower.read()
-                if not data:
-                    break
+            # one slice per turn: a long log is read while stop() and the GUI's
+            # consumption keep pace; the timer runs at 0 ms until it has caught up
+            with self._lock:
+                waiting = self._unacked >= self.MAX_UNACKED
+            if waiting:
+                if self._timer is not None:
+                    self._timer.setInterval(5)
+                return
+            data = self._follower.read()
+            if data:
                 evs = self._parser.feed_many(self._asm.feed_raw(data)[0])
                 if evs:
+                    with self._lock:
+                        self._unacked += 1
                     self.events.emit(evs)
+                try:
+                    size = os.path.getsize(self._follower.path)
+                except OSError:
+                    size = self._follower.offset
+                behind = size > self._follower.offset
+                if behind or self._catching_up:
+                    # the last report (done == total) ends the view's loading state
+                    self.progress.emit(self._follower.offset, max(size, self._follower.offset))
+                self._catching_up = behind
+                if self._timer is not None:
+                    self._timer.setInterval(0 if behind else int(self.poll_s * 1000))
+                if behind:
+                    return   # the event files are polled once the log has caught up
         if self._tb is not None:
             rows = self._tb.poll()
             if rows:
@@ -102,44 +165,65 @@ class FollowWorker(QObject):
                     self.problem.emit(f"TensorBoard file damaged, reading stopped: {p}")
 
 
+def iter_log_events(path: str | os.PathLike, slice_bytes: int = 256 << 10):
+    """A console log's parsed events, one slice of the file at a time (nothing but the
+    current slice is held)."""
+    asm, parser = LineAssembler(), P.LogParser()
+    with open(path, "rb") as f:
+        while data := f.read(slice_bytes):
+            yield from parser.feed_many(asm.feed_raw(data)[0])
+    yield from parser.feed_many(asm.flush_raw()[0])
+    yield from parser.finish()
+
+
 class ReplaySchedule:
     """Events in time order with a virtual time for each: a step takes its
     ``iter_time`` (each gap capped at ``max_gap`` virtual seconds); other events
-    take no time."""
+    take no time. ``events`` may be a list or any iterable (a log read lazily,
+    :func:`iter_log_events`): events are taken from it only as the replay reaches
+    them, so a long log is never held whole."""
 
-    def __init__(self, events: list, max_gap: float = 30.0):
-        self.events = events
-        self.times: list[float] = []
-        t = 0.0
-        for ev in events:
+    def __init__(self, events, max_gap: float = 30.0):
+        self._it = iter(events)
+        self.max_gap = max_gap
+        self._next = None          # (time, event) taken from the iterable, not yet played
+        self._t = 0.0              # virtual time of the last event taken
+        self.clock = 0.0           # virtual time of the last event played
+        self.played = 0
+        self._exhausted = False
+
+    def _peek(self):
+        if self._next is None and not self._exhausted:
+            try:
+                ev = next(self._it)
+            except StopIteration:
+                self._exhausted = True
+                return None
             if type(ev) is P.StepEvent:
                 it = ev.iter_time
-                t += min(max_gap, it) if it is not None and math.isfinite(it) and it > 0 else 0.0
-            self.times.append(t)
-        self.pos = 0
-
-    @property
-    def duration(self) -> float:
-        return self.times[-1] if self.times else 0.0
+                if it is not None and math.isfinite(it) and it > 0:
+                    self._t += min(self.max_gap, it)
+            self._next = (self._t, ev)
+        return self._next
 
     @property
     def done(self) -> bool:
-        return self.pos >= len(self.events)
+        return self._peek() is None
 
     def until(self, t: float, max_steps: int | None = None) -> list:
         """Events with virtual time <= t (stops after ``max_steps`` step events)."""
-        i = self.pos
         out = []
         steps = 0
-        while i < len(self.events) and self.times[i] <= t:
-            ev = self.events[i]
+        while (nxt := self._peek()) is not None and nxt[0] <= t:
+            ev = nxt[1]
             if type(ev) is P.StepEvent:
                 if max_steps is not None and steps >= max_steps:
                     break
                 steps += 1
             out.append(ev)
-            i += 1
-        self.pos = i
+            self.clock = nxt[0]
+            self._next = None
+        self.played += len(out)
         return out
 
 
@@ -148,6 +232,9 @@ class MonitorModel(QObject):
     sourceChanged = Signal()
     message = Signal(str)          # status-bar text (problems, what is followed)
     replayFinished = Signal()
+    loadProgress = Signal(object, object)   # (bytes read, bytes in all) while a log loads
+
+    SLICE_S = 0.04                 # instant replay: parse for this long per event-loop turn
 
     def __init__(self, parent=None, smoothing: float = 0.9):
         super().__init__(parent)
@@ -170,6 +257,9 @@ class MonitorModel(QObject):
         self._replay_rows: list = []
         self._replay_epoch_rows: list = []
         self._replay_row_pos = 0
+        self._stream = None            # instant replay: (file, assembler, parser)
+        self.load_done: int | None = None   # bytes of the log read while loading, else None
+        self.load_total: int | None = None
         if parent is not None:
             # a running QThread destroyed with its parent aborts the process: stop it first
             parent.destroyed.connect(self.stop)
@@ -185,6 +275,13 @@ class MonitorModel(QObject):
         self.metrics.feed(events)
         self._note_phase(events)
         self.changed.emit()
+
+    def _worker_events(self, events) -> None:
+        try:
+            self.feed_events(events)
+        finally:
+            if self._worker is not None:
+                self._worker.ack()
 
     def feed_scalars(self, rows) -> None:
         if self.metrics.feed_scalars(rows):
@@ -273,6 +370,12 @@ class MonitorModel(QObject):
         self.log_path = log
         self.mode = "follow"
         self.metrics.live = self._recent(log, run_dir)
+        try:
+            size = log.stat().st_size if log is not None else 0
+        except OSError:
+            size = 0
+        if size > FollowWorker.SLICE:
+            self._progress(0, size)    # a long log: the view shows how far reading is
         self._start_thread(log, run_dir)
         self.sourceChanged.emit()
         what = run_dir.name if run_dir else log.name
@@ -298,9 +401,10 @@ class MonitorModel(QObject):
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.start)
         self._thread.finished.connect(self._worker.stop)   # stops its timer in its own thread
-        self._worker.events.connect(self.feed_events)
+        self._worker.events.connect(self._worker_events)
         self._worker.scalars.connect(self.feed_scalars)
         self._worker.problem.connect(self.message)
+        self._worker.progress.connect(self._progress)
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.stop)
@@ -310,17 +414,34 @@ class MonitorModel(QObject):
         if self._thread is not None:
             if self._worker is not None:
                 try:
-                    self._worker.events.disconnect(self.feed_events)
+                    self._worker.events.disconnect(self._worker_events)
                     self._worker.scalars.disconnect(self.feed_scalars)
+                    self._worker.progress.disconnect(self._progress)
                 except (RuntimeError, TypeError):
                     pass
-            self._thread.quit()
-            self._thread.wait(5000)
-            if self._worker is not None:
-                self._worker.deleteLater()
-            self._thread.deleteLater()
+            try:
+                self._thread.quit()
+                self._thread.wait(5000)
+                if self._worker is not None:
+                    self._worker.deleteLater()
+                self._thread.deleteLater()
+            except RuntimeError:
+                pass   # already deleted with its parent (interpreter shutdown)
         self._thread = None
         self._worker = None
+
+    def _progress(self, done, total) -> None:
+        loading = done < total
+        was = self.loading
+        self.load_done, self.load_total = (done, total) if loading else (None, None)
+        self.loadProgress.emit(done, total)
+        if was and not loading and total > 8 * FollowWorker.SLICE:
+            _release_memory()
+
+
+    @property
+    def loading(self) -> bool:
+        return self.load_done is not None
 
     def stop(self) -> None:
         self._stop_thread()
@@ -328,6 +449,17 @@ class MonitorModel(QObject):
             self._replay_timer.stop()
             self._replay_timer = None
         self._replay = None
+        self._close_stream()
+        if self.loading:
+            self._progress(1, 1)
+
+    def _close_stream(self) -> None:
+        if self._stream is not None:
+            try:
+                self._stream[0].close()
+            except OSError:
+                pass
+            self._stream = None
 
     # ------------------------------------------------------------- replay
     def replay(self, log_path: str | os.PathLike, speed: float = 10.0, max_gap_s: float = 1.0,
@@ -335,13 +467,21 @@ class MonitorModel(QObject):
                tick_ms: int = 30) -> int:
         """Play a log back: a step waits its ``iter_time / speed`` (at most ``max_gap_s``
         real seconds). ``instant`` skips the waiting (screenshots); replay stops after
-        ``stop_after_steps`` steps if given. Returns the number of events."""
+        ``stop_after_steps`` steps if given. The log is read lazily, a slice at a time, in
+        both modes. Returns the size of the log in bytes (0: nothing to replay)."""
         self.reset()
         log_path = Path(log_path)
         run_dir, _ = resolve_source(log_path)
         self._use_run_dir(run_dir)
         self.log_path = log_path
-        events = parse_log_file(log_path)
+        if instant:
+            # no waiting: stream the log in slices (nothing held but the series)
+            f = open(log_path, "rb")
+            self._stream = (f, LineAssembler(), P.LogParser())
+            events = []
+            total = os.fstat(f.fileno()).st_size
+        else:
+            events = None
         # the run folder's TensorBoard scalars come in as the replay reaches their step
         self._replay_rows = []
         if run_dir is not None:
@@ -356,21 +496,75 @@ class MonitorModel(QObject):
         self._replay_epoch_rows = [r for r in self._replay_rows if r[0] == "train/epoch_loss"]
         self._replay_rows = [r for r in self._replay_rows if r[0] != "train/epoch_loss"]
         speed = max(1e-3, float(speed))
-        self._replay = ReplaySchedule(events, max_gap=max_gap_s * speed)
+        self._replay = (None if instant else
+                        ReplaySchedule(iter_log_events(log_path), max_gap=max_gap_s * speed))
         self._replay_speed = speed
         self._replay_limit = stop_after_steps
         self.replay_steps = 0
         self._replay_instant = instant
-        self.metrics.clock = 0.0
+        # a timed replay's clock is its virtual time; an instant one shows the run's
+        # own time (the sum of its iteration times)
+        self.metrics.clock = None if instant else 0.0
         self.mode = "replay"
         self._replay_t0 = time.monotonic()
         self._replay_timer = QTimer(self)
         self._replay_timer.setInterval(0 if instant else tick_ms)
-        self._replay_timer.timeout.connect(self._replay_tick)
+        self._replay_timer.timeout.connect(self._stream_tick if instant else self._replay_tick)
         self._replay_timer.start()
         self.sourceChanged.emit()
         self.message.emit(f"Replaying {log_path.name} at {speed:g}×")
-        return len(events)
+        if instant:
+            self._progress(0, max(1, total))
+            return total
+        try:
+            return log_path.stat().st_size
+        except OSError:
+            return 0
+
+    def _stream_tick(self) -> None:
+        """Instant replay: parse the next slices of the log (about SLICE_S of work),
+        feed them, report progress; stop at the end or after ``stop_after_steps``."""
+        if self._stream is None:
+            return
+        f, asm, parser = self._stream
+        t0 = time.monotonic()
+        evs: list = []
+        done = False
+        while time.monotonic() - t0 < self.SLICE_S:
+            data = f.read(256 << 10)
+            if not data:
+                evs += parser.feed_many(asm.flush_raw()[0]) + parser.finish()
+                done = True
+                break
+            evs += parser.feed_many(asm.feed_raw(data)[0])
+        if self._replay_limit is not None:
+            left = self._replay_limit - self.replay_steps
+            n = 0
+            for i, ev in enumerate(evs):
+                if type(ev) is P.StepEvent:
+                    if n >= left:
+                        evs = evs[:i]
+                        done = True
+                        break
+                    n += 1
+        pos = f.tell()
+        total = max(pos, os.fstat(f.fileno()).st_size)
+        if evs:
+            n = self.metrics.feed(evs)
+            self.replay_steps += n
+            self._note_phase(evs)
+            self._replay_scalars()
+            self.changed.emit()
+        if done:
+            self._close_stream()
+            self._replay_scalars(final=True)
+            if self._replay_timer is not None:
+                self._replay_timer.stop()
+            self._progress(total, total)
+            self.changed.emit()
+            self.replayFinished.emit()
+        else:
+            self._progress(pos, total)
 
     def _replay_tick(self) -> None:
         r = self._replay
@@ -387,7 +581,7 @@ class MonitorModel(QObject):
             n = self.metrics.feed(evs)
             self.replay_steps += n
             self._note_phase(evs)
-            self.metrics.clock = r.times[r.pos - 1]
+            self.metrics.clock = r.clock
             self._replay_scalars()
             self.changed.emit()
         limit_hit = self._replay_limit is not None and self.replay_steps >= self._replay_limit
@@ -396,11 +590,13 @@ class MonitorModel(QObject):
                 self._replay_timer.stop()
             self.replayFinished.emit()
 
-    def _replay_scalars(self) -> None:
+    def _replay_scalars(self, final: bool = False) -> None:
         m = self.metrics
         last = m.last_step
         if last is None:
             return
+        if final and self._replay_limit is None:
+            last = math.inf     # the whole log is in: the rest of the event files too
         div = m.global_batch if (m.x_axis_examples and m.global_batch) else 1
         rows, i = self._replay_rows, self._replay_row_pos
         j = i
@@ -418,6 +614,7 @@ class MonitorModel(QObject):
 
     @property
     def replaying(self) -> bool:
+        """A replay is under way (an instant one: still reading the log)."""
         return self._replay_timer is not None and self._replay_timer.isActive()
 
     def describe_source(self) -> str:

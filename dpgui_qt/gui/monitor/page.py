@@ -20,6 +20,9 @@ from dpgui_qt.gui.bind import bind
 from .gpu_panel import GpuPanel
 from .history import RunHistoryView
 from .model import MonitorModel
+from .outputs_view import OutputsView
+from .queue_panel import QueuePanel
+from .samples_view import SamplesView
 from .view import MonitorView
 
 __all__ = ["MonitorPage"]
@@ -56,6 +59,13 @@ class MonitorPage(QWidget):
         self.history = RunHistoryView(self.tabs)
         self.tabs.addTab(self.view, "Curves")
         self.tabs.addTab(self.history, "Runs")
+        self.outputs = OutputsView(self.tabs)
+        self.tabs.addTab(self.outputs, "Outputs")
+        self.samples = SamplesView(self.tabs)
+        self.tabs.addTab(self.samples, "Samples")
+        self.queue = QueuePanel(parent=self.tabs, window=window)
+        self.tabs.addTab(self.queue, "Queue")
+        self._extra_windows: list = []
         self.gpu = GpuPanel(sampler, interval_ms=gpu_interval_ms, parent=split)
         self.gpu.setMinimumWidth(250)
         split.addWidget(self.tabs)
@@ -69,6 +79,11 @@ class MonitorPage(QWidget):
         self.open_log_button.clicked.connect(self.open_log_dialog)
         self.folder_button.clicked.connect(self.open_in_file_manager)
         self.history.openRun.connect(self.show_run)
+        self.history.tree.itemSelectionChanged.connect(self._history_selected)
+        self.outputs.newConfigFromRun.connect(self.new_config_from_run)
+        self.history.newConfigFromRun.connect(self.new_config_from_run)
+        self.outputs.finished.connect(self._message)
+        self.queue.message.connect(self._message)
         self.view.smooth_spin.valueChanged.connect(self.history.set_smoothing)
         self.model.sourceChanged.connect(self._source_changed)
         self.model.message.connect(self._message)
@@ -98,10 +113,17 @@ class MonitorPage(QWidget):
         out = get("output_dir", None)
         if isinstance(out, str) and out.strip():
             p = Path(os.path.expanduser(out))
-            path = self.window_.session.path
-            if not p.is_absolute() and path is not None:
-                p = path.parent / p
+            if not p.is_absolute():
+                # read from diffusion-pipe's working directory, as the trainer writes it
+                from dpgui_qt.gui.session import trainer_cwd
+                base = trainer_cwd()
+                path = self.window_.session.path
+                if base is None and path is not None:
+                    base = path.parent
+                if base is not None:
+                    p = base / p
             self.history.set_output_dir(p)
+            self.outputs.set_output_dir(p, self.window_.session.path)
 
     # -------------------------------------------------------------- sources
     def show_run(self, path: str) -> bool:
@@ -138,10 +160,50 @@ class MonitorPage(QWidget):
         self.folder_button.setEnabled(bool(self.model.run_dir or self.model.log_path))
         if self.model.run_dir is not None and self.history.output_dir is None:
             self.history.set_output_dir(self.model.run_dir.parent)
+        if self.model.run_dir is not None:
+            if self.outputs.output_dir is None:
+                self.outputs.set_output_dir(self.model.run_dir.parent)
+            self.samples.set_run(self.model.run_dir)
 
     def _tab_changed(self, _i: int) -> None:
         if self.tabs.currentWidget() is self.history and not self.history.summaries:
             self.history.refresh()
+        if self.tabs.currentWidget() is self.outputs and self.outputs.report is None:
+            if self.outputs.output_dir is None and self.history.output_dir is not None:
+                self.outputs.set_output_dir(self.history.output_dir)
+            else:
+                self.outputs.refresh()
+
+    def _history_selected(self) -> None:
+        paths = self.history.selected_paths()
+        if len(paths) == 1:
+            self.samples.set_run(paths[0])
+
+    def new_config_from_run(self, config: str, dataset: str = "") -> bool:
+        """Open a run's copied config (and dataset config) as new, unsaved documents."""
+        w = self.window_
+        if w is None or not hasattr(w, "session"):
+            return False
+        try:
+            text = Path(config).read_text(encoding="utf-8")
+            ds_text = Path(dataset).read_text(encoding="utf-8") if dataset else None
+        except (OSError, UnicodeDecodeError) as e:
+            self._message(f"Cannot read the run's config copy: {e}")
+            return False
+        if hasattr(w, "maybe_save") and not w.maybe_save("opening a config from a run"):
+            return False
+        w.session.new_from_text(text)
+        if hasattr(w, "show_page"):
+            w.show_page("config")
+        if ds_text is not None:
+            from dpgui_qt.gui.mainwindow import MainWindow
+            other = MainWindow(w.session.registry)
+            other.session.new_from_text(ds_text)
+            other.setWindowTitle(f"Dataset config from {Path(dataset).parent.name} — dpgui")
+            other.show()
+            self._extra_windows.append(other)
+        self._message(f"New config from run {Path(config).parent.name} (unsaved: Save As to keep it)")
+        return True
 
     def _message(self, text: str) -> None:
         self.message.emit(text)
@@ -151,6 +213,8 @@ class MonitorPage(QWidget):
 
     # -------------------------------------------------------------- cleanup
     def shutdown(self) -> None:
+        self.queue.shutdown()
+        self.samples.timer.stop()
         self.gpu.stop()
         self.model.stop()
 

@@ -1,9 +1,23 @@
 """MonitorView: the training curves (pyqtgraph) and the progress header.
 
 Plots, x-linked, x in steps: loss (raw + smoothed, eval losses from TensorBoard,
-epoch / save / checkpoint lines, non-finite markers), learning rate, gradient
-norm (shown once TensorBoard has it) and speed (iteration time, samples/s on
-the right axis). A crosshair shows every value at the step under the mouse.
+epoch lines, save / checkpoint markers on the step axis, non-finite markers),
+learning rate, gradient norm and speed (iteration time, samples/s on the right
+axis). A crosshair shows every value at the step under the mouse.
+
+Reading right at a glance:
+
+* every plot has the same left and right axis widths, so a step sits at the
+  same pixel in all of them (crosshair and epoch lines line up);
+* y ranges are fitted here, not by pyqtgraph: a constant series (the default
+  constant learning rate) is drawn at its value in a +-10 % band with ticks in
+  its own scale (``2e-4``), tick labels carry only the decimals the ticks differ
+  in (:func:`~dpgui_qt.core.metrics.format_ticks`), learning rates are written
+  in scientific form; the loss and the lr have a log toggle;
+* a plot without data is collapsed (no empty band) and one line under the
+  plots says why (e.g. the optimizer does not report a grad norm);
+* epoch / save labels are thinned to what the width allows (every Nth, with N
+  in 1, 2, 5, 10 ...; never two overlapping); hovering a marker shows its label.
 
 Drawing cost does not grow with the run: each redraw hands pyqtgraph at most
 ~2 points per pixel column of the visible range (``Series.decimate``: min/max
@@ -15,6 +29,7 @@ still have ``setDownsampling(auto=True, method="peak")`` and
 from __future__ import annotations
 
 import math
+import time
 
 import pyqtgraph as pg
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
@@ -23,7 +38,12 @@ from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QGridLayout, QHBoxLayo
                                QProgressBar, QSizePolicy, QSlider, QToolButton, QVBoxLayout,
                                QWidget)
 
-from dpgui_qt.core.metrics import Marker, Series, format_duration
+import re
+
+import numpy as np
+
+from dpgui_qt.core.metrics import (Marker, Series, format_duration, format_ticks, nice_stride,
+                                   value_range)
 
 from .model import MonitorModel
 
@@ -44,7 +64,43 @@ COLORS = {
 }
 EVAL_COLORS = [(230, 90, 20), (160, 40, 170), (20, 160, 170), (200, 170, 0), (120, 120, 20)]
 REDRAW_MS = 100
-MAX_LABELS = 40
+LOADING_REDRAW_S = 0.5
+LEFT_W = 76      # every plot's left and right axis have these widths: one x mapping for all
+RIGHT_W = 64
+STRETCH = {"loss": 5, "lr": 2, "grad": 2, "speed": 2}
+LABEL_GAP_PX = 6  # free space between two marker labels
+HOVER_PX = 6      # the mouse is "on" a marker this close to it
+
+
+def _fmt_lr(v: float) -> str:
+    """A learning rate the way configs write it: 2e-4, 1.5e-5, 0."""
+    if not math.isfinite(v):
+        return _fmt(v)
+    if v == 0:
+        return "0"
+    m, e = f"{v:.3e}".split("e")
+    m = m.rstrip("0").rstrip(".")
+    return f"{m}e{int(e)}"
+
+
+class _Axis(pg.AxisItem):
+    """Tick labels with the precision the ticks differ in (``kind``: "plain", "sci" for
+    learning rates, "steps" for the step axis: whole numbers with thousands separators)."""
+
+    def __init__(self, orientation: str, kind: str = "plain", **kw):
+        super().__init__(orientation, **kw)
+        self.kind = kind
+        self.enableAutoSIPrefix(False)
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph API)
+        if self.logMode:
+            if self.kind == "sci":   # learning rates stay in the config's notation: 1e-5
+                return [_fmt_lr(float(f"{10.0 ** v * scale:.1g}")) for v in values]
+            return super().tickStrings(values, scale, spacing)
+        vals = [v * scale for v in values]
+        if self.kind == "steps" and spacing * scale >= 1:
+            return [f"{int(round(v)):,}" for v in vals]
+        return format_ticks(vals, spacing * scale, scientific=self.kind == "sci")
 
 
 def _fmt(v: float | None, digits: int = 4) -> str:
@@ -77,6 +133,8 @@ class _Curve:
         self.smoothed = smoothed
         self.series: Series | None = None
         self.key = None
+        self.xs: np.ndarray | None = None   # what was handed to pyqtgraph (for the y range)
+        self.ys: np.ndarray | None = None
 
     def update(self, series: Series | None, x0: float, x1: float, width_px: int) -> None:
         if series is None or not len(series):
@@ -84,6 +142,7 @@ class _Curve:
                 self.item.setData([], [])
                 self.key = None
             self.series = None
+            self.xs = self.ys = None
             return
         # a margin of one view width on each side: panning shows data at once
         w = max(x1 - x0, 1.0)
@@ -96,6 +155,41 @@ class _Curve:
                                  smoothed=self.smoothed)
         self.item.setData(xs, ys)
         self.series = series
+        self.xs, self.ys = xs, ys
+
+    def visible_values(self, x0: float, x1: float) -> np.ndarray | None:
+        """The drawn y values between steps ``x0`` and ``x1`` (None when hidden/empty)."""
+        if self.xs is None or not self.xs.size or not self.item.isVisible():
+            return None
+        i0 = int(np.searchsorted(self.xs, x0, "left"))
+        i1 = int(np.searchsorted(self.xs, x1, "right"))
+        return self.ys[i0:i1]
+
+
+def _marker_words(mk: Marker) -> str:
+    step = int(math.floor(mk.x))
+    if mk.kind == "epoch":
+        return f"{mk.label} starts after step {step}"
+    if mk.kind == "save":
+        return f"saved {mk.label}"
+    if mk.kind == "checkpoint":
+        return f"checkpoint {mk.label}"
+    return mk.label
+
+
+class _Mark:
+    """One drawn marker: its lines (plot items) and its label in the loss plot."""
+
+    __slots__ = ("mk", "kind", "x", "num", "items", "label", "tip")
+
+    def __init__(self, mk: Marker, ordinal: int):
+        self.mk, self.kind, self.x = mk, mk.kind, mk.x
+        # epochs are thinned by their number (E5, E10 ...), the others by their order
+        n = re.search(r"(\d+)\s*$", mk.label) if mk.kind == "epoch" else None
+        self.num = int(n.group(1)) if n else ordinal + 1
+        self.items: list = []
+        self.label = None
+        self.tip = ""
 
 
 class MonitorView(QWidget):
@@ -113,16 +207,19 @@ class MonitorView(QWidget):
         self.follow_x = True
         self.redraws = 0
         self._dirty = True
-        self._marker_items: list = []
+        self._last_refresh = 0.0
+        self._marks: list[_Mark] = []
         self._markers_drawn = 0
         self._markers_src = None
-        self._strides: dict[str, int] = {}
+        self._labels_key = None
+        self.label_strides: dict[str, int] = {}
         self._nonfinite_items: list = []
         self._nonfinite_key = None
         self._eval_curves: dict[str, _Curve] = {}
         self._build()
         self.model.changed.connect(self.mark_dirty)
         self.model.sourceChanged.connect(self._source_changed)
+        self.model.loadProgress.connect(self._load_progress)
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self._tick)
@@ -176,7 +273,7 @@ class MonitorView(QWidget):
         lay.addLayout(head)
 
         # controls
-        ctl = QHBoxLayout()
+        ctl = self._ctl = QHBoxLayout()
         ctl.setSpacing(8)
         ctl.addWidget(QLabel("Smoothing", self))
         self.smooth_slider = QSlider(Qt.Orientation.Horizontal, self)
@@ -194,7 +291,7 @@ class MonitorView(QWidget):
         self.raw_check = QCheckBox("Raw", self)
         self.raw_check.setChecked(True)
         self.raw_check.setToolTip("Also draw every logged loss value (faint)")
-        self.log_check = QCheckBox("Log scale", self)
+        self.log_check = QCheckBox("Log loss", self)
         self.log_check.setToolTip("Logarithmic loss axis")
         self.follow_button = QToolButton(self)
         self.follow_button.setText("Follow")
@@ -207,47 +304,45 @@ class MonitorView(QWidget):
         ctl.addWidget(self.log_check)
         ctl.addWidget(self.follow_button)
         ctl.addStretch(1)
+        # reading a long log: how far it is (the plots fill in as it goes)
+        self.load_bar = QProgressBar(self)
+        self.load_bar.setRange(0, 1000)
+        self.load_bar.setMaximumWidth(260)
+        self.load_bar.setVisible(False)
+        ctl.addWidget(self.load_bar)
         lay.addLayout(ctl)
         self.readout = QLabel("Move the mouse over the plots to read the values at a step.", self)
         self.readout.setTextFormat(Qt.TextFormat.RichText)
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         lay.addWidget(self.readout)
 
-        # plots
+        # plots: one column, every plot with the same axis widths on both sides
         self.glw = pg.GraphicsLayoutWidget(self)
         self.glw.ci.setSpacing(2)
         lay.addWidget(self.glw, 1)
-        self.loss_plot = self.glw.addPlot(row=0, col=0)
-        self.lr_plot = self.glw.addPlot(row=1, col=0)
-        self.grad_plot = self.glw.addPlot(row=2, col=0)
-        self.speed_plot = self.glw.addPlot(row=3, col=0)
+        self.loss_plot = self._make_plot("loss", "loss")
+        self.lr_plot = self._make_plot("lr", "learning rate", kind="sci")
+        self.grad_plot = self._make_plot("grad", "grad norm")
+        self.speed_plot = self._make_plot("speed", "s / step", right_values=True)
         self.plots = [self.loss_plot, self.lr_plot, self.grad_plot, self.speed_plot]
-        lay_ = self.glw.ci.layout
-        for row, stretch in enumerate((5, 2, 2, 2)):
-            lay_.setRowStretchFactor(row, stretch)
-        titles = {self.loss_plot: "loss", self.lr_plot: "learning rate",
-                  self.grad_plot: "grad norm", self.speed_plot: "s / step"}
-        for p in self.plots:
-            p.hideButtons()
-            p.setMenuEnabled(False)
-            p.showGrid(x=True, y=True, alpha=0.15)
-            p.setLabel("left", titles[p])
-            p.getAxis("left").setWidth(62)
-            p.vb.setMouseMode(pg.ViewBox.PanMode)
-            p.vb.enableAutoRange(x=False, y=True)
-            p.vb.setAutoVisible(y=True)
+        for row, p in enumerate(self.plots):
+            self.glw.ci.addItem(p, row=row, col=0)
             if p is not self.loss_plot:
                 p.setXLink(self.loss_plot)
-            if p is not self.speed_plot:
-                p.getAxis("bottom").setStyle(showValues=False)
-                p.getAxis("bottom").setHeight(4)
-            p.vb.sigRangeChangedManually.connect(self._user_zoomed)
-            p.scene().sigMouseClicked.connect(self._clicked)
-        self.speed_plot.setLabel("bottom", "step")
-        self.grad_plot.setVisible(False)
+        self.glw.scene().sigMouseClicked.connect(self._clicked)
+        self._shown: tuple = ()
+        self.absent = QLabel(self)          # one line: which plots are not shown, and why
+        self.absent.setObjectName("monitorAbsent")
+        self.absent.setWordWrap(True)
+        self.absent.setVisible(False)
+        pal = self.absent.palette()
+        pal.setColor(QPalette.ColorRole.WindowText, self.palette().color(QPalette.ColorRole.PlaceholderText))
+        self.absent.setPalette(pal)
+        lay.addWidget(self.absent)
 
         base = self.palette().color(QPalette.ColorRole.Base)
-        self.legend = self.loss_plot.addLegend(offset=(-10, 10), labelTextSize="8pt",
+        # below the row of epoch labels at the top of the loss plot
+        self.legend = self.loss_plot.addLegend(offset=(-10, 26), labelTextSize="8pt",
                                                brush=pg.mkBrush(base.red(), base.green(),
                                                                 base.blue(), 200))
         self.raw_curve = _Curve(self.loss_plot, pg.mkPen(COLORS["raw"], width=1), "loss")
@@ -259,25 +354,22 @@ class MonitorView(QWidget):
         self.iter_raw = _Curve(self.speed_plot, pg.mkPen((*COLORS["iter"], 70), width=1))
         self.iter_curve = _Curve(self.speed_plot, pg.mkPen(COLORS["iter"], width=2), smoothed=True)
         # samples/s on a second y axis
-        self.sps_vb = pg.ViewBox()
-        self.speed_plot.showAxis("right")
+        self.sps_vb = pg.ViewBox(enableMouse=False)
         self.speed_plot.scene().addItem(self.sps_vb)
         self.speed_plot.getAxis("right").linkToView(self.sps_vb)
         self.speed_plot.getAxis("right").setLabel("samples / s", color=pg.mkColor(COLORS["sps"]))
         self.speed_plot.getAxis("left").setLabel("s / step", color=pg.mkColor(COLORS["iter"]))
         self.sps_vb.setXLink(self.speed_plot)
-        self.sps_vb.enableAutoRange(x=False, y=True)
-        self.sps_vb.setAutoVisible(y=True)
+        self.sps_vb.enableAutoRange(x=False, y=False)
         self.speed_plot.vb.sigResized.connect(self._sync_sps_view)
+        self.loss_plot.vb.sigResized.connect(self.mark_dirty)   # labels are thinned by width
         self.sps_curve = _Curve(self.speed_plot, pg.mkPen(COLORS["sps"], width=2), vb=self.sps_vb,
                                 smoothed=True)
-        for p in self.plots:
-            p.getAxis("left").enableAutoSIPrefix(False)
-        # the first step (model load, compilation) can take minutes: scale the speed
-        # axes to 99% of the points so it does not flatten the rest
-        self.speed_plot.vb.enableAutoRange(axis="y", enable=0.99)
-        self.sps_vb.enableAutoRange(axis="y", enable=0.99)
-        self.grad_plot.vb.enableAutoRange(axis="y", enable=0.995)
+        self.lr_log_check = QCheckBox("Log lr", self)
+        self.lr_log_check.setToolTip("Logarithmic learning-rate axis (for schedules that decay "
+                                     "over decades)")
+        ctl.insertWidget(ctl.indexOf(self.follow_button), self.lr_log_check)
+        self._set_layout()
 
         # crosshair
         self.cross = []
@@ -294,6 +386,11 @@ class MonitorView(QWidget):
         self.empty_text = pg.TextItem("Waiting for the first training step…", anchor=(0.5, 0.5),
                                       color=self.palette().color(QPalette.ColorRole.PlaceholderText))
         self.loss_plot.addItem(self.empty_text, ignoreBounds=True)
+        base = self.palette().color(QPalette.ColorRole.Base)
+        self.hover_label = pg.TextItem("", fill=pg.mkBrush(base.red(), base.green(), base.blue(), 220))
+        self.hover_label.setZValue(60)
+        self.hover_label.setVisible(False)
+        self.loss_plot.addItem(self.hover_label, ignoreBounds=True)
 
         # wiring
         w = self.model.metrics.loss.smoothing
@@ -303,7 +400,62 @@ class MonitorView(QWidget):
         self.raw_check.toggled.connect(lambda on: (self.raw_curve.item.setVisible(on),
                                                    self.mark_dirty()))
         self.log_check.toggled.connect(self._log_toggled)
+        self.lr_log_check.toggled.connect(self._lr_log_toggled)
         self.follow_button.toggled.connect(self._follow_toggled)
+
+    def _make_plot(self, key: str, title: str, kind: str = "plain",
+                   right_values: bool = False) -> pg.PlotItem:
+        p = pg.PlotItem(axisItems={"left": _Axis("left", kind), "right": _Axis("right"),
+                                   "bottom": _Axis("bottom", "steps")})
+        p.key = key
+        p.hideButtons()
+        p.setMenuEnabled(False)
+        p.showGrid(x=True, y=True, alpha=0.15)
+        p.setLabel("left", title)
+        p.showAxis("right")
+        p.getAxis("left").setWidth(LEFT_W)
+        p.getAxis("right").setWidth(RIGHT_W)
+        if not right_values:
+            p.getAxis("right").setStyle(showValues=False)
+        p.vb.setMouseMode(pg.ViewBox.PanMode)
+        # steps only: the y range always fits the data in view (it is the truth about them)
+        p.vb.setMouseEnabled(x=True, y=False)
+        p.vb.enableAutoRange(x=False, y=False)
+        p.vb.sigRangeChangedManually.connect(self._user_zoomed)
+        return p
+
+    def _set_layout(self, shown: tuple | None = None) -> None:
+        """Show the plots in ``shown`` (keys) and collapse the others to nothing: no
+        empty band. The lowest one shown carries the step axis."""
+        if shown is None:
+            shown = ("loss", "lr", "speed")
+        if shown == self._shown:
+            return
+        self._shown = shown
+        lay_ = self.glw.ci.layout
+        visible = [p for p in self.plots if p.key in shown]
+        for row, p in enumerate(self.plots):
+            on = p in visible
+            p.setVisible(on)
+            if on:
+                p.setMinimumHeight(60)
+                p.setMaximumHeight(16777215)
+            else:
+                p.setMinimumHeight(0)
+                p.setMaximumHeight(0)
+            lay_.setRowStretchFactor(row, STRETCH[p.key] if on else 0)
+            lay_.setRowSpacing(row, 2 if on else 0)
+            last = bool(visible) and p is visible[-1]
+            ax = p.getAxis("bottom")
+            ax.setStyle(showValues=last)
+            ax.setHeight(None if last else 4)
+            p.setLabel("bottom", "step" if last else None)
+            if not last:
+                ax.showLabel(False)
+        if hasattr(self, "sps_vb"):
+            self.sps_vb.setVisible("speed" in shown)
+        lay_.invalidate()
+        self.glw.ci.update()
 
     def _sync_sps_view(self) -> None:
         self.sps_vb.setGeometry(self.speed_plot.vb.sceneBoundingRect())
@@ -327,6 +479,10 @@ class MonitorView(QWidget):
         self.loss_plot.setLogMode(y=on)
         self.mark_dirty()
 
+    def _lr_log_toggled(self, on: bool) -> None:
+        self.lr_plot.setLogMode(y=on)
+        self.mark_dirty()
+
     def _follow_toggled(self, on: bool) -> None:
         self.follow_x = on
         self.mark_dirty()
@@ -342,6 +498,15 @@ class MonitorView(QWidget):
         if ev.double():
             self.follow_button.setChecked(True)
 
+    def _load_progress(self, done, total) -> None:
+        loading = total and done < total
+        self.load_bar.setVisible(bool(loading))
+        if loading:
+            self.load_bar.setValue(int(1000 * done / total))
+            self.load_bar.setFormat(f"Reading log  {done / 1e6:.0f} / {total / 1e6:.0f} MB")
+            self.load_bar.setToolTip("The plots fill in while the log is read; "
+                                     "the window stays usable")
+
     def _source_changed(self) -> None:
         for c in self._eval_curves.values():
             self.loss_plot.removeItem(c.item)
@@ -354,6 +519,10 @@ class MonitorView(QWidget):
     # ---------------------------------------------------------------- redraw
     def _tick(self) -> None:
         if self._dirty and self.isVisible():
+            # while a long log loads, a frame every LOADING_REDRAW_S leaves the GUI
+            # thread its time for the user (and for taking in the log)
+            if self.model.loading and time.monotonic() - self._last_refresh < LOADING_REDRAW_S:
+                return
             self.refresh()
 
     def showEvent(self, event) -> None:  # noqa: N802
@@ -372,8 +541,21 @@ class MonitorView(QWidget):
     def refresh(self) -> None:
         """Redraw now (the timer calls this when something changed)."""
         self._dirty = False
+        self._last_refresh = time.monotonic()
         self.redraws += 1
         m = self.model.metrics
+        loss = m.main_loss()
+        lr = m.lr if len(m.lr) else m.tb.get("train/automagic_avg_lr")
+        grad = m.tb.get("train/grad_norm")
+        has_lr = lr is not None and len(lr) > 0
+        has_grad = grad is not None and len(grad) > 0
+        has_speed = len(m.iter_time) > 0 or len(m.samples_per_sec) > 0
+        shown = ("loss",) + (("lr",) if has_lr else ()) + (("grad",) if has_grad else ()) \
+            + (("speed",) if has_speed or not len(loss) else ())
+        if not len(loss):
+            shown = ("loss",)   # nothing yet: one plot with the waiting text, no empty frames
+        self._set_layout(shown)
+        self._update_absent(loss, has_lr, has_grad, has_speed)
         rng = self._data_range()
         vb = self.loss_plot.vb
         if rng is not None and self.follow_x:
@@ -384,21 +566,18 @@ class MonitorView(QWidget):
             vb.setXRange(lo - pad, hi + pad, padding=0)
         (x0, x1) = vb.viewRange()[0]
         width = max(100, int(vb.width()) or 800)
-        loss = m.main_loss()
         self.raw_curve.update(loss if self.raw_check.isChecked() else None, x0, x1, width)
         self.smooth_curve.update(loss, x0, x1, width)
-        self.lr_curve.update(m.lr if len(m.lr) else m.tb.get("train/automagic_avg_lr"),
-                             x0, x1, width)
-        grad = m.tb.get("train/grad_norm")
-        if (grad is not None and len(grad)) != self.grad_plot.isVisible():
-            self.grad_plot.setVisible(bool(grad is not None and len(grad)))
+        self.lr_curve.update(lr, x0, x1, width)
         self.grad_raw.update(grad, x0, x1, width)
         self.grad_smooth.update(grad, x0, x1, width)
         self.iter_raw.update(m.iter_time, x0, x1, width)
         self.iter_curve.update(m.iter_time, x0, x1, width)
         self.sps_curve.update(m.samples_per_sec, x0, x1, width)
         self._update_evals(x0, x1, width)
+        self._fit_y(x0, x1)
         self._update_markers()
+        self._layout_labels()
         self._update_nonfinite(loss)
         has = len(loss) > 0
         self.empty_text.setVisible(not has)
@@ -407,6 +586,49 @@ class MonitorView(QWidget):
             self.empty_text.setPos((x0 + x1) / 2, sum(vb.viewRange()[1]) / 2)
         self._update_header()
         self.redrawn.emit()
+
+    def _update_absent(self, loss: Series, has_lr: bool, has_grad: bool, has_speed: bool) -> None:
+        """One line under the plots: the plots that are not shown, and why."""
+        m = self.model.metrics
+        parts = []
+        if len(loss):
+            tb = bool(m.tb)
+            if not has_lr:
+                parts.append("no learning rate: " + (
+                    "the log has no DeepSpeed step reports (lr=[...])" if len(m.loss)
+                    else "TensorBoard has no learning rate and there is no console log"))
+            if not has_grad:
+                parts.append("no grad norm: " + (
+                    "this optimizer does not report it (only genericoptim logs train/grad_norm)"
+                    if tb else "it is read from the run's TensorBoard files, and there are none"))
+            if not has_speed:
+                parts.append("no speed: iteration times come from the console log, "
+                             "and there is none")
+        text = "Not shown — " + "; ".join(parts) if parts else ""
+        if text != self.absent.text():
+            self.absent.setText(text)
+        self.absent.setVisible(bool(text))
+
+    def _fit_y(self, x0: float, x1: float) -> None:
+        """Fit every plot's y range to the data drawn in [x0, x1] (constant series
+        at their value, see :func:`~dpgui_qt.core.metrics.value_range`)."""
+        def fit(vb, curves, quantile=None, log=False):
+            vals = [v for v in (c.visible_values(x0, x1) for c in curves)
+                    if v is not None and v.size]
+            r = value_range(np.concatenate(vals), quantile, log) if vals else None
+            if r is not None:
+                vb.setYRange(r[0], r[1], padding=0)
+
+        fit(self.loss_plot.vb, [self.raw_curve, self.smooth_curve, *self._eval_curves.values()],
+            log=self.log_check.isChecked())
+        fit(self.lr_plot.vb, [self.lr_curve], log=self.lr_log_check.isChecked())
+        fit(self.grad_plot.vb, [self.grad_raw, self.grad_smooth], quantile=0.995)
+        # the first step (model load, compilation) can take minutes: fit 99 % of the
+        # points so it does not flatten the rest; the raw values set the range (the
+        # smoothed curve's decay from that first step would stretch it)
+        fit(self.speed_plot.vb, [self.iter_raw] if self.iter_raw.xs is not None
+            else [self.iter_curve], quantile=0.99)
+        fit(self.sps_vb, [self.sps_curve], quantile=0.99)
 
     def _waiting_text(self) -> str:
         ph = self.model.phase
@@ -437,63 +659,142 @@ class MonitorView(QWidget):
             c.update(el, x0, x1, width)
 
     def _clear_markers(self) -> None:
-        for item, plot in self._marker_items:
-            plot.removeItem(item)
-        self._marker_items = []
+        for mark in self._marks:
+            for item, plot in mark.items:
+                plot.removeItem(item)
+        self._marks = []
         self._markers_drawn = 0
-
-    @staticmethod
-    def _label_stride(count: int) -> int:
-        """Label every n-th marker of a kind so that at most ~MAX_LABELS show (a power of 2,
-        so labels already drawn stay when the stride grows)."""
-        n = 1
-        while count > MAX_LABELS * n:
-            n *= 2
-        return n
+        self._labels_key = None
 
     def _update_markers(self) -> None:
         markers = self.model.metrics.markers
-        counts: dict[str, int] = {}
-        for mk in markers:
-            counts[mk.kind] = counts.get(mk.kind, 0) + 1
-        strides = {k: self._label_stride(c) for k, c in counts.items()}
-        if (self._markers_src is not markers or len(markers) < self._markers_drawn
-                or any(strides[k] != self._strides.get(k, 1) for k in strides)):
+        if self._markers_src is not markers or len(markers) < self._markers_drawn:
             self._clear_markers()
             self._markers_src = markers
-        self._strides = strides
         new = markers[self._markers_drawn:]
         if not new:
             return
-        seen: dict[str, int] = {}
-        for mk in markers[:self._markers_drawn]:
-            seen[mk.kind] = seen.get(mk.kind, 0) + 1
+        counts: dict[str, int] = {}
+        for mark in self._marks:
+            counts[mark.kind] = counts.get(mark.kind, 0) + 1
         for mk in new:
-            i = seen.get(mk.kind, 0)
-            seen[mk.kind] = i + 1
             if mk.kind == "eval":
                 continue  # the eval points themselves are drawn
-            self._add_marker(mk, label=(i % strides[mk.kind] == 0))
+            i = counts.get(mk.kind, 0)
+            counts[mk.kind] = i + 1
+            self._marks.append(self._add_marker(mk, i))
         self._markers_drawn = len(markers)
+        self._labels_key = None
 
-    def _add_marker(self, mk: Marker, label: bool) -> None:
+    def _add_marker(self, mk: Marker, ordinal: int) -> "_Mark":
+        """Epoch and resume: a line through every plot, labelled at the top (middle) of
+        the loss plot. Save and checkpoint: a small mark on the loss plot's step axis
+        (a save has a triangle and a label above it), not a line through the curves."""
         col = COLORS.get(mk.kind, (120, 120, 120))
-        style = {"epoch": Qt.PenStyle.DashLine, "save": Qt.PenStyle.DotLine,
-                 "checkpoint": Qt.PenStyle.DotLine}.get(mk.kind, Qt.PenStyle.SolidLine)
-        pen = pg.mkPen((*col, 170), width=1, style=style)
-        plots = [self.loss_plot] if mk.kind in ("save", "checkpoint") else self.plots
-        text = {"epoch": mk.label.replace("epoch ", "E"), "save": "⤓ " + mk.label}.get(mk.kind, mk.label)
-        for p in plots:
-            show = label and p is self.loss_plot and mk.kind != "checkpoint"
-            pos = {"epoch": 0.97, "save": 0.05, "resume": 0.5}.get(mk.kind, 0.9)
+        mark = _Mark(mk, ordinal)
+        step = int(math.floor(mk.x))
+        tip = {"epoch": f"{mk.label} starts after step {step}",
+               "save": f"saved {mk.label} at step {step}",
+               "checkpoint": f"checkpoint {mk.label} at step {step}"}.get(
+                   mk.kind, f"{mk.label} (step {step})")
+        mark.tip = tip
+        if mk.kind in ("save", "checkpoint"):
+            save = mk.kind == "save"
+            line = pg.InfiniteLine(mk.x, angle=90, movable=False,
+                                   pen=pg.mkPen((*col, 230), width=2 if save else 1),
+                                   hoverPen=pg.mkPen(col, width=3), span=(0.0, 0.05 if save else 0.03),
+                                   label=mk.label if save else None,
+                                   labelOpts={"position": 0.1, "color": col,
+                                              "anchors": [(0.5, 1), (0.5, 1)]} if save else None)
+            if save:
+                line.addMarker("^", position=0.04, size=9)
+            line.setToolTip(tip)
+            line.setZValue(-4)
+            self.loss_plot.addItem(line, ignoreBounds=True)
+            mark.items.append((line, self.loss_plot))
+            mark.label = line.label if save else None
+            return mark
+        style = Qt.PenStyle.DashLine if mk.kind == "epoch" else Qt.PenStyle.SolidLine
+        pen = pg.mkPen((*col, 150), width=1, style=style)
+        text = mk.label.replace("epoch ", "E") if mk.kind == "epoch" else mk.label
+        for p in self.plots:
+            labelled = p is self.loss_plot
+            # epoch labels hang from the top edge; resume labels sit mid-height
+            pos, ay = (0.999, 0.0) if mk.kind == "epoch" else (0.5, 0.5)
             line = pg.InfiniteLine(mk.x, angle=90, movable=False, pen=pen,
-                                   label=text if show else None,
+                                   label=text if labelled else None,
                                    labelOpts={"position": pos, "color": col,
-                                              "anchors": [(0, 0.5), (0, 0.5)]} if show else None)
-            line.setToolTip(f"{mk.label} (step {int(math.floor(mk.x))})")
+                                              "anchors": [(0, ay), (0, ay)]}
+                                   if labelled else None)
+            line.setToolTip(tip)
             line.setZValue(-10)
             p.addItem(line, ignoreBounds=True)
-            self._marker_items.append((line, p))
+            mark.items.append((line, p))
+            if labelled:
+                mark.label = line.label
+        return mark
+
+    def _layout_labels(self, force: bool = False) -> None:
+        """Show only as many marker labels as the width allows: every Nth of a kind
+        (N = 1, 2, 5, 10 ...: the smallest that leaves a label's width between two),
+        then drop any that would still touch its neighbour (uneven spacing) or run
+        out of the plot. Hovering a marker shows its label in the readout."""
+        vb = self.loss_plot.vb
+        (x0, x1), w = vb.viewRange()[0], vb.width()
+        key = (x0, x1, w, len(self._marks))
+        if not force and key == self._labels_key:
+            return
+        self._labels_key = key
+        if w <= 0 or x1 <= x0:
+            return
+        pps = w / (x1 - x0)
+        by_kind: dict[str, list[_Mark]] = {}
+        for mark in self._marks:
+            if mark.label is not None:
+                by_kind.setdefault(mark.kind, []).append(mark)
+        self.label_strides = {}
+        for kind, marks in by_kind.items():
+            inside = [mk for mk in marks if x0 <= mk.x <= x1]
+            widths = {id(mk): mk.label.textItem.boundingRect().width() for mk in inside}
+            lw = max(widths.values(), default=0.0) + LABEL_GAP_PX
+            gaps = np.diff([mk.x for mk in inside]) * pps
+            gaps = gaps[gaps > 0]
+            stride = nice_stride(lw / float(gaps.min())) if gaps.size else 1
+            self.label_strides[kind] = stride
+            right = -math.inf
+            for mk in marks:
+                px = (mk.x - x0) * pps
+                lw_i = widths.get(id(mk), 0.0)
+                show = (id(mk) in widths and mk.num % stride == 0)
+                if show and kind == "save":
+                    left, end = px - lw_i / 2, px + lw_i / 2       # centred over the mark
+                    show = left >= 0 and end <= w
+                elif show:
+                    left, end = px, px + lw_i
+                    ay = mk.label.anchors[0][1]
+                    if end > w:                                  # the last one: left of its line
+                        left, end = px - lw_i, px
+                        mk.label.anchors = [(1, ay), (1, ay)]
+                    else:
+                        mk.label.anchors = [(0, ay), (0, ay)]
+                    show = left >= 0
+                if show and left < right + LABEL_GAP_PX:
+                    show = False
+                if show:
+                    right = end
+                    mk.label.updatePosition()
+                mk.label.setVisible(show)
+
+    def visible_marker_labels(self) -> list:
+        """The marker labels drawn now (tests compare their scene rectangles)."""
+        return [mk.label for mk in self._marks if mk.label is not None and mk.label.isVisible()]
+
+    def markers_near(self, x: float, px: float = HOVER_PX) -> list[Marker]:
+        """The markers within ``px`` pixels of step ``x`` (what hovering shows)."""
+        vb = self.loss_plot.vb
+        (x0, x1), w = vb.viewRange()[0], max(1.0, vb.width())
+        tol = px * (x1 - x0) / w
+        return [mk.mk for mk in self._marks if abs(mk.x - x) <= tol]
 
     def _update_nonfinite(self, loss: Series) -> None:
         key = (id(loss), len(loss.nonfinite), loss.nonfinite[-1][1] if loss.nonfinite else None)
@@ -562,6 +863,7 @@ class MonitorView(QWidget):
         if plot is None:
             for line in self.cross:
                 line.setVisible(False)
+            self.hover_label.setVisible(False)
             return
         x = plot.vb.mapSceneToView(pos).x()
         self.show_crosshair(x)
@@ -586,7 +888,12 @@ class MonitorView(QWidget):
             ev = m.tb[tag].value_at(x, tol)
             if ev:
                 parts.append(f"{tag} {_fmt(ev[1])}")
-        for name, s, fmt in (("lr", m.lr, lambda v: f"{v:.3g}"),
+        near = self.markers_near(x)
+        if near:
+            parts.append(", ".join(_marker_words(mk) for mk in near))
+        self._show_hover_label(near)
+        for name, s, fmt in (("lr", m.lr if len(m.lr) else m.tb.get("train/automagic_avg_lr"),
+                              _fmt_lr),
                              ("grad", m.tb.get("train/grad_norm"), _fmt),
                              ("s/step", m.iter_time, lambda v: f"{v:.3f}"),
                              ("samples/s", m.samples_per_sec, lambda v: f"{v:.3f}")):
@@ -597,6 +904,23 @@ class MonitorView(QWidget):
         text = "  ·  ".join(parts)
         self.readout.setText(text)
         return text
+
+    def _show_hover_label(self, near: list[Marker]) -> None:
+        """Hovering a marker whose label was thinned away shows that label."""
+        hidden = [mk for mk in near if mk.kind in ("epoch", "save", "resume")
+                  and not any(m.mk is mk and m.label is not None and m.label.isVisible()
+                              for m in self._marks)]
+        if not hidden:
+            self.hover_label.setVisible(False)
+            return
+        mk = hidden[0]
+        self.hover_label.setText("  ·  ".join(_marker_words(h) for h in hidden))
+        self.hover_label.setColor(COLORS.get(mk.kind, (120, 120, 120)))
+        y0, y1 = self.loss_plot.vb.viewRange()[1]
+        top = any(h.kind == "epoch" for h in hidden)
+        self.hover_label.setAnchor((0, 0) if top else (0, 1))
+        self.hover_label.setPos(mk.x, y1 if top else y0 + (y1 - y0) * 0.08)
+        self.hover_label.setVisible(True)
 
     # -------------------------------------------------------------- cleanup
     def closeEvent(self, event) -> None:  # noqa: N802

@@ -40,7 +40,17 @@ def _connect_monitor(window, controller) -> None:
             attached_dir[0] = run_dir
             feed.attach_run(run_dir, state.get("log_path"), started_at=state.get("started_at_epoch"))
 
+    def refresh_runs(*_a) -> None:
+        """The Monitor's Runs list follows starts and ends without a Refresh click."""
+        slot = getattr(window, "_slots", {}).get("monitor")
+        page = getattr(slot, "page", None) if slot is not None else None
+        history = getattr(page, "history", None)
+        if history is not None and history.output_dir is not None:
+            history.refresh()
+
     controller.attached.connect(on_attached)
+    controller.attached.connect(refresh_runs)
+    controller.finished.connect(refresh_runs)
     controller.stateChanged.connect(on_state)
     controller.eventsParsed.connect(feed.feed_events)
 
@@ -78,6 +88,11 @@ def install(window, *, reattach: bool = True) -> None:
         return act
 
     m = window.run_menu
+    check = add("run.check", "&Check Before Training…",
+                lambda: (window.show_page("run"), _page(window).check_now()),
+                "Run the pre-launch checks on the files on disk without starting", "Ctrl+F5",
+                True)
+    m.insertAction(start_act, check)
     save = add("run.save", "Save &Now", lambda: _page(window).save_now(),
                "Checkpoint and save the model at the next step")
     save_quit = add("run.save_quit", "Save and Sto&p", lambda: _page(window).save_and_stop(),
@@ -85,12 +100,16 @@ def install(window, *, reattach: bool = True) -> None:
     kill = add("run.kill", "&Kill Training", lambda: _page(window).kill(),
                "SIGKILL every process of the run")
     env = add("run.environment", "&Environment…",
-              lambda: (window.show_page("run"), _page(window).edit_environment()),
+              lambda: (_page(window), window.edit_environment()),
               "diffusion-pipe checkout, Python environment, GPUs and variables", None, True)
     env.setShortcut(QKeySequence("Ctrl+Shift+E"))
+    doctor = add("run.doctor", "&Doctor…", lambda: _page(window).open_doctor(),
+                 "Check the training environment: torch, CUDA, driver, deepspeed, checkout",
+                 None, True)
     m.addActions([save, save_quit, kill])
     m.addSeparator()
     m.addAction(env)
+    m.addAction(doctor)
 
     def requested():
         page = window.run_page

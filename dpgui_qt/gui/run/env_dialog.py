@@ -24,6 +24,36 @@ def status_html(ok: bool, text: str) -> str:
     return f"<span style='{OK_STYLE if ok else BAD_STYLE}'><b>{mark}</b> {text}</span>"
 
 
+def checkout_in_words(setting: str) -> str:
+    """Why no diffusion-pipe checkout was found, said for the dialog (no CLI flags)."""
+    if setting:
+        p = os.path.expanduser(setting)
+        why = ("does not exist" if not os.path.exists(p) else "is not a folder"
+               if not os.path.isdir(p) else "has no train.py, so it is not diffusion-pipe")
+        return (f"{html_escape(setting)} {why}. Choose the folder you downloaded diffusion-pipe "
+                "into (the one that contains train.py).")
+    return ("Not found. Download diffusion-pipe with git (including its submodules) and choose "
+            "its folder here (the one that contains train.py).")
+
+
+def deepspeed_in_words(setting: str) -> str:
+    """Why no DeepSpeed was found, said for the dialog (no CLI flags)."""
+    if setting:
+        p = os.path.expanduser(setting)
+        if os.path.isdir(p):
+            return (f"{html_escape(setting)} has no DeepSpeed. Install diffusion-pipe's "
+                    "requirements into that Python environment, or choose the environment "
+                    "where you installed them.")
+        return f"{html_escape(setting)} does not exist. Choose the Python environment folder."
+    return ("Not found on this computer's search path. Choose the Python environment (venv or "
+            "conda folder) where you installed diffusion-pipe's requirements.")
+
+
+def html_escape(text: str) -> str:
+    import html
+    return html.escape(text)
+
+
 class PathField(QWidget):
     """A line edit with a Browse… button and a found/not-found line under it."""
     changed = Signal()
@@ -269,11 +299,11 @@ class EnvironmentDialog(QDialog):
         if det.checkout:
             self.checkout.status.setText(status_html(True, f"found: {det.checkout}"))
         else:
-            self.checkout.status.setText(status_html(False, det.checkout_error or "not found"))
+            self.checkout.status.setText(status_html(False, checkout_in_words(env.checkout)))
         if det.deepspeed:
             self.deepspeed.status.setText(status_html(True, f"found: {det.deepspeed}"))
         else:
-            self.deepspeed.status.setText(status_html(False, det.deepspeed_error or "not found"))
+            self.deepspeed.status.setText(status_html(False, deepspeed_in_words(env.deepspeed)))
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         gpu_ok = True
         if env.gpu_mode == "list":

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QFont, QFontDatabase, QGuiApplication
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QFrame,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QFrame, QGridLayout,
                                QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
                                QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSplitter,
                                QToolButton, QVBoxLayout, QWidget)
@@ -59,6 +59,16 @@ def fmt_duration(s: float | None) -> str:
     h, rem = divmod(s, 3600)
     m, sec = divmod(rem, 60)
     return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
+class _CompactText(QPlainTextEdit):
+    """A text box that asks for little height and takes what is left: the side panel's
+    height-for-width then fits 1280x800 without a scroll bar."""
+
+    def sizeHint(self):
+        h = super().sizeHint()
+        h.setHeight(self.minimumHeight() or 60)
+        return h
 
 
 class OutcomeBanner(QFrame):
@@ -242,7 +252,11 @@ class RunPage(QWidget):
         hl.addWidget(self.busy)
         self.start_btn = QPushButton(icons.themed("run"), "Start Training", head)
         self.start_btn.setToolTip("Check everything, then start diffusion-pipe with this config (F5)")
-        self.start_btn.clicked.connect(self.request_start)
+        self.start_btn.clicked.connect(lambda: self.request_start())
+        self.check_btn = QPushButton(icons.themed("validate"), "Check", head)
+        self.check_btn.setToolTip("Run the pre-launch checks on the files on disk and show "
+                                  "what they find, without starting")
+        self.check_btn.clicked.connect(lambda: self.check_now())
         self.save_btn = QPushButton("Save Now", head)
         self.save_btn.setToolTip("Write a checkpoint and save the model at the next step "
                                  "(creates the 'save' file in the run folder)")
@@ -254,11 +268,12 @@ class RunPage(QWidget):
         self.stop_btn = QPushButton(icons.themed("stop"), "Stop", head)
         self.stop_btn.setToolTip("SIGTERM to every process of the run, SIGKILL after the grace "
                                  "period; progress since the last checkpoint is lost")
-        self.stop_btn.clicked.connect(self.stop)
+        self.stop_btn.clicked.connect(lambda: self.stop())      # asks (clicked passes False)
         self.kill_btn = QPushButton("Kill", head)
         self.kill_btn.setToolTip("SIGKILL every process of the run at once")
-        self.kill_btn.clicked.connect(self.kill)
-        for b in (self.start_btn, self.save_btn, self.save_quit_btn, self.stop_btn, self.kill_btn):
+        self.kill_btn.clicked.connect(lambda: self.kill())      # asks
+        for b in (self.check_btn, self.start_btn, self.save_btn, self.save_quit_btn, self.stop_btn,
+                  self.kill_btn):
             hl.addWidget(b)
         root.addWidget(head)
 
@@ -272,21 +287,27 @@ class RunPage(QWidget):
         side = QWidget(self)
         sl = QVBoxLayout(side)
         sl.setContentsMargins(0, 0, 4, 0)
-        sl.setSpacing(8)
+        sl.setSpacing(4)
 
         envg = QGroupBox("Environment", side)
-        el = QVBoxLayout(envg)
+        el = QHBoxLayout(envg)        # the button beside the status: the page fits 1280x800
         self.env_label = QLabel(envg)
         self.env_label.setTextFormat(Qt.TextFormat.RichText)
         self.env_label.setWordWrap(True)
         self.env_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        el.addWidget(self.env_label)
-        eb = QHBoxLayout()
-        self.env_btn = QPushButton("Environment…", envg)
+        el.addWidget(self.env_label, 1)
+        self.env_btn = QPushButton("Change…", envg)
         self.env_btn.setToolTip("diffusion-pipe checkout, Python environment, GPUs, port, NCCL "
-                                "and extra variables")
-        self.env_btn.clicked.connect(self.edit_environment)
+                                "and extra variables (Run ▸ Environment…)")
+        self.env_btn.clicked.connect(lambda: self.edit_environment())
+        self.doctor_btn = QPushButton("Doctor…", envg)
+        self.doctor_btn.setToolTip("Check this environment: torch and its CUDA/GPU architectures, "
+                                   "driver, deepspeed, flash-attn, requirements, submodules, disk")
+        self.doctor_btn.clicked.connect(lambda: self.open_doctor())
+        eb = QVBoxLayout()             # beside the status: the page fits 1280x800
+        eb.setSpacing(2)
         eb.addWidget(self.env_btn)
+        eb.addWidget(self.doctor_btn)
         eb.addStretch(1)
         el.addLayout(eb)
         sl.addWidget(envg)
@@ -313,15 +334,16 @@ class RunPage(QWidget):
         rrow.addWidget(ref)
         ol.addRow("Resume from:", rrow)
         self.switches: dict[str, QCheckBox] = {}
-        grid = QVBoxLayout()
+        grid = QGridLayout()          # two columns: the page fits 1280x800 without scrolling
         grid.setSpacing(2)
-        for name, flag, label, tip in TRAIN_SWITCHES:
+        grid.setHorizontalSpacing(10)
+        for i, (name, flag, label, tip) in enumerate(TRAIN_SWITCHES):
             cb = QCheckBox(label, optg)
             cb.setToolTip(f"{flag}: {tip}")
             cb.toggled.connect(self._options_changed)
             self.switches[name] = cb
-            grid.addWidget(cb)
-        ol.addRow("Flags:", grid)
+            grid.addWidget(cb, i // 2, i % 2)
+        ol.addRow(grid)
         drow = QHBoxLayout()
         self.dump_edit = QLineEdit(optg)
         self.dump_edit.setPlaceholderText("off")
@@ -337,15 +359,15 @@ class RunPage(QWidget):
 
         cmdg = QGroupBox("Command", side)
         cl = QVBoxLayout(cmdg)
-        self.preview = QPlainTextEdit(cmdg)
+        self.preview = _CompactText(cmdg)
         self.preview.setObjectName("CommandPreview")
         self.preview.setReadOnly(True)
         self.preview.setFont(_mono())
         self.preview.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
-        self.preview.setMinimumHeight(110)
+        self.preview.setMinimumHeight(60)
         cl.addWidget(self.preview, 1)
         self.preview_info = QLabel(cmdg)
-        self.preview_info.setWordWrap(True)
+        self.preview_info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.preview_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.preview_info.setStyleSheet("color: palette(placeholder-text);")
         cl.addWidget(self.preview_info)
@@ -365,6 +387,7 @@ class RunPage(QWidget):
         sl.addWidget(cmdg, 1)
 
         scroll = QScrollArea(self)
+        self.side_scroll = scroll        # only scrolls in windows smaller than 1280x800
         scroll.setWidget(side)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -416,7 +439,7 @@ class RunPage(QWidget):
         split.addWidget(right)
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
-        split.setSizes([380, 1000])
+        split.setSizes([450, 830])
         root.addWidget(split, 1)
 
     # ============================================================ spec / preview
@@ -452,6 +475,8 @@ class RunPage(QWidget):
         if save:
             env.save()
         self.console.max_rows = max(1000, int(env.console_max_lines))
+        from dpgui_qt.gui.session import forget_trainer_cwd
+        forget_trainer_cwd()              # relative paths now resolve against the new checkout
         self.refresh_spec()
 
     def config_path(self) -> str | None:
@@ -505,7 +530,10 @@ class RunPage(QWidget):
         env = " ".join(f"{k}={v}" for k, v in cmd.env.items())
         where = (f"Runs inside WSL ({self.spec.wsl_distro or 'default distribution'}) in "
                  f"{cmd.trainer_cwd}" if cmd.windows else f"Working directory: {cmd.cwd}")
-        self.preview_info.setText(f"{where}\nAdded environment: {env or '(none)'}")
+        info = f"{where}\nAdded environment: {env or '(none)'}"
+        self.preview_info.setText(where)        # one line; the variables are in the command
+        self.preview_info.setToolTip(info)
+        self.preview.setToolTip(info)
 
     def _update_env_label(self) -> None:
         d = self.detected
@@ -572,6 +600,15 @@ class RunPage(QWidget):
         QGuiApplication.clipboard().setText(headless_command(cfg, self.env, self.options))
         self._status("dpgui launch command copied")
 
+    def open_doctor(self, modal: bool = False):
+        """The environment doctor for these settings and the open config."""
+        from dpgui_qt.gui.doctor_dialog import show_doctor
+
+        s = getattr(self, "session", None)
+        values = s.doc.values() if s is not None else None
+        return show_doctor(self, self.env, values, self.platform, modal=modal,
+                           config_path=s.path if s is not None else None)
+
     def edit_environment(self) -> bool:
         dlg = EnvironmentDialog(self.env, self, self.platform)
         if dlg.exec() != EnvironmentDialog.DialogCode.Accepted:
@@ -585,64 +622,87 @@ class RunPage(QWidget):
             sb().showMessage(msg, ms)
 
     # ============================================================== pre-flight
-    def _validate(self, num_gpus: int | None) -> list:
-        """The config's findings, re-validated with the GPU count and the checkout."""
-        s = self.session
-        warm = getattr(s, "_warmup", None)
-        if warm is not None and warm.is_alive():
-            warm.join(10)
-        from dpgui_qt.core.validate import Options, Validator
-        dirs = [Path(self.detected.checkout)] if self.detected and self.detected.checkout else []
-        try:
-            rep = Validator(s.registry).validate_tree(s.doc, s.kind,
-                                                      Options(num_gpus=num_gpus, search_dirs=dirs))
-            findings = rep.findings
-        except Exception as exc:  # noqa: BLE001 - never crash the start button
-            from dpgui_qt.core.findings import ERROR, Finding
-            findings = [Finding(ERROR, (), f"validation failed inside dpgui: {exc}", "internal")]
-        if not (self.spec is not None and self.spec.windows):
-            # on this machine, an absolute path that is missing stops the trainer later
-            from dataclasses import replace
-            out = []
-            for f in findings:
-                if f.rule == "paths_exist" and f.path[:1] == ("output_dir",):
-                    continue            # created by the trainer; pre-flight checks its disk
-                if f.rule == "paths_exist" and not f.is_error and "not found" in f.message \
-                        and "(looked next" not in f.message \
-                        and f.path[:1] in (("model",), ("dataset",), ("directory",),
-                                           ("eval_datasets",)):
-                    f = replace(f, severity="error")
-                out.append(f)
-            findings = out
-        return findings
+    def _documents(self) -> list:
+        """The documents this run reads that are open here: the main config and its
+        dataset / eval dataset files."""
+        comp = getattr(self.window_, "companions", None)
+        return [self.session] + (list(comp()) if comp is not None else [])
 
-    def preflight_report(self) -> pf.PreflightReport:
-        s = self.session
-        unsaved = s.modified or s.path is None
+    def save_for_start(self) -> list | None:
+        """diffusion-pipe reads the files on disk: ask to save every edited document of
+        the run (or cancel).  Returns the names saved, or None when cancelled/failed."""
+        dirty = [d for d in self._documents() if d.modified or d.path is None]
+        if not dirty:
+            return []
+        names = ", ".join(d.display_name() for d in dirty)
+        ans = messages.ask(self, "Save before training?",
+                           f"Save the changes to {names} before starting?",
+                           "diffusion-pipe reads the files on disk: without saving, it would "
+                           "train on the last saved versions, not on what you see.",
+                           ("Save and Continue", "cancel"), "Save and Continue")
+        if ans != "Save and Continue":
+            return None
+        if not self.window_.save():
+            return None
+        if any(d.modified or d.path is None for d in self._documents()):
+            return None
+        return [d.display_name() for d in dirty]
+
+    def gate_report(self, saved: list | None = None) -> pf.PreflightReport:
+        """Run the launch gate on the files on disk (what the trainer will read)."""
+        from dpgui_qt.core.run.gate import run_gate
+        from dpgui_qt.gui.session import forget_trainer_cwd
+
+        forget_trainer_cwd()
         self.refresh_spec()
         if self.spec is None:
-            return pf.PreflightReport([envmod.Finding("error", "spec", self.spec_error or "invalid "
-                                                      "settings", "Check Run ▸ Environment.")],
-                                      unsaved, s.path is None)
+            findings = [envmod.Finding("error", "spec", self.spec_error or "invalid settings",
+                                       "Check Run ▸ Environment.")]
+            return pf.PreflightReport(findings, saved=saved or [],
+                                      recheck=lambda: self.gate_report(saved), fix=self.apply_fixes,
+                                      env=self.env, values=self.session.doc.values())
+        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            n = self.spec.gpu_count
-        except (TypeError, ValueError):
-            n = None
-        checks = [pf.session_check(self._validate(n), s.display_name())]
-        findings = envmod.preflight(self.spec, s.doc.values(), extra_checks=checks)
-        if s.path is None:
-            findings = [f for f in findings if not (f.code == "config" and "not found" in f.message)]
-        if s.kind != "main":
-            findings.insert(0, envmod.Finding("error", "kind", "The open file is a dataset config.",
-                                              "Open the main training config to train."))
+            gate = run_gate(self.spec, registry=self.session.registry)
+        finally:
+            QGuiApplication.restoreOverrideCursor()
         try:
             command = self.spec.command().preview()
         except SpecError:
             command = ""
-        return pf.PreflightReport(findings, unsaved, s.path is None, command)
+        return pf.PreflightReport(gate.findings, gate.files, command, saved or [],
+                                  recheck=lambda: self.gate_report(saved), fix=self.apply_fixes,
+                                  env=self.env, values=self.session.doc.values())
+
+    def apply_fixes(self, actions: list) -> bool:
+        """One-click fixes from the gate: ("make_absolute", file, key path, absolute)."""
+        from dpgui_qt.core.document import ConfigDocument, DocumentError
+        done = False
+        for act in actions:
+            if not act or act[0] != "make_absolute":
+                continue
+            _kind, file, path, absolute = act
+            doc_session = next((d for d in self._documents() if d.path is not None
+                                and str(Path(d.path).resolve()) == str(Path(file).resolve())), None)
+            try:
+                if doc_session is not None:
+                    doc_session.set_value(tuple(path), absolute)
+                    doc_session.save()
+                else:
+                    doc = ConfigDocument.load(file)
+                    doc.set(tuple(path), absolute)
+                    doc.save()
+                done = True
+            except DocumentError as exc:
+                messages.error(self, "Cannot fix the path", str(exc))
+                return done
+        if done:
+            self._status("Paths made absolute and saved", 6000)
+        return done
 
     def request_start(self) -> bool:
-        """Start Training: pre-flight (one dialog when anything needs attention), save,
+        """Start Training: save every edited document of the run (asked), run the
+        launch gate on the files on disk, show what it found (skipped when nothing),
         start.  Returns True when a start was requested."""
         if self._starting:
             return False
@@ -650,16 +710,23 @@ class RunPage(QWidget):
             messages.info(self, "A run is active", "This window is following a run that is "
                           "still going.", "Stop it first, or wait for it to end.")
             return False
-        rep = self.preflight_report()
+        if self.session.kind != "main":
+            messages.warning(self, "Cannot start training", "The open file is a dataset config.",
+                             "Open the main training config (the one that names this dataset) "
+                             "to train.")
+            return False
+        saved = self.save_for_start()
+        if saved is None:
+            return False
+        rep = self.gate_report(saved)
         if not rep.clean:
-            if pf.ask(self, rep) != "start" or rep.errors:
+            answer, rep = pf.ask(self, rep)
+            if answer == "cancel" or (answer == "start" and rep.errors):
                 return False
-        if rep.unsaved:
-            if not rep.save_first and not rep.untitled:
-                pass
-            elif not self.window_.save():
-                return False
-            self.refresh_spec()
+        return self._launch()
+
+    def _launch(self) -> bool:
+        """Start the trainer (the gate has run and its verdict was accepted)."""
         if self.spec is None:
             return False
         values = self.session.doc.values()
@@ -683,6 +750,19 @@ class RunPage(QWidget):
                               resume_from=self.spec.resume_name,
                               exits_early_ok=bool(self.spec.cache_only or self.spec.dump_dataset))
         return True
+
+    def check_now(self) -> pf.PreflightReport:
+        """Run ▸ Check: the gate alone (asks to save edited documents first), always
+        shown, also when nothing is wrong."""
+        saved = self.save_for_start()
+        if saved is None:
+            return pf.PreflightReport()
+        rep = self.gate_report(saved)
+        answer, rep = pf.ask(self, rep)
+        if answer == "force" or (answer == "start" and not rep.errors):
+            if not self.controller.active and not self._starting:
+                self._launch()       # started from the check dialog, on the files it checked
+        return rep
 
     def _start_failed(self, msg: str) -> None:
         self._starting = False
@@ -780,8 +860,9 @@ class RunPage(QWidget):
             allowed = self.controller.allowed()
             buttons = ("Stop", "Save and Stop", "cancel") if "save_quit" in allowed else ("Stop", "cancel")
             ans = messages.ask(self, "Stop training", "Stop the training now?",
-                               "Progress since the last checkpoint is lost. \"Save and Stop\" "
-                               "writes a checkpoint at the next step first, so you can resume.",
+                               "The current step and all progress since the last checkpoint "
+                               "are lost. \"Save and Stop\" writes a checkpoint at the next "
+                               "step first, so you can resume.",
                                buttons, "cancel")
             if ans == "Save and Stop":
                 self.save_and_stop()
@@ -795,8 +876,9 @@ class RunPage(QWidget):
             return
         if confirm:
             ans = messages.ask(self, "Kill training", "Kill every process of the run now (SIGKILL)?",
-                               "Nothing is saved. Use this when Stop does not end the run.",
-                               ("Kill", "cancel"), "cancel")
+                               "The current step is lost, and so is all progress since the "
+                               "last checkpoint: nothing is saved. Use this when Stop does not "
+                               "end the run.", ("Kill", "cancel"), "cancel")
             if ans != "Kill":
                 return
         self.controller.kill()
@@ -891,6 +973,8 @@ class RunPage(QWidget):
         if st.get("run_dir"):
             sub.append(Path(st["run_dir"]).name)
         self.sub_label.setText("  ·  ".join(s for s in sub if s))
+        self.sub_label.setToolTip(self.sub_label.text())     # the full line when it is cut
+        self.title_label.setToolTip(self.title_label.text())
         if c.ended:
             self._clock.stop()
         self._update_buttons()
@@ -900,6 +984,7 @@ class RunPage(QWidget):
         allowed = c.allowed()
         busy = self._starting or c.active
         self.start_btn.setEnabled(not busy)
+        self.check_btn.setEnabled(not busy)
         self.save_btn.setEnabled("save" in allowed)
         self.save_quit_btn.setEnabled("save_quit" in allowed)
         self.stop_btn.setEnabled("stop" in allowed)

@@ -1,13 +1,14 @@
-"""Pre-flight before every start: one dialog with everything that would stop or
-spoil the run.
+"""Pre-flight before every start: one dialog with what the launch gate found.
 
-:func:`collect` gathers the findings (the core's ``preflight`` checks plus the
-window's config validation, re-run with the GPU count, passed in through
-``extra_checks``); :class:`PreflightDialog` lists them.  Errors block the start;
-warnings allow "Start Anyway"; unsaved edits are offered for saving.
+:func:`dpgui_qt.core.run.gate.run_gate` checks the files on disk (the page has
+already asked to save every edited document); :class:`PreflightDialog` lists the
+findings.  Errors block "Start Training"; "Launch Anyway…" overrides them after a
+confirmation that names them.  "Check Again" re-runs the gate, and findings with a
+one-click fix (a relative path that only exists next to the config: make it
+absolute) get a button.  The dialog is skipped when the gate found nothing.
 
 Tests replace the dialog with :func:`set_handler` (``handler(report) -> "start" |
-"cancel"``), like ``messages.set_handler``.
+"force" | "cancel"``), like ``messages.set_handler``.
 """
 from __future__ import annotations
 
@@ -15,21 +16,23 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont, QFontDatabase
-from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QLabel, QListWidget,
-                               QListWidgetItem, QPlainTextEdit, QPushButton, QVBoxLayout)
+from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QListWidget, QListWidgetItem,
+                               QPlainTextEdit, QPushButton, QVBoxLayout)
 
-from dpgui_qt.core.run import env as envmod
-from dpgui_qt.gui import icons
+from dpgui_qt.gui import icons, messages
 
 
 @dataclass
 class PreflightReport:
     findings: list = field(default_factory=list)     # env.Finding, errors first
-    unsaved: bool = False                            # the config has unsaved edits / no file
-    untitled: bool = False
+    files: list = field(default_factory=list)        # the documents the gate read
     command: str = ""
-    save_first: bool = True                          # the user's choice in the dialog
+    saved: list = field(default_factory=list)        # documents saved for this start
+    recheck: Callable[[], "PreflightReport"] | None = None   # run the gate again
+    fix: Callable[[list], bool] | None = None        # apply one-click fixes (actions)
+    env: object = None                               # EnvSettings (for the Doctor button)
+    values: dict | None = None                       # the config's values (for the Doctor)
 
     @property
     def errors(self) -> list:
@@ -40,8 +43,18 @@ class PreflightReport:
         return [f for f in self.findings if not f.is_error]
 
     @property
+    def fixes(self) -> list:
+        return [f.action for f in self.findings if getattr(f, "action", None)]
+
+    @property
     def clean(self) -> bool:
-        return not self.findings and not self.unsaved
+        return not self.findings
+
+
+def finding_text(f) -> str:
+    key = getattr(f, "key", "")
+    where = f"{key}: " if key and not f.message.startswith(f"set {key}:") else ""
+    return f"{where}{f.message}" + (f"\n→ {f.fix}" if f.fix else "")
 
 
 Handler = Callable[[PreflightReport], str]
@@ -53,97 +66,146 @@ def set_handler(handler: Handler | None) -> None:
     _handler = handler
 
 
-def session_check(findings: list, file_label: str = "") -> envmod.Check:
-    """An ``extra_checks`` entry reporting the config validator's findings."""
-    def check(_ctx):
-        for f in findings:
-            where = f.key if f.path else (f.file or file_label or "config")
-            yield envmod.Finding("error" if f.is_error else "warning", f"config:{f.rule}",
-                                 f"{where}: {f.message}",
-                                 "Fix it in the Config tab (see the Problems panel).")
-    return check
-
-
-def ask(parent, report: PreflightReport) -> str:
-    """"start" or "cancel" (the dialog, or the test handler)."""
+def ask(parent, report: PreflightReport) -> tuple[str, PreflightReport]:
+    """("start" | "force" | "cancel", the last report) from the dialog or the test handler."""
     if _handler is not None:
-        return _handler(report)
+        return _handler(report), report
     dlg = PreflightDialog(report, parent)
-    return "start" if dlg.exec() == QDialog.DialogCode.Accepted else "cancel"
+    dlg.exec()
+    return dlg.answer, dlg.report
 
 
 class PreflightDialog(QDialog):
     def __init__(self, report: PreflightReport, parent=None):
         super().__init__(parent)
         self.report = report
+        self.answer = "cancel"
         self.setObjectName("PreflightDialog")
         self.setWindowTitle("Before Starting Training")
-        self.setMinimumWidth(680)
         lay = QVBoxLayout(self)
-        e, w = len(report.errors), len(report.warnings)
-        if e:
-            head = (f"<b>{e} problem{'s' if e != 1 else ''} must be fixed before training can "
-                    f"start.</b>")
-        elif w:
-            head = f"<b>{w} warning{'s' if w != 1 else ''}.</b> Training can start, but check them first."
-        else:
-            head = "<b>All checks passed.</b>"
-        title = QLabel(head, self)
-        title.setTextFormat(Qt.TextFormat.RichText)
-        title.setWordWrap(True)
-        lay.addWidget(title)
+        self.head = QLabel(self)
+        self.head.setTextFormat(Qt.TextFormat.RichText)
+        self.head.setWordWrap(True)
+        lay.addWidget(self.head)
+        self.files = QLabel(self)
+        self.files.setWordWrap(True)
+        self.files.setStyleSheet("color: palette(placeholder-text);")
+        lay.addWidget(self.files)
         self.list = QListWidget(self)
         self.list.setWordWrap(True)
         self.list.setAlternatingRowColors(True)
-        for f in report.findings:
-            text = f.message + (f"\n→ {f.fix}" if f.fix else "")
+        self.list.setTextElideMode(Qt.TextElideMode.ElideNone)
+        lay.addWidget(self.list, 1)
+        self.fix_btn = QPushButton(self)
+        self.fix_btn.clicked.connect(lambda: self._fix())
+        lay.addWidget(self.fix_btn, 0, Qt.AlignmentFlag.AlignLeft)
+        self.cmd = None
+        if report.command:
+            lay.addWidget(QLabel("Command:", self))
+            self.cmd = QPlainTextEdit(report.command, self)
+            self.cmd.setReadOnly(True)
+            f = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+            f.setStyleHint(QFont.StyleHint.Monospace)
+            self.cmd.setFont(f)
+            self.cmd.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+            self.cmd.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            self.cmd.setMaximumHeight(80)
+            lay.addWidget(self.cmd)
+        self.buttons = QDialogButtonBox(self)
+        self.check_btn = QPushButton("Check Again", self)
+        self.check_btn.setToolTip("Run the checks again on the files on disk")
+        self.check_btn.clicked.connect(lambda: self.check())
+        self.buttons.addButton(self.check_btn, QDialogButtonBox.ButtonRole.ResetRole)
+        self.force_btn = QPushButton("Launch Anyway…", self)
+        self.force_btn.clicked.connect(lambda: self._force())
+        self.buttons.addButton(self.force_btn, QDialogButtonBox.ButtonRole.ActionRole)
+        self.start_btn = QPushButton(icons.themed("run"), "Start Training", self)
+        self.start_btn.clicked.connect(lambda: self._done("start"))
+        self.buttons.addButton(self.start_btn, QDialogButtonBox.ButtonRole.AcceptRole)
+        self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.doctor_btn = self.buttons.addButton("Doctor…", QDialogButtonBox.ButtonRole.HelpRole)
+        self.doctor_btn.setToolTip("Examine the training environment (torch, CUDA, driver, "
+                                   "deepspeed, checkout) with exact fixes")
+        self.doctor_btn.clicked.connect(lambda: self.open_doctor())
+        self.buttons.rejected.connect(self.reject)
+        lay.addWidget(self.buttons)
+        self._fill()
+        self._fit()
+
+    def _fit(self) -> None:
+        """A comfortable size that never exceeds the screen."""
+        screen = (self.parent().screen() if self.parent() is not None else None) or \
+            QGuiApplication.primaryScreen()
+        avail = screen.availableGeometry() if screen is not None else None
+        w, h = 760, 520
+        if avail is not None:
+            w, h = min(w, avail.width() - 40), min(h, avail.height() - 80)
+            self.setMaximumSize(avail.width(), avail.height())
+        self.resize(w, h)
+
+    def _fill(self) -> None:
+        rep = self.report
+        e, w = len(rep.errors), len(rep.warnings)
+        if e:
+            also = f" (and {w} warning{'s' if w != 1 else ''})" if w else ""
+            head = (f"<b>{e} error{'s' if e != 1 else ''} would stop this run{also}.</b> "
+                    "Fix them and press Check Again, or launch anyway.")
+        elif w:
+            head = (f"<b>{w} warning{'s' if w != 1 else ''}.</b> Training can start, but check "
+                    "them first.")
+        else:
+            head = "<b>All checks passed.</b> diffusion-pipe should start with these files."
+        self.head.setText(head)
+        self.files.setText("Checked on disk: " + ", ".join(rep.files) if rep.files else "")
+        self.files.setVisible(bool(rep.files))
+        self.list.clear()
+        for f in rep.findings:
+            text = finding_text(f)
             it = QListWidgetItem(icons.error_icon() if f.is_error else icons.warning_icon(), text)
             it.setToolTip(f"[{f.code}] {text}")
             self.list.addItem(it)
-        if report.findings:
-            lay.addWidget(self.list, 1)
-        else:
-            self.list.hide()
-        self.save_box = QCheckBox(
-            "Save the config first (required: diffusion-pipe reads the file)" if report.untitled
-            else "The config has unsaved edits: save them before starting", self)
-        self.save_box.setChecked(True)
-        self.save_box.setEnabled(not report.untitled)
-        self.save_box.setVisible(report.unsaved)
-        self.save_box.toggled.connect(self._update)
-        self.note = QLabel("", self)
-        self.note.setWordWrap(True)
-        lay.addWidget(self.save_box)
-        lay.addWidget(self.note)
-        if report.command:
-            lay.addWidget(QLabel("Command:", self))
-            cmd = QPlainTextEdit(report.command, self)
-            cmd.setReadOnly(True)
-            f = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
-            f.setStyleHint(QFont.StyleHint.Monospace)
-            cmd.setFont(f)
-            cmd.setMaximumHeight(72)
-            lay.addWidget(cmd)
-        self.buttons = QDialogButtonBox(self)
-        self.start_btn = QPushButton("Start Anyway" if w and not e else "Start Training", self)
+        self.list.setVisible(bool(rep.findings))
+        n = len(rep.fixes)
+        self.fix_btn.setText(f"Make {n} Path{'s' if n != 1 else ''} Absolute")
+        self.fix_btn.setToolTip("Write the paths that only exist next to the config as "
+                                "absolute paths and save")
+        self.fix_btn.setVisible(bool(n) and rep.fix is not None)
+        self.check_btn.setVisible(rep.recheck is not None)
+        self.start_btn.setVisible(not e)
+        self.start_btn.setText("Start Anyway" if w else "Start Training")
         self.start_btn.setDefault(not e)
-        self.buttons.addButton(self.start_btn, QDialogButtonBox.ButtonRole.AcceptRole)
-        self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
-        self.buttons.accepted.connect(self._accept)
-        self.buttons.rejected.connect(self.reject)
-        lay.addWidget(self.buttons)
-        self._update()
+        self.force_btn.setVisible(bool(e))
+        self.force_btn.setToolTip("Start the trainer although these errors will most likely "
+                                  "stop it")
 
-    def _update(self) -> None:
-        blocked = bool(self.report.errors)
-        if self.report.unsaved and not self.save_box.isChecked():
-            self.note.setText("diffusion-pipe reads the file on disk: without saving, it trains "
-                              "on the last saved version, not on what you see.")
-        else:
-            self.note.setText("")
-        self.start_btn.setEnabled(not blocked)
-        self.start_btn.setVisible(not blocked)
+    def open_doctor(self, modal: bool = True):
+        from dpgui_qt.gui.doctor_dialog import show_doctor
 
-    def _accept(self) -> None:
-        self.report.save_first = self.save_box.isChecked() or self.report.untitled
+        return show_doctor(self, getattr(self.report, "env", None),
+                           getattr(self.report, "values", None), modal=modal)
+
+    def check(self) -> None:
+        if self.report.recheck is None:
+            return
+        self.report = self.report.recheck()
+        self._fill()
+
+    def _fix(self) -> None:
+        if self.report.fix is not None and self.report.fix(self.report.fixes):
+            self.check()
+
+    def _force(self) -> None:
+        errs = self.report.errors
+        listed = "\n".join(f"• {finding_text(f).splitlines()[0]}" for f in errs[:8])
+        more = f"\n… and {len(errs) - 8} more" if len(errs) > 8 else ""
+        ans = messages.ask(self, "Launch anyway?",
+                           f"Start training despite {len(errs)} error{'s' if len(errs) != 1 else ''}?",
+                           f"{listed}{more}\n\ndiffusion-pipe will most likely stop on "
+                           f"{'these' if len(errs) != 1 else 'this'}, possibly after loading "
+                           "the model for minutes.", ("Launch Anyway", "cancel"), "cancel")
+        if ans == "Launch Anyway":
+            self._done("force")
+
+    def _done(self, answer: str) -> None:
+        self.answer = answer
         self.accept()

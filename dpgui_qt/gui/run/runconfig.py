@@ -104,16 +104,40 @@ class EnvSettings:
             setattr(out, f.name, val)
         if out.gpu_mode not in ("count", "list", "all"):
             out.gpu_mode = "count"
+        stored = _secret_store(qsettings).get(f"{SETTINGS_GROUP}/extra_env", {})
+        if isinstance(stored, dict):
+            out.extra_env.update({str(k): str(v) for k, v in stored.items()})
         return out
 
     def save(self, qsettings=None) -> None:
         if qsettings is None:
             from dpgui_qt.gui import settings as st
             qsettings = st.settings()
+        from dpgui_qt.core.secrets import is_secret_name
+
+        # credentials (WANDB_API_KEY, HF_TOKEN, ...) never go into the settings file, which
+        # is readable by every user; they live in a 0600 file next to it
+        secret = {k: v for k, v in self.extra_env.items() if is_secret_name(k)}
+        _secret_store(qsettings).put(f"{SETTINGS_GROUP}/extra_env", secret)
         for f in fields(self):
             v = getattr(self, f.name)
+            if f.name == "extra_env":
+                v = {k: val for k, val in v.items() if k not in secret}
             qsettings.setValue(f"{SETTINGS_GROUP}/{f.name}", json.dumps(v) if isinstance(v, dict) else v)
         qsettings.sync()
+
+
+def _secret_store(qsettings):
+    """The private (0600) store beside the settings file ``qsettings`` writes."""
+    from dpgui_qt.core.secrets import SecretStore
+
+    name = qsettings.fileName() if hasattr(qsettings, "fileName") else ""
+    if name and os.path.isabs(name):
+        folder = Path(name).parent
+    else:
+        from dpgui_qt.gui import settings as st
+        folder = st.config_dir()
+    return SecretStore(folder / "dpgui-secrets.json")
 
 
 @dataclass

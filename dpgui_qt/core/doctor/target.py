@@ -1,0 +1,228 @@
+"""Which environment the doctor examines and the commands that probe it.
+
+A :class:`Target` is a host (``local`` or ``wsl``), the Python of the training
+environment, the diffusion-pipe checkout and the folders outputs go to.
+:func:`probe_steps` turns it into :class:`Step` s -- argv, stdin and a timeout --
+that the CLI runs with :mod:`subprocess` and the GUI with ``QProcess``; the
+results go to :func:`dpgui_qt.core.doctor.checks.analyse`.  Nothing here runs a
+process, so the command forms (including WSL's) are unit-testable anywhere.
+"""
+from __future__ import annotations
+
+import configparser
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dpgui_qt.core.doctor.probe import PROBE_SOURCE
+from dpgui_qt.core.run import wsl
+
+HOSTS = ("local", "wsl")
+PROBE_TIMEOUT_S = 120.0
+
+
+class TargetError(ValueError):
+    """A target that cannot be probed (message is user-facing)."""
+
+
+@dataclass
+class Step:
+    key: str                  # "env" (the probe) or "wsl_list"
+    argv: list[str]
+    stdin: bytes = b""
+    timeout_s: float = PROBE_TIMEOUT_S
+    label: str = ""
+
+
+@dataclass
+class Target:
+    host: str = "local"                 # "local" | "wsl"
+    python: str = ""                    # interpreter of the training environment
+    checkout: str = ""                  # as the target sees it (Linux path under WSL)
+    checkout_host: str = ""             # the same folder as this machine sees it (drift check)
+    outputs: list[str] = field(default_factory=list)
+    places: list[tuple[str, str]] = field(default_factory=list)   # (label, path): dataset caches
+    distro: str = ""                    # WSL distribution ("" = default)
+    platform: str | None = None         # sys.platform-style; None = this machine's
+    python_source: str = ""             # where the python choice came from (for messages)
+
+    def describe(self) -> str:
+        where = "WSL" + (f" ({self.distro})" if self.distro else "") if self.host == "wsl" else "this machine"
+        return f"{self.python or 'python3'} on {where}"
+
+
+def check_host(name: str | None) -> str:
+    h = (name or "local").strip().lower()
+    if h in ("", "localhost"):
+        h = "local"
+    if h not in HOSTS:
+        raise TargetError(
+            f"unknown host {name!r}: dpgui can examine 'local' (this machine) or 'wsl' (the "
+            f"WSL2 distribution on this Windows machine; pick one with --distro). Remote hosts "
+            f"are not supported yet: run 'dpgui doctor' on that machine instead.")
+    return h
+
+
+def python_of_env(value: str, platform: str | None = None) -> tuple[str, str]:
+    """The interpreter for the "Python environment" setting: a venv/conda folder
+    (its bin/python), a deepspeed launcher (the interpreter in its ``#!`` line),
+    or an interpreter itself.  Returns (python, how it was found)."""
+    if not value:
+        found = shutil.which("python3") or shutil.which("python") or "python3"
+        return found, "python3 on PATH (no Python environment set)"
+    p = Path(value).expanduser()
+    if p.is_dir():
+        for cand in (p / "bin" / "python", p / "bin" / "python3", p / "python.exe",
+                     p / "Scripts" / "python.exe"):
+            if cand.is_file():
+                return str(cand), f"the environment folder {p}"
+        return str(p / "bin" / "python"), f"the environment folder {p} (it has no bin/python)"
+    if p.is_file():
+        try:
+            with open(p, "rb") as f:
+                head = f.readline(400)
+        except OSError:
+            head = b""
+        if head.startswith(b"#!"):
+            parts = head[2:].decode("utf-8", "replace").strip().split()
+            if parts and parts[0].endswith("/env") and len(parts) > 1:
+                return parts[1], f"the #! line of {p}"
+            if parts:
+                return parts[0], f"the #! line of {p}"
+        return str(p), "the setting"
+    return str(p), "the setting (it does not exist here)"
+
+
+def wsl_python(value: str) -> tuple[str, str]:
+    """The interpreter inside WSL for the environment setting (a Linux path that this
+    Windows machine cannot inspect): an interpreter as is, a deepspeed launcher's
+    neighbour, else the environment folder's bin/python."""
+    if not value:
+        return "python3", "python3 on the WSL PATH"
+    v = wsl.to_linux_path(value).rstrip("/")
+    base = v.rsplit("/", 1)[-1]
+    if base.startswith("python"):
+        return v, "the Python environment setting"
+    if base == "deepspeed":
+        return v[: -len("deepspeed")] + "python", "beside the deepspeed launcher in the setting"
+    return v + "/bin/python", "the environment folder in the setting"
+
+
+def probe_args(target: Target) -> str:
+    data = {"checkout": target.checkout, "outputs": list(target.outputs)}
+    if target.places:
+        data["places"] = [list(p) for p in target.places]
+    return json.dumps(data)
+
+
+def probe_steps(target: Target) -> list[Step]:
+    """The commands that examine ``target`` (the probe first)."""
+    host = check_host(target.host)
+    python = target.python or "python3"
+    argv = [python, "-", probe_args(target)]
+    if host == "wsl":
+        if not wsl.is_windows(target.platform):
+            raise TargetError("--host wsl examines a WSL2 distribution from Windows; on Linux "
+                              "use --host local.")
+        cwd = target.checkout or "~"
+        steps = [Step("env", wsl.wrap_argv(argv, {}, cwd, target.distro or None),
+                      PROBE_SOURCE.encode(), label=f"probe in WSL with {python}"),
+                 Step("wsl_list", ["wsl.exe", "--list", "--verbose"], b"", 30.0,
+                      label="WSL distributions")]
+        return steps
+    return [Step("env", argv, PROBE_SOURCE.encode(), label=f"probe with {python}")]
+
+
+# --------------------------------------------------------------------------- settings
+def settings_file() -> Path:
+    override = os.environ.get("DPGUI_CONFIG_DIR")
+    if override:
+        return Path(override) / "dpgui.ini"
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("dpgui", appauthor=False)) / "dpgui.ini"
+
+
+_INI_ESCAPES = {"\\": "\\", '"': '"', "n": "\n", "t": "\t", "r": "\r", "0": "\0", "a": "\a",
+                "b": "\b", "f": "\f", "v": "\v", "'": "'", ";": ";", ",": ",", "=": "="}
+
+
+def _ini_value(raw: str) -> str:
+    r"""A QSettings INI string value: optional double quotes, backslash escapes
+    (``\\``, ``\"``, ``\xHHHH``), a leading ``@@`` for a literal ``@``."""
+    v = raw.strip()
+    out, i, quoted = [], 0, False
+    while i < len(v):
+        c = v[i]
+        if c == '"':
+            quoted = not quoted
+        elif c == "\\" and i + 1 < len(v):
+            n = v[i + 1]
+            if n == "x":
+                j = i + 2
+                while j < len(v) and j < i + 6 and v[j] in "0123456789abcdefABCDEF":
+                    j += 1
+                if j > i + 2:
+                    out.append(chr(int(v[i + 2:j], 16)))
+                    i = j
+                    continue
+            out.append(_INI_ESCAPES.get(n, n))
+            i += 2
+            continue
+        else:
+            out.append(c)
+        i += 1
+    text = "".join(out)
+    return text[1:] if text.startswith("@@") else text
+
+
+def saved_environment(path: str | os.PathLike | None = None) -> dict[str, str]:
+    """The Run page's environment settings (checkout, deepspeed, wsl_distro) from
+    dpgui's settings file, read without Qt; missing file or keys give ""."""
+    p = Path(path) if path else settings_file()
+    cp = configparser.ConfigParser(interpolation=None, strict=False)
+    cp.optionxform = str
+    try:
+        cp.read(p, encoding="utf-8")
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return {}
+    if not cp.has_section("run"):
+        return {}
+    return {k: _ini_value(v) for k, v in cp.items("run") if k in ("checkout", "deepspeed", "wsl_distro")}
+
+
+def default_target(*, checkout: str | None = None, python: str | None = None,
+                   host: str | None = None, distro: str | None = None,
+                   outputs: list[str] | None = None, platform: str | None = None,
+                   saved: dict[str, str] | None = None, environ=None) -> Target:
+    """A target from explicit options, falling back to dpgui's saved settings,
+    then $DPGUI_DIFFUSION_PIPE / $DPGUI_DEEPSPEED, then ref/diffusion-pipe and python3."""
+    from dpgui_qt.core.run import env as envmod
+
+    environ = os.environ if environ is None else environ
+    saved = saved_environment() if saved is None else saved
+    h = check_host(host)
+    co = checkout or saved.get("checkout") or environ.get(envmod.ENV_CHECKOUT) or ""
+    if not co:
+        default = envmod.REPO_ROOT / "ref" / "diffusion-pipe"
+        co = str(default) if (default / "train.py").is_file() else ""
+    if python:
+        py, why = python, "--python"
+    else:
+        env_value = saved.get("deepspeed") or environ.get(envmod.ENV_DEEPSPEED) or ""
+        py, why = python_of_env(env_value, platform)
+    t = Target(host=h, python=py, outputs=list(outputs or []),
+               distro=distro if distro is not None else saved.get("wsl_distro", ""),
+               platform=platform, python_source=why)
+    if h == "wsl":
+        t.checkout = wsl.to_linux_path(co) if co else ""
+        t.checkout_host = wsl.to_windows_path(t.checkout, t.distro or None) if co else ""
+        env_value = saved.get("deepspeed") or environ.get(envmod.ENV_DEEPSPEED) or ""
+        if not python:
+            t.python, t.python_source = wsl_python(env_value)
+    else:
+        t.checkout = str(Path(co).expanduser()) if co else ""
+        t.checkout_host = t.checkout
+    return t

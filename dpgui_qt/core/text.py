@@ -1,0 +1,34 @@
+"""Small text helpers for messages and template comments (Qt-free)."""
+from __future__ import annotations
+
+import re
+import textwrap
+
+_ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "cf.", "approx.", "incl.", "no.", "a.k.a.")
+_END = re.compile(r"[.!?](?=\s|$)")
+
+
+def first_sentence(text: str, *, period: bool = True) -> str:
+    """The first whole sentence of ``text``: never cut after an abbreviation such as
+    "e.g." or inside parentheses.  ``period=False`` drops the final full stop."""
+    text = " ".join((text or "").split())
+    for m in _END.finditer(text):
+        head = text[: m.end()]
+        low = head.lower()
+        if any(low.endswith(a) and (len(low) == len(a) or not low[-len(a) - 1].isalnum())
+               for a in _ABBREVIATIONS):
+            continue
+        if head.count("(") > head.count(")"):
+            continue
+        text = head
+        break
+    if not period and text.endswith("."):
+        text = text[:-1]
+    return text
+
+
+def comment_lines(text: str, width: int = 88, prefix: str = "# ") -> list[str]:
+    """``text`` as TOML comment lines of at most ``width`` columns (words never cut)."""
+    return [prefix + line for line in textwrap.wrap(text, width - len(prefix),
+                                                    break_long_words=False,
+                                                    break_on_hyphens=False)]
