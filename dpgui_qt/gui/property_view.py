@@ -396,7 +396,7 @@ class ConfigEditorPage(QWidget):
         from dpgui_qt.gui import messages
 
         self.session = session
-        session.changed.connect(lambda c: self._type_switched(c))
+        bind(session.changed, self, lambda c: self._type_switched(c))
         self.model = PropertyTreeModel(session, self)
         self.model.confirm_full_finetune = lambda keys: messages.ask(
             self, "Full fine-tune",
