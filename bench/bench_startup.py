@@ -1,7 +1,11 @@
 """Start-up time: process start -> main window painted with main_example.toml loaded,
 as a ratio to a bare PySide6 QMainWindow measured the same way in the same run.
 
-    PYTHONPATH=. python bench/bench_startup.py [--runs 7] [--config FILE]
+    PYTHONPATH=. python bench/bench_startup.py [--runs 7] [--config FILE] [--theme dark]
+
+``--theme`` starts dpgui with that View > Theme (system, light, dark). The platform is
+``QT_QPA_PLATFORM`` (offscreen unless set): ``QT_QPA_PLATFORM=xcb DISPLAY=:N`` measures a
+real X server (Xvfb), including dpgui's check of the xcb plugin's libraries.
 
 Each sample is a fresh interpreter. The child prints the wall-clock time of its
 first paint (``DPGUI_BENCH_FIRST_PAINT=1`` makes dpgui do that and quit); the
@@ -58,6 +62,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--config", default=str(DEFAULT_CONFIG))
+    ap.add_argument("--theme", choices=("system", "light", "dark"), default=None)
     args = ap.parse_args()
     env = dict(os.environ)
     env.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -67,15 +72,20 @@ def main() -> int:
     # measure what an installed app does: modules load from .pyc (pip compiles them at
     # install time); the warm-up run below writes them if this shell disables bytecode
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="dpgui-bench-cache-")
+    app_env = dict(env)
+    if args.theme:
+        app_env["DPGUI_THEME"] = args.theme
     bare_cmd = [sys.executable, "-c", BARE]
     app_cmd = [sys.executable, "-m", "dpgui_qt", args.config]
-    sample(bare_cmd, env), sample(app_cmd, env)  # warm the page cache / .pyc files
+    sample(bare_cmd, env), sample(app_cmd, app_env)  # warm the page cache / .pyc files
     bare, app = [], []
     for _ in range(args.runs):
         bare.append(sample(bare_cmd, env))
-        app.append(sample(app_cmd, env))
+        app.append(sample(app_cmd, app_env))
     mb, ma = statistics.median(bare), statistics.median(app)
-    print(f"platform: {env['QT_QPA_PLATFORM']}, runs: {args.runs}, config: {Path(args.config).name}")
+    print(f"platform: {env['QT_QPA_PLATFORM']}, theme: {args.theme or 'saved (system)'}, "
+          f"runs: {args.runs}, config: {Path(args.config).name}")
     print(f"bare PySide6 window   median {mb * 1000:7.1f} ms   (min {min(bare) * 1000:.1f}, max {max(bare) * 1000:.1f})")
     print(f"dpgui + config loaded median {ma * 1000:7.1f} ms   (min {min(app) * 1000:.1f}, max {max(app) * 1000:.1f})")
     ratio = ma / mb

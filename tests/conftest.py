@@ -14,6 +14,14 @@ CORPUS_CONFIGS = SHARED / "corpus" / "configs"
 CORPUS_LOGS = SHARED / "corpus" / "logs"
 CATALOG = SHARED / "reference" / "dp_catalog.json"
 
+try:  # no example's verdict may depend on how fast this machine is right now
+    from hypothesis import settings as _hyp_settings
+
+    _hyp_settings.register_profile("dpgui", deadline=None)
+    _hyp_settings.load_profile("dpgui")
+except ImportError:  # pragma: no cover - hypothesis is in the test extras
+    pass
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _gc_on_gui_thread(qapp):

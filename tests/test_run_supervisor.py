@@ -103,7 +103,18 @@ def test_follower_delivers_exactly_the_log(env):
         time.sleep(0.005)
     chunks.append(f.read_available())
     assert b"".join(chunks) == Path(st["log_path"]).read_bytes()
-    assert len([c for c in chunks if c]) > 2           # really incremental
+
+
+def test_follower_reads_incrementally(tmp_path):
+    """Each read returns only what was appended since the last one, at most a chunk at a
+    time (checked on a file the test appends to itself, so no scheduling decides it)."""
+    log = tmp_path / "train.log"
+    log.write_bytes(b"a" * 10000)
+    f = LogFollower(str(log), chunk_size=4096)
+    assert [len(f.read()) for _ in range(4)] == [4096, 4096, 1808, 0]
+    with open(log, "ab") as out:
+        out.write(b"steps: 1 loss: 0.5\n")
+    assert f.read() == b"steps: 1 loss: 0.5\n" and f.read() == b""
 
 
 @pytest.mark.parametrize("launcher_ignores_term", [False, True])

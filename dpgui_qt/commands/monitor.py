@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from dpgui_qt.gui.app import _make_app
 
-    app = _make_app()
+    app = _make_app(getattr(args, "qt_args", None), screenshot=bool(args.screenshot))
     from dpgui_qt.core.gpu import FakeSampler
     from dpgui_qt.core.history import read_plan
     from dpgui_qt.gui.monitor.window import MonitorWindow

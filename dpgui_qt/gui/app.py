@@ -13,16 +13,56 @@ import time
 SCREENSHOT_SIZE = (1400, 900)
 
 
-def _make_app():
+def _without_platform(qt_args: list[str]) -> list[str]:
+    out, skip = [], False
+    for a in qt_args:
+        if skip:
+            skip = False
+            continue
+        name = a.lstrip("-").split("=", 1)[0]
+        if name == "platform":
+            skip = "=" not in a
+            continue
+        out.append(a)
+    return out
+
+
+def check_display(qt_args: list[str]) -> None:
+    """Before Qt loads its platform plugin: exit 2 with the exact reason (and the install
+    command) instead of Qt's abort; switch to Wayland where X11 cannot load but a Wayland
+    session can (see dpgui_qt.core.displaycheck)."""
+    from dpgui_qt.core import displaycheck
+
+    plan = displaycheck.plan(qt_args, os.environ)
+    for note in plan.notes:
+        print(note, file=sys.stderr)
+    if plan.error:
+        print(plan.error, file=sys.stderr)
+        raise SystemExit(2)
+    os.environ.update(plan.env)
+
+
+def _make_app(qt_args: list[str] | None = None, *, screenshot: bool = False):
+    """The QApplication, created once. ``qt_args`` are Qt's own options from the command
+    line (``-style fusion``, ``-platform xcb``, ``-reverse``); the saved theme is applied
+    before any window exists."""
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance()
     if app is None:
+        qt_args = list(qt_args or [])
+        if screenshot:  # always offscreen
+            qt_args = _without_platform(qt_args)
+        else:
+            check_display(qt_args)
         QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
             Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
-        app = QApplication(sys.argv[:1])
+        app = QApplication(sys.argv[:1] + qt_args)
+        from dpgui_qt.gui import theme
+
+        theme.apply(theme.saved(), app)
     app.setApplicationName("dpgui")
     app.setOrganizationName("dpgui")
     app.setApplicationDisplayName("dpgui")
@@ -53,7 +93,7 @@ class _AfterFirstPaint:
                 if event.type() == QEvent.Type.Paint and not done[0]:
                     done[0] = True
                     for fn in callbacks:
-                        QTimer.singleShot(0, fn)
+                        QTimer.singleShot(0, obj, fn)  # dies with the window
                 return False
 
         self.filter = Filter()
@@ -106,7 +146,7 @@ def run_gui(args) -> int:
     shot = getattr(args, "screenshot", None)
     if shot:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    app = _make_app()
+    app = _make_app(getattr(args, "qt_args", None), screenshot=bool(shot))
     from dpgui_qt.gui import icons, messages
     from dpgui_qt.gui.mainwindow import MainWindow
 

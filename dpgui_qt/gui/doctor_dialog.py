@@ -120,7 +120,7 @@ class DoctorDialog(QDialog):
         close.clicked.connect(self.reject)
         lay.addWidget(buttons)
         if autostart:
-            QTimer.singleShot(0, self.start)
+            QTimer.singleShot(0, self, self.start)
 
     # ------------------------------------------------------------- running
     @property

@@ -301,6 +301,9 @@ _GLYPHS = {
 }
 
 
+_DRAWN: dict[int, str] = {}  # cacheKey of a glyph drawn by themed() -> its name
+
+
 @lru_cache(maxsize=None)
 def themed(name: str) -> QIcon:
     """The desktop theme's icon where there is one, else our drawn glyph."""
@@ -311,4 +314,24 @@ def themed(name: str) -> QIcon:
     if glyph is None:
         return ok_icon()
     ink = _ink()
-    return _paint(lambda p, s: glyph(p, s, ink))
+    icon = _paint(lambda p, s: glyph(p, s, ink))
+    _DRAWN[icon.cacheKey()] = name
+    return icon
+
+
+def refresh_themed() -> None:
+    """Redraw our glyphs in the current palette's ink (after a theme change) and give
+    every action and button that shows one the new drawing."""
+    if not _DRAWN:
+        return
+    from PySide6.QtGui import QAction
+    from PySide6.QtWidgets import QAbstractButton
+
+    old = dict(_DRAWN)
+    _DRAWN.clear()
+    themed.cache_clear()
+    for top in QApplication.topLevelWidgets():
+        for obj in [top, *top.findChildren(QAction), *top.findChildren(QAbstractButton)]:
+            name = old.get(obj.icon().cacheKey()) if hasattr(obj, "icon") else None
+            if name is not None:
+                obj.setIcon(themed(name))

@@ -225,6 +225,9 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         self.pages_menu = m.addMenu("&Pages")
         self.docks_menu = m.addMenu("P&anels")
+        from dpgui_qt.gui import theme
+
+        theme.install_menu(self, m)
         self.run_menu = m = mb.addMenu("&Run")
         m.addActions([A["run.validate"]])
         m.addSeparator()
@@ -568,7 +571,7 @@ class MainWindow(QMainWindow):
                 st.remove_recent_file(str(Path(path).resolve()))
             return False
         # the settings file is written after the window has painted
-        QTimer.singleShot(300, lambda p=str(path): st.add_recent_file(p))
+        QTimer.singleShot(300, self, lambda p=str(path): st.add_recent_file(p))
         self.show_page("config")
         self.statusBar().showMessage(f"Opened {path}", 5000)
         return True

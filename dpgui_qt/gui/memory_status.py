@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QPlainTextEdit
 
 from dpgui_qt.core import memory
 from dpgui_qt.core import presets as P
+from dpgui_qt.gui.bind import bind
 
 ARROW = {"lowers": "↓", "raises": "↑", "neutral": "·"}
 
@@ -98,7 +99,7 @@ class MemoryEstimateButton(QToolButton):
         self._timer.setInterval(250)
         self._timer.timeout.connect(self.refresh)
         self.clicked.connect(lambda: self.show_basis())
-        session.changed.connect(lambda _c: self._timer.start())
+        bind(session.changed, self, lambda _c: self._timer.start())
         session.documentReplaced.connect(self._timer.start)
         self.refresh()
 

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QAbstractItemDelegate, QAbstractItemView, QApplic
 
 from dpgui_qt.core import keypath as kp
 from dpgui_qt.gui import icons
+from dpgui_qt.gui.bind import bind
 from dpgui_qt.gui.literals import same_value
 from dpgui_qt.gui.property_model import (COL_KEY, COL_VALUE, GROUP, ITEM, KEY, TABLE, TABLES,
                                          AdvancedRole, FilterTextRole, IsSetRole, KindRole,
@@ -395,7 +396,7 @@ class ConfigEditorPage(QWidget):
         from dpgui_qt.gui import messages
 
         self.session = session
-        session.changed.connect(lambda c: self._type_switched(c))
+        bind(session.changed, self, lambda c: self._type_switched(c))
         self.model = PropertyTreeModel(session, self)
         self.model.confirm_full_finetune = lambda keys: messages.ask(
             self, "Full fine-tune",
@@ -477,9 +478,9 @@ class ConfigEditorPage(QWidget):
                                        "default applies")
         self.reset_action.triggered.connect(lambda: self.reset_index(self.tree.currentIndex()))
         self.addAction(self.reset_action)
-        session.changed.connect(lambda _c: self._refresh_side())
+        bind(session.changed, self, lambda _c: self._refresh_side())
         session.documentReplaced.connect(self._refresh_side)
-        QTimer.singleShot(0, self.expand_default)
+        QTimer.singleShot(0, self, self.expand_default)
 
     # ------------------------------------------------------------ side tabs
     @property

@@ -28,7 +28,7 @@ def test_collections_happen_on_the_gui_thread(qtbot, _gc_on_gui_thread):
         t.start()
         t.join()
         before = guard.collections
-        qtbot.waitUntil(lambda: guard.collections > before, timeout=5000)
+        qtbot.waitUntil(lambda: guard.collections > before, timeout=30_000)
     finally:
         gc.callbacks.remove(callback)
     assert seen_threads and set(seen_threads) == {threading.get_ident()}

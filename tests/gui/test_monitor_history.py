@@ -129,7 +129,7 @@ def test_show_run_opens_curves(qtbot, output_dir):
         p.history.select(["20250901_10-00-00"])
         p.history.show_selected()
         assert p.tabs.currentWidget() is p.view
-        qtbot.waitUntil(lambda: len(p.model.metrics.loss) == 300, timeout=10000)
+        qtbot.waitUntil(lambda: len(p.model.metrics.loss) == 300, timeout=30_000)
         assert p.model.metrics.completed
         p.view.refresh()
         assert p.view.eta_label.text() == "Finished"

@@ -53,7 +53,7 @@ def test_start_follow_to_finished_and_console_equals_log(qtbot, window, fake_run
     assert not fake_run.reports, "a clean pre-flight starts without a dialog"
     # the Monitor is fed the same parsed events (no second reader of the log)
     metrics = window.monitor_feed.model.metrics
-    qtbot.waitUntil(lambda: len(metrics.loss) == 8, timeout=5000)
+    qtbot.waitUntil(lambda: len(metrics.loss) == 8, timeout=30_000)
     assert list(metrics.loss.x) == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
     assert window.monitor_feed.model.run_dir is not None
 

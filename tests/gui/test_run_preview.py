@@ -51,7 +51,7 @@ def test_preview_follows_settings_live(qtbot, window, fake_run):
     page.set_environment(env)
     assert "--num_gpus=2" in page.preview.toPlainText()
     page.switches["trust_cache"].setChecked(True)
-    qtbot.waitUntil(lambda: "--trust_cache" in page.preview.toPlainText(), timeout=2000)
+    qtbot.waitUntil(lambda: "--trust_cache" in page.preview.toPlainText(), timeout=30_000)
     env.gpu_mode, env.gpu_list = "list", "1,3"
     page.set_environment(env)
     assert "--include localhost:1,3" in page.preview.toPlainText()

@@ -16,6 +16,7 @@ from PySide6.QtGui import QBrush, QFont, QGuiApplication, QPalette
 
 from dpgui_qt.core.document import MISSING, Change
 from dpgui_qt.gui import icons
+from dpgui_qt.gui.bind import bind
 
 ROW_MIME = "application/x-dpgui-directory-row"
 DIR = ("directory",)
@@ -40,7 +41,7 @@ class DirectoryTableModel(QAbstractTableModel):
         self.scans = scans
         self._findings: dict[int, list] = {}
         self._rows = self._count()
-        session.changed.connect(lambda _c: self.refresh())
+        bind(session.changed, self, lambda _c: self.refresh())
         session.documentReplaced.connect(self.refresh)
         session.findingsChanged.connect(self.set_findings)
         scans.resultsChanged.connect(self._scans_changed)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QFileDialog, QFrame
                                QVBoxLayout, QWidget)
 
 from dpgui_qt.gui import icons
+from dpgui_qt.gui.bind import bind
 from dpgui_qt.gui.dataset.buckets_view import BucketPanel, describe_config
 from dpgui_qt.gui.dataset.directory_model import (COL_PATH, COL_PROBLEMS, DirectoryTableModel)
 from dpgui_qt.gui.dataset.estimate_view import EstimatePanel
@@ -360,14 +361,14 @@ class DatasetEditor(QWidget):
         self.scans.finished.connect(self._scan_finished)
         self.scans.failed.connect(lambda m: self.statusMessage.emit(f"Scan failed: {m}"))
         self.scans.resultsChanged.connect(self._results_changed)
-        session.changed.connect(lambda _c: self._doc_changed())
+        bind(session.changed, self, lambda _c: self._doc_changed())
         session.documentReplaced.connect(self._doc_changed)
-        session.pathChanged.connect(lambda _p: self.update_header())
-        session.modifiedChanged.connect(lambda _m: self.update_header())
-        session.findingsChanged.connect(lambda _f: self._refresh_problems())
+        bind(session.pathChanged, self, lambda _p: self.update_header())
+        bind(session.modifiedChanged, self, lambda _m: self.update_header())
+        bind(session.findingsChanged, self, lambda _f: self._refresh_problems())
         self.update_header()
         self._update_buttons()
-        QTimer.singleShot(0, self._first_show)
+        QTimer.singleShot(0, self, self._first_show)
 
     # ---------------------------------------------------------------- helpers
     def _tool(self, icon, text, tip, fn) -> QToolButton:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import QFileDialog, QStackedLayout, QTabWidget, QWidget
 
 from dpgui_qt.core.document import DocumentError, atomic_write
 from dpgui_qt.gui import icons, messages
+from dpgui_qt.gui.bind import bind
 from dpgui_qt.gui.dataset.editor import DatasetEditor
 from dpgui_qt.gui.dataset.linked import (DatasetSession, checkout_dirs, dataset_references,
                                          dataset_template)
@@ -67,9 +68,9 @@ class DatasetPage(QWidget):
         self._timer.setInterval(300)
         self._timer.timeout.connect(self.sync)
         self.main.documentReplaced.connect(self._replaced)
-        self.main.pathChanged.connect(lambda _p: self._timer.start())
-        self.main.changed.connect(lambda _c: self._main_changed())
-        window.tabs.currentChanged.connect(lambda _i: self._activate_undo())
+        bind(self.main.pathChanged, self, lambda _p: self._timer.start())
+        bind(self.main.changed, self, lambda _c: self._main_changed())
+        bind(window.tabs.currentChanged, self, lambda _i: self._activate_undo())
         window.actions["dataset.new"] = self.act_new
         self.sync()
 
@@ -225,8 +226,8 @@ class DatasetPage(QWidget):
         ed = DatasetEditor(session, context=self.context, base_dirs=checkout_dirs,
                            parent=self, role=role)
         ed.statusMessage.connect(lambda m: self.window_.statusBar().showMessage(m, 6000))
-        session.modifiedChanged.connect(lambda _m, e=ed: self._retitle(e))
-        session.pathChanged.connect(lambda _p, e=ed: self._retitle(e))
+        bind(session.modifiedChanged, ed, lambda _m, e=ed: self._retitle(e))
+        bind(session.pathChanged, ed, lambda _p, e=ed: self._retitle(e))
         return ed
 
     def _title(self, ed: DatasetEditor) -> str:

@@ -34,7 +34,8 @@ class ScanWorker(QObject):
 
     def _progress(self, done: int, total: int) -> None:
         now = time.monotonic()
-        if now - self._last >= self._min_interval:
+        # rate-limited, except the final report: a bar must not stop short of 100 %
+        if done >= total or now - self._last >= self._min_interval:
             self._last = now
             self.progress.emit(done, total)
 

@@ -17,6 +17,7 @@ from typing import Callable
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 
 from dpgui_qt.core.dataset.scan import DatasetScan, DirectoryScan, directory_settings
+from dpgui_qt.gui.bind import bind
 from dpgui_qt.gui.dataset.scan_worker import ScanController
 
 _SCAN_KEYS = ("skip_empty_caption", "online_captions", "cache_shuffle_num", "shuffle_tags",
@@ -80,7 +81,7 @@ class ScanManager(QObject):
         self._dirty_folders: set[str] = set()
         self.watcher = QFileSystemWatcher(self)
         self.watcher.directoryChanged.connect(self._folder_changed)
-        session.changed.connect(lambda _c: self.schedule())
+        bind(session.changed, self, lambda _c: self.schedule())
         session.documentReplaced.connect(self.schedule)
 
     # ------------------------------------------------------------ entries
@@ -233,12 +234,12 @@ class ScanManager(QObject):
             if pending:
                 # queued, not started: is_idle() must not report idle in between
                 self._queued_start = True
-                QTimer.singleShot(0, lambda p=pending: self._start_queued(p))
+                QTimer.singleShot(0, self, lambda p=pending: self._start_queued(p))
         self._rewatch()
         self.resultsChanged.emit()
         self.finished.emit()
         if not restarting:
-            QTimer.singleShot(0, self.scan_missing)  # edits made while it ran
+            QTimer.singleShot(0, self, self.scan_missing)  # edits made while it ran
 
     def _start_queued(self, sigs: list[str]) -> None:
         self._queued_start = False

@@ -15,6 +15,8 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QPushButton, QSplitter,
                                QTabWidget, QVBoxLayout, QWidget)
 
+from dpgui_qt.gui.bind import bind
+
 from .gpu_panel import GpuPanel
 from .history import RunHistoryView
 from .model import MonitorModel
@@ -88,7 +90,7 @@ class MonitorPage(QWidget):
         self.tabs.currentChanged.connect(self._tab_changed)
         if window is not None and hasattr(window, "session"):
             s = window.session
-            s.changed.connect(lambda _c: self.read_config())
+            bind(s.changed, self, lambda _c: self.read_config())
             s.documentReplaced.connect(self.read_config)
             self.read_config()
         self._source_changed()

@@ -343,7 +343,7 @@ class SamplesView(QWidget):
         self.sampled.emit(name)
         # go on with the next epoch unless this one failed as a whole or was stopped
         if not self._cancel and (not errors or len(errors) < len(self.prompt_list() or [""])):
-            QTimer.singleShot(0, lambda: self.sample_new())
+            QTimer.singleShot(0, self, lambda: self.sample_new())
 
     def stop(self) -> None:
         self._cancel = True

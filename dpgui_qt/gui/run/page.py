@@ -26,6 +26,7 @@ from dpgui_qt.core.run.control import Phase
 from dpgui_qt.core.run.runs import list_sessions, resume_candidates
 from dpgui_qt.core.run.spec import SpecError, masked_env
 from dpgui_qt.gui import icons, messages
+from dpgui_qt.gui.bind import bind
 from dpgui_qt.gui.run import preflight as pf
 from dpgui_qt.gui.run.console import ConsoleSearchBar, ConsoleView
 from dpgui_qt.gui.run.controller import RunController
@@ -204,9 +205,9 @@ class RunPage(QWidget):
         self._spec_timer.setInterval(150)
         self._spec_timer.timeout.connect(self.refresh_spec)
         s = self.session
-        s.changed.connect(lambda _c: self._spec_timer.start())
+        bind(s.changed, self, lambda _c: self._spec_timer.start())
         s.documentReplaced.connect(self._spec_timer.start)
-        s.pathChanged.connect(lambda _p: self._spec_timer.start())
+        bind(s.pathChanged, self, lambda _p: self._spec_timer.start())
         self.refresh_spec()
         self._refresh_sessions()
         self._update_header()
