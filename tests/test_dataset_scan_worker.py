@@ -66,11 +66,36 @@ def test_scan_runs_off_the_gui_thread_and_the_loop_keeps_running(qtbot, big_fold
     assert progress and progress[-1][0] == progress[-1][1]  # progress reached the GUI, to 100%
 
 
-def test_cancel_from_gui_thread(qtbot, big_folder):
+def test_cancel_from_gui_thread(qtbot, big_folder, monkeypatch):
+    """Cancel, called on the GUI thread while the worker is inside the first of three
+    folders, stops the scan there: that folder is marked cancelled and the others are not
+    started. The worker is held at its first cancel poll until the GUI thread has
+    cancelled, so how fast either thread runs cannot decide the verdict (a cancel that
+    arrived through a queued signal after the worker had raced through the folders made
+    this test fail under load)."""
+    import threading
+
+    from dpgui_qt.gui.dataset import scan_worker
+
+    real_scan = scan_worker.scan_dataset
+    in_scan, cancelled = threading.Event(), threading.Event()
+
+    def held_scan(values, *, cancel, **kwargs):
+        def polled():
+            if not in_scan.is_set():
+                in_scan.set()
+                cancelled.wait(60)
+            return cancel()
+        return real_scan(values, cancel=polled, **kwargs)
+
+    monkeypatch.setattr(scan_worker, "scan_dataset", held_scan)
     ctl = ScanController()
-    ctl.progress.connect(lambda a, b: ctl.cancel())  # cancel at the first progress report
-    with qtbot.waitSignal(ctl.finished, timeout=60_000) as blocker:
+    with qtbot.waitSignal(ctl.finished, timeout=120_000) as blocker:
         ctl.start({"directory": [{"path": str(big_folder)}] * 3}, sizes=True)
+        qtbot.waitUntil(in_scan.is_set, timeout=60_000)
+        ctl.cancel()                                  # on the GUI thread, mid-scan
+        cancelled.set()
     ctl.wait()
     result = blocker.args[0]
-    assert result.cancelled and len(result.directories) < 3
+    assert result.cancelled
+    assert len(result.directories) == 1 and result.directories[0].cancelled
