@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from dpgui_qt.core.tomlcompat import split_top_level
+
 ACTIONS = ("add", "list", "remove", "cancel", "move", "pause", "resume", "on-failure", "clear")
 
 
@@ -158,23 +160,4 @@ def run(args) -> int:
 
 def _split_values(raw: str) -> list[str]:
     """Split on commas outside brackets and quotes (values may be TOML arrays)."""
-    out, depth, cur, quote = [], 0, "", None
-    for ch in raw:
-        if quote:
-            cur += ch
-            if ch == quote:
-                quote = None
-            continue
-        if ch in "'\"":
-            quote = ch
-        elif ch in "[{":
-            depth += 1
-        elif ch in "]}":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            out.append(cur)
-            cur = ""
-            continue
-        cur += ch
-    out.append(cur)
-    return out
+    return split_top_level(raw) or [raw]

@@ -101,3 +101,32 @@ def normalize(value: Any, integer_items: bool = False) -> Any:
             "TOML dates and times cannot be used in a diffusion-pipe config; use a string"
         )
     return value
+
+
+def split_top_level(text: str, sep: str = ",", *, stop_at_comment: bool = False) -> list[str] | None:
+    """Split TOML value text on ``sep`` where it is outside brackets, braces and quotes:
+    ``"1e-4, [0.9, 0.99], 'a,b'"`` -> ``['1e-4', ' [0.9, 0.99]', " 'a,b'"]`` (pieces are not
+    stripped). With ``stop_at_comment`` a ``#`` outside quotes gives None (the caller cannot
+    tell where the values end)."""
+    out, depth, cur, quote = [], 0, "", None
+    for ch in text:
+        if quote:
+            cur += ch
+            if ch == quote:
+                quote = None
+            continue
+        if ch in "'\"":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        elif ch == sep and depth == 0:
+            out.append(cur)
+            cur = ""
+            continue
+        elif ch == "#" and stop_at_comment:
+            return None
+        cur += ch
+    out.append(cur)
+    return out

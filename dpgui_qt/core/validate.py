@@ -112,6 +112,20 @@ class Report:
         return [f for f in self.findings if not f.is_error]
 
 
+
+def _dataset_refs(values: dict) -> list[tuple[tuple, str]]:
+    """``[(key_path, path text)]`` of the dataset files a main config names: ``dataset``
+    and each ``eval_datasets[i].config``."""
+    refs: list[tuple[tuple, str]] = []
+    if isinstance(values.get("dataset"), str):
+        refs.append((("dataset",), values["dataset"]))
+    evals = values.get("eval_datasets")
+    if isinstance(evals, list):
+        for i, item in enumerate(evals):
+            if isinstance(item, dict) and isinstance(item.get("config"), str):
+                refs.append((("eval_datasets", i, "config"), item["config"]))
+    return refs
+
 class Validator:
     """Validates documents; build once, reuse (schemas and validators are cached)."""
 
@@ -160,17 +174,8 @@ class Validator:
                            ) -> list[tuple[tuple, Path | None]]:
         """``[(key_path, resolved file or None)]`` for ``dataset`` and ``eval_datasets``."""
         options = options or Options()
-        values = doc.values()
-        refs: list[tuple[tuple, Any]] = []
-        if isinstance(values.get("dataset"), str):
-            refs.append((("dataset",), values["dataset"]))
-        evals = values.get("eval_datasets")
-        if isinstance(evals, list):
-            for i, item in enumerate(evals):
-                if isinstance(item, dict) and isinstance(item.get("config"), str):
-                    refs.append((("eval_datasets", i, "config"), item["config"]))
         out = []
-        for path, raw in refs:
+        for path, raw in _dataset_refs(doc.values()):
             found = self.resolve_path(raw, doc, options) if raw.strip() else None
             out.append((path, found if found is not None and found.is_file() else None))
         return out
@@ -180,17 +185,8 @@ class Validator:
         would block on it or read it forever, so it is an error, not a missing file."""
         from dpgui_qt.core.safeio import regular_file_problem
 
-        values = doc.values()
-        refs = []
-        if isinstance(values.get("dataset"), str):
-            refs.append((("dataset",), values["dataset"]))
-        evals = values.get("eval_datasets")
-        if isinstance(evals, list):
-            for i, item in enumerate(evals):
-                if isinstance(item, dict) and isinstance(item.get("config"), str):
-                    refs.append((("eval_datasets", i, "config"), item["config"]))
         out = []
-        for path, raw in refs:
+        for path, raw in _dataset_refs(doc.values()):
             found = self.resolve_path(raw, doc, options) if raw.strip() else None
             if found is None or found.is_dir():
                 continue

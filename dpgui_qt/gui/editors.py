@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, Q
 
 from dpgui_qt.core.document import RawValue
 from dpgui_qt.core.schema import _deref
+from dpgui_qt.core.tomlcompat import split_top_level
 
 
 class _Invalid:
@@ -556,30 +557,11 @@ def _split_array_literal(literal: str) -> list[str] | None:
     text = literal.strip()
     if not (text.startswith("[") and text.endswith("]")):
         return None
-    body = text[1:-1]
-    items, depth, cur, quote = [], 0, "", None
-    for ch in body:
-        if quote:
-            cur += ch
-            if ch == quote:
-                quote = None
-            continue
-        if ch in "'\"":
-            quote = ch
-        elif ch in "[{":
-            depth += 1
-        elif ch in "]}":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            items.append(cur.strip())
-            cur = ""
-            continue
-        elif ch == "#":
-            return None  # comments inside: give up, use values
-        cur += ch
-    if cur.strip():
-        items.append(cur.strip())
-    return items
+    parts = split_top_level(text[1:-1], stop_at_comment=True)  # comments inside: use values
+    if parts is None:
+        return None
+    items = [p.strip() for p in parts]
+    return items[:-1] if items and not items[-1] else items
 
 
 @EDITORS.register("array")

@@ -254,8 +254,9 @@ class QueuePanel(QWidget):
         key = self.sweep_key.text().strip() or None
         values = None
         if key:
-            from dpgui_qt.commands.queue import _split_values
-            values = [v.strip() for v in _split_values(self.sweep_values.text()) if v.strip()]
+            from dpgui_qt.core.tomlcompat import split_top_level
+            raw = self.sweep_values.text()
+            values = [v.strip() for v in (split_top_level(raw) or [raw]) if v.strip()]
         self.add_config(s.path, checkout=env.checkout or None, deepspeed=env.deepspeed or None,
                         gpus=env.gpus(), sweep_key=key, sweep_values=values)
         return True
