@@ -36,7 +36,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import stat
 import threading
 import time
@@ -260,7 +259,7 @@ def _name_max(folder: Path) -> int:
 
 def temp_name(folder: Path, name: str) -> str:
     """A hidden temporary name next to ``name`` that fits NAME_MAX."""
-    suffix = f".{secrets.token_hex(4)}.tmp"
+    suffix = f".{os.urandom(4).hex()}.tmp"  # (not secrets: it imports hashlib/OpenSSL at start-up)
     room = _name_max(folder) - len(("." + suffix).encode("utf-8"))
     base = name.encode("utf-8")[:max(1, room)].decode("utf-8", "ignore")
     return f".{base}{suffix}"

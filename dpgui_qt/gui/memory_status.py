@@ -5,16 +5,18 @@ the diffusion-pipe figure when the config matches a sourced preset)."""
 from __future__ import annotations
 
 import html
-import tomllib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QToolButton,
                                QVBoxLayout)
 
-from dpgui_qt.core import memory
-from dpgui_qt.core import presets as P
 from dpgui_qt.gui.bind import bind
+
+if TYPE_CHECKING:  # the estimate's modules load with the first estimate, after the first paint
+    from dpgui_qt.core import memory
+    from dpgui_qt.core import presets as P
 
 ARROW = {"lowers": "↓", "raises": "↑", "neutral": "·"}
 
@@ -30,6 +32,8 @@ def dataset_shape(values: dict, config_path) -> tuple[int | None, int | None]:
     try:
         if not p.is_file() or p.stat().st_size > 1_000_000:     # never block on a FIFO
             return None, None
+        import tomllib
+
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (OSError, ValueError, UnicodeDecodeError):
         return None, None
@@ -45,6 +49,8 @@ def dataset_shape(values: dict, config_path) -> tuple[int | None, int | None]:
 
 def matching_preset(values: dict) -> P.Preset | None:
     """A sourced preset whose settings this config has exactly (for the diffusion-pipe figure)."""
+    from dpgui_qt.core import presets as P
+
     model = values.get("model") if isinstance(values.get("model"), dict) else {}
     mt = model.get("type")
     if not isinstance(mt, str):
@@ -65,6 +71,8 @@ def basis(values: dict, config_path=None) -> tuple[memory.Estimate | None, str]:
 
 
 def basis_and_match(values: dict, config_path=None):
+    from dpgui_qt.core import memory
+
     res, frames = dataset_shape(values, config_path)
     est = memory.estimate(values, res, frames)
     if est is None:
