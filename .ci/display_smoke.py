@@ -131,8 +131,8 @@ def main() -> int:
             return 1
     work = Path(tempfile.mkdtemp(prefix="dpgui-smoke-"))
     sys.path.insert(0, str(REPO))
-    from dpgui_qt.core.schema import SchemaRegistry
-    from dpgui_qt.gui.templates import build_template
+    from dpgui_qt.core.config.schema import SchemaRegistry
+    from dpgui_qt.core.config.templates import build_template
     from dpgui_qt.resources import schemas_dir
 
     cfg = work / "smoke_wan_lora.toml"

@@ -29,8 +29,8 @@ sys.path.insert(0, sys.argv[1])
 mode, path = sys.argv[2], sys.argv[3]
 import tomlkit
 from dpgui_qt.cli import main
-from dpgui_qt.core.schema import default_registry
-from dpgui_qt.core import validate, rules  # noqa: F401
+from dpgui_qt.core.config.schema import default_registry
+from dpgui_qt.core.config import validate, rules  # noqa: F401
 import jsonschema  # noqa: F401
 default_registry()
 text = open(path, encoding="utf-8").read()

@@ -86,7 +86,7 @@ def measure(log: Path, way: str, steps: int) -> dict:
     import numpy as np  # noqa: F401  (imports belong to the floor)
     import pyqtgraph  # noqa: F401
 
-    from dpgui_qt.core.gpu import FakeSampler
+    from dpgui_qt.core.monitor.gpu import FakeSampler
     from dpgui_qt.gui.monitor.window import MonitorWindow
 
     win = MonitorWindow(sampler=FakeSampler(count=1))

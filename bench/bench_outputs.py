@@ -29,7 +29,7 @@ def floor(path: Path) -> int:
 
 def main() -> int:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 30
-    from dpgui_qt.core.outputs import scan_outputs
+    from dpgui_qt.core.monitor.outputs import scan_outputs
     from outputs_layout import make_dataset, make_run, sparse
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -97,7 +97,7 @@ def bench_time(n: int, reps: int) -> dict:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
-    from dpgui_qt.core.metrics import Series
+    from dpgui_qt.core.monitor.metrics import Series
 
     x, y1 = data(n, 0)
     _, y2 = data(n, 1)

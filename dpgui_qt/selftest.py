@@ -4,7 +4,7 @@ Meant for a freshly built or installed dpgui (frozen binary, wheel, source
 checkout) on a machine that may have no display, no GPU and no diffusion-pipe:
 
 1. every ``*.schema.json`` loads and is a valid Draft 2020-12 schema;
-2. every model type's new-config template (:mod:`dpgui_qt.gui.templates`, Qt-free)
+2. every model type's new-config template (:mod:`dpgui_qt.core.config.templates`, Qt-free)
    validates with no errors (path warnings are expected: the paths are placeholders);
 3. every CLI subcommand module imports (they are imported by name at run time,
    which a frozen build can miss);
@@ -58,7 +58,7 @@ def _check_schemas(run: _Run, schema_dir: Path):
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError as MetaError
 
-    from dpgui_qt.core.schema import SchemaRegistry
+    from dpgui_qt.core.config.schema import SchemaRegistry
 
     registry = SchemaRegistry(schema_dir)  # raises when main.schema.json is missing
     files = registry.files()
@@ -84,9 +84,9 @@ def _check_schemas(run: _Run, schema_dir: Path):
 
 
 def _check_templates(run: _Run, registry) -> None:
-    from dpgui_qt.core.document import ConfigDocument
-    from dpgui_qt.core.validate import Options, Validator
-    from dpgui_qt.gui.templates import build_template  # Qt-free
+    from dpgui_qt.core.config.document import ConfigDocument
+    from dpgui_qt.core.config.validate import Options, Validator
+    from dpgui_qt.core.config.templates import build_template  # Qt-free
 
     validator = Validator(registry)
     ok = 0
@@ -108,7 +108,7 @@ def _check_templates(run: _Run, registry) -> None:
 def _check_presets(run: _Run, registry, root: Path) -> None:
     """Every preset file loads and every model type has a preset (loading only: the
     suite validates each preset's config)."""
-    from dpgui_qt.core import presets
+    from dpgui_qt.core.config import presets
 
     items = presets.load(folder=Path(root) / "presets")
     missing = sorted(set(registry.model_types()) - {p.model_type for p in items})
@@ -158,7 +158,7 @@ def _check_supervisor(run: _Run) -> None:
 def _check_tensorboard(run: _Run) -> None:
     import tempfile
 
-    from dpgui_qt.core import tbevents
+    from dpgui_qt.core.monitor import tbevents
 
     with tempfile.TemporaryDirectory(prefix="dpgui-selftest-") as folder:
         path = Path(folder) / "events.out.tfevents.1.selftest"

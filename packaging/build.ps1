@@ -73,8 +73,8 @@ try {
     $env:PYTHONPATH = $Root
     & $Python -c @"
 import sys
-from dpgui_qt.core.schema import default_registry
-from dpgui_qt.gui.templates import build_template
+from dpgui_qt.core.config.schema import default_registry
+from dpgui_qt.core.config.templates import build_template
 open(sys.argv[1], 'w', encoding='utf-8').write(build_template(default_registry(), 'flux', 'lora'))
 "@ (Join-Path $Tmp 'flux-lora.toml')
     if ($LASTEXITCODE -ne 0) { Fail 'could not write the template' }

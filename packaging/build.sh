@@ -84,8 +84,8 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 PYTHONPATH="$ROOT" "$PYTHON" - "$tmp/flux-lora.toml" <<'PY'
 import sys
-from dpgui_qt.core.schema import default_registry
-from dpgui_qt.gui.templates import build_template
+from dpgui_qt.core.config.schema import default_registry
+from dpgui_qt.core.config.templates import build_template
 open(sys.argv[1], "w", encoding="utf-8").write(build_template(default_registry(), "flux", "lora"))
 PY
 

@@ -121,7 +121,7 @@ def make_run(output_dir: Path, name: str = "20250904_15-00-00", steps: int = 300
     """A run folder as diffusion-pipe + dpgui leave it: config copy, TensorBoard
     events, epoch saves, a checkpoint, and dpgui's log (in output_dir/.dpgui-logs,
     linked from the run folder). Returns the run folder."""
-    from dpgui_qt.core.tbevents import (encode_file_version, encode_scalar_event)
+    from dpgui_qt.core.monitor.tbevents import (encode_file_version, encode_scalar_event)
 
     output_dir.mkdir(parents=True, exist_ok=True)
     run = output_dir / name

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fake_comfyui import FakeComfy, api_workflow, png_text  # noqa: E402
 from outputs_layout import make_run, safetensors  # noqa: E402
 
-from dpgui_qt.core import comfy, export  # noqa: E402
+from dpgui_qt.core.monitor import comfy, export  # noqa: E402
 
 
 def sha(p: Path) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 
-from dpgui_qt.core.document import ConfigDocument
+from dpgui_qt.core.config.document import ConfigDocument
 
 TEXT = """\
 # my dataset

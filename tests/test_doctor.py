@@ -297,7 +297,7 @@ def test_disk_space_and_block_swap_ram(envs, no_smi, tmp_path):
     assert r.find("disk.low.output").severity == an.WARNING
     facts["memory"]["MemTotal"] = 16 * an.GIB
     facts["memory"]["wsl"] = True
-    from dpgui_qt.core.memory import swapped_gb
+    from dpgui_qt.core.config.memory import swapped_gb
     cfg = {"blocks_to_swap": 32, "model": {"type": "wan", "ckpt_path": "/m/Wan2.1-T2V-14B",
                                            "transformer_dtype": "float8"}}
     need = swapped_gb(cfg)

@@ -8,7 +8,7 @@ import tomllib
 import pytest
 import toml  # diffusion-pipe's own parser, kept as a test oracle
 
-from dpgui_qt.core.document import (MISSING, ConfigDocument, EditError, RawValue, SaveError,
+from dpgui_qt.core.config.document import (MISSING, ConfigDocument, EditError, RawValue, SaveError,
                                     TomlSyntaxError)
 from tests.conftest import corpus_files
 

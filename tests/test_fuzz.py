@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dpgui_qt.core.document import ConfigDocument, DocumentError, TomlSyntaxError
-from dpgui_qt.core.schema import default_registry
-from dpgui_qt.core.validate import Options, Validator
+from dpgui_qt.core.config.document import ConfigDocument, DocumentError, TomlSyntaxError
+from dpgui_qt.core.config.schema import default_registry
+from dpgui_qt.core.config.validate import Options, Validator
 from tests.conftest import corpus_files
 from tests.helpers import BASE_DATASET, BASE_MAIN
 

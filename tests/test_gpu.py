@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from dpgui_qt.core.gpu import (FakeSampler, GpuHistory, GpuSample, GpuUnavailable, NvmlSampler,
+from dpgui_qt.core.monitor.gpu import (FakeSampler, GpuHistory, GpuSample, GpuUnavailable, NvmlSampler,
                                default_sampler)
 
 

@@ -200,7 +200,7 @@ def test_bucket_smaller_than_batch_is_a_warning(setup):
 
 def test_dataset_check_contributors(setup):
     from dpgui_qt.core.run import gate
-    from dpgui_qt.core.run.env import Finding
+    from dpgui_qt.core.run.preflight import Finding
     cfg = setup.write(BASE_MAIN)
     seen = []
 

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from dpgui_qt.core.metrics import RunMetrics, Series, ema_reference, format_duration
+from dpgui_qt.core.monitor.metrics import RunMetrics, Series, ema_reference, format_duration
 from dpgui_qt.core.run.parse import (CompleteEvent, EpochEvent, EvalEvent, GlobalBatchEvent,
                                      LrEvent, ResumeEvent, SaveEvent, StepEvent, parse_text)
 
@@ -250,7 +250,7 @@ def test_epoch_loss_waits_for_its_epoch_end():
 
 # ---------------------------------------------------------------- axes (issue 19)
 def test_value_range_constant_series_sits_at_its_value():
-    from dpgui_qt.core.metrics import value_range
+    from dpgui_qt.core.monitor.metrics import value_range
 
     lo, hi = value_range(np.full(3000, 2e-4))
     assert lo < 2e-4 < hi and lo > 0 and (hi - lo) == pytest.approx(4e-5)
@@ -272,7 +272,7 @@ def test_value_range_constant_series_sits_at_its_value():
 
 
 def test_tick_labels_have_the_precision_the_ticks_differ_in():
-    from dpgui_qt.core.metrics import format_ticks, nice_stride
+    from dpgui_qt.core.monitor.metrics import format_ticks, nice_stride
 
     assert format_ticks([1.8e-4, 1.9e-4, 2e-4, 2.1e-4], 1e-5, True) == \
         ["1.8e-4", "1.9e-4", "2e-4", "2.1e-4"]

@@ -7,9 +7,9 @@ import copy
 import pytest
 import tomlkit
 
-from dpgui_qt.core.document import ConfigDocument
-from dpgui_qt.core.schema import default_registry
-from dpgui_qt.core.validate import Options, Validator
+from dpgui_qt.core.config.document import ConfigDocument
+from dpgui_qt.core.config.schema import default_registry
+from dpgui_qt.core.config.validate import Options, Validator
 
 REG = default_registry()
 VALIDATOR = Validator(REG)

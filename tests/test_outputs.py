@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from outputs_layout import GB, make_dataset, make_run, sparse  # noqa: E402
 
 from dpgui_qt.cli import main  # noqa: E402
-from dpgui_qt.core import outputs as o  # noqa: E402
+from dpgui_qt.core.monitor import outputs as o  # noqa: E402
 from dpgui_qt.core import trash  # noqa: E402
 
 
@@ -263,7 +263,7 @@ def test_fifos_and_link_loops_never_block_or_recurse(layout, tmp_path):
     rep = o.scan_outputs(out)            # would hang on open() of a FIFO
     ra = next(r for r in rep.runs if r.name == a.name)
     assert ra.config_copy == a / "main.toml" and ra.checkpoints_size == 90 * GB
-    from dpgui_qt.core import comfy, export
+    from dpgui_qt.core.monitor import comfy, export
     with pytest.raises(comfy.ComfyError, match="not a regular file"):
         comfy.load_workflow(tmp_path / "wf.json")
     with pytest.raises(export.SafetensorsError):

@@ -95,7 +95,7 @@ def test_dynamic_imports_are_hidden_imports(onefile):
     hidden = set(onefile["_made"]["Analysis"].kwargs["hiddenimports"])
     for module in set(COMMANDS.values()):
         assert f"dpgui_qt.commands.{module}" in hidden
-    assert {"dpgui_qt.selftest", "dpgui_qt.gui.templates", "dpgui_qt.gui.mainwindow"} <= hidden
+    assert {"dpgui_qt.selftest", "dpgui_qt.core.config.templates", "dpgui_qt.gui.mainwindow"} <= hidden
     assert {"PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets"} <= hidden  # pyqtgraph, by name
 
 

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from dpgui_qt import cli
-from dpgui_qt.core import memory
-from dpgui_qt.core import presets as P
-from dpgui_qt.core.document import ConfigDocument
-from dpgui_qt.core.schema import default_registry
-from dpgui_qt.core.validate import Options, Validator
-from dpgui_qt.gui.templates import build_template
+from dpgui_qt.core.config import memory
+from dpgui_qt.core.config import presets as P
+from dpgui_qt.core.config.document import ConfigDocument
+from dpgui_qt.core.config.schema import default_registry
+from dpgui_qt.core.config.validate import Options, Validator
+from dpgui_qt.core.config.templates import build_template
 from tests.conftest import CORPUS_CONFIGS
 
 REG = default_registry()

@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 import tomlkit
 
-from dpgui_qt.core import rules as rules_mod
-from dpgui_qt.core.document import ConfigDocument
-from dpgui_qt.core.schema import default_registry
-from dpgui_qt.core.validate import Options, Validator
+from dpgui_qt.core.config import rules as rules_mod
+from dpgui_qt.core.config.document import ConfigDocument
+from dpgui_qt.core.config.schema import default_registry
+from dpgui_qt.core.config.validate import Options, Validator
 from tests.helpers import BASE_DATASET, BASE_MAIN
 
 V = Validator(default_registry())

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dpgui_qt.core.run import env as envmod
+from dpgui_qt.core.run import preflight as envmod
 from dpgui_qt.core.run import wsl
 from dpgui_qt.core.run.spec import RunSpec, SpecError
 

@@ -150,7 +150,7 @@ def test_supervisor_check_fails_when_the_supervisor_cannot_run(monkeypatch):
 
 
 def test_tensorboard_check_fails_on_a_reader_that_loses_rows(monkeypatch):
-    from dpgui_qt.core import tbevents
+    from dpgui_qt.core.monitor import tbevents
 
     monkeypatch.setattr(tbevents, "read_scalars", lambda folder: [])
     rc, out, err = _run()

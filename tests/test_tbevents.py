@@ -5,7 +5,7 @@ import struct
 
 import pytest
 
-from dpgui_qt.core import tbevents as tb
+from dpgui_qt.core.monitor import tbevents as tb
 
 
 def test_crc32c_known_vectors():

@@ -1,6 +1,6 @@
 """split_top_level: the one splitter of TOML value text on top-level separators (used by
 the list editor, `dpgui queue add --sweep` and the Queue panel's sweep field)."""
-from dpgui_qt.core.tomlcompat import split_top_level
+from dpgui_qt.core.config.tomlcompat import split_top_level
 
 
 def test_splits_only_outside_brackets_and_quotes():

@@ -213,9 +213,9 @@ def test_every_upstream_file_validates_or_is_listed_as_broken(path, capsys):
 def test_upstream_cosmos_dataset_is_broken_for_cosmos(corpus_configs):
     """examples/cosmos_dataset.toml has no size_buckets in its [[directory]]; diffusion-pipe
     checks every directory and quits (exit 0) before training - we say so up front."""
-    from dpgui_qt.core.document import ConfigDocument
-    from dpgui_qt.core.schema import default_registry
-    from dpgui_qt.core.validate import Options, Validator
+    from dpgui_qt.core.config.document import ConfigDocument
+    from dpgui_qt.core.config.schema import default_registry
+    from dpgui_qt.core.config.validate import Options, Validator
 
     doc = ConfigDocument.load(corpus_configs / "tdrussell__diffusion-pipe__examples__cosmos_dataset.toml")
     found = Validator(default_registry()).validate(doc, "dataset", Options(check_paths=False),

@@ -49,9 +49,9 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from dpgui_qt.core import doctor
-    from dpgui_qt.core.schema import default_registry
+    from dpgui_qt.core.config.schema import default_registry
     from dpgui_qt.gui.doctor_dialog import DoctorDialog
-    from dpgui_qt.gui.new_dialog import NewConfigDialog
+    from dpgui_qt.gui.config.new_dialog import NewConfigDialog
 
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory() as d:

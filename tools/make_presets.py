@@ -7,7 +7,7 @@ Two kinds of presets are written:
 * SOURCED -- the settings and GPU memory figure diffusion-pipe itself states (an
   example config or docs/supported_models.md, with file and line);
 * estimated -- for every model type, adapter and GPU tier (12/16/24/48/80 GB),
-  the least aggressive settings whose estimate (dpgui_qt/core/memory.py, formula
+  the least aggressive settings whose estimate (dpgui_qt/core/config/memory.py, formula
   stored with the preset) stays under 85 % of the tier; tiers nothing fits are
   left out.
 
@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dpgui_qt.core import memory  # noqa: E402
-from dpgui_qt.core.presets import TIERS  # noqa: E402
-from dpgui_qt.core.schema import default_registry  # noqa: E402
+from dpgui_qt.core.config import memory  # noqa: E402
+from dpgui_qt.core.config.presets import TIERS  # noqa: E402
+from dpgui_qt.core.config.schema import default_registry  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "schemas" / "presets"
 DOCS = "docs/supported_models.md"
@@ -143,8 +143,8 @@ def dtype_key(schema: dict) -> str | None:
 
 def values_for(registry, mt, adapter, s: dict) -> dict:
     """The parsed values of the config the preset would write (template + settings)."""
-    from dpgui_qt.core.document import ConfigDocument
-    from dpgui_qt.core.presets import Preset, build_text
+    from dpgui_qt.core.config.document import ConfigDocument
+    from dpgui_qt.core.config.presets import Preset, build_text
 
     p = Preset(name="probe", model_type=mt, title="", adapter=adapter, tier=0, memory={}, set=dict(s))
     return ConfigDocument.from_text(build_text(registry, p)).values()

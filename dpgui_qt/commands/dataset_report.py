@@ -45,7 +45,7 @@ def _err(msg: str) -> int:
 
 
 def _load(path: str):
-    from dpgui_qt.core.document import ConfigDocument, DocumentError, TomlSyntaxError
+    from dpgui_qt.core.config.document import ConfigDocument, DocumentError, TomlSyntaxError
 
     try:
         return ConfigDocument.load(path).values(), None
@@ -69,7 +69,7 @@ def run(args) -> int:
         model_type = m.get("type") if isinstance(m, dict) else None
     if not model_type:
         return _err("give --model TYPE or --config MAIN.toml (with model.type)")
-    from dpgui_qt.core.schema import default_registry
+    from dpgui_qt.core.config.schema import default_registry
 
     if default_registry().model(model_type) is None:
         return _err(f"unknown model type {model_type!r}")

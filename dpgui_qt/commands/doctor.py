@@ -31,7 +31,7 @@ def add_parser(subparsers, name: str = "doctor") -> argparse.ArgumentParser:
 
 
 def _config_needs(path: str) -> tuple[dict, list[str], list]:
-    from dpgui_qt.core.run.env import SetupError, load_config
+    from dpgui_qt.core.run.preflight import SetupError, load_config
 
     try:
         cfg = load_config(path)
@@ -39,7 +39,7 @@ def _config_needs(path: str) -> tuple[dict, list[str], list]:
         raise SystemExit(f"dpgui doctor: {exc}")
     model = cfg.get("model") if isinstance(cfg.get("model"), dict) else {}
     outs = [cfg["output_dir"]] if isinstance(cfg.get("output_dir"), str) else []
-    from dpgui_qt.core.memory import swapped_gb
+    from dpgui_qt.core.config.memory import swapped_gb
 
     needs = {"model_type": model.get("type") if isinstance(model.get("type"), str) else None,
              "blocks_to_swap": cfg.get("blocks_to_swap") if isinstance(cfg.get("blocks_to_swap"), int) else None,

@@ -6,9 +6,9 @@ import json
 import os
 import sys
 
-from dpgui_qt.core import keypath as kp
+from dpgui_qt.core.config import keypath as kp
 from dpgui_qt.core import safeio
-from dpgui_qt.core.document import (MISSING, ConflictError, ConfigDocument, DocumentError,
+from dpgui_qt.core.config.document import (MISSING, ConflictError, ConfigDocument, DocumentError,
                                      RawValue, ReadOnlyError)
 
 
@@ -93,8 +93,8 @@ def _get(args) -> int:
 
 
 def _errors(doc: ConfigDocument) -> list:
-    from dpgui_qt.core.schema import default_registry
-    from dpgui_qt.core.validate import Options, Validator
+    from dpgui_qt.core.config.schema import default_registry
+    from dpgui_qt.core.config.validate import Options, Validator
 
     validator = Validator(default_registry())
     return [f for f in validator.validate(doc, None, Options(check_paths=False)) if f.is_error]

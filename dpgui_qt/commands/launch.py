@@ -126,7 +126,7 @@ def _build_spec(args, checkout, deepspeed):
 
 
 def run(args) -> int:
-    from dpgui_qt.core.run import env as envmod
+    from dpgui_qt.core.run import preflight as envmod
     from dpgui_qt.core.run.spec import SpecError
 
     if args.attach:

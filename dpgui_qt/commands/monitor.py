@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"dpgui monitor: {args.path}: no such file or folder", file=sys.stderr)
         return 2
     if args.replay is not None and not path.is_file():
-        from dpgui_qt.core.history import find_run_log
+        from dpgui_qt.core.monitor.history import find_run_log
 
         log = find_run_log(path) if path.is_dir() else None
         if log is None:
@@ -75,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
     from dpgui_qt.gui.app import _make_app
 
     app = _make_app(getattr(args, "qt_args", None), screenshot=bool(args.screenshot))
-    from dpgui_qt.core.gpu import FakeSampler
-    from dpgui_qt.core.history import read_plan
+    from dpgui_qt.core.monitor.gpu import FakeSampler
+    from dpgui_qt.core.monitor.history import read_plan
     from dpgui_qt.gui.monitor.window import MonitorWindow
 
     sampler = FakeSampler(count=args.fake_gpus) if args.fake_gpus else None

@@ -53,7 +53,7 @@ def add_parser(subparsers, name: str = "outputs"):
 
 
 def _print_report(rep) -> None:
-    from dpgui_qt.core.outputs import human_size as hs
+    from dpgui_qt.core.monitor.outputs import human_size as hs
     print(f"{rep.output_dir}: {len(rep.runs)} run(s), {hs(rep.runs_size)} "
           f"(saved models {hs(rep.saves_size)}, checkpoints {hs(rep.checkpoints_size)})")
     for r in rep.runs:
@@ -84,7 +84,7 @@ def _print_report(rep) -> None:
 
 
 def run(args) -> int:
-    from dpgui_qt.core import outputs as o
+    from dpgui_qt.core.monitor import outputs as o
     from dpgui_qt.core.trash import trash_available
 
     out = Path(args.output_dir)

@@ -38,7 +38,7 @@ def _checkout(given: str | None) -> str | None:
     if given:
         return given
     from dpgui_qt.core.doctor.target import saved_environment
-    from dpgui_qt.core.run import env as envmod
+    from dpgui_qt.core.run import preflight as envmod
 
     try:
         return str(envmod.find_checkout(saved_environment().get("checkout") or None))
@@ -47,13 +47,13 @@ def _checkout(given: str | None) -> str | None:
 
 
 def run(args) -> int:
-    from dpgui_qt.core import presets as P
-    from dpgui_qt.core.schema import default_registry
+    from dpgui_qt.core.config import presets as P
+    from dpgui_qt.core.config.schema import default_registry
 
     reg = default_registry()
     mt = getattr(args, "model_type", None) or getattr(args, "model", None)
     if mt is not None and reg.model(mt) is None:
-        from dpgui_qt.core.validate import _did_you_mean
+        from dpgui_qt.core.config.validate import _did_you_mean
 
         print(f"dpgui {args.command}: unknown model type {mt!r}"
               f"{_did_you_mean(mt, reg.model_types())}; known: {', '.join(reg.model_types())}",
@@ -72,8 +72,8 @@ def run(args) -> int:
 
 
 def _new(args, reg, P) -> int:
-    from dpgui_qt.core.document import SaveError, atomic_write
-    from dpgui_qt.gui.templates import build_template
+    from dpgui_qt.core.config.document import SaveError, atomic_write
+    from dpgui_qt.core.config.templates import build_template
 
     out = Path(args.output)
     if out.exists() and not args.force:

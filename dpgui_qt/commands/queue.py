@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from dpgui_qt.core.tomlcompat import split_top_level
+from dpgui_qt.core.config.tomlcompat import split_top_level
 
 ACTIONS = ("add", "list", "remove", "cancel", "move", "pause", "resume", "on-failure", "clear")
 

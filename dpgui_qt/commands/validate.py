@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from dpgui_qt.core.document import ConfigDocument, DocumentError, TomlSyntaxError
+from dpgui_qt.core.config.document import ConfigDocument, DocumentError, TomlSyntaxError
 
 
 def add_parser(sub, name: str) -> argparse.ArgumentParser:
@@ -34,7 +34,7 @@ def add_parser(sub, name: str) -> argparse.ArgumentParser:
 
 
 def build_options(args):
-    from dpgui_qt.core.validate import Options
+    from dpgui_qt.core.config.validate import Options
 
     search = []
     checkout = args.checkout or os.environ.get("DPGUI_DIFFUSION_PIPE")
@@ -48,8 +48,8 @@ def build_options(args):
 
 
 def run(args) -> int:
-    from dpgui_qt.core.schema import default_registry
-    from dpgui_qt.core.validate import Validator
+    from dpgui_qt.core.config.schema import default_registry
+    from dpgui_qt.core.config.validate import Validator
 
     validator = Validator(default_registry())
     options = build_options(args)
@@ -74,7 +74,7 @@ def run(args) -> int:
             if not args.json:
                 print(f"{name}: error: {exc.reason if hasattr(exc, 'reason') else exc}")
             continue
-        from dpgui_qt.core.validate import detect_kind
+        from dpgui_qt.core.config.validate import detect_kind
 
         entry["kind"] = kind or detect_kind(doc.values()) or "main"
         report = validator.validate_tree(doc, entry["kind"], options)

@@ -155,7 +155,7 @@ def run_gui(args) -> int:
         window = MainWindow()
         window.resize(*SCREENSHOT_SIZE)
         if files:
-            from dpgui_qt.core.document import DocumentError
+            from dpgui_qt.core.config.document import DocumentError
             from dpgui_qt.gui.mainwindow import describe_open_error
 
             try:

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QLabel, Q
                                QVBoxLayout, QSplitter, QWidget)
 
 from dpgui_qt.core import doctor
-from dpgui_qt.core.memory import swapped_gb
+from dpgui_qt.core.config.memory import swapped_gb
 from dpgui_qt.gui import icons
 
 SETTINGS_VRAM = "doctor/vram_gb"
@@ -53,7 +53,7 @@ def target_from_env(env=None, platform: str | None = None) -> doctor.Target:
     from dpgui_qt.core.run import wsl
 
     if env is None:
-        from dpgui_qt.gui.run.runconfig import EnvSettings
+        from dpgui_qt.gui.run.launch_settings import EnvSettings
         env = EnvSettings.load()
     saved = {"checkout": env.checkout, "deepspeed": env.deepspeed, "wsl_distro": env.wsl_distro}
     host = "wsl" if wsl.is_windows(platform) else "local"

@@ -34,13 +34,13 @@ from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, Q
                                QStackedWidget, QTabWidget, QToolButton, QWidget)
 
 from dpgui_qt import __version__
-from dpgui_qt.core.document import (ConflictError, DocumentError, ReadError, ReadOnlyError,
+from dpgui_qt.core.config.document import (ConflictError, DocumentError, ReadError, ReadOnlyError,
                                     TomlSyntaxError)
 from dpgui_qt.gui import icons, messages
 from dpgui_qt.gui import settings as st
 from dpgui_qt.gui.pages import EmptyState, PageFactory, PageSlot
-from dpgui_qt.gui.problems import ProblemsPanel
-from dpgui_qt.gui.property_view import ConfigEditorPage
+from dpgui_qt.gui.config.problems import ProblemsPanel
+from dpgui_qt.gui.config.page import ConfigEditorPage
 from dpgui_qt.gui.session import DocumentSession
 from dpgui_qt.gui.start_page import StartPage
 
@@ -293,7 +293,7 @@ class MainWindow(QMainWindow):
         self.problem_button.clicked.connect(lambda: (self.problems_dock.show(),
                                                      self.problems.set_expanded(True),
                                                      self.problems_dock.raise_()))
-        from dpgui_qt.gui.memory_status import MemoryEstimateButton
+        from dpgui_qt.gui.config.memory_status import MemoryEstimateButton
 
         self.memory_button = MemoryEstimateButton(self.session, self)
         sb.addPermanentWidget(self.memory_button)
@@ -463,7 +463,7 @@ class MainWindow(QMainWindow):
         return answer == "discard"
 
     def new_file(self) -> bool:
-        from dpgui_qt.gui.new_dialog import NewConfigDialog
+        from dpgui_qt.gui.config.new_dialog import NewConfigDialog
 
         if not self.maybe_save("starting a new config"):
             return False
@@ -476,7 +476,7 @@ class MainWindow(QMainWindow):
         return True
 
     def apply_preset(self) -> bool:
-        from dpgui_qt.gui.new_dialog import ApplyPresetDialog
+        from dpgui_qt.gui.config.new_dialog import ApplyPresetDialog
 
         dlg = ApplyPresetDialog(self.session, self)
         if dlg.exec() != ApplyPresetDialog.DialogCode.Accepted:
@@ -532,7 +532,7 @@ class MainWindow(QMainWindow):
             ok = page.edit_environment()
         else:
             from dpgui_qt.gui.run.env_dialog import EnvironmentDialog
-            from dpgui_qt.gui.run.runconfig import EnvSettings
+            from dpgui_qt.gui.run.launch_settings import EnvSettings
 
             dlg = EnvironmentDialog(EnvSettings.load(), self)
             ok = dlg.exec() == EnvironmentDialog.DialogCode.Accepted
@@ -633,7 +633,7 @@ class MainWindow(QMainWindow):
         """Overwrite / Reload / cancel, with the difference between the file on disk and
         the user's version (secrets masked) under Show Details."""
         from dpgui_qt.core.secrets import mask_toml_text
-        from dpgui_qt.gui.toml_view import unified_diff
+        from dpgui_qt.gui.config.toml_view import unified_diff
 
         name = session.display_name()
         if exc.current is None:

@@ -19,11 +19,11 @@ from typing import Any, Callable
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from dpgui_qt.core import keypath as kp
+from dpgui_qt.core.config import keypath as kp
 from dpgui_qt.core import safeio
-from dpgui_qt.core.document import (Change, ConfigDocument, DocumentError, EditError, RawValue,
+from dpgui_qt.core.config.document import (Change, ConfigDocument, DocumentError, EditError, RawValue,
                                     ReadError)
-from dpgui_qt.core.schema import SchemaRegistry, default_registry
+from dpgui_qt.core.config.schema import SchemaRegistry, default_registry
 
 MAIN = "main"
 DATASET = "dataset"
@@ -55,7 +55,7 @@ def trainer_cwd() -> Path | None:
         return _TRAINER_CWD[2]
     found = None
     try:
-        from dpgui_qt.core.run.env import find_checkout
+        from dpgui_qt.core.run.preflight import find_checkout
 
         found = find_checkout(key[0] or None)
     except Exception:  # noqa: BLE001 - no checkout is a normal state here
@@ -71,7 +71,7 @@ def forget_trainer_cwd() -> None:
 
 def validation_options(**kw):
     """Validator options with diffusion-pipe's path semantics (see :func:`trainer_cwd`)."""
-    from dpgui_qt.core.validate import Options
+    from dpgui_qt.core.config.validate import Options
 
     cwd = trainer_cwd()
     return Options(search_dirs=[cwd] if cwd is not None else [], trainer_cwd=cwd, **kw)
@@ -156,7 +156,7 @@ class DocumentSession(QObject):
 
     @property
     def kind(self) -> str:
-        from dpgui_qt.core.validate import detect_kind
+        from dpgui_qt.core.config.validate import detect_kind
 
         # asked on every paint of the dataset tables: decided once per document state
         # (values() returns the same dict until the text changes)
@@ -336,7 +336,7 @@ class DocumentSession(QObject):
         def work():
             try:
                 import jsonschema  # noqa: F401
-                import dpgui_qt.core.rules  # noqa: F401
+                import dpgui_qt.core.config.rules  # noqa: F401
             except Exception:  # noqa: BLE001 - validate_now reports real failures
                 pass
 
@@ -361,7 +361,7 @@ class DocumentSession(QObject):
         if self._warmup is not None and self._warmup.is_alive():
             self._timer.start(30)  # still importing: try again shortly, never block
             return self.findings
-        from dpgui_qt.core.validate import Validator
+        from dpgui_qt.core.config.validate import Validator
 
         if self._validator is None:
             self._validator = Validator(self.registry)
@@ -369,7 +369,7 @@ class DocumentSession(QObject):
         try:
             findings = self._validator.validate(self.doc, self.kind, validation_options())
         except Exception as exc:  # noqa: BLE001 - a validator bug must not kill editing
-            from dpgui_qt.core.findings import ERROR, Finding
+            from dpgui_qt.core.config.findings import ERROR, Finding
 
             findings = [Finding(ERROR, (), f"validation failed inside dpgui: {exc}",
                                 "internal", file=str(self.doc.path or "<text>"))]

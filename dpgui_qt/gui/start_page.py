@@ -320,7 +320,7 @@ def _examples(checkout: Path) -> list[Path]:
 def _setup_state() -> dict:
     """Where diffusion-pipe and DeepSpeed are, from the Run settings (no exceptions)."""
     try:
-        from dpgui_qt.gui.run.runconfig import EnvSettings, detect
+        from dpgui_qt.gui.run.launch_settings import EnvSettings, detect
         env = EnvSettings.load()
         d = detect(env)
         return {"checkout": d.checkout, "deepspeed": d.deepspeed,

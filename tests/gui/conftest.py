@@ -86,7 +86,7 @@ def model_failures(qapp):
 
 
 def make_session(text: str, path=None):
-    from dpgui_qt.core.document import ConfigDocument
+    from dpgui_qt.core.config.document import ConfigDocument
     from dpgui_qt.gui.session import DocumentSession
 
     s = DocumentSession()

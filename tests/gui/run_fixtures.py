@@ -40,7 +40,7 @@ class FakeRun:
         self.answer = "start"
 
     def env(self, **fake):
-        from dpgui_qt.gui.run.runconfig import EnvSettings
+        from dpgui_qt.gui.run.launch_settings import EnvSettings
         fake = {"steps": 5, "delay": 0.05, **fake}
         gpus = fake.pop("gpus", 2)
         return EnvSettings(checkout=str(self.co), deepspeed=str(FAKE_DEEPSPEED), gpu_count=gpus,

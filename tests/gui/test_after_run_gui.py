@@ -94,7 +94,7 @@ def test_export_from_outputs_view(qtbot, outputs, tmp_path):
     with qtbot.waitSignal(v.finished, timeout=10000) as sig:
         v.export_selected(ask=ask)
     assert "run settings in its metadata" in sig.args[0]
-    from dpgui_qt.core.export import read_header
+    from dpgui_qt.core.monitor.export import read_header
     h, _ = read_header(loras / f"{a.name}-flux-e2.safetensors")
     assert h["__metadata__"]["dpgui_save"] == "epoch2"
     from dpgui_qt.gui.monitor.outputs_view import loras_dir_setting

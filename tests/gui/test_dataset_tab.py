@@ -12,10 +12,10 @@ from PySide6.QtCore import QMimeData, QModelIndex, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QImage
 from PySide6.QtWidgets import QApplication, QStyleOptionViewItem
 
-from dpgui_qt.core.document import MISSING
+from dpgui_qt.core.config.document import MISSING
 from dpgui_qt.gui.dataset import directory_model as dm
 from dpgui_qt.gui.dataset.properties import InheritedRole, OverridesRole
-from dpgui_qt.gui.property_model import COL_STATUS, COL_VALUE
+from dpgui_qt.gui.config.property_model import COL_STATUS, COL_VALUE
 
 from .conftest import REPO
 

@@ -9,10 +9,10 @@ import time
 import pytest
 
 from dpgui_qt.core import doctor
-from dpgui_qt.core import presets as P
-from dpgui_qt.core.document import ConfigDocument
-from dpgui_qt.core.schema import default_registry
-from dpgui_qt.gui.templates import build_template
+from dpgui_qt.core.config import presets as P
+from dpgui_qt.core.config.document import ConfigDocument
+from dpgui_qt.core.config.schema import default_registry
+from dpgui_qt.core.config.templates import build_template
 from tests import doctor_envs as E
 from tests.gui.conftest import make_session
 
@@ -67,7 +67,7 @@ def test_doctor_dialog_runs_probes_without_blocking(qtbot, envs, monkeypatch, tm
 def test_doctor_remembers_vram_for_the_preset_picker(qtbot, envs, monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     from dpgui_qt.gui.doctor_dialog import DoctorDialog, last_vram_gb
-    from dpgui_qt.gui.new_dialog import NewConfigDialog
+    from dpgui_qt.gui.config.new_dialog import NewConfigDialog
 
     dlg = DoctorDialog(target(envs["good"] / "bin" / "python"), autostart=False)
     qtbot.addWidget(dlg)
@@ -120,7 +120,7 @@ def test_doctor_reachable_from_run_page_and_preflight(window, qtbot, monkeypatch
 
 
 def test_new_dialog_lists_presets_and_differences(qtbot):
-    from dpgui_qt.gui.new_dialog import PLAIN, NewConfigDialog
+    from dpgui_qt.gui.config.new_dialog import PLAIN, NewConfigDialog
 
     dlg = NewConfigDialog(REG, None, "wan", vram_gb=23.6, checkout="", detect=False)
     qtbot.addWidget(dlg)
@@ -159,7 +159,7 @@ def test_new_dialog_upstream_preset_with_a_checkout(qtbot, tmp_path):
     (co / "examples").mkdir(parents=True)
     src = CORPUS_CONFIGS / "tdrussell__diffusion-pipe__examples__qwen_image_24gb_vram.toml"
     (co / "examples" / "qwen_image_24gb_vram.toml").write_bytes(src.read_bytes())
-    from dpgui_qt.gui.new_dialog import NewConfigDialog
+    from dpgui_qt.gui.config.new_dialog import NewConfigDialog
 
     dlg = NewConfigDialog(REG, None, "qwen_image", vram_gb=24, checkout=str(co), detect=False)
     qtbot.addWidget(dlg)
@@ -170,7 +170,7 @@ def test_new_dialog_upstream_preset_with_a_checkout(qtbot, tmp_path):
 
 
 def test_file_new_uses_the_picker(window, qtbot, monkeypatch):
-    from dpgui_qt.gui import new_dialog
+    from dpgui_qt.gui.config import new_dialog
 
     def fake_exec(self):
         self.list.setCurrentRow([self.list.item(i).data(0x0100) for i in range(self.list.count())].index("flux"))
@@ -186,7 +186,7 @@ def test_file_new_uses_the_picker(window, qtbot, monkeypatch):
 
 
 def test_apply_preset_is_one_undo_step(qtbot):
-    from dpgui_qt.gui.new_dialog import ApplyPresetDialog
+    from dpgui_qt.gui.config.new_dialog import ApplyPresetDialog
 
     text = "# my own comment\n" + build_template(REG, "qwen_image", "lora")
     s = make_session(text)
@@ -226,7 +226,7 @@ def test_apply_upstream_preset_skips_paths(qtbot, tmp_path):
 
 
 def test_memory_estimate_in_the_status_bar(window, qtbot, tmp_path):
-    from dpgui_qt.core import memory
+    from dpgui_qt.core.config import memory
 
     cfg = tmp_path / "c.toml"
     (tmp_path / "ds.toml").write_text("resolutions = [512]\nframe_buckets = [1, 33]\n")
@@ -251,7 +251,7 @@ def test_memory_estimate_in_the_status_bar(window, qtbot, tmp_path):
 
 
 def test_memory_status_names_the_sourced_figure(qtbot):
-    from dpgui_qt.gui.memory_status import MemoryEstimateButton
+    from dpgui_qt.gui.config.memory_status import MemoryEstimateButton
 
     p = P.find("wan", "14b-lora-24gb")
     s = make_session(P.build_text(REG, p))
@@ -276,7 +276,7 @@ def test_doctor_dialog_python_that_cannot_start(qtbot, tmp_path):
 def test_memory_status_dataset_shape(tmp_path):
     import os
 
-    from dpgui_qt.gui.memory_status import dataset_shape
+    from dpgui_qt.gui.config.memory_status import dataset_shape
 
     (tmp_path / "ds.toml").write_text("resolutions = [[1280, 720], 512]\nframe_buckets = [1, 33, 65]\n")
     assert dataset_shape({"dataset": "ds.toml"}, tmp_path / "c.toml") == (960, 65)

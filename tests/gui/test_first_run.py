@@ -66,7 +66,7 @@ def test_new_users_first_run(qtbot, fake_run, dialogs, tmp_path, monkeypatch):
 
     from dpgui_qt.gui import mainwindow as mw
     from dpgui_qt.gui.mainwindow import MainWindow
-    from dpgui_qt.gui.new_dialog import NewConfigDialog
+    from dpgui_qt.gui.config.new_dialog import NewConfigDialog
     from dpgui_qt.gui.run import preflight as pf
 
     fake_run.configure(steps=100000, delay=0.05)      # checkout + fake deepspeed, 2 GPUs

@@ -6,9 +6,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QStyleOptionViewItem
 
-from dpgui_qt.gui import editors as E
-from dpgui_qt.gui.property_model import COL_VALUE
-from dpgui_qt.gui.property_view import PropertyDelegate
+from dpgui_qt.gui.config import editors as E
+from dpgui_qt.gui.config.property_model import COL_VALUE
+from dpgui_qt.gui.config.page import PropertyDelegate
 
 BASE = """\
 output_dir = '/tmp/out'
@@ -263,7 +263,7 @@ def test_commits_from_one_editor_merge_into_one_undo_step(loaded):
 def test_model_switch_offers_one_undoable_cleanup(loaded):
     """flux -> wan: wan does not read diffusers_path; the banner lists it, one click
     removes such keys in one undo step, and the key's details say which types read it."""
-    from dpgui_qt.gui.property_model import COL_KEY
+    from dpgui_qt.gui.config.property_model import COL_KEY
     ed = loaded.editor
     s = loaded.session
     assert s.set_value(("model", "type"), "wan")

@@ -10,12 +10,12 @@ import time
 import pytest
 from PySide6.QtWidgets import QStyleOptionViewItem
 
-from dpgui_qt.core import keypath as kp
-from dpgui_qt.core.document import ConfigDocument
-from dpgui_qt.core.schema import default_registry
-from dpgui_qt.core.validate import Options, Validator
-from dpgui_qt.gui.property_model import COL_VALUE
-from dpgui_qt.gui.templates import build_template
+from dpgui_qt.core.config import keypath as kp
+from dpgui_qt.core.config.document import ConfigDocument
+from dpgui_qt.core.config.schema import default_registry
+from dpgui_qt.core.config.validate import Options, Validator
+from dpgui_qt.gui.config.property_model import COL_VALUE
+from dpgui_qt.core.config.templates import build_template
 
 from .conftest import REPO
 

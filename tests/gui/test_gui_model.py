@@ -6,12 +6,12 @@ import pytest
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtTest import QAbstractItemModelTester
 
-from dpgui_qt.core.document import RawValue
-from dpgui_qt.core.schema import default_registry
-from dpgui_qt.gui.property_model import (COL_STATUS, COL_VALUE, GROUP, IsSetRole, KindRole,
+from dpgui_qt.core.config.document import RawValue
+from dpgui_qt.core.config.schema import default_registry
+from dpgui_qt.gui.config.property_model import (COL_STATUS, COL_VALUE, GROUP, IsSetRole, KindRole,
                                          PathRole, PropertyTreeModel)
-from dpgui_qt.gui.property_view import PropertyFilterProxy
-from dpgui_qt.gui.templates import build_template
+from dpgui_qt.gui.config.page import PropertyFilterProxy
+from dpgui_qt.core.config.templates import build_template
 
 from .conftest import make_session
 

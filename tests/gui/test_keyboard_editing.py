@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QApplication
 
-from dpgui_qt.gui.property_model import COL_KEY, COL_VALUE
+from dpgui_qt.gui.config.property_model import COL_KEY, COL_VALUE
 from tests.gui.test_gui_editors import BASE
 
 

@@ -206,7 +206,7 @@ def test_fifty_epochs_thin_labels_and_hover_shows_them(view, qtbot, tmp_path):
 def test_run_without_grad_norm_collapses_its_panel(view, qtbot, tmp_path):
     # TensorBoard files (eval loss) but no train/grad_norm: an optimizer other than
     # genericoptim
-    from dpgui_qt.core.tbevents import encode_file_version, encode_scalar_event
+    from dpgui_qt.core.monitor.tbevents import encode_file_version, encode_scalar_event
 
     run = make_run(tmp_path / "out", steps=1000, steps_per_epoch=100, epochs=10,
                    eval_every=250, with_events=False)
@@ -325,7 +325,7 @@ def test_before_the_first_step_only_the_loss_plot_waits(view, qtbot):
 def test_events_only_run_says_what_is_missing(qtbot, tmp_path):
     """A run folder with TensorBoard files but no console log: loss and grad norm are
     shown; the lr and speed panels collapse with their reasons."""
-    from dpgui_qt.core.gpu import FakeSampler
+    from dpgui_qt.core.monitor.gpu import FakeSampler
     from dpgui_qt.gui.monitor.page import MonitorPage
 
     run = make_run(tmp_path / "out", steps=600, with_log=False, eval_every=100)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dpgui_qt.core.gpu import FakeSampler, GpuSample, GpuUnavailable, NvmlSampler
+from dpgui_qt.core.monitor.gpu import FakeSampler, GpuSample, GpuUnavailable, NvmlSampler
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from monitor_synth import make_run, write_log  # noqa: E402
 
-from dpgui_qt.core.history import config_diff, find_run_log, load_run_metrics, summarize_run  # noqa: E402
+from dpgui_qt.core.monitor.history import config_diff, find_run_log, load_run_metrics, summarize_run  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -116,7 +116,7 @@ def test_config_diff_dialog_and_open_folder(history, qtbot, monkeypatch):
 
 
 def test_show_run_opens_curves(qtbot, output_dir):
-    from dpgui_qt.core.gpu import FakeSampler
+    from dpgui_qt.core.monitor.gpu import FakeSampler
     from dpgui_qt.gui.monitor.page import MonitorPage
 
     p = MonitorPage(sampler=FakeSampler(fail="none here"))

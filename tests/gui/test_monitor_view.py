@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from monitor_synth import make_run, write_log  # noqa: E402
 
-from dpgui_qt.core.gpu import FakeSampler  # noqa: E402
+from dpgui_qt.core.monitor.gpu import FakeSampler  # noqa: E402
 from dpgui_qt.core.run.parse import EpochEvent, SaveEvent, StepEvent, parse_text  # noqa: E402
 
 
@@ -225,7 +225,7 @@ def test_follow_run_folder_reads_log_and_tensorboard(page, qtbot, tmp_path):
     assert page.view.grad_plot.isVisible()
     assert "eval/loss" in page.view._eval_curves
     # the run keeps going: more log lines and events appear and are picked up
-    from dpgui_qt.core.tbevents import encode_scalar_event
+    from dpgui_qt.core.monitor.tbevents import encode_scalar_event
 
     log = m.log_path
     with open(log, "a") as f:

@@ -8,7 +8,7 @@ import sys
 import pytest
 from PySide6.QtCore import Qt
 
-from dpgui_qt.core.run.env import Finding
+from dpgui_qt.core.run.preflight import Finding
 from dpgui_qt.gui.run import preflight as pf
 from tests.gui.run_fixtures import fake_run, live_group_psutil, open_run_page  # noqa: F401
 

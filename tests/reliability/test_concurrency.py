@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 
 from dpgui_qt.cli import main
-from dpgui_qt.core.document import ConfigDocument
+from dpgui_qt.core.config.document import ConfigDocument
 from tests.helpers import BASE_DATASET, BASE_MAIN
 
 REPO = Path(__file__).resolve().parents[2]

@@ -98,7 +98,7 @@ def test_wandb_key_is_masked_in_the_toml_and_changes_tabs(window, tmp_path, qtbo
     assert window.open_file(cfg)
     new_key = "f" * 40
     window.session.set_value(("monitoring", "wandb_api_key"), new_key)
-    from dpgui_qt.gui.toml_view import TomlDiffView, TomlPreview
+    from dpgui_qt.gui.config.toml_view import TomlDiffView, TomlPreview
 
     preview = TomlPreview(window.session)
     changes = TomlDiffView(window.session)
@@ -118,7 +118,7 @@ def test_secret_extra_env_is_not_stored_in_the_settings_file(tmp_path):
     # before: WANDB_API_KEY=... from the Run page's extra variables went into dpgui.ini (0644)
     from PySide6.QtCore import QSettings
 
-    from dpgui_qt.gui.run.runconfig import EnvSettings
+    from dpgui_qt.gui.run.launch_settings import EnvSettings
 
     ini = tmp_path / "dpgui.ini"
     qs = QSettings(str(ini), QSettings.Format.IniFormat)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dpgui_qt.core.run import env as envmod
+from dpgui_qt.core.run import preflight as envmod
 from dpgui_qt.core.run.spec import RunSpec
 
 from tests.reliability._run_support import FAKE_DEEPSPEED, cli_env, launch_cmd, make_checkout, wait_for

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dpgui_qt.core.run import control
-from dpgui_qt.core.run import env as envmod
+from dpgui_qt.core.run import preflight as envmod
 from dpgui_qt.core.run.runs import attach
 from dpgui_qt.core.run.spec import RunSpec
 from dpgui_qt.core.run.supervisor import read_state, start_run

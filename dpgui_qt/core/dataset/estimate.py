@@ -23,7 +23,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from dpgui_qt.core import rules
+from dpgui_qt.core.config import rules
 from dpgui_qt.core.dataset.buckets import DirectoryBuckets, SizeBucket
 from dpgui_qt.core.dataset.scan import (ERROR, INFO, WARNING, DatasetScan, Problem,
                                         _problem)

@@ -178,7 +178,7 @@ def skipped_video_findings(dataset_path: str | os.PathLike, model_type: str | No
     Reads the dataset TOML itself; a file that cannot be read gives no findings (the
     pre-flight reports missing or broken dataset files elsewhere)."""
     try:
-        from dpgui_qt.core.document import ConfigDocument
+        from dpgui_qt.core.config.document import ConfigDocument
         doc = ConfigDocument.load(str(dataset_path))
         values = doc.values()
     except Exception:  # noqa: BLE001

@@ -269,7 +269,7 @@ def _capabilities(model_type: str | None) -> dict:
     if not model_type:
         return {}
     try:
-        from dpgui_qt.core.schema import default_registry
+        from dpgui_qt.core.config.schema import default_registry
         return default_registry().capabilities(model_type) or {}
     except Exception:
         return {}

@@ -60,7 +60,7 @@ def cache_places(values: dict, config_path=None, limit: int = 8) -> list[tuple[s
 
 
 def schema_model_types() -> set[str]:
-    from dpgui_qt.core.schema import default_registry
+    from dpgui_qt.core.config.schema import default_registry
 
     return set(default_registry().model_types())
 

@@ -199,7 +199,7 @@ def default_target(*, checkout: str | None = None, python: str | None = None,
                    saved: dict[str, str] | None = None, environ=None) -> Target:
     """A target from explicit options, falling back to dpgui's saved settings,
     then $DPGUI_DIFFUSION_PIPE / $DPGUI_DEEPSPEED, then ref/diffusion-pipe and python3."""
-    from dpgui_qt.core.run import env as envmod
+    from dpgui_qt.core.run import preflight as envmod
 
     environ = os.environ if environ is None else environ
     saved = saved_environment() if saved is None else saved

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from dpgui_qt.core.run import env as envmod
-from dpgui_qt.core.run.env import Finding
+from dpgui_qt.core.run import preflight as envmod
+from dpgui_qt.core.run.preflight import Finding
 from dpgui_qt.core.run.spec import RunSpec, SpecError
 
 # rules whose warnings stop a run on the training machine itself
@@ -143,9 +143,9 @@ def run_gate(spec: RunSpec, *, registry=None, min_free_gb: float = envmod.DEFAUL
              scan_media: bool = True, dataset_checks: Iterable[DatasetCheck] | None = None,
              env_checks: Iterable[envmod.Check] | None = None) -> GateReport:
     """Check everything the run of ``spec`` will read.  Never raises for bad input."""
-    from dpgui_qt.core.document import ConfigDocument, DocumentError, TomlSyntaxError
-    from dpgui_qt.core.schema import default_registry
-    from dpgui_qt.core.validate import MAIN, Options, Validator
+    from dpgui_qt.core.config.document import ConfigDocument, DocumentError, TomlSyntaxError
+    from dpgui_qt.core.config.schema import default_registry
+    from dpgui_qt.core.config.validate import MAIN, Options, Validator
 
     registry = registry or default_registry()
     findings: list[Finding] = []

@@ -16,7 +16,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dpgui_qt.core.run import env as envmod
+from dpgui_qt.core.run import preflight as envmod
 from dpgui_qt.core.run.runqueue import RunQueue
 from dpgui_qt.core.run.spec import RunSpec, SpecError
 
@@ -46,8 +46,8 @@ def prepare_items(config: str | os.PathLike, queue: RunQueue, *, checkout=None, 
     """Snapshot ``config`` (or its sweep variants) into the queue folder and build
     each item's command.  Raises QueueSetupError; pre-flight errors too unless
     ``force``."""
-    from dpgui_qt.core import keypath as kp
-    from dpgui_qt.core.document import ConfigDocument, DocumentError, RawValue
+    from dpgui_qt.core.config import keypath as kp
+    from dpgui_qt.core.config.document import ConfigDocument, DocumentError, RawValue
 
     src = Path(config).resolve()
     try:

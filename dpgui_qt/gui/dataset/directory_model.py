@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QAbstractTableModel, QByteArray, QMimeData, QModelIndex, Qt, QUrl
 from PySide6.QtGui import QBrush, QFont, QGuiApplication, QPalette
 
-from dpgui_qt.core.document import MISSING, Change
+from dpgui_qt.core.config.document import MISSING, Change
 from dpgui_qt.gui import icons
 from dpgui_qt.gui.bind import bind
 

@@ -45,7 +45,7 @@ class DatasetSession(DocumentSession):
         if self._warmup is not None and self._warmup.is_alive():
             self._timer.start(30)
             return self.findings
-        from dpgui_qt.core.validate import Validator
+        from dpgui_qt.core.config.validate import Validator
 
         if self._validator is None:
             self._validator = Validator(self.registry)
@@ -57,7 +57,7 @@ class DatasetSession(DocumentSession):
                 self.doc, DATASET, validation_options(),
                 model_type=model_type, main_values=main_values)
         except Exception as exc:  # noqa: BLE001 - a validator bug must not kill editing
-            from dpgui_qt.core.findings import ERROR, Finding
+            from dpgui_qt.core.config.findings import ERROR, Finding
 
             findings = [Finding(ERROR, (), f"validation failed inside dpgui: {exc}",
                                 "internal", file=str(self.doc.path or "<text>"))]
@@ -78,8 +78,8 @@ class DatasetRef:
 
 def dataset_references(main_doc, registry=None) -> list[DatasetRef]:
     """The dataset files ``main_doc`` names, resolved like ``dpgui validate`` does."""
-    from dpgui_qt.core.schema import default_registry
-    from dpgui_qt.core.validate import Validator
+    from dpgui_qt.core.config.schema import default_registry
+    from dpgui_qt.core.config.validate import Validator
 
     v = Validator(registry or default_registry())
     out = []
@@ -109,7 +109,7 @@ def relative_reference(target: Path, main_path: Path | None) -> str:
 
 def dataset_template(image_dir: str | None = None) -> str:
     """A small, valid dataset config: 512 px, AR bucketing on, one directory."""
-    from dpgui_qt.core.placeholders import IMAGE_DIR_PLACEHOLDER, MARK
+    from dpgui_qt.core.config.placeholders import IMAGE_DIR_PLACEHOLDER, MARK
 
     # absolute: diffusion-pipe reads a relative folder from its own working directory
     path = os.path.abspath(os.path.expanduser(image_dir)) if image_dir else IMAGE_DIR_PLACEHOLDER

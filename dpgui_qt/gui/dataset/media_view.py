@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel
                                QListView, QPlainTextEdit, QSlider, QStyle,
                                QStyledItemDelegate, QVBoxLayout, QWidget)
 
-from dpgui_qt.core.document import DocumentError, atomic_write
+from dpgui_qt.core.config.document import DocumentError, atomic_write
 from dpgui_qt.gui import icons
 
 _R = int(Qt.ItemDataRole.UserRole) + 60

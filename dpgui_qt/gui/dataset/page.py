@@ -24,7 +24,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QStackedLayout, QTabWidget, QWidget
 
-from dpgui_qt.core.document import DocumentError, atomic_write
+from dpgui_qt.core.config.document import DocumentError, atomic_write
 from dpgui_qt.gui import icons, messages
 from dpgui_qt.gui.bind import bind
 from dpgui_qt.gui.dataset.editor import DatasetEditor

@@ -16,12 +16,12 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
-from dpgui_qt.core.document import MISSING
-from dpgui_qt.core.schema import _deref
-from dpgui_qt.gui.literals import toml_literal
-from dpgui_qt.gui.property_model import (COL_KEY, COL_STATUS, COL_VALUE, GROUP, KEY,
+from dpgui_qt.core.config.document import MISSING
+from dpgui_qt.core.config.schema import _deref
+from dpgui_qt.core.config.literals import toml_literal
+from dpgui_qt.gui.config.property_model import (COL_KEY, COL_STATUS, COL_VALUE, GROUP, KEY,
                                          Node, PathRole, PropertyTreeModel, _Builder, _short)
-from dpgui_qt.gui.property_view import PropertyFilterProxy
+from dpgui_qt.gui.config.page import PropertyFilterProxy
 
 INHERIT_COLOR = QColor("#2f7fb8")
 InheritedRole = int(Qt.ItemDataRole.UserRole) + 30  # (source, value) or None

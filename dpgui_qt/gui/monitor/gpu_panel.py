@@ -10,7 +10,7 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import (QFrame, QGridLayout, QLabel, QProgressBar, QScrollArea,
                                QSizePolicy, QVBoxLayout, QWidget)
 
-from dpgui_qt.core.gpu import MEMORY_WARN, GpuHistory, GpuSample, GpuSampler, GpuUnavailable, \
+from dpgui_qt.core.monitor.gpu import MEMORY_WARN, GpuHistory, GpuSample, GpuSampler, GpuUnavailable, \
     default_sampler
 
 __all__ = ["GpuPanel", "Sparkline", "SamplerWorker"]

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QHB
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from dpgui_qt.gui.workers import ResultPump
-from dpgui_qt.core.history import RunSummary, config_diff, load_run_metrics, summarize_run
+from dpgui_qt.core.monitor.history import RunSummary, config_diff, load_run_metrics, summarize_run
 from dpgui_qt.core.run.runs import list_runs
 
 __all__ = ["RunHistoryView", "ConfigDiffDialog", "RUN_COLORS", "human_size"]
@@ -233,7 +233,7 @@ class RunHistoryView(QWidget):
         s = self._summary(paths[0]) if len(paths) == 1 else None
         if s is None or s.folder.config_copy is None:
             return False
-        from dpgui_qt.core.outputs import scan_run
+        from dpgui_qt.core.monitor.outputs import scan_run
         ds = scan_run(s.path).dataset_copy
         self.newConfigFromRun.emit(str(s.folder.config_copy), str(ds or ""))
         return True

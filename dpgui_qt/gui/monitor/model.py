@@ -1,6 +1,6 @@
 """MonitorModel: the run the monitor shows, fed by the Run page or following files itself.
 
-Three ways in, one :class:`~dpgui_qt.core.metrics.RunMetrics`:
+Three ways in, one :class:`~dpgui_qt.core.monitor.metrics.RunMetrics`:
 
 * ``feed_events(events)`` -- parsed events from whoever already reads the log
   (the Run page's LogParser). Call ``attach_run(run_dir, fed=True)`` once the run
@@ -17,7 +17,7 @@ and hands the events over; an instant replay parses one slice per timer tick
 (~40 ms of work) on the GUI thread. Both report ``loadProgress(done, total)``
 (bytes) while they catch up with the file, so the view shows how far loading
 is, and the window stays responsive throughout. The series themselves are
-bounded (:class:`~dpgui_qt.core.metrics.Series`).
+bounded (:class:`~dpgui_qt.core.monitor.metrics.Series`).
 
 ``changed`` is emitted after new data (views redraw at most ~10 times a second).
 Qt is used for the signals, the thread and the timers only.
@@ -32,12 +32,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
-from dpgui_qt.core.history import find_run_log, read_plan, is_run_dir
-from dpgui_qt.core.metrics import RunMetrics
+from dpgui_qt.core.monitor.history import find_run_log, read_plan, is_run_dir
+from dpgui_qt.core.monitor.metrics import RunMetrics
 from dpgui_qt.core.run import parse as P
 from dpgui_qt.core.run.lines import LineAssembler
 from dpgui_qt.core.run.runs import LogFollower, list_runs, read_run_folder
-from dpgui_qt.core.tbevents import EventDirReader
+from dpgui_qt.core.monitor.tbevents import EventDirReader
 
 __all__ = ["MonitorModel", "FollowWorker", "ReplaySchedule", "iter_log_events",
            "resolve_source"]
@@ -509,7 +509,7 @@ class MonitorModel(QObject):
         # the run folder's TensorBoard scalars come in as the replay reaches their step
         self._replay_rows = []
         if run_dir is not None:
-            from dpgui_qt.core.tbevents import read_scalars
+            from dpgui_qt.core.monitor.tbevents import read_scalars
 
             try:
                 rows = [tuple(r) for r in read_scalars(run_dir)]

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
                                QLineEdit, QPushButton, QSpinBox, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
-from dpgui_qt.core import outputs as o
+from dpgui_qt.core.monitor import outputs as o
 from dpgui_qt.gui.workers import ResultPump
 
 __all__ = ["OutputsView", "PrunePreviewDialog", "ExportDialog", "loras_dir_setting"]
@@ -92,7 +92,7 @@ class ExportDialog(QDialog):
 
     def __init__(self, run: o.RunOutputs, save: o.SavedOutput, parent=None):
         super().__init__(parent)
-        from dpgui_qt.core.export import export_name
+        from dpgui_qt.core.monitor.export import export_name
         self.setWindowTitle(f"Export {save.name} to ComfyUI")
         form = QFormLayout(self)
         self.folder = QLineEdit(loras_dir_setting(), self)
@@ -219,7 +219,7 @@ class OutputsView(QWidget):
         out, cfg = self.output_dir, self.config_path
         base = None
         try:   # relative dataset paths are read from the checkout the Run page uses
-            from dpgui_qt.gui.run.runconfig import EnvSettings
+            from dpgui_qt.gui.run.launch_settings import EnvSettings
             co = EnvSettings.load().checkout
             base = Path(co) if co and Path(co).is_dir() else None
         except Exception:  # noqa: BLE001 - settings are optional here
@@ -414,7 +414,7 @@ class OutputsView(QWidget):
             name += ".safetensors"
 
         def work():
-            from dpgui_qt.core.export import export_lora, run_metadata
+            from dpgui_qt.core.monitor.export import export_lora, run_metadata
             return export_lora(save.weights, folder, name, mode,
                                run_metadata(run.config_copy, run.name, save.name), overwrite=True)
 

@@ -36,7 +36,7 @@ class QueuePanel(QWidget):
     def __init__(self, state_root=None, parent=None, poll_ms: int = 1500, window=None):
         super().__init__(parent)
         if state_root is None:
-            from dpgui_qt.gui.run.runconfig import state_root as default_root
+            from dpgui_qt.gui.run.launch_settings import state_root as default_root
             state_root = default_root()
         self.state_root = Path(state_root)
         self.queue = RunQueue(queue_dir_for(self.state_root))
@@ -249,12 +249,12 @@ class QueuePanel(QWidget):
         if s.path is None or s.modified:
             self.status.setText("Save the config first: the queue runs the file on disk.")
             return False
-        from dpgui_qt.gui.run.runconfig import EnvSettings
+        from dpgui_qt.gui.run.launch_settings import EnvSettings
         env = EnvSettings.load()
         key = self.sweep_key.text().strip() or None
         values = None
         if key:
-            from dpgui_qt.core.tomlcompat import split_top_level
+            from dpgui_qt.core.config.tomlcompat import split_top_level
             raw = self.sweep_values.text()
             values = [v.strip() for v in (split_top_level(raw) or [raw]) if v.strip()]
         self.add_config(s.path, checkout=env.checkout or None, deepspeed=env.deepspeed or None,

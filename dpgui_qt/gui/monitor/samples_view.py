@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
                                QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
-from dpgui_qt.core import comfy
+from dpgui_qt.core.monitor import comfy
 from dpgui_qt.gui.workers import ResultPump
 
 __all__ = ["SamplesView"]
@@ -198,13 +198,13 @@ class SamplesView(QWidget):
         self._loss_item.setData([], [])
         self.refresh_grid()
         if p is not None:
-            from dpgui_qt.core.history import find_config_copy, load_run_metrics
+            from dpgui_qt.core.monitor.history import find_config_copy, load_run_metrics
 
             def work(p=p):
                 mt = None
                 cfg = find_config_copy(p)
                 if cfg is not None:
-                    from dpgui_qt.core.outputs import _toml
+                    from dpgui_qt.core.monitor.outputs import _toml
                     model = (_toml(cfg) or {}).get("model")
                     mt = model.get("type") if isinstance(model, dict) else None
                 return mt, load_run_metrics(p)

@@ -12,7 +12,7 @@ Reading right at a glance:
 * y ranges are fitted here, not by pyqtgraph: a constant series (the default
   constant learning rate) is drawn at its value in a +-10 % band with ticks in
   its own scale (``2e-4``), tick labels carry only the decimals the ticks differ
-  in (:func:`~dpgui_qt.core.metrics.format_ticks`), learning rates are written
+  in (:func:`~dpgui_qt.core.monitor.metrics.format_ticks`), learning rates are written
   in scientific form; the loss and the lr have a log toggle;
 * a plot without data is collapsed (no empty band) and one line under the
   plots says why (e.g. the optimizer does not report a grad norm);
@@ -42,7 +42,7 @@ import re
 
 import numpy as np
 
-from dpgui_qt.core.metrics import (Marker, Series, format_duration, format_ticks, nice_stride,
+from dpgui_qt.core.monitor.metrics import (Marker, Series, format_duration, format_ticks, nice_stride,
                                    value_range)
 
 from .model import MonitorModel
@@ -611,7 +611,7 @@ class MonitorView(QWidget):
 
     def _fit_y(self, x0: float, x1: float) -> None:
         """Fit every plot's y range to the data drawn in [x0, x1] (constant series
-        at their value, see :func:`~dpgui_qt.core.metrics.value_range`)."""
+        at their value, see :func:`~dpgui_qt.core.monitor.metrics.value_range`)."""
         def fit(vb, curves, quantile=None, log=False):
             vals = [v for v in (c.visible_values(x0, x1) for c in curves)
                     if v is not None and v.size]

@@ -10,7 +10,7 @@ still active (started by an earlier dpgui or by ``dpgui launch``).
 Modules: :mod:`.page` (RunPage), :mod:`.controller` (RunController: supervisor,
 log follower, parser, stop/kill off the UI thread), :mod:`.console`
 (ConsoleView), :mod:`.env_dialog` (EnvironmentDialog), :mod:`.preflight`,
-:mod:`.runconfig` (EnvSettings, RunOptions, settings -> RunSpec).  Importing
+:mod:`.launch_settings` (EnvSettings, RunOptions, settings -> RunSpec).  Importing
 this package is cheap; the page is built the first time it is needed.
 """
 from __future__ import annotations
@@ -133,7 +133,7 @@ def install(window, *, reattach: bool = True) -> None:
 def reattach_active(window) -> bool:
     """Follow the newest run that is still active (if any); True when attached."""
     from dpgui_qt.core.run.runs import list_sessions
-    from dpgui_qt.gui.run.runconfig import state_root
+    from dpgui_qt.gui.run.launch_settings import state_root
 
     try:
         active = list_sessions(state_root(), active_only=True)

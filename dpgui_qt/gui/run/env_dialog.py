@@ -11,9 +11,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QCheckBox, QDial
                                QPushButton, QRadioButton, QSpinBox, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
-from dpgui_qt.core.run import env as envmod
+from dpgui_qt.core.run import preflight as envmod
 from dpgui_qt.core.run import wsl
-from dpgui_qt.gui.run.runconfig import EnvSettings, detect, parse_gpu_list
+from dpgui_qt.gui.run.launch_settings import EnvSettings, detect, parse_gpu_list
 
 OK_STYLE = "color: #2e7d32;"
 BAD_STYLE = "color: #c62828;"

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
                                QToolButton, QVBoxLayout, QWidget)
 
 from dpgui_qt.core.run import control
-from dpgui_qt.core.run import env as envmod
+from dpgui_qt.core.run import preflight as envmod
 from dpgui_qt.core.run.control import Phase
 from dpgui_qt.core.run.runs import list_sessions, resume_candidates
 from dpgui_qt.core.run.spec import SpecError, masked_env
@@ -31,7 +31,7 @@ from dpgui_qt.gui.run import preflight as pf
 from dpgui_qt.gui.run.console import ConsoleSearchBar, ConsoleView
 from dpgui_qt.gui.run.controller import RunController
 from dpgui_qt.gui.run.env_dialog import EnvironmentDialog, status_html
-from dpgui_qt.gui.run.runconfig import (TRAIN_SWITCHES, EnvSettings, RunOptions, build_spec,
+from dpgui_qt.gui.run.launch_settings import (TRAIN_SWITCHES, EnvSettings, RunOptions, build_spec,
                                         headless_command, state_root)
 
 PHASE_COLORS = {
@@ -492,7 +492,7 @@ class RunPage(QWidget):
             self.spec_error = None
         except (SpecError, ValueError) as e:
             self.spec, self.spec_error = None, str(e)
-            from dpgui_qt.gui.run.runconfig import detect
+            from dpgui_qt.gui.run.launch_settings import detect
             self.detected = detect(self.env)
         self._update_preview()
         self._update_env_label()
@@ -677,7 +677,7 @@ class RunPage(QWidget):
 
     def apply_fixes(self, actions: list) -> bool:
         """One-click fixes from the gate: ("make_absolute", file, key path, absolute)."""
-        from dpgui_qt.core.document import ConfigDocument, DocumentError
+        from dpgui_qt.core.config.document import ConfigDocument, DocumentError
         done = False
         for act in actions:
             if not act or act[0] != "make_absolute":

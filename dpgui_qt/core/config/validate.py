@@ -7,7 +7,7 @@ Order of checks for one document:
    and say what to write instead;
 3. keys no schema knows (diffusion-pipe ignores them silently: a warning, with
    "did you mean"), dead keys, forbidden keys, either-or requirements;
-4. the cross-field rules in :mod:`dpgui_qt.core.rules`;
+4. the cross-field rules in :mod:`dpgui_qt.core.config.rules`;
 5. for a main config, the dataset and eval-dataset files it names, validated
    with the model type known (model-aware dataset rules).
 
@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from dpgui_qt.core import placeholders, tomlcompat
-from dpgui_qt.core.document import ConfigDocument, DocumentError
-from dpgui_qt.core.findings import ERROR, WARNING, Finding
-from dpgui_qt.core.schema import FALLBACK_OPTIMIZER, SchemaRegistry
+from dpgui_qt.core.config import placeholders, tomlcompat
+from dpgui_qt.core.config.document import ConfigDocument, DocumentError
+from dpgui_qt.core.config.findings import ERROR, WARNING, Finding
+from dpgui_qt.core.config.schema import FALLBACK_OPTIMIZER, SchemaRegistry
 
 MAIN = "main"
 DATASET = "dataset"
@@ -229,7 +229,7 @@ class Validator:
 
     # ---------------------------------------------------------------- main
     def _validate_main(self, values: dict, options: Options, doc: ConfigDocument) -> list[Finding]:
-        from dpgui_qt.core import rules
+        from dpgui_qt.core.config import rules
 
         reg = self.registry
         findings: list[Finding] = []
@@ -266,7 +266,7 @@ class Validator:
     # ------------------------------------------------------------- dataset
     def _validate_dataset(self, values: dict, options: Options, model_type: str | None,
                           main_values: dict | None, doc: ConfigDocument) -> list[Finding]:
-        from dpgui_qt.core import rules
+        from dpgui_qt.core.config import rules
 
         reg = self.registry
         schema = reg.dataset()
@@ -533,7 +533,7 @@ class Validator:
 
 # ---------------------------------------------------------------- helpers
 def _resolve(root: dict, node: Any) -> dict | None:
-    from dpgui_qt.core.schema import _deref
+    from dpgui_qt.core.config.schema import _deref
 
     return _deref(root, node)
 
@@ -555,7 +555,7 @@ def _first_sentence(text: str) -> str:
 def _table_name(path: tuple) -> str:
     if not path:
         return "the top level"
-    from dpgui_qt.core import keypath as kp
+    from dpgui_qt.core.config import keypath as kp
 
     return f"[{kp.format(path)}]"
 

@@ -14,11 +14,11 @@ from PySide6.QtWidgets import (QAbstractItemDelegate, QAbstractItemView, QApplic
                                QStyledItemDelegate, QTabWidget, QTextBrowser, QToolButton,
                                QTreeView, QVBoxLayout, QWidget)
 
-from dpgui_qt.core import keypath as kp
+from dpgui_qt.core.config import keypath as kp
 from dpgui_qt.gui import icons
 from dpgui_qt.gui.bind import bind
-from dpgui_qt.gui.literals import same_value
-from dpgui_qt.gui.property_model import (COL_KEY, COL_VALUE, GROUP, ITEM, KEY, TABLE, TABLES,
+from dpgui_qt.core.config.literals import same_value
+from dpgui_qt.gui.config.property_model import (COL_KEY, COL_VALUE, GROUP, ITEM, KEY, TABLE, TABLES,
                                          AdvancedRole, FilterTextRole, IsSetRole, KindRole,
                                          LiteralRole, PathRole, PropertyTreeModel, SeverityRole,
                                          ValueRole)
@@ -92,7 +92,7 @@ class PropertyDelegate(QStyledItemDelegate):
     @property
     def registry(self):
         if self._registry is None:  # imported on first edit, not at start-up
-            from dpgui_qt.gui.editors import EDITORS
+            from dpgui_qt.gui.config.editors import EDITORS
 
             self._registry = EDITORS
         return self._registry
@@ -102,7 +102,7 @@ class PropertyDelegate(QStyledItemDelegate):
         node = model.node(sidx) if isinstance(model, PropertyTreeModel) else None
         if node is None or node.kind != KEY or sidx.column() != COL_VALUE:
             return None
-        from dpgui_qt.gui.editors import EditorContext
+        from dpgui_qt.gui.config.editors import EditorContext
 
         schema = node.schema
         doc_path = model.session.doc.path
@@ -128,7 +128,7 @@ class PropertyDelegate(QStyledItemDelegate):
         editor._dp_loaded = state
 
     def setModelData(self, editor, model, index):
-        from dpgui_qt.gui.editors import INVALID
+        from dpgui_qt.gui.config.editors import INVALID
 
         src, sidx = source_of(index)
         new = editor.value()
@@ -158,7 +158,7 @@ class PropertyDelegate(QStyledItemDelegate):
         open with the reason beside it.  Esc always cancels."""
         from PySide6.QtCore import QEvent
 
-        from dpgui_qt.gui.editors import INVALID, ValueEditor
+        from dpgui_qt.gui.config.editors import INVALID, ValueEditor
         et = event.type()
         if isinstance(editor, ValueEditor) and (
                 et == QEvent.Type.FocusOut or (et == QEvent.Type.KeyPress and event.key() in (
@@ -487,7 +487,7 @@ class ConfigEditorPage(QWidget):
     def preview(self):
         """The TOML preview (created on first use)."""
         if self._preview is None:
-            from dpgui_qt.gui.toml_view import TomlPreview
+            from dpgui_qt.gui.config.toml_view import TomlPreview
 
             self._preview = TomlPreview(self.session, self.side)
             self._swap_tab(1, self._preview, "TOML")
@@ -497,7 +497,7 @@ class ConfigEditorPage(QWidget):
     def diff(self):
         """The diff against the file on disk (created on first use)."""
         if self._diff is None:
-            from dpgui_qt.gui.toml_view import TomlDiffView
+            from dpgui_qt.gui.config.toml_view import TomlDiffView
 
             self._diff = TomlDiffView(self.session, self.side)
             self._swap_tab(2, self._diff, "Changes")
@@ -560,7 +560,7 @@ class ConfigEditorPage(QWidget):
         if getattr(change, "kind", "") != "set" or not path or len(path) != 2 \
                 or path[1] != "type" or path[0] not in ("model", "adapter", "optimizer"):
             return
-        from dpgui_qt.gui.property_model import stale_keys
+        from dpgui_qt.gui.config.property_model import stale_keys
         slot = path[0]
         keys = stale_keys(self.session.registry, self.session.doc.values(), slot)
         if not keys:
@@ -579,8 +579,8 @@ class ConfigEditorPage(QWidget):
 
     def remove_stale(self, slot: str) -> bool:
         """Remove every key of ``[slot]`` its type does not read, as one undo step."""
-        from dpgui_qt.core.document import Change
-        from dpgui_qt.gui.property_model import stale_keys
+        from dpgui_qt.core.config.document import Change
+        from dpgui_qt.gui.config.property_model import stale_keys
         keys = stale_keys(self.session.registry, self.session.doc.values(), slot)
         if not keys:
             return False
@@ -643,7 +643,7 @@ class ConfigEditorPage(QWidget):
         value = self.model.value(node)
         n = len(value) if isinstance(value, list) else 0
         item_schema = ((node.schema or {}).get("items") or {}) if node.schema else {}
-        from dpgui_qt.core.schema import _deref
+        from dpgui_qt.core.config.schema import _deref
 
         item_schema = _deref(self.model.schema, item_schema) or {}
         new: dict = {}
@@ -676,7 +676,7 @@ class ConfigEditorPage(QWidget):
         if not ok or "=" not in text:
             return
         key, _, raw = text.partition("=")
-        from dpgui_qt.core.document import RawValue
+        from dpgui_qt.core.config.document import RawValue
 
         try:
             path = base + kp.parse(key.strip())

@@ -6,7 +6,7 @@ the keys in its ``set`` table (key paths; ``null`` removes a key), applied with
 the comment-preserving document API.  Every preset carries ``memory``: the GPU
 memory it targets and where that figure comes from -- a diffusion-pipe example
 or documentation line (``kind = "upstream"``) or an estimate with its formula
-(``kind = "estimate"``, see :mod:`dpgui_qt.core.memory`).
+(``kind = "estimate"``, see :mod:`dpgui_qt.core.config.memory`).
 
 Upstream example configs are presets too (``upstream`` entries naming
 ``examples/<file>.toml``): their text is read from the user's diffusion-pipe
@@ -20,10 +20,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dpgui_qt.core import keypath as kp
+from dpgui_qt.core.config import keypath as kp
 
 TIERS = (12, 16, 24, 48, 80)
-PRESETS_DIR = Path(__file__).resolve().parents[2] / "schemas" / "presets"   # source tree
+PRESETS_DIR = Path(__file__).resolve().parents[3] / "schemas" / "presets"   # source tree
 
 
 def presets_dir() -> Path:
@@ -146,8 +146,8 @@ def build_text(registry, preset: Preset, checkout=None, output_dir: str | None =
     """The TOML text of a new config from ``preset``."""
     if preset.is_upstream:
         return upstream_text(preset, checkout)
-    from dpgui_qt.core.document import ConfigDocument
-    from dpgui_qt.gui.templates import build_template
+    from dpgui_qt.core.config.document import ConfigDocument
+    from dpgui_qt.core.config.templates import build_template
 
     text = build_template(registry, preset.model_type, preset.adapter, output_dir=output_dir)
     head = [f"# Preset {preset.name}: {preset.title}",
@@ -165,7 +165,7 @@ def build_text(registry, preset: Preset, checkout=None, output_dir: str | None =
 def preset_changes(values: dict, preset: Preset) -> list[tuple[tuple, object, object]]:
     """(key path, current value or MISSING, new value or MISSING) for each key the preset
     sets that differs from ``values``."""
-    from dpgui_qt.core.document import MISSING
+    from dpgui_qt.core.config.document import MISSING
 
     out = []
     for key, new in preset.set.items():
@@ -181,7 +181,7 @@ def preset_changes(values: dict, preset: Preset) -> list[tuple[tuple, object, ob
 
 
 def _get(values, path):
-    from dpgui_qt.core.document import MISSING
+    from dpgui_qt.core.config.document import MISSING
 
     node = values
     for part in path:
@@ -199,8 +199,8 @@ def _get(values, path):
 def toml_value(value):
     """A value to hand to ConfigDocument.set, written the way the templates write it
     (single-quoted strings, short floats)."""
-    from dpgui_qt.core.document import RawValue
-    from dpgui_qt.gui.templates import literal
+    from dpgui_qt.core.config.document import RawValue
+    from dpgui_qt.core.config.templates import literal
 
     if isinstance(value, (str, bool, int, float, list)):
         return RawValue(literal(value))
@@ -208,7 +208,7 @@ def toml_value(value):
 
 
 def apply_changes(doc, changes) -> None:
-    from dpgui_qt.core.document import MISSING
+    from dpgui_qt.core.config.document import MISSING
 
     for path, _old, new in changes:
         if new is MISSING:
@@ -227,7 +227,7 @@ def diff_lines(base_text: str, new_text: str, base_name: str = "template",
 
 
 def show_value(v) -> str:
-    from dpgui_qt.core.document import MISSING
+    from dpgui_qt.core.config.document import MISSING
 
     if v is MISSING:
         return "(not set)"
@@ -256,7 +256,7 @@ def flatten(values: dict, prefix: str = "") -> dict[str, object]:
 
 def flat_diff(before: dict, after: dict) -> list[tuple[str, object, object]]:
     """(key, before or MISSING, after or MISSING) for every leaf that differs."""
-    from dpgui_qt.core.document import MISSING
+    from dpgui_qt.core.config.document import MISSING
 
     a, b = flatten(before), flatten(after)
     out = []

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from dpgui_qt.commands import launch as launch_cmd
-from dpgui_qt.core.run import env as envmod
+from dpgui_qt.core.run import preflight as envmod
 from dpgui_qt.core.run.spec import RunSpec, SpecError
 from dpgui_qt.core.run.wsl import is_windows as wsl_is_windows
 

@@ -20,11 +20,11 @@ from typing import Any, Iterable
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QFont, QGuiApplication, QPalette
 
-from dpgui_qt.core import keypath as kp
-from dpgui_qt.core.document import MISSING
-from dpgui_qt.core.schema import _deref
+from dpgui_qt.core.config import keypath as kp
+from dpgui_qt.core.config.document import MISSING
+from dpgui_qt.core.config.schema import _deref
 from dpgui_qt.gui import icons
-from dpgui_qt.gui.literals import toml_literal
+from dpgui_qt.core.config.literals import toml_literal
 
 GROUPS: list[tuple[str, str]] = [
     ("training", "Training"),

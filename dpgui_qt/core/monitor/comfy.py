@@ -386,7 +386,7 @@ def complete_saves(run_dir: str | os.PathLike) -> list[tuple[str, Path]]:
         entries = list(os.scandir(run_dir))
     except OSError:
         return []
-    from dpgui_qt.core.outputs import weights_file
+    from dpgui_qt.core.monitor.outputs import weights_file
     for e in entries:
         for kind in ("epoch", "step"):
             n = e.name
@@ -406,7 +406,7 @@ def sample_save(settings: SampleSettings, run_dir: str | os.PathLike, save_name:
     """Export one saved LoRA and render every prompt with it; each failure is a
     result with ``error`` set (ComfyUI down, missing node, bad workflow), never an
     exception.  Images go to ``<run>/dpgui-samples/<save>/p<i>.png``."""
-    from dpgui_qt.core.export import export_lora, export_name, run_metadata
+    from dpgui_qt.core.monitor.export import export_lora, export_name, run_metadata
 
     run_dir = Path(run_dir)
     store = SamplesStore(run_dir)
@@ -432,7 +432,7 @@ def sample_save(settings: SampleSettings, run_dir: str | os.PathLike, save_name:
         dest.mkdir(parents=True, exist_ok=True)
         name = export_name(run_dir.name, model_type, int(save_name.lstrip("epochst") or 0),
                            "epoch" if save_name.startswith("epoch") else "step")
-        from dpgui_qt.core.outputs import scan_run
+        from dpgui_qt.core.monitor.outputs import scan_run
         info = scan_run(run_dir)
         if model_type is None:
             model_type = info.model_type

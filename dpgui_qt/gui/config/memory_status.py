@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QPlainTextEdit
 from dpgui_qt.gui.bind import bind
 
 if TYPE_CHECKING:  # the estimate's modules load with the first estimate, after the first paint
-    from dpgui_qt.core import memory
-    from dpgui_qt.core import presets as P
+    from dpgui_qt.core.config import memory
+    from dpgui_qt.core.config import presets as P
 
 ARROW = {"lowers": "↓", "raises": "↑", "neutral": "·"}
 
@@ -49,7 +49,7 @@ def dataset_shape(values: dict, config_path) -> tuple[int | None, int | None]:
 
 def matching_preset(values: dict) -> P.Preset | None:
     """A sourced preset whose settings this config has exactly (for the diffusion-pipe figure)."""
-    from dpgui_qt.core import presets as P
+    from dpgui_qt.core.config import presets as P
 
     model = values.get("model") if isinstance(values.get("model"), dict) else {}
     mt = model.get("type")
@@ -71,7 +71,7 @@ def basis(values: dict, config_path=None) -> tuple[memory.Estimate | None, str]:
 
 
 def basis_and_match(values: dict, config_path=None):
-    from dpgui_qt.core import memory
+    from dpgui_qt.core.config import memory
 
     res, frames = dataset_shape(values, config_path)
     est = memory.estimate(values, res, frames)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dpgui_qt.core import keypath as kp
+from dpgui_qt.core.config import keypath as kp
 
 ERROR = "error"
 WARNING = "warning"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from dpgui_qt.core.findings import ERROR, WARNING, Finding
+from dpgui_qt.core.config.findings import ERROR, WARNING, Finding
 
 MAIN = "main"
 DATASET = "dataset"

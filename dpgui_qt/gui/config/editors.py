@@ -25,9 +25,9 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel,
                                QLineEdit, QSpinBox, QStackedWidget, QToolButton, QWidget)
 
-from dpgui_qt.core.document import RawValue
-from dpgui_qt.core.schema import _deref
-from dpgui_qt.core.tomlcompat import split_top_level
+from dpgui_qt.core.config.document import RawValue
+from dpgui_qt.core.config.schema import _deref
+from dpgui_qt.core.config.tomlcompat import split_top_level
 
 
 class _Invalid:
@@ -59,7 +59,7 @@ class EditorContext:
                              self.root, self.base_dir)
 
 
-from dpgui_qt.gui.literals import float_text, parse_literal, same_value, toml_literal  # noqa: E402,F401
+from dpgui_qt.core.config.literals import float_text, parse_literal, same_value, toml_literal  # noqa: E402,F401
 
 
 def _range(schema: dict) -> tuple[float | None, float | None]:

@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QComboBox, QDial
                                QVBoxLayout, QWidget)
 
 from dpgui_qt import DIFFUSION_PIPE_COMMIT
-from dpgui_qt.core import presets as P
-from dpgui_qt.gui.templates import build_template, choose_adapter, model_title
-from dpgui_qt.gui.toml_view import CodeView, TomlHighlighter
+from dpgui_qt.core.config import presets as P
+from dpgui_qt.core.config.templates import build_template, choose_adapter, model_title
+from dpgui_qt.gui.config.toml_view import CodeView, TomlHighlighter
 
 PLAIN = "(plain template)"
 
@@ -28,8 +28,8 @@ PLAIN = "(plain template)"
 def _checkout() -> str | None:
     """The diffusion-pipe checkout of the Run settings (for upstream example presets)."""
     try:
-        from dpgui_qt.core.run import env as envmod
-        from dpgui_qt.gui.run.runconfig import EnvSettings
+        from dpgui_qt.core.run import preflight as envmod
+        from dpgui_qt.gui.run.launch_settings import EnvSettings
 
         return str(envmod.find_checkout(EnvSettings.load().checkout or None))
     except Exception:  # noqa: BLE001 - no checkout: upstream presets are shown disabled
@@ -307,7 +307,7 @@ class NewConfigDialog(QDialog):
             return
         import tomllib
 
-        from dpgui_qt.core.document import MISSING
+        from dpgui_qt.core.config.document import MISSING
         base = tomllib.loads(self.plain_text())
         new = tomllib.loads(text)
         for key, a, b in P.flat_diff(base, new):
@@ -436,7 +436,7 @@ class ApplyPresetDialog(QDialog):
             self._changes = P.changes_for_open(self.session.doc.values(), p, self.checkout)
         except P.PresetError as exc:
             self.memory.setText(html.escape(str(exc)))
-        from dpgui_qt.core import keypath as kp
+        from dpgui_qt.core.config import keypath as kp
         for path, old, new in self._changes:
             self.diff.addTopLevelItem(QTreeWidgetItem([kp.format(path), P.show_value(old),
                                                        P.show_value(new)]))
@@ -450,7 +450,7 @@ class ApplyPresetDialog(QDialog):
 
 def apply_preset(session, preset: P.Preset, changes: list) -> bool:
     """Apply ``changes`` to the session's document as one undo step."""
-    from dpgui_qt.core.document import ConfigDocument
+    from dpgui_qt.core.config.document import ConfigDocument
 
     if not changes:
         return True

@@ -5,7 +5,7 @@ Values come from the schemas: the model file's ``x-dpgui-template`` (the
 ``[model]`` table) and ``x-dpgui-template-main`` (top-level keys worth setting for
 that model), on top of general defaults written here. Paths are placeholders
 under ``/models`` and ``/data``, marked with an inline ``# placeholder`` comment and
-recognised by :mod:`dpgui_qt.core.placeholders` (the launch gate refuses them);
+recognised by :mod:`dpgui_qt.core.config.placeholders` (the launch gate refuses them);
 everything else validates as it is.  Comments are whole sentences, wrapped.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import math
 
 import tomlkit
 
-from dpgui_qt.core.placeholders import DATASET_PLACEHOLDER, MARK, is_placeholder, output_dir_placeholder
+from dpgui_qt.core.config.placeholders import DATASET_PLACEHOLDER, MARK, is_placeholder, output_dir_placeholder
 from dpgui_qt.core.text import comment_lines, first_sentence
 
 # (key, TOML literal, comment) -- comments are our own short explanations

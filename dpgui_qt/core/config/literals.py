@@ -7,7 +7,7 @@ from typing import Any
 
 import tomlkit
 
-from dpgui_qt.core.document import RawValue
+from dpgui_qt.core.config.document import RawValue
 
 
 def toml_literal(value: Any) -> str:

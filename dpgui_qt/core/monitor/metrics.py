@@ -37,7 +37,7 @@
 :class:`RunMetrics`
     Everything the monitor shows for one run, fed with the parser's events
     (:mod:`dpgui_qt.core.run.parse`) and TensorBoard scalars
-    (:mod:`dpgui_qt.core.tbevents`): loss, learning rate, iteration time,
+    (:mod:`dpgui_qt.core.monitor.tbevents`): loss, learning rate, iteration time,
     samples/s, TensorBoard series by tag, epoch / save / checkpoint / eval
     markers, and the progress (step, epoch, ETA) against the config's plan.
 """
@@ -567,7 +567,7 @@ class RunMetrics:
 
     ``feed(events)`` takes :mod:`~dpgui_qt.core.run.parse` events in log order;
     ``feed_scalars(rows)`` takes ``(tag, step, value, wall_time)`` rows from
-    :class:`~dpgui_qt.core.tbevents.EventDirReader`. ``set_plan(epochs, max_steps)``
+    :class:`~dpgui_qt.core.monitor.tbevents.EventDirReader`. ``set_plan(epochs, max_steps)``
     gives the config's stopping rule for the ETA.
     """
 

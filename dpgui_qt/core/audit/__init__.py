@@ -129,14 +129,14 @@ class NotACheckout(AuditError):
 
 def default_schemas_dir() -> Path:
     """The ``schemas/`` folder that ships with dpgui."""
-    return Path(__file__).resolve().parent.parent.parent / "schemas"
+    return Path(__file__).resolve().parents[3] / "schemas"
 
 
 def locate_checkout(setting: str | os.PathLike | None = None) -> Path | None:
     """Where dpgui looks for diffusion-pipe: the app setting (passed in by the GUI), then
     ``$DPGUI_DIFFUSION_PIPE``, then ``ref/diffusion-pipe`` in the dpgui source tree.
     The first candidate with a ``train.py`` wins; ``None`` when there is none."""
-    repo = Path(__file__).resolve().parent.parent.parent
+    repo = Path(__file__).resolve().parents[3]
     for cand in (setting, os.environ.get("DPGUI_DIFFUSION_PIPE"), repo / "ref" / "diffusion-pipe"):
         if cand and (Path(cand).expanduser() / "train.py").is_file():
             return Path(cand).expanduser()

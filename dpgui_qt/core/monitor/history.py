@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from dpgui_qt.core.metrics import RunMetrics
+from dpgui_qt.core.monitor.metrics import RunMetrics
 from dpgui_qt.core.run.lines import LineAssembler
 from dpgui_qt.core.run.outcome import classify
 from dpgui_qt.core.run.parse import LogParser, StepEvent
@@ -26,7 +26,7 @@ from dpgui_qt.core.run.runs import LOG_SUBDIR, RunFolder, read_run_folder
 from dpgui_qt.core.run.supervisor import (
     RUN_DIR_FORMAT, RUN_DIR_RE, parse_run_dir_name, read_state, registered_runs,
 )
-from dpgui_qt.core.tbevents import EventDirReader
+from dpgui_qt.core.monitor.tbevents import EventDirReader
 
 __all__ = ["RunSummary", "find_run_log", "summarize_run", "load_run_metrics", "config_diff",
            "read_plan", "find_config_copy", "parse_log_file", "TAIL_BYTES", "RUNNING_WINDOW_S"]

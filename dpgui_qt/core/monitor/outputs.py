@@ -444,7 +444,7 @@ def _dataset_dirs(dataset_cfg_path: Path) -> tuple[dict, list[dict]]:
 def _default_bases() -> list[Path]:
     """Where diffusion-pipe would read relative paths: its checkout (train.py runs there)."""
     try:
-        from dpgui_qt.core.run.env import SetupError, find_checkout
+        from dpgui_qt.core.run.preflight import SetupError, find_checkout
         try:
             return [Path(find_checkout(None))]
         except SetupError:

@@ -29,9 +29,9 @@ from tomlkit import items as tk_items
 from tomlkit.container import Container, OutOfOrderTableProxy
 from tomlkit.exceptions import TOMLKitError
 
-from dpgui_qt.core import keypath as kp
-from dpgui_qt.core import locate as _locate
-from dpgui_qt.core import tomlcompat
+from dpgui_qt.core.config import keypath as kp
+from dpgui_qt.core.config import locate as _locate
+from dpgui_qt.core.config import tomlcompat
 
 
 class _Missing:
