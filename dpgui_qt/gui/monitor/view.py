@@ -42,8 +42,8 @@ import re
 
 import numpy as np
 
-from dpgui_qt.core.monitor.metrics import (Marker, Series, format_duration, format_ticks, nice_stride,
-                                   value_range)
+from dpgui_qt.core.monitor.metrics import Marker, Series, format_ticks, nice_stride, value_range
+from dpgui_qt.core.text import format_duration
 
 from .model import MonitorModel
 

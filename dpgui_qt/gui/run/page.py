@@ -25,6 +25,7 @@ from dpgui_qt.core.run import preflight as envmod
 from dpgui_qt.core.run.control import Phase
 from dpgui_qt.core.run.runs import list_sessions, resume_candidates
 from dpgui_qt.core.run.spec import SpecError, masked_env
+from dpgui_qt.core.text import format_duration
 from dpgui_qt.gui import icons, messages
 from dpgui_qt.gui.bind import bind
 from dpgui_qt.gui.run import preflight as pf
@@ -50,15 +51,6 @@ def _mono() -> QFont:
     f = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
     f.setStyleHint(QFont.StyleHint.Monospace)
     return f
-
-
-def fmt_duration(s: float | None) -> str:
-    if s is None or s < 0:
-        return "–"
-    s = int(s)
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
 
 
 class _CompactText(QPlainTextEdit):
@@ -962,7 +954,7 @@ class RunPage(QWidget):
             except ValueError:
                 end = None
         if start:
-            sub.append("elapsed " + fmt_duration((end or time.time()) - start))
+            sub.append("elapsed " + format_duration((end or time.time()) - start))
         pid = st.get("pid")
         if pid:
             alive = c.handle.trainer_alive(st) if not c.ended else False
