@@ -177,6 +177,7 @@ class RunPage(QWidget):
         self.detected = None
         self._output_dir: str | None = None
         self._starting = False
+        self.announcing_start = False   # True while our own start emits runRequested
         self._build()
         self.controller = RunController(self.console, self)
         c = self.controller
@@ -610,16 +611,13 @@ class RunPage(QWidget):
         return True
 
     def _status(self, msg: str, ms: int = 5000) -> None:
-        sb = getattr(self.window_, "statusBar", None)
-        if sb is not None:
-            sb().showMessage(msg, ms)
+        self.window_.statusBar().showMessage(msg, ms)
 
     # ============================================================== pre-flight
     def _documents(self) -> list:
         """The documents this run reads that are open here: the main config and its
         dataset / eval dataset files."""
-        comp = getattr(self.window_, "companions", None)
-        return [self.session] + (list(comp()) if comp is not None else [])
+        return [self.session] + list(self.window_.companions())
 
     def save_for_start(self) -> list | None:
         """diffusion-pipe reads the files on disk: ask to save every edited document of
@@ -731,13 +729,11 @@ class RunPage(QWidget):
         self.title_label.setText("Starting…")
         self.sub_label.setText(cmd.preview()[:160])
         self._update_buttons()
-        rr = getattr(self.window_, "runRequested", None)
-        if rr is not None:
-            self._emitting = True
-            try:
-                rr.emit()
-            finally:
-                self._emitting = False
+        self.announcing_start = True
+        try:
+            self.window_.runRequested.emit()
+        finally:
+            self.announcing_start = False
         self.controller.start(cmd, state_root(), config=str(self.spec.config),
                               output_dir=envmod.output_dir_on_host(self.spec, values),
                               resume_from=self.spec.resume_name,
@@ -987,7 +983,7 @@ class RunPage(QWidget):
         for name, acts in (("run.start", not busy), ("run.stop", "stop" in allowed),
                            ("run.kill", "kill" in allowed), ("run.save", "save" in allowed),
                            ("run.save_quit", "save_quit" in allowed)):
-            a = getattr(self.window_, "actions", {}).get(name)
+            a = self.window_.actions.get(name)
             if a is not None:
                 a.setEnabled(acts)
 
