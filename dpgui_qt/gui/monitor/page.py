@@ -88,7 +88,7 @@ class MonitorPage(QWidget):
         self.model.sourceChanged.connect(self._source_changed)
         self.model.message.connect(self._message)
         self.tabs.currentChanged.connect(self._tab_changed)
-        if window is not None:
+        if window is not None and hasattr(window, "session"):
             s = window.session
             bind(s.changed, self, lambda _c: self.read_config())
             s.documentReplaced.connect(self.read_config)
@@ -182,7 +182,7 @@ class MonitorPage(QWidget):
     def new_config_from_run(self, config: str, dataset: str = "") -> bool:
         """Open a run's copied config (and dataset config) as new, unsaved documents."""
         w = self.window_
-        if w is None:
+        if w is None or not hasattr(w, "session"):
             return False
         try:
             text = Path(config).read_text(encoding="utf-8")
@@ -190,10 +190,11 @@ class MonitorPage(QWidget):
         except (OSError, UnicodeDecodeError) as e:
             self._message(f"Cannot read the run's config copy: {e}")
             return False
-        if not w.maybe_save("opening a config from a run"):
+        if hasattr(w, "maybe_save") and not w.maybe_save("opening a config from a run"):
             return False
         w.session.new_from_text(text)
-        w.show_page("config")
+        if hasattr(w, "show_page"):
+            w.show_page("config")
         if ds_text is not None:
             from dpgui_qt.gui.mainwindow import MainWindow
             other = MainWindow(w.session.registry)
@@ -207,7 +208,7 @@ class MonitorPage(QWidget):
     def _message(self, text: str) -> None:
         self.message.emit(text)
         w = self.window_
-        if w is not None:
+        if w is not None and hasattr(w, "statusBar"):
             w.statusBar().showMessage(text, 8000)
 
     # -------------------------------------------------------------- cleanup

@@ -243,7 +243,7 @@ class QueuePanel(QWidget):
 
     def add_current(self) -> bool:
         w = self.window_
-        if w is None:
+        if w is None or not hasattr(w, "session"):
             return False
         s = w.session
         if s.path is None or s.modified:
