@@ -305,7 +305,6 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.problem_button)
 
     def _make_slots(self) -> None:
-        A = self.actions
         open_ds = self._action("dataset.open", "Open Dataset Config", self.open_dataset_config,
                                None, "open", "Open the dataset TOML this config names")
         self.dataset_empty = EmptyState(

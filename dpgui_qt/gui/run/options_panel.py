@@ -1,0 +1,155 @@
+"""The Run page's left column, top: where training runs (:class:`EnvironmentBox`) and
+how this run starts (:class:`RunOptionsPanel`: resume, train.py switches, dataset dump)."""
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout,
+                               QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+                               QSizePolicy, QToolButton, QVBoxLayout)
+
+from dpgui_qt.gui.run.launch_settings import TRAIN_SWITCHES, RunOptions
+
+
+class EnvironmentBox(QGroupBox):
+    """What was found (checkout, deepspeed, GPUs...) with Change… and Doctor… beside it."""
+
+    def __init__(self, parent=None):
+        super().__init__("Environment", parent)
+        el = QHBoxLayout(self)        # the buttons beside the status: the page fits 1280x800
+        self.env_label = QLabel(self)
+        self.env_label.setTextFormat(Qt.TextFormat.RichText)
+        self.env_label.setWordWrap(True)
+        self.env_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        el.addWidget(self.env_label, 1)
+        self.env_btn = QPushButton("Change…", self)
+        self.env_btn.setToolTip("diffusion-pipe checkout, Python environment, GPUs, port, NCCL "
+                                "and extra variables (Run ▸ Environment…)")
+        self.doctor_btn = QPushButton("Doctor…", self)
+        self.doctor_btn.setToolTip("Check this environment: torch and its CUDA/GPU architectures, "
+                                   "driver, deepspeed, flash-attn, requirements, submodules, disk")
+        eb = QVBoxLayout()
+        eb.setSpacing(2)
+        eb.addWidget(self.env_btn)
+        eb.addWidget(self.doctor_btn)
+        eb.addStretch(1)
+        el.addLayout(eb)
+
+
+class RunOptionsPanel(QGroupBox):
+    """Resume from, the train.py switches, dump dataset. ``changed`` on every edit by
+    the user (not on :meth:`set_options` or :meth:`set_resume_candidates`)."""
+
+    changed = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__("Run options", parent)
+        ol = QFormLayout(self)
+        ol.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        ol.addRow("Resume from:", self._build_resume_row())
+        self.switches: dict[str, QCheckBox] = {}
+        ol.addRow(self._build_switches())
+        ol.addRow("Dump dataset:", self._build_dump_row())
+
+    def _build_resume_row(self) -> QHBoxLayout:
+        rrow = QHBoxLayout()
+        self.resume_combo = QComboBox(self)
+        self.resume_combo.setToolTip("Resume from a run folder in output_dir that holds a "
+                                     "checkpoint (newest first). The folder is passed by name, "
+                                     "never as the bare flag, which would pick the newest folder "
+                                     "even when it has no checkpoint.")
+        self.resume_combo.currentIndexChanged.connect(lambda _i: self.changed.emit())
+        self.resume_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.resume_combo.setMinimumContentsLength(14)
+        self.resume_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        rrow.addWidget(self.resume_combo, 1)
+        self.refresh_btn = QToolButton(self)
+        self.refresh_btn.setText("⟳")
+        self.refresh_btn.setToolTip("Look for run folders again")
+        rrow.addWidget(self.refresh_btn)
+        return rrow
+
+    def _build_switches(self) -> QGridLayout:
+        """One checkbox per train.py switch, in two columns (the page fits 1280x800
+        without scrolling)."""
+        grid = QGridLayout()
+        grid.setSpacing(2)
+        grid.setHorizontalSpacing(10)
+        for i, (name, flag, label, tip) in enumerate(TRAIN_SWITCHES):
+            cb = QCheckBox(label, self)
+            cb.setToolTip(f"{flag}: {tip}")
+            cb.toggled.connect(lambda _on: self.changed.emit())
+            self.switches[name] = cb
+            grid.addWidget(cb, i // 2, i % 2)
+        return grid
+
+    def _build_dump_row(self) -> QHBoxLayout:
+        drow = QHBoxLayout()
+        self.dump_edit = QLineEdit(self)
+        self.dump_edit.setPlaceholderText("off")
+        self.dump_edit.setToolTip("--dump_dataset DIR: write the processed dataset there and exit")
+        self.dump_edit.textChanged.connect(lambda _t: self.changed.emit())
+        dpick = QToolButton(self)
+        dpick.setText("…")
+        dpick.clicked.connect(lambda: self.pick_dump())
+        drow.addWidget(self.dump_edit, 1)
+        drow.addWidget(dpick)
+        return drow
+
+    # ------------------------------------------------------------------ values
+    def options(self) -> RunOptions:
+        o = RunOptions()
+        idx = self.resume_combo.currentIndex()
+        o.resume = self.resume_combo.itemData(idx) or "" if idx >= 0 else ""
+        for name, cb in self.switches.items():
+            setattr(o, name, cb.isChecked())
+        o.dump_dataset = self.dump_edit.text().strip()
+        return o
+
+    def set_options(self, opts: RunOptions) -> None:
+        """Show ``opts`` (no ``changed``)."""
+        for name, cb in self.switches.items():
+            cb.blockSignals(True)
+            cb.setChecked(getattr(opts, name))
+            cb.blockSignals(False)
+        self.dump_edit.blockSignals(True)
+        self.dump_edit.setText(opts.dump_dataset)
+        self.dump_edit.blockSignals(False)
+        if opts.resume and self.resume_combo.findData(opts.resume) < 0:
+            self.resume_combo.addItem(opts.resume, opts.resume)
+        self.resume_combo.blockSignals(True)
+        self.resume_combo.setCurrentIndex(max(0, self.resume_combo.findData(opts.resume or "")))
+        self.resume_combo.blockSignals(False)
+
+    def set_resume_candidates(self, cands) -> bool:
+        """Offer the run folders with a checkpoint (newest first), keeping the choice when
+        it is still there. False when the chosen folder has gone (the selection fell back
+        to a fresh run)."""
+        combo = self.resume_combo
+        cur = combo.currentData() or ""
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItem("Fresh run (no resume)", "")
+        for r in cands:
+            when = r.started.strftime("%Y-%m-%d %H:%M UTC") if r.started else r.name
+            tag = f" · {r.latest_tag}" if r.latest_tag else ""
+            combo.addItem(f"{r.name}{tag}", r.name)
+            combo.setItemData(combo.count() - 1,
+                              f"{r.path}\nstarted {when}; checkpoint {r.latest_tag}",
+                              Qt.ItemDataRole.ToolTipRole)
+        if not cands:
+            combo.addItem("(no run folder with a checkpoint)", None)
+            m = combo.model()
+            m.item(combo.count() - 1).setEnabled(False)
+        i = combo.findData(cur) if cur else 0
+        combo.setCurrentIndex(max(0, i))
+        combo.blockSignals(False)
+        return not (cur and i < 0)
+
+    def pick_dump(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Dump the processed dataset into",
+                                             self.dump_edit.text() or os.path.expanduser("~"))
+        if d:
+            self.dump_edit.setText(d)
