@@ -8,9 +8,12 @@ with an active run asks: keep running in the background / stop / cancel), the Mo
 feed it fills, and after start-up a re-attach to a run that is still active (started by
 an earlier dpgui or by ``dpgui launch``).
 
-Modules: :mod:`.page` (RunPage), :mod:`.controller` (RunController: supervisor,
-log follower, parser, stop/kill off the UI thread), :mod:`.console`
-(ConsoleView), :mod:`.env_dialog` (EnvironmentDialog), :mod:`.preflight`,
+Modules: :mod:`.page` (RunPage) and its parts :mod:`.header` (RunHeader,
+OutcomeBanner), :mod:`.options_panel` (EnvironmentBox, RunOptionsPanel),
+:mod:`.command_preview` (CommandPreview), :mod:`.console_pane` (ConsolePane);
+:mod:`.controller` (RunController: supervisor, log follower, parser, stop/kill off
+the UI thread), :mod:`.console` (ConsoleView), :mod:`.env_dialog`
+(EnvironmentDialog), :mod:`.preflight`,
 :mod:`.launch_settings` (EnvSettings, RunOptions, settings -> RunSpec).  Importing
 this package is cheap; the page is built the first time it is needed.
 """
