@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence, QUndoGroup
-from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow,
+from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu,
                                QStackedWidget, QTabWidget, QToolButton, QWidget)
 
 from dpgui_qt import __version__
@@ -91,7 +91,7 @@ class MainWindow(QMainWindow):
         self.actions: dict[str, QAction] = {}
         self._slots: dict[str, PageSlot] = {}
         self._feeds: dict[str, object] = {}
-        self.menus: dict[str, object] = {}
+        self.menus: dict[str, QMenu] = {}
         self._undo_view = None
         self._companions: list = []  # [(session, go_to)] saved and checked with the main one
         self.undo_group = QUndoGroup(self)  # Edit ▸ Undo follows the page's active document
@@ -375,6 +375,8 @@ class MainWindow(QMainWindow):
         act.triggered.connect(lambda _checked=False: handler())
 
     def _page_created(self, slot: PageSlot) -> None:
+        if slot.page is None:
+            return
         for name, take in (slot.spec.takes.items() if slot.spec is not None else ()):
             feed = self._feeds.get(name)
             if feed is not None:
@@ -572,7 +574,7 @@ class MainWindow(QMainWindow):
     def edit_environment(self) -> bool:
         """Where diffusion-pipe and DeepSpeed are (Run ▸ Environment…, also from the
         start page)."""
-        page = self.created_page("run")
+        page: Any = self.created_page("run")
         if page is not None:
             ok = page.edit_environment()
         else:

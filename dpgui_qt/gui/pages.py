@@ -64,10 +64,11 @@ class PageSpec:
     icon: Any = None
     actions: list[PageAction] = field(default_factory=list)
     handles: dict[str, Callable[[], Any]] = field(default_factory=dict)
-    close_guard: Callable[[QWidget], bool] | None = None
-    shutdown: Callable[[QWidget | None], None] | None = None
+    # the hooks get the page the factory built (typed Any: each page has its own class)
+    close_guard: Callable[[Any], bool] | None = None
+    shutdown: Callable[[Any], None] | None = None
     offers: dict[str, Any] = field(default_factory=dict)
-    takes: dict[str, Callable[[QWidget, Any], None]] = field(default_factory=dict)
+    takes: dict[str, Callable[[Any, Any], None]] = field(default_factory=dict)
     on_ready: Callable[[], None] | None = None
 
 

@@ -76,7 +76,7 @@ class ResultPump(QObject):
             self._timer.stop()
 
 
-Link = tuple[Any, Callable[..., Any]]   # (worker signal, owner slot)
+Link = tuple[Any, Any]   # (worker signal, owner slot or owner signal)
 
 
 def _valid(obj) -> bool:
@@ -199,7 +199,8 @@ class WorkerThread:
             job.request_stop()
 
     @property
-    def worker(self) -> QObject | None:
+    def worker(self) -> Any:
+        """The running worker object (its own class), or None."""
         return self._job.worker if self._job is not None else None
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout,
                                QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QSizePolicy, QToolButton, QVBoxLayout)
@@ -142,6 +143,7 @@ class RunOptionsPanel(QGroupBox):
         if not cands:
             combo.addItem("(no run folder with a checkpoint)", None)
             m = combo.model()
+            assert isinstance(m, QStandardItemModel)        # a QComboBox's own model
             m.item(combo.count() - 1).setEnabled(False)
         i = combo.findData(cur) if cur else 0
         combo.setCurrentIndex(max(0, i))
