@@ -25,7 +25,8 @@ from typing import Any, Iterable
 from dpgui_qt.core.config import placeholders, tomlcompat
 from dpgui_qt.core.config.document import ConfigDocument, DocumentError
 from dpgui_qt.core.config.findings import ERROR, WARNING, Finding
-from dpgui_qt.core.config.schema import FALLBACK_OPTIMIZER, SchemaRegistry
+from dpgui_qt.core.config.schema import (FALLBACK_OPTIMIZER, SchemaRegistry, deref, item_schema,
+                                         object_properties)
 
 MAIN = "main"
 DATASET = "dataset"
@@ -367,12 +368,12 @@ class Validator:
                             root: dict | None = None) -> Iterable[Finding]:
         """Unknown, dead and forbidden keys, and either-or requirements, per table."""
         root = root or schema
-        node = _resolve(root, schema)
+        node = deref(root, schema)
         if node is None:
             return
         if isinstance(values, dict):
-            props = node.get("properties")
-            if not isinstance(props, dict):
+            props = object_properties(root, node)
+            if props is None:
                 return
             yield from self._require_one_of(node, values, path)
             mode = node.get("x-dpgui-unknown-keys", "warning")
@@ -387,7 +388,7 @@ class Validator:
                     if mode != "allow":
                         yield self._unknown(key, path, props, node, mode, values)
                     continue
-                prop_r = _resolve(root, prop) or {}
+                prop_r = deref(root, prop) or {}
                 if "x-dpgui-forbidden" in prop_r:
                     rule = "no_adapter_alpha" if key == "alpha" else "schema.forbidden"
                     yield Finding(ERROR, path + (key,), prop_r["x-dpgui-forbidden"], rule,
@@ -397,12 +398,8 @@ class Validator:
                                   "deprecated_key", prop_r.get("x-dpgui-source", ""))
                 yield from self._structure_findings(prop_r, val, path + (key,), root)
         elif isinstance(values, list):
-            items = node.get("items")
-            if not isinstance(items, dict):
-                branch = next((a for a in node.get("anyOf", []) if isinstance(a, dict)
-                               and a.get("type") == "array"), None)
-                items = branch.get("items") if branch else None
-            if isinstance(items, dict):
+            items = item_schema(root, node)
+            if items is not None:
                 for i, val in enumerate(values):
                     if isinstance(val, dict):
                         yield from self._structure_findings(items, val, path + (i,), root)
@@ -462,7 +459,7 @@ class Validator:
     def _path_findings(self, schema: dict, values: Any, path: tuple, doc: ConfigDocument,
                        options: Options, root: dict | None = None) -> Iterable[Finding]:
         root = root or schema
-        node = _resolve(root, schema)
+        node = deref(root, schema)
         if node is None:
             return
         if isinstance(values, dict):
@@ -532,15 +529,9 @@ class Validator:
 
 
 # ---------------------------------------------------------------- helpers
-def _resolve(root: dict, node: Any) -> dict | None:
-    from dpgui_qt.core.config.schema import _deref
-
-    return _deref(root, node)
-
-
 def _branch_format(root: dict, node: dict) -> str | None:
     for alt in node.get("anyOf", []) or []:
-        alt = _resolve(root, alt) or {}
+        alt = deref(root, alt) or {}
         if alt.get("type") == "string" and alt.get("format"):
             return alt["format"]
     return None
@@ -623,7 +614,7 @@ def _or(words) -> str:
 
 
 def _describe(alt: Any, root: dict) -> str:
-    alt = _resolve(root, alt) or {}
+    alt = deref(root, alt) or {}
     if "const" in alt:
         return _show(alt["const"])
     if "enum" in alt:
@@ -632,9 +623,9 @@ def _describe(alt: Any, root: dict) -> str:
         return alt["title"]
     t = alt.get("type")
     if t == "array":
-        items = _resolve(root, alt.get("items")) or {}
+        items = deref(root, alt.get("items")) or {}
         if items.get("type") == "array":
-            inner = _resolve(root, items.get("items")) or {}
+            inner = deref(root, items.get("items")) or {}
             n = items.get("minItems")
             it = "integers" if inner.get("type") == "integer" else "numbers"
             return f"a list of {n or ''}-{it[:-1]} lists like [[512, 4], [1024, 1]]".replace("-integer", " integer").replace("  ", " ")

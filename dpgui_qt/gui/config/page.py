@@ -643,12 +643,12 @@ class ConfigEditorPage(QWidget):
         value = self.model.value(node)
         n = len(value) if isinstance(value, list) else 0
         item_schema = ((node.schema or {}).get("items") or {}) if node.schema else {}
-        from dpgui_qt.core.config.schema import _deref
+        from dpgui_qt.core.config.schema import deref
 
-        item_schema = _deref(self.model.schema, item_schema) or {}
+        item_schema = deref(self.model.schema, item_schema) or {}
         new: dict = {}
         for key in item_schema.get("required", []):
-            sub = _deref(self.model.schema, (item_schema.get("properties") or {}).get(key)) or {}
+            sub = deref(self.model.schema, (item_schema.get("properties") or {}).get(key)) or {}
             if "enum" in sub:
                 new[key] = sub["enum"][0]
             elif sub.get("type") == "string" or "anyOf" in sub:

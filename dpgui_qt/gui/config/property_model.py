@@ -22,7 +22,7 @@ from PySide6.QtGui import QBrush, QFont, QGuiApplication, QPalette
 
 from dpgui_qt.core.config import keypath as kp
 from dpgui_qt.core.config.document import MISSING
-from dpgui_qt.core.config.schema import _deref
+from dpgui_qt.core.config.schema import deref
 from dpgui_qt.gui import icons
 from dpgui_qt.core.config.literals import toml_literal
 
@@ -132,7 +132,7 @@ class _Builder:
             for name in ("training", "model", "adapter", "optimizer"):
                 self._group(name)  # always present, even for an empty file
         for decl, (key, prop) in enumerate(props.items()):
-            prop = _deref(self.schema, prop) or {}
+            prop = deref(self.schema, prop) or {}
             group = prop.get("x-dpgui-group", "other")
             order = float(prop.get("x-dpgui-order", 500)) + decl / 1000.0
             if prop.get("x-dpgui-compose"):
@@ -177,7 +177,7 @@ class _Builder:
         for decl, (key, sub) in enumerate(props.items()):
             if key == "type" and slot in DISCRIMINATORS:
                 continue
-            sub = _deref(prop, sub) or {}
+            sub = deref(prop, sub) or {}
             order = float(sub.get("x-dpgui-order", 500)) + decl / 1000.0
             g.add(self._node((slot, key), sub, table.get(key, MISSING), group, order))
         for i, (key, val) in enumerate(table.items()):
@@ -190,7 +190,7 @@ class _Builder:
             g.add(n)
 
     def _discriminator_schema(self, slot: str, props: dict) -> dict:
-        own = _deref(self.schema, props.get("type")) or {}
+        own = deref(self.schema, props.get("type")) or {}
         intro = {
             "model": "Which model architecture to train. Changing it shows that model's keys "
                      "at once; keys the new model does not use are kept and marked.",
@@ -220,7 +220,7 @@ class _Builder:
                 return n
             return Node(KEY, path, name, None, group, order)
         t = schema.get("type")
-        items = _deref(self.schema, schema.get("items")) if isinstance(schema.get("items"), dict) else None
+        items = deref(self.schema, schema.get("items")) if isinstance(schema.get("items"), dict) else None
         if t == "array" and items is not None and items.get("type") == "object":
             n = Node(TABLES, path, name, schema, group, order)
             if isinstance(value, list):
@@ -242,7 +242,7 @@ class _Builder:
     def _fill(self, n: Node, path: tuple, schema: dict, value: dict, group: str) -> None:
         props = schema.get("properties") or {}
         for decl, (k, sub) in enumerate(props.items()):
-            sub = _deref(self.schema, sub) or {}
+            sub = deref(self.schema, sub) or {}
             n.add(self._node(path + (k,), sub, value.get(k, MISSING), group, decl))
         for k, v in value.items():
             if k not in props:

@@ -17,7 +17,7 @@ from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from dpgui_qt.core.config.document import MISSING
-from dpgui_qt.core.config.schema import _deref
+from dpgui_qt.core.config.schema import deref
 from dpgui_qt.core.config.literals import toml_literal
 from dpgui_qt.gui.config.property_model import (COL_KEY, COL_STATUS, COL_VALUE, GROUP, KEY,
                                          Node, PathRole, PropertyTreeModel, _Builder, _short)
@@ -47,7 +47,7 @@ class _DirectoryBuilder(_Builder):
         ok = isinstance(dirs, list) and 0 <= index < len(dirs) and isinstance(dirs[index], dict)
         self.valid = ok
         self.dir_values = dirs[index] if ok else {}
-        self.dir_schema = _deref(self.schema, (self.schema.get("$defs") or {}).get("directory")) or {}
+        self.dir_schema = deref(self.schema, (self.schema.get("$defs") or {}).get("directory")) or {}
 
     def build(self) -> Node:
         root = Node(GROUP, None, "<root>")
@@ -56,7 +56,7 @@ class _DirectoryBuilder(_Builder):
         base = ("directory", self.index)
         props = self.dir_schema.get("properties") or {}
         for decl, (key, prop) in enumerate(props.items()):
-            prop = _deref(self.schema, prop) or {}
+            prop = deref(self.schema, prop) or {}
             group = prop.get("x-dpgui-group", "other")
             order = float(prop.get("x-dpgui-order", 500)) + decl / 1000.0
             self._group(group).add(self._node(base + (key,), prop,
