@@ -32,3 +32,10 @@ def comment_lines(text: str, width: int = 88, prefix: str = "# ") -> list[str]:
     return [prefix + line for line in textwrap.wrap(text, width - len(prefix),
                                                     break_long_words=False,
                                                     break_on_hyphens=False)]
+
+
+def one_line(text: str, limit: int = 160) -> str:
+    """``text`` on one line (runs of whitespace become one space), cut to ``limit``
+    characters with a trailing ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -21,6 +21,7 @@ import contextlib
 import os
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Callable
 
@@ -51,6 +52,14 @@ class _Missing:
 
 MISSING: Any = _Missing()
 """Returned by :meth:`ConfigDocument.get` for keys that are not written in the file."""
+
+
+class DocKind(StrEnum):
+    """Which of diffusion-pipe's two TOML files a document is (the one definition; a
+    ``str``, so it compares equal to ``"main"``/``"dataset"`` and prints as such)."""
+
+    MAIN = "main"  # the training config: train.py --config
+    DATASET = "dataset"  # the dataset config a main config names
 
 
 from dpgui_qt.core.errors import (ConflictError, DocumentError, EditError,  # noqa: E402,F401

@@ -23,13 +23,11 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from dpgui_qt.core.config import placeholders, tomlcompat
-from dpgui_qt.core.config.document import ConfigDocument, DocumentError
+from dpgui_qt.core.config.document import ConfigDocument, DocKind, DocumentError
 from dpgui_qt.core.config.findings import ERROR, WARNING, Finding
 from dpgui_qt.core.config.schema import (FALLBACK_OPTIMIZER, SchemaRegistry, deref, item_schema,
                                          object_properties)
 
-MAIN = "main"
-DATASET = "dataset"
 
 # schema errors on these keys mirror a named diffusion-pipe rule
 _RULE_BY_KEY = {
@@ -74,7 +72,7 @@ _RULE_SOURCES = {
 }
 
 
-def detect_kind(values: dict) -> str | None:
+def detect_kind(values: dict) -> DocKind | None:
     """Tell a main config from a dataset config by its keys."""
     if not isinstance(values, dict):
         return None
@@ -85,7 +83,7 @@ def detect_kind(values: dict) -> str | None:
     d = len(dataset_keys & values.keys())
     if m == 0 and d == 0:
         return None
-    return MAIN if m >= d else DATASET
+    return DocKind.MAIN if m >= d else DocKind.DATASET
 
 
 @dataclass
@@ -134,26 +132,26 @@ class Validator:
         self.registry = registry
 
     # ------------------------------------------------------------------ public
-    def validate(self, doc: ConfigDocument, kind: str | None = None,
+    def validate(self, doc: ConfigDocument, kind: DocKind | None = None,
                  options: Options | None = None, *, model_type: str | None = None,
                  main_values: dict | None = None) -> list[Finding]:
         options = options or Options()
         values = doc.values()
-        kind = kind or detect_kind(values) or MAIN
-        if kind == DATASET:
+        kind = kind or detect_kind(values) or DocKind.MAIN
+        if kind == DocKind.DATASET:
             findings = self._validate_dataset(values, options, model_type, main_values, doc)
         else:
             findings = self._validate_main(values, options, doc)
         return self._place(findings, doc)
 
-    def validate_tree(self, doc: ConfigDocument, kind: str | None = None,
+    def validate_tree(self, doc: ConfigDocument, kind: DocKind | None = None,
                       options: Options | None = None) -> Report:
         """Validate a document and, for a main config, the dataset files it names."""
         options = options or Options()
-        kind = kind or detect_kind(doc.values()) or MAIN
+        kind = kind or detect_kind(doc.values()) or DocKind.MAIN
         findings = self.validate(doc, kind, options)
         files = [str(doc.path) if doc.path else "<text>"]
-        if kind == MAIN and options.follow_datasets:
+        if kind == DocKind.MAIN and options.follow_datasets:
             for ref_path, target in self.dataset_references(doc, options):
                 if target is None:
                     continue
@@ -167,7 +165,7 @@ class Validator:
                     continue
                 model = doc.values().get("model")
                 mtype = model.get("type") if isinstance(model, dict) else None
-                findings.extend(self.validate(sub, DATASET, options, model_type=mtype,
+                findings.extend(self.validate(sub, DocKind.DATASET, options, model_type=mtype,
                                               main_values=doc.values()))
         return Report(findings, files)
 
@@ -258,7 +256,7 @@ class Validator:
         if options.check_paths:
             findings.extend(self._path_findings(schema, values, (), doc, options))
         findings.extend(self._special_file_findings(doc, options))
-        ctx = rules.RuleContext(kind=MAIN, values=values, registry=reg, schema=schema,
+        ctx = rules.RuleContext(kind=DocKind.MAIN, values=values, registry=reg, schema=schema,
                                 model_type=mtype if reg.model(mtype) else None,
                                 options=options)
         findings.extend(rules.run_rules(ctx))
@@ -276,7 +274,7 @@ class Validator:
         findings.extend(self._structure_findings(schema, values, ()))
         if options.check_paths:
             findings.extend(self._path_findings(schema, values, (), doc, options))
-        ctx = rules.RuleContext(kind=DATASET, values=values, registry=reg, schema=schema,
+        ctx = rules.RuleContext(kind=DocKind.DATASET, values=values, registry=reg, schema=schema,
                                 model_type=model_type if reg.model(model_type) else None,
                                 options=options, main_values=main_values)
         findings.extend(rules.run_rules(ctx))
