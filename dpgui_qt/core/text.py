@@ -1,6 +1,7 @@
 """Small text helpers for messages and template comments (Qt-free)."""
 from __future__ import annotations
 
+import difflib
 import re
 import textwrap
 
@@ -39,3 +40,14 @@ def one_line(text: str, limit: int = 160) -> str:
     characters with a trailing ellipsis."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def did_you_mean(word: str, options: list[str]) -> str:
+    """``"; did you mean 'x'?"`` for the option closest to ``word`` (or the same word in
+    another case), or ``""`` when none is close."""
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.7)
+    if not close:
+        lowered = {o.lower(): o for o in options}
+        if word.lower() in lowered:
+            close = [lowered[word.lower()]]
+    return f"; did you mean '{close[0]}'?" if close else ""

@@ -404,7 +404,7 @@ class _Program:
             root = root.value
         if isinstance(root, ast.Name) and root.id in unit.module.imports:
             dotted = unit.module.imports[root.id]
-            if not dotted.split(".")[0] in ("models", "utils", "optimizers", "train"):
+            if dotted.split(".")[0] not in ("models", "utils", "optimizers", "train"):
                 return []
             return self._callee_by_name(meth, unit.module) if meth[:1] != "_" else []
         if reach or (meth.startswith("__") and meth.endswith("__")):
@@ -500,8 +500,8 @@ class _Program:
             and it.func.id == "enumerate"
             and it.args
         ):
-            return {item_label(l) for l in self.labels(it.args[0], unit)}, True
-        return {item_label(l) for l in self.labels(it, unit)}, False
+            return {item_label(lab) for lab in self.labels(it.args[0], unit)}, True
+        return {item_label(lab) for lab in self.labels(it, unit)}, False
 
     def _bind_target(self, unit: _Unit, target: ast.AST, labels: set[str]) -> bool:
         if isinstance(target, ast.Name):
@@ -633,19 +633,19 @@ class _Program:
                         continue
                     keys = self.keys_of(n.slice, unit)
                     if isinstance(n.ctx, ast.Store):
-                        for l in labs:
-                            stored.setdefault(l, set()).update(keys)
+                        for lab in labs:
+                            stored.setdefault(lab, set()).update(keys)
                         continue
                     if isinstance(n.ctx, ast.Load):
-                        for l in labs:
+                        for lab in labs:
                             for k in keys:
-                                reads.append(Read(l, k, rel, n.lineno, unit.uid))
+                                reads.append(Read(lab, k, rel, n.lineno, unit.uid))
                 elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute):
                     if n.func.attr in _READ_METHODS and n.args:
                         keys = self.keys_of(n.args[0], unit)
-                        for l in self.labels(n.func.value, unit):
+                        for lab in self.labels(n.func.value, unit):
                             for k in keys:
-                                reads.append(Read(l, k, rel, n.lineno, unit.uid))
+                                reads.append(Read(lab, k, rel, n.lineno, unit.uid))
                     elif n.func.attr in _WHOLESALE_METHODS and not n.args:
                         wholesale |= self.labels(n.func.value, unit)
                 elif isinstance(n, ast.Compare):
@@ -653,9 +653,9 @@ class _Program:
                     for op, right in zip(n.ops, n.comparators):
                         if isinstance(op, (ast.In, ast.NotIn)):
                             keys = self.keys_of(left, unit)
-                            for l in self.labels(right, unit):
+                            for lab in self.labels(right, unit):
                                 for k in keys:
-                                    reads.append(Read(l, k, rel, n.lineno, unit.uid))
+                                    reads.append(Read(lab, k, rel, n.lineno, unit.uid))
                         left = right
                 elif isinstance(n, ast.Starred):
                     pass

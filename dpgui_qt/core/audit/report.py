@@ -120,12 +120,14 @@ def _compare(ex: Extraction, sc: SchemaKeys) -> list[DriftFinding]:
     for err in ex.parse_errors:
         findings.append(DriftFinding("not-understood", "code", key="syntax error", sources=[err]))
     if not ex.dispatch["model"]:
-        findings.append(DriftFinding("not-understood", "model", key="no model type dispatch chain in train.py",
-                                sources=["train.py"]))
+        findings.append(DriftFinding("not-understood", "model",
+                                     key="no model type dispatch chain in train.py",
+                                     sources=["train.py"]))
     for name, d in ex.dispatch["model"].items():
         if name not in ex.model_type_keys:
             findings.append(DriftFinding("not-understood", "model", model_type=name,
-                                    key="dispatched class not found in the checkout", sources=[d.source]))
+                                         key="dispatched class not found in the checkout",
+                                         sources=[d.source]))
 
     # 1. types <-> schema files
     for table, files in (("model", sc.models), ("adapter", sc.adapters), ("optimizer", sc.optimizers)):
@@ -135,13 +137,14 @@ def _compare(ex: Extraction, sc: SchemaKeys) -> list[DriftFinding]:
         file_names = {norm(n): n for n in files}
         for name, d in code.items():
             if norm(name) not in file_names:
-                findings.append(DriftFinding("type-without-schema", table, model_type=name, sources=[d.source]))
+                findings.append(DriftFinding("type-without-schema", table, model_type=name,
+                                             sources=[d.source]))
         code_names = {norm(n) for n in code}
         if code:  # a chain was found; otherwise we cannot tell
             for n in files:
                 if norm(n) not in code_names:
                     findings.append(DriftFinding("schema-without-type", table, model_type=n,
-                                            schema=f"{table}/{n}.schema.json"))
+                                                 schema=f"{table}/{n}.schema.json"))
 
     def schema_union(files: dict[str, dict[str, SchemaTable]], label: str) -> SchemaTable:
         u = SchemaTable(file="")
@@ -161,12 +164,12 @@ def _compare(ex: Extraction, sc: SchemaKeys) -> list[DriftFinding]:
             return
         for key in sorted(code_keys):
             if key not in tab.keys and key not in tab.ignored:
-                findings.append(DriftFinding("key-not-in-schema", label, key, model_type, list(code_keys[key]),
-                                        schema_file or tab.file or None))
+                findings.append(DriftFinding("key-not-in-schema", label, key, model_type,
+                                             list(code_keys[key]), schema_file or tab.file or None))
         if check_unread and (closed or label not in ex.passthrough):
             for key in sorted(tab.keys - set(code_keys) - set(extra_read) - tab.exempt_unread):
                 findings.append(DriftFinding("schema-key-not-read", label, key, model_type, [],
-                                        schema_file or tab.file or None))
+                                             schema_file or tab.file or None))
 
     # 2. shared tables (main, monitoring, dataset, directory, nested)
     for label, keys in sorted(ex.table_reads.items()):

@@ -15,7 +15,6 @@ Everything here is plain Python and reusable from the CLI, the GUI and tests.
 """
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from dpgui_qt.core.config.document import ConfigDocument, DocKind, DocumentError
 from dpgui_qt.core.config.findings import ERROR, WARNING, Finding
 from dpgui_qt.core.config.schema import (FALLBACK_OPTIMIZER, SchemaRegistry, deref, item_schema,
                                          object_properties)
+from dpgui_qt.core.text import did_you_mean
 
 
 # schema errors on these keys mirror a named diffusion-pipe rule
@@ -238,7 +238,7 @@ class Validator:
         mtype = model.get("type") if model else None
         if model is not None and "type" in model and reg.model(mtype) is None:
             known = reg.model_types()
-            hint = _did_you_mean(str(mtype), known)
+            hint = did_you_mean(str(mtype), known)
             findings.append(Finding(
                 ERROR, ("model", "type"),
                 f"{mtype!r} is not a model type diffusion-pipe knows{hint}; "
@@ -326,7 +326,7 @@ class Validator:
         shown = _show(value)
         if kind == "enum":
             options = [str(o) for o in err.validator_value]
-            hint = _did_you_mean(str(value), options) if isinstance(value, str) else ""
+            hint = did_you_mean(str(value), options) if isinstance(value, str) else ""
             msg = f"{shown} is not allowed{hint}; use one of: {', '.join(options)}"
             if rule == "hidream_nf4":
                 msg = ("'nf4' is documented for HiDream but diffusion-pipe cannot use it "
@@ -422,7 +422,7 @@ class Validator:
     def _unknown(self, key: str, path: tuple, props: dict, node: dict, mode: str,
                  values: dict) -> Finding:
         severity = ERROR if mode == "error" else WARNING
-        hint = _did_you_mean(key, list(props))
+        hint = did_you_mean(key, list(props))
         elsewhere = self._key_elsewhere(key, path)
         if mode == "error":
             owner = values.get("type", "this optimizer") if path == ("optimizer",) else _table_name(path)
@@ -547,15 +547,6 @@ def _table_name(path: tuple) -> str:
     from dpgui_qt.core.config import keypath as kp
 
     return f"[{kp.format(path)}]"
-
-
-def _did_you_mean(word: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.7)
-    if not close:
-        lowered = {o.lower(): o for o in options}
-        if word.lower() in lowered:
-            close = [lowered[word.lower()]]
-    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def _show(value: Any) -> str:
