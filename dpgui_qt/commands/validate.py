@@ -16,7 +16,7 @@ def add_parser(sub, name: str) -> argparse.ArgumentParser:
                        "dataset and eval-dataset files they name checked (when found). Exit "
                        "status: 0 no errors, 1 errors, 2 a file could not be read.")
     p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--kind", choices=("auto", "main", "dataset"), default="auto",
+    p.add_argument("--kind", choices=("auto", *DocKind), default="auto",
                    help="treat the files as this kind instead of guessing from their keys")
     p.add_argument("--json", action="store_true", help="print the findings as JSON")
     p.add_argument("--gpus", type=int, metavar="N",
