@@ -1,7 +1,6 @@
 """Small text helpers for messages and template comments (Qt-free)."""
 from __future__ import annotations
 
-import difflib
 import re
 import textwrap
 
@@ -45,6 +44,8 @@ def one_line(text: str, limit: int = 160) -> str:
 def did_you_mean(word: str, options: list[str]) -> str:
     """``"; did you mean 'x'?"`` for the option closest to ``word`` (or the same word in
     another case), or ``""`` when none is close."""
+    import difflib  # only messages about a mistyped name need it; keeps it off the start path
+
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.7)
     if not close:
         lowered = {o.lower(): o for o in options}

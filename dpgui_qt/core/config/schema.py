@@ -205,12 +205,17 @@ def item_schema(root: dict, node: Any) -> dict | None:
 def object_properties(root: dict, node: Any, _depth: int = 0) -> dict[str, Any] | None:
     """The properties an object node describes, following ``$ref`` and gathering those of
     its ``allOf``/``anyOf``/``oneOf`` branches (the node's own win on a clash). ``None``
-    when neither the node nor a branch has ``properties``."""
+    when neither the node nor a branch has ``properties``. The result may be the schema's
+    own dict: read it, never change it."""
     node = deref(root, node)
     if node is None or _depth > 8:
         return None
-    found = isinstance(node.get("properties"), dict)
-    props: dict[str, Any] = dict(node["properties"]) if found else {}
+    own = node.get("properties")
+    own = own if isinstance(own, dict) else None
+    if not any(comb in node for comb in ("allOf", "anyOf", "oneOf")):
+        return own  # the common case: no copy (the validator asks once per table)
+    props: dict[str, Any] = dict(own) if own is not None else {}
+    found = own is not None
     for comb in ("allOf", "anyOf", "oneOf"):
         for sub in node.get(comb, []) or []:
             more = object_properties(root, sub, _depth + 1)
