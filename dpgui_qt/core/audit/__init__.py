@@ -4,10 +4,11 @@ dpgui's JSON Schemas?
 ``audit(checkout_dir, schemas_dir=None)`` reads diffusion-pipe's Python files statically
 (nothing is imported or executed) and reports types without a schema file, schema files for
 types the code no longer has, keys the code reads that no schema describes, and schema keys
-the code no longer reads. Three modules, one job each:
+the code no longer reads. Three jobs, one module each:
 
 * :mod:`.extraction` -- reading diffusion-pipe's source: dispatched types and the keys read
-  per table (the heuristics are documented there);
+  per table, over :mod:`.codemodel` (the parsed code and its table labels; the heuristics
+  are documented there);
 * :mod:`.schema_keys` -- the keys the schemas describe, per table, walked with the config
   wing's schema helpers (the ones the validator uses);
 * :mod:`.report` -- the comparison: :class:`DriftFinding` records in an :class:`AuditReport`.

@@ -3,8 +3,8 @@
 :func:`load_schema_keys` reads a schema folder (``main``, ``monitoring``, ``dataset`` with its
 ``[[directory]]`` entries, and one file per model/adapter/optimizer type) and flattens each
 file's properties into :class:`SchemaTable` records: nested tables become labels such as
-``model.text_encoders[]``. Schemas are walked with the config wing's schema helpers
-(:func:`~dpgui_qt.core.config.schema.object_properties`,
+``model.text_encoders[]`` (spelled as :mod:`.codemodel` spells them). Schemas are walked
+with the config wing's schema helpers (:func:`~dpgui_qt.core.config.schema.object_properties`,
 :func:`~dpgui_qt.core.config.schema.item_schema`), the same ones the validator uses.
 
 Schema side allow-list (principled, documented in schemas/README.md terms)
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from dpgui_qt.core.audit.checkout import AuditError
-from dpgui_qt.core.audit.extraction import child_label, item_label
+from dpgui_qt.core.audit.codemodel import child_label, item_label
 from dpgui_qt.core.config.schema import deref, item_schema, object_properties
 
 _ALLOW_VALUES = {"ignore"}
