@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dpgui_qt.core.audit.checkout import NotACheckout
-from dpgui_qt.core.audit.codemodel import DISPATCH_TABLES, DispatchType, Program
+from dpgui_qt.core.audit.codemodel import DISPATCH_TABLES, DispatchType, Program, Read
 
 # --------------------------------------------------------------------------- extraction
 
@@ -82,12 +82,17 @@ def _check_checkout(checkout_dir) -> Path:
     return root
 
 
-def extract(checkout_dir) -> Extraction:
-    """Read the config surface of a checkout (no schemas involved)."""
-    root = _check_checkout(checkout_dir)
-    prog = Program(root)
-    reads, wholesale, stored = prog.collect_reads()
+Sources = dict[str, list[str]]  # key -> diffusion-pipe file:line where it is read
 
+
+def _add_source(into: dict[str, Sources], table: str, read: Read) -> None:
+    src = into.setdefault(table, {}).setdefault(read.key, [])
+    if read.source not in src:
+        src.append(read.source)
+
+
+def _dispatch(prog: Program) -> dict[str, dict[str, DispatchType]]:
+    """table -> dispatched type -> where (rule 7)."""
     dispatch: dict[str, dict[str, DispatchType]] = {t: {} for t in DISPATCH_TABLES}
     for d in prog.dispatch():
         if d.table == "model" and d.source.split(":")[0] != "train.py":
@@ -97,43 +102,38 @@ def extract(checkout_dir) -> Extraction:
         # keep the branch that names an implementation, else the first one
         if cur is None or (cur.module is None and d.module is not None):
             dispatch[d.table][d.name] = d
+    return dispatch
 
-    reads.sort(key=lambda r: (r.file != "train.py", r.file, r.line))
-    table_reads: dict[str, dict[str, list[str]]] = {}
-    for r in reads:
-        src = table_reads.setdefault(r.table, {}).setdefault(r.key, [])
-        if r.source not in src:
-            src.append(r.source)
 
-    # per model type (rule 8)
+def _model_reads(prog: Program, models: dict[str, DispatchType], reads: list[Read]
+                 ) -> tuple[dict[str, dict[str, Sources]], dict[str, Sources]]:
+    """``[model]`` reads per model type, and the common ones no model class reaches (rule 8)."""
     reach: dict[str, set[int]] = {}
-    for name, d in dispatch["model"].items():
+    for name, d in models.items():
         mod = prog.modules.get(d.module or "")
         if mod is None or d.cls is None or d.cls not in mod.classes:
             continue
         reach[name] = prog.reachable_from_class(mod.classes[d.cls])
     any_model = set().union(*reach.values()) if reach else set()
-    model_type_keys: dict[str, dict[str, dict[str, list[str]]]] = {n: {} for n in reach}
-    common: dict[str, dict[str, list[str]]] = {}
+    per_type: dict[str, dict[str, Sources]] = {n: {} for n in reach}
+    common: dict[str, Sources] = {}
     for r in reads:
         if not (r.table == "model" or r.table.startswith("model.")):
             continue
         if r.unit in any_model:
             for name, units in reach.items():
                 if r.unit in units:
-                    src = model_type_keys[name].setdefault(r.table, {}).setdefault(r.key, [])
-                    if r.source not in src:
-                        src.append(r.source)
+                    _add_source(per_type[name], r.table, r)
         else:
-            src = common.setdefault(r.table, {}).setdefault(r.key, [])
-            if r.source not in src:
-                src.append(r.source)
+            _add_source(common, r.table, r)
+    return per_type, common
 
-    # optimizer constructors implemented in the checkout (rule 9)
-    read_opt = set(table_reads.get("optimizer", {}))
-    set_by_code = stored.get("optimizer", set()) - read_opt
+
+def _optimizer_constructors(prog: Program, optimizers: dict[str, DispatchType],
+                            set_by_code: set[str]) -> dict[str, dict]:
+    """Keyword parameters of the optimizer classes implemented in the checkout (rule 9)."""
     ctor: dict[str, dict] = {}
-    for name, d in dispatch["optimizer"].items():
+    for name, d in optimizers.items():
         if not d.module or not d.cls:
             continue
         mod = prog.modules.get(d.module)
@@ -150,6 +150,22 @@ def extract(checkout_dir) -> Extraction:
             "open": init.kwarg,  # **kwargs: forwards unknown keys to a base class
             "source": f"{init.module.rel}:{init.node.lineno}",
         }
+    return ctor
+
+
+def extract(checkout_dir) -> Extraction:
+    """Read the config surface of a checkout (no schemas involved)."""
+    root = _check_checkout(checkout_dir)
+    prog = Program(root)
+    reads, wholesale, stored = prog.collect_reads()
+    dispatch = _dispatch(prog)
+
+    reads.sort(key=lambda r: (r.file != "train.py", r.file, r.line))
+    table_reads: dict[str, Sources] = {}
+    for r in reads:
+        _add_source(table_reads, r.table, r)
+    model_type_keys, common = _model_reads(prog, dispatch["model"], reads)
+    set_by_code = stored.get("optimizer", set()) - set(table_reads.get("optimizer", {}))
 
     return Extraction(
         checkout=str(root),
@@ -163,7 +179,7 @@ def extract(checkout_dir) -> Extraction:
         passthrough={t for t in wholesale
                      if t in table_reads or t in ("main", "model", "adapter", "optimizer",
                                                   "monitoring", "dataset", "directory")},
-        optimizer_ctor_keys=ctor,
+        optimizer_ctor_keys=_optimizer_constructors(prog, dispatch["optimizer"], set_by_code),
         parse_errors=prog.parse_errors,
     )
 
