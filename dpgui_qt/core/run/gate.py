@@ -131,7 +131,7 @@ def host_trainer_cwd(spec: RunSpec) -> Path | None:
     """The checkout (diffusion-pipe's working directory) as this machine sees it."""
     if spec.checkout in (None, ""):
         return None
-    if not spec.windows:
+    if spec.target().is_this_machine:
         return Path(os.fspath(spec.checkout))
     try:
         return envmod.PreflightContext(spec, {}).host_path(spec.trainer_cwd())
@@ -150,7 +150,7 @@ def run_gate(spec: RunSpec, *, registry=None, min_free_gb: float = envmod.DEFAUL
     registry = registry or default_registry()
     findings: list[Finding] = []
     files: list[str] = []
-    local = not spec.windows
+    local = spec.target().is_this_machine
     cfg_host = Path(os.fspath(spec.config))
     values: dict = {}
     doc = None

@@ -8,14 +8,12 @@ callers add their own (e.g. the config validator's findings) through
 from __future__ import annotations
 
 import os
-import posixpath
 import shutil
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-from dpgui_qt.core.run import wsl
 from dpgui_qt.core.run.spec import RunSpec, SpecError
 
 ENV_CHECKOUT = "DPGUI_DIFFUSION_PIPE"
@@ -75,14 +73,8 @@ def find_checkout(setting: str | os.PathLike | None = None,
 
 def deepspeed_in_env(env_dir: str | os.PathLike, platform: str | None = None) -> Path | None:
     """``<env>/bin/deepspeed`` (``<env>\\Scripts\\deepspeed.exe`` for a native Windows env)."""
-    d = Path(env_dir).expanduser()
-    cands = [d / "bin" / "deepspeed", d / "Scripts" / "deepspeed.exe", d / "Scripts" / "deepspeed"]
-    if wsl.is_windows(platform):
-        cands = cands[1:] + cands[:1]
-    for c in cands:
-        if c.is_file():
-            return c
-    return None
+    from dpgui_qt.core.run.hosts.local import env_executable
+    return env_executable(env_dir, "deepspeed", platform)
 
 
 def find_deepspeed(setting: str | os.PathLike | None = None,
@@ -162,24 +154,15 @@ class PreflightContext:
 
     def host_path(self, value: str | os.PathLike) -> Path | None:
         """A config path (relative ones are relative to the checkout, which is
-        the trainer's cwd) as this host sees it."""
-        s = os.fspath(value)
-        if self.spec.windows:
-            try:
-                cwd = self.spec.trainer_cwd()
-            except SpecError:
-                return None
-            linux = wsl.to_linux_path(s)
-            if not linux.startswith("/"):
-                linux = posixpath.join(cwd, linux)
-            distro = self.spec.wsl_distro or wsl.distro_from_path(os.fspath(self.spec.checkout or ""))
-            return Path(wsl.to_windows_path(linux, distro))
-        p = Path(s).expanduser()
-        if not p.is_absolute():
-            if self.spec.checkout in (None, ""):
-                return None
-            p = Path(self.spec.checkout) / p
-        return p
+        the trainer's cwd) as this machine sees it; None where it cannot."""
+        host = self.spec.target()
+        try:
+            cwd = self.spec.trainer_cwd()
+        except SpecError:
+            cwd = None
+        resolved = host.resolve(os.fspath(value), cwd)
+        local = host.to_local_path(resolved) if resolved is not None else None
+        return Path(local) if local is not None else None
 
     def output_dir(self) -> Path | None:
         od = self.values.get("output_dir")
@@ -195,23 +178,25 @@ def check_checkout(ctx: PreflightContext) -> Iterable[Finding]:
         yield Finding("error", "checkout", "No diffusion-pipe checkout is set.",
                       f"Choose the folder that contains train.py (--checkout or ${ENV_CHECKOUT}).")
         return
-    p = Path(wsl.to_windows_path(wsl.to_linux_path(os.fspath(co)), wsl.distro_from_path(os.fspath(co)))
-             if ctx.spec.windows else os.fspath(co))
-    if not (p / "train.py").is_file():
+    local = ctx.spec.target().to_local_path(ctx.spec.trainer_cwd())
+    if local is not None and not (Path(local) / "train.py").is_file():
         yield Finding("error", "checkout", f"{co} is not a diffusion-pipe checkout (no train.py).",
                       "Choose the folder you cloned tdrussell/diffusion-pipe into.")
 
 
 def check_deepspeed(ctx: PreflightContext) -> Iterable[Finding]:
     exe = ctx.spec.deepspeed_executable()
-    if ctx.spec.windows:
+    host = ctx.spec.target()
+    if not host.is_this_machine:
+        where = host.describe()
         if "/" in exe:
             p = ctx.host_path(exe)
             if p is not None and not p.is_file():
-                yield Finding("error", "deepspeed", f"deepspeed not found at {exe} inside WSL.",
-                              "Choose the Linux environment (inside WSL) that has deepspeed installed.")
+                yield Finding("error", "deepspeed", f"deepspeed not found at {exe} in {where}.",
+                              f"Choose the Linux environment (in {where}) that has deepspeed installed.")
         else:
-            yield Finding("warning", "deepspeed", "deepspeed on the WSL PATH cannot be checked from Windows.",
+            yield Finding("warning", "deepspeed", f"deepspeed on the PATH of {where} cannot be "
+                          "checked from this machine.",
                           "Set the environment folder to be sure the right one is used.")
         return
     if "/" in exe:
@@ -225,8 +210,8 @@ def check_deepspeed(ctx: PreflightContext) -> Iterable[Finding]:
 
 def check_config(ctx: PreflightContext) -> Iterable[Finding]:
     p = ctx.spec.config
-    hp = Path(os.fspath(p)) if not ctx.spec.windows else ctx.host_path(wsl.to_linux_path(os.fspath(p)))
-    if hp is not None and not hp.is_file():
+    hp = Path(os.fspath(p))          # the config is a file on this machine
+    if not hp.is_file():
         yield Finding("error", "config", f"Config file not found: {p}", "Save the config first.")
     if not isinstance(ctx.values.get("output_dir"), str) or not ctx.values.get("output_dir"):
         yield Finding("error", "config", "The config has no output_dir.", "Set output_dir in the main config.")
@@ -335,8 +320,8 @@ def check_active_runs(ctx: PreflightContext) -> Iterable[Finding]:
     """Another run that dpgui started on the same output_dir is still going."""
     from dpgui_qt.core.run.runs import active_runs
     od = ctx.output_dir()
-    if od is None or ctx.spec.windows:
-        return
+    if od is None or not ctx.spec.target().is_this_machine:
+        return                # the registry's pids are the host's; checked where it runs
     for st in active_runs(od):
         what = f"run {st.get('run_id')}"
         if st.get("run_dir"):
@@ -396,4 +381,4 @@ def preflight(spec: RunSpec, main_config_values: dict | None = None, *,
 def output_dir_on_host(spec: RunSpec, values: dict) -> str | None:
     """The config's output_dir as a host path (for the supervisor and run lists)."""
     p = PreflightContext(spec, values).output_dir()
-    return os.path.abspath(p) if p is not None and not spec.windows else (str(p) if p else None)
+    return str(p) if p is not None else None

@@ -172,17 +172,26 @@ def parse_nvidia_smi(text: str) -> list[GpuInfo]:
     return out
 
 
-# How a host runs a command on this machine: (argv, input bytes, timeout) -> result.
-# Tests replace it with a recorder, so every command form is checkable without the host.
-Runner = Callable[[Sequence[str], "bytes | None", float], CommandResult]
+class Runner(Protocol):
+    """How a host runs a short command on this machine.  Tests replace it with a
+    recorder, so every command form is checkable without the host."""
+
+    def __call__(self, argv: Sequence[str], *, input: bytes | None = None,
+                 timeout: float = DEFAULT_TIMEOUT_S, cwd: str | None = None,
+                 env: Mapping[str, str] | None = None) -> CommandResult: ...
 
 
-def subprocess_runner(argv: Sequence[str], input: bytes | None, timeout: float) -> CommandResult:
-    """Run ``argv`` on this machine, capture its output; never raises for a missing
-    program or a timeout (rc 127 / ``timed_out``)."""
+def subprocess_runner(argv: Sequence[str], *, input: bytes | None = None,
+                      timeout: float = DEFAULT_TIMEOUT_S, cwd: str | None = None,
+                      env: Mapping[str, str] | None = None) -> CommandResult:
+    """Run ``argv`` on this machine and capture its output (``env`` is added to this
+    process's environment); never raises for a missing program, a missing ``cwd``
+    or a timeout (rc 127 / ``timed_out``)."""
+    full_env = None if not env else {**os.environ, **env}
     try:
         p = subprocess.run(list(argv), input=input, capture_output=True, timeout=timeout,
-                           stdin=None if input is not None else subprocess.DEVNULL)
+                           stdin=None if input is not None else subprocess.DEVNULL,
+                           cwd=cwd, env=full_env)
     except subprocess.TimeoutExpired as e:
         return CommandResult(tuple(argv), -1, e.stdout or b"", e.stderr or b"", timed_out=True)
     except OSError as e:
@@ -211,6 +220,16 @@ class Host(Protocol):
         """True when the host's processes and files are this machine's own (local)."""
         ...
 
+    def unavailable_reason(self, platform: str | None = None) -> str | None:
+        """Why this host cannot be used from this machine (``platform`` is
+        ``sys.platform``-style, None = this one's), or None when it can."""
+        ...
+
+    def diagnostic_commands(self) -> list[tuple[str, list[str], str]]:
+        """Extra commands, run on this machine, whose output the environment doctor
+        analyses: (key, argv, label).  WSL: the distribution list."""
+        ...
+
     def for_paths(self, *local_paths: str | os.PathLike | None) -> "Host":
         """This host, completed from what the given local paths imply (WSL: the
         distribution a ``\\\\wsl$\\Distro\\...`` path names).  Local: ``self``."""
@@ -227,6 +246,13 @@ class Host(Protocol):
 
     def host_join(self, base: str, *parts: str) -> str:
         """Join host path parts (POSIX rules on a Linux host)."""
+        ...
+
+    def resolve(self, value: str, cwd: str | None) -> str | None:
+        """A path as written in a file the trainer reads (a config's ``output_dir``,
+        a dataset path): absolute on the host, relative ones taken from ``cwd`` (a host
+        path, the trainer's working directory).  None when it is relative and there
+        is no ``cwd``."""
         ...
 
     def executable(self, setting: str | os.PathLike | None, name: str) -> str:
@@ -309,6 +335,10 @@ class Host(Protocol):
         ...
 
 
+# executables that sit in an environment's bin/ (a setting naming one names the env)
+_ENV_EXECUTABLES = ("deepspeed", "deepspeed.exe", "python", "python3", "python.exe")
+
+
 class HostBase:
     """Shared parts of the built-in hosts: a replaceable runner, ``run`` over
     ``wrap``, GPUs over ``run``, a POSIX ``host_join`` and env-dir executables."""
@@ -331,9 +361,22 @@ class HostBase:
     def for_paths(self, *local_paths: str | os.PathLike | None) -> "HostBase":
         return self
 
+    def unavailable_reason(self, platform: str | None = None) -> str | None:
+        return None
+
+    def diagnostic_commands(self) -> list[tuple[str, list[str], str]]:
+        return []
+
     def host_join(self, base: str, *parts: str) -> str:
         import posixpath
         return posixpath.join(base, *parts)
+
+    def resolve(self, value: str, cwd: str | None) -> str | None:
+        import posixpath
+        v = str(value).replace("\\", "/")
+        if v.startswith("/"):
+            return v
+        return posixpath.join(cwd, v) if cwd else None
 
     def executable(self, setting: str | os.PathLike | None, name: str) -> str:
         if setting in (None, ""):
@@ -342,6 +385,9 @@ class HostBase:
         base = s.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1].lower()
         if base in (name, name + ".exe") or (name == "python" and base.startswith("python")):
             exe = s
+        elif base in _ENV_EXECUTABLES:
+            # another executable of the same environment: its neighbour
+            exe = s.replace("\\", "/").rstrip("/").rsplit("/", 1)[0] + "/" + name
         else:
             exe = s.rstrip("\\/") + "/bin/" + name      # a venv/conda environment folder
         return self.to_host_path(exe) if ("/" in exe or "\\" in exe) else exe
@@ -349,7 +395,9 @@ class HostBase:
     def run(self, argv: Sequence[str], *, cwd: str | None = None,
             env: Mapping[str, str] | None = None, input: bytes | None = None,
             timeout: float = DEFAULT_TIMEOUT_S) -> CommandResult:
-        return self.runner(self.wrap(argv, env, cwd), input, timeout)
+        """Short commands go through ``wrap`` (hosts whose ``wrap`` does not carry
+        ``env``/``cwd``, like LocalHost, override this)."""
+        return self.runner(self.wrap(argv, env, cwd), input=input, timeout=timeout)
 
     def wrap(self, argv: Sequence[str], env: Mapping[str, str] | None = None,
              cwd: str | None = None) -> list[str]:       # pragma: no cover - overridden
