@@ -657,7 +657,7 @@ class RunPage(QWidget):
         forget_trainer_cwd()
         self.refresh_spec()
         if self.spec is None:
-            findings = [envmod.Finding("error", "spec", self.spec_error or "invalid settings",
+            findings = [envmod.PreflightIssue("error", "spec", self.spec_error or "invalid settings",
                                        "Check Run ▸ Environment.")]
             return pf.PreflightReport(findings, saved=saved or [],
                                       recheck=lambda: self.gate_report(saved), fix=self.apply_fixes,
