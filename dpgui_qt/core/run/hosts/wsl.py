@@ -116,6 +116,14 @@ def _spawn_detached(argv: Sequence[str], err_path: Path) -> None:  # pragma: no 
                          start_new_session=os.name != "nt", close_fds=True)
 
 
+def supervisor_source() -> str:
+    """The supervisor's source file, to copy to a host (a frozen build ships it as data)."""
+    if not os.path.isfile(sup.SUPERVISOR_SCRIPT):
+        raise HostError(f"this build of dpgui lacks {sup.SUPERVISOR_SCRIPT}, which a run in "
+                        "WSL needs; reinstall dpgui")
+    return sup.SUPERVISOR_SCRIPT
+
+
 # one line per live process: /proc/<pid>/stat (read inside the distribution)
 _PROC_SCRIPT = 'for f in /proc/[0-9]*/stat; do read -r l < "$f" 2>/dev/null && echo "$l"; done'
 
@@ -194,7 +202,7 @@ class WslHost(HostBase):
             # the supervisor is copied next to its state: the running dpgui may be a
             # bundle whose files vanish when it exits
             script = state_dir / "supervisor.py"
-            shutil.copyfile(sup.SUPERVISOR_SCRIPT, script)
+            shutil.copyfile(supervisor_source(), script)
             self.spawner(self.supervisor_argv(self.to_host_path(script),
                                               self.to_host_path(state_dir)),
                          state_dir / sup.SUPERVISOR_ERR)
