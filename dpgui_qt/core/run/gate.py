@@ -124,7 +124,7 @@ def _from_validator(vf, local: bool) -> PreflightIssue | None:
         action = ("make_absolute", vf.file or "", tuple(vf.path), vf.extra.get("absolute", ""))
         fix = "Make the path absolute."
     return PreflightIssue(level, f"config:{vf.rule}", msg, fix, key=vf.key if vf.path else "",
-                   file=vf.file or "", line=vf.line if vf.path else 0, action=action)
+                          file=vf.file or "", line=vf.line if vf.path else 0, action=action)
 
 
 def host_trainer_cwd(spec: RunSpec) -> Path | None:
@@ -160,11 +160,11 @@ def run_gate(spec: RunSpec, *, registry=None, min_free_gb: float = envmod.DEFAUL
         files.append(str(cfg_host))
     except TomlSyntaxError as exc:
         findings.append(PreflightIssue("error", "config", f"not valid TOML: {exc.message}",
-                                "Fix that line; diffusion-pipe cannot read the file.",
-                                file=str(cfg_host), line=exc.line))
+                                       "Fix that line; diffusion-pipe cannot read the file.",
+                                       file=str(cfg_host), line=exc.line))
     except DocumentError as exc:
         findings.append(PreflightIssue("error", "config", f"cannot read the config: {exc}",
-                                "Check the config path.", file=str(cfg_host)))
+                                       "Check the config path.", file=str(cfg_host)))
     try:
         n_gpus = spec.gpu_count
     except (TypeError, ValueError):
@@ -203,8 +203,8 @@ def run_gate(spec: RunSpec, *, registry=None, min_free_gb: float = envmod.DEFAUL
                         findings.extend(check(ctx))
                     except Exception as exc:  # noqa: BLE001
                         findings.append(PreflightIssue("warning", "internal",
-                                                f"{role}: a dataset check failed inside dpgui: {exc}",
-                                                file=str(target)))
+                                                       f"{role}: a dataset check failed inside dpgui: {exc}",
+                                                       file=str(target)))
     base = [c for c in (envmod.DEFAULT_CHECKS if env_checks is None else env_checks)
             if not (doc is not None and c is envmod.check_dataset)]  # the validator covers it
     findings.extend(envmod.preflight(spec, values, checks=base, min_free_gb=min_free_gb))
@@ -240,8 +240,8 @@ def media_problems(ctx: DatasetContext) -> Iterable[PreflightIssue]:
                 continue
             where = f"{ctx.role}, folder {d.path}: " if d is not None else f"{ctx.role}: "
             yield PreflightIssue(p.severity, f"dataset:{p.kind}",
-                          where + p.message + _files_note(p.files, p.count),
-                          file=str(ctx.file))
+                                 where + p.message + _files_note(p.files, p.count),
+                                 file=str(ctx.file))
 
 
 @dataset_check
@@ -257,7 +257,7 @@ def bucket_batches(ctx: DatasetContext) -> Iterable[PreflightIssue]:
     for p in est.problems:
         if p.severity in ("error", "warning"):
             yield PreflightIssue(p.severity, f"dataset:{p.kind}", f"{ctx.role}: {p.message}",
-                          file=str(ctx.file))
+                                 file=str(ctx.file))
 
 
 VIDEO_CHECK_BUDGET_S = 10.0
@@ -278,6 +278,6 @@ def skipped_videos(ctx: DatasetContext) -> Iterable[PreflightIssue]:
                                        base_dir=ctx.base_dir,
                                        cancel=lambda: time.monotonic() > deadline):
         yield PreflightIssue("warning", "dataset:videos", f"{ctx.role}: {prob.message}",
-                      "Too short: add a shorter frame bucket (frame_buckets) or use longer "
-                      "clips. Unreadable: re-encode or remove them. The Dataset tab's "
-                      "'Skipped' filter shows them.", file=str(ctx.file))
+                             "Too short: add a shorter frame bucket (frame_buckets) or use longer "
+                             "clips. Unreadable: re-encode or remove them. The Dataset tab's "
+                             "'Skipped' filter shows them.", file=str(ctx.file))

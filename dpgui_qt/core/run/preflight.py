@@ -179,12 +179,12 @@ def check_checkout(ctx: PreflightContext) -> Iterable[PreflightIssue]:
     co = ctx.spec.checkout
     if co in (None, ""):
         yield PreflightIssue("error", "checkout", "No diffusion-pipe checkout is set.",
-                      f"Choose the folder that contains train.py (--checkout or ${ENV_CHECKOUT}).")
+                             f"Choose the folder that contains train.py (--checkout or ${ENV_CHECKOUT}).")
         return
     local = ctx.spec.target().to_local_path(ctx.spec.trainer_cwd())
     if local is not None and not (Path(local) / "train.py").is_file():
         yield PreflightIssue("error", "checkout", f"{co} is not a diffusion-pipe checkout (no train.py).",
-                      "Choose the folder you cloned tdrussell/diffusion-pipe into.")
+                             "Choose the folder you cloned tdrussell/diffusion-pipe into.")
 
 
 def check_deepspeed(ctx: PreflightContext) -> Iterable[PreflightIssue]:
@@ -195,20 +195,21 @@ def check_deepspeed(ctx: PreflightContext) -> Iterable[PreflightIssue]:
         if "/" in exe:
             p = ctx.host_path(exe)
             if p is not None and not p.is_file():
-                yield PreflightIssue("error", "deepspeed", f"deepspeed not found at {exe} in {where}.",
-                              f"Choose the Linux environment (in {where}) that has deepspeed installed.")
+                yield PreflightIssue(
+                    "error", "deepspeed", f"deepspeed not found at {exe} in {where}.",
+                    f"Choose the Linux environment (in {where}) that has deepspeed installed.")
         else:
             yield PreflightIssue("warning", "deepspeed", f"deepspeed on the PATH of {where} cannot be "
-                          "checked from this machine.",
-                          "Set the environment folder to be sure the right one is used.")
+                                 "checked from this machine.",
+                                 "Set the environment folder to be sure the right one is used.")
         return
     if "/" in exe:
         if not (os.path.isfile(exe) and os.access(exe, os.X_OK)):
             yield PreflightIssue("error", "deepspeed", f"deepspeed not found or not executable: {exe}",
-                          "Choose the venv/conda environment that has diffusion-pipe's requirements.")
+                                 "Choose the venv/conda environment that has diffusion-pipe's requirements.")
     elif not shutil.which(exe):
         yield PreflightIssue("error", "deepspeed", "deepspeed is not on PATH.",
-                      "Choose the venv/conda environment that has diffusion-pipe's requirements.")
+                             "Choose the venv/conda environment that has diffusion-pipe's requirements.")
 
 
 def check_config(ctx: PreflightContext) -> Iterable[PreflightIssue]:
@@ -217,7 +218,8 @@ def check_config(ctx: PreflightContext) -> Iterable[PreflightIssue]:
     if not hp.is_file():
         yield PreflightIssue("error", "config", f"Config file not found: {p}", "Save the config first.")
     if not isinstance(ctx.values.get("output_dir"), str) or not ctx.values.get("output_dir"):
-        yield PreflightIssue("error", "config", "The config has no output_dir.", "Set output_dir in the main config.")
+        yield PreflightIssue("error", "config", "The config has no output_dir.",
+                             "Set output_dir in the main config.")
 
 
 def _gpu_count(ctx: PreflightContext) -> int | None:
@@ -234,15 +236,16 @@ def check_gpus(ctx: PreflightContext) -> Iterable[PreflightIssue]:
         return
     if n is None:
         if stages > 1:
-            yield PreflightIssue("warning", "gpus", f"pipeline_stages = {stages}, and the GPU count is left to "
-                          "DeepSpeed (all visible GPUs).",
-                          f"Choose a GPU count that is a multiple of {stages}.")
+            yield PreflightIssue("warning", "gpus",
+                                 f"pipeline_stages = {stages}, and the GPU count is left to "
+                                 "DeepSpeed (all visible GPUs).",
+                                 f"Choose a GPU count that is a multiple of {stages}.")
         return
     if n % stages:
         yield PreflightIssue("error", "gpus",
-                      f"{n} GPU(s) is not a multiple of pipeline_stages = {stages}.",
-                      f"Use {stages * max(1, n // stages)} or {stages * (n // stages + 1)} GPUs, "
-                      "or change pipeline_stages.")
+                             f"{n} GPU(s) is not a multiple of pipeline_stages = {stages}.",
+                             f"Use {stages * max(1, n // stages)} or {stages * (n // stages + 1)} GPUs, "
+                             "or change pipeline_stages.")
 
 
 def _nearest_existing(p: Path) -> Path | None:
@@ -258,13 +261,13 @@ def check_output_dir(ctx: PreflightContext) -> Iterable[PreflightIssue]:
         return
     if od.exists() and not od.is_dir():
         yield PreflightIssue("error", "output_dir", f"output_dir {od} exists and is not a folder.",
-                      "Choose another output_dir.")
+                             "Choose another output_dir.")
         return
     base = _nearest_existing(od)
     if base is None or not os.access(base, os.W_OK | os.X_OK):
         yield PreflightIssue("error", "output_dir",
-                      f"output_dir {od} {'is not writable' if od.exists() else 'cannot be created'}.",
-                      "Choose a folder you can write to.")
+                             f"output_dir {od} {'is not writable' if od.exists() else 'cannot be created'}.",
+                             "Choose a folder you can write to.")
         return
     free = free_bytes(base)
     if free is None:
@@ -272,34 +275,34 @@ def check_output_dir(ctx: PreflightContext) -> Iterable[PreflightIssue]:
     ctx.notes["free_bytes"] = free
     if free < MIN_FREE_ERROR_BYTES:
         yield PreflightIssue("error", "disk",
-                      f"The disk of output_dir is full: {_size(free)} free at {base}. The run "
-                      f"would fail without even a console log to say why.",
-                      "Free some space or point output_dir at a disk with room "
-                      "(checkpoints and saved models can need tens of GB).")
+                             f"The disk of output_dir is full: {_size(free)} free at {base}. The run "
+                             f"would fail without even a console log to say why.",
+                             "Free some space or point output_dir at a disk with room "
+                             "(checkpoints and saved models can need tens of GB).")
     elif free < ctx.min_free_gb * 1e9:
         yield PreflightIssue("warning", "disk",
-                      f"Only {free / 1e9:.1f} GB free at {base}; checkpoints and saved models "
-                      f"can need tens of GB.",
-                      "Free some space or point output_dir at a larger disk.")
+                             f"Only {free / 1e9:.1f} GB free at {base}; checkpoints and saved models "
+                             f"can need tens of GB.",
+                             "Free some space or point output_dir at a larger disk.")
 
 
 def check_dataset(ctx: PreflightContext) -> Iterable[PreflightIssue]:
     ds = ctx.values.get("dataset")
     if not isinstance(ds, str) or not ds:
         yield PreflightIssue("error", "dataset", "The config has no dataset file.",
-                      "Set dataset = 'path/to/dataset.toml' in the main config.")
+                             "Set dataset = 'path/to/dataset.toml' in the main config.")
         return
     p = ctx.host_path(ds)
     if p is not None and not p.is_file():
         yield PreflightIssue("error", "dataset", f"Dataset config not found: {ds}"
-                      + ("" if Path(ds).is_absolute() else f" (relative paths are relative to the "
+                             + ("" if Path(ds).is_absolute() else f" (relative paths are relative to the "
                          f"diffusion-pipe checkout: {p})"),
-                      "Fix the dataset path (an absolute path is safest).")
+                             "Fix the dataset path (an absolute path is safest).")
     for ev in ctx.values.get("eval_datasets") or []:
         cfg = ev.get("config") if isinstance(ev, dict) else None
         if isinstance(cfg, str) and (hp := ctx.host_path(cfg)) is not None and not hp.is_file():
             yield PreflightIssue("error", "dataset", f"Eval dataset config not found: {cfg}",
-                          "Fix the eval_datasets path.")
+                                 "Fix the eval_datasets path.")
 
 
 def check_resume(ctx: PreflightContext) -> Iterable[PreflightIssue]:
@@ -312,11 +315,12 @@ def check_resume(ctx: PreflightContext) -> Iterable[PreflightIssue]:
     run = od / name
     if not run.is_dir():
         yield PreflightIssue("error", "resume", f"Run folder to resume not found: {run}",
-                      "Pick a run folder from the list of runs with checkpoints.")
+                             "Pick a run folder from the list of runs with checkpoints.")
     elif not (run / "latest").is_file():
         yield PreflightIssue("error", "resume",
-                      f"{run} has no 'latest' file, so it holds no checkpoint to resume from.",
-                      "Pick a run that saved a checkpoint (checkpoint_every_n_* or Save now), or start fresh.")
+                             f"{run} has no 'latest' file, so it holds no checkpoint to resume from.",
+                             "Pick a run that saved a checkpoint (checkpoint_every_n_* or Save now), "
+                             "or start fresh.")
 
 
 def check_active_runs(ctx: PreflightContext) -> Iterable[PreflightIssue]:

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from dpgui_qt.core.run import supervisor as sup
 from dpgui_qt.core.run.hosts import register
@@ -36,7 +36,7 @@ def signal_number(sig: str) -> int:
     return int(num)
 
 
-def env_executable(env_dir: str | os.PathLike, name: str,
+def env_executable(env_dir: str | os.PathLike[str], name: str,
                    platform: str | None = None) -> Path | None:
     """``<env>/bin/<name>`` of a venv/conda environment on this machine
     (``<env>\\Scripts\\<name>.exe`` first for a native Windows environment)."""
@@ -88,7 +88,7 @@ class LocalHost(HostBase):
         return True
 
     # -- paths -------------------------------------------------------------
-    def to_host_path(self, local_path: str | os.PathLike) -> str:
+    def to_host_path(self, local_path: str | os.PathLike[str]) -> str:
         return os.path.abspath(os.path.expanduser(os.fspath(local_path)))
 
     def to_local_path(self, host_path: str) -> str | None:
@@ -105,10 +105,10 @@ class LocalHost(HostBase):
             p = os.path.join(cwd, p)
         return os.path.abspath(p)
 
-    def executable(self, setting: str | os.PathLike | None, name: str) -> str:
+    def executable(self, setting: str | os.PathLike[str] | None, name: str) -> str:
         if setting in (None, ""):
             return name
-        s = os.fspath(setting)  # type: ignore[arg-type]
+        s = os.fspath(setting)
         base = os.path.basename(s.rstrip("/\\")).lower()
         if base in (name, name + ".exe") or (name == "python" and base.startswith("python")):
             exe = s
@@ -134,17 +134,17 @@ class LocalHost(HostBase):
         return self.runner(self.wrap(argv), input=input, timeout=timeout, cwd=cwd, env=env)
 
     # -- runs --------------------------------------------------------------
-    def start_supervisor(self, argv: Sequence[str], state_root: str | os.PathLike, *,
+    def start_supervisor(self, argv: Sequence[str], state_root: str | os.PathLike[str], *,
                          env: Mapping[str, str] | None = None, cwd: str | None = None,
                          config: str | None = None, output_dir: str | None = None,
                          resume_from: str | None = None,
-                         log_path: str | os.PathLike | None = None,
-                         wait_s: float = 10.0, python: str | None = None) -> dict:
+                         log_path: str | os.PathLike[str] | None = None,
+                         wait_s: float = 10.0, python: str | None = None) -> dict[str, Any]:
         return sup.start_run(list(argv), state_root, env=dict(env or {}), cwd=cwd, config=config,
                              output_dir=output_dir, resume_from=resume_from, log_path=log_path,
                              wait_s=wait_s, python=python, host=None)
 
-    def read_state(self, state_dir: str | os.PathLike) -> dict | None:
+    def read_state(self, state_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
         return sup.read_state(state_dir)
 
     def read_bytes(self, host_path: str, offset: int = 0, limit: int = 4 << 20) -> ReadChunk:
@@ -177,10 +177,10 @@ class LocalHost(HostBase):
             raise HostError(f"cannot create {p}: {e.strerror or e}") from None
 
     # -- files -------------------------------------------------------------
-    def copy_to(self, local_path: str | os.PathLike, host_path: str) -> None:
+    def copy_to(self, local_path: str | os.PathLike[str], host_path: str) -> None:
         _copy(os.fspath(local_path), host_path)
 
-    def copy_from(self, host_path: str, local_path: str | os.PathLike) -> None:
+    def copy_from(self, host_path: str, local_path: str | os.PathLike[str]) -> None:
         _copy(host_path, os.fspath(local_path))
 
 

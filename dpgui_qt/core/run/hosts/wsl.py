@@ -28,12 +28,12 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from dpgui_qt.core.run import supervisor as sup
 from dpgui_qt.core.run.hosts import register
 from dpgui_qt.core.run.hosts.base import (
-    SIGNALS, HostBase, HostError, HostSpec, ReadChunk, Runner, shell_join,
+    SIGNALS, HostBase, HostError, HostSpec, ReadChunk, Runner, supervisor_source,
 )
 
 __all__ = ["WslHost", "to_linux_path", "to_windows_path", "distro_from_path", "wrap_argv",
@@ -116,14 +116,6 @@ def _spawn_detached(argv: Sequence[str], err_path: Path) -> None:  # pragma: no 
                          start_new_session=os.name != "nt", close_fds=True)
 
 
-def supervisor_source() -> str:
-    """The supervisor's source file, to copy to a host (a frozen build ships it as data)."""
-    if not os.path.isfile(sup.SUPERVISOR_SCRIPT):
-        raise HostError(f"this build of dpgui lacks {sup.SUPERVISOR_SCRIPT}, which a run in "
-                        "WSL needs; reinstall dpgui")
-    return sup.SUPERVISOR_SCRIPT
-
-
 # one line per live process: /proc/<pid>/stat (read inside the distribution)
 _PROC_SCRIPT = 'for f in /proc/[0-9]*/stat; do read -r l < "$f" 2>/dev/null && echo "$l"; done'
 
@@ -149,11 +141,11 @@ class WslHost(HostBase):
     def is_this_machine(self) -> bool:
         return False
 
-    def for_paths(self, *local_paths: str | os.PathLike | None) -> "WslHost":
+    def for_paths(self, *local_paths: str | os.PathLike[str] | None) -> "WslHost":
         if self.distro:
             return self
         for p in local_paths:
-            d = distro_from_path(os.fspath(p)) if p not in (None, "") else None  # type: ignore[arg-type]
+            d = distro_from_path(os.fspath(p)) if p not in (None, "") else None
             if d:
                 return WslHost(self.spec.replace(distro=d), self.runner, self.spawner, self.wsl_exe)
         return self
@@ -168,7 +160,7 @@ class WslHost(HostBase):
         return [("wsl_list", [self.wsl_exe, "--list", "--verbose"], "WSL distributions")]
 
     # -- paths -------------------------------------------------------------
-    def to_host_path(self, local_path: str | os.PathLike) -> str:
+    def to_host_path(self, local_path: str | os.PathLike[str]) -> str:
         return to_linux_path(os.fspath(local_path))
 
     def to_local_path(self, host_path: str) -> str | None:
@@ -191,12 +183,12 @@ class WslHost(HostBase):
         (``script`` and ``state_dir`` are host paths)."""
         return self.wrap([self.python, "-I", script, state_dir, "--no-fork"], cwd="/")
 
-    def start_supervisor(self, argv: Sequence[str], state_root: str | os.PathLike, *,
+    def start_supervisor(self, argv: Sequence[str], state_root: str | os.PathLike[str], *,
                          env: Mapping[str, str] | None = None, cwd: str | None = None,
                          config: str | None = None, output_dir: str | None = None,
                          resume_from: str | None = None,
-                         log_path: str | os.PathLike | None = None,
-                         wait_s: float = 30.0) -> dict:
+                         log_path: str | os.PathLike[str] | None = None,
+                         wait_s: float = 30.0) -> dict[str, Any]:
         # (wsl.exe may have to boot the distribution first: a longer default wait)
         def spawn(state_dir: Path) -> None:
             # the supervisor is copied next to its state: the running dpgui may be a
@@ -212,7 +204,7 @@ class WslHost(HostBase):
                              wait_s=wait_s, host=self.spec.to_dict(),
                              to_host=self.to_host_path, spawn=spawn)
 
-    def read_state(self, state_dir: str | os.PathLike) -> dict | None:
+    def read_state(self, state_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
         return sup.read_state(state_dir)
 
     def read_bytes(self, host_path: str, offset: int = 0, limit: int = 4 << 20) -> ReadChunk:
@@ -292,10 +284,10 @@ class WslHost(HostBase):
         """``cp -- SRC DST`` inside the distribution (both host paths)."""
         return self.wrap(["cp", "--", src, dst])
 
-    def copy_to(self, local_path: str | os.PathLike, host_path: str) -> None:
+    def copy_to(self, local_path: str | os.PathLike[str], host_path: str) -> None:
         self._cp(self.to_host_path(local_path), host_path)
 
-    def copy_from(self, host_path: str, local_path: str | os.PathLike) -> None:
+    def copy_from(self, host_path: str, local_path: str | os.PathLike[str]) -> None:
         self._cp(host_path, self.to_host_path(local_path))
 
     def _cp(self, src: str, dst: str) -> None:
