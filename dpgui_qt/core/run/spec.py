@@ -63,11 +63,6 @@ def masked_env(env: dict[str, str]) -> dict[str, str]:
     return {k: (mask(v) if is_secret_name(k) else v) for k, v in env.items()}
 
 
-def _masked_assignment(arg: str) -> str:
-    k, sep, v = arg.partition("=")
-    return f"{k}={mask(v)}" if sep and k and is_secret_name(k) else arg
-
-
 @dataclass
 class RunSpec:
     """Everything needed to start one training run.

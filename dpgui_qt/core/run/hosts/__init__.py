@@ -12,7 +12,14 @@ import sys
 from typing import Any, Callable, Mapping
 
 from dpgui_qt.core.run.hosts.base import (
-    CommandResult, GpuInfo, Host, HostBase, HostError, HostSpec, ReadChunk, SIGNALS,
+    SIGNALS,
+    CommandResult,
+    GpuInfo,
+    Host,
+    HostBase,
+    HostError,
+    HostSpec,
+    ReadChunk,
 )
 
 __all__ = ["Host", "HostBase", "HostSpec", "HostError", "CommandResult", "ReadChunk", "GpuInfo",

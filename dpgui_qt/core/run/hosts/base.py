@@ -55,11 +55,21 @@ import os
 import shlex
 import subprocess
 from dataclasses import dataclass
-from typing import Any, ClassVar, Iterable, Mapping, Protocol, Self, Sequence, runtime_checkable
+from typing import (
+    Any,
+    ClassVar,
+    Iterable,
+    Mapping,
+    Protocol,
+    Self,
+    Sequence,
+    runtime_checkable,
+)
 
 __all__ = ["HostError", "HostSpec", "CommandResult", "ReadChunk", "GpuInfo", "Host", "HostBase",
            "Runner", "subprocess_runner", "SIGNALS", "parse_nvidia_smi", "NVIDIA_SMI_QUERY",
-           "supervisor_source", "shell_join", "env_assignments"]
+           "supervisor_source", "shell_join", "env_assignments", "ENV_EXECUTABLES",
+           "DEFAULT_TIMEOUT_S"]
 
 # The signals a caller may send to a run's process group.  Names, not numbers:
 # numbers differ between this machine and the host (Windows has no SIGKILL).
@@ -349,7 +359,7 @@ class Host(Protocol):
 
 
 # executables that sit in an environment's bin/ (a setting naming one names the env)
-_ENV_EXECUTABLES = ("deepspeed", "deepspeed.exe", "python", "python3", "python.exe")
+ENV_EXECUTABLES = ("deepspeed", "deepspeed.exe", "python", "python3", "python.exe")
 
 
 class HostBase:
@@ -398,7 +408,7 @@ class HostBase:
         base = s.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1].lower()
         if base in (name, name + ".exe") or (name == "python" and base.startswith("python")):
             exe = s
-        elif base in _ENV_EXECUTABLES:
+        elif base in ENV_EXECUTABLES:
             # another executable of the same environment: its neighbour
             exe = s.replace("\\", "/").rstrip("/").rsplit("/", 1)[0] + "/" + name
         else:

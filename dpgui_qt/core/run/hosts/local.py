@@ -18,7 +18,14 @@ from typing import Any, Mapping, Sequence
 from dpgui_qt.core.run import supervisor as sup
 from dpgui_qt.core.run.hosts import register
 from dpgui_qt.core.run.hosts.base import (
-    _ENV_EXECUTABLES, DEFAULT_TIMEOUT_S, CommandResult, HostBase, HostError, HostSpec, ReadChunk, Runner,
+    DEFAULT_TIMEOUT_S,
+    ENV_EXECUTABLES,
+    CommandResult,
+    HostBase,
+    HostError,
+    HostSpec,
+    ReadChunk,
+    Runner,
 )
 
 __all__ = ["LocalHost", "signal_number", "spawn_local_supervisor", "env_executable"]
@@ -112,7 +119,7 @@ class LocalHost(HostBase):
         base = os.path.basename(s.rstrip("/\\")).lower()
         if base in (name, name + ".exe") or (name == "python" and base.startswith("python")):
             exe = s
-        elif base in _ENV_EXECUTABLES:
+        elif base in ENV_EXECUTABLES:
             exe = os.path.join(os.path.dirname(s.rstrip("/\\")), name)
         else:
             exe = os.path.join(s, "bin", name)
