@@ -12,14 +12,7 @@ import sys
 from typing import Any, Callable, Mapping
 
 from dpgui_qt.core.run.hosts.base import (
-    SIGNALS,
-    CommandResult,
-    GpuInfo,
-    Host,
-    HostBase,
-    HostError,
-    HostSpec,
-    ReadChunk,
+    SIGNALS, CommandResult, GpuInfo, Host, HostBase, HostError, HostSpec, ReadChunk,
 )
 
 __all__ = ["Host", "HostBase", "HostSpec", "HostError", "CommandResult", "ReadChunk", "GpuInfo",

@@ -56,14 +56,7 @@ import shlex
 import subprocess
 from dataclasses import dataclass
 from typing import (
-    Any,
-    ClassVar,
-    Iterable,
-    Mapping,
-    Protocol,
-    Self,
-    Sequence,
-    runtime_checkable,
+    Any, ClassVar, Iterable, Mapping, Protocol, Self, Sequence, runtime_checkable,
 )
 
 __all__ = ["HostError", "HostSpec", "CommandResult", "ReadChunk", "GpuInfo", "Host", "HostBase",

@@ -18,14 +18,8 @@ from typing import Any, Mapping, Sequence
 from dpgui_qt.core.run import supervisor as sup
 from dpgui_qt.core.run.hosts import register
 from dpgui_qt.core.run.hosts.base import (
-    DEFAULT_TIMEOUT_S,
-    ENV_EXECUTABLES,
-    CommandResult,
-    HostBase,
-    HostError,
-    HostSpec,
-    ReadChunk,
-    Runner,
+    DEFAULT_TIMEOUT_S, ENV_EXECUTABLES, CommandResult, HostBase, HostError, HostSpec,
+    ReadChunk, Runner,
 )
 
 __all__ = ["LocalHost", "signal_number", "spawn_local_supervisor", "env_executable"]

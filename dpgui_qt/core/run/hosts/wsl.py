@@ -33,13 +33,7 @@ from typing import Any, Callable, Mapping, Sequence
 from dpgui_qt.core.run import supervisor as sup
 from dpgui_qt.core.run.hosts import register
 from dpgui_qt.core.run.hosts.base import (
-    SIGNALS,
-    HostBase,
-    HostError,
-    HostSpec,
-    ReadChunk,
-    Runner,
-    supervisor_source,
+    SIGNALS, HostBase, HostError, HostSpec, ReadChunk, Runner, supervisor_source,
 )
 
 __all__ = ["WslHost", "to_linux_path", "to_windows_path", "distro_from_path", "wrap_argv",
