@@ -236,8 +236,8 @@ class RunPage(QWidget):
             self.command_box.show_error(str(e))
             return
         env = " ".join(f"{k}={v}" for k, v in masked_env(cmd.env).items())
-        where = (f"Runs inside WSL ({self.spec.wsl_distro or 'default distribution'}) in "
-                 f"{cmd.trainer_cwd}" if cmd.windows else f"Working directory: {cmd.cwd}")
+        where = (f"Working directory: {cmd.cwd}" if cmd.host.is_this_machine
+                 else f"Runs in {cmd.host.describe()} in {cmd.trainer_cwd}")
         self.command_box.show_command(cmd.preview(), where,
                                       f"{where}\nAdded environment: {env or '(none)'}")
 
@@ -335,7 +335,7 @@ class RunPage(QWidget):
         forget_trainer_cwd()
         self.refresh_spec()
         if self.spec is None:
-            findings = [envmod.Finding("error", "spec", self.spec_error or "invalid settings",
+            findings = [envmod.PreflightIssue("error", "spec", self.spec_error or "invalid settings",
                                        "Check Run ▸ Environment.")]
             return pf.PreflightReport(findings, saved=saved or [],
                                       recheck=lambda: self.gate_report(saved), fix=self.apply_fixes,
