@@ -17,8 +17,9 @@ Typical live use (one reader per process pipe, stdout and stderr merged)::
         outcome = classify(all_events, exit_code, user_stopped=stop_pressed)
 
 * :mod:`.lines`   -- ``LineAssembler`` (bytes chunks -> ``Line``), ANSI helpers
-* :mod:`.parse`   -- ``LogParser`` (lines -> typed events), ``parse_text``, ``summarize``
+* :mod:`.parse`   -- ``LogParser`` (lines -> typed events), ``parse_text``
 * :mod:`.outcome` -- ``classify`` (events + exit code -> ``Outcome``)
+* :mod:`.summary` -- ``summarize`` (events -> headline numbers and the outcome)
 """
 from .lines import Line, LineAssembler, LineKind, StyledRun, split_ansi, strip_ansi
 from .outcome import Notice, Outcome, classify, classify_text
@@ -49,5 +50,5 @@ from .parse import (
     parse_bytes,
     parse_lines,
     parse_text,
-    summarize,
 )
+from .summary import SummaryBuilder, summarize
