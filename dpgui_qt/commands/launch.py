@@ -254,7 +254,7 @@ def _fmt_progress(ev, lr: str | None) -> str:
 
 
 def _follow(state_dir: Path, stop_grace: float, exits_early_ok: bool) -> int:
-    from dpgui_qt.core.run import control
+    from dpgui_qt.core.run import control, phase
     from dpgui_qt.core.run.runs import attach
     from dpgui_qt.core.run.supervisor import locate_run_dir
 
@@ -266,7 +266,7 @@ def _follow(state_dir: Path, stop_grace: float, exits_early_ok: bool) -> int:
     follower = handle.follower()
     asm = LineAssembler()
     parser = LogParser()
-    status = control.RunStatus(exits_early_ok=exits_early_ok)
+    status = phase.RunStatus(exits_early_ok=exits_early_ok)
     interrupts = [0]
     handled = [0]
     lr: list[str | None] = [None]
@@ -286,11 +286,11 @@ def _follow(state_dir: Path, stop_grace: float, exits_early_ok: bool) -> int:
         for ev in events:
             if isinstance(ev, LrEvent) and ev.lrs:
                 lr[0] = f"{ev.lrs[0]:.3g}"
-            mapped = control.event_name(ev)
+            mapped = phase.event_name(ev)
             if mapped is None:
                 continue
             name, value = mapped
-            status = control.advance(status, name, value)
+            status = phase.advance(status, name, value)
             if isinstance(ev, StepEvent):
                 out.write(_fmt_progress(ev, lr[0]) + "\n")
                 shown = True
@@ -316,9 +316,9 @@ def _follow(state_dir: Path, stop_grace: float, exits_early_ok: bool) -> int:
         if final:
             nonlocal status
             for ev in parser.finish():
-                mapped = control.event_name(ev)
+                mapped = phase.event_name(ev)
                 if mapped:
-                    status = control.advance(status, *mapped)
+                    status = phase.advance(status, *mapped)
 
     def background(fn, *a):
         threading.Thread(target=fn, args=a, daemon=True).start()
@@ -331,17 +331,17 @@ def _follow(state_dir: Path, stop_grace: float, exits_early_ok: bool) -> int:
             try:
                 if n == 1 and locate_run_dir(cur):
                     control.save_and_stop(cur)
-                    status = control.advance(status, "stop_requested", "save_quit")
+                    status = phase.advance(status, "stop_requested", "save_quit")
                     print("\ndpgui: Ctrl-C: asked the trainer to save a checkpoint and stop at the "
                           "next step (save_quit). Ctrl-C again stops it now.", file=sys.stderr)
                 elif n <= 2:
                     print(f"\ndpgui: stopping (SIGTERM, SIGKILL after {stop_grace:g} s). "
                           "Ctrl-C again kills at once.", file=sys.stderr)
-                    status = control.advance(status, "stop_requested", "stop")
+                    status = phase.advance(status, "stop_requested", "stop")
                     background(control.stop, cur, stop_grace)
                 else:
                     print("\ndpgui: killing the run (SIGKILL).", file=sys.stderr)
-                    status = control.advance(status, "stop_requested", "kill")
+                    status = phase.advance(status, "stop_requested", "kill")
                     background(control.kill, cur)
             except control.ControlError as e:
                 print(f"dpgui: {e}", file=sys.stderr)
@@ -371,15 +371,15 @@ def _follow(state_dir: Path, stop_grace: float, exits_early_ok: bool) -> int:
         _err("the run's processes are gone and its supervisor did not record an exit code")
         return EXIT_FAILED
     if final.get("stop_request") and not status.stop_request:
-        status = control.advance(status, "stop_requested", final["stop_request"])
+        status = phase.advance(status, "stop_requested", final["stop_request"])
     rc = final.get("exit_code")
-    status = control.on_exit(status, rc)
+    status = phase.on_exit(status, rc)
     if final.get("exit_inferred"):
         print(f"dpgui: note: {final['exit_inferred']}.", file=sys.stderr)
-    if status.phase == control.Phase.FINISHED:
+    if status.phase == phase.Phase.FINISHED:
         print("dpgui: training finished.", file=sys.stderr)
         return EXIT_OK
-    if status.phase == control.Phase.STOPPED:
+    if status.phase == phase.Phase.STOPPED:
         print(f"dpgui: run stopped before completion (exit code {rc}){_checkpoint_note(final)}.",
               file=sys.stderr)
         return EXIT_STOPPED

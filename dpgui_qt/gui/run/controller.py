@@ -5,7 +5,7 @@ Data path (the log file is the only source; the GUI never owns the trainer's pip
 
     QTimer tick -> LogFollower.read(chunk) -> LineAssembler.feed_raw
                 -> ConsoleView.append_batch (coalesced repaint)
-                -> LogParser.feed_many -> RunStatus (control.advance) + eventsParsed
+                -> LogParser.feed_many -> RunStatus (phase.advance) + eventsParsed
 
 Each tick works for at most ``budget_ms`` and then returns to the event loop;
 while there is a backlog (a flood, or a re-attach reading a long log) the next
@@ -28,8 +28,8 @@ from pathlib import Path
 from dpgui_qt.gui.workers import ResultPump
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from dpgui_qt.core.run import control
-from dpgui_qt.core.run.control import Phase, RunStatus
+from dpgui_qt.core.run import control, phase
+from dpgui_qt.core.run.phase import Phase, RunStatus
 from dpgui_qt.core.run.lines import LineAssembler
 from dpgui_qt.core.run.outcome import Outcome, classify
 from dpgui_qt.core.run.parse import LogParser, LrEvent, ProgressEvent, StepEvent
@@ -157,7 +157,7 @@ class RunController(QObject):
             return frozenset()
         if self._pending_action in ("stop", "kill"):
             return frozenset({"kill"}) if self._pending_action == "stop" else frozenset()
-        return control.allowed_actions(self.status, bool(self.run_dir))
+        return phase.allowed_actions(self.status, bool(self.run_dir))
 
     # ------------------------------------------------------------ start / attach
     def start(self, command, state_root, *, config: str, output_dir: str | None,
@@ -199,7 +199,7 @@ class RunController(QObject):
                                  for a in argv)
         self.status = RunStatus(exits_early_ok=bool(exits_early_ok))
         if self.state.get("stop_request"):
-            self.status = control.advance(self.status, "stop_requested", self.state["stop_request"])
+            self.status = phase.advance(self.status, "stop_requested", self.state["stop_request"])
         self.follower = LogFollower(self.state["log_path"])
         try:
             self._log_size_at_attach = Path(self.state["log_path"]).stat().st_size
@@ -285,8 +285,8 @@ class RunController(QObject):
 
     def _events(self, events: list) -> None:
         st = self.status
-        advance = control.advance
-        event_name = control.event_name
+        advance = phase.advance
+        event_name = phase.event_name
         pending_step = None
         step_t, lr_t, bar_t = StepEvent, LrEvent, ProgressEvent
         steps = self._steps
@@ -377,7 +377,7 @@ class RunController(QObject):
         self.effective = h.effective_status(st)
         req = st.get("stop_request")
         if req and self.status.stop_request is None and not self.status.phase.terminal:
-            self.status = control.advance(self.status, "stop_requested", req)
+            self.status = phase.advance(self.status, "stop_requested", req)
             self.statusChanged.emit(self.status)
         self.stateChanged.emit(st)
         if self.effective not in ("starting", "running"):
@@ -402,16 +402,16 @@ class RunController(QObject):
         rc = st.get("exit_code")
         self.exit_code = rc
         if st.get("stop_request") and not self.status.stop_request:
-            self.status = control.advance(self.status, "stop_requested", st["stop_request"])
+            self.status = phase.advance(self.status, "stop_requested", st["stop_request"])
         user_stopped = self.status.stop_request in ("stop", "kill")
         if eff == "failed_to_start":
-            self.status = control.on_exit(self.status, rc if rc is not None else 1)
+            self.status = phase.on_exit(self.status, rc if rc is not None else 1)
             self.outcome = Outcome("failed", "failed_to_start", "The trainer could not be started",
                                    st.get("error") or "The launcher could not be executed.",
                                    "Check the Python environment (deepspeed) and the diffusion-pipe "
                                    "checkout in Run ▸ Environment.", [st.get("error") or ""])
         elif eff == "lost":
-            self.status = control.on_exit(self.status, None)
+            self.status = phase.on_exit(self.status, None)
             self.outcome = classify(self.events_for_outcome(), None, user_stopped=user_stopped,
                                     cache_only=self.status.exits_early_ok)
             if self.outcome.status != "finished":
@@ -424,7 +424,7 @@ class RunController(QObject):
                     self.outcome.fix or "Look at the end of the log; resume from the last checkpoint.",
                     self.outcome.evidence, self.outcome.notices)
         else:
-            self.status = control.on_exit(self.status, rc)
+            self.status = phase.on_exit(self.status, rc)
             self.outcome = classify(self.events_for_outcome(), rc, user_stopped=user_stopped,
                                     cache_only=self.status.exits_early_ok)
             if st.get("error") and self.outcome.status == "failed":
@@ -446,7 +446,7 @@ class RunController(QObject):
 
     def save_and_stop(self) -> str:
         p = control.save_and_stop(self.state)
-        self.status = control.advance(self.status, "stop_requested", "save_quit")
+        self.status = phase.advance(self.status, "stop_requested", "save_quit")
         self.statusChanged.emit(self.status)
         return str(p)
 
@@ -459,7 +459,7 @@ class RunController(QObject):
 
     def _control(self, action: str, fn, *args) -> _Call:
         self._pending_action = action
-        self.status = control.advance(self.status, "stop_requested", action)
+        self.status = phase.advance(self.status, "stop_requested", action)
         self.statusChanged.emit(self.status)
         call = _Call(fn, *args, parent=self)
         self.actionStarted.emit(action, "")

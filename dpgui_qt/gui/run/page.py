@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
 
 from dpgui_qt.core.run import control
 from dpgui_qt.core.run import preflight as envmod
-from dpgui_qt.core.run.control import Phase
+from dpgui_qt.core.run.phase import Phase
 from dpgui_qt.core.run.runs import list_sessions, resume_candidates
 from dpgui_qt.core.run.spec import SpecError, masked_env
 from dpgui_qt.gui import icons, messages
