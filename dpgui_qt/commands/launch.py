@@ -25,13 +25,13 @@ import threading
 import time
 from pathlib import Path
 
+from dpgui_qt.core.run import switches as sw
+from dpgui_qt.core.run.launch import build_spec, default_state_dir
 from dpgui_qt.core.run.lines import LineAssembler, LineKind
 from dpgui_qt.core.run.parse import LogParser, LrEvent, StepEvent
 
 EXIT_OK, EXIT_FAILED, EXIT_SETUP, EXIT_STOPPED = 0, 1, 2, 3
 
-TRAIN_FLAGS = ("reset_dataloader", "reset_optimizer", "reset_optimizer_params", "regenerate_cache",
-               "cache_only", "trust_cache", "i_know_what_i_am_doing")
 
 
 def add_parser(subparsers, name: str = "launch") -> argparse.ArgumentParser:
@@ -55,11 +55,13 @@ def add_parser(subparsers, name: str = "launch") -> argparse.ArgumentParser:
                    "$DPGUI_DIFFUSION_PIPE, then <repo>/ref/diffusion-pipe)")
     p.add_argument("--deepspeed", metavar="PATH", help="venv/conda env dir or deepspeed executable "
                    "(default: $DPGUI_DEEPSPEED, then PATH)")
-    for flag in TRAIN_FLAGS:
-        p.add_argument("--" + flag.replace("_", "-"), "--" + flag, dest=flag, action="store_true",
-                       help=f"pass --{flag} to train.py")
-    p.add_argument("--dump-dataset", "--dump_dataset", dest="dump_dataset", metavar="DIR",
-                   help="pass --dump_dataset DIR to train.py")
+    for switch in sw.TRAIN_SWITCHES:        # train.py's switches, from the one table
+        if switch.kind == "bool":
+            p.add_argument(*switch.cli_flags, dest=switch.name, action="store_true",
+                           help=f"{switch.help} (train.py {switch.train_flag})")
+        else:
+            p.add_argument(*switch.cli_flags, dest=switch.name, metavar=switch.metavar,
+                           help=f"{switch.help} (train.py {switch.train_flag} {switch.metavar})")
     p.add_argument("--no-nccl-workaround", action="store_true",
                    help="do not set NCCL_P2P_DISABLE=1 / NCCL_IB_DISABLE=1")
     p.add_argument("--expandable-segments", action="store_true",
@@ -86,20 +88,8 @@ def _err(msg: str) -> None:
     print(f"dpgui launch: error: {msg}", file=sys.stderr)
 
 
-def default_state_dir() -> Path:
-    if os.environ.get("DPGUI_STATE_DIR"):
-        return Path(os.environ["DPGUI_STATE_DIR"])
-    try:
-        import platformdirs
-        return Path(platformdirs.user_state_dir("dpgui")) / "runs"
-    except ImportError:  # pragma: no cover
-        return Path.home() / ".local" / "state" / "dpgui" / "runs"
-
-
-
-
-def _build_spec(args, checkout, deepspeed):
-    from dpgui_qt.core.run.spec import RunSpec
+def _spec_from_args(args, checkout, deepspeed):
+    """The RunSpec for parsed ``dpgui launch`` arguments (the core's build_spec)."""
     gpus: int | list[int] | None = 1
     if args.gpus is not None:
         gpus = args.gpus
@@ -116,13 +106,12 @@ def _build_spec(args, checkout, deepspeed):
         if not sep or not k:
             raise ValueError(f"--env expects VAR=VALUE, not {item!r}")
         extra[k] = v
-    return RunSpec(
-        config=os.path.abspath(args.config), checkout=str(checkout) if checkout else None,
-        deepspeed=deepspeed, gpus=gpus, master_port=args.master_port,
-        resume_from_checkpoint=args.resume, dump_dataset=args.dump_dataset,
+    return build_spec(
+        args.config, checkout=checkout, deepspeed=deepspeed, gpus=gpus,
+        master_port=args.master_port, resume=args.resume,
+        switches={s.name: getattr(args, s.name) for s in sw.TRAIN_SWITCHES},
         nccl_p2p_disable=not args.no_nccl_workaround, nccl_ib_disable=not args.no_nccl_workaround,
-        expandable_segments=args.expandable_segments, extra_env=extra,
-        **{f: getattr(args, f) for f in TRAIN_FLAGS})
+        expandable_segments=args.expandable_segments, extra_env=extra)
 
 
 def run(args) -> int:
@@ -149,7 +138,7 @@ def run(args) -> int:
             return EXIT_SETUP
         deepspeed, ds_note = None, str(e)
     try:
-        spec = _build_spec(args, checkout, deepspeed)
+        spec = _spec_from_args(args, checkout, deepspeed)
         if spec.resume_from_checkpoint == "latest":
             from dpgui_qt.core.run.runs import resume_candidates
             od = envmod.output_dir_on_host(spec, values)
@@ -198,7 +187,7 @@ def run(args) -> int:
     print(f"dpgui: it keeps running if this command ends; follow it again with: "
           f"dpgui launch --attach {st['state_dir']}", file=sys.stderr)
     return _follow(Path(st["state_dir"]), args.stop_grace,
-                   exits_early_ok=bool(spec.cache_only or spec.dump_dataset))
+                   exits_early_ok=spec.exits_early_ok)
 
 
 def _print_check(gate, as_json: bool) -> int:
