@@ -135,7 +135,7 @@ class RunFollower:
         its last step (the same result as one by one, far cheaper on a flood)."""
         st = self.status
         advance, event_name = ph.advance, ph.event_name
-        pending_step = None
+        pending_step: Any = None       # the last of a run of steps (a StepEvent)
         step_t, lr_t, bar_t = StepEvent, LrEvent, ProgressEvent
         n_steps = 0
         others = self._others

@@ -62,7 +62,7 @@ class SummaryBuilder:
         self.too_short = 0
         self.progress_seen: Event | None = None
         self._head: list[Event] = []
-        self._tail = deque(maxlen=keep)
+        self._tail: deque[Event] = deque(maxlen=keep)
 
     def add(self, events: Iterable[Event]) -> None:
         for e in events:
