@@ -7,14 +7,17 @@ in the run folder, and deletes them.
 
 Stop/Kill record the request (so the supervisor can tell a stopped run from a
 failed one) and end the trainer's whole process group and session through
-:mod:`.signals`.  The phase machine that decides which of these make sense is
-:mod:`.phase`.
+:mod:`.signals`.  The pids are the host's (the run's state records which host);
+the host signals and lists them (``core/run/hosts``).  The phase machine that
+decides which of these make sense is :mod:`.phase`.
 """
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
+from dpgui_qt.core.run import hosts
+from dpgui_qt.core.run.hosts import HostError
 from dpgui_qt.core.run.signals import DEFAULT_GRACE_S, StopResult, kill_group, stop_group
 from dpgui_qt.core.run.supervisor import CONTROL_FILE, locate_run_dir, read_state, write_json_atomic
 
@@ -54,9 +57,11 @@ def _signal_file(run, name: str) -> Path:
     if st.get("status") in ("exited", "failed_to_start"):
         raise ControlError("the run has already ended")
     p = Path(rd) / name
-    if p.exists() and not p.is_file():
-        raise ControlError(f"{p} exists and is not a regular file")
-    p.touch()
+    host = hosts.from_state(st)      # run_dir is a local path; the host creates the file
+    try:
+        host.touch(host.to_host_path(p))
+    except HostError as e:
+        raise ControlError(str(e)) from None
     record_request(run, name)
     return p
 
@@ -81,7 +86,9 @@ def stop(run, grace_s: float = DEFAULT_GRACE_S, kill_wait_s: float = 5.0,
     if not pgid:
         return StopResult()
     record_request(run, "stop")
-    return stop_group(pgid, ticks, grace_s, kill_wait_s, poll_s)
+    host = hosts.from_state(st)
+    return stop_group(pgid, ticks, grace_s, kill_wait_s, poll_s, send=host.signal_group,
+                      members=host.group_members)
 
 
 def kill(run, wait_s: float = 5.0, poll_s: float = 0.05) -> StopResult:
@@ -91,4 +98,6 @@ def kill(run, wait_s: float = 5.0, poll_s: float = 0.05) -> StopResult:
     if not pgid:
         return StopResult()
     record_request(run, "kill")
-    return kill_group(pgid, ticks, wait_s, poll_s)
+    host = hosts.from_state(st)
+    return kill_group(pgid, ticks, wait_s, poll_s, send=host.signal_group,
+                      members=host.group_members)

@@ -14,8 +14,9 @@ import os
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from dpgui_qt.core.run import hosts
 from dpgui_qt.core.run import switches as sw
-from dpgui_qt.core.run import wsl
+from dpgui_qt.core.run.hosts import HostSpec
 from dpgui_qt.core.run.spec import RunSpec, SpecError
 
 __all__ = ["build_spec", "default_state_dir"]
@@ -28,22 +29,24 @@ def build_spec(config: str | os.PathLike, *, checkout: str | os.PathLike | None 
                switches: Mapping[str, bool | str | os.PathLike | None] | None = None,
                nccl_p2p_disable: bool = True, nccl_ib_disable: bool = True,
                expandable_segments: bool = False, extra_env: Mapping[str, str] | None = None,
-               platform: str | None = None, wsl_distro: str | None = None) -> RunSpec:
+               host: HostSpec | None = None) -> RunSpec:
     """The RunSpec for these settings.
 
     ``checkout``/``deepspeed``: resolved values (None: not set or not found);
     ``gpus``: a count, a list of GPU ids, or None for every GPU; ``resume``: a run
     folder name in output_dir ("" / None: a fresh run); ``switches``: train.py
-    switches by name (see :mod:`~dpgui_qt.core.run.switches`).  Raises
+    switches by name (see :mod:`~dpgui_qt.core.run.switches`); ``host``: where the
+    trainer runs (None: this machine's default host).  Raises
     :class:`SpecError` with a user-facing message for an unknown switch or a value
     of the wrong kind."""
     values = dict(switches or {})
     problems = sw.check_values(values)
     if problems:
         raise SpecError(problems[0])
-    # the config as this machine sees it; on Windows it stays a Windows path (the
-    # spec translates it for WSL)
-    cfg = os.fspath(config) if wsl.is_windows(platform) else os.path.abspath(config)
+    # the config as this machine sees it; for another host it stays as given (the
+    # host translates it)
+    here = hosts.make(host or hosts.default_spec()).is_this_machine
+    cfg = os.path.abspath(config) if here else os.fspath(config)
     return RunSpec(
         config=cfg, checkout=os.fspath(checkout) if checkout else None,
         deepspeed=deepspeed, gpus=list(gpus) if isinstance(gpus, (list, tuple)) else gpus,
@@ -51,7 +54,7 @@ def build_spec(config: str | os.PathLike, *, checkout: str | os.PathLike | None 
         switches={k: v for k, v in values.items() if sw.switch(k).is_set(v)},
         nccl_p2p_disable=nccl_p2p_disable, nccl_ib_disable=nccl_ib_disable,
         expandable_segments=expandable_segments, extra_env=dict(extra_env or {}),
-        platform=platform, wsl_distro=wsl_distro or None)
+        host=host)
 
 
 def default_state_dir() -> Path:

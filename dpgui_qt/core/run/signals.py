@@ -6,21 +6,16 @@ session, may ignore SIGTERM and may outlive a launcher that died, so the group i
 re-checked after each signal and escalated until it is empty.
 
 Host-agnostic: the two primitives -- send a signal (by name: ``"TERM"``,
-``"KILL"``) to a group, list a group's live members -- are parameters.  They
-default to this machine's (:func:`local_send`, :func:`local_members`, over
-:mod:`.supervisor`); a host that runs the trainer elsewhere passes its own.
+``"KILL"``) to a group, list a group's live members -- are parameters; callers
+pass their host's (``Host.signal_group``, ``Host.group_members``).
 """
 from __future__ import annotations
 
-import signal
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from dpgui_qt.core.run.supervisor import group_members, signal_group
-
-__all__ = ["StopResult", "DEFAULT_GRACE_S", "Send", "Members", "local_send", "local_members",
-           "stop_group", "kill_group"]
+__all__ = ["StopResult", "DEFAULT_GRACE_S", "Send", "Members", "stop_group", "kill_group"]
 
 DEFAULT_GRACE_S = 20.0
 
@@ -28,19 +23,6 @@ DEFAULT_GRACE_S = 20.0
 Send = Callable[[int, str, "int | None"], "list[int]"]
 # (pgid, leader start ticks) -> live pids of the group
 Members = Callable[[int, "int | None"], "list[int]"]
-
-
-def local_send(pgid: int, sig: str, leader_ticks: int | None = None) -> list[int]:
-    """Signal a process group on this machine (``sig``: ``"TERM"`` or ``"KILL"``;
-    SIGKILL falls back to SIGTERM where the platform has none)."""
-    num = getattr(signal, "SIG" + sig, None)
-    if num is None:
-        num = signal.SIGTERM
-    return signal_group(pgid, num, leader_ticks)
-
-
-def local_members(pgid: int, leader_ticks: int | None = None) -> list[int]:
-    return group_members(pgid, leader_ticks)
 
 
 @dataclass
@@ -65,8 +47,8 @@ def _wait_gone(members: Members, pgid: int, ticks: int | None, timeout: float,
 
 
 def stop_group(pgid: int | None, ticks: int | None, grace_s: float = DEFAULT_GRACE_S,
-               kill_wait_s: float = 5.0, poll_s: float = 0.1, *, send: Send = local_send,
-               members: Members = local_members) -> StopResult:
+               kill_wait_s: float = 5.0, poll_s: float = 0.1, *, send: Send,
+               members: Members) -> StopResult:
     """SIGTERM the group; SIGKILL whatever is left after ``grace_s``.  Blocks until no
     member is left (or ``kill_wait_s`` after the SIGKILL)."""
     res = StopResult()
@@ -81,7 +63,7 @@ def stop_group(pgid: int | None, ticks: int | None, grace_s: float = DEFAULT_GRA
 
 
 def kill_group(pgid: int | None, ticks: int | None, wait_s: float = 5.0, poll_s: float = 0.05,
-               *, send: Send = local_send, members: Members = local_members) -> StopResult:
+               *, send: Send, members: Members) -> StopResult:
     """SIGKILL the group at once and verify it is gone."""
     res = StopResult()
     if not pgid:

@@ -6,7 +6,8 @@ same constructor ``dpgui launch`` uses, from the resolved checkout and launcher;
 the train.py switches come from the one table in
 :mod:`~dpgui_qt.core.run.switches`.  :func:`launch_args` writes the same settings
 as ``dpgui launch`` arguments (the "copy headless command" text); the preview test
-checks that both give the same command.
+checks that both give the same command.  Only the GUI sets the host (where the
+trainer runs, see ``core/run/hosts``) and separate NCCL switches.
 """
 from __future__ import annotations
 
@@ -17,12 +18,12 @@ import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from dpgui_qt.core.run import hosts
 from dpgui_qt.core.run import preflight as envmod
 from dpgui_qt.core.run import switches as sw
 from dpgui_qt.core.run.launch import build_spec as build_run_spec
 from dpgui_qt.core.run.launch import default_state_dir
 from dpgui_qt.core.run.spec import RunSpec
-from dpgui_qt.core.run.wsl import is_windows as wsl_is_windows
 
 SETTINGS_GROUP = "run"
 
@@ -229,18 +230,24 @@ def build_spec(config: str | os.PathLike, env: EnvSettings, opts: RunOptions,
     # kept as typed so the preview still shows it (pre-flight reports it)
     checkout = det.checkout or (env.checkout or None)
     deepspeed = det.deepspeed
-    if deepspeed is None and env.deepspeed and wsl_is_windows(platform):
-        # a Linux environment inside WSL cannot be resolved from the Windows side;
-        # pass it through (the core translates it, pre-flight checks it via \\wsl$)
+    host = host_spec(env, platform)
+    if deepspeed is None and env.deepspeed and not hosts.make(host).is_this_machine:
+        # an environment on the host cannot be resolved from this machine; pass it
+        # through (the host translates it, pre-flight checks what it can see)
         deepspeed = env.deepspeed
     spec = build_run_spec(
         config, checkout=checkout, deepspeed=deepspeed, gpus=env.gpus(),
         master_port=int(env.master_port) if env.master_port else None, resume=opts.resume,
         switches={s.name: opts.switch(s.name) for s in sw.TRAIN_SWITCHES},
         nccl_p2p_disable=env.nccl_p2p_disable, nccl_ib_disable=env.nccl_ib_disable,
-        expandable_segments=env.expandable_segments, extra_env=env.extra_env,
-        platform=platform, wsl_distro=env.wsl_distro)
+        expandable_segments=env.expandable_segments, extra_env=env.extra_env, host=host)
     return spec, det
+
+
+def host_spec(env: EnvSettings, platform: str | None = None):
+    """Where the trainer runs for these settings: this machine's default host
+    (WSL on Windows), with the distribution the settings name."""
+    return hosts.default_spec(platform, distro=env.wsl_distro or None)
 
 
 def headless_command(config: str | os.PathLike, env: EnvSettings, opts: RunOptions) -> str:
