@@ -7,8 +7,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from dpgui_qt.core.run.runs import RunFolder
+from dpgui_qt.core.run.switches import TRAIN_SWITCHES
 from dpgui_qt.gui.run.command_preview import CommandPreview
-from dpgui_qt.gui.run.launch_settings import TRAIN_SWITCHES, RunOptions
+from dpgui_qt.gui.run.launch_settings import RunOptions
 from dpgui_qt.gui.run.options_panel import RunOptionsPanel
 
 
@@ -20,18 +21,22 @@ def _run(name: str) -> RunFolder:
 def test_options_round_trip_and_changed_only_for_user_edits(qtbot):
     panel = RunOptionsPanel()
     qtbot.addWidget(panel)
-    assert set(panel.switches) == {name for name, *_ in TRAIN_SWITCHES}
+    assert set(panel.switches) | set(panel.switch_fields) == {s.name for s in TRAIN_SWITCHES}
     changes = []
     panel.changed.connect(lambda: changes.append(1))
     panel.set_resume_candidates([_run("20250102_03-04-00")])
-    opts = RunOptions(resume="20250102_03-04-00", cache_only=True, dump_dataset="/tmp/d")
+    opts = RunOptions(resume="20250102_03-04-00",
+                      switches={"cache_only": True, "dump_dataset": "/tmp/d"})
     panel.set_options(opts)
     assert changes == []                              # shown, not edited
-    assert panel.options() == opts
+    got = panel.options()
+    assert got.resume == opts.resume
+    assert {n: got.switch(n) for n in got.switches} == {
+        s.name: opts.switch(s.name) for s in TRAIN_SWITCHES}
     panel.switches["trust_cache"].setChecked(True)    # as a click would
-    assert changes == [1] and panel.options().trust_cache
-    panel.dump_edit.setText(" /tmp/e ")
-    assert panel.options().dump_dataset == "/tmp/e"
+    assert changes == [1] and panel.options().switch("trust_cache") is True
+    panel.switch_fields["dump_dataset"].setText(" /tmp/e ")
+    assert panel.options().switch("dump_dataset") == "/tmp/e"
 
 
 def test_resume_choice_kept_while_its_folder_is_offered(qtbot):

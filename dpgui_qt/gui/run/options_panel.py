@@ -1,5 +1,6 @@
 """The Run page's left column, top: where training runs (:class:`EnvironmentBox`) and
-how this run starts (:class:`RunOptionsPanel`: resume, train.py switches, dataset dump)."""
+how this run starts (:class:`RunOptionsPanel`: resume, and the train.py switches of
+:mod:`dpgui_qt.core.run.switches`, e.g. the dataset dump folder)."""
 from __future__ import annotations
 
 import os
@@ -10,7 +11,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
                                QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QSizePolicy, QToolButton, QVBoxLayout)
 
-from dpgui_qt.gui.run.launch_settings import TRAIN_SWITCHES, RunOptions
+from dpgui_qt.core.run import switches as train_switches
+from dpgui_qt.gui.run.launch_settings import RunOptions
 
 
 class EnvironmentBox(QGroupBox):
@@ -39,8 +41,9 @@ class EnvironmentBox(QGroupBox):
 
 
 class RunOptionsPanel(QGroupBox):
-    """Resume from, the train.py switches, dump dataset. ``changed`` on every edit by
-    the user (not on :meth:`set_options` or :meth:`set_resume_candidates`)."""
+    """Resume from, and the train.py switches (check boxes and folder fields).
+    ``changed`` on every edit by the user (not on :meth:`set_options` or
+    :meth:`set_resume_candidates`)."""
 
     changed = Signal()
 
@@ -50,8 +53,8 @@ class RunOptionsPanel(QGroupBox):
         ol.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         ol.addRow("Resume from:", self._build_resume_row())
         self.switches: dict[str, QCheckBox] = {}
-        ol.addRow(self._build_switches())
-        ol.addRow("Dump dataset:", self._build_dump_row())
+        self.switch_fields: dict[str, QLineEdit] = {}
+        self._build_switches(ol)
 
     def _build_resume_row(self) -> QHBoxLayout:
         rrow = QHBoxLayout()
@@ -72,32 +75,34 @@ class RunOptionsPanel(QGroupBox):
         rrow.addWidget(self.refresh_btn)
         return rrow
 
-    def _build_switches(self) -> QGridLayout:
-        """One checkbox per train.py switch, in two columns (the page fits 1280x800
-        without scrolling)."""
+    def _build_switches(self, form: QFormLayout) -> None:
+        """One check box per on/off train.py switch (two columns: the page fits 1280x800
+        without scrolling), one folder field per path switch, from the core table."""
         grid = QGridLayout()
         grid.setSpacing(2)
         grid.setHorizontalSpacing(10)
-        for i, (name, flag, label, tip) in enumerate(TRAIN_SWITCHES):
-            cb = QCheckBox(label, self)
-            cb.setToolTip(f"{flag}: {tip}")
-            cb.toggled.connect(lambda _on: self.changed.emit())
-            self.switches[name] = cb
-            grid.addWidget(cb, i // 2, i % 2)
-        return grid
-
-    def _build_dump_row(self) -> QHBoxLayout:
-        drow = QHBoxLayout()
-        self.dump_edit = QLineEdit(self)
-        self.dump_edit.setPlaceholderText("off")
-        self.dump_edit.setToolTip("--dump_dataset DIR: write the processed dataset there and exit")
-        self.dump_edit.textChanged.connect(lambda _t: self.changed.emit())
-        dpick = QToolButton(self)
-        dpick.setText("…")
-        dpick.clicked.connect(lambda: self.pick_dump())
-        drow.addWidget(self.dump_edit, 1)
-        drow.addWidget(dpick)
-        return drow
+        form.addRow(grid)
+        for switch in train_switches.TRAIN_SWITCHES:
+            if switch.kind == "bool":
+                cb = QCheckBox(switch.label, self)
+                cb.setToolTip(switch.tooltip())
+                cb.toggled.connect(lambda _on: self.changed.emit())
+                n = len(self.switches)
+                self.switches[switch.name] = cb
+                grid.addWidget(cb, n // 2, n % 2)
+                continue
+            drow = QHBoxLayout()
+            edit = QLineEdit(self)
+            edit.setPlaceholderText("off")
+            edit.setToolTip(switch.tooltip())
+            edit.textChanged.connect(lambda _t: self.changed.emit())
+            dpick = QToolButton(self)
+            dpick.setText("…")
+            dpick.clicked.connect(lambda _c=False, n=switch.name: self.pick_folder(n))
+            drow.addWidget(edit, 1)
+            drow.addWidget(dpick)
+            self.switch_fields[switch.name] = edit
+            form.addRow(f"{switch.label}:", drow)
 
     # ------------------------------------------------------------------ values
     def options(self) -> RunOptions:
@@ -105,19 +110,21 @@ class RunOptionsPanel(QGroupBox):
         idx = self.resume_combo.currentIndex()
         o.resume = self.resume_combo.itemData(idx) or "" if idx >= 0 else ""
         for name, cb in self.switches.items():
-            setattr(o, name, cb.isChecked())
-        o.dump_dataset = self.dump_edit.text().strip()
+            o.switches[name] = cb.isChecked()
+        for name, edit in self.switch_fields.items():
+            o.switches[name] = edit.text().strip()
         return o
 
     def set_options(self, opts: RunOptions) -> None:
         """Show ``opts`` (no ``changed``)."""
         for name, cb in self.switches.items():
             cb.blockSignals(True)
-            cb.setChecked(getattr(opts, name))
+            cb.setChecked(bool(opts.switch(name)))
             cb.blockSignals(False)
-        self.dump_edit.blockSignals(True)
-        self.dump_edit.setText(opts.dump_dataset)
-        self.dump_edit.blockSignals(False)
+        for name, edit in self.switch_fields.items():
+            edit.blockSignals(True)
+            edit.setText(str(opts.switch(name)))
+            edit.blockSignals(False)
         if opts.resume and self.resume_combo.findData(opts.resume) < 0:
             self.resume_combo.addItem(opts.resume, opts.resume)
         self.resume_combo.blockSignals(True)
@@ -150,8 +157,10 @@ class RunOptionsPanel(QGroupBox):
         combo.blockSignals(False)
         return not (cur and i < 0)
 
-    def pick_dump(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "Dump the processed dataset into",
-                                             self.dump_edit.text() or os.path.expanduser("~"))
+    def pick_folder(self, name: str) -> None:
+        """Browse for the folder of path switch ``name``."""
+        edit = self.switch_fields[name]
+        d = QFileDialog.getExistingDirectory(self, train_switches.switch(name).help,
+                                             edit.text() or os.path.expanduser("~"))
         if d:
-            self.dump_edit.setText(d)
+            edit.setText(d)

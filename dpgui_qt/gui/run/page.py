@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QFrame, QScrollArea, QSplitter, QVBoxLayout, QWidg
 
 from dpgui_qt.core.run import control
 from dpgui_qt.core.run import preflight as envmod
-from dpgui_qt.core.run.control import Phase
+from dpgui_qt.core.run.phase import Phase
 from dpgui_qt.core.run.runs import list_sessions, resume_candidates
 from dpgui_qt.core.run.spec import SpecError, masked_env
 from dpgui_qt.core.text import format_duration
@@ -150,7 +150,8 @@ class RunPage(QWidget):
         self.save_quit_btn, self.stop_btn, self.kill_btn = h.save_quit_btn, h.stop_btn, h.kill_btn
         self.env_label, self.env_btn, self.doctor_btn = (
             self.env_box.env_label, self.env_box.env_btn, self.env_box.doctor_btn)
-        self.resume_combo, self.switches, self.dump_edit = o.resume_combo, o.switches, o.dump_edit
+        self.resume_combo, self.switches, self.switch_fields = (
+            o.resume_combo, o.switches, o.switch_fields)
         self.preview, self.preview_info = c.preview, c.preview_info
         self.copy_btn, self.copy_cli_btn = c.copy_btn, c.copy_cli_btn
         self.session_combo, self.console, self.search = p.session_combo, p.console, p.search
@@ -425,7 +426,7 @@ class RunPage(QWidget):
         self.controller.start(cmd, state_root(), config=str(self.spec.config),
                               output_dir=envmod.output_dir_on_host(self.spec, values),
                               resume_from=self.spec.resume_name,
-                              exits_early_ok=bool(self.spec.cache_only or self.spec.dump_dataset))
+                              exits_early_ok=self.spec.exits_early_ok)
         return True
 
     def check_now(self) -> pf.PreflightReport:
