@@ -144,7 +144,32 @@ def test_model_path_only_local_is_a_preflight_error(remote, tmp_path):
     local_only.mkdir()
     cfg.write_text(cfg.read_text().replace(f"diffusers_path = '{root}'", f"diffusers_path = '/nonexistent/{local_only.name}'\ntransformer_path = '{local_only}'"))
     plan = sync.make_plan(cfg, host)
+    # the "host" shares this machine's disk: hide the folder while the host is asked, so it
+    # exists here only (what a model path on a laptop is)
+    real_probe = host.probe
+
+    def probe(**kw):
+        local_only.rename(tmp_path / "hidden")
+        try:
+            return real_probe(**kw)
+        finally:
+            (tmp_path / "hidden").rename(local_only)
+
+    host.probe = probe
     found = ssh_preflight.check(host, plan, gpus=1)
     msgs = [f.message for f in found if f.level == "error"]
     assert any("model.transformer_path" in m and "only on this machine" in m for m in msgs)
     assert any("model.diffusers_path" in m for m in msgs)
+    assert any(f.code == "checkout" and f.level == "warning" for f in found)   # not a git checkout
+    assert any(f.code == "gpus" for f in found)                                # no nvidia-smi here
+
+
+def test_unreachable_host_is_one_clear_error(ssh_client, control_dir, tmp_path):
+    from dpgui_qt.core.run.hosts import ssh_preflight
+    from tests.sshfix import _free_port
+
+    port = _free_port()
+    host = make(HostSpec.of("ssh", destination=f"nobody@127.0.0.1:{port}", control_dir=control_dir,
+                            ssh_config=str(ssh_client.config), checkout="/x", workdir="/tmp/x"))
+    found = ssh_preflight.check(host)
+    assert len(found) == 1 and found[0].code == "host" and "refused" in found[0].message
