@@ -7,7 +7,8 @@ folder); pre-flight on the host; upload what differs (progress on stderr, Ctrl-C
 start the run under a detached supervisor there; follow its log.  The run keeps going when
 this command, the connection or the laptop goes away: ``dpgui launch --host DEST --attach
 latest`` (or ``--attach <local pointer folder>`` / a run id / the host's state folder)
-follows it again, from the start of its log.  When the connection drops while following, it
+follows it again, from the start of its log ('latest': the newest run still going, else
+the newest run there).  When the connection drops while following, it
 reconnects and goes on from the last byte received, so no line is lost.
 
 ``--dry-run`` prints what would be uploaded, the command on the host and the pre-flight, and
@@ -91,9 +92,9 @@ def _attach(args) -> int:
     if ptr:
         state_dir = ptr["state_dir"]
     elif args.attach == "latest":
-        active = host.active_runs()
+        active = host.active_runs() or host.active_runs(include_ended=True)
         if not active:
-            _err(f"no run is going on {host.describe()}")
+            _err(f"no run on {host.describe()} under {host.remote_state_root}")
             return EXIT_SETUP
         state_dir = active[0]["state_dir"]
     elif "/" in args.attach:
@@ -294,12 +295,18 @@ def follow(host, state_dir: str, stop_grace: float, exits_early_ok: bool, out=No
                 item = None
             while handled < interrupts[0]:
                 handled += 1
-                st = (last["info"] or {}).get("state") or {}
-                if handled == 1 and st.get("run_dir"):
+                quit_asked = False
+                if handled == 1:
+                    # the host finds the run folder itself (the state we hold may predate it)
+                    try:
+                        host.control(state_dir, "save_quit")
+                        quit_asked = True
+                    except HostError as e:
+                        print(f"\ndpgui: {e}", file=sys.stderr)
+                if quit_asked:
                     print("\ndpgui: Ctrl-C: asked the trainer on the host to save a checkpoint and "
                           "stop at the next step (save_quit). Ctrl-C again stops it now.", file=sys.stderr)
                     status = control.advance(status, "stop_requested", "save_quit")
-                    act("save_quit")
                 elif handled <= 2:
                     print(f"\ndpgui: stopping the run on the host (SIGTERM, SIGKILL after "
                           f"{stop_grace:g} s). Ctrl-C again kills at once.", file=sys.stderr)

@@ -5,7 +5,8 @@ Every operation but ``read`` and ``follow`` prints one JSON object.  Operations:
 
 ``start``       supervisor.start_run(**args) on the host -> the run's state
 ``state``       {state_dir} -> {state, trainer_alive, supervisor_alive}
-``active``      {runs_root} -> [state, ...] of runs still going under runs_root
+``active``      {runs_root, all} -> [state, ...] of runs still going (all: every run) under
+                runs_root, newest first
 ``read``        {path, offset, limit} -> a JSON header line {size, ino, offset} then the bytes
 ``follow``      {state_dir, offset, poll} -> frames until the run has ended and its log is read:
                 ``L <offset> <n>\\n`` + n log bytes, ``S <n>\\n`` + state JSON, ``R\\n`` (log
@@ -74,7 +75,7 @@ def op_active(a):
         return out
     for n in names:
         info = _status(os.path.join(root, n))
-        if _active(info):
+        if info is not None and (a.get("all") or _active(info)):
             out.append(info["state"])
     return out
 

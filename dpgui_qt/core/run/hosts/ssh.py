@@ -22,7 +22,7 @@ Beyond the :class:`~.base.Host` protocol (all implemented; ``state_root``/``read
                                    no byte is lost or repeated
 ``control(state_dir, action, grace_s)``  save / save_quit / stop / kill on the host (stop and kill
                                    escalate there until no process of the group is left)
-``active_runs()``                  states of the runs still going under ``<workdir>/runs``
+``active_runs(include_ended=False)``  states of the runs (still going) under ``<workdir>/runs``
 ``list_saves(output_dir)``         run folders with saved epochs/steps (sizes) and checkpoints
 ``download(host_paths, local_dir, progress, cancel, include_checkpoints=False)``
 ``probe(paths, disk)``             facts for the pre-flight (:mod:`.ssh_preflight`)
@@ -282,8 +282,10 @@ class SshHost(HostBase):
         """``{state, trainer_alive, supervisor_alive}`` for a run on the host."""
         return self.agent("state", {"state_dir": self.host_state_dir(state_dir)})
 
-    def active_runs(self) -> list[dict]:
-        return self.agent("active", {"runs_root": self.remote_state_root})
+    def active_runs(self, include_ended: bool = False) -> list[dict]:
+        """States of the runs going on under :attr:`remote_state_root` (``include_ended``:
+        every run there), newest first."""
+        return self.agent("active", {"runs_root": self.remote_state_root, "all": include_ended})
 
     def read_bytes(self, host_path: str, offset: int = 0, limit: int = 4 << 20) -> ReadChunk:
         r = self.shell(self._agent_line("read"),
