@@ -132,9 +132,11 @@ def _launch(args) -> int:
     except (SpecError, ValueError) as e:
         _err(str(e))
         return EXIT_SETUP
-    diff = sync.plan_uploads(plan, host)
+    # the folders' manifests and the pre-flight's facts: one round trip
+    diff = sync.plan_uploads(plan, host, extra_ops=[ssh_preflight.probe_op(host, plan)])
     findings = [f for f in plan.findings]
-    pre = ssh_preflight.check(host, plan, gpus=spec.gpu_count, upload_bytes=diff.bytes)
+    pre = ssh_preflight.check(host, plan, gpus=spec.gpu_count, upload_bytes=diff.bytes,
+                              facts=diff.extra[0])
     errors = [f for f in findings if f.level == "error"] + [f for f in pre if f.level == "error"]
     command = host.preview(cmd.argv, cmd.env, cmd.trainer_cwd)
     if args.dry_run:
@@ -173,7 +175,8 @@ def _launch(args) -> int:
     try:
         for line in diff.lines():
             print(f"dpgui: {line}", file=sys.stderr)
-        stats = sync.upload(plan, diff, host, progress=progress, cancel=cancel)
+        stats = sync.upload(plan, diff, host, progress=progress, cancel=cancel,
+                            write_configs=False)        # they go with the start
     except sync.SyncError as e:
         _err(str(e))
         return EXIT_SETUP
@@ -187,7 +190,7 @@ def _launch(args) -> int:
     try:
         st = host.start_supervisor(cmd.argv, state_root, env=cmd.env, cwd=cmd.cwd,
                                    config=plan.remote_config, output_dir=plan.remote_output_dir,
-                                   resume_from=spec.resume_name)
+                                   resume_from=spec.resume_name, files=sync.config_files(diff))
     except RuntimeError as e:
         _err(str(e))
         return EXIT_FAILED

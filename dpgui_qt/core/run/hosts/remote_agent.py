@@ -15,7 +15,9 @@ Every operation but ``read`` and ``follow`` prints one JSON object.  Operations:
 ``control``     {state_dir, action: save|save_quit|stop|kill, grace, kill_wait} -> what was done;
                 stop/kill escalate until no process of the run's group is left
 ``touch``       {path}
-``manifest``    {root, exclude} -> {files: {relpath: [size, mtime_s]}}
+``manifest``    {root, exclude} -> {files: {relpath: [size, mtime_s]}, rsync: host has rsync}
+``write_files`` {files: {host path: base64}} -> {written}
+``batch``       {ops: [[op, args], ...]} -> [answer, ...]: several operations, one round trip
 ``remove``      {root, files}: delete files under root (dataset files deleted locally)
 ``saves``       {output_dir} -> the run folders with their saved epochs/steps and checkpoints
 ``sizes``       {paths, skip_checkpoints} -> {sizes: {path: bytes or None}, files: n}
@@ -233,7 +235,31 @@ def op_manifest(a):
             except OSError:
                 continue
             files[(rel_dir + "/" + n) if rel_dir else n] = [st.st_size, int(st.st_mtime)]
-    return {"files": files}
+    return {"files": files, "rsync": bool(shutil.which("rsync"))}
+
+
+def op_write_files(a):
+    """{files: {host path: base64}}: each written atomically (temp file, rename)."""
+    import base64
+    done = []
+    for path, b64 in (a.get("files") or {}).items():
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = path + ".dpgui-tmp"
+        with open(tmp, "wb") as f:
+            f.write(base64.b64decode(b64))
+        os.replace(tmp, path)
+        done.append(path)
+    return {"written": done}
+
+
+def op_batch(a):
+    """{ops: [[op, args], ...]} -> [result, ...] in one round trip (no read/follow)."""
+    out = []
+    for name, args in a.get("ops") or ():
+        if name in ("read", "follow", "batch"):
+            raise SystemExit("batch cannot run " + name)
+        out.append(OPS[name](args))
+    return out
 
 
 def op_remove(a):
