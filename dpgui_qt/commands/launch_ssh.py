@@ -128,6 +128,7 @@ def _launch(args) -> int:
     try:
         spec = _build_spec(args, host.checkout, host.deepspeed())
         spec.config = plan.remote_config
+        spec.host = host.spec          # host paths stay as they are (no ~ left in them)
         cmd = spec.command()
     except (SpecError, ValueError) as e:
         _err(str(e))

@@ -60,8 +60,20 @@ def _active(info):
     return info["trainer_alive"] or info["supervisor_alive"]
 
 
+def _spawn(state_dir, wait_s):
+    """The supervisor, detached: its own session (no SIGHUP when the SSH connection goes),
+    forking once so that nobody has to reap it (the ``nohup ... &`` of a shell, done right)."""
+    cmd = [sys.executable, "-I", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                "supervisor.py"), str(state_dir)]
+    with open(os.path.join(str(state_dir), sv.SUPERVISOR_ERR), "ab") as err:
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=err, start_new_session=True, close_fds=True)
+        p.wait(timeout=wait_s)
+
+
 def op_start(a):
-    return sv.start_run(**a)
+    wait_s = float(a.get("wait_s", 10.0))
+    return sv.start_run(**a, spawn=lambda sd: _spawn(sd, wait_s))
 
 
 def op_state(a):

@@ -50,13 +50,12 @@ from typing import Callable, Iterator, Mapping, Sequence
 from dpgui_qt.core.run.hosts import register
 from dpgui_qt.core.run.hosts.base import (
     DEFAULT_TIMEOUT_S, CommandResult, GpuInfo, HostBase, HostError, HostSpec, ReadChunk,
-    parse_nvidia_smi, NVIDIA_SMI_QUERY,
+    parse_nvidia_smi, NVIDIA_SMI_QUERY, supervisor_source,
 )
 from dpgui_qt.core.run.hosts.sshtransport import SshError, SshTransport, parse_destination, quote
 
 POINTER_FILE = "remote.json"
 _HERE = Path(__file__).resolve().parent
-_SUPERVISOR = _HERE.parent / "supervisor.py"
 _AGENT = _HERE / "remote_agent.py"
 
 Progress = Callable[[int, int, int, int], None]     # bytes done, bytes total, files done, total
@@ -67,7 +66,7 @@ def _bundle() -> tuple[str, bytes]:
     buf = io.BytesIO()
     h = hashlib.sha256()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        for src, name in ((_SUPERVISOR, "supervisor.py"), (_AGENT, "remote_agent.py")):
+        for src, name in ((Path(supervisor_source()), "supervisor.py"), (_AGENT, "remote_agent.py")):
             data = src.read_bytes()
             h.update(name.encode() + b"\0" + data)
             info = tarfile.TarInfo(name)
@@ -183,7 +182,8 @@ class SshHost(HostBase):
             self.transport.ensure_master()
         except SshError as e:
             return CommandResult(tuple(argv), 255, b"", str(e).encode())
-        return self.runner(self.wrap(argv, env, cwd), input if input is not None else b"", timeout)
+        return self.runner(self.wrap(argv, env, cwd), input=input if input is not None else b"",
+                           timeout=timeout)
 
     def shell(self, line: str, input: bytes | None = None, timeout: float = 120) -> CommandResult:
         """Run a raw shell line on the host (raises HostError when ssh cannot connect)."""

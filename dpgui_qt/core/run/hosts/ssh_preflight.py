@@ -2,7 +2,7 @@
 
 ``check(host, plan, gpus=None, upload_bytes=0, planned_save_bytes=0, facts=None)`` asks the
 host once (:meth:`SshHost.probe`; or give ``facts``, the answer to :func:`probe_op` batched with
-other operations) and reports, as :class:`dpgui_qt.core.run.preflight.Finding`:
+other operations) and reports, as :class:`dpgui_qt.core.run.preflight.PreflightIssue`:
 
 * reachable (an unreachable host is one error with ssh's reason);
 * the checkout present (``train.py``) and at the commit dpgui knows
@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 
 from dpgui_qt.core.run.hosts.base import HostError
-from dpgui_qt.core.run.preflight import Finding
+from dpgui_qt.core.run.preflight import PreflightIssue as Finding
 
 MIN_FREE_BYTES = 1 << 30
 
