@@ -32,8 +32,11 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import supervisor as sv  # noqa: E402
+if __package__:          # imported inside dpgui (tests, the layering check)
+    from dpgui_qt.core.run import supervisor as sv
+else:                    # run by path on the host, next to its copy of supervisor.py
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import supervisor as sv  # noqa: E402
 
 
 def _out(obj):
