@@ -217,7 +217,7 @@ def follow(host, state_dir: str, stop_grace: float, exits_early_ok: bool, out=No
     q: queue.Queue = queue.Queue()
     interrupts = [0]
     handled = 0
-    last = {"info": None, "offset": 0, "ended": False}
+    last = {"info": None, "offset": 0, "ended": False, "connected": True}
     stop_follow = threading.Event()
 
     def reader():
@@ -226,6 +226,7 @@ def follow(host, state_dir: str, stop_grace: float, exits_early_ok: bool, out=No
             got_end = False
             try:
                 for item in host.follow(state_dir, last["offset"]):
+                    last["connected"] = True
                     q.put(item)
                     if item[0] == "log":
                         last["offset"] = item[1] + len(item[2])
@@ -239,7 +240,9 @@ def follow(host, state_dir: str, stop_grace: float, exits_early_ok: bool, out=No
                 q.put(("note", f"dpgui: {e}"))
             if got_end or stop_follow.is_set():
                 return
-            q.put(("note", "dpgui: the connection to the host broke; reconnecting"))
+            last["connected"] = False
+            q.put(("note", "dpgui: the connection to the host broke; reconnecting (Ctrl-C stops "
+                           "following; the run goes on there)"))
             stop_follow.wait(backoff)
             backoff = min(backoff * 2, 10.0)
 
@@ -297,6 +300,12 @@ def follow(host, state_dir: str, stop_grace: float, exits_early_ok: bool, out=No
                 item = q.get(timeout=0.1)
             except queue.Empty:
                 item = None
+            if interrupts[0] > handled and not last["connected"]:
+                # nothing can reach the run now: stop following, it goes on there
+                print(f"\ndpgui: not connected to {host.describe()}; the run goes on there. "
+                      f"Follow it again with: dpgui launch --host {host.spec.get('profile') or host.transport.destination} "
+                      f"--attach {state_dir}", file=sys.stderr)
+                return EXIT_FAILED
             while handled < interrupts[0]:
                 handled += 1
                 quit_asked = False

@@ -49,7 +49,10 @@ def check(host, plan=None, gpus: int | None = None, upload_bytes: int = 0,
                         "host's entry in known_hosts (connect once with ssh in a terminal).")]
     where = host.describe()
     co = host.checkout
-    if not facts.get("train_py"):
+    if not co:
+        out.append(Finding("error", "checkout", f"The diffusion-pipe checkout on {where} is not set.",
+                           "Give --remote-checkout DIR, or set it in the host profile."))
+    elif not facts.get("train_py"):
         out.append(Finding("error", "checkout", f"No diffusion-pipe checkout (train.py) at {co} on {where}.",
                            "Clone diffusion-pipe there, or fix the profile's checkout."))
     elif facts.get("commit") and facts["commit"] != DIFFUSION_PIPE_COMMIT:
