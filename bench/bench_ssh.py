@@ -10,7 +10,8 @@ dpgui and rsync alternate so load on the machine hits both alike.
   on the host) as subprocesses, clock from spawn to the first ``[dpgui] step 1`` line; "cold"
   = no shared SSH connection yet, "warm" = the ControlMaster is up.
 * upload: 2,000 files (1,000 4 KiB "images" + 1,000 captions) into an empty host folder:
-  ``sync.make_plan + plan_uploads + upload`` (connection included) vs
+  ``sync.make_plan + plan_uploads + upload`` (connection and helper install included; the
+  configs are left out as ``dpgui launch`` sends them with the start) vs
   ``rsync -a -e 'ssh -F cfg' SRC/ alias:DST/``; then the same with nothing changed.
 
 Usage: python3 bench/bench_ssh.py [--repeat N] [--json]
@@ -119,10 +120,9 @@ def main() -> int:
                                     checkout=str(co), workdir=str(remote / f"w{k}"), python=sys.executable,
                                     control_dir=str(ctl)))
             t0 = time.perf_counter()
-            host.connect()
             plan = sync.make_plan(tmp / "up.toml", host)
-            diff = sync.plan_uploads(plan, host)
-            stats = sync.upload(plan, diff, host)
+            diff = sync.plan_uploads(plan, host)          # connects, installs, compares
+            stats = sync.upload(plan, diff, host, write_configs=False)   # configs go with the start
             ours.append(time.perf_counter() - t0)
             assert stats.files_sent == 2000, stats
             t0 = time.perf_counter()

@@ -1,5 +1,6 @@
 """dpgui's helper on an SSH host (issue #15): standard library only, copied to the host next to
-``supervisor.py`` and run as ``python3 -I remote_agent.py OP`` with a JSON object on stdin.
+``supervisor.py`` and run as ``python3 -I remote_agent.py OP`` with a JSON object on stdin
+(or base64 after ``--args-b64``, when the connection's own stdin carried the helper's files).
 
 Every operation but ``read`` and ``follow`` prints one JSON object.  Operations:
 
@@ -411,7 +412,11 @@ def main(argv):
     if len(argv) < 2 or argv[1] not in OPS:
         sys.stderr.write("usage: remote_agent.py OP < args.json  (OP: %s)\n" % ", ".join(sorted(OPS)))
         return 2
-    raw = sys.stdin.read()
+    if len(argv) > 3 and argv[2] == "--args-b64":     # arguments on the command line
+        import base64
+        raw = base64.b64decode(argv[3]).decode("utf-8")
+    else:
+        raw = sys.stdin.read()
     args = json.loads(raw) if raw.strip() else {}
     result = OPS[argv[1]](args)
     if argv[1] not in ("read", "follow"):

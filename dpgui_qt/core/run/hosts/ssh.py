@@ -202,9 +202,15 @@ class SshHost(HostBase):
     def connect(self) -> "SshHost":
         """Reach the host, learn its home folder and install the helper files (once per
         content hash) -- one round trip."""
+        self._connect(None)
+        return self
+
+    def _connect(self, first: tuple[str, dict] | None) -> tuple[bool, object]:
+        """Connect; with ``first`` (a helper operation with small arguments) also run it in
+        the same round trip: (whether it ran, its answer)."""
         with self._lock:
             if self._agent_dir:
-                return self
+                return False, None
             digest, tar = _bundle()
             wd = self.spec.get("workdir") or "~/dpgui"
             if wd == "~" or wd.startswith("~/"):
@@ -214,21 +220,42 @@ class SshHost(HostBase):
             line = (f'printf "%s\\n" "$HOME"; d={shell_wd}/.dpgui/{digest}; '
                     f'if [ ! -f "$d/ok" ]; then mkdir -p "$d" && tar -xf - -C "$d" && touch "$d/ok" '
                     f'|| exit 3; else cat >/dev/null; fi')
+            if first is not None:
+                import base64
+                b64 = base64.b64encode(json.dumps(first[1]).encode()).decode("ascii")
+                line += (f'; {self._prefix()}{self.python} -I "$d/remote_agent.py" {quote(first[0])} '
+                         f'--args-b64 {b64}')
             r = self.shell(line, input=tar, timeout=120)
-            home = r.stdout.split(b"\n", 1)[0].decode("utf-8", "replace")
-            if r.rc != 0 or not home.startswith("/"):
+            home, _, rest = r.stdout.partition(b"\n")
+            home_s = home.decode("utf-8", "replace")
+            if not home_s.startswith("/") or r.rc == 3:
                 raise HostError(f"{self.describe()}: cannot install dpgui's helper under {wd}/.dpgui: "
                                 f"{r.error_text() or f'exit status {r.rc}'}")
-            self._home = home
+            self._home = home_s
             self._agent_dir = posixpath.join(self.workdir, ".dpgui", digest)
-        return self
+            if first is None:
+                return False, None
+            return True, self._answer(first[0], CommandResult(("ssh", line), r.rc, rest, r.stderr))
 
     def _agent_line(self, op: str) -> str:
         self.connect()
         return self._prefix() + f"{self.python} -I {quote(posixpath.join(self._agent_dir, 'remote_agent.py'))} {op}"
 
     def agent(self, op: str, args: dict | None = None, timeout: float = 120):
-        r = self.shell(self._agent_line(op), input=json.dumps(args or {}).encode(), timeout=timeout)
+        """One helper operation; the first one of a session rides on the connection's
+        round trip when its arguments are small."""
+        args = args or {}
+        if self._agent_dir is None and op not in ("read", "follow"):
+            blob = json.dumps(args)
+            if len(blob) < 48_000:             # one command-line argument stays well < 128 KiB
+                ran, answer = self._connect((op, args))
+                if ran:
+                    return answer
+                # another thread connected meanwhile: a plain call
+        r = self.shell(self._agent_line(op), input=json.dumps(args).encode(), timeout=timeout)
+        return self._answer(op, r)
+
+    def _answer(self, op: str, r: CommandResult):
         if r.rc != 0:
             raise HostError(f"{self.describe()}: {op} failed: {r.error_text() or f'exit status {r.rc}'}")
         try:
