@@ -294,3 +294,17 @@ def test_cancelled_upload_stops_and_the_next_one_completes(remote, method):
     assert sync.plan_uploads(plan, host).file_count == 0
     assert stats.files_sent == again.file_count
     assert sorted(p.name for p in Path(plan.dirs[0].remote).iterdir()) == sorted(p.name for p in data.iterdir())
+
+
+def test_start_within_follow_and_its_failure_as_a_sentence(remote):
+    host, root = remote
+    host.connect()
+    items = list(host.follow(None, start=host.start_args([sys.executable, "-c", "print('hello from the host')"]),
+                             files={str(root / "work" / "x.toml"): b"a = 1\n"}))
+    assert items[0][0] == "started" and items[-1] == ("end",)
+    assert b"".join(i[2] for i in items if i[0] == "log").strip() == b"hello from the host"
+    assert (root / "work" / "x.toml").read_bytes() == b"a = 1\n"
+    shutil.rmtree(host.remote_state_root)
+    Path(host.remote_state_root).write_text("a file where the runs folder goes")
+    with pytest.raises(HostError, match="could not be started"):
+        list(host.follow(None, start=host.start_args(["true"])))

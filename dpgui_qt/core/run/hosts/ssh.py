@@ -17,7 +17,9 @@ Beyond the :class:`~.base.Host` protocol (all implemented; ``state_root``/``read
 ``connect()``                      reach the host, resolve ``~``, install the helper (idempotent)
 ``agent(op, args)``                one helper operation -> its JSON answer
 ``batch([(op, args), ...])``       several in one round trip; ``write_files({path: bytes})``
-``follow(state_dir, offset)``      iterator of ``("log", offset, bytes)`` / ``("state", info)`` /
+``follow(state_dir, offset, start=None, files=None)``  (``start``: :meth:`start_args`, the run
+                                   is started first in the same round trip: ``("started", st)``)
+                                   iterator of ``("log", offset, bytes)`` / ``("state", info)`` /
                                    ``("reset",)`` / ``("end",)``: a streaming tail that a caller
                                    restarts with its last offset after the connection drops, so
                                    no byte is lost or repeated
@@ -337,19 +339,39 @@ class SshHost(HostBase):
         h = json.loads(head)
         return ReadChunk(data[:h["n"]], offset, h["size"], h["ino"])
 
-    def follow(self, state_dir: str | os.PathLike, offset: int = 0, poll_s: float = 0.1,
-               proc_holder: list | None = None) -> Iterator[tuple]:
+    def start_args(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
+                   cwd: str | None = None, config: str | None = None,
+                   output_dir: str | None = None, resume_from: str | None = None,
+                   wait_s: float = 10.0) -> dict:
+        """What :meth:`follow` needs to start a run itself (``start=``)."""
+        return {"argv": list(argv), "state_root": self.remote_state_root, "env": dict(env or {}),
+                "cwd": cwd, "config": config, "output_dir": output_dir,
+                "resume_from": resume_from, "log_path": None, "wait_s": wait_s}
+
+    def follow(self, state_dir: str | os.PathLike | None, offset: int = 0, poll_s: float = 0.1,
+               proc_holder: list | None = None, start: dict | None = None,
+               files: Mapping[str, bytes] | None = None) -> Iterator[tuple]:
         """Stream the run's log and state from ``offset`` (see the module docstring).  Ends
         with ``("end",)``; when the connection breaks, the iterator stops without it (raise
         nothing): call again with the last offset.  ``proc_holder`` receives the ssh process
-        (a caller may kill it to stop following)."""
+        (a caller may kill it to stop following).  With ``start`` (:meth:`start_args`) and
+        ``files`` the run is started first, in the same round trip: the first item is then
+        ``("started", state)`` (or HostError is raised); never pass ``start`` again when
+        reconnecting."""
+        import base64
+
         line = self._agent_line("follow")
         proc = self.transport.popen(line, stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
         if proc_holder is not None:
             proc_holder.append(proc)
+        req: dict = {"offset": offset, "poll": poll_s}
+        if start is not None:
+            req["start"] = start
+            req["files"] = {p: base64.b64encode(d).decode("ascii") for p, d in (files or {}).items()}
+        else:
+            req["state_dir"] = self.host_state_dir(state_dir)   # type: ignore[arg-type]
         try:
-            proc.stdin.write(json.dumps({"state_dir": self.host_state_dir(state_dir),
-                                         "offset": offset, "poll": poll_s}).encode())
+            proc.stdin.write(json.dumps(req).encode())
             proc.stdin.close()
         except OSError:
             pass
@@ -371,6 +393,17 @@ class SshHost(HostBase):
                     if data is None:
                         return
                     yield ("state", json.loads(data))
+                elif kind == b"T":
+                    data = _read_exact(out, int(head.split()[1]))
+                    if data is None:
+                        return
+                    st = json.loads(data)
+                    st["host"] = self.spec.to_dict()
+                    yield ("started", st)
+                elif kind == b"X":
+                    data = _read_exact(out, int(head.split()[1]))
+                    raise HostError(f"{self.describe()}: the run could not be started: "
+                                    f"{json.loads(data or b'{}').get('error', '?')}")
                 elif kind == b"R":
                     yield ("reset",)
                 elif kind == b"E":
