@@ -82,7 +82,10 @@ lr = 2e-5
     return cfg
 
 
-def wait_for(cond, timeout: float = 10.0, poll: float = 0.02, what: str = "condition"):
+def wait_for(cond, timeout: float = 60.0, poll: float = 0.02, what: str = "condition"):
+    """Poll ``cond`` until it is truthy (returned) or ``timeout`` passes (AssertionError).
+    The ceiling is generous on purpose: it only matters when the condition never comes,
+    and a loaded machine must not turn a slow start into a failure."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         v = cond()
