@@ -258,6 +258,9 @@ SPAWNED_RE = re.compile(rb"process (\d+) spawned with command")
 LOG_SCAN_LIMIT = 4 << 20      # the launcher names its ranks in the first kilobytes
 SIGNAL_FILES = ("save", "save_quit")
 ORPHAN_KILL_WAIT_S = 60.0   # ceiling for SIGKILLed orphans to leave /proc
+# ceiling for the supervisor to start the trainer: the wait ends as soon as it has;
+# giving up early would report a failed start while the run goes on unfollowed
+START_WAIT_S = 60.0
 
 
 def tfevents_pids(run_dir: str | os.PathLike) -> set[int]:
@@ -470,7 +473,7 @@ def start_run(argv: list[str], state_root: str | os.PathLike, *,
               env: dict[str, str] | None = None, cwd: str | None = None,
               config: str | None = None, output_dir: str | None = None,
               resume_from: str | None = None, log_path: str | os.PathLike | None = None,
-              orphan_grace_s: float = 10.0, wait_s: float = 10.0,
+              orphan_grace_s: float = 10.0, wait_s: float = START_WAIT_S,
               python: str | None = None, host: dict | None = None,
               to_host=None, spawn=None) -> dict:
     """Start ``argv`` under a detached supervisor; return the state dict once the
