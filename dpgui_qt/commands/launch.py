@@ -79,6 +79,8 @@ def add_parser(subparsers, name: str = "launch") -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help="launch even though the launch gate found errors")
     p.add_argument("--attach", metavar="STATE_DIR", help="follow an already started run")
+    from dpgui_qt.commands import launch_multinode
+    launch_multinode.add_arguments(p)
     return p
 
 
@@ -134,6 +136,9 @@ def run(args) -> int:
     if not args.config:
         _err("CONFIG is required (or --attach STATE_DIR)")
         return EXIT_SETUP
+    from dpgui_qt.commands import launch_multinode
+    if launch_multinode.wants_multinode(args):
+        return launch_multinode.run(args)
     try:
         values = envmod.load_config(args.config)
         checkout = envmod.find_checkout(args.checkout)

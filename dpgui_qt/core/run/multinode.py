@@ -321,8 +321,10 @@ def build_launch(cluster: Cluster, *, deepspeed: str, checkout: str, train_args:
     """
     cluster.check()
     for label, p in (("checkout", checkout), ("state folder", state_dir)):
-        if not p.startswith(("/", "~")):
-            raise MultiNodeError(f"the {label} on the nodes must be an absolute path, not {p!r}")
+        if not p.startswith("/"):
+            raise MultiNodeError(f"the {label} on the nodes must be an absolute path, not {p!r} "
+                                 "(DeepSpeed expands no '~' and changes into the checkout on "
+                                 "every node)")
     if not re.fullmatch(r"[A-Za-z0-9_.\-]+", run_id):
         raise MultiNodeError(f"invalid run id {run_id!r}")
     hostfile = posixpath.join(state_dir, "hostfile")

@@ -1,0 +1,237 @@
+"""``dpgui launch --hostfile FILE`` / ``--nodes a:2,b:2``: multi-node DeepSpeed (issue #15).
+
+Its options live in their own argparse group of ``dpgui launch`` (added by
+:func:`add_arguments`); ``launch.run`` hands over to :func:`run` when a hostfile
+or ``--nodes`` is given.  ``--dry-run`` prints the generated hostfile, the env file
+and the command for the first node; ``--check`` runs the per-node pre-flight over
+SSH (same commit, same config bytes, dataset present, GPUs >= slots, master
+reachable from the others).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import posixpath
+import sys
+import time
+
+from dpgui_qt.core.run import multinode as mn
+
+EXIT_OK, EXIT_FAILED, EXIT_SETUP = 0, 1, 2
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group(
+        "multi-node (DeepSpeed's hostfile launcher)",
+        "Train on several SSH hosts at once. The first host runs the deepspeed launcher and "
+        "starts the others (pdsh over SSH from that host); the checkout, the environment and "
+        "the uploaded configs sit at the same paths on every host.")
+    g.add_argument("--hostfile", metavar="FILE", help="DeepSpeed hostfile: one 'HOST slots=GPUS' "
+                   "line per node, the first is the master")
+    g.add_argument("--nodes", metavar="H:N,...", help="the nodes inline instead of a hostfile, "
+                   "e.g. gpu1:2,gpu2:2")
+    g.add_argument("--node-ssh", action="append", default=[], metavar="HOST=DEST",
+                   help="how dpgui reaches HOST when it differs from the hostfile name "
+                   "(a host profile, an ssh alias or user@host[:port]); repeatable")
+    g.add_argument("--master-addr", metavar="ADDR", help="the first node's address as the "
+                   "others reach it (DeepSpeed's --master_addr)")
+    g.add_argument("--launcher", default="pdsh", choices=mn.LAUNCHERS,
+                   help="DeepSpeed's multi-node backend (default pdsh)")
+    g.add_argument("--launcher-args", default="", metavar="ARGS",
+                   help="extra arguments for the backend (DeepSpeed's --launcher_args)")
+    g.add_argument("--ssh-port", type=int, metavar="P", help="SSH port the first node uses to "
+                   "reach the others (DeepSpeed's --ssh_port)")
+    g.add_argument("--nccl", action="append", default=[], metavar="VAR=VALUE",
+                   help="an NCCL setting for every rank, e.g. NCCL_SOCKET_IFNAME=eth0 "
+                   "(defaults: NCCL_IB_DISABLE=1 NCCL_P2P_DISABLE=1; VAR= unsets one)")
+    g.add_argument("--node-checkout", metavar="DIR", help="the diffusion-pipe checkout on "
+                   "every node (default: --remote-checkout when given)")
+    g.add_argument("--node-deepspeed", metavar="PATH", help="deepspeed on the first node (a "
+                   "venv/conda dir or the executable; default: --remote-deepspeed, then PATH)")
+    g.add_argument("--node-workdir", metavar="DIR", help="dpgui's folder on every node for "
+                   "configs and run state, an absolute path (default: --remote-workdir)")
+    g.add_argument("--node-config", metavar="PATH", help="where the main config sits on the "
+                   "nodes (default: <workdir>/configs/<file name>)")
+    g.add_argument("--node-dataset", action="append", default=[], metavar="DIR",
+                   help="a dataset folder every node must have (checked by --check); repeatable")
+
+
+def wants_multinode(args) -> bool:
+    return bool(getattr(args, "hostfile", None) or getattr(args, "nodes", None))
+
+
+def _err(msg: str) -> None:
+    print(f"dpgui launch: error: {msg}", file=sys.stderr)
+
+
+def cluster_from_args(args) -> mn.Cluster:
+    if args.hostfile and args.nodes:
+        raise mn.MultiNodeError("give --hostfile or --nodes, not both")
+    if args.hostfile:
+        try:
+            with open(args.hostfile, encoding="utf-8") as f:
+                text = f.read()
+        except OSError as e:
+            raise mn.MultiNodeError(f"cannot read the hostfile {args.hostfile}: "
+                                    f"{e.strerror or e}") from None
+        except UnicodeDecodeError:
+            raise mn.MultiNodeError(f"{args.hostfile} is not a text file") from None
+        nodes = mn.parse_hostfile(text)
+    else:
+        nodes = mn.parse_nodes(args.nodes)
+    by_name = {n.name: n for n in nodes}
+    for item in args.node_ssh:
+        host, sep, dest = item.partition("=")
+        if not sep or not dest:
+            raise mn.MultiNodeError(f"--node-ssh expects HOST=DEST, not {item!r}")
+        if host not in by_name:
+            raise mn.MultiNodeError(f"--node-ssh: {host} is not one of the nodes "
+                                    f"({', '.join(by_name)})")
+        by_name[host].ssh = dest
+    cluster = mn.Cluster(nodes=nodes, master_addr=args.master_addr or "",
+                         master_port=args.master_port or mn.DEFAULT_MASTER_PORT,
+                         launcher=args.launcher, launcher_args=args.launcher_args,
+                         ssh_port=args.ssh_port)
+    for item in args.nccl:
+        k, sep, v = item.partition("=")
+        if not sep or not k.startswith("NCCL_"):
+            raise mn.MultiNodeError(f"--nccl expects NCCL_VAR=VALUE, not {item!r}")
+        if v:
+            cluster.nccl[k] = v
+        else:
+            cluster.nccl.pop(k, None)
+    if getattr(args, "no_nccl_workaround", False):
+        for k in ("NCCL_IB_DISABLE", "NCCL_P2P_DISABLE"):
+            cluster.nccl.pop(k, None)
+    cluster.check()
+    return cluster
+
+
+def _first(*vals):
+    return next((v for v in vals if v), None)
+
+
+def node_paths(args) -> tuple[str, str, str, str]:
+    """(checkout, deepspeed, workdir, config) on the nodes."""
+    checkout = _first(args.node_checkout, getattr(args, "remote_checkout", None))
+    if not checkout:
+        raise mn.MultiNodeError("--node-checkout DIR (the diffusion-pipe checkout on the nodes) "
+                                "is required for a multi-node launch")
+    ds = _first(args.node_deepspeed, getattr(args, "remote_deepspeed", None)) or ""
+    if ds and posixpath.basename(ds.rstrip("/")) != "deepspeed":
+        ds = posixpath.join(ds.rstrip("/"), "bin", "deepspeed")
+    workdir = _first(args.node_workdir, getattr(args, "remote_workdir", None))
+    if not workdir or not workdir.startswith("/"):
+        raise mn.MultiNodeError("--node-workdir DIR (dpgui's folder on the nodes, an absolute "
+                                "path: DeepSpeed expands no '~') is required for a multi-node "
+                                "launch")
+    config = args.node_config or posixpath.join(workdir, "configs", os.path.basename(args.config))
+    return checkout, ds or "deepspeed", workdir, config
+
+
+def _train_args(args, node_config: str) -> list[str]:
+    from dpgui_qt.commands.launch import TRAIN_FLAGS
+    out = ["train.py", "--deepspeed", "--config", node_config]
+    if args.resume:
+        out += ["--resume_from_checkpoint", posixpath.basename(args.resume.rstrip("/"))]
+    for flag in TRAIN_FLAGS:
+        if getattr(args, flag, False):
+            out.append("--" + flag)
+    if args.master_port:
+        out += ["--master_port", str(args.master_port)]
+    return out
+
+
+def _extra_env(args) -> dict[str, str]:
+    env = {}
+    for item in args.env:
+        k, sep, v = item.partition("=")
+        if not sep or not k:
+            raise mn.MultiNodeError(f"--env expects VAR=VALUE, not {item!r}")
+        env[k] = v
+    if args.expandable_segments:
+        env["PYTORCH_CUDA_ALLOC_CONF"] = "expandable_segments:True"
+    return env
+
+
+def default_ssh_argv(dest: str) -> list[str]:
+    """The system OpenSSH client for ``dest`` (``alias`` or ``user@host[:port]``)."""
+    try:   # the SSH host's transport, when present, knows profiles and multiplexing
+        from dpgui_qt.core.run.hosts import ssh as ssh_host  # type: ignore[attr-defined]
+        fn = getattr(ssh_host, "ssh_argv_for", None)
+        if fn is not None:
+            return list(fn(dest))
+    except ImportError:
+        pass
+    argv = ["ssh", "-o", "BatchMode=yes"]
+    cfg = os.environ.get("DPGUI_SSH_CONFIG")
+    if cfg:
+        argv += ["-F", cfg]
+    host = dest
+    if dest.count(":") == 1 and dest.rsplit(":", 1)[1].isdigit():
+        host, port = dest.rsplit(":", 1)
+        argv += ["-p", port]
+    return argv + ["--", host]
+
+
+def build(args) -> tuple[mn.Cluster, mn.MultiNodeLaunch]:
+    cluster = cluster_from_args(args)
+    checkout, ds, workdir, config = node_paths(args)
+    run_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{os.getpid()}"
+    state = posixpath.join(workdir, "runs", run_id)
+    launch = mn.build_launch(cluster, deepspeed=ds, checkout=checkout,
+                             train_args=_train_args(args, config), state_dir=state,
+                             run_id=run_id, extra_env=_extra_env(args))
+    return cluster, launch
+
+
+def run(args) -> int:
+    if not args.config:
+        _err("CONFIG is required")
+        return EXIT_SETUP
+    try:
+        cluster, launch = build(args)
+    except mn.MultiNodeError as e:
+        _err(str(e))
+        return EXIT_SETUP
+    if args.dry_run:
+        if args.json:
+            print(json.dumps({"hostfile": launch.hostfile_text, "hostfile_path": launch.hostfile_path,
+                              "master": launch.master, "argv": launch.argv, "cwd": launch.cwd,
+                              "env": __import__("dpgui_qt.core.run.spec", fromlist=["x"])
+                              .masked_env(launch.env), "command": launch.preview(),
+                              "nodes": [n.__dict__ for n in cluster.active]}, indent=2))
+        else:
+            sys.stdout.write(mn.dry_run_text(launch, cluster))
+        return EXIT_OK
+    if args.check:
+        return check(args, cluster)
+    _err("starting a multi-node run needs the SSH host (dpgui launch --host); use --dry-run "
+         "to see the hostfile and command, or --check for the per-node pre-flight")
+    return EXIT_SETUP
+
+
+def check(args, cluster: mn.Cluster) -> int:
+    checkout, ds, _workdir, config = node_paths(args)
+    hashes = {}
+    try:
+        with open(args.config, "rb") as f:
+            if args.node_config:      # the user placed the config: its bytes must be these
+                hashes[config] = hashlib.sha256(f.read()).hexdigest()
+    except OSError as e:
+        _err(f"cannot read {args.config}: {e.strerror or e}")
+        return EXIT_SETUP
+    from dpgui_qt import DIFFUSION_PIPE_COMMIT
+    req = mn.PreflightRequest(checkout=checkout, deepspeed=ds if ds != "deepspeed" else "",
+                              configs=[config], datasets=list(args.node_dataset),
+                              expected_hashes=hashes, known_commit=DIFFUSION_PIPE_COMMIT)
+    checks = mn.run_preflight(cluster, req, default_ssh_argv)
+    if args.json:
+        print(json.dumps([c.__dict__ for c in checks], indent=2))
+    else:
+        sys.stdout.write(mn.checks_text(checks))
+        n = sum(c.is_error for c in checks)
+        print(f"{len(cluster.active)} node(s): " + (f"{n} problem(s)" if n else "ready"))
+    return EXIT_FAILED if mn.has_errors(checks) else EXIT_OK
