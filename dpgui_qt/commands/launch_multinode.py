@@ -47,11 +47,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="an NCCL setting for every rank, e.g. NCCL_SOCKET_IFNAME=eth0 "
                    "(defaults: NCCL_IB_DISABLE=1 NCCL_P2P_DISABLE=1; VAR= unsets one)")
     g.add_argument("--node-checkout", metavar="DIR", help="the diffusion-pipe checkout on "
-                   "every node (default: --remote-checkout when given)")
+                   "every node (default: --remote-checkout, then the first node's host profile)")
     g.add_argument("--node-deepspeed", metavar="PATH", help="deepspeed on the first node (a "
-                   "venv/conda dir or the executable; default: --remote-deepspeed, then PATH)")
+                   "venv/conda dir or the executable; default: --remote-deepspeed, then the first "
+                   "node's host profile, then PATH)")
     g.add_argument("--node-workdir", metavar="DIR", help="dpgui's folder on every node for "
-                   "configs and run state, an absolute path (default: --remote-workdir)")
+                   "configs and run state (default: --remote-workdir, then the first node's host "
+                   "profile; '~' is resolved on the first node)")
     g.add_argument("--node-config", metavar="PATH", help="where the main config sits on the "
                    "nodes (default: <workdir>/configs/<file name>)")
     g.add_argument("--node-dataset", action="append", default=[], metavar="DIR",
@@ -113,22 +115,48 @@ def _first(*vals):
     return next((v for v in vals if v), None)
 
 
-def node_paths(args) -> tuple[str, str, str, str]:
-    """(checkout, deepspeed, workdir, config) on the nodes."""
-    checkout = _first(args.node_checkout, getattr(args, "remote_checkout", None))
+def node_paths(args, cluster: mn.Cluster, resolve: bool = True) -> tuple[str, str, str, str]:
+    """(checkout, deepspeed, workdir, config) on the nodes: the options, else the first
+    node's host profile; a leading ``~`` is resolved on the first node (``resolve``; the
+    pre-flight lets each node resolve it and reports a node where it lands elsewhere)."""
+    prof = mn.profile_for(cluster.master.destination)
+    checkout = _first(args.node_checkout, getattr(args, "remote_checkout", None),
+                      prof.checkout if prof else None)
     if not checkout:
         raise mn.MultiNodeError("--node-checkout DIR (the diffusion-pipe checkout on the nodes) "
-                                "is required for a multi-node launch")
-    ds = _first(args.node_deepspeed, getattr(args, "remote_deepspeed", None)) or ""
+                                "is required, or make the first node a host profile")
+    ds = _first(args.node_deepspeed, getattr(args, "remote_deepspeed", None),
+                (prof.deepspeed or prof.env) if prof else None) or ""
     if ds and posixpath.basename(ds.rstrip("/")) != "deepspeed":
         ds = posixpath.join(ds.rstrip("/"), "bin", "deepspeed")
-    workdir = _first(args.node_workdir, getattr(args, "remote_workdir", None))
-    if not workdir or not workdir.startswith("/"):
-        raise mn.MultiNodeError("--node-workdir DIR (dpgui's folder on the nodes, an absolute "
-                                "path: DeepSpeed expands no '~') is required for a multi-node "
-                                "launch")
+    workdir = _first(args.node_workdir, getattr(args, "remote_workdir", None),
+                     prof.workdir if prof else None)
+    if not workdir:
+        raise mn.MultiNodeError("--node-workdir DIR (dpgui's folder on the nodes) is required, "
+                                "or make the first node a host profile")
     config = args.node_config or posixpath.join(workdir, "configs", os.path.basename(args.config))
-    return checkout, ds or "deepspeed", workdir, config
+    paths = [checkout, ds, workdir, config]
+    if not resolve:
+        return paths[0], paths[1] or "deepspeed", paths[2], paths[3]
+    if any(p.startswith("~") for p in paths):
+        home = _remote_home(cluster.master.destination)
+        paths = [home + p[1:] if p == "~" or p.startswith("~/") else p for p in paths]
+    for label, p in zip(("checkout", "deepspeed", "work folder", "config"), paths):
+        if p and not p.startswith("/"):
+            raise mn.MultiNodeError(f"the {label} on the nodes must be an absolute path: {p!r}")
+    return paths[0], paths[1] or "deepspeed", paths[2], paths[3]
+
+
+def _remote_home(dest: str) -> str:
+    from dpgui_qt.core.run.hosts.sshtransport import SshError
+    try:
+        r = mn.transport_for(dest).run('printf %s "$HOME"', timeout=60)
+    except SshError as e:
+        raise mn.MultiNodeError(f"cannot resolve '~' on {dest}: {e} (give absolute paths)") from None
+    home = r.text.strip() if hasattr(r, "text") else ""
+    if r.returncode != 0 or not home.startswith("/"):
+        raise mn.MultiNodeError(f"cannot resolve '~' on {dest} (give absolute paths)")
+    return home
 
 
 def _train_args(args, node_config: str) -> list[str]:
@@ -156,29 +184,9 @@ def _extra_env(args) -> dict[str, str]:
     return env
 
 
-def default_ssh_argv(dest: str) -> list[str]:
-    """The system OpenSSH client for ``dest`` (``alias`` or ``user@host[:port]``)."""
-    try:   # the SSH host's transport, when present, knows profiles and multiplexing
-        from dpgui_qt.core.run.hosts import ssh as ssh_host  # type: ignore[attr-defined]
-        fn = getattr(ssh_host, "ssh_argv_for", None)
-        if fn is not None:
-            return list(fn(dest))
-    except ImportError:
-        pass
-    argv = ["ssh", "-o", "BatchMode=yes"]
-    cfg = os.environ.get("DPGUI_SSH_CONFIG")
-    if cfg:
-        argv += ["-F", cfg]
-    host = dest
-    if dest.count(":") == 1 and dest.rsplit(":", 1)[1].isdigit():
-        host, port = dest.rsplit(":", 1)
-        argv += ["-p", port]
-    return argv + ["--", host]
-
-
 def build(args) -> tuple[mn.Cluster, mn.MultiNodeLaunch]:
     cluster = cluster_from_args(args)
-    checkout, ds, workdir, config = node_paths(args)
+    checkout, ds, workdir, config = node_paths(args, cluster)
     run_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{os.getpid()}"
     state = posixpath.join(workdir, "runs", run_id)
     launch = mn.build_launch(cluster, deepspeed=ds, checkout=checkout,
@@ -214,7 +222,11 @@ def run(args) -> int:
 
 
 def check(args, cluster: mn.Cluster) -> int:
-    checkout, ds, _workdir, config = node_paths(args)
+    try:
+        checkout, ds, _workdir, config = node_paths(args, cluster, resolve=False)
+    except mn.MultiNodeError as e:
+        _err(str(e))
+        return EXIT_SETUP
     hashes = {}
     try:
         with open(args.config, "rb") as f:
@@ -227,7 +239,7 @@ def check(args, cluster: mn.Cluster) -> int:
     req = mn.PreflightRequest(checkout=checkout, deepspeed=ds if ds != "deepspeed" else "",
                               configs=[config], datasets=list(args.node_dataset),
                               expected_hashes=hashes, known_commit=DIFFUSION_PIPE_COMMIT)
-    checks = mn.run_preflight(cluster, req, default_ssh_argv)
+    checks = mn.run_preflight(cluster, req)
     if args.json:
         print(json.dumps([c.__dict__ for c in checks], indent=2))
     else:

@@ -537,6 +537,10 @@ class PreflightRequest:
     expected_hashes: dict[str, str] = field(default_factory=dict)   # config -> sha256 we sent
     known_commit: str = ""                               # the commit dpgui's schemas follow
     connect_timeout: float = 8.0
+    # DeepSpeed changes into the first node's checkout path on every node, so a '~' that
+    # resolves elsewhere on another node is an error; off only where several "nodes" share
+    # one file system (tests: two sshd servers with a home each)
+    same_paths: bool = True
 
 
 def evaluate(cluster: Cluster, req: PreflightRequest, probes: Mapping[str, dict | str],
@@ -574,6 +578,12 @@ def _node_checks(n: Node, p: dict, ref: dict | None, req: PreflightRequest) -> l
                              f"{n.name}: no diffusion-pipe checkout at {co} (train.py missing)",
                              "every node needs the checkout at the same path: DeepSpeed starts "
                              "the ranks after 'cd' into the first node's checkout path"))
+    if req.same_paths and ref is not None and ref.get("checkout") and p.get("checkout") != ref["checkout"]:
+        out.append(NodeCheck(n.name, "error", "checkout",
+                             f"{n.name}: {req.checkout} is {p.get('checkout')} there, "
+                             f"{ref['checkout']} on the first node",
+                             "DeepSpeed changes into the first node's path on every node: use "
+                             "an absolute path that exists on all of them"))
     commit = p.get("commit")
     if ref is not None and ref.get("commit") and commit != ref.get("commit"):
         out.append(NodeCheck(n.name, "error", "commit",
@@ -747,12 +757,39 @@ def parse_stop(text: str) -> tuple[int, int] | None:
 SshArgv = Callable[[str], list[str]]     # destination -> ssh argv before the remote command
 
 
+def profile_for(destination: str):
+    """The host profile named ``destination``, or None (a plain ssh destination)."""
+    from dpgui_qt.core.run.hosts.profiles import ProfileError, get_profile
+    try:
+        return get_profile(destination)
+    except ProfileError:
+        return None
+
+
+def transport_for(destination: str):
+    """An :class:`~dpgui_qt.core.run.hosts.sshtransport.SshTransport` for a node: a host
+    profile name (its destination and ssh_config) or an ssh destination."""
+    from dpgui_qt.core.run.hosts.sshtransport import SshError, SshTransport
+    prof = profile_for(destination)
+    try:
+        if prof is not None:
+            return SshTransport(prof.destination, config_file=prof.ssh_config or None)
+        return SshTransport(destination)
+    except SshError as e:
+        raise MultiNodeError(str(e)) from None
+
+
+def ssh_argv_for(destination: str) -> list[str]:
+    """``ssh OPTIONS HOST`` for a node (the default :data:`SshArgv`)."""
+    return transport_for(destination).base_argv()
+
+
 def python_argv(ssh_argv: SshArgv, destination: str) -> list[str]:
     """``ssh ... DEST python3 -``: the script goes on standard input."""
     return [*ssh_argv(destination), "python3 -"]
 
 
-def run_preflight(cluster: Cluster, req: PreflightRequest, ssh_argv: SshArgv,
+def run_preflight(cluster: Cluster, req: PreflightRequest, ssh_argv: SshArgv = ssh_argv_for,
                   timeout: float = 120.0) -> list[NodeCheck]:
     """Probe every node in parallel (the master first opens a listener on master_port so
     the others' connection test means something) and evaluate."""
@@ -815,7 +852,7 @@ def run_preflight(cluster: Cluster, req: PreflightRequest, ssh_argv: SshArgv,
     return evaluate(cluster, req, results, listener)
 
 
-def stop_nodes(cluster: Cluster, run_id: str, ssh_argv: SshArgv, grace: float = 20.0,
+def stop_nodes(cluster: Cluster, run_id: str, ssh_argv: SshArgv = ssh_argv_for, grace: float = 20.0,
                timeout: float = 120.0) -> dict[str, tuple[int, int] | str]:
     """Stop the run on every node at once; per node ``(found, left)`` or an error text."""
     script = stop_script(run_id, grace)
