@@ -171,7 +171,10 @@ def explain_ssh_failure(stderr: str, dest: str) -> str:
 
 
 def _default_control_dir() -> Path | None:
-    """A short private folder for control sockets (their paths must stay under ~100 bytes)."""
+    """A short private folder for control sockets (their paths must stay under ~100 bytes);
+    ``DPGUI_SSH_CONTROL_DIR`` overrides it."""
+    if os.environ.get("DPGUI_SSH_CONTROL_DIR"):
+        return Path(os.environ["DPGUI_SSH_CONTROL_DIR"])
     base = Path("/tmp") if os.path.isdir("/tmp") else Path(tempfile.gettempdir())
     uid = os.getuid() if hasattr(os, "getuid") else 0
     d = base / f"dpgui-ssh-{uid}"
