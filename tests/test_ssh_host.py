@@ -173,3 +173,96 @@ def test_unreachable_host_is_one_clear_error(ssh_client, control_dir, tmp_path):
                             ssh_config=str(ssh_client.config), checkout="/x", workdir="/tmp/x"))
     found = ssh_preflight.check(host)
     assert len(found) == 1 and found[0].code == "host" and "refused" in found[0].message
+
+
+# ---------------------------------------------------------------------------------------
+# runs on the host
+def _start(host, root, steps=5, delay=0.02, extra=None):
+    from dpgui_qt.core.run.spec import RunSpec
+
+    co = Path(host.checkout)
+    out = root / "work" / "output" / "o"
+    cfg = co / "examples" / "fake.toml"
+    cfg.write_text(cfg.read_text().replace(str(root / "training_runs"), str(out)))
+    spec = RunSpec(config=str(cfg), checkout=str(co), deepspeed=host.deepspeed(),
+                   extra_env={"FAKE_DS_STEPS": str(steps), "FAKE_DS_DELAY": str(delay), **(extra or {})})
+    cmd = spec.command()
+    return host.start_supervisor(cmd.argv, None, env=cmd.env, cwd=cmd.cwd, config=str(cfg),
+                                 output_dir=str(out))
+
+
+def _collect(host, state_dir, offset=0, holder=None, until=None):
+    data = bytearray()
+    ended = False
+    for item in host.follow(state_dir, offset, proc_holder=holder):
+        if item[0] == "log":
+            assert item[1] == offset + len(data)
+            data += item[2]
+            if until is not None and until(bytes(data)):
+                return bytes(data), False
+        elif item[0] == "end":
+            ended = True
+    return bytes(data), ended
+
+
+def test_run_followed_to_the_end_step_by_step(remote):
+    host, root = remote
+    st = _start(host, root, steps=6)
+    assert st["status"] in ("running", "exited") and st["host"]["kind"] == "ssh"
+    data, ended = _collect(host, st["state_dir"])
+    assert ended
+    from dpgui_qt.core.run.parse import StepEvent, parse_bytes
+
+    steps = [e.step for e in parse_bytes(data) if isinstance(e, StepEvent)]
+    assert steps == [1, 2, 3, 4, 5, 6]
+    assert data == Path(st["log_path"]).read_bytes()
+    final = host.read_state(st["state_dir"])
+    assert final["status"] == "exited" and final["exit_code"] == 0
+
+
+def test_dropped_connection_loses_no_byte(remote):
+    host, root = remote
+    st = _start(host, root, steps=30, delay=0.05)
+    holder: list = []
+    first, ended = _collect(host, st["state_dir"], holder=holder, until=lambda d: b"steps: 3 " in d)
+    assert not ended
+    holder[0].kill()                      # the ssh client dies mid-run
+    holder[0].wait()
+    assert host.run_info(st["state_dir"])["trainer_alive"]     # the run goes on there
+    rest, ended = _collect(host, st["state_dir"], offset=len(first))
+    assert ended
+    assert first + rest == Path(st["log_path"]).read_bytes()
+    assert (first + rest).count(b"TRAINING COMPLETE!") == 1
+
+
+def test_stop_leaves_no_process_on_the_host(remote):
+    host, root = remote
+    st = _start(host, root, steps=100000, delay=0.05)
+    wait_for(lambda: b"steps: 2 " in Path(st["log_path"]).read_bytes(), 60, what="step 2")
+    pgid = st["pgid"]
+    assert live_group_psutil(pgid)
+    res = host.control(st["state_dir"], "stop", grace_s=1.0)
+    assert res["remaining"] == [] and res["signalled"]
+    assert res["killed"]                         # the fake ranks ignore SIGTERM: escalated
+    assert live_group_psutil(pgid) == []
+    wait_for(lambda: host.read_state(st["state_dir"])["status"] == "exited", 60, what="exit recorded")
+    assert host.group_members(pgid) == [] and not host.pid_alive(st["pid"], st["pid_start_ticks"])
+
+
+def test_save_list_and_download_without_checkpoints(remote, tmp_path):
+    host, root = remote
+    st = _start(host, root, steps=4, extra={"FAKE_DS_SAVE_EVERY": "2"})
+    _collect(host, st["state_dir"])
+    final = host.read_state(st["state_dir"])
+    runs = host.list_saves(final["output_dir"])
+    assert runs and runs[0]["path"] == final["run_dir"]
+    saves = {s["name"]: s for s in runs[0]["saves"]}
+    assert {"step2", "step4"} <= set(saves) and all(s["size"] > 0 for s in saves.values())
+    seen = []
+    got = host.download([runs[0]["path"]], tmp_path / "home", progress=lambda *a: seen.append(a))
+    assert got and seen and seen[-1][0] == seen[-1][1] and seen[-1][2] == seen[-1][3] == len(got)
+    local_run = tmp_path / "home" / runs[0]["name"]
+    assert (local_run / "step2").is_dir()
+    assert not any(p.name.startswith("global_step") for p in local_run.iterdir())
+    for name, size in saves["step2"]["files"].items():
+        assert (local_run / "step2" / name).stat().st_size == size

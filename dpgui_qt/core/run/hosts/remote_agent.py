@@ -17,13 +17,14 @@ Every operation but ``read`` and ``follow`` prints one JSON object.  Operations:
 ``manifest``    {root, exclude} -> {files: {relpath: [size, mtime_s]}}
 ``remove``      {root, files}: delete files under root (dataset files deleted locally)
 ``saves``       {output_dir} -> the run folders with their saved epochs/steps and checkpoints
-``sizes``       {paths} -> {path: bytes or None}
+``sizes``       {paths, skip_checkpoints} -> {sizes: {path: bytes or None}, files: n}
 ``probe``       {checkout, deepspeed, paths, disk} -> pre-flight facts
 """
 import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -249,14 +250,20 @@ def op_remove(a):
     return {"removed": removed}
 
 
-def _dir_size(path):
+def _dir_size(path, skip_checkpoints=False, counts=None):
     total = 0
-    for dirpath, _d, files in os.walk(path):
+    for dirpath, dirs, files in os.walk(path):
+        if skip_checkpoints:
+            dirs[:] = [d for d in dirs if not d.startswith("global_step")]
         for f in files:
             try:
-                total += os.lstat(os.path.join(dirpath, f)).st_size
+                st = os.lstat(os.path.join(dirpath, f))
             except OSError:
-                pass
+                continue
+            if stat.S_ISREG(st.st_mode):        # links are not downloaded
+                total += st.st_size
+                if counts is not None:
+                    counts[0] += 1
     return total
 
 
@@ -293,15 +300,18 @@ def op_saves(a):
 
 
 def op_sizes(a):
+    """{paths, skip_checkpoints} -> {sizes: {path: bytes or None}, files: count}"""
     out = {}
+    counts = [0]
     for p in a.get("paths") or ():
         if os.path.isdir(p):
-            out[p] = _dir_size(p)
+            out[p] = _dir_size(p, bool(a.get("skip_checkpoints")), counts)
         elif os.path.isfile(p):
             out[p] = os.path.getsize(p)
+            counts[0] += 1
         else:
             out[p] = None
-    return out
+    return {"sizes": out, "files": counts[0]}
 
 
 def _free(path):

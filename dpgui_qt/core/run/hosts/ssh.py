@@ -416,10 +416,13 @@ class SshHost(HostBase):
                  include_checkpoints: bool = False) -> list[Path]:
         """Copy host files or folders into ``local_dir`` (a folder keeps its name), with
         progress; DeepSpeed checkpoint folders (``global_step*``) are skipped unless
-        ``include_checkpoints``.  Returns the local paths written."""
+        ``include_checkpoints``; symbolic links are not followed or copied.  Returns the
+        local paths written."""
         local_dir = Path(local_dir)
         local_dir.mkdir(parents=True, exist_ok=True)
-        sizes = self.agent("sizes", {"paths": list(host_paths)})
+        answer = self.agent("sizes", {"paths": list(host_paths),
+                                      "skip_checkpoints": not include_checkpoints})
+        sizes, nfiles = answer["sizes"], answer["files"]
         missing = [p for p, s in sizes.items() if s is None]
         if missing:
             raise HostError(f"not on {self.describe()}: {', '.join(missing)}")
@@ -450,7 +453,7 @@ class SshHost(HostBase):
                                     f.write(chunk)
                                     done += len(chunk)
                                     if progress:
-                                        progress(done, total, len(out), 0)
+                                        progress(done, total, len(out), nfiles)
                                     if cancel is not None and cancel.is_set():
                                         break
                             if cancel is not None and cancel.is_set():
@@ -459,6 +462,8 @@ class SshHost(HostBase):
                             os.replace(tmp, target)
                             os.utime(target, (member.mtime, member.mtime))
                             out.append(target)
+                            if progress:
+                                progress(done, total, len(out), nfiles)
             finally:
                 if proc.poll() is None:
                     proc.kill()
