@@ -303,3 +303,60 @@ def _alive(pid: int) -> bool:
             return f.read().split(") ", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_multinode_launch_uploads_to_every_node_and_follows_the_run(sshd_factory, tmp_path,
+                                                                    monkeypatch):
+    """The whole path with the fake deepspeed as the first node's launcher: the dataset goes
+    to both nodes, the per-node pre-flight passes, the hostfile and env file are written on
+    the first node, DeepSpeed gets the multi-node options, and the run is followed to the end.
+    (The fake starts its ranks locally: DeepSpeed's own pdsh fan-out is not exercised.)"""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "fake_deepspeed"))
+    from fake_ds_support import make_checkout, write_images
+
+    from dpgui_qt.core.run.hosts.profiles import HostProfile, save_profiles
+    from tests.sshfix import SshClient
+
+    remote = tmp_path / "remote"
+    co, _, _ = make_checkout(remote)
+    models = remote / "models"
+    models.mkdir()
+    client = SshClient(tmp_path / "ssh", sshd_factory.client_key)
+    for n in ("node-a", "node-b"):
+        client.add(sshd_factory(), alias=n)
+    cfg_dir = tmp_path / "cfg"
+    monkeypatch.setenv("DPGUI_CONFIG_DIR", str(cfg_dir))
+    save_profiles([HostProfile(name=n, destination=n, checkout=str(co), workdir=str(remote / "w"),
+                               deepspeed=FAKE_DS, python=sys.executable,
+                               ssh_config=str(client.config)) for n in ("node-a", "node-b")])
+    local = tmp_path / "local"
+    data = local / "data"
+    write_images(data, 3)
+    (local / "dataset.toml").write_text(f"resolutions = [512]\n[[directory]]\npath = '{data}'\n")
+    cfg = local / "train.toml"
+    text = (f"# mine\noutput_dir = '{local / 'out'}'\ndataset = 'dataset.toml'\nepochs = 1\n"
+            "micro_batch_size_per_gpu = 1\npipeline_stages = 1\ngradient_accumulation_steps = 1\n"
+            f"[model]\ntype = 'flux'\ndiffusers_path = '{models}'\n")
+    cfg.write_text(text)
+    record = tmp_path / "record.json"
+    r = _cli(str(cfg), "--nodes", "node-a:1,node-b:1", "--master-addr", "127.0.0.1",
+             "--master-port", str(_free_port()), "--nccl", "NCCL_SOCKET_IFNAME=lo",
+             "--env", f"FAKE_DS_RECORD={record}", "--env", "FAKE_DS_STEPS=3",
+             "--state-dir", str(tmp_path / "state"),
+             env={"DPGUI_CONFIG_DIR": str(cfg_dir)})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "[dpgui] step 3" in r.stdout
+    assert cfg.read_text() == text                       # the user's config is untouched
+    assert "node-b: uploaded" in r.stderr
+    rec = json.loads(record.read_text())
+    hostfile = next(a.split("=", 1)[1] for a in rec["argv"] if a.startswith("--hostfile="))
+    with open(hostfile) as f:
+        assert [ln.split() for ln in f if not ln.startswith("#")] == [
+            ["node-a", "slots=1"], ["node-b", "slots=1"]]
+    assert {"--num_nodes=2", "--master_addr=127.0.0.1", "--launcher=pdsh"} <= set(rec["argv"])
+    assert rec["env"]["NCCL_SOCKET_IFNAME"] == "lo" and rec["env"]["DPGUI_RUN_ID"]
+    with open(rec["env"]["DS_ENV_FILE"]) as f:
+        carried = f.read()
+    assert f"DPGUI_RUN_ID={rec['env']['DPGUI_RUN_ID']}" in carried
+    assert f"FAKE_DS_RECORD={record}" in carried
+    assert rec["cwd"] == str(co)

@@ -186,6 +186,7 @@ def _extra_env(args) -> dict[str, str]:
 
 def build(args) -> tuple[mn.Cluster, mn.MultiNodeLaunch]:
     cluster = cluster_from_args(args)
+    _apply_host(args, cluster)
     checkout, ds, workdir, config = node_paths(args, cluster)
     run_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{os.getpid()}"
     state = posixpath.join(workdir, "runs", run_id)
@@ -193,6 +194,13 @@ def build(args) -> tuple[mn.Cluster, mn.MultiNodeLaunch]:
                              train_args=_train_args(args, config), state_dir=state,
                              run_id=run_id, extra_env=_extra_env(args))
     return cluster, launch
+
+
+def _apply_host(args, cluster: mn.Cluster) -> None:
+    """``--host DEST`` with a hostfile: how dpgui reaches the first node."""
+    host = getattr(args, "host", None)
+    if host and not cluster.master.ssh:
+        cluster.master.ssh = host
 
 
 def run(args) -> int:
@@ -216,9 +224,12 @@ def run(args) -> int:
         return EXIT_OK
     if args.check:
         return check(args, cluster)
-    _err("starting a multi-node run needs the SSH host (dpgui launch --host); use --dry-run "
-         "to see the hostfile and command, or --check for the per-node pre-flight")
-    return EXIT_SETUP
+    from dpgui_qt.core.run.hosts.base import HostError
+    try:
+        return start(args, cluster)
+    except (HostError, mn.MultiNodeError) as e:
+        _err(str(e))
+        return EXIT_SETUP
 
 
 def check(args, cluster: mn.Cluster) -> int:
@@ -247,3 +258,98 @@ def check(args, cluster: mn.Cluster) -> int:
         n = sum(c.is_error for c in checks)
         print(f"{len(cluster.active)} node(s): " + (f"{n} problem(s)" if n else "ready"))
     return EXIT_FAILED if mn.has_errors(checks) else EXIT_OK
+
+
+def start(args, cluster: mn.Cluster) -> int:
+    """Upload to every node, check every node, write the hostfile and the env file on the
+    first node, start DeepSpeed's launcher there under dpgui's detached supervisor, follow
+    it; when it ends stopped or failed, make sure no rank is left on any node."""
+    import hashlib as _h
+
+    from dpgui_qt import DIFFUSION_PIPE_COMMIT
+    from dpgui_qt.commands import launch_ssh
+    from dpgui_qt.commands.launch import default_state_dir
+    from dpgui_qt.core.run.hosts import sync
+    from dpgui_qt.core.run.hosts.ssh import host_for
+
+    if not os.path.isfile(args.config):
+        _err(f"config not found: {args.config}")
+        return EXIT_SETUP
+    master_node = cluster.master
+    hosts = {}
+    for n in cluster.active:
+        h = host_for(n.destination, checkout=getattr(args, "remote_checkout", None) or args.node_checkout,
+                     deepspeed=getattr(args, "remote_deepspeed", None) or args.node_deepspeed,
+                     workdir=getattr(args, "remote_workdir", None) or args.node_workdir)
+        h.connect()
+        hosts[n.name] = h
+    master = hosts[master_node.name]
+    if not master.checkout:
+        raise mn.MultiNodeError("the diffusion-pipe checkout on the nodes is not known: make the "
+                                "first node a host profile or give --node-checkout")
+    plans = {name: sync.make_plan(args.config, h, local_checkout=args.checkout)
+             for name, h in hosts.items()}
+    ref = plans[master_node.name]
+    errors = [f for f in ref.findings if f.level == "error"]
+    for f in ref.findings:
+        print(f"{f.level}: {f.message}", file=sys.stderr)
+    for name, plan in plans.items():
+        if plan.remote_config != ref.remote_config or [d.remote for d in plan.dirs] != [
+                d.remote for d in ref.dirs]:
+            raise mn.MultiNodeError(f"{name}: the work folder resolves to another path there "
+                                    f"({plan.remote_config} instead of {ref.remote_config}); "
+                                    "every node needs the same absolute work folder")
+    if errors and not args.force:
+        _err(f"{len(errors)} error(s) in the sync plan; nothing was started")
+        return EXIT_SETUP
+    for name, plan in plans.items():
+        diff = sync.plan_uploads(plan, hosts[name])
+        for line in diff.lines():
+            print(f"dpgui: {name}: {line}", file=sys.stderr)
+        stats = sync.upload(plan, diff, hosts[name])
+        print(f"dpgui: {name}: uploaded {stats.files_sent} dataset files ({stats.bytes_sent} bytes)",
+              file=sys.stderr)
+    main_bytes = next((f.data for f in ref.files if f.remote == ref.remote_config), None)
+    req = mn.PreflightRequest(
+        checkout=master.checkout, deepspeed=master.deepspeed() if "/" in master.deepspeed() else "",
+        configs=[f.remote for f in ref.files], datasets=[d.remote for d in ref.dirs],
+        expected_hashes={ref.remote_config: _h.sha256(main_bytes).hexdigest()} if main_bytes else {},
+        known_commit=DIFFUSION_PIPE_COMMIT)
+    checks = mn.run_preflight(cluster, req)
+    for c in checks:
+        if c.level != "ok":
+            print(f"{c.level}: {c.message}" + (f" ({c.fix})" if c.fix else ""), file=sys.stderr)
+    if mn.has_errors(checks) and not args.force:
+        _err(f"the per-node pre-flight found {sum(c.is_error for c in checks)} error(s); nothing "
+             "was started. Fix them, or use --force to launch anyway.")
+        return EXIT_SETUP
+    run_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{os.getpid()}"
+    state = posixpath.join(master.workdir, "multinode", run_id)
+    launch = mn.build_launch(cluster, deepspeed=master.deepspeed(), checkout=master.checkout,
+                             train_args=_train_args(args, ref.remote_config), state_dir=state,
+                             run_id=run_id, extra_env=_extra_env(args))
+    master.write_bytes(launch.hostfile_path, launch.hostfile_text.encode())
+    master.write_bytes(launch.env_file_path, launch.env_file_text.encode())
+    state_root = args.state_dir if args.state_dir else default_state_dir()
+    st = master.start_supervisor(launch.argv, state_root, env=launch.env, cwd=launch.cwd,
+                                 config=ref.remote_config, output_dir=ref.remote_output_dir,
+                                 resume_from=posixpath.basename(args.resume) if args.resume else None)
+    print(f"dpgui: multi-node run id {run_id}", file=sys.stderr)
+    print(f"dpgui: started run {st['run_id']} on {master.describe()} (pid {st.get('pid')})",
+          file=sys.stderr)
+    print(f"dpgui: command: {launch.preview()}", file=sys.stderr)
+    print(f"dpgui: hostfile: {launch.hostfile_path}", file=sys.stderr)
+    print(f"dpgui: it keeps running if this command or the connection ends; follow it again "
+          f"with: dpgui launch --attach {os.path.join(str(state_root), st['run_id'])}", file=sys.stderr)
+    rc = launch_ssh.follow(master, st["state_dir"], args.stop_grace,
+                           exits_early_ok=bool(args.cache_only or args.dump_dataset))
+    if rc != EXIT_OK:
+        # the launcher's own pdsh kill may not have reached every node: end what is left
+        res = mn.stop_nodes(cluster, run_id, grace=min(args.stop_grace, 20.0))
+        for name, v in res.items():
+            if isinstance(v, tuple) and v[0]:
+                print(f"dpgui: {name}: stopped {v[0]} process(es) left of the run"
+                      + (f", {v[1]} still there" if v[1] else ""), file=sys.stderr)
+            elif not isinstance(v, tuple):
+                print(f"dpgui: {name}: could not check for processes left: {v}", file=sys.stderr)
+    return rc

@@ -338,10 +338,9 @@ def build_launch(cluster: Cluster, *, deepspeed: str, checkout: str, train_args:
         if '"' in v or "\n" in v:
             raise MultiNodeError(f"{k}: DeepSpeed cannot pass a value with quotes or line "
                                  "breaks to the other nodes")
-        if k.startswith(EXPORTED_PREFIXES):
-            env[k] = v
-        else:
-            carried[k] = v
+        env[k] = v                 # the launcher's own environment on the first node
+        if not k.startswith(EXPORTED_PREFIXES):
+            carried[k] = v         # and every rank's, through DS_ENV_FILE
     env["DS_ENV_FILE"] = env_file
     env[RUN_MARKER] = run_id
     argv = [deepspeed, *launcher_options(cluster, hostfile), *train_args]
