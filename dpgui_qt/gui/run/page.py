@@ -311,6 +311,8 @@ class RunPage(QWidget):
         eb.addStretch(1)
         el.addLayout(eb)
         sl.addWidget(envg)
+        from dpgui_qt.gui.hosts import where          # this machine / WSL / SSH hosts (#15)
+        self.where_panel = where.install(self, sl)
 
         optg = QGroupBox("Run options", side)
         ol = QFormLayout(optg)
@@ -719,6 +721,8 @@ class RunPage(QWidget):
         saved = self.save_for_start()
         if saved is None:
             return False
+        if self.where_panel.remote:     # an SSH host or several: upload plan, then the run there
+            return self.where_panel.start(self.config_path() or "") is not None
         rep = self.gate_report(saved)
         if not rep.clean:
             answer, rep = pf.ask(self, rep)
