@@ -8,6 +8,7 @@ reads their standard output; they are as usable from a shell::
     dpgui remote saves OUTPUT_DIR --host DEST       the run folders' saved epochs/steps, sizes
     dpgui remote download PATH... --host DEST --to DIR [--checkpoints]
     dpgui remote control STATE --host DEST save|save_quit|stop|kill
+    dpgui remote gpus --host DEST                   the host's GPUs (nvidia-smi there)
     dpgui remote stop-nodes --nodes H:N,... --run-id ID   stop a multi-node run on every node
 
 With ``--json`` each prints one JSON object per line: ``{"event": "plan"|"progress"|"done"|
@@ -26,8 +27,9 @@ EXIT_OK, EXIT_FAILED, EXIT_SETUP = 0, 1, 2
 def add_parser(subparsers, name: str = "remote"):
     p = subparsers.add_parser(name, help="one step on an SSH host: upload plan, upload, saved "
                               "outputs, download, run control (for scripts and the GUI)",
-                              description=__doc__.split("\n\n")[0])
-    sub = p.add_subparsers(dest="remote_cmd", metavar="{plan,upload,saves,download,control,stop-nodes}")
+                              description="One step of work on an SSH host (a profile name "
+                              "or an SSH destination); with --json, one JSON object per line.")
+    sub = p.add_subparsers(dest="remote_cmd", metavar="{plan,upload,saves,download,control,gpus,stop-nodes}")
 
     def common(sp):
         sp.add_argument("--host", required=True, metavar="DEST",
@@ -53,6 +55,7 @@ def add_parser(subparsers, name: str = "remote"):
                     "local pointer folder 'dpgui launch --host' printed")
     sp.add_argument("action", choices=("save", "save_quit", "stop", "kill"))
     sp.add_argument("--grace", type=float, default=20.0, metavar="S")
+    common(sub.add_parser("gpus", help="the host's GPUs, memory and load (nvidia-smi there)"))
     sn = sub.add_parser("stop-nodes", help="stop every process of a multi-node run on every node")
     sn.add_argument("--nodes", required=True, metavar="H:N,...")
     sn.add_argument("--node-ssh", action="append", default=[], metavar="HOST=DEST")
@@ -97,6 +100,12 @@ def run(args) -> int:
             return EXIT_OK
         if cmd == "download":
             return _download(args, host, out)
+        if cmd == "gpus":
+            gpus = host.query_gpus()
+            from dpgui_qt.core.monitor.gpu import host_gpu_line
+            out.event("gpus", "\n".join(host_gpu_line(g.__dict__) for g in gpus) or "no GPU",
+                      gpus=[g.__dict__ for g in gpus])
+            return EXIT_OK
         if cmd == "control":
             res = host.control(args.state, args.action, args.grace)
             out.event("done", f"{args.action}: done", result=res)

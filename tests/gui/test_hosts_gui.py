@@ -28,7 +28,12 @@ def profile(ssh_client, tmp_path):
     root = tmp_path / "remote"
     co, _, _ = make_checkout(root)
     (root / "models").mkdir()
-    p = HostProfile(name="box", destination=ssh_client.alias, checkout=str(co),
+    env = root / "venv"                      # its bin/ goes first on PATH on the host
+    (env / "bin").mkdir(parents=True)
+    smi = env / "bin" / "nvidia-smi"         # the host's GPU, as nvidia-smi's CSV reports it
+    smi.write_text("#!/bin/sh\necho '0, NVIDIA H100 80GB HBM3, 81559, 40960, 87, GPU-1'\n")
+    smi.chmod(0o755)
+    p = HostProfile(name="box", destination=ssh_client.alias, checkout=str(co), env=str(env),
                     workdir=str(root / "work"), deepspeed=str(FAKE_DEEPSPEED),
                     python=sys.executable, ssh_config=str(ssh_client.config))
     upsert_profile(p)
@@ -162,12 +167,23 @@ def test_remote_run_is_followed_step_by_step_and_stopped(qtbot, profile, tmp_pat
     assert dlg.progress_label.text().startswith("step ")
     assert "[dpgui] step 1 " in dlg.console.toPlainText()
     assert dlg.stop_btn.isEnabled()
+    qtbot.waitUntil(lambda: bool(dlg.gpus), timeout=WAIT)          # the host's GPUs, polled
+    assert "GPU 0 NVIDIA H100 80GB HBM3: 87% busy, 40.0 of 79.6 GiB" in dlg.gpu_label.text()
+    if os.environ.get("DPGUI_SCREENSHOT_DIR"):      # the README's picture of a remote run
+        qtbot.waitUntil(lambda: (dlg.step or 0) >= 12, timeout=WAIT)
+        dlg.resize(1100, 640)
+        dlg.show()
+        assert dlg.grab().save(os.path.join(os.environ["DPGUI_SCREENSHOT_DIR"],
+                                            "screenshot-remote-run.png"))
     import json
     host_state = json.loads((Path(dlg.pointer) / "remote.json").read_text())["state_dir"]
     assert _pids_of_run(host_state)
     with qtbot.waitSignals([dlg.finishedRun, dlg.controller.done], timeout=WAIT) as sig:
         dlg.stop_btn.click()        # the host escalates to SIGKILL: the fake ranks ignore SIGTERM
     assert dlg.phase == "stopped", dlg.console.toPlainText()[-2000:]
+    assert dlg.outcome is not None and dlg.outcome.status == "stopped"
+    assert dlg.outcome_label.isVisibleTo(dlg) and dlg.outcome.title in dlg.outcome_label.text()
+    assert not dlg.gpu_timer.isActive()
     assert dlg.controller.exit_code == 0
     assert _pids_of_run(host_state) == []            # no process left on the host
     assert dlg.results_btn.isEnabled()

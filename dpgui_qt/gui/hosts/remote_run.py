@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QDialog, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout,
@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
 from dpgui_qt.gui.hosts.jobs import CliJob
 from dpgui_qt.gui.hosts.transfer import ResultsHomeDialog, UploadDialog
 
+GPU_POLL_MS = 5000
+EXIT_RE = re.compile(r"exit code (-?\d+)")
 STEP_RE = re.compile(r"^\[dpgui\] step (\d+) \| loss ([0-9.eE+\-naif]+)")
 STARTED_RE = re.compile(r"^dpgui: started run (\S+) on (.+?) \(pid")
 ATTACH_RE = re.compile(r"dpgui launch (?:--host \S+ )?--attach (\S+)")
@@ -57,6 +59,7 @@ class RemoteRunDialog(QDialog):
         f.setBold(True)
         f.setPointSizeF(f.pointSizeF() * 1.2)
         self.phase_label.setFont(f)
+        self.where_label = QLabel(f"on {host}" + (f" + {len(nodes) - 1} node(s)" if nodes and len(nodes) > 1 else ""))
         self.progress_label = QLabel("")
         self.progress_label.setObjectName("remote_progress")
         self.console = QPlainTextEdit()
@@ -73,6 +76,15 @@ class RemoteRunDialog(QDialog):
         self.attach_btn = QPushButton("Re-attach")
         self.attach_btn.setToolTip("Follow the newest run on the host again")
         self.results_btn = QPushButton("Bring results home…")
+        self.gpu_label = QLabel("")
+        self.gpu_label.setObjectName("remote_gpus")
+        self.gpu_label.setWordWrap(True)
+        self.outcome_label = QLabel("")
+        self.outcome_label.setObjectName("remote_outcome")
+        self.outcome_label.setWordWrap(True)
+        self.outcome_label.setTextFormat(Qt.TextFormat.RichText)
+        self.outcome_label.hide()
+        self.outcome = None
         for b, action in ((self.save_btn, "save"), (self.save_quit_btn, "save_quit"),
                           (self.stop_btn, "stop"), (self.kill_btn, "kill")):
             b.clicked.connect(lambda _c=False, a=action: self.control(a))
@@ -80,13 +92,16 @@ class RemoteRunDialog(QDialog):
         self.results_btn.clicked.connect(lambda: self.bring_results_home())
         head = QHBoxLayout()
         head.addWidget(self.phase_label)
+        head.addWidget(self.where_label)
         head.addWidget(self.progress_label, 1)
         for b in (self.save_btn, self.save_quit_btn, self.stop_btn, self.kill_btn,
                   self.attach_btn, self.results_btn):
             head.addWidget(b)
         lay = QVBoxLayout(self)
         lay.addLayout(head)
+        lay.addWidget(self.outcome_label)
         lay.addWidget(self.console, 1)
+        lay.addWidget(self.gpu_label)
 
         self.follower = CliJob(self)
         self.follower.line.connect(self._out_line)
@@ -100,6 +115,15 @@ class RemoteRunDialog(QDialog):
         self.node_stopper.line.connect(lambda s: self._append(f"[nodes] {s}"))
         self.node_stopper.errLine.connect(lambda s: self._append(f"[nodes] {s}"))
         self._pending_actions: list[str] = []
+        self.gpu_job = CliJob(self)
+        self.gpu_job.event.connect(self._gpus)
+        self.gpu_job.done.connect(lambda code, err: code and self.gpu_label.setText(
+            f"GPUs on {self.host}: {err.splitlines()[-1] if err else 'no answer'}"))
+        self.gpus: list[dict] = []
+        self.gpu_timer = QTimer(self)
+        self.gpu_timer.setInterval(GPU_POLL_MS)
+        self.gpu_timer.timeout.connect(self.poll_gpus)
+        self._user_stopped = False
         self._set_phase("idle")
         if upload_first:
             self.upload_first()
@@ -112,6 +136,11 @@ class RemoteRunDialog(QDialog):
                                           "finished": "Finished", "stopped": "Stopped",
                                           "failed": "Failed", "detached": "Not followed"}[phase])
         live = phase in ("starting", "running")
+        if live and not self.gpu_timer.isActive():
+            self.gpu_timer.start()
+            self.poll_gpus()
+        elif not live:
+            self.gpu_timer.stop()
         for b in (self.save_btn, self.save_quit_btn, self.stop_btn, self.kill_btn):
             b.setEnabled(live and bool(self.pointer or self.run_id))
         self.attach_btn.setEnabled(not self.follower.running and phase not in ("upload",))
@@ -191,7 +220,42 @@ class RemoteRunDialog(QDialog):
         if code == -1:
             phase = "detached"
         self._set_phase(phase)
+        if phase != "detached":
+            self.explain(code)
         self.finishedRun.emit(phase)
+
+    def explain(self, cli_code: int) -> None:
+        """The outcome explainer over what the console received (as for local runs)."""
+        from html import escape
+
+        from dpgui_qt.core.run.outcome import classify_text
+        text = self.console.toPlainText()
+        rc = 0 if cli_code == 0 else None
+        for m in EXIT_RE.finditer(text[-4000:]):
+            rc = int(m.group(1))
+        self.outcome = classify_text(text, rc, user_stopped=self._user_stopped or cli_code == 3)
+        o = self.outcome
+        colour = {"finished": "#2e7d32", "stopped": "#b26a00"}.get(o.status, "#c62828")
+        html = f"<b style='color:{colour}'>{escape(o.title)}</b>"
+        if o.explanation:
+            html += f"<br>{escape(o.explanation)}"
+        if o.fix and o.status != "finished":
+            html += f"<br><i>{escape(o.fix)}</i>"
+        self.outcome_label.setText(html)
+        self.outcome_label.show()
+
+    # -- GPUs ---------------------------------------------------------------------
+    def poll_gpus(self) -> None:
+        if not self.gpu_job.running:
+            self.gpu_job.start("remote", "gpus", "--host", self.host, "--json", env=self.env)
+
+    def _gpus(self, ev: dict) -> None:
+        if ev.get("event") != "gpus":
+            return
+        from dpgui_qt.core.monitor.gpu import host_gpu_line as gpu_line
+        self.gpus = list(ev.get("gpus") or [])
+        self.gpu_label.setText(f"GPUs on {self.host}: " + ("; ".join(gpu_line(g) for g in self.gpus)
+                                                             or "none reported"))
 
     # -- control ------------------------------------------------------------------
     def control(self, action: str) -> None:
@@ -203,6 +267,8 @@ class RemoteRunDialog(QDialog):
             self._pending_actions.append(action)
             return
         self._append(f"dpgui: {action} on {self.host}")
+        if action in ("save_quit", "stop", "kill"):
+            self._user_stopped = True
         self.controller.start("remote", "control", target, action, "--host", self.host,
                               "--json", env=self.env)
         if self.nodes and action in ("stop", "kill") and self.run_id:
@@ -234,6 +300,7 @@ class RemoteRunDialog(QDialog):
 
     def done(self, r: int) -> None:
         """Closing stops following here; the run goes on on the host."""
-        for job in (self.follower, self.controller):
+        self.gpu_timer.stop()
+        for job in (self.follower, self.controller, self.gpu_job):
             job.cancel()
         super().done(r)
