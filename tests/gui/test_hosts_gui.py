@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fake_deepspeed"))
-from fake_ds_support import FAKE_DEEPSPEED, make_checkout, write_images  # noqa: E402
+from fake_ds_support import FAKE_DEEPSPEED, make_checkout, write_images
 
 pytest_plugins = ["tests.sshfix"]
 
@@ -178,7 +178,7 @@ def test_remote_run_is_followed_step_by_step_and_stopped(qtbot, profile, tmp_pat
     import json
     host_state = json.loads((Path(dlg.pointer) / "remote.json").read_text())["state_dir"]
     assert _pids_of_run(host_state)
-    with qtbot.waitSignals([dlg.finishedRun, dlg.controller.done], timeout=WAIT) as sig:
+    with qtbot.waitSignals([dlg.finishedRun, dlg.controller.done], timeout=WAIT):
         dlg.stop_btn.click()        # the host escalates to SIGKILL: the fake ranks ignore SIGTERM
     assert dlg.phase == "stopped", dlg.console.toPlainText()[-2000:]
     assert dlg.outcome is not None and dlg.outcome.status == "stopped"

@@ -39,7 +39,13 @@ import shlex
 import subprocess
 import threading
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+
+if TYPE_CHECKING:
+    from dpgui_qt.core.run.hosts.profiles import HostProfile
+    from dpgui_qt.core.run.hosts.sshtransport import SshTransport
+
+Json = dict[str, Any]
 
 DEFAULT_MASTER_PORT = 29500
 LAUNCHERS = ("pdsh", "openmpi", "mvapich", "mpich", "impi", "slurm")
@@ -202,11 +208,11 @@ class Cluster:
         return counts.pop() if len(counts) == 1 else None
 
     # -- persistence (the GUI keeps setups in its settings folder) ---------
-    def to_dict(self) -> dict:
+    def to_dict(self) -> Json:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> Cluster:
+    def from_dict(cls, d: Mapping[str, Any]) -> Cluster:
         try:
             nodes = [Node(name=str(n.get("name", "")), slots=int(n.get("slots", 1)),
                           ssh=str(n.get("ssh", "") or ""), enabled=bool(n.get("enabled", True)))
@@ -498,7 +504,7 @@ def listener_script(port: int, expect: int, wait: float = 30.0) -> str:
                       "tag": LISTEN_TAG}
 
 
-def parse_tagged(text: str, tag: str) -> list[dict]:
+def parse_tagged(text: str, tag: str) -> list[Json]:
     """The JSON objects a probe or listener printed (login banners and noise skipped)."""
     out = []
     for line in text.splitlines():
@@ -542,8 +548,8 @@ class PreflightRequest:
     same_paths: bool = True
 
 
-def evaluate(cluster: Cluster, req: PreflightRequest, probes: Mapping[str, dict | str],
-             listener: dict | str | None = None) -> list[NodeCheck]:
+def evaluate(cluster: Cluster, req: PreflightRequest, probes: Mapping[str, Json | str],
+             listener: Json | str | None = None) -> list[NodeCheck]:
     """Turn each node's probe (its JSON, or an error text when SSH failed) into checks.
 
     The first node is the reference for the commit and config bytes; ``listener``
@@ -569,7 +575,7 @@ def evaluate(cluster: Cluster, req: PreflightRequest, probes: Mapping[str, dict 
     return out
 
 
-def _node_checks(n: Node, p: dict, ref: dict | None, req: PreflightRequest) -> list[NodeCheck]:
+def _node_checks(n: Node, p: Json, ref: Json | None, req: PreflightRequest) -> list[NodeCheck]:
     out: list[NodeCheck] = []
     co = p.get("checkout") or req.checkout
     if not p.get("train_py"):
@@ -658,8 +664,8 @@ def _node_checks(n: Node, p: dict, ref: dict | None, req: PreflightRequest) -> l
     return out
 
 
-def _master_checks(cluster: Cluster, probes: Mapping[str, dict | str],
-                   listener: dict | str | None) -> list[NodeCheck]:
+def _master_checks(cluster: Cluster, probes: Mapping[str, Json | str],
+                   listener: Json | str | None) -> list[NodeCheck]:
     out: list[NodeCheck] = []
     addr = f"{cluster.master_addr}:{cluster.master_port}"
     master = cluster.master.name
@@ -756,7 +762,7 @@ def parse_stop(text: str) -> tuple[int, int] | None:
 SshArgv = Callable[[str], list[str]]     # destination -> ssh argv before the remote command
 
 
-def profile_for(destination: str):
+def profile_for(destination: str) -> HostProfile | None:
     """The host profile named ``destination``, or None (a plain ssh destination)."""
     from dpgui_qt.core.run.hosts.profiles import ProfileError, get_profile
     try:
@@ -765,7 +771,7 @@ def profile_for(destination: str):
         return None
 
 
-def transport_for(destination: str):
+def transport_for(destination: str) -> SshTransport:
     """An :class:`~dpgui_qt.core.run.hosts.sshtransport.SshTransport` for a node: a host
     profile name (its destination and ssh_config) or an ssh destination."""
     from dpgui_qt.core.run.hosts.sshtransport import SshError, SshTransport
@@ -780,7 +786,7 @@ def transport_for(destination: str):
 
 def ssh_argv_for(destination: str) -> list[str]:
     """``ssh OPTIONS HOST`` for a node (the default :data:`SshArgv`)."""
-    return transport_for(destination).base_argv()
+    return list(transport_for(destination).base_argv())
 
 
 def python_argv(ssh_argv: SshArgv, destination: str) -> list[str]:
@@ -813,9 +819,8 @@ def run_preflight(cluster: Cluster, req: PreflightRequest, ssh_argv: SshArgv = s
             first = line
             if line.startswith(LISTEN_TAG):
                 break
-        listener = (parse_tagged(first, LISTEN_TAG) or [None])[0]
-        if listener is None:
-            listener = {"error": "the listener did not start: " + first.strip()}
+        found = parse_tagged(first, LISTEN_TAG)
+        listener = found[0] if found else {"error": "the listener did not start: " + first.strip()}
     procs = {}
     for i, n in enumerate(act):
         conn = (cluster.master_addr.strip(), int(cluster.master_port)) if multi and i > 0 else None
@@ -828,7 +833,7 @@ def run_preflight(cluster: Cluster, req: PreflightRequest, ssh_argv: SshArgv = s
         p = subprocess.Popen(python_argv(ssh_argv, n.destination), stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         procs[n.name] = (p, script)
-    results: dict[str, dict | str] = {}
+    results: dict[str, Json | str] = {}
     for name, (p, script) in procs.items():
         try:
             so, se = p.communicate(script, timeout=timeout)

@@ -17,7 +17,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGroupBox,
+    QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGroupBox,
     QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QPlainTextEdit, QPushButton,
     QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
@@ -378,9 +378,10 @@ class HostfileEditor(QDialog):
 
     # -- files ---------------------------------------------------------------
     def save(self) -> bool:
+        from dpgui_qt.core.errors import SaveError
         try:
             p = save_setup(self.cluster(), self.path)
-        except Exception as e:      # SaveError/OSError: say it, keep the dialog open
+        except (SaveError, OSError) as e:      # say it, keep the dialog open
             messages.warning(self, "Multi-node", "The setup was not saved.", str(e))
             return False
         self.status.setText(f"Saved to {p}.")
@@ -415,10 +416,11 @@ class HostfileEditor(QDialog):
             filename, _ = QFileDialog.getSaveFileName(self, "Export the hostfile", "hostfile")
             if not filename:
                 return False
+        from dpgui_qt.core.errors import SaveError
         from dpgui_qt.core.safeio import write_file
         try:
             write_file(filename, c.hostfile_text().encode("utf-8"))
-        except Exception as e:
+        except (SaveError, OSError) as e:
             messages.warning(self, "Export hostfile", "The hostfile was not written.", str(e))
             return False
         return True

@@ -68,7 +68,7 @@ class ProfileForm(QWidget):
             self.edits[key] = e
         try:
             aliases = pr_aliases()
-        except Exception:       # an unreadable ~/.ssh/config only loses the completion
+        except (OSError, ValueError):   # an unreadable ~/.ssh/config only loses the completion
             aliases = []
         if aliases:
             self.edits["destination"].setCompleter(QCompleter(aliases, self))
