@@ -194,13 +194,15 @@ def test_remote_run_is_followed_step_by_step_and_stopped(qtbot, profile, tmp_pat
     qtbot.waitUntil(lambda: panel.tree.topLevelItemCount() > 0 and not panel.job.running,
                     timeout=WAIT)
     ticked = panel.ticked()
-    assert ticked and all(kind == "save" for kind, _p in ticked)
+    assert ticked and all(kind == "save" for kind, _p, _r in ticked)
+    run_name = ticked[0][2]
     panel.dest.setText(str(tmp_path / "home"))
     with qtbot.waitSignal(panel.downloaded, timeout=WAIT) as got:
         panel.download()
     files = got.args[0]
     assert files and all(os.path.isfile(f) for f in files)
     assert not any("global_step" in f for f in files)
+    assert (tmp_path / "home" / run_name / "step2").is_dir()      # an output_dir's layout
     qtbot.waitUntil(lambda: not panel.job.running, timeout=WAIT)
     assert panel.progress.bar.value() == 1000
     dlg.results_dialog.reject()
@@ -341,3 +343,49 @@ def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_monitor_outputs_bring_results_home_from_a_host(qtbot, profile, tmp_path):
+    """Monitor ▸ Outputs ▸ From a Host…: the config's output_dir on the host is found the way
+    the upload maps it; saved epochs are ticked, checkpoints not; the download lands in the
+    local output_dir's layout."""
+    import json
+
+    from dpgui_qt.gui.monitor.outputs_view import OutputsView
+
+    _p, root = profile
+    cfg = _local_config(tmp_path, root, n_images=1)
+    r = subprocess.run([sys.executable, "-m", "dpgui_qt", "remote", "plan", str(cfg), "--host", "box",
+                        "--json"], capture_output=True, text=True, timeout=120, check=False)
+    plan = json.loads(r.stdout.splitlines()[-1])
+    run = Path(plan["remote_output_dir"]) / "20260101_10-00-00"
+    (run / "epoch1").mkdir(parents=True)
+    (run / "epoch1" / "adapter_model.safetensors").write_bytes(b"x" * 3000)
+    (run / "global_step40").mkdir()
+    (run / "global_step40" / "layer_00-model_states.pt").write_bytes(b"y" * 5000)
+    local_out = tmp_path / "local" / "out"
+    local_out.mkdir(parents=True)
+    view = OutputsView()
+    qtbot.addWidget(view)
+    view.set_output_dir(local_out, cfg)
+    dlg = view.bring_results_home()
+    qtbot.addWidget(dlg)
+    assert dlg.host_combo.currentText() == "box"
+    dlg.start()
+    panel = dlg.panel
+    qtbot.waitUntil(lambda: panel.tree.topLevelItemCount() == 1 and not panel.job.running
+                    and not dlg.plan_job.running, timeout=WAIT)
+    assert panel.output_dir == plan["remote_output_dir"]
+    top = panel.tree.topLevelItem(0)
+    states = {top.child(i).text(0): top.child(i).checkState(0) for i in range(top.childCount())}
+    from PySide6.QtCore import Qt
+    assert states == {"epoch1": Qt.CheckState.Checked,
+                      "global_step40 (DeepSpeed checkpoint)": Qt.CheckState.Unchecked}
+    assert panel.dest.text() == str(local_out)
+    with qtbot.waitSignal(panel.downloaded, timeout=WAIT):
+        panel.download()
+    got = local_out / "20260101_10-00-00" / "epoch1" / "adapter_model.safetensors"
+    assert got.read_bytes() == b"x" * 3000
+    assert not (local_out / "20260101_10-00-00" / "global_step40").exists()
+    dlg.reject()
+

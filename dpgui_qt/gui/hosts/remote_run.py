@@ -295,7 +295,7 @@ class RemoteRunDialog(QDialog):
         if not self.remote_output:
             return
         self.results_dialog = ResultsHomeDialog(self, self.host, self.remote_output,
-                                                self.local_output, env=self.env)
+                                                self.local_output, env=self.env, config=self.config)
         self.results_dialog.open()
 
     def done(self, r: int) -> None:

@@ -205,6 +205,8 @@ class ResultsHome(QWidget):
         self.job.event.connect(self._event)
         self.job.done.connect(self._done)
         self._phase = ""
+        self._queue: list[tuple[str, list[tuple[str, str]]]] = []
+        self._got: list[str] = []
 
     def set_source(self, host: str, output_dir: str, local_dir: str = "") -> None:
         self.host, self.output_dir = host, output_dir
@@ -233,8 +235,8 @@ class ResultsHome(QWidget):
             self.progress.update_from(ev)
         elif kind == "error":
             self.error = ev.get("text", "")
-        elif kind == "done":
-            self.downloaded.emit(list(ev.get("files") or []))
+        elif kind == "done" and self._phase == "download":
+            self._got += list(ev.get("files") or [])
 
     def _fill(self) -> None:
         self.tree.clear()
@@ -245,7 +247,7 @@ class ResultsHome(QWidget):
                 it = QTreeWidgetItem([s.get("name", ""), human(int(s.get("size") or 0))])
                 it.setFlags(it.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 it.setCheckState(0, Qt.CheckState.Checked)
-                it.setData(0, Qt.ItemDataRole.UserRole, ("save", s.get("path")))
+                it.setData(0, Qt.ItemDataRole.UserRole, ("save", s.get("path"), r.get("name", "")))
                 it.setToolTip(0, "\n".join(f"{k}  {human(v)}" for k, v in (s.get("files") or {}).items()))
                 top.addChild(it)
             for c in r.get("checkpoints", []):
@@ -253,14 +255,15 @@ class ResultsHome(QWidget):
                                       human(int(c.get("size") or 0))])
                 it.setFlags(it.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 it.setCheckState(0, Qt.CheckState.Unchecked)
-                it.setData(0, Qt.ItemDataRole.UserRole, ("checkpoint", c.get("path")))
+                it.setData(0, Qt.ItemDataRole.UserRole, ("checkpoint", c.get("path"), r.get("name", "")))
                 top.addChild(it)
             self.tree.addTopLevelItem(top)
             top.setExpanded(True)
         if not self.runs:
             self.status.setText(f"No saved epochs or steps in {self.output_dir} on {self.host}.")
 
-    def ticked(self) -> list[tuple[str, str]]:
+    def ticked(self) -> list[tuple[str, str, str]]:
+        """(kind, host path, run folder name) of every ticked save or checkpoint."""
         out = []
         for i in range(self.tree.topLevelItemCount()):
             top = self.tree.topLevelItem(i)
@@ -271,6 +274,8 @@ class ResultsHome(QWidget):
         return out
 
     def download(self) -> None:
+        """Download the ticked items, each run's into ``<destination>/<run folder>/`` (the
+        layout of an output_dir), one run after the other."""
         items = self.ticked()
         dest = self.dest.text().strip()
         if self.job.running or not items:
@@ -278,15 +283,25 @@ class ResultsHome(QWidget):
         if not dest:
             self.status.setText("Choose a local folder first.")
             return
+        groups: dict[str, list[tuple[str, str]]] = {}
+        for kind, path, run in items:
+            groups.setdefault(run, []).append((kind, path))
+        self._queue = list(groups.items())
+        self._got = []
         self._phase = "download"
         self.error = ""
-        args = ["remote", "download", *[p for _k, p in items], "--host", self.host, "--to", dest,
-                "--json"]
-        if any(k == "checkpoint" for k, _p in items):
-            args.append("--checkpoints")
         self.status.setText(f"Downloading {len(items)} item(s) from {self.host}...")
         self.download_btn.setEnabled(False)
         self.cancel_btn.setEnabled(True)
+        self._next_download()
+
+    def _next_download(self) -> None:
+        run, entries = self._queue.pop(0)
+        target = os.path.join(self.dest.text().strip(), run) if run else self.dest.text().strip()
+        args = ["remote", "download", *[p for _k, p in entries], "--host", self.host, "--to",
+                target, "--json"]
+        if any(k == "checkpoint" for k, _p in entries):
+            args.append("--checkpoints")
         self.job.start(*args, env=self.env)
 
     def _done(self, code: int, err: str) -> None:
@@ -298,29 +313,92 @@ class ResultsHome(QWidget):
             elif self.runs:
                 self.status.setText(f"{sum(len(r.get('saves', [])) for r in self.runs)} save(s) on {self.host}.")
             return
+        if code == 0 and self._queue:
+            self.download_btn.setEnabled(False)
+            self.cancel_btn.setEnabled(True)
+            self._next_download()
+            return
         if code == 0:
             self.progress.bar.setValue(1000)
-            self.status.setText(f"Downloaded to {self.dest.text()}.")
+            self.status.setText(f"Downloaded {len(self._got)} files to {self.dest.text()}.")
+            self.downloaded.emit(list(self._got))
         else:
+            self._queue = []
             self.status.setText("Download cancelled." if "cancel" in self.error else
                                 f"Download failed: {self.error or err[-300:]}")
 
 
 class ResultsHomeDialog(QDialog):
-    def __init__(self, parent, host: str, output_dir: str, local_dir: str = "",
-                 env: dict[str, str] | None = None):
+    """Bring results home: pick the host (a profile), and the run's output_dir there -- given,
+    or found from the config the way the upload maps it (``dpgui remote plan``, which
+    changes nothing)."""
+
+    def __init__(self, parent, host: str = "", output_dir: str = "", local_dir: str = "",
+                 env: dict[str, str] | None = None, config: str = ""):
         super().__init__(parent)
-        self.setWindowTitle(f"Bring results home from {host}")
-        self.resize(720, 520)
+        from PySide6.QtWidgets import QComboBox
+
+        from dpgui_qt.core.run.hosts.profiles import ProfileError, load_profiles
+        self.setWindowTitle("Bring results home")
+        self.setObjectName("results_home_dialog")
+        self.resize(760, 560)
+        self.config, self.env = config, env
+        self.host_combo = QComboBox()
+        try:
+            names = [p.name for p in load_profiles()]
+        except ProfileError:
+            names = []
+        self.host_combo.addItems(names if not host or host in names else [host, *names])
+        if host:
+            self.host_combo.setCurrentText(host)
+        self.list_btn = QPushButton("List")
+        self.list_btn.clicked.connect(lambda: self.start())
         self.panel = ResultsHome(self, env=env)
         self.panel.set_source(host, output_dir, local_dir)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Host"))
+        row.addWidget(self.host_combo, 1)
+        row.addWidget(self.list_btn)
         box = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         box.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
+        lay.addLayout(row)
         lay.addWidget(self.panel, 1)
         lay.addWidget(box)
-        self.panel.refresh()
+        self.plan_job = CliJob(self)
+        self.plan_job.event.connect(self._plan)
+        self.plan_job.done.connect(self._plan_done)
+        self._given_output = output_dir
+        if host and (output_dir or config):
+            self.start()
+
+    def start(self) -> None:
+        host = self.host_combo.currentText().strip()
+        if not host or self.plan_job.running or self.panel.job.running:
+            return
+        if self._given_output:
+            self.panel.set_source(host, self._given_output)
+            self.panel.refresh()
+        elif self.config:
+            self.panel.status.setText(f"Finding the run's output_dir on {host}...")
+            self.panel.host = host
+            self.plan_job.start("remote", "plan", self.config, "--host", host, "--json", env=self.env)
+        else:
+            self.panel.status.setText("No config and no output_dir to look in.")
+
+    def _plan(self, ev: dict) -> None:
+        if ev.get("event") == "plan" and ev.get("remote_output_dir"):
+            self.panel.set_source(self.panel.host, ev["remote_output_dir"])
+        elif ev.get("event") == "error":
+            self.panel.status.setText(ev.get("text", ""))
+
+    def _plan_done(self, code: int, err: str) -> None:
+        if code == 0 and self.panel.output_dir:
+            self.panel.refresh()
+        elif code != 0 and not self.panel.status.text().startswith("dpgui remote"):
+            self.panel.status.setText(f"Cannot reach the host: {err[-300:]}")
 
     def done(self, r: int) -> None:
+        self.plan_job.cancel()
         self.panel.job.cancel()
         super().done(r)
