@@ -266,3 +266,31 @@ def test_save_list_and_download_without_checkpoints(remote, tmp_path):
     assert not any(p.name.startswith("global_step") for p in local_run.iterdir())
     for name, size in saves["step2"]["files"].items():
         assert (local_run / "step2" / name).stat().st_size == size
+
+
+@pytest.mark.parametrize("method", ["rsync", "tar"])
+def test_cancelled_upload_stops_and_the_next_one_completes(remote, method):
+    from dpgui_qt.core.run.hosts import sync
+
+    host, root = remote
+    cfg, data = _run_config(root, {})
+    plan = sync.make_plan(cfg, host)
+    diff = sync.plan_uploads(plan, host)
+    cancel = threading.Event()
+
+    def progress(b, tb, f, tf):
+        cancel.set()                       # cancel as soon as anything moved
+
+    cancel_at_start = threading.Event()
+    cancel_at_start.set()
+    with pytest.raises(sync.SyncError, match="cancelled"):
+        sync.upload(plan, diff, host, cancel=cancel_at_start, method=method)
+    try:
+        sync.upload(plan, diff, host, progress=progress, cancel=cancel, method=method)
+    except sync.SyncError as e:
+        assert "cancelled" in str(e)
+    again = sync.plan_uploads(plan, host)
+    stats = sync.upload(plan, again, host, method=method)
+    assert sync.plan_uploads(plan, host).file_count == 0
+    assert stats.files_sent == again.file_count
+    assert sorted(p.name for p in Path(plan.dirs[0].remote).iterdir()) == sorted(p.name for p in data.iterdir())

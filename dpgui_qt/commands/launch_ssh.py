@@ -7,7 +7,8 @@ folder); pre-flight on the host; upload what differs (progress on stderr, Ctrl-C
 start the run under a detached supervisor there; follow its log.  The run keeps going when
 this command, the connection or the laptop goes away: ``dpgui launch --host DEST --attach
 latest`` (or ``--attach <local pointer folder>`` / a run id / the host's state folder)
-follows it again, from the start of its log.  When the connection drops while following, it
+follows it again, from the start of its log ('latest': the newest run still going, else
+the newest run there).  When the connection drops while following, it
 reconnects and goes on from the last byte received, so no line is lost.
 
 ``--dry-run`` prints what would be uploaded, the command on the host and the pre-flight, and
@@ -91,9 +92,9 @@ def _attach(args) -> int:
     if ptr:
         state_dir = ptr["state_dir"]
     elif args.attach == "latest":
-        active = host.active_runs()
+        active = host.active_runs() or host.active_runs(include_ended=True)
         if not active:
-            _err(f"no run is going on {host.describe()}")
+            _err(f"no run on {host.describe()} under {host.remote_state_root}")
             return EXIT_SETUP
         state_dir = active[0]["state_dir"]
     elif "/" in args.attach:
@@ -127,13 +128,16 @@ def _launch(args) -> int:
     try:
         spec = _build_spec(args, host.checkout, host.deepspeed())
         spec.config = plan.remote_config
+        spec.host = host.spec          # host paths stay as they are (no ~ left in them)
         cmd = spec.command()
     except (SpecError, ValueError) as e:
         _err(str(e))
         return EXIT_SETUP
-    diff = sync.plan_uploads(plan, host)
+    # the folders' manifests and the pre-flight's facts: one round trip
+    diff = sync.plan_uploads(plan, host, extra_ops=[ssh_preflight.probe_op(host, plan)])
     findings = [f for f in plan.findings]
-    pre = ssh_preflight.check(host, plan, gpus=spec.gpu_count, upload_bytes=diff.bytes)
+    pre = ssh_preflight.check(host, plan, gpus=spec.gpu_count, upload_bytes=diff.bytes,
+                              facts=diff.extra[0])
     errors = [f for f in findings if f.level == "error"] + [f for f in pre if f.level == "error"]
     command = host.preview(cmd.argv, cmd.env, cmd.trainer_cwd)
     if args.dry_run:
@@ -172,7 +176,8 @@ def _launch(args) -> int:
     try:
         for line in diff.lines():
             print(f"dpgui: {line}", file=sys.stderr)
-        stats = sync.upload(plan, diff, host, progress=progress, cancel=cancel)
+        stats = sync.upload(plan, diff, host, progress=progress, cancel=cancel,
+                            write_configs=False)        # they go with the start
     except sync.SyncError as e:
         _err(str(e))
         return EXIT_SETUP
@@ -186,7 +191,7 @@ def _launch(args) -> int:
     try:
         st = host.start_supervisor(cmd.argv, state_root, env=cmd.env, cwd=cmd.cwd,
                                    config=plan.remote_config, output_dir=plan.remote_output_dir,
-                                   resume_from=spec.resume_name)
+                                   resume_from=spec.resume_name, files=sync.config_files(diff))
     except RuntimeError as e:
         _err(str(e))
         return EXIT_FAILED
@@ -212,7 +217,7 @@ def follow(host, state_dir: str, stop_grace: float, exits_early_ok: bool, out=No
     q: queue.Queue = queue.Queue()
     interrupts = [0]
     handled = 0
-    last = {"info": None, "offset": 0, "ended": False}
+    last = {"info": None, "offset": 0, "ended": False, "connected": True}
     stop_follow = threading.Event()
 
     def reader():
@@ -221,6 +226,7 @@ def follow(host, state_dir: str, stop_grace: float, exits_early_ok: bool, out=No
             got_end = False
             try:
                 for item in host.follow(state_dir, last["offset"]):
+                    last["connected"] = True
                     q.put(item)
                     if item[0] == "log":
                         last["offset"] = item[1] + len(item[2])
@@ -234,7 +240,9 @@ def follow(host, state_dir: str, stop_grace: float, exits_early_ok: bool, out=No
                 q.put(("note", f"dpgui: {e}"))
             if got_end or stop_follow.is_set():
                 return
-            q.put(("note", "dpgui: the connection to the host broke; reconnecting"))
+            last["connected"] = False
+            q.put(("note", "dpgui: the connection to the host broke; reconnecting (Ctrl-C stops "
+                           "following; the run goes on there)"))
             stop_follow.wait(backoff)
             backoff = min(backoff * 2, 10.0)
 
@@ -292,14 +300,26 @@ def follow(host, state_dir: str, stop_grace: float, exits_early_ok: bool, out=No
                 item = q.get(timeout=0.1)
             except queue.Empty:
                 item = None
+            if interrupts[0] > handled and not last["connected"]:
+                # nothing can reach the run now: stop following, it goes on there
+                print(f"\ndpgui: not connected to {host.describe()}; the run goes on there. "
+                      f"Follow it again with: dpgui launch --host {host.spec.get('profile') or host.transport.destination} "
+                      f"--attach {state_dir}", file=sys.stderr)
+                return EXIT_FAILED
             while handled < interrupts[0]:
                 handled += 1
-                st = (last["info"] or {}).get("state") or {}
-                if handled == 1 and st.get("run_dir"):
+                quit_asked = False
+                if handled == 1:
+                    # the host finds the run folder itself (the state we hold may predate it)
+                    try:
+                        host.control(state_dir, "save_quit")
+                        quit_asked = True
+                    except HostError as e:
+                        print(f"\ndpgui: {e}", file=sys.stderr)
+                if quit_asked:
                     print("\ndpgui: Ctrl-C: asked the trainer on the host to save a checkpoint and "
                           "stop at the next step (save_quit). Ctrl-C again stops it now.", file=sys.stderr)
                     status = control.advance(status, "stop_requested", "save_quit")
-                    act("save_quit")
                 elif handled <= 2:
                     print(f"\ndpgui: stopping the run on the host (SIGTERM, SIGKILL after "
                           f"{stop_grace:g} s). Ctrl-C again kills at once.", file=sys.stderr)

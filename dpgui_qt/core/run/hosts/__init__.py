@@ -12,7 +12,7 @@ import sys
 from typing import Any, Callable, Mapping
 
 from dpgui_qt.core.run.hosts.base import (
-    CommandResult, GpuInfo, Host, HostBase, HostError, HostSpec, ReadChunk, SIGNALS,
+    SIGNALS, CommandResult, GpuInfo, Host, HostBase, HostError, HostSpec, ReadChunk,
 )
 
 __all__ = ["Host", "HostBase", "HostSpec", "HostError", "CommandResult", "ReadChunk", "GpuInfo",
@@ -32,13 +32,18 @@ def register(kind: str, factory: HostFactory) -> None:
     _REGISTRY[kind] = factory
 
 
-def get(kind: str) -> HostFactory:
-    """The factory of ``kind``; raises HostError for an unknown kind."""
+def _load(kind: str) -> None:
+    """Import the module of a built-in kind (it registers itself)."""
     if kind not in _REGISTRY and kind in _BUILTIN:
         try:
             importlib.import_module(_BUILTIN[kind])
         except ImportError:
             pass
+
+
+def get(kind: str) -> HostFactory:
+    """The factory of ``kind``; raises HostError for an unknown kind."""
+    _load(kind)
     try:
         return _REGISTRY[kind]
     except KeyError:
@@ -48,11 +53,7 @@ def get(kind: str) -> HostFactory:
 def kinds() -> list[str]:
     """Registered kinds (built-in ones included)."""
     for k in _BUILTIN:
-        if k not in _REGISTRY:
-            try:
-                get(k)
-            except HostError:
-                pass
+        _load(k)
     return sorted(_REGISTRY)
 
 

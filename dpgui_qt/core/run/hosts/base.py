@@ -10,10 +10,18 @@ Nothing outside ``core/run/hosts/`` branches on the platform; it asks the host.
 Two kinds of path appear below:
 
 * a **local path** is a path as this machine (the one running dpgui) sees it;
-* a **host path** is a path as the host (the trainer) sees it.  Paths inside a run's
-  ``state.json`` that the supervisor wrote (``log_path``, ``run_dir``, ...) are host
-  paths; read them through the host (:meth:`Host.read_bytes`) or turn them into local
-  paths with :meth:`Host.to_local_path` (None where this machine cannot see them).
+* a **host path** is a path as the host (the trainer) sees it.
+
+A run's files: its state dir is local (``state_root`` is this machine's).  The
+supervisor runs on the host and opens the request's paths as the host spells them
+(``request.json`` ``host_paths``, made with :meth:`Host.to_host_path` by
+``supervisor.prepare_run``); ``state.json`` keeps the *local* spelling of
+``log_path``/``run_dir``/``output_dir`` for this machine's readers, and the host spec
+under ``host``.  Its pids are the host's: ask the host (:meth:`Host.pid_alive`,
+:meth:`Host.group_members`, :meth:`Host.signal_group`).  A host whose files this
+machine cannot open (``to_local_path`` gives None) is read with :meth:`Host.read_bytes`
+(``runs.LogFollower(host=...)``); how such a host gets the state dir back to this
+machine (mirroring ``state.json``) is that host's ``start_supervisor``/``read_state``.
 
 A host is described by a :class:`HostSpec` (kind + a few string fields), which is
 small, hashable and JSON-serialisable: ``RunSpec`` carries one, queue items and run
@@ -28,10 +36,14 @@ How to add a host (e.g. ``ssh``)
 2. Give it a constructor ``Cls(spec: HostSpec)`` that reads its fields from
    ``spec.get(...)`` and raises :class:`HostError` (a user-facing sentence) for bad ones.
 3. Register it at the bottom of the module: ``register("<kind>", Cls)``, and add the
-   module name to ``_BUILTIN`` in ``hosts/__init__.py`` so it is imported lazily.
+   module name to ``_BUILTIN`` in ``hosts/__init__.py`` so it is imported lazily
+   (``ssh`` -> ``hosts/ssh.py`` is listed already).
 4. The supervisor (``core/run/supervisor.py``) must be able to run on the host: it
-   needs only Python 3.10+'s standard library.  ``start_supervisor`` copies or
-   locates it there and starts it detached (``python3 -I supervisor.py STATE_DIR``).
+   needs only Python 3.10+'s standard library.  ``start_supervisor`` copies it there
+   (:func:`supervisor_source` finds the file, also in a frozen build) and starts it
+   detached (``python3 -I supervisor.py STATE_DIR``; ``--no-fork`` keeps the starter
+   attached, see ``WslHost``), through ``supervisor.start_run(..., host=, to_host=,
+   spawn=)``.
 5. Unit-test the command forms (argv of ``wrap``, ``start_supervisor``, ``signal_group``,
    ``query_gpus``, ``copy_*``) with a fake runner -- see ``tests/test_hosts.py``.
 6. Expose its fields in the environment settings (``gui/run/env_dialog.py``) and in
@@ -43,10 +55,14 @@ import os
 import shlex
 import subprocess
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Iterable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import (
+    Any, ClassVar, Iterable, Mapping, Protocol, Self, Sequence, runtime_checkable,
+)
 
 __all__ = ["HostError", "HostSpec", "CommandResult", "ReadChunk", "GpuInfo", "Host", "HostBase",
-           "Runner", "subprocess_runner", "SIGNALS", "parse_nvidia_smi", "NVIDIA_SMI_QUERY"]
+           "Runner", "subprocess_runner", "SIGNALS", "parse_nvidia_smi", "NVIDIA_SMI_QUERY",
+           "supervisor_source", "shell_join", "env_assignments", "ENV_EXECUTABLES",
+           "DEFAULT_TIMEOUT_S"]
 
 # The signals a caller may send to a run's process group.  Names, not numbers:
 # numbers differ between this machine and the host (Windows has no SIGKILL).
@@ -172,17 +188,26 @@ def parse_nvidia_smi(text: str) -> list[GpuInfo]:
     return out
 
 
-# How a host runs a command on this machine: (argv, input bytes, timeout) -> result.
-# Tests replace it with a recorder, so every command form is checkable without the host.
-Runner = Callable[[Sequence[str], "bytes | None", float], CommandResult]
+class Runner(Protocol):
+    """How a host runs a short command on this machine.  Tests replace it with a
+    recorder, so every command form is checkable without the host."""
+
+    def __call__(self, argv: Sequence[str], *, input: bytes | None = None,
+                 timeout: float = DEFAULT_TIMEOUT_S, cwd: str | None = None,
+                 env: Mapping[str, str] | None = None) -> CommandResult: ...
 
 
-def subprocess_runner(argv: Sequence[str], input: bytes | None, timeout: float) -> CommandResult:
-    """Run ``argv`` on this machine, capture its output; never raises for a missing
-    program or a timeout (rc 127 / ``timed_out``)."""
+def subprocess_runner(argv: Sequence[str], *, input: bytes | None = None,
+                      timeout: float = DEFAULT_TIMEOUT_S, cwd: str | None = None,
+                      env: Mapping[str, str] | None = None) -> CommandResult:
+    """Run ``argv`` on this machine and capture its output (``env`` is added to this
+    process's environment); never raises for a missing program, a missing ``cwd``
+    or a timeout (rc 127 / ``timed_out``)."""
+    full_env = None if not env else {**os.environ, **env}
     try:
         p = subprocess.run(list(argv), input=input, capture_output=True, timeout=timeout,
-                           stdin=None if input is not None else subprocess.DEVNULL)
+                           stdin=None if input is not None else subprocess.DEVNULL,
+                           cwd=cwd, env=full_env)
     except subprocess.TimeoutExpired as e:
         return CommandResult(tuple(argv), -1, e.stdout or b"", e.stderr or b"", timed_out=True)
     except OSError as e:
@@ -211,13 +236,23 @@ class Host(Protocol):
         """True when the host's processes and files are this machine's own (local)."""
         ...
 
-    def for_paths(self, *local_paths: str | os.PathLike | None) -> "Host":
+    def unavailable_reason(self, platform: str | None = None) -> str | None:
+        """Why this host cannot be used from this machine (``platform`` is
+        ``sys.platform``-style, None = this one's), or None when it can."""
+        ...
+
+    def diagnostic_commands(self) -> list[tuple[str, list[str], str]]:
+        """Extra commands, run on this machine, whose output the environment doctor
+        analyses: (key, argv, label).  WSL: the distribution list."""
+        ...
+
+    def for_paths(self, *local_paths: str | os.PathLike[str] | None) -> "Host":
         """This host, completed from what the given local paths imply (WSL: the
         distribution a ``\\\\wsl$\\Distro\\...`` path names).  Local: ``self``."""
         ...
 
     # -- paths ---------------------------------------------------------------
-    def to_host_path(self, local_path: str | os.PathLike) -> str:
+    def to_host_path(self, local_path: str | os.PathLike[str]) -> str:
         """A local path as the host sees it (absolute paths stay absolute)."""
         ...
 
@@ -229,7 +264,14 @@ class Host(Protocol):
         """Join host path parts (POSIX rules on a Linux host)."""
         ...
 
-    def executable(self, setting: str | os.PathLike | None, name: str) -> str:
+    def resolve(self, value: str, cwd: str | None) -> str | None:
+        """A path as written in a file the trainer reads (a config's ``output_dir``,
+        a dataset path): absolute on the host, relative ones taken from ``cwd`` (a host
+        path, the trainer's working directory).  None when it is relative and there
+        is no ``cwd``."""
+        ...
+
+    def executable(self, setting: str | os.PathLike[str] | None, name: str) -> str:
         """``name`` (``deepspeed``, ``python``) as the host runs it, from an
         environment setting: a venv/conda dir (its ``bin/<name>``), the executable
         itself, or None/"" for ``name`` on the host's PATH."""
@@ -254,12 +296,12 @@ class Host(Protocol):
         ...
 
     # -- runs ----------------------------------------------------------------
-    def start_supervisor(self, argv: Sequence[str], state_root: str | os.PathLike, *,
+    def start_supervisor(self, argv: Sequence[str], state_root: str | os.PathLike[str], *,
                          env: Mapping[str, str] | None = None, cwd: str | None = None,
                          config: str | None = None, output_dir: str | None = None,
                          resume_from: str | None = None,
-                         log_path: str | os.PathLike | None = None,
-                         wait_s: float = 10.0) -> dict:
+                         log_path: str | os.PathLike[str] | None = None,
+                         wait_s: float = 10.0) -> dict[str, Any]:
         """Start ``argv`` (host paths; ``cwd`` a host path) under a detached run
         supervisor *on the host* and return the run's state once the trainer was
         started (see ``supervisor.start_run``).  ``state_root``, ``output_dir`` and
@@ -267,7 +309,7 @@ class Host(Protocol):
         (this host's spec).  Raises RuntimeError when the supervisor cannot start."""
         ...
 
-    def read_state(self, state_dir: str | os.PathLike) -> dict | None:
+    def read_state(self, state_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
         """The run's ``state.json`` (``state_dir`` is a local path), or None."""
         ...
 
@@ -300,13 +342,17 @@ class Host(Protocol):
         ...
 
     # -- files ---------------------------------------------------------------
-    def copy_to(self, local_path: str | os.PathLike, host_path: str) -> None:
+    def copy_to(self, local_path: str | os.PathLike[str], host_path: str) -> None:
         """Copy a local file to the host (raises HostError)."""
         ...
 
-    def copy_from(self, host_path: str, local_path: str | os.PathLike) -> None:
+    def copy_from(self, host_path: str, local_path: str | os.PathLike[str]) -> None:
         """Copy a host file to this machine (raises HostError)."""
         ...
+
+
+# executables that sit in an environment's bin/ (a setting naming one names the env)
+ENV_EXECUTABLES = ("deepspeed", "deepspeed.exe", "python", "python3", "python.exe")
 
 
 class HostBase:
@@ -323,25 +369,41 @@ class HostBase:
         return f"{type(self).__name__}({self.spec!r})"
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.spec == self.spec   # type: ignore[attr-defined]
+        return isinstance(other, HostBase) and type(other) is type(self) and other.spec == self.spec
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self.spec))
 
-    def for_paths(self, *local_paths: str | os.PathLike | None) -> "HostBase":
+    def for_paths(self, *local_paths: str | os.PathLike[str] | None) -> Self:
         return self
+
+    def unavailable_reason(self, platform: str | None = None) -> str | None:
+        return None
+
+    def diagnostic_commands(self) -> list[tuple[str, list[str], str]]:
+        return []
 
     def host_join(self, base: str, *parts: str) -> str:
         import posixpath
         return posixpath.join(base, *parts)
 
-    def executable(self, setting: str | os.PathLike | None, name: str) -> str:
+    def resolve(self, value: str, cwd: str | None) -> str | None:
+        import posixpath
+        v = str(value).replace("\\", "/")
+        if v.startswith("/"):
+            return v
+        return posixpath.join(cwd, v) if cwd else None
+
+    def executable(self, setting: str | os.PathLike[str] | None, name: str) -> str:
         if setting in (None, ""):
             return name
-        s = os.fspath(setting)  # type: ignore[arg-type]
+        s = os.fspath(setting)
         base = s.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1].lower()
         if base in (name, name + ".exe") or (name == "python" and base.startswith("python")):
             exe = s
+        elif base in ENV_EXECUTABLES:
+            # another executable of the same environment: its neighbour
+            exe = s.replace("\\", "/").rstrip("/").rsplit("/", 1)[0] + "/" + name
         else:
             exe = s.rstrip("\\/") + "/bin/" + name      # a venv/conda environment folder
         return self.to_host_path(exe) if ("/" in exe or "\\" in exe) else exe
@@ -349,13 +411,15 @@ class HostBase:
     def run(self, argv: Sequence[str], *, cwd: str | None = None,
             env: Mapping[str, str] | None = None, input: bytes | None = None,
             timeout: float = DEFAULT_TIMEOUT_S) -> CommandResult:
-        return self.runner(self.wrap(argv, env, cwd), input, timeout)
+        """Short commands go through ``wrap`` (hosts whose ``wrap`` does not carry
+        ``env``/``cwd``, like LocalHost, override this)."""
+        return self.runner(self.wrap(argv, env, cwd), input=input, timeout=timeout)
 
     def wrap(self, argv: Sequence[str], env: Mapping[str, str] | None = None,
              cwd: str | None = None) -> list[str]:       # pragma: no cover - overridden
         raise NotImplementedError
 
-    def to_host_path(self, local_path: str | os.PathLike) -> str:  # pragma: no cover
+    def to_host_path(self, local_path: str | os.PathLike[str]) -> str:  # pragma: no cover
         raise NotImplementedError
 
     def query_gpus(self, timeout: float = 15.0) -> list[GpuInfo]:
@@ -370,6 +434,16 @@ class HostBase:
 
     def describe(self) -> str:       # pragma: no cover - overridden
         return self.kind
+
+
+def supervisor_source() -> str:
+    """The run supervisor's source file, to copy to a host (a frozen build ships it
+    as data).  Raises HostError when this installation lacks it."""
+    from dpgui_qt.core.run import supervisor
+    if not os.path.isfile(supervisor.SUPERVISOR_SCRIPT):
+        raise HostError(f"this installation of dpgui lacks {supervisor.SUPERVISOR_SCRIPT}, "
+                        "which a run on another host needs; reinstall dpgui")
+    return supervisor.SUPERVISOR_SCRIPT
 
 
 def shell_join(argv: Iterable[str]) -> str:

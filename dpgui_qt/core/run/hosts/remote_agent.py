@@ -5,7 +5,8 @@ Every operation but ``read`` and ``follow`` prints one JSON object.  Operations:
 
 ``start``       supervisor.start_run(**args) on the host -> the run's state
 ``state``       {state_dir} -> {state, trainer_alive, supervisor_alive}
-``active``      {runs_root} -> [state, ...] of runs still going under runs_root
+``active``      {runs_root, all} -> [state, ...] of runs still going (all: every run) under
+                runs_root, newest first
 ``read``        {path, offset, limit} -> a JSON header line {size, ino, offset} then the bytes
 ``follow``      {state_dir, offset, poll} -> frames until the run has ended and its log is read:
                 ``L <offset> <n>\\n`` + n log bytes, ``S <n>\\n`` + state JSON, ``R\\n`` (log
@@ -14,7 +15,9 @@ Every operation but ``read`` and ``follow`` prints one JSON object.  Operations:
 ``control``     {state_dir, action: save|save_quit|stop|kill, grace, kill_wait} -> what was done;
                 stop/kill escalate until no process of the run's group is left
 ``touch``       {path}
-``manifest``    {root, exclude} -> {files: {relpath: [size, mtime_s]}}
+``manifest``    {root, exclude} -> {files: {relpath: [size, mtime_s]}, rsync: host has rsync}
+``write_files`` {files: {host path: base64}} -> {written}
+``batch``       {ops: [[op, args], ...]} -> [answer, ...]: several operations, one round trip
 ``remove``      {root, files}: delete files under root (dataset files deleted locally)
 ``saves``       {output_dir} -> the run folders with their saved epochs/steps and checkpoints
 ``sizes``       {paths, skip_checkpoints} -> {sizes: {path: bytes or None}, files: n}
@@ -29,8 +32,11 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import supervisor as sv  # noqa: E402
+if __package__:          # imported inside dpgui (tests, the layering check)
+    from dpgui_qt.core.run import supervisor as sv
+else:                    # run by path on the host, next to its copy of supervisor.py
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import supervisor as sv  # noqa: E402
 
 
 def _out(obj):
@@ -57,8 +63,20 @@ def _active(info):
     return info["trainer_alive"] or info["supervisor_alive"]
 
 
+def _spawn(state_dir, wait_s):
+    """The supervisor, detached: its own session (no SIGHUP when the SSH connection goes),
+    forking once so that nobody has to reap it (the ``nohup ... &`` of a shell, done right)."""
+    cmd = [sys.executable, "-I", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                "supervisor.py"), str(state_dir)]
+    with open(os.path.join(str(state_dir), sv.SUPERVISOR_ERR), "ab") as err:
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=err, start_new_session=True, close_fds=True)
+        p.wait(timeout=wait_s)
+
+
 def op_start(a):
-    return sv.start_run(**a)
+    wait_s = float(a.get("wait_s", 10.0))
+    return sv.start_run(**a, spawn=lambda sd: _spawn(sd, wait_s))
 
 
 def op_state(a):
@@ -74,7 +92,7 @@ def op_active(a):
         return out
     for n in names:
         info = _status(os.path.join(root, n))
-        if _active(info):
+        if info is not None and (a.get("all") or _active(info)):
             out.append(info["state"])
     return out
 
@@ -232,7 +250,31 @@ def op_manifest(a):
             except OSError:
                 continue
             files[(rel_dir + "/" + n) if rel_dir else n] = [st.st_size, int(st.st_mtime)]
-    return {"files": files}
+    return {"files": files, "rsync": bool(shutil.which("rsync"))}
+
+
+def op_write_files(a):
+    """{files: {host path: base64}}: each written atomically (temp file, rename)."""
+    import base64
+    done = []
+    for path, b64 in (a.get("files") or {}).items():
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = path + ".dpgui-tmp"
+        with open(tmp, "wb") as f:
+            f.write(base64.b64decode(b64))
+        os.replace(tmp, path)
+        done.append(path)
+    return {"written": done}
+
+
+def op_batch(a):
+    """{ops: [[op, args], ...]} -> [result, ...] in one round trip (no read/follow)."""
+    out = []
+    for name, args in a.get("ops") or ():
+        if name in ("read", "follow", "batch"):
+            raise SystemExit("batch cannot run " + name)
+        out.append(OPS[name](args))
+    return out
 
 
 def op_remove(a):

@@ -16,13 +16,14 @@ Beyond the :class:`~.base.Host` protocol (all implemented; ``state_root``/``read
 
 ``connect()``                      reach the host, resolve ``~``, install the helper (idempotent)
 ``agent(op, args)``                one helper operation -> its JSON answer
+``batch([(op, args), ...])``       several in one round trip; ``write_files({path: bytes})``
 ``follow(state_dir, offset)``      iterator of ``("log", offset, bytes)`` / ``("state", info)`` /
                                    ``("reset",)`` / ``("end",)``: a streaming tail that a caller
                                    restarts with its last offset after the connection drops, so
                                    no byte is lost or repeated
 ``control(state_dir, action, grace_s)``  save / save_quit / stop / kill on the host (stop and kill
                                    escalate there until no process of the group is left)
-``active_runs()``                  states of the runs still going under ``<workdir>/runs``
+``active_runs(include_ended=False)``  states of the runs (still going) under ``<workdir>/runs``
 ``list_saves(output_dir)``         run folders with saved epochs/steps (sizes) and checkpoints
 ``download(host_paths, local_dir, progress, cancel, include_checkpoints=False)``
 ``probe(paths, disk)``             facts for the pre-flight (:mod:`.ssh_preflight`)
@@ -49,13 +50,12 @@ from typing import Callable, Iterator, Mapping, Sequence
 from dpgui_qt.core.run.hosts import register
 from dpgui_qt.core.run.hosts.base import (
     DEFAULT_TIMEOUT_S, CommandResult, GpuInfo, HostBase, HostError, HostSpec, ReadChunk,
-    parse_nvidia_smi, NVIDIA_SMI_QUERY,
+    parse_nvidia_smi, NVIDIA_SMI_QUERY, supervisor_source,
 )
 from dpgui_qt.core.run.hosts.sshtransport import SshError, SshTransport, parse_destination, quote
 
 POINTER_FILE = "remote.json"
 _HERE = Path(__file__).resolve().parent
-_SUPERVISOR = _HERE.parent / "supervisor.py"
 _AGENT = _HERE / "remote_agent.py"
 
 Progress = Callable[[int, int, int, int], None]     # bytes done, bytes total, files done, total
@@ -66,7 +66,7 @@ def _bundle() -> tuple[str, bytes]:
     buf = io.BytesIO()
     h = hashlib.sha256()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        for src, name in ((_SUPERVISOR, "supervisor.py"), (_AGENT, "remote_agent.py")):
+        for src, name in ((Path(supervisor_source()), "supervisor.py"), (_AGENT, "remote_agent.py")):
             data = src.read_bytes()
             h.update(name.encode() + b"\0" + data)
             info = tarfile.TarInfo(name)
@@ -182,7 +182,8 @@ class SshHost(HostBase):
             self.transport.ensure_master()
         except SshError as e:
             return CommandResult(tuple(argv), 255, b"", str(e).encode())
-        return self.runner(self.wrap(argv, env, cwd), input if input is not None else b"", timeout)
+        return self.runner(self.wrap(argv, env, cwd), input=input if input is not None else b"",
+                           timeout=timeout)
 
     def shell(self, line: str, input: bytes | None = None, timeout: float = 120) -> CommandResult:
         """Run a raw shell line on the host (raises HostError when ssh cannot connect)."""
@@ -195,27 +196,31 @@ class SshHost(HostBase):
     # -- the helper ----------------------------------------------------------
     def home(self) -> str:
         if self._home is None:
-            r = self.shell('printf "%s" "$HOME"', timeout=60)
-            if r.rc != 0 or not r.stdout.startswith(b"/"):
-                raise HostError(f"{self.describe()}: cannot read the home folder: {r.error_text()}")
-            self._home = r.stdout.decode()
-        return self._home
+            self.connect()
+        return self._home  # type: ignore[return-value]
 
     def connect(self) -> "SshHost":
-        """Reach the host and install the helper files (once per content hash)."""
+        """Reach the host, learn its home folder and install the helper files (once per
+        content hash) -- one round trip."""
         with self._lock:
             if self._agent_dir:
                 return self
-            self.home()
             digest, tar = _bundle()
-            d = posixpath.join(self.workdir, ".dpgui", digest)
-            line = (f"d={quote(d)}; if [ ! -f \"$d/ok\" ]; then mkdir -p \"$d\" && "
-                    f"tar -xf - -C \"$d\" && touch \"$d/ok\"; else cat >/dev/null; fi")
+            wd = self.spec.get("workdir") or "~/dpgui"
+            if wd == "~" or wd.startswith("~/"):
+                shell_wd = '"$HOME"' + (quote(wd[1:]) if len(wd) > 1 else "")
+            else:
+                shell_wd = quote(wd)
+            line = (f'printf "%s\\n" "$HOME"; d={shell_wd}/.dpgui/{digest}; '
+                    f'if [ ! -f "$d/ok" ]; then mkdir -p "$d" && tar -xf - -C "$d" && touch "$d/ok" '
+                    f'|| exit 3; else cat >/dev/null; fi')
             r = self.shell(line, input=tar, timeout=120)
-            if r.rc != 0:
-                raise HostError(f"{self.describe()}: cannot install dpgui's helper in {d}: "
-                                f"{r.error_text() or r.rc}")
-            self._agent_dir = d
+            home = r.stdout.split(b"\n", 1)[0].decode("utf-8", "replace")
+            if r.rc != 0 or not home.startswith("/"):
+                raise HostError(f"{self.describe()}: cannot install dpgui's helper under {wd}/.dpgui: "
+                                f"{r.error_text() or f'exit status {r.rc}'}")
+            self._home = home
+            self._agent_dir = posixpath.join(self.workdir, ".dpgui", digest)
         return self
 
     def _agent_line(self, op: str) -> str:
@@ -237,16 +242,25 @@ class SshHost(HostBase):
                          config: str | None = None, output_dir: str | None = None,
                          resume_from: str | None = None,
                          log_path: str | os.PathLike | None = None,
-                         wait_s: float = 10.0) -> dict:
+                         wait_s: float = 10.0, files: Mapping[str, bytes] | None = None) -> dict:
         """Start the run on the host.  ``output_dir``, ``cwd``, ``config`` and ``log_path`` are
         host paths; the host's state folder lives under :attr:`remote_state_root`.  When
-        ``state_root`` (a local folder) is given, a pointer to the run is left there."""
+        ``state_root`` (a local folder) is given, a pointer to the run is left there.
+        ``files`` ({host path: bytes}, an SSH addition to the protocol): written first, in the
+        same round trip (the run's rewritten configs)."""
+        import base64
+
+        start = {"argv": list(argv), "state_root": self.remote_state_root,
+                 "env": dict(env or {}), "cwd": cwd, "config": config,
+                 "output_dir": output_dir, "resume_from": resume_from,
+                 "log_path": os.fspath(log_path) if log_path else None, "wait_s": wait_s}
+        ops = []
+        if files:
+            ops.append(("write_files", {"files": {p: base64.b64encode(d).decode("ascii")
+                                                  for p, d in files.items()}}))
+        ops.append(("start", start))
         try:
-            st = self.agent("start", {"argv": list(argv), "state_root": self.remote_state_root,
-                                      "env": dict(env or {}), "cwd": cwd, "config": config,
-                                      "output_dir": output_dir, "resume_from": resume_from,
-                                      "log_path": os.fspath(log_path) if log_path else None,
-                                      "wait_s": wait_s}, timeout=wait_s + 60)
+            st = self.batch(ops, timeout=wait_s + 60)[-1]
         except HostError as e:
             raise RuntimeError(str(e)) from None
         st["host"] = self.spec.to_dict()
@@ -282,8 +296,10 @@ class SshHost(HostBase):
         """``{state, trainer_alive, supervisor_alive}`` for a run on the host."""
         return self.agent("state", {"state_dir": self.host_state_dir(state_dir)})
 
-    def active_runs(self) -> list[dict]:
-        return self.agent("active", {"runs_root": self.remote_state_root})
+    def active_runs(self, include_ended: bool = False) -> list[dict]:
+        """States of the runs going on under :attr:`remote_state_root` (``include_ended``:
+        every run there), newest first."""
+        return self.agent("active", {"runs_root": self.remote_state_root, "all": include_ended})
 
     def read_bytes(self, host_path: str, offset: int = 0, limit: int = 4 << 20) -> ReadChunk:
         r = self.shell(self._agent_line("read"),
@@ -396,6 +412,18 @@ class SshHost(HostBase):
                        input=data)
         if r.rc != 0:
             raise HostError(f"{self.describe()}: cannot write {host_path}: {r.error_text()}")
+
+    def write_files(self, files: Mapping[str, bytes]) -> None:
+        """Write several host files in one round trip (each atomically)."""
+        import base64
+
+        if files:
+            self.agent("write_files", {"files": {p: base64.b64encode(d).decode("ascii")
+                                                 for p, d in files.items()}})
+
+    def batch(self, ops: Sequence[tuple[str, dict]], timeout: float = 120) -> list:
+        """Several helper operations in one round trip; their answers in order."""
+        return self.agent("batch", {"ops": [[op, args] for op, args in ops]}, timeout=timeout)
 
     def copy_from(self, host_path: str, local_path: str | os.PathLike) -> None:
         r = self.shell(f"cat {quote(host_path)}", timeout=3600)

@@ -1,7 +1,8 @@
 """Pre-flight on an SSH host (issue #15): what must hold *there* before a run starts.
 
-``check(host, plan, gpus=None, upload_bytes=0, planned_save_bytes=0) -> list[Finding]`` asks
-the host once (:meth:`SshHost.probe`) and reports, as :class:`dpgui_qt.core.run.preflight.Finding`:
+``check(host, plan, gpus=None, upload_bytes=0, planned_save_bytes=0, facts=None)`` asks the
+host once (:meth:`SshHost.probe`; or give ``facts``, the answer to :func:`probe_op` batched with
+other operations) and reports, as :class:`dpgui_qt.core.run.preflight.PreflightIssue`:
 
 * reachable (an unreachable host is one error with ssh's reason);
 * the checkout present (``train.py``) and at the commit dpgui knows
@@ -17,7 +18,7 @@ from __future__ import annotations
 import os
 
 from dpgui_qt.core.run.hosts.base import HostError
-from dpgui_qt.core.run.preflight import Finding
+from dpgui_qt.core.run.preflight import PreflightIssue as Finding
 
 MIN_FREE_BYTES = 1 << 30
 
@@ -26,20 +27,32 @@ def _size(n: int) -> str:
     return f"{n / (1 << 30):.1f} GiB"
 
 
+def probe_op(host, plan=None) -> tuple[str, dict]:
+    """The helper operation :func:`check` needs, to batch it with others (pass its answer
+    as ``facts``)."""
+    paths = list(plan.model_paths.values()) if plan is not None else []
+    return ("probe", {"checkout": host.checkout, "deepspeed": host.deepspeed(), "paths": paths,
+                      "disk": [host.workdir]})
+
+
 def check(host, plan=None, gpus: int | None = None, upload_bytes: int = 0,
-          planned_save_bytes: int = 0) -> list[Finding]:
+          planned_save_bytes: int = 0, facts: dict | None = None) -> list[Finding]:
     from dpgui_qt import DIFFUSION_PIPE_COMMIT
 
     out: list[Finding] = []
     paths = dict(plan.model_paths) if plan is not None else {}
     try:
-        facts = host.probe(paths=list(paths.values()), disk=[host.workdir])
+        if facts is None:
+            facts = host.probe(paths=list(paths.values()), disk=[host.workdir])
     except HostError as e:
         return [Finding("error", "host", str(e), "Check the destination, your key and the "
                         "host's entry in known_hosts (connect once with ssh in a terminal).")]
     where = host.describe()
     co = host.checkout
-    if not facts.get("train_py"):
+    if not co:
+        out.append(Finding("error", "checkout", f"The diffusion-pipe checkout on {where} is not set.",
+                           "Give --remote-checkout DIR, or set it in the host profile."))
+    elif not facts.get("train_py"):
         out.append(Finding("error", "checkout", f"No diffusion-pipe checkout (train.py) at {co} on {where}.",
                            "Clone diffusion-pipe there, or fix the profile's checkout."))
     elif facts.get("commit") and facts["commit"] != DIFFUSION_PIPE_COMMIT:

@@ -36,11 +36,13 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_CONNECT_TIMEOUT = 15
-CONTROL_PERSIST_S = 120
+CONTROL_PERSIST_S = 300
+MASTER_RECHECK_S = 30.0
 
 _HOST_RE = re.compile(r"^[A-Za-z0-9_.%-]+$")
 _USER_RE = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.@+-]*$")
@@ -210,6 +212,7 @@ class SshTransport:
             self.control_dir = Path(control_dir) if control_dir else _default_control_dir()
         self._lock = threading.Lock()
         self._strict_fixed: list[str] | None = None
+        self._master_seen = -1e9          # monotonic time the master was last known up
 
     # -- argv --------------------------------------------------------------
     def _options(self) -> list[str]:
@@ -268,10 +271,15 @@ class SshTransport:
         if self.control_dir is None:
             return
         with self._lock:
+            # checked at most every MASTER_RECHECK_S: should it have gone meanwhile, commands
+            # still work (ssh then connects on its own), they are just slower
+            if time.monotonic() - self._master_seen < MASTER_RECHECK_S:
+                return
             base = [self.ssh, *self._options()]
             chk = subprocess.run([*base, "-O", "check", "--", self.destination.host],
                                  stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
             if chk.returncode == 0:
+                self._master_seen = time.monotonic()
                 return
             with tempfile.TemporaryFile() as err:
                 # -f: background after login; its stderr is a file, so no pipe of ours is held
@@ -284,11 +292,13 @@ class SshTransport:
                     err.seek(0)
                     raise SshError(explain_ssh_failure(err.read().decode("utf-8", "replace"),
                                                        str(self.destination)))
+                self._master_seen = time.monotonic()
 
     def close(self) -> None:
         """Stop the shared connection (the runs on the host are not affected)."""
         if self.control_dir is None:
             return
+        self._master_seen = -1e9
         subprocess.run([self.ssh, *self._options(), "-O", "exit", "--", self.destination.host],
                        stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
 

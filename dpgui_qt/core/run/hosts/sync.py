@@ -12,7 +12,8 @@ tomlkit (comments and layout kept), with local paths mapped to host paths:
 same host folder and a second launch sends only what changed.  Model paths (``[model]``,
 ``[adapter] init_from_existing``) are host paths: they are checked on the host, and one that
 exists only on this machine is a pre-flight error.  Relative local paths are relative to the
-config's own folder (or, when not found there, to ``local_checkout``).
+config's own folder (or, when not found there, to ``local_checkout``: given, or the
+folder above the config that holds ``train.py``).
 
 Public API::
 
@@ -103,6 +104,8 @@ class DirUpload:
 class UploadPlan:
     dirs: list[DirUpload]
     files: list[FileUpload]
+    host_rsync: bool = False
+    extra: list = field(default_factory=list)      # answers to plan_uploads' extra_ops
 
     @property
     def bytes(self) -> int:
@@ -159,6 +162,8 @@ def _load(path: Path):
 
 class _Resolver:
     def __init__(self, config: Path, local_checkout: Path | None):
+        if local_checkout is None:      # a config inside a local checkout (examples/x.toml)
+            local_checkout = next((d for d in config.parents if (d / "train.py").is_file()), None)
         self.bases = [config.parent] + ([local_checkout] if local_checkout else [])
 
     def __call__(self, value: str) -> Path:
@@ -265,35 +270,41 @@ def local_manifest(root: Path) -> dict[str, tuple[int, int]]:
     return out
 
 
-def plan_uploads(plan: SyncPlan, host) -> UploadPlan:
-    """Compare each folder with its host copy (one manifest per folder)."""
+def plan_uploads(plan: SyncPlan, host, extra_ops: list | None = None) -> UploadPlan:
+    """Compare each folder with its host copy: one round trip for every folder's manifest
+    (plus ``extra_ops``, helper operations whose answers land in ``UploadPlan.extra``)."""
+    ops = [("manifest", {"root": d.remote, "exclude": list(EXCLUDE_TOP)}) for d in plan.dirs]
+    answers = host.batch(ops + list(extra_ops or [])) if (ops or extra_ops) else []
     dirs = []
-    for d in plan.dirs:
+    rsync = False
+    for d, ans in zip(plan.dirs, answers):
+        remote = ans["files"]
+        rsync = rsync or bool(ans.get("rsync"))
         local = local_manifest(d.local)
-        remote = host.agent("manifest", {"root": d.remote, "exclude": list(EXCLUDE_TOP)})["files"]
         send = [(rel, sz) for rel, (sz, mt) in sorted(local.items())
                 if rel not in remote or tuple(remote[rel]) != (sz, mt)]
         delete = sorted(r for r in remote if r not in local)
         dirs.append(DirUpload(d, send, delete, len(local)))
-    return UploadPlan(dirs, plan.files)
+    return UploadPlan(dirs, plan.files, rsync, answers[len(plan.dirs):])
 
 
-def host_has_rsync(host) -> bool:
-    r = host.shell("command -v rsync >/dev/null 2>&1")
-    return r.rc == 0
+def config_files(diff: UploadPlan) -> dict[str, bytes]:
+    """{host path: bytes} of the rewritten configs (for ``SshHost.write_files``)."""
+    return {f.remote: f.data for f in diff.files}
 
 
 def upload(plan: SyncPlan, diff: UploadPlan, host, progress: Progress | None = None,
-           cancel: threading.Event | None = None, method: str | None = None) -> UploadStats:
-    """Send the rewritten configs and what differs in the dataset folders.
-    ``method``: "rsync" / "tar" / None (rsync when both ends have it)."""
+           cancel: threading.Event | None = None, method: str | None = None,
+           write_configs: bool = True) -> UploadStats:
+    """Send what differs in the dataset folders, and the rewritten configs unless
+    ``write_configs`` is False (a caller that sends them with the start, see
+    :func:`config_files`).  ``method``: "rsync" / "tar" / None (rsync when both ends have it)."""
     stats = UploadStats()
     total_b, total_f = diff.bytes, diff.file_count
-    for f in diff.files:
-        host.write_bytes(f.remote, f.data)
+    if write_configs:
+        host.write_files(config_files(diff))
     if method is None:
-        method = "rsync" if (shutil.which("rsync") and os.name != "nt" and any(d.send for d in diff.dirs)
-                             and host_has_rsync(host)) else "tar"
+        method = "rsync" if (diff.host_rsync and shutil.which("rsync") and os.name != "nt") else "tar"
     stats.method = method
     for d in diff.dirs:
         if cancel is not None and cancel.is_set():
@@ -323,10 +334,8 @@ _PROGRESS2 = re.compile(rb"^\s*([\d,]+)\s+\d+%.*?xfr#(\d+)")
 
 
 def _rsync(d: DirUpload, host, prog, cancel) -> None:
-    r = host.shell(f"mkdir -p {_q(d.dir.remote)}")
-    if r.rc != 0:
-        raise SyncError(f"cannot create {d.dir.remote} on the host: {r.error_text()}")
     argv = ["rsync", "-a", "--files-from=-", "--info=progress2", "--no-inc-recursive",
+            f"--rsync-path=mkdir -p {_q(d.dir.remote)} && rsync",
             "-e", host.transport.ssh_command(), str(d.dir.local) + "/",
             f"{host.transport.destination.host}:{d.dir.remote}/"]
     host.transport.ensure_master()
