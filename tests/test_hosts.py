@@ -231,7 +231,7 @@ def test_wsl_host_end_to_end_through_an_emulated_wsl_exe(tmp_path, monkeypatch):
     st = host.start_supervisor(cmd.argv, tmp_path / "state", env=cmd.env, cwd=cmd.cwd,
                                config=str(cfg), output_dir=str(out))
     try:
-        assert st["status"] == "running" and st["host"] == host.spec.to_dict()
+        assert st["status"] == "running" and st["host"] == host.spec.to_dict(), st
         sup_pid = st["supervisor_pid"]
         # the supervisor started is the copy in the state dir, inside its own session
         with open(f"/proc/{sup_pid}/cmdline", "rb") as f:
@@ -243,8 +243,8 @@ def test_wsl_host_end_to_end_through_an_emulated_wsl_exe(tmp_path, monkeypatch):
         assert handle.trainer_alive() and handle.supervisor_alive()
         # Stop goes through the host: control reads the host from the state
         control.stop(st, grace_s=10)
-        final = handle.wait(timeout=30)
-        assert final["status"] == "exited" and final["stop_request"] == "stop"
+        final = handle.wait(timeout=60)
+        assert final["status"] == "exited" and final["stop_request"] == "stop", final
         assert not live_group_psutil(st["pgid"])
         wait_for(lambda: not host.pid_alive(sup_pid), timeout=30, what="supervisor exit")
     finally:
@@ -314,3 +314,24 @@ def test_gpu_query_parses_and_explains(tmp_path):
     with pytest.raises(HostError, match="nvidia-smi failed on this machine"):
         LocalHost(runner=Recorder({"nvidia-smi": (127, "")})).query_gpus()
     assert shlex.join(rec.calls[0]).startswith("nvidia-smi --query-gpu=index,name")
+
+
+def test_log_follower_reads_through_a_host(tmp_path):
+    from dpgui_qt.core.run.runs import LogFollower
+
+    class Counting(LocalHost):
+        reads = 0
+
+        def read_bytes(self, host_path, offset=0, limit=4 << 20):
+            Counting.reads += 1
+            return super().read_bytes(host_path, offset, limit)
+
+    log = tmp_path / "run.log"
+    f = LogFollower(log, host=Counting(), chunk_size=4)
+    assert f.read() == b""                                  # not there yet
+    log.write_bytes(b"abcdef")
+    assert f.read() + f.read() == b"abcdef" and f.read() == b""
+    replacement = tmp_path / "new.log"
+    replacement.write_bytes(b"xy")
+    os.replace(replacement, log)                            # a new file: start again at 0
+    assert f.read() == b"xy" and f.resets == 1 and Counting.reads >= 5
