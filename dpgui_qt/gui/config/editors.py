@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, Q
                                QLineEdit, QSpinBox, QStackedWidget, QToolButton, QWidget)
 
 from dpgui_qt.core.config.document import RawValue
-from dpgui_qt.core.config.schema import _deref
+from dpgui_qt.core.config.schema import deref
 from dpgui_qt.core.config.tomlcompat import split_top_level
 
 
@@ -55,7 +55,7 @@ class EditorContext:
     editable_choice: bool = False  # combo also takes free text (optimizer class names)
 
     def sub(self, schema: dict | None) -> "EditorContext":
-        return EditorContext(_deref(self.root or {}, schema) if schema else None,
+        return EditorContext(deref(self.root or {}, schema) if schema else None,
                              self.root, self.base_dir)
 
 
@@ -156,7 +156,7 @@ class EditorRegistry:
         """The registry key for a property schema (which editor edits it)."""
         if not isinstance(schema, dict) or not schema:
             return ("raw", None)
-        schema = _deref(root or {}, schema) or schema
+        schema = deref(root or {}, schema) or schema
         widget = schema.get("x-dpgui-widget")
         if schema.get("x-dpgui-secret"):
             widget = "secret"
@@ -193,7 +193,7 @@ class EditorRegistry:
 
     def create(self, ctx: EditorContext, parent: QWidget | None = None) -> ValueEditor:
         if ctx.schema is not None and ctx.root is not None:
-            ctx.schema = _deref(ctx.root, ctx.schema)
+            ctx.schema = deref(ctx.root, ctx.schema)
         return self.factory_for(ctx.schema, ctx.root)(ctx, parent)
 
 
@@ -659,12 +659,12 @@ class ListEditor(ValueEditor):
 
 # ---------------------------------------------------------------- unions
 def _branch_label(schema: dict, root: dict | None) -> str:
-    s = _deref(root or {}, schema) or {}
+    s = deref(root or {}, schema) or {}
     if s.get("title"):
         return s["title"]
     t = s.get("type")
     if t == "array":
-        items = _deref(root or {}, s.get("items")) or {}
+        items = deref(root or {}, s.get("items")) or {}
         if items.get("type") == "array":
             return "pairs"
         return "list"
@@ -675,7 +675,7 @@ def _branch_label(schema: dict, root: dict | None) -> str:
 
 
 def _matches(schema: dict, value: Any, root: dict | None) -> bool:
-    s = _deref(root or {}, schema) or {}
+    s = deref(root or {}, schema) or {}
     if "const" in s:
         return same_value(s["const"], value)
     if "enum" in s:
@@ -701,7 +701,7 @@ class UnionEditor(ValueEditor):
     def __init__(self, ctx, parent=None):
         super().__init__(ctx, parent)
         root = ctx.root
-        branches = [(_deref(root or {}, b) or {}) for b in
+        branches = [(deref(root or {}, b) or {}) for b in
                     (self.schema.get("anyOf") or self.schema.get("oneOf") or [])]
         if isinstance(self.schema.get("type"), list):
             branches = [{"type": t} for t in self.schema["type"]]
@@ -750,7 +750,7 @@ class UnionEditor(ValueEditor):
     def _default_for(self, branch: dict) -> Any:
         t = branch.get("type")
         if t == "array":
-            items = _deref(self.ctx.root or {}, branch.get("items")) or {}
+            items = deref(self.ctx.root or {}, branch.get("items")) or {}
             if items.get("type") == "array":
                 return [[512, 1]]
             return [""] if items.get("type") == "string" else []
