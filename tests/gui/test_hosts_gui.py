@@ -252,7 +252,8 @@ def test_where_choice_lists_profiles_and_multinode(qtbot, profile):
     assert w.select(MULTI) and w.nodes_btn.isVisibleTo(w)
     win = WherePanel(platform="win32")
     qtbot.addWidget(win)
-    assert [win.combo.itemData(i) for i in range(win.combo.count())][:2] == [LOCAL, "wsl"]
+    assert [win.combo.itemData(i) for i in range(win.combo.count())] == ["wsl", "ssh:box", MULTI]
+    assert not win.remote
 
 
 def test_run_page_start_goes_to_the_ssh_host(qtbot, window, profile, tmp_path):
@@ -389,3 +390,45 @@ def test_monitor_outputs_bring_results_home_from_a_host(qtbot, profile, tmp_path
     assert not (local_out / "20260101_10-00-00" / "global_step40").exists()
     dlg.reject()
 
+
+
+def test_multinode_start_from_the_where_choice_runs_to_the_end(qtbot, sshd_factory, tmp_path):
+    """Where ▸ Multi-node ▸ Start Training: the upload plan, then the run on the first node
+    with DeepSpeed's multi-node options, followed to the end.  (The fake deepspeed starts
+    its ranks locally; both "nodes" share this machine's file system.)"""
+    import json
+
+    from dpgui_qt.core.run import multinode as mn
+    from dpgui_qt.core.run.hosts.profiles import HostProfile, save_profiles
+    from dpgui_qt.gui.hosts.hostfile_editor import save_setup
+    from dpgui_qt.gui.hosts.where import MULTI, WherePanel
+    from tests.sshfix import SshClient
+
+    root = tmp_path / "remote"
+    co, _, _ = make_checkout(root)
+    (root / "models").mkdir()
+    client = SshClient(tmp_path / "ssh", sshd_factory.client_key)
+    for n in ("node-a", "node-b"):
+        client.add(sshd_factory(), alias=n)
+    save_profiles([HostProfile(name=n, destination=n, checkout=str(co), workdir=str(root / "work"),
+                               deepspeed=str(FAKE_DEEPSPEED), python=sys.executable,
+                               ssh_config=str(client.config)) for n in ("node-a", "node-b")])
+    save_setup(mn.Cluster([mn.Node("node-a", 1, ssh="node-a"), mn.Node("node-b", 1, ssh="node-b")],
+                          master_addr="127.0.0.1", master_port=_free_port()))
+    cfg = _local_config(tmp_path, root, n_images=2)
+    w = WherePanel(platform="linux")
+    qtbot.addWidget(w)
+    assert w.select(MULTI)
+    dlg = w.start(str(cfg))
+    qtbot.addWidget(dlg)
+    assert "+ 1 node(s)" in dlg.where_label.text()
+    qtbot.waitUntil(lambda: dlg.upload_dialog.upload_btn.isEnabled(), timeout=WAIT)
+    with qtbot.waitSignal(dlg.finishedRun, timeout=WAIT) as sig:
+        dlg.upload_dialog.upload_btn.click()
+    text = dlg.console.toPlainText()
+    assert sig.args == ["finished"], text[-3000:]
+    assert "Running on the following workers: node-a,node-b" in text
+    assert "--num_nodes=2" in text and dlg.run_id
+    assert dlg.outcome is not None and dlg.outcome.status == "finished"
+    host_state = json.loads((Path(dlg.pointer) / "remote.json").read_text())["state_dir"]
+    assert json.loads((Path(host_state) / "state.json").read_text())["exit_code"] == 0

@@ -1,5 +1,5 @@
-"""The Run page's "Where" choice: This machine, WSL (on Windows), each SSH host profile, or
-Multi-node (issue #15).
+"""The Run page's "Where" choice: this machine (on Windows: its WSL, where diffusion-pipe
+runs), each SSH host profile, or Multi-node (issue #15).
 
 ``WherePanel`` is a small group box the Run page adds to its side panel
 (:func:`install`).  For *This machine* / *WSL* the page starts runs as before; for an SSH
@@ -52,9 +52,12 @@ class WherePanel(QGroupBox):
         keep = self.current()
         self.combo.blockSignals(True)
         self.combo.clear()
-        self.combo.addItem("This machine", LOCAL)
         if self.platform == "win32":
-            self.combo.addItem("WSL", WSL)
+            # diffusion-pipe needs Linux: on Windows this machine trains in its WSL
+            # (the distribution is chosen in Run ▸ Environment)
+            self.combo.addItem("WSL on this machine", WSL)
+        else:
+            self.combo.addItem("This machine", LOCAL)
         try:
             names = [p.name for p in pr.load_profiles()]
         except pr.ProfileError:
@@ -63,13 +66,13 @@ class WherePanel(QGroupBox):
             self.combo.addItem(f"SSH: {n}", f"ssh:{n}")
         self.combo.addItem("Multi-node", MULTI)
         i = self.combo.findData(keep)
-        self.combo.setCurrentIndex(i if i >= 0 else 0)
+        self.combo.setCurrentIndex(max(i, 0))
         self.combo.blockSignals(False)
         self._changed()
 
     def current(self) -> str:
         d = self.combo.currentData() if self.combo.count() else None
-        return d or LOCAL
+        return d or (WSL if self.platform == "win32" else LOCAL)
 
     def select(self, key: str) -> bool:
         i = self.combo.findData(key)
