@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -124,7 +125,9 @@ def test_cli_dry_run_prints_hostfile_and_command(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "gpu1 slots=2\ngpu2 slots=2" in r.stdout
     assert "--master_addr=10.1.2.3" in r.stdout and "--num_nodes=2" in r.stdout
-    assert "--config /w/configs/x.toml" in r.stdout and "NCCL_SOCKET_IFNAME=ens5" in r.stdout
+    # the config where the upload puts it (the sync's mapping, computed without a connection)
+    assert re.search(r"--config /w/configs/x\.toml-[0-9a-f]{10}/x\.toml\b", r.stdout), r.stdout
+    assert "NCCL_SOCKET_IFNAME=ens5" in r.stdout and "/w/multinode/" in r.stdout
     assert cfg.read_text() == "output_dir = '/o'\n"
     bad = _cli(str(cfg), "--nodes", "gpu1:2,gpu2:2", "--node-checkout", "/srv/dp",
                "--node-workdir", "/w", "--dry-run", env={"DPGUI_CONFIG_DIR": str(tmp_path / "cfg")})
@@ -265,7 +268,7 @@ def test_cli_check_exits_1_when_a_node_differs(two_nodes, tmp_path):
              env=env)
     assert r.returncode == 0, r.stderr
     assert f"cd {two_nodes['node-a'] / 'dp'} &&" in r.stdout
-    assert f"--config {two_nodes['node-a'] / 'w' / 'configs' / 'x.toml'}" in r.stdout
+    assert f"--config {two_nodes['node-a'] / 'w' / 'configs' / 'x.toml-'}" in r.stdout
 
 
 def test_stop_reaches_every_node(two_nodes):

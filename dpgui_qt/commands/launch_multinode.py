@@ -134,17 +134,30 @@ def node_paths(args, cluster: mn.Cluster, resolve: bool = True) -> tuple[str, st
     if not workdir:
         raise mn.MultiNodeError("--node-workdir DIR (dpgui's folder on the nodes) is required, "
                                 "or make the first node a host profile")
-    config = args.node_config or posixpath.join(workdir, "configs", os.path.basename(args.config))
+    config = args.node_config or ""
     paths = [checkout, ds, workdir, config]
     if not resolve:
-        return paths[0], paths[1] or "deepspeed", paths[2], paths[3]
+        return paths[0], paths[1] or "deepspeed", paths[2], paths[3] or _uploaded_config(args, cluster, paths[2])
     if any(p.startswith("~") for p in paths):
         home = _remote_home(cluster.master.destination)
         paths = [home + p[1:] if p == "~" or p.startswith("~/") else p for p in paths]
     for label, p in zip(("checkout", "deepspeed", "work folder", "config"), paths):
         if p and not p.startswith("/"):
             raise mn.MultiNodeError(f"the {label} on the nodes must be an absolute path: {p!r}")
-    return paths[0], paths[1] or "deepspeed", paths[2], paths[3]
+    return paths[0], paths[1] or "deepspeed", paths[2], paths[3] or _uploaded_config(args, cluster, paths[2])
+
+
+def _uploaded_config(args, cluster: mn.Cluster, workdir: str) -> str:
+    """Where the upload puts the main config under ``workdir`` (the sync's own mapping;
+    it reads only local files)."""
+    from dpgui_qt.core.run.hosts import sync
+    from dpgui_qt.core.run.hosts.base import HostError
+    from dpgui_qt.core.run.hosts.ssh import host_for
+    try:
+        host = host_for(cluster.master.destination, workdir=workdir)
+        return sync.make_plan(args.config, host, local_checkout=args.checkout).remote_config
+    except (HostError, sync.SyncError, OSError, ValueError):
+        return posixpath.join(workdir, "configs", os.path.basename(args.config))
 
 
 def _remote_home(dest: str) -> str:
@@ -189,7 +202,7 @@ def build(args) -> tuple[mn.Cluster, mn.MultiNodeLaunch]:
     _apply_host(args, cluster)
     checkout, ds, workdir, config = node_paths(args, cluster)
     run_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{os.getpid()}"
-    state = posixpath.join(workdir, "runs", run_id)
+    state = posixpath.join(workdir, "multinode", run_id)      # as start() places it
     launch = mn.build_launch(cluster, deepspeed=ds, checkout=checkout,
                              train_args=_train_args(args, config), state_dir=state,
                              run_id=run_id, extra_env=_extra_env(args))
@@ -214,10 +227,10 @@ def run(args) -> int:
         return EXIT_SETUP
     if args.dry_run:
         if args.json:
+            from dpgui_qt.core.run.spec import masked_env
             print(json.dumps({"hostfile": launch.hostfile_text, "hostfile_path": launch.hostfile_path,
                               "master": launch.master, "argv": launch.argv, "cwd": launch.cwd,
-                              "env": __import__("dpgui_qt.core.run.spec", fromlist=["x"])
-                              .masked_env(launch.env), "command": launch.preview(),
+                              "env": masked_env(launch.env), "command": launch.preview(),
                               "nodes": [n.__dict__ for n in cluster.active]}, indent=2))
         else:
             sys.stdout.write(mn.dry_run_text(launch, cluster))
