@@ -428,7 +428,66 @@ def test_multinode_start_from_the_where_choice_runs_to_the_end(qtbot, sshd_facto
     text = dlg.console.toPlainText()
     assert sig.args == ["finished"], text[-3000:]
     assert "Running on the following workers: node-a,node-b" in text
-    assert "--num_nodes=2" in text and dlg.run_id
+    assert "--num_nodes=2" in text and dlg.run_id and dlg.marker_id
+    assert f"DPGUI_RUN_ID={dlg.marker_id}" in text
     assert dlg.outcome is not None and dlg.outcome.status == "finished"
     host_state = json.loads((Path(dlg.pointer) / "remote.json").read_text())["state_dir"]
     assert json.loads((Path(host_state) / "state.json").read_text())["exit_code"] == 0
+
+
+def test_multinode_stop_reaches_every_node(qtbot, sshd_factory, tmp_path):
+    """Stop on a multi-node run: the first node's process group is stopped on the host, and
+    'dpgui remote stop-nodes' ends whatever carries the run's id on every node."""
+    from dpgui_qt.core.run import multinode as mn
+    from dpgui_qt.core.run.hosts.profiles import HostProfile, save_profiles
+    from dpgui_qt.gui.hosts.remote_run import RemoteRunDialog
+    from dpgui_qt.gui.hosts.where import multinode_args
+    from tests.sshfix import SshClient
+
+    root = tmp_path / "remote"
+    co, _, _ = make_checkout(root)
+    (root / "models").mkdir()
+    client = SshClient(tmp_path / "ssh", sshd_factory.client_key)
+    for n in ("node-a", "node-b"):
+        client.add(sshd_factory(), alias=n)
+    save_profiles([HostProfile(name=n, destination=n, checkout=str(co), workdir=str(root / "work"),
+                               deepspeed=str(FAKE_DEEPSPEED), python=sys.executable,
+                               ssh_config=str(client.config)) for n in ("node-a", "node-b")])
+    c = mn.Cluster([mn.Node("node-a", 1, ssh="node-a"), mn.Node("node-b", 1, ssh="node-b")],
+                   master_addr="127.0.0.1", master_port=_free_port())
+    cfg = _local_config(tmp_path, root, n_images=2)
+    dlg = RemoteRunDialog(None, str(cfg), "node-a",
+                          launch_args=[*multinode_args(c), "--env", "FAKE_DS_STEPS=100000",
+                                       "--env", "FAKE_DS_DELAY=0.05"],
+                          nodes=[(n.name, n.slots, n.ssh) for n in c.active])
+    qtbot.addWidget(dlg)
+    qtbot.waitUntil(lambda: dlg.upload_dialog.upload_btn.isEnabled(), timeout=WAIT)
+    dlg.upload_dialog.upload_btn.click()
+    qtbot.waitUntil(lambda: (dlg.step or 0) >= 2 and bool(dlg.marker_id), timeout=WAIT)
+    marker = f"{mn.RUN_MARKER}={dlg.marker_id}".encode()
+    assert _marked(marker)
+    with qtbot.waitSignals([dlg.finishedRun, dlg.controller.done, dlg.node_stopper.done],
+                           timeout=WAIT):
+        dlg.stop_btn.click()
+    assert dlg.phase == "stopped"
+    assert dlg.node_stopper.exit_code == 0, dlg.console.toPlainText()[-2000:]
+    assert "[nodes] node-a:" in dlg.console.toPlainText()
+    assert _marked(marker) == []                      # nothing of the run is left anywhere
+
+
+def _marked(marker: bytes) -> list[int]:
+    """Live processes whose environment carries ``marker``."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+            with open(f"/proc/{d}/stat") as f:
+                state = f.read().split(") ", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker in env and state != "Z":
+            out.append(int(d))
+    return out

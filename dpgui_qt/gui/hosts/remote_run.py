@@ -48,6 +48,7 @@ class RemoteRunDialog(QDialog):
         self.phase = "idle"
         self.pointer = ""
         self.run_id = ""
+        self.marker_id = ""                # multi-node: the id every rank carries (DPGUI_RUN_ID)
         self.remote_output = ""
         self.step: int | None = None
         self.loss: float | None = None
@@ -210,7 +211,7 @@ class RemoteRunDialog(QDialog):
             self._set_phase(self.phase)
         m = RUN_ID_RE.match(line)
         if m:
-            self.run_id = m.group(1)
+            self.marker_id = m.group(1)
         if line.startswith("dpgui: following "):
             self._set_phase("running")
         self._append(line)
@@ -271,14 +272,14 @@ class RemoteRunDialog(QDialog):
             self._user_stopped = True
         self.controller.start("remote", "control", target, action, "--host", self.host,
                               "--json", env=self.env)
-        if self.nodes and action in ("stop", "kill") and self.run_id:
+        if self.nodes and action in ("stop", "kill") and self.marker_id:
             self.stop_nodes(grace=0 if action == "kill" else 20)
 
     def stop_nodes(self, grace: float = 20) -> None:
         if self.node_stopper.running:
             return
         args = ["remote", "stop-nodes", "--nodes", ",".join(f"{n}:{s}" for n, s, _ in self.nodes),
-                "--run-id", self.run_id, "--grace", str(grace)]
+                "--run-id", self.marker_id, "--grace", str(grace)]
         for n, _s, ssh in self.nodes:
             if ssh:
                 args += ["--node-ssh", f"{n}={ssh}"]
