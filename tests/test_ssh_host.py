@@ -294,3 +294,40 @@ def test_cancelled_upload_stops_and_the_next_one_completes(remote, method):
     assert sync.plan_uploads(plan, host).file_count == 0
     assert stats.files_sent == again.file_count
     assert sorted(p.name for p in Path(plan.dirs[0].remote).iterdir()) == sorted(p.name for p in data.iterdir())
+
+
+def test_start_within_follow_and_its_failure_as_a_sentence(remote):
+    host, root = remote
+    host.connect()
+    items = list(host.follow(None, start=host.start_args([sys.executable, "-c", "print('hello from the host')"]),
+                             files={str(root / "work" / "x.toml"): b"a = 1\n"}))
+    assert items[0][0] == "started" and items[-1] == ("end",)
+    assert b"".join(i[2] for i in items if i[0] == "log").strip() == b"hello from the host"
+    assert (root / "work" / "x.toml").read_bytes() == b"a = 1\n"
+    shutil.rmtree(host.remote_state_root)
+    Path(host.remote_state_root).write_text("a file where the runs folder goes")
+    with pytest.raises(HostError, match="could not be started"):
+        list(host.follow(None, start=host.start_args(["true"])))
+
+
+def test_gpus_over_the_connection_through_the_activated_environment(tmp_path, ssh_client, control_dir):
+    """The profile's environment goes first on PATH on the host: its nvidia-smi answers."""
+    from dpgui_qt.core.run.hosts import ssh_preflight
+
+    root = tmp_path / "remote"
+    co, _, _ = make_checkout(root)
+    env = root / "env"
+    (env / "bin").mkdir(parents=True)
+    smi = env / "bin" / "nvidia-smi"
+    smi.write_text("#!/bin/sh\nprintf '0, NVIDIA H100 80GB HBM3, 81559, 1024, 3, GPU-aaa\\n"
+                   "1, NVIDIA H100 80GB HBM3, 81559, 0, [N/A], GPU-bbb\\n'\n")
+    smi.chmod(0o755)
+    host = make(HostSpec.of("ssh", destination=ssh_client.alias, ssh_config=str(ssh_client.config),
+                            control_dir=control_dir, checkout=str(co), workdir=str(root / "work"),
+                            env=str(env), deepspeed=str(FAKE_DEEPSPEED), python=sys.executable))
+    gpus = host.query_gpus()
+    assert [(g.index, g.name, g.memory_total_mib, g.utilization) for g in gpus] == [
+        (0, "NVIDIA H100 80GB HBM3", 81559, 3.0), (1, "NVIDIA H100 80GB HBM3", 81559, None)]
+    found = ssh_preflight.check(host, None, gpus=4)
+    assert any(f.code == "gpus" and f.level == "error" and "has 2" in f.message for f in found)
+    assert not any(f.code == "gpus" for f in ssh_preflight.check(host, None, gpus=2))

@@ -188,24 +188,29 @@ def _launch(args) -> int:
     print(f"dpgui: uploaded {stats.files_sent} dataset files ({stats.bytes_sent} bytes"
           + (f", by {stats.method}" if stats.files_sent else "") + ")", file=sys.stderr)
     state_root = Path(args.state_dir) if args.state_dir else default_state_dir()
-    try:
-        st = host.start_supervisor(cmd.argv, state_root, env=cmd.env, cwd=cmd.cwd,
-                                   config=plan.remote_config, output_dir=plan.remote_output_dir,
-                                   resume_from=spec.resume_name, files=sync.config_files(diff))
-    except RuntimeError as e:
-        _err(str(e))
-        return EXIT_FAILED
-    print(f"dpgui: started run {st['run_id']} on {host.describe()} (pid {st.get('pid')})", file=sys.stderr)
-    print(f"dpgui: command: {command}", file=sys.stderr)
-    print(f"dpgui: log on the host: {st['log_path']}", file=sys.stderr)
-    print(f"dpgui: it keeps running if this command or the connection ends; follow it again "
-          f"with: dpgui launch --attach {state_root / st['run_id']}", file=sys.stderr)
-    return follow(host, st["state_dir"], args.stop_grace,
-                  exits_early_ok=bool(spec.cache_only or spec.dump_dataset))
+
+    def on_started(st: dict) -> None:
+        host.write_pointer(state_root, st)
+        print(f"dpgui: started run {st['run_id']} on {host.describe()} (pid {st.get('pid')})",
+              file=sys.stderr)
+        print(f"dpgui: command: {command}", file=sys.stderr)
+        print(f"dpgui: log on the host: {st['log_path']}", file=sys.stderr)
+        print(f"dpgui: it keeps running if this command or the connection ends; follow it again "
+              f"with: dpgui launch --attach {state_root / st['run_id']}", file=sys.stderr)
+
+    # the configs, the start and the first log bytes: one round trip
+    start = host.start_args(cmd.argv, env=cmd.env, cwd=cmd.cwd, config=plan.remote_config,
+                            output_dir=plan.remote_output_dir, resume_from=spec.resume_name)
+    return follow(host, None, args.stop_grace,
+                  exits_early_ok=bool(spec.cache_only or spec.dump_dataset),
+                  start=start, files=sync.config_files(diff), on_started=on_started)
 
 
-def follow(host, state_dir: str, stop_grace: float, exits_early_ok: bool, out=None) -> int:
-    """Follow a run on ``host`` to its end, reconnecting after a dropped connection."""
+def follow(host, state_dir: str | None, stop_grace: float, exits_early_ok: bool, out=None,
+           start: dict | None = None, files: dict | None = None, on_started=None) -> int:
+    """Follow a run on ``host`` to its end, reconnecting after a dropped connection.  With
+    ``start`` (``SshHost.start_args``) the run is started by the first connection (never
+    again on reconnecting) and ``on_started(state)`` is called."""
     from dpgui_qt.core.run import control
     from dpgui_qt.core.run.hosts.base import HostError
 
@@ -220,13 +225,20 @@ def follow(host, state_dir: str, stop_grace: float, exits_early_ok: bool, out=No
     last = {"info": None, "offset": 0, "ended": False, "connected": True}
     stop_follow = threading.Event()
 
+    where = {"state_dir": state_dir}
+
     def reader():
         backoff = 0.5
+        pending_start = start
         while not stop_follow.is_set():
             got_end = False
             try:
-                for item in host.follow(state_dir, last["offset"]):
+                for item in host.follow(where["state_dir"], last["offset"], start=pending_start,
+                                        files=files if pending_start else None):
                     last["connected"] = True
+                    if item[0] == "started":
+                        where["state_dir"] = item[1]["state_dir"]
+                        pending_start = None
                     q.put(item)
                     if item[0] == "log":
                         last["offset"] = item[1] + len(item[2])
@@ -237,8 +249,17 @@ def follow(host, state_dir: str, stop_grace: float, exits_early_ok: bool, out=No
                         got_end = True
                         break
             except (HostError, OSError) as e:
+                if pending_start is not None:
+                    q.put(("fatal", str(e)))
+                    return
                 q.put(("note", f"dpgui: {e}"))
             if got_end or stop_follow.is_set():
+                return
+            if pending_start is not None:
+                # never start twice: whether it started is for --attach to find out
+                q.put(("fatal", f"the connection to {host.describe()} broke while the run was "
+                                f"being started; see: dpgui launch --host "
+                                f"{host.spec.get('profile') or host.transport.destination} --attach latest"))
                 return
             last["connected"] = False
             q.put(("note", "dpgui: the connection to the host broke; reconnecting (Ctrl-C stops "
@@ -286,7 +307,7 @@ def follow(host, state_dir: str, stop_grace: float, exits_early_ok: bool, out=No
     def act(action: str):
         def go():
             try:
-                host.control(state_dir, action, stop_grace)
+                host.control(where["state_dir"], action, stop_grace)
             except HostError as e:
                 print(f"dpgui: {e}", file=sys.stderr)
         threading.Thread(target=go, daemon=True).start()
@@ -300,11 +321,14 @@ def follow(host, state_dir: str, stop_grace: float, exits_early_ok: bool, out=No
                 item = q.get(timeout=0.1)
             except queue.Empty:
                 item = None
+            if interrupts[0] > handled and where["state_dir"] is None:
+                handled = interrupts[0]
+                print("\ndpgui: the run is being started; Ctrl-C acts once it has.", file=sys.stderr)
             if interrupts[0] > handled and not last["connected"]:
                 # nothing can reach the run now: stop following, it goes on there
                 print(f"\ndpgui: not connected to {host.describe()}; the run goes on there. "
                       f"Follow it again with: dpgui launch --host {host.spec.get('profile') or host.transport.destination} "
-                      f"--attach {state_dir}", file=sys.stderr)
+                      f"--attach {where['state_dir']}", file=sys.stderr)
                 return EXIT_FAILED
             while handled < interrupts[0]:
                 handled += 1
@@ -312,7 +336,7 @@ def follow(host, state_dir: str, stop_grace: float, exits_early_ok: bool, out=No
                 if handled == 1:
                     # the host finds the run folder itself (the state we hold may predate it)
                     try:
-                        host.control(state_dir, "save_quit")
+                        host.control(where["state_dir"], "save_quit")
                         quit_asked = True
                     except HostError as e:
                         print(f"\ndpgui: {e}", file=sys.stderr)
@@ -334,6 +358,12 @@ def follow(host, state_dir: str, stop_grace: float, exits_early_ok: bool, out=No
             if item[0] == "log":
                 emit_chunk(item[2])
                 out.flush()
+            elif item[0] == "started":
+                if on_started is not None:
+                    on_started(item[1])
+            elif item[0] == "fatal":
+                _err(item[1])
+                return EXIT_FAILED
             elif item[0] == "state":
                 last["info"] = item[1]
             elif item[0] == "note":
@@ -345,7 +375,7 @@ def follow(host, state_dir: str, stop_grace: float, exits_early_ok: bool, out=No
     finally:
         stop_follow.set()
         signal.signal(signal.SIGINT, prev)
-    info = last["info"] or host.run_info(state_dir) or {}
+    info = last["info"] or host.run_info(where["state_dir"]) or {}
     final = info.get("state") or {}
     eff = final.get("status")
     if eff in ("running", "starting"):

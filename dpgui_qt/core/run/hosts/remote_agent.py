@@ -1,5 +1,6 @@
 """dpgui's helper on an SSH host (issue #15): standard library only, copied to the host next to
-``supervisor.py`` and run as ``python3 -I remote_agent.py OP`` with a JSON object on stdin.
+``supervisor.py`` and run as ``python3 -I remote_agent.py OP`` with a JSON object on stdin
+(or base64 after ``--args-b64``, when the connection's own stdin carried the helper's files).
 
 Every operation but ``read`` and ``follow`` prints one JSON object.  Operations:
 
@@ -8,7 +9,9 @@ Every operation but ``read`` and ``follow`` prints one JSON object.  Operations:
 ``active``      {runs_root, all} -> [state, ...] of runs still going (all: every run) under
                 runs_root, newest first
 ``read``        {path, offset, limit} -> a JSON header line {size, ino, offset} then the bytes
-``follow``      {state_dir, offset, poll} -> frames until the run has ended and its log is read:
+``follow``      {state_dir, offset, poll} or {start: <start's args>, files} (start the run first:
+                ``T <n>\\n`` + its state JSON, or ``X <n>\\n`` + {error}) -> frames until the run
+                has ended and its log is read:
                 ``L <offset> <n>\\n`` + n log bytes, ``S <n>\\n`` + state JSON, ``R\\n`` (log
                 replaced: offsets restart at 0), ``E\\n`` (end)
 ``alive``       {pid, ticks} ; ``group`` {pgid, ticks} ; ``signal`` {pgid, sig, ticks}
@@ -118,6 +121,21 @@ def op_read(a):
 
 def op_follow(a):
     out = sys.stdout.buffer
+    if a.get("start"):
+        # start the run, then follow it: one round trip from Start to the first log bytes
+        try:
+            if a.get("files"):
+                op_write_files({"files": a["files"]})
+            st = op_start(a["start"])
+        except Exception as e:          # noqa: BLE001 - reported to dpgui as a sentence
+            blob = json.dumps({"error": "%s: %s" % (type(e).__name__, e)}).encode()
+            out.write(b"X %d\n" % len(blob) + blob)
+            out.flush()
+            return
+        blob = json.dumps(st).encode()
+        out.write(b"T %d\n" % len(blob) + blob)
+        out.flush()
+        a = dict(a, state_dir=st["state_dir"], offset=0)
     state_dir = a["state_dir"]
     offset = int(a.get("offset", 0))
     poll = float(a.get("poll", 0.1))
@@ -411,7 +429,11 @@ def main(argv):
     if len(argv) < 2 or argv[1] not in OPS:
         sys.stderr.write("usage: remote_agent.py OP < args.json  (OP: %s)\n" % ", ".join(sorted(OPS)))
         return 2
-    raw = sys.stdin.read()
+    if len(argv) > 3 and argv[2] == "--args-b64":     # arguments on the command line
+        import base64
+        raw = base64.b64decode(argv[3]).decode("utf-8")
+    else:
+        raw = sys.stdin.read()
     args = json.loads(raw) if raw.strip() else {}
     result = OPS[argv[1]](args)
     if argv[1] not in ("read", "follow"):

@@ -17,7 +17,9 @@ Beyond the :class:`~.base.Host` protocol (all implemented; ``state_root``/``read
 ``connect()``                      reach the host, resolve ``~``, install the helper (idempotent)
 ``agent(op, args)``                one helper operation -> its JSON answer
 ``batch([(op, args), ...])``       several in one round trip; ``write_files({path: bytes})``
-``follow(state_dir, offset)``      iterator of ``("log", offset, bytes)`` / ``("state", info)`` /
+``follow(state_dir, offset, start=None, files=None)``  (``start``: :meth:`start_args`, the run
+                                   is started first in the same round trip: ``("started", st)``)
+                                   iterator of ``("log", offset, bytes)`` / ``("state", info)`` /
                                    ``("reset",)`` / ``("end",)``: a streaming tail that a caller
                                    restarts with its last offset after the connection drops, so
                                    no byte is lost or repeated
@@ -202,9 +204,15 @@ class SshHost(HostBase):
     def connect(self) -> "SshHost":
         """Reach the host, learn its home folder and install the helper files (once per
         content hash) -- one round trip."""
+        self._connect(None)
+        return self
+
+    def _connect(self, first: tuple[str, dict] | None) -> tuple[bool, object]:
+        """Connect; with ``first`` (a helper operation with small arguments) also run it in
+        the same round trip: (whether it ran, its answer)."""
         with self._lock:
             if self._agent_dir:
-                return self
+                return False, None
             digest, tar = _bundle()
             wd = self.spec.get("workdir") or "~/dpgui"
             if wd == "~" or wd.startswith("~/"):
@@ -214,21 +222,42 @@ class SshHost(HostBase):
             line = (f'printf "%s\\n" "$HOME"; d={shell_wd}/.dpgui/{digest}; '
                     f'if [ ! -f "$d/ok" ]; then mkdir -p "$d" && tar -xf - -C "$d" && touch "$d/ok" '
                     f'|| exit 3; else cat >/dev/null; fi')
+            if first is not None:
+                import base64
+                b64 = base64.b64encode(json.dumps(first[1]).encode()).decode("ascii")
+                line += (f'; {self._prefix()}{self.python} -I "$d/remote_agent.py" {quote(first[0])} '
+                         f'--args-b64 {b64}')
             r = self.shell(line, input=tar, timeout=120)
-            home = r.stdout.split(b"\n", 1)[0].decode("utf-8", "replace")
-            if r.rc != 0 or not home.startswith("/"):
+            home, _, rest = r.stdout.partition(b"\n")
+            home_s = home.decode("utf-8", "replace")
+            if not home_s.startswith("/") or r.rc == 3:
                 raise HostError(f"{self.describe()}: cannot install dpgui's helper under {wd}/.dpgui: "
                                 f"{r.error_text() or f'exit status {r.rc}'}")
-            self._home = home
+            self._home = home_s
             self._agent_dir = posixpath.join(self.workdir, ".dpgui", digest)
-        return self
+            if first is None:
+                return False, None
+            return True, self._answer(first[0], CommandResult(("ssh", line), r.rc, rest, r.stderr))
 
     def _agent_line(self, op: str) -> str:
         self.connect()
         return self._prefix() + f"{self.python} -I {quote(posixpath.join(self._agent_dir, 'remote_agent.py'))} {op}"
 
     def agent(self, op: str, args: dict | None = None, timeout: float = 120):
-        r = self.shell(self._agent_line(op), input=json.dumps(args or {}).encode(), timeout=timeout)
+        """One helper operation; the first one of a session rides on the connection's
+        round trip when its arguments are small."""
+        args = args or {}
+        if self._agent_dir is None and op not in ("read", "follow"):
+            blob = json.dumps(args)
+            if len(blob) < 48_000:             # one command-line argument stays well < 128 KiB
+                ran, answer = self._connect((op, args))
+                if ran:
+                    return answer
+                # another thread connected meanwhile: a plain call
+        r = self.shell(self._agent_line(op), input=json.dumps(args).encode(), timeout=timeout)
+        return self._answer(op, r)
+
+    def _answer(self, op: str, r: CommandResult):
         if r.rc != 0:
             raise HostError(f"{self.describe()}: {op} failed: {r.error_text() or f'exit status {r.rc}'}")
         try:
@@ -310,19 +339,39 @@ class SshHost(HostBase):
         h = json.loads(head)
         return ReadChunk(data[:h["n"]], offset, h["size"], h["ino"])
 
-    def follow(self, state_dir: str | os.PathLike, offset: int = 0, poll_s: float = 0.1,
-               proc_holder: list | None = None) -> Iterator[tuple]:
+    def start_args(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
+                   cwd: str | None = None, config: str | None = None,
+                   output_dir: str | None = None, resume_from: str | None = None,
+                   wait_s: float = 10.0) -> dict:
+        """What :meth:`follow` needs to start a run itself (``start=``)."""
+        return {"argv": list(argv), "state_root": self.remote_state_root, "env": dict(env or {}),
+                "cwd": cwd, "config": config, "output_dir": output_dir,
+                "resume_from": resume_from, "log_path": None, "wait_s": wait_s}
+
+    def follow(self, state_dir: str | os.PathLike | None, offset: int = 0, poll_s: float = 0.1,
+               proc_holder: list | None = None, start: dict | None = None,
+               files: Mapping[str, bytes] | None = None) -> Iterator[tuple]:
         """Stream the run's log and state from ``offset`` (see the module docstring).  Ends
         with ``("end",)``; when the connection breaks, the iterator stops without it (raise
         nothing): call again with the last offset.  ``proc_holder`` receives the ssh process
-        (a caller may kill it to stop following)."""
+        (a caller may kill it to stop following).  With ``start`` (:meth:`start_args`) and
+        ``files`` the run is started first, in the same round trip: the first item is then
+        ``("started", state)`` (or HostError is raised); never pass ``start`` again when
+        reconnecting."""
+        import base64
+
         line = self._agent_line("follow")
         proc = self.transport.popen(line, stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
         if proc_holder is not None:
             proc_holder.append(proc)
+        req: dict = {"offset": offset, "poll": poll_s}
+        if start is not None:
+            req["start"] = start
+            req["files"] = {p: base64.b64encode(d).decode("ascii") for p, d in (files or {}).items()}
+        else:
+            req["state_dir"] = self.host_state_dir(state_dir)   # type: ignore[arg-type]
         try:
-            proc.stdin.write(json.dumps({"state_dir": self.host_state_dir(state_dir),
-                                         "offset": offset, "poll": poll_s}).encode())
+            proc.stdin.write(json.dumps(req).encode())
             proc.stdin.close()
         except OSError:
             pass
@@ -344,6 +393,17 @@ class SshHost(HostBase):
                     if data is None:
                         return
                     yield ("state", json.loads(data))
+                elif kind == b"T":
+                    data = _read_exact(out, int(head.split()[1]))
+                    if data is None:
+                        return
+                    st = json.loads(data)
+                    st["host"] = self.spec.to_dict()
+                    yield ("started", st)
+                elif kind == b"X":
+                    data = _read_exact(out, int(head.split()[1]))
+                    raise HostError(f"{self.describe()}: the run could not be started: "
+                                    f"{json.loads(data or b'{}').get('error', '?')}")
                 elif kind == b"R":
                     yield ("reset",)
                 elif kind == b"E":

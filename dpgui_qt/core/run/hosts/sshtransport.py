@@ -22,8 +22,10 @@ Public API (used by :mod:`.ssh`, :mod:`.sync`, the CLI and the GUI):
                                ssh itself failed (exit 255: unreachable, auth, host key)
     ``popen(command, **kw)``   a streaming child process
     ``ensure_master()`` / ``close()``   the multiplexing master (ControlMaster/ControlPersist,
-                               not on Windows), started explicitly so that no command's pipes
-                               are held open by it
+                               not on Windows); ``run`` lets its first command's connection
+                               become the master (input/output through files, so the master
+                               that stays behind holds no pipe of ours), ``popen`` and rsync
+                               start one explicitly first
 ``quote(arg)``   POSIX shell quoting for remote command lines.
 """
 from __future__ import annotations
@@ -265,25 +267,30 @@ class SshTransport:
         return " ".join(quote(a) for a in argv)
 
     # -- multiplexing ------------------------------------------------------
+    def _master_up(self) -> bool:
+        """Is the shared connection up?  Asked at most every MASTER_RECHECK_S (should it have
+        gone meanwhile, commands still work: ssh then connects on its own, only slower).
+        Call with the lock held."""
+        if time.monotonic() - self._master_seen < MASTER_RECHECK_S:
+            return True
+        chk = subprocess.run([self.ssh, *self._options(), "-O", "check", "--", self.destination.host],
+                             stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        if chk.returncode == 0:
+            self._master_seen = time.monotonic()
+            return True
+        return False
+
     def ensure_master(self) -> None:
         """Start the shared connection if it is not up (no-op without multiplexing).
         Raises :class:`SshError` when the host cannot be reached."""
         if self.control_dir is None:
             return
         with self._lock:
-            # checked at most every MASTER_RECHECK_S: should it have gone meanwhile, commands
-            # still work (ssh then connects on its own), they are just slower
-            if time.monotonic() - self._master_seen < MASTER_RECHECK_S:
-                return
-            base = [self.ssh, *self._options()]
-            chk = subprocess.run([*base, "-O", "check", "--", self.destination.host],
-                                 stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
-            if chk.returncode == 0:
-                self._master_seen = time.monotonic()
+            if self._master_up():
                 return
             with tempfile.TemporaryFile() as err:
                 # -f: background after login; its stderr is a file, so no pipe of ours is held
-                r = subprocess.run([*base, "-o", "ControlMaster=yes",
+                r = subprocess.run([self.ssh, *self._options(), "-o", "ControlMaster=yes",
                                     "-o", f"ControlPersist={CONTROL_PERSIST_S}", "-N", "-f",
                                     "--", self.destination.host],
                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
@@ -293,6 +300,36 @@ class SshTransport:
                     raise SshError(explain_ssh_failure(err.read().decode("utf-8", "replace"),
                                                        str(self.destination)))
                 self._master_seen = time.monotonic()
+
+    def _run_becoming_master(self, command: str | list[str], input: bytes | None,
+                             timeout: float | None) -> Result | None:
+        """When no shared connection is up, the command's own connection becomes it
+        (``ControlMaster=auto`` + ``ControlPersist``), saving a round trip.  Its input and
+        output go through files: the master that stays behind keeps them open, which would
+        hold a pipe open until it exits.  None when a shared connection is up already."""
+        with self._lock:
+            if self._master_up():
+                return None
+            argv = self.argv(command)
+            i = argv.index("--")
+            argv[i:i] = ["-o", "ControlMaster=auto", "-o", f"ControlPersist={CONTROL_PERSIST_S}"]
+            with tempfile.TemporaryFile() as fin, tempfile.TemporaryFile() as fout, \
+                    tempfile.TemporaryFile() as ferr:
+                fin.write(input or b"")
+                fin.seek(0)
+                try:
+                    p = subprocess.run(argv, stdin=fin, stdout=fout, stderr=ferr, timeout=timeout)
+                except subprocess.TimeoutExpired as e:
+                    raise SshError(f"{self.destination}: the command did not answer within "
+                                   f"{timeout:g} s") from e
+                except OSError as e:
+                    raise SshError(f"cannot run ssh ({self.ssh}): {e}") from e
+                fout.seek(0)
+                ferr.seek(0)
+                res = Result(p.returncode, fout.read(), ferr.read())
+            if p.returncode != 255:
+                self._master_seen = time.monotonic()
+            return res
 
     def close(self) -> None:
         """Stop the shared connection (the runs on the host are not affected)."""
@@ -305,7 +342,11 @@ class SshTransport:
     # -- running -----------------------------------------------------------
     def run(self, command: str | list[str], input: bytes | None = None,
             timeout: float | None = 120, check_ssh: bool = True) -> Result:
-        self.ensure_master()
+        first = self._run_becoming_master(command, input, timeout) if self.control_dir else None
+        if first is not None:
+            if check_ssh and first.returncode == 255:
+                raise SshError(explain_ssh_failure(first.err, str(self.destination)))
+            return first
         try:
             p = subprocess.run(self.argv(command), input=input if input is not None else b"",
                                capture_output=True, timeout=timeout)
