@@ -164,7 +164,8 @@ def _sync(args, host, out: _Out, upload: bool) -> int:
 
 
 def _saves_text(runs: list[dict]) -> str:
-    def human_bytes(n: int) -> str:
+    def human_bytes(size: int) -> str:
+        n = float(size)
         for unit in ("B", "KiB", "MiB", "GiB"):
             if n < 1024 or unit == "GiB":
                 return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

@@ -80,8 +80,8 @@ def test_hosts_dialog_adds_edits_and_checks_a_profile(qtbot, ssh_client, tmp_pat
     dlg.reload(select="box")
     with qtbot.waitSignal(dlg.checkFinished, timeout=WAIT) as sig:
         dlg.check_btn.click()
-    assert sig.args == ["box", 0], "\n".join(dlg.result.item(i).text() for i in range(dlg.result.count()))
-    texts = [dlg.result.item(i).text() for i in range(dlg.result.count())]
+    assert sig.args == ["box", 0], "\n".join(dlg.result_list.item(i).text() for i in range(dlg.result_list.count()))
+    texts = [dlg.result_list.item(i).text() for i in range(dlg.result_list.count())]
     assert any("train.py" in t or "checkout" in t for t in texts), texts
     assert "error" not in dlg.levels()
     assert dlg.status.text().startswith("box: ready")
@@ -107,7 +107,7 @@ def test_upload_shows_the_plan_then_progress_and_sends_nothing_twice(qtbot, prof
     plan = dlg.text.toPlainText()
     assert "10 of 10 files to send" in plan and "rewritten copy" in plan, plan
     progress = []
-    dlg.job.event.connect(lambda ev: progress.append(ev) if ev.get("event") == "progress" else None)
+    dlg.job.jsonLine.connect(lambda ev: progress.append(ev) if ev.get("event") == "progress" else None)
     with qtbot.waitSignal(dlg.uploaded, timeout=WAIT) as sig:
         dlg.upload_btn.click()
     assert sig.args[0]["files"] == 10 and sig.args[0]["bytes"] == dlg.plan["bytes"] > 0
@@ -137,7 +137,7 @@ def test_upload_cancel_stops_the_child(qtbot, profile, tmp_path):
     with qtbot.waitSignal(dlg.job.done, timeout=WAIT):
         dlg.cancel()
     assert not dlg.job.running
-    assert dlg.cancel_btn.text() == "Close" or dlg.result is not None   # cancelled, or it had finished
+    assert dlg.cancel_btn.text() == "Close" or dlg.upload_result is not None   # cancelled, or it had finished
 
 
 def _pids_of_run(state_dir: str) -> list[int]:

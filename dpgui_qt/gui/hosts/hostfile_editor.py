@@ -106,12 +106,13 @@ class NodesTable(QTableWidget):
     def nodes(self) -> list[mn.Node]:
         out = []
         for r in range(self.rowCount()):
-            host = self.item(r, COL_HOST)
+            host, use = self.item(r, COL_HOST), self.item(r, COL_USE)
+            slots, ssh = self.cellWidget(r, COL_SLOTS), self.cellWidget(r, COL_SSH)
+            assert isinstance(slots, QSpinBox) and isinstance(ssh, QComboBox)
             out.append(mn.Node(
-                name=(host.text() if host else "").strip(),
-                slots=self.cellWidget(r, COL_SLOTS).value(),
-                ssh=self.cellWidget(r, COL_SSH).currentText().strip(),
-                enabled=self.item(r, COL_USE).checkState() == Qt.CheckState.Checked))
+                name=(host.text() if host else "").strip(), slots=slots.value(),
+                ssh=ssh.currentText().strip(),
+                enabled=use is not None and use.checkState() == Qt.CheckState.Checked))
         return out
 
     def set_nodes(self, nodes: list[mn.Node]) -> None:
@@ -120,7 +121,7 @@ class NodesTable(QTableWidget):
             self.add_node(n)
         self.changed.emit()
 
-    def move(self, delta: int) -> None:
+    def move_row(self, delta: int) -> None:
         r = self.currentRow()
         nodes = self.nodes()
         t = r + delta
@@ -212,8 +213,8 @@ class HostfileEditor(QDialog):
         exp = QPushButton("Export hostfile...")
         add.clicked.connect(lambda: self._add())
         rem.clicked.connect(lambda: self._remove())
-        up.clicked.connect(lambda: self.table.move(-1))
-        down.clicked.connect(lambda: self.table.move(1))
+        up.clicked.connect(lambda: self.table.move_row(-1))
+        down.clicked.connect(lambda: self.table.move_row(1))
         imp.clicked.connect(lambda: self.import_hostfile())
         exp.clicked.connect(lambda: self.export_hostfile())
         row = QHBoxLayout()

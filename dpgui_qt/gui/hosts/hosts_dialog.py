@@ -125,8 +125,8 @@ class HostsDialog(QDialog):
         self.save_btn.clicked.connect(lambda: self.save_current())
         self.remove_btn.clicked.connect(lambda: self.remove_current())
         self.check_btn.clicked.connect(lambda: self.check_current())
-        self.result = QListWidget()
-        self.result.setObjectName("hosts_check_result")
+        self.result_list = QListWidget()
+        self.result_list.setObjectName("hosts_check_result")
         self.status = QLabel("")
         self.status.setWordWrap(True)
 
@@ -148,7 +148,7 @@ class HostsDialog(QDialog):
         row.addWidget(self.check_btn)
         rv.addLayout(row)
         rv.addWidget(QLabel("Check result"))
-        rv.addWidget(self.result, 1)
+        rv.addWidget(self.result_list, 1)
         rv.addWidget(self.status)
         split = QSplitter()
         split.addWidget(left)
@@ -231,7 +231,7 @@ class HostsDialog(QDialog):
         if not name or self.job.running:
             return
         self._checking = name
-        self.result.clear()
+        self.result_list.clear()
         self.status.setText(f"Checking {name}...")
         self.check_btn.setEnabled(False)
         env = {"DPGUI_CONFIG_DIR": str(self._config_dir())} if self.path else None
@@ -249,7 +249,7 @@ class HostsDialog(QDialog):
         if level:
             item.setForeground(QBrush(QColor(LEVEL_COLOURS[level])))
         item.setData(Qt.ItemDataRole.UserRole, level)
-        self.result.addItem(item)
+        self.result_list.addItem(item)
 
     def _check_done(self, code: int, err: str) -> None:
         name = self._checking
@@ -260,7 +260,7 @@ class HostsDialog(QDialog):
         self.checkFinished.emit(name, code)
 
     def levels(self) -> list[str]:
-        return [self.result.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.result.count())]
+        return [self.result_list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.result_list.count())]
 
     def done(self, r: int) -> None:          # closing cancels a running check
         self.job.cancel()

@@ -7,7 +7,7 @@ multi-node pre-flight -- runs as a child process: either dpgui's own command lin
 with a script on standard input.  The GUI thread never waits on the network.
 
 ``CliJob(parent)``: ``start(args)`` runs dpgui's CLI with ``args``; signals ``line(str)`` for
-each line of standard output, ``event(dict)`` for each JSON line (``--json`` commands),
+each line of standard output, ``jsonLine(dict)`` for each JSON line (``--json`` commands),
 ``errLine(str)`` for standard error lines and ``done(int, str)`` (exit code, -1 when it
 crashed or was killed; the stderr tail).  ``cancel()`` asks the child to stop (SIGTERM; the
 commands treat it as Ctrl-C) and kills it after a grace period.
@@ -35,7 +35,7 @@ def cli_argv(*args: str) -> list[str]:
 
 class ArgvJob(QObject):
     line = Signal(str)
-    event = Signal(dict)
+    jsonLine = Signal(dict)
     errLine = Signal(str)
     done = Signal(int, str)
 
@@ -105,7 +105,7 @@ class ArgvJob(QObject):
             except ValueError:
                 return
             if isinstance(obj, dict):
-                self.event.emit(obj)
+                self.jsonLine.emit(obj)
 
     def _finish(self, proc: QProcess, code: int, status) -> None:
         if proc is not self.proc or self._finished:
@@ -131,7 +131,7 @@ class ArgvJob(QObject):
 
     def interrupt(self) -> bool:
         """Send Ctrl-C (SIGINT) to the child where the platform can; False where not."""
-        if not self.running or os.name == "nt":
+        if self.proc is None or not self.running or os.name == "nt":
             return False
         try:
             os.kill(int(self.proc.processId()), signal.SIGINT)
@@ -141,13 +141,13 @@ class ArgvJob(QObject):
 
     def cancel(self) -> None:
         """Ask the child to stop (SIGTERM: the commands cancel cleanly), kill it later."""
-        if not self.running:
+        if self.proc is None or not self.running:
             return
         self.proc.terminate()
         self._kill_timer.start(KILL_GRACE_MS)
 
     def _kill(self) -> None:
-        if self.running:
+        if self.proc is not None and self.running:
             self.proc.kill()
 
 

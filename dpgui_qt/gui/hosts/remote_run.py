@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QDialog, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout,
 )
 
+from dpgui_qt.core.run.outcome import Outcome
 from dpgui_qt.gui.hosts.jobs import CliJob
 from dpgui_qt.gui.hosts.transfer import ResultsHomeDialog, UploadDialog
 
@@ -85,7 +86,7 @@ class RemoteRunDialog(QDialog):
         self.outcome_label.setWordWrap(True)
         self.outcome_label.setTextFormat(Qt.TextFormat.RichText)
         self.outcome_label.hide()
-        self.outcome = None
+        self.outcome: Outcome | None = None
         for b, action in ((self.save_btn, "save"), (self.save_quit_btn, "save_quit"),
                           (self.stop_btn, "stop"), (self.kill_btn, "kill")):
             b.clicked.connect(lambda _c=False, a=action: self.control(a))
@@ -117,9 +118,8 @@ class RemoteRunDialog(QDialog):
         self.node_stopper.errLine.connect(lambda s: self._append(f"[nodes] {s}"))
         self._pending_actions: list[str] = []
         self.gpu_job = CliJob(self)
-        self.gpu_job.event.connect(self._gpus)
-        self.gpu_job.done.connect(lambda code, err: code and self.gpu_label.setText(
-            f"GPUs on {self.host}: {err.splitlines()[-1] if err else 'no answer'}"))
+        self.gpu_job.jsonLine.connect(self._gpus)
+        self.gpu_job.done.connect(self._gpus_done)
         self.gpus: list[dict] = []
         self.gpu_timer = QTimer(self)
         self.gpu_timer.setInterval(GPU_POLL_MS)
@@ -234,8 +234,8 @@ class RemoteRunDialog(QDialog):
         rc = 0 if cli_code == 0 else None
         for m in EXIT_RE.finditer(text[-4000:]):
             rc = int(m.group(1))
-        self.outcome = classify_text(text, rc, user_stopped=self._user_stopped or cli_code == 3)
-        o = self.outcome
+        o = classify_text(text, rc, user_stopped=self._user_stopped or cli_code == 3)
+        self.outcome = o
         colour = {"finished": "#2e7d32", "stopped": "#b26a00"}.get(o.status, "#c62828")
         html = f"<b style='color:{colour}'>{escape(o.title)}</b>"
         if o.explanation:
@@ -249,6 +249,11 @@ class RemoteRunDialog(QDialog):
     def poll_gpus(self) -> None:
         if not self.gpu_job.running:
             self.gpu_job.start("remote", "gpus", "--host", self.host, "--json", env=self.env)
+
+    def _gpus_done(self, code: int, err: str) -> None:
+        if code != 0:
+            self.gpu_label.setText(f"GPUs on {self.host}: "
+                                   f"{err.splitlines()[-1] if err else 'no answer'}")
 
     def _gpus(self, ev: dict) -> None:
         if ev.get("event") != "gpus":

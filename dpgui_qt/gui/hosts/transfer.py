@@ -64,7 +64,7 @@ class UploadDialog(QDialog):
         self.resize(760, 460)
         self.config, self.host, self.env = config, host, env
         self.plan: dict | None = None
-        self.result: dict | None = None
+        self.upload_result: dict | None = None
         self.error = ""
         self.text = QPlainTextEdit()
         self.text.setObjectName("upload_plan")
@@ -88,7 +88,7 @@ class UploadDialog(QDialog):
         lay.addWidget(self.progress)
         lay.addLayout(row)
         self.job = CliJob(self)
-        self.job.event.connect(self._event)
+        self.job.jsonLine.connect(self._event)
         self.job.done.connect(self._done)
         self._phase = "plan"
         self.job.start("remote", "plan", config, "--host", host, "--json", env=env)
@@ -106,7 +106,7 @@ class UploadDialog(QDialog):
         elif kind == "progress":
             self.progress.update_from(ev)
         elif kind == "done":
-            self.result = ev
+            self.upload_result = ev
         elif kind == "error":
             self.error = ev.get("text", "")
 
@@ -122,11 +122,11 @@ class UploadDialog(QDialog):
                 self.text.setPlainText(self.error or err or "the plan failed")
             return
         self.cancel_btn.setText("Close")
-        if code == 0 and self.result is not None:
+        if code == 0 and self.upload_result is not None:
             self.progress.bar.setValue(1000)
-            self.status.setText(f"Uploaded {self.result.get('files', 0)} files "
-                                f"({human(self.result.get('bytes') or 0)}).")
-            self.uploaded.emit(self.result)
+            self.status.setText(f"Uploaded {self.upload_result.get('files', 0)} files "
+                                f"({human(self.upload_result.get('bytes') or 0)}).")
+            self.uploaded.emit(self.upload_result)
             self.accept()
         else:
             self.status.setText("Upload cancelled." if (self.error and "cancel" in self.error)
@@ -180,7 +180,7 @@ class ResultsHome(QWidget):
         self.download_btn.clicked.connect(lambda: self.download())
         self.cancel_btn = QPushButton("Cancel")
         self.cancel_btn.setEnabled(False)
-        self.cancel_btn.clicked.connect(lambda: self.job.cancel())
+        self.cancel_btn.clicked.connect(lambda: self.cancel())
         self.progress = _Progress()
         self.status = QLabel("")
         self.status.setWordWrap(True)
@@ -202,11 +202,15 @@ class ResultsHome(QWidget):
         lay.addWidget(self.progress)
         lay.addWidget(self.status)
         self.job = CliJob(self)
-        self.job.event.connect(self._event)
+        self.job.jsonLine.connect(self._event)
         self.job.done.connect(self._done)
         self._phase = ""
         self._queue: list[tuple[str, list[tuple[str, str]]]] = []
         self._got: list[str] = []
+
+    def cancel(self) -> None:
+        self._queue = []
+        self.job.cancel()
 
     def set_source(self, host: str, output_dir: str, local_dir: str = "") -> None:
         self.host, self.output_dir = host, output_dir
@@ -267,9 +271,9 @@ class ResultsHome(QWidget):
         out = []
         for i in range(self.tree.topLevelItemCount()):
             top = self.tree.topLevelItem(i)
-            for j in range(top.childCount()):
-                it = top.child(j)
-                if it.checkState(0) == Qt.CheckState.Checked:
+            for j in range(top.childCount() if top is not None else 0):
+                it = top.child(j) if top is not None else None
+                if it is not None and it.checkState(0) == Qt.CheckState.Checked:
                     out.append(it.data(0, Qt.ItemDataRole.UserRole))
         return out
 
@@ -366,7 +370,7 @@ class ResultsHomeDialog(QDialog):
         lay.addWidget(self.panel, 1)
         lay.addWidget(box)
         self.plan_job = CliJob(self)
-        self.plan_job.event.connect(self._plan)
+        self.plan_job.jsonLine.connect(self._plan)
         self.plan_job.done.connect(self._plan_done)
         self._given_output = output_dir
         if host and (output_dir or config):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QGroupBox, QHBoxLayout, QPushButton, QWidget
+from PySide6.QtWidgets import QComboBox, QDialog, QGroupBox, QHBoxLayout, QPushButton, QWidget
 
 from dpgui_qt.core.run.hosts import profiles as pr
 
@@ -43,9 +43,9 @@ class WherePanel(QGroupBox):
         lay.addWidget(self.hosts_btn)
         lay.addWidget(self.nodes_btn)
         self.combo.currentIndexChanged.connect(lambda _i: self._changed())
-        self.hosts_dialog = None
-        self.nodes_dialog = None
-        self.run_dialog = None
+        self.hosts_dialog: QDialog | None = None
+        self.nodes_dialog: QDialog | None = None
+        self.run_dialog: QDialog | None = None
         self.reload()
 
     def reload(self) -> None:
