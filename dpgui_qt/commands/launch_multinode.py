@@ -173,16 +173,22 @@ def _remote_home(dest: str) -> str:
 
 
 def _train_args(args, node_config: str) -> list[str]:
-    from dpgui_qt.commands.launch import TRAIN_FLAGS
+    """train.py's arguments on the nodes: the config, the run folder to resume, the switches
+    of the one table (paths as given: they are paths on the nodes), the master port."""
+    from dpgui_qt.core.run import switches as sw
     out = ["train.py", "--deepspeed", "--config", node_config]
     if args.resume:
         out += ["--resume_from_checkpoint", posixpath.basename(args.resume.rstrip("/"))]
-    for flag in TRAIN_FLAGS:
-        if getattr(args, flag, False):
-            out.append("--" + flag)
+    out += sw.train_args({s.name: getattr(args, s.name, s.default) for s in sw.TRAIN_SWITCHES},
+                         lambda p: os.fspath(p))
     if args.master_port:
         out += ["--master_port", str(args.master_port)]
     return out
+
+
+def _ends_early(args) -> bool:
+    from dpgui_qt.core.run import switches as sw
+    return sw.ends_early({s.name: getattr(args, s.name, s.default) for s in sw.TRAIN_SWITCHES})
 
 
 def _extra_env(args) -> dict[str, str]:
@@ -355,7 +361,7 @@ def start(args, cluster: mn.Cluster) -> int:
     print(f"dpgui: it keeps running if this command or the connection ends; follow it again "
           f"with: dpgui launch --attach {os.path.join(str(state_root), st['run_id'])}", file=sys.stderr)
     rc = launch_ssh.follow(master, st["state_dir"], args.stop_grace,
-                           exits_early_ok=bool(args.cache_only or args.dump_dataset))
+                           exits_early_ok=_ends_early(args))
     if rc != EXIT_OK:
         # the launcher's own pdsh kill may not have reached every node: end what is left
         res = mn.stop_nodes(cluster, run_id, grace=min(args.stop_grace, 20.0))
