@@ -148,16 +148,7 @@ def node_paths(args, cluster: mn.Cluster, resolve: bool = True) -> tuple[str, st
 
 
 def _uploaded_config(args, cluster: mn.Cluster, workdir: str) -> str:
-    """Where the upload puts the main config under ``workdir`` (the sync's own mapping;
-    it reads only local files)."""
-    from dpgui_qt.core.run.hosts import sync
-    from dpgui_qt.core.run.hosts.base import HostError
-    from dpgui_qt.core.run.hosts.ssh import host_for
-    try:
-        host = host_for(cluster.master.destination, workdir=workdir)
-        return sync.make_plan(args.config, host, local_checkout=args.checkout).remote_config
-    except (HostError, sync.SyncError, OSError, ValueError):
-        return posixpath.join(workdir, "configs", os.path.basename(args.config))
+    return mn.uploaded_config_path(args.config, workdir, local_checkout=args.checkout)
 
 
 def _remote_home(dest: str) -> str:

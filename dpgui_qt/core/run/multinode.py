@@ -762,6 +762,30 @@ def parse_stop(text: str) -> tuple[int, int] | None:
 SshArgv = Callable[[str], list[str]]     # destination -> ssh argv before the remote command
 
 
+class _WorkdirOnly:
+    """The part of a host the sync's planning reads for paths: its work folder.  Planning
+    with it reads only local files and never connects (``~`` is left as written)."""
+
+    def __init__(self, workdir: str):
+        self.workdir = workdir
+
+    def expand(self, host_path: str | None) -> str | None:
+        return host_path
+
+
+def uploaded_config_path(config: str, workdir: str, local_checkout: str | None = None) -> str:
+    """Where the upload puts the main ``config`` under ``workdir`` on a node (the sync's own
+    mapping), computed from local files only; ``<workdir>/configs/<name>`` when the config
+    cannot be read."""
+    from dpgui_qt.core.run.hosts import sync
+    from dpgui_qt.core.run.hosts.base import HostError
+    try:
+        return str(sync.make_plan(config, _WorkdirOnly(workdir), local_checkout=local_checkout)
+                   .remote_config)
+    except (HostError, OSError, ValueError):
+        return posixpath.join(workdir, "configs", posixpath.basename(config.replace("\\", "/")))
+
+
 def profile_for(destination: str) -> HostProfile | None:
     """The host profile named ``destination``, or None (a plain ssh destination)."""
     from dpgui_qt.core.run.hosts.profiles import ProfileError, get_profile

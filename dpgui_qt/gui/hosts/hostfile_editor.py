@@ -10,7 +10,6 @@ master's port reachable from the others).
 from __future__ import annotations
 
 import json
-import os
 import posixpath
 from pathlib import Path
 
@@ -72,11 +71,16 @@ class NodesTable(QTableWidget):
         self.setObjectName("nodes_table")
         self.setHorizontalHeaderLabels(["Use", "Host (as the first node reaches it)",
                                         "dpgui reaches it by", "GPUs (slots)"])
-        self.horizontalHeader().setStretchLastSection(False)
-        self.setColumnWidth(COL_USE, 40)
-        self.setColumnWidth(COL_HOST, 260)
-        self.setColumnWidth(COL_SSH, 220)
-        self.setColumnWidth(COL_SLOTS, 100)
+        from PySide6.QtWidgets import QHeaderView
+        head = self.horizontalHeader()
+        head.setSectionResizeMode(COL_USE, QHeaderView.ResizeMode.ResizeToContents)
+        head.setSectionResizeMode(COL_HOST, QHeaderView.ResizeMode.Stretch)
+        head.setSectionResizeMode(COL_SSH, QHeaderView.ResizeMode.Stretch)
+        head.setSectionResizeMode(COL_SLOTS, QHeaderView.ResizeMode.ResizeToContents)
+        self.setHorizontalHeaderLabels(["Use", "Host (as the first node sees it)",
+                                        "dpgui reaches it by", "GPUs"])
+        self.horizontalHeaderItem(COL_SLOTS).setToolTip("GPU slots: how many GPUs DeepSpeed "
+                                                        "uses on that node")
         self.itemChanged.connect(lambda _i: self.changed.emit())
 
     def add_node(self, node: mn.Node) -> None:
@@ -364,12 +368,12 @@ class HostfileEditor(QDialog):
             checkout, ds, workdir = (home + p[1:] if p.startswith("~") else p
                                      for p in (checkout, ds, workdir))
             note = "# '~' is resolved on the first node at launch (shown as /home/$USER)\n"
-        name = os.path.basename(self.config_path) if self.config_path else "config.toml"
-        config = posixpath.join(workdir, "configs", name)
+        config = (mn.uploaded_config_path(self.config_path, workdir) if self.config_path
+                  else posixpath.join(workdir, "configs", "config.toml"))
         try:
             launch = mn.build_launch(c, deepspeed=ds, checkout=checkout,
                                      train_args=["train.py", "--deepspeed", "--config", config],
-                                     state_dir=posixpath.join(workdir, "runs", "RUN_ID"),
+                                     state_dir=posixpath.join(workdir, "multinode", "RUN_ID"),
                                      run_id="RUN_ID")
         except mn.MultiNodeError as e:
             self.problems.setText(str(e))
