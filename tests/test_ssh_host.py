@@ -2,7 +2,6 @@
 the fake deepspeed as the host's deepspeed.  Every wait is on a condition."""
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess

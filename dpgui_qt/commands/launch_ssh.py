@@ -23,14 +23,13 @@ import queue
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 
 from dpgui_qt.commands.launch import (
-    EXIT_FAILED, EXIT_OK, EXIT_SETUP, EXIT_STOPPED, _build_spec, _fmt_progress, default_state_dir,
+    EXIT_FAILED, EXIT_OK, EXIT_SETUP, EXIT_STOPPED, _ConsolePrinter, _spec_from_args,
+    default_state_dir,
 )
-from dpgui_qt.core.run.lines import LineAssembler, LineKind
-from dpgui_qt.core.run.parse import LogParser, LrEvent, StepEvent
+from dpgui_qt.core.run.follow import RunFollower
 
 
 def add_arguments(p) -> None:
@@ -126,7 +125,7 @@ def _launch(args) -> int:
     host.connect()
     plan = sync.make_plan(args.config, host, local_checkout=args.checkout)
     try:
-        spec = _build_spec(args, host.checkout, host.deepspeed())
+        spec = _spec_from_args(args, host.checkout, host.deepspeed())
         spec.config = plan.remote_config
         spec.host = host.spec          # host paths stay as they are (no ~ left in them)
         cmd = spec.command()
@@ -202,7 +201,7 @@ def _launch(args) -> int:
     start = host.start_args(cmd.argv, env=cmd.env, cwd=cmd.cwd, config=plan.remote_config,
                             output_dir=plan.remote_output_dir, resume_from=spec.resume_name)
     return follow(host, None, args.stop_grace,
-                  exits_early_ok=bool(spec.cache_only or spec.dump_dataset),
+                  exits_early_ok=spec.exits_early_ok,
                   start=start, files=sync.config_files(diff), on_started=on_started)
 
 
@@ -211,14 +210,12 @@ def follow(host, state_dir: str | None, stop_grace: float, exits_early_ok: bool,
     """Follow a run on ``host`` to its end, reconnecting after a dropped connection.  With
     ``start`` (``SshHost.start_args``) the run is started by the first connection (never
     again on reconnecting) and ``on_started(state)`` is called."""
-    from dpgui_qt.core.run import control
+    from dpgui_qt.core.run import phase as ph
     from dpgui_qt.core.run.hosts.base import HostError
 
     out = out or sys.stdout
-    asm, parser = LineAssembler(), LogParser()
-    status = control.RunStatus(exits_early_ok=exits_early_ok)
-    lr: list[str | None] = [None]
-    tty = out.isatty()
+    run = RunFollower(exits_early_ok=exits_early_ok)     # the core's pipeline, as for local runs
+    printer = _ConsolePrinter(out, run)
     q: queue.Queue = queue.Queue()
     interrupts = [0]
     handled = 0
@@ -267,43 +264,6 @@ def follow(host, state_dir: str | None, stop_grace: float, exits_early_ok: bool,
             stop_follow.wait(backoff)
             backoff = min(backoff * 2, 10.0)
 
-    def emit(text: str, kind=LineKind.LINE) -> None:
-        nonlocal status
-        shown = False
-        for ev in parser.feed(text):
-            if isinstance(ev, LrEvent) and ev.lrs:
-                lr[0] = f"{ev.lrs[0]:.3g}"
-            mapped = control.event_name(ev)
-            if mapped is None:
-                continue
-            status = control.advance(status, *mapped)
-            if isinstance(ev, StepEvent):
-                out.write(_fmt_progress(ev, lr[0]) + "\n")
-                shown = True
-        if shown or ("step=" in text and "lr=" in text and "[Rank" in text):
-            return
-        if kind == LineKind.CR:
-            if tty:
-                out.write("\r" + text[-200:])
-            return
-        out.write(text + "\n")
-
-    def emit_chunk(data: bytes, final: bool = False) -> None:
-        nonlocal status
-        texts, kinds = asm.feed_raw(data)
-        texts, kinds = list(texts), (list(kinds) if kinds is not None else [LineKind.LINE] * len(texts))
-        if final:
-            more, mk = asm.flush_raw()
-            texts += list(more)
-            kinds += list(mk) if mk is not None else [LineKind.LINE] * len(more)
-        for t, k in zip(texts, kinds):
-            emit(t, k)
-        if final:
-            for ev in parser.finish():
-                mapped = control.event_name(ev)
-                if mapped:
-                    status = control.advance(status, *mapped)
-
     def act(action: str):
         def go():
             try:
@@ -343,21 +303,21 @@ def follow(host, state_dir: str | None, stop_grace: float, exits_early_ok: bool,
                 if quit_asked:
                     print("\ndpgui: Ctrl-C: asked the trainer on the host to save a checkpoint and "
                           "stop at the next step (save_quit). Ctrl-C again stops it now.", file=sys.stderr)
-                    status = control.advance(status, "stop_requested", "save_quit")
+                    run.request_stop("save_quit")
                 elif handled <= 2:
                     print(f"\ndpgui: stopping the run on the host (SIGTERM, SIGKILL after "
                           f"{stop_grace:g} s). Ctrl-C again kills at once.", file=sys.stderr)
-                    status = control.advance(status, "stop_requested", "stop")
+                    run.request_stop("stop")
                     act("stop")
                 else:
                     print("\ndpgui: killing the run on the host (SIGKILL).", file=sys.stderr)
-                    status = control.advance(status, "stop_requested", "kill")
+                    run.request_stop("kill")
                     act("kill")
             if item is None:
                 continue
             if item[0] == "log":
-                emit_chunk(item[2])
-                out.flush()
+                printer.show(*run.split(item[2]))
+                printer.flush()
             elif item[0] == "started":
                 if on_started is not None:
                     on_started(item[1])
@@ -369,8 +329,9 @@ def follow(host, state_dir: str | None, stop_grace: float, exits_early_ok: bool,
             elif item[0] == "note":
                 print(item[1], file=sys.stderr)
             elif item[0] == "end":
-                emit_chunk(b"", final=True)
-                out.flush()
+                printer.show(*run.flush())
+                run.end_events()
+                printer.flush()
                 break
     finally:
         stop_follow.set()
@@ -386,14 +347,12 @@ def follow(host, state_dir: str | None, stop_grace: float, exits_early_ok: bool,
     if eff == "lost":
         _err("the run's processes on the host are gone and its supervisor did not record an exit code")
         return EXIT_FAILED
-    if final.get("stop_request") and not status.stop_request:
-        status = control.advance(status, "stop_requested", final["stop_request"])
-    rc = final.get("exit_code")
-    status = control.on_exit(status, rc)
-    if status.phase == control.Phase.FINISHED:
+    run.conclude(final, eff)
+    rc = run.exit_code
+    if run.status.phase == ph.Phase.FINISHED:
         print("dpgui: training finished.", file=sys.stderr)
         return EXIT_OK
-    if status.phase == control.Phase.STOPPED:
+    if run.status.phase == ph.Phase.STOPPED:
         print(f"dpgui: run stopped before completion (exit code {rc}).", file=sys.stderr)
         return EXIT_STOPPED
     print(f"dpgui: run failed (exit code {rc}); log on the host: {final.get('log_path')}", file=sys.stderr)

@@ -41,11 +41,9 @@ import io
 import json
 import os
 import posixpath
-import shlex
 import subprocess
 import tarfile
 import threading
-import time
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence
 
