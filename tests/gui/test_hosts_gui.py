@@ -250,6 +250,10 @@ def test_where_choice_lists_profiles_and_multinode(qtbot, profile):
     assert not w.remote and not w.nodes_btn.isVisibleTo(w)
     assert w.select("ssh:box") and w.remote
     assert w.select(MULTI) and w.nodes_btn.isVisibleTo(w)
+    assert w.select("ssh:box")
+    text, where, _tip = w.remote_command("/x/train.toml")
+    assert text == "dpgui launch /x/train.toml --host box" and "box" in where
+    assert w.select(LOCAL) and w.remote_command("/x/train.toml") is None
     win = WherePanel(platform="win32")
     qtbot.addWidget(win)
     assert [win.combo.itemData(i) for i in range(win.combo.count())] == ["wsl", "ssh:box", MULTI]

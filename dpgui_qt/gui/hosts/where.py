@@ -89,6 +89,31 @@ class WherePanel(QGroupBox):
         """True when Start Training goes to an SSH host or several."""
         return self.current() not in (LOCAL, WSL)
 
+    def remote_command(self, config: str | None) -> tuple[str, str, str] | None:
+        """For the Run page's command preview when the run goes elsewhere: (the headless
+        command that does the same, where it runs, a longer explanation); None for this
+        machine."""
+        import shlex
+        key = self.current()
+        cfg = config or "CONFIG"
+        if key.startswith("ssh:"):
+            name = key[4:]
+            argv = ["dpgui", "launch", cfg, "--host", name]
+            return (" ".join(shlex.quote(a) for a in argv), f"Runs on the SSH host {name}",
+                    f"Start Training shows the upload plan, uploads, then starts the run on "
+                    f"{name} under a detached supervisor and follows it.")
+        if key == MULTI:
+            from dpgui_qt.gui.hosts.hostfile_editor import load_setup
+            c = load_setup()
+            if not c.nodes or c.problems():
+                return ("# set up the nodes first (Nodes…)", "Multi-node: not set up",
+                        "; ".join(c.problems()) if c.nodes else "no nodes yet")
+            argv = ["dpgui", "launch", cfg, "--host", c.master.destination, *multinode_args(c)]
+            return (" ".join(shlex.quote(a) for a in argv),
+                    f"Runs on {len(c.active)} nodes, {c.world_size} GPUs (first: {c.master.name})",
+                    "Nodes… shows the hostfile and the deepspeed command on the first node.")
+        return None
+
     # -- dialogs ---------------------------------------------------------------
     def open_hosts(self):
         from dpgui_qt.gui.hosts.hosts_dialog import HostsDialog
@@ -146,7 +171,9 @@ def multinode_args(c) -> list[str]:
         args += ["--launcher-args", c.launcher_args]
     from dpgui_qt.core.run.multinode import NCCL_SETTINGS
     for s in NCCL_SETTINGS:
-        args += ["--nccl", f"{s.name}={c.nccl.get(s.name, '')}"]
+        value = c.nccl.get(s.name, "")
+        if value or s.default:       # a default the user cleared is unset explicitly
+            args += ["--nccl", f"{s.name}={value}"]
     return args
 
 
