@@ -268,6 +268,7 @@ def test_run_page_start_goes_to_the_ssh_host(qtbot, window, profile, tmp_path):
     page = open_run_page(window, cfg)
     page.where_panel.reload()
     assert page.where_panel.select("ssh:box")
+    assert page.command_text() == f"dpgui launch {cfg} --host box"      # what the preview shows
     assert page.request_start()
     dlg = page.where_panel.run_dialog
     qtbot.addWidget(dlg)

@@ -314,6 +314,7 @@ class RunPage(QWidget):
         sl.addWidget(envg)
         from dpgui_qt.gui.hosts import where          # this machine / WSL / SSH hosts (#15)
         self.where_panel = where.install(self, sl)
+        self.where_panel.changed.connect(lambda _k: self._update_preview())
 
         optg = QGroupBox("Run options", side)
         ol = QFormLayout(optg)
@@ -520,11 +521,23 @@ class RunPage(QWidget):
     def command_text(self) -> str:
         """The copyable one-line command (what the preview shows first, with the
         values of secret variables in full: copying is an explicit request)."""
+        remote = self.where_panel.remote_command(self.config_path())
+        if remote is not None:
+            return remote[0]
         if self.spec is None:
             return ""
         return self.spec.command().preview(reveal_secrets=True)
 
     def _update_preview(self) -> None:
+        remote = self.where_panel.remote_command(self.config_path())
+        if remote is not None:          # the run goes to an SSH host or several (#15)
+            text, where, tip = remote
+            self.preview.setPlainText(text)
+            self.preview_info.setText(where)
+            self.preview_info.setToolTip(tip)
+            self.preview.setToolTip(tip)
+            self.copy_btn.setEnabled(True)
+            return
         if self.spec is None:
             self.preview.setPlainText(f"# cannot build the command: {self.spec_error}")
             self.preview_info.setText("")
