@@ -133,3 +133,39 @@ def test_many_records_quickly(tmp_path, n):
     p.write_bytes(b"".join(tb.encode_scalar_event("train/loss", i * 0.5, i) for i in range(n)))
     rows = tb.read_scalars(p)
     assert len(rows) == n and rows[-1].value == (n - 1) * 0.5
+
+
+def test_bytes_reader_parses_pieces_as_they_arrive_and_asks_only_for_new_bytes():
+    from dpgui_qt.core.monitor.tbevents import (EventBytesReader, encode_file_version,
+                                                encode_scalar_event)
+    blob = encode_file_version() + b"".join(
+        encode_scalar_event("eval/loss", 1.0 / (i + 1), i, wall=100.0 + i) for i in range(40))
+    for cut in (1, 5, 12, 17, 64, len(blob)):
+        r = EventBytesReader()
+        rows = []
+        while r.received < len(blob):
+            rows += r.feed(r.received, blob[r.received:r.received + cut])
+        assert [(x.tag, x.step) for x in rows] == [("eval/loss", i) for i in range(40)], cut
+        assert rows[3].value == pytest.approx(0.25) and rows[3].wall_time == 103.0
+        assert r.received == len(blob) and r.pending == b"" and r.records == 41
+    r = EventBytesReader()
+    r.feed(0, blob[:10])
+    with pytest.raises(ValueError):
+        r.feed(0, blob[:10])                 # bytes already received are refused
+    r.restart()
+    assert r.received == 0 and len(r.feed(0, blob)) == 40
+
+
+def test_bytes_reader_stops_at_a_damaged_header_and_counts_a_bad_record():
+    from dpgui_qt.core.monitor.tbevents import EventBytesReader, encode_scalar_event
+    good = encode_scalar_event("a", 1.0, 1)
+    bad_data = bytearray(encode_scalar_event("a", 2.0, 2))
+    bad_data[-6] ^= 0xFF                     # the payload no longer matches its checksum
+    r = EventBytesReader()
+    rows = r.feed(0, good + bytes(bad_data) + good)
+    assert [x.step for x in rows] == [1, 1] and r.corrupt == 1
+    broken = bytearray(good)
+    broken[9] ^= 0xFF                        # the length's checksum
+    r = EventBytesReader()
+    assert r.feed(0, good + bytes(broken) + good) and r.broken
+    assert r.feed(r.received, good) == []

@@ -9,6 +9,8 @@ reads their standard output; they are as usable from a shell::
     dpgui remote download PATH... --host DEST --to DIR [--checkpoints]
     dpgui remote control STATE --host DEST save|save_quit|stop|kill
     dpgui remote gpus --host DEST                   the host's GPUs (nvidia-smi there)
+    dpgui remote tb OUTPUT_DIR --host DEST [--at NAME=OFFSET]...   a run folder's TensorBoard
+                                                    event bytes from where the caller stopped
     dpgui remote stop-nodes --nodes H:N,... --run-id ID   stop a multi-node run on every node
 
 With ``--json`` each prints one JSON object per line: ``{"event": "plan"|"progress"|"done"|
@@ -29,7 +31,7 @@ def add_parser(subparsers, name: str = "remote"):
                               "outputs, download, run control (for scripts and the GUI)",
                               description="One step of work on an SSH host (a profile name "
                               "or an SSH destination); with --json, one JSON object per line.")
-    sub = p.add_subparsers(dest="remote_cmd", metavar="{plan,upload,saves,download,control,gpus,stop-nodes}")
+    sub = p.add_subparsers(dest="remote_cmd", metavar="{plan,upload,saves,download,control,gpus,tb,stop-nodes}")
 
     def common(sp):
         sp.add_argument("--host", required=True, metavar="DEST",
@@ -56,6 +58,15 @@ def add_parser(subparsers, name: str = "remote"):
     sp.add_argument("action", choices=("save", "save_quit", "stop", "kill"))
     sp.add_argument("--grace", type=float, default=20.0, metavar="S")
     common(sub.add_parser("gpus", help="the host's GPUs, memory and load (nvidia-smi there)"))
+    sp = common(sub.add_parser("tb", help="a run folder's TensorBoard event bytes, read on from "
+                               "given offsets (base64 in the JSON lines)"))
+    sp.add_argument("output_dir", metavar="OUTPUT_DIR", help="the run's output_dir on the host "
+                    "(its newest run folder is read)")
+    sp.add_argument("--run-dir", default="", metavar="DIR", help="this run folder instead")
+    sp.add_argument("--at", action="append", default=[], metavar="NAME=OFFSET",
+                    help="an event file's bytes already read (repeatable)")
+    sp.add_argument("--limit", type=int, default=4 << 20, metavar="BYTES",
+                    help="bytes in all per call (default 4 MiB)")
     sn = sub.add_parser("stop-nodes", help="stop every process of a multi-node run on every node")
     sn.add_argument("--nodes", required=True, metavar="H:N,...")
     sn.add_argument("--node-ssh", action="append", default=[], metavar="HOST=DEST")
@@ -106,6 +117,8 @@ def run(args) -> int:
             out.event("gpus", "\n".join(host_gpu_line(g.__dict__) for g in gpus) or "no GPU",
                       gpus=[g.__dict__ for g in gpus])
             return EXIT_OK
+        if cmd == "tb":
+            return _tb(args, host, out)
         if cmd == "control":
             res = host.control(args.state, args.action, args.grace)
             out.event("done", f"{args.action}: done", result=res)
@@ -115,6 +128,29 @@ def run(args) -> int:
         return EXIT_FAILED
     out.event("error", f"dpgui remote: unknown step {cmd!r}")
     return EXIT_SETUP
+
+
+def _tb(args, host, out: _Out) -> int:
+    import base64
+    offsets = {}
+    for item in args.at:
+        name, sep, off = item.rpartition("=")
+        if not sep or not name or not off.isdigit():
+            out.event("error", f"dpgui remote tb: --at wants NAME=OFFSET, not {item!r}")
+            return EXIT_SETUP
+        offsets[name] = int(off)
+    ans = host.read_tb(args.output_dir, args.run_dir, offsets, args.limit)
+    total = 0
+    for f in ans.get("files") or ():
+        total += len(f["data"])
+        if out.as_json:
+            out.event("tb", run_dir=ans.get("run_dir"), file=f["name"], offset=f["offset"],
+                      size=f["size"], ino=f["ino"], data=base64.b64encode(f["data"]).decode("ascii"))
+        else:
+            out.event("tb", f"{f['name']}: {len(f['data'])} bytes from {f['offset']} of {f['size']}")
+    out.event("done", "" if out.as_json else f"{total} bytes read", run_dir=ans.get("run_dir"),
+              bytes=total)
+    return EXIT_OK
 
 
 def _cancel_on_signals() -> threading.Event:

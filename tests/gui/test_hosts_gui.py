@@ -209,6 +209,73 @@ def test_remote_run_is_followed_step_by_step_and_stopped(qtbot, profile, tmp_pat
     dlg.reject()
 
 
+def test_remote_run_fills_the_monitor_and_reads_event_files_incrementally(qtbot, profile, tmp_path):
+    """The Monitor's curves get the remote run's parsed steps (loss, lr) and its TensorBoard
+    scalars, read over the connection a piece at a time: each poll asks only for the bytes
+    after those already received."""
+    from dpgui_qt.gui.hosts.remote_run import RemoteRunDialog
+    from dpgui_qt.gui.monitor import MonitorFeed
+
+    _p, root = profile
+    cfg = _local_config(tmp_path, root)
+    feed = MonitorFeed(None)
+    dlg = RemoteRunDialog(None, str(cfg), "box", monitor=feed,
+                          launch_args=["--env", "FAKE_DS_STEPS=100000", "--env", "FAKE_DS_DELAY=0.05",
+                                       "--env", "FAKE_DS_TB_EVERY=2", "--state-dir",
+                                       str(tmp_path / "state")])
+    qtbot.addWidget(dlg)
+    dlg.tb_timer.setInterval(3_600_000)      # the test polls by hand (no timing in the verdict)
+    up = dlg.upload_dialog
+    qtbot.waitUntil(lambda: up.upload_btn.isEnabled(), timeout=WAIT)
+    up.upload_btn.click()
+    metrics = lambda: feed.model.metrics     # noqa: E731 - start_run replaces it
+    qtbot.waitUntil(lambda: len(metrics().loss) >= 4, timeout=WAIT)
+    loss = metrics().loss
+    assert list(loss.x[:4]) == [1.0, 2.0, 3.0, 4.0]              # the console's steps, in order
+    assert abs(loss.y[0] - 0.2 / 1.1) < 1e-3                      # the fake's loss at step 1
+    assert len(metrics().lr) >= 1
+    assert dlg.remote_output
+
+    def polled(min_rows):
+        with qtbot.waitSignal(dlg.tb_job.done, timeout=WAIT):
+            dlg.poll_tb()
+        return dlg.tb_rows >= min_rows
+
+    qtbot.waitUntil(lambda: dlg.tb_job.running or polled(2), timeout=WAIT)
+    qtbot.waitUntil(lambda: not dlg.tb_job.running, timeout=WAIT)
+    assert dlg.tb_run_dir.startswith(dlg.remote_output)
+    tb = metrics().tb.get("eval/loss")
+    assert tb is not None and len(tb) >= 2 and tb.x[0] == 2.0
+    assert abs(tb.y[0] - 0.3 / 1.2) < 1e-6
+    first_reads = list(dlg.tb_reads)
+    got = dlg.tb_bytes
+    rows_before = dlg.tb_rows
+    points_before = len(tb)
+    qtbot.waitUntil(lambda: dlg.tb_job.running or polled(rows_before + 1), timeout=WAIT)
+    qtbot.waitUntil(lambda: not dlg.tb_job.running, timeout=WAIT)
+
+    def contiguous() -> dict[str, int]:
+        """Every answer starts where the previous one ended: no byte is read twice."""
+        ends: dict[str, int] = {}
+        for name, offset, n in dlg.tb_reads:
+            assert offset == ends.get(name, 0), dlg.tb_reads
+            ends[name] = offset + n
+        return ends
+
+    ends = contiguous()
+    later = dlg.tb_reads[len(first_reads):]
+    assert later and all(off > 0 for name, off, n in later if n)   # only the new bytes
+    assert dlg.tb_bytes == sum(ends.values()) > got
+    assert len(metrics().tb["eval/loss"]) > points_before and dlg.tb_rows > rows_before
+    with qtbot.waitSignal(dlg.finishedRun, timeout=WAIT):
+        dlg.kill_btn.click()
+    qtbot.waitUntil(lambda: not dlg.tb_job.running, timeout=WAIT)    # the last poll
+    ends = contiguous()
+    on_host = sum(os.path.getsize(os.path.join(dlg.tb_run_dir, n)) for n in ends)
+    assert dlg.tb_bytes == sum(ends.values()) == on_host            # all of it, once
+    dlg.reject()
+
+
 def test_closing_the_dialog_leaves_the_run_going_and_reattach_follows_it(qtbot, profile, tmp_path):
     from dpgui_qt.gui.hosts.remote_run import RemoteRunDialog
 
@@ -273,6 +340,7 @@ def test_run_page_start_goes_to_the_ssh_host(qtbot, window, profile, tmp_path):
     dlg = page.where_panel.run_dialog
     qtbot.addWidget(dlg)
     assert not page.controller.active
+    assert dlg.monitor is window.feed("monitor")      # the run fills the Monitor tab
     qtbot.waitUntil(lambda: dlg.upload_dialog.upload_btn.isEnabled(), timeout=WAIT)
     assert "files to send" in dlg.upload_dialog.text.toPlainText()
     dlg.upload_dialog.reject()

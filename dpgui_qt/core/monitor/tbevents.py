@@ -60,7 +60,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["crc32c", "masked_crc32c", "ScalarRow", "EventFileReader", "EventDirReader",
+__all__ = ["crc32c", "masked_crc32c", "ScalarRow", "EventFileReader", "EventDirReader", "EventBytesReader",
            "parse_event", "encode_record", "encode_scalar_event", "encode_tensor_scalar_event",
            "EVENT_GLOB", "read_scalars"]
 
@@ -382,6 +382,77 @@ class EventDirReader:
     @property
     def problems(self) -> list[str]:
         return [f"{n}: {r.broken}" for n, r in self.files.items() if r.broken]
+
+
+class EventBytesReader:
+    """One event file whose bytes arrive in pieces from elsewhere (a host over SSH):
+    ``feed(offset, data)`` takes the bytes read at ``offset`` and returns the scalars of
+    the records they complete.  ``received`` is where the next read should start, so
+    nothing already read is asked for again; a record cut by a read waits in ``pending``
+    until the rest comes."""
+
+    MAX_PENDING = 64 << 20      # one record bigger than this (an image) is dropped
+
+    def __init__(self, verify_data: bool = True):
+        self.verify_data = verify_data
+        self.received = 0           # bytes of the file received so far
+        self.pending = b""          # the start of a record not yet complete
+        self.skip = 0               # bytes of an oversized record still to drop
+        self.records = 0
+        self.corrupt = 0
+        self.broken: str | None = None
+
+    def restart(self) -> None:
+        """The file was replaced or truncated: read it again from its start."""
+        self.received, self.pending, self.skip = 0, b"", 0
+        self.broken = None
+
+    def feed(self, offset: int, data: bytes) -> list[ScalarRow]:
+        if self.broken or not data:
+            return []
+        if offset != self.received:
+            raise ValueError(f"bytes at {offset}, expected {self.received}")
+        self.received += len(data)
+        if self.skip:
+            dropped = min(self.skip, len(data))
+            self.skip -= dropped
+            data = data[dropped:]
+        buf = self.pending + data
+        base = self.received - len(buf)       # file offset of buf[0]
+        out: list[ScalarRow] = []
+        i, n = 0, len(buf)
+        unpack_from = struct.unpack_from
+        while n - i >= 12:
+            (length,) = unpack_from("<Q", buf, i)
+            (hcrc,) = unpack_from("<I", buf, i + 8)
+            if masked_crc32c(buf[i:i + 8]) != hcrc:
+                self.broken = f"bad length checksum at byte {base + i}"
+                self.pending = b""
+                return out
+            end = i + 12 + length + 4
+            if end > n:
+                if length + 16 > self.MAX_PENDING:
+                    self.skip = end - n
+                    self.records += 1
+                    i = n
+                break
+            data_ = buf[i + 12:i + 12 + length]
+            i = end
+            if self.verify_data:
+                (dcrc,) = unpack_from("<I", buf, end - 4)
+                if masked_crc32c(data_) != dcrc:
+                    self.corrupt += 1
+                    continue
+            self.records += 1
+            try:
+                wall, step, values = parse_event(data_)
+            except (ValueError, IndexError, struct.error):
+                self.corrupt += 1
+                continue
+            for tag, v in values:
+                out.append(ScalarRow(tag, step, v, wall))
+        self.pending = buf[i:]
+        return out
 
 
 def read_scalars(folder_or_file: str | os.PathLike) -> list[ScalarRow]:

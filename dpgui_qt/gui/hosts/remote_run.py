@@ -9,10 +9,20 @@ Kill run ``dpgui remote control`` on the host (a second QProcess); for a multi-n
 and Kill also run ``dpgui remote stop-nodes`` so every node's ranks end.  Closing the dialog
 ends only the local follower: the run keeps going on the host, and ``Re-attach`` follows it
 again (``--attach latest``).
+
+Given the window's Monitor feed (``monitor``), the run fills the Monitor tab as a local run
+does: every console line goes through the core's log parser and its events (eval, epochs,
+errors ...) are fed to the Monitor's curves, and each ``[dpgui] step`` line (which ``dpgui
+launch`` prints in place of the trainer's step and learning-rate lines) becomes the step and
+lr events it stands for; the run folder's TensorBoard event files are read
+on the host every few seconds by ``dpgui remote tb`` (a third QProcess), which sends only the
+bytes after the offsets already received, and their scalars join the curves.
 """
 from __future__ import annotations
 
+import base64
 import re
+import time
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFont
@@ -25,6 +35,7 @@ from dpgui_qt.gui.hosts.jobs import CliJob
 from dpgui_qt.gui.hosts.transfer import ResultsHomeDialog, UploadDialog
 
 GPU_POLL_MS = 5000
+TB_POLL_MS = 3000
 EXIT_RE = re.compile(r"exit code (-?\d+)")
 STEP_RE = re.compile(r"^\[dpgui\] step (\d+) \| loss ([0-9.eE+\-naif]+)")
 STARTED_RE = re.compile(r"^dpgui: started run (\S+) on (.+?) \(pid")
@@ -32,12 +43,40 @@ ATTACH_RE = re.compile(r"dpgui launch (?:--host \S+ )?--attach (\S+)")
 RUN_ID_RE = re.compile(r"^dpgui: multi-node run id (\S+)")
 
 
+def progress_events(line: str) -> list:
+    """The events a ``[dpgui] step N | loss X | lr Y | R it/s`` line stands for: the
+    trainer's step (loss, iteration time) and, when shown, its learning rate."""
+    from dpgui_qt.core.run.parse import LrEvent, StepEvent
+    parts = [p.strip() for p in line[len("[dpgui] "):].split("|")]
+    try:
+        step = int(parts[0].split()[1])
+        loss = float(parts[1].split()[1])
+    except (IndexError, ValueError):
+        return []
+    lr = it = None
+    for p in parts[2:]:
+        try:
+            if p.startswith("lr "):
+                lr = float(p[3:])
+            elif p.endswith(" s/it"):
+                it = float(p[:-5])
+            elif p.endswith(" it/s"):
+                it = 1.0 / float(p[:-5])
+        except (ValueError, ZeroDivisionError):
+            continue
+    events: list = []
+    if lr is not None:
+        events.append(LrEvent(step=step, skipped=0, lrs=[lr], rank=0))
+    events.append(StepEvent(step=step, loss=loss, losses={}, iter_time=it, samples_per_sec=None))
+    return events
+
+
 class RemoteRunDialog(QDialog):
     finishedRun = Signal(str)          # "finished" | "stopped" | "failed"
 
     def __init__(self, parent, config: str, host: str, *, launch_args: list[str] | None = None,
                  nodes: list[tuple[str, int, str]] | None = None, env: dict[str, str] | None = None,
-                 local_output: str = "", upload_first: bool = True):
+                 local_output: str = "", upload_first: bool = True, monitor=None):
         super().__init__(parent)
         self.setObjectName("remote_run")
         self.setWindowTitle(f"Training on {host}")
@@ -54,6 +93,14 @@ class RemoteRunDialog(QDialog):
         self.step: int | None = None
         self.loss: float | None = None
         self.upload_dialog: UploadDialog | None = None
+        self.monitor = monitor             # the window's MonitorFeed, or None
+        self._parser = None                # the core's LogParser over the console lines
+        self.tb_run_dir = ""               # the host run folder whose event files are read
+        self.tb_readers: dict = {}         # event file name -> EventBytesReader
+        self.tb_inos: dict[str, int] = {}
+        self.tb_bytes = 0                  # event-file bytes received in all
+        self.tb_reads: list[tuple[str, int, int]] = []   # (file, offset, bytes) per answer
+        self.tb_rows = 0                   # scalars handed to the Monitor
         self.results_dialog: ResultsHomeDialog | None = None
 
         self.phase_label = QLabel("")
@@ -124,6 +171,13 @@ class RemoteRunDialog(QDialog):
         self.gpu_timer = QTimer(self)
         self.gpu_timer.setInterval(GPU_POLL_MS)
         self.gpu_timer.timeout.connect(self.poll_gpus)
+        self.tb_job = CliJob(self)
+        self.tb_job.jsonLine.connect(self._tb_answer)
+        self.tb_job.done.connect(self._tb_done)
+        self._tb_again = False             # the run ended while a poll was out: once more
+        self.tb_timer = QTimer(self)
+        self.tb_timer.setInterval(TB_POLL_MS)
+        self.tb_timer.timeout.connect(self.poll_tb)
         self._user_stopped = False
         self._set_phase("idle")
         if upload_first:
@@ -142,6 +196,10 @@ class RemoteRunDialog(QDialog):
             self.poll_gpus()
         elif not live:
             self.gpu_timer.stop()
+        if live and self.monitor is not None and not self.tb_timer.isActive():
+            self.tb_timer.start()
+        elif not live:
+            self.tb_timer.stop()
         for b in (self.save_btn, self.save_quit_btn, self.stop_btn, self.kill_btn):
             b.setEnabled(live and bool(self.pointer or self.run_id))
         self.attach_btn.setEnabled(not self.follower.running and phase not in ("upload",))
@@ -175,6 +233,7 @@ class RemoteRunDialog(QDialog):
         if self.follower.running:
             return
         self._set_phase("starting")
+        self._monitor_new_run()
         self._append(f"$ dpgui {' '.join(self.launch_argv())}")
         self.follower.start(*self.launch_argv(), env=self.env)
 
@@ -182,6 +241,7 @@ class RemoteRunDialog(QDialog):
         if self.follower.running:
             return
         self._set_phase("starting", "Re-attaching")
+        self._monitor_new_run()      # the follower catches up from the log's first byte
         args = ["launch", "--host", self.host, "--attach", self.pointer or "latest"]
         self._append(f"$ dpgui {' '.join(args)}")
         self.follower.start(*args, env=self.env)
@@ -199,6 +259,7 @@ class RemoteRunDialog(QDialog):
             if self.phase != "running":
                 self._set_phase("running")
         self._append(line)
+        self._monitor_line(line)
 
     def _err_line(self, line: str) -> None:
         m = STARTED_RE.match(line)
@@ -217,12 +278,17 @@ class RemoteRunDialog(QDialog):
         self._append(line)
 
     def _follower_done(self, code: int, err: str) -> None:
+        if self.monitor is not None and self._parser is not None:
+            tail = self._parser.finish()
+            if tail:
+                self.monitor.feed_events(tail)
         phase = {0: "finished", 3: "stopped"}.get(code, "failed")
         if code == -1:
             phase = "detached"
         self._set_phase(phase)
         if phase != "detached":
             self.explain(code)
+        self.poll_tb(final=True)      # the event files' last records
         self.finishedRun.emit(phase)
 
     def explain(self, cli_code: int) -> None:
@@ -244,6 +310,71 @@ class RemoteRunDialog(QDialog):
             html += f"<br><i>{escape(o.fix)}</i>"
         self.outcome_label.setText(html)
         self.outcome_label.show()
+
+    # -- the Monitor tab ------------------------------------------------------------
+    def _monitor_new_run(self) -> None:
+        if self.monitor is None:
+            return
+        from dpgui_qt.core.run.parse import LogParser
+        self._parser = LogParser()
+        self.tb_run_dir, self.tb_readers, self.tb_inos = "", {}, {}
+        self.monitor.start_run(started_at=time.time())
+
+    def _monitor_line(self, line: str) -> None:
+        if self.monitor is None or self._parser is None:
+            return
+        events = progress_events(line) if line.startswith("[dpgui] step ") else self._parser.feed(line)
+        if events:
+            self.monitor.feed_events(events)
+
+    def poll_tb(self, final: bool = False) -> None:
+        """Ask the host for the event-file bytes after those already received."""
+        if self.monitor is None or not self.remote_output:
+            return
+        if self.tb_job.running:
+            self._tb_again = self._tb_again or final
+            return
+        args = ["remote", "tb", self.remote_output, "--host", self.host, "--json"]
+        if self.tb_run_dir:
+            args += ["--run-dir", self.tb_run_dir]
+        for name, reader in sorted(self.tb_readers.items()):
+            args += ["--at", f"{name}={reader.received}"]
+        self.tb_job.start(*args, env=self.env)
+
+    def _tb_done(self, code: int, err: str) -> None:
+        if self._tb_again:
+            self._tb_again = False
+            self.poll_tb()
+
+    def _tb_answer(self, ev: dict) -> None:
+        if ev.get("event") != "tb" or self.monitor is None:
+            return
+        from dpgui_qt.core.monitor.tbevents import EventBytesReader
+        run_dir = ev.get("run_dir") or ""
+        if run_dir != self.tb_run_dir:
+            self.tb_run_dir, self.tb_readers, self.tb_inos = run_dir, {}, {}
+        name = ev.get("file") or ""
+        reader = self.tb_readers.get(name)
+        if reader is None:
+            reader = self.tb_readers[name] = EventBytesReader()
+        size, ino, offset = ev.get("size") or 0, ev.get("ino"), int(ev.get("offset") or 0)
+        if (name in self.tb_inos and ino != self.tb_inos[name]) or size < reader.received:
+            reader.restart()         # replaced or truncated on the host: read it again
+            self.tb_inos[name] = ino
+            return
+        self.tb_inos[name] = ino
+        if offset != reader.received:
+            return                   # an answer to an older question
+        try:
+            data = base64.b64decode(ev.get("data") or "")
+        except ValueError:
+            return
+        self.tb_bytes += len(data)
+        self.tb_reads.append((name, offset, len(data)))
+        rows = reader.feed(offset, data)
+        if rows:
+            self.tb_rows += len(rows)
+            self.monitor.model.feed_scalars([tuple(r) for r in rows])
 
     # -- GPUs ---------------------------------------------------------------------
     def poll_gpus(self) -> None:
@@ -307,6 +438,7 @@ class RemoteRunDialog(QDialog):
     def done(self, r: int) -> None:
         """Closing stops following here; the run goes on on the host."""
         self.gpu_timer.stop()
-        for job in (self.follower, self.controller, self.gpu_job):
+        self.tb_timer.stop()
+        for job in (self.follower, self.controller, self.gpu_job, self.tb_job):
             job.cancel()
         super().done(r)

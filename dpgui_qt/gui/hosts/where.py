@@ -136,8 +136,11 @@ class WherePanel(QGroupBox):
         from dpgui_qt.gui import messages
         from dpgui_qt.gui.hosts.remote_run import RemoteRunDialog
         key = self.current()
+        feed = getattr(self.window(), "feed", None)
+        monitor = feed("monitor") if callable(feed) else None   # the Monitor tab's curves
         if key.startswith("ssh:"):
-            dlg = RemoteRunDialog(self.window(), config, key[4:], local_output=local_output)
+            dlg = RemoteRunDialog(self.window(), config, key[4:], local_output=local_output,
+                                  monitor=monitor)
         elif key == MULTI:
             from dpgui_qt.gui.hosts.hostfile_editor import load_setup
             c = load_setup()
@@ -149,7 +152,7 @@ class WherePanel(QGroupBox):
             args = multinode_args(c)
             dlg = RemoteRunDialog(self.window(), config, c.master.destination, launch_args=args,
                                   nodes=[(n.name, n.slots, n.ssh) for n in c.active],
-                                  local_output=local_output)
+                                  local_output=local_output, monitor=monitor)
         else:
             return None
         self.run_dialog = dlg

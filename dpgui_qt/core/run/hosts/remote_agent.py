@@ -422,6 +422,42 @@ def op_probe(a):
     return facts
 
 
+def op_tbread(a):
+    """{output_dir, run_dir?, offsets: {name: offset}, limit} -> {run_dir, files: [{name,
+    size, ino, offset, data (base64 of the bytes from offset)}]}: a run folder's TensorBoard
+    event files read from where the caller stopped (the newest run folder of output_dir
+    unless run_dir is given); ``limit`` bytes in all per call."""
+    import base64
+    rd = a.get("run_dir") or ""
+    if not rd:
+        od = a.get("output_dir") or ""
+        try:
+            names = sorted((n for n in os.listdir(od) if sv.RUN_DIR_RE.match(n)
+                            and os.path.isdir(os.path.join(od, n))), reverse=True)
+        except OSError:
+            names = []
+        if not names:
+            return {"run_dir": None, "files": []}
+        rd = os.path.join(od, names[0])
+    offsets = a.get("offsets") or {}
+    budget = int(a.get("limit", 4 << 20))
+    try:
+        names = sorted(n for n in os.listdir(rd) if n.startswith("events.out.tfevents."))
+    except OSError:
+        names = []
+    files = []
+    for n in names:
+        p = os.path.join(rd, n)
+        off = int(offsets.get(n, 0))
+        head, data = _read(p, off, max(0, budget))
+        if head["size"] is None:
+            continue
+        budget -= len(data)
+        files.append({"name": n, "size": head["size"], "ino": head["ino"], "offset": off,
+                      "data": base64.b64encode(data).decode("ascii")})
+    return {"run_dir": rd, "files": files}
+
+
 OPS = {k[3:]: v for k, v in globals().items() if k.startswith("op_")}
 
 
