@@ -136,8 +136,11 @@ def test_many_records_quickly(tmp_path, n):
 
 
 def test_bytes_reader_parses_pieces_as_they_arrive_and_asks_only_for_new_bytes():
-    from dpgui_qt.core.monitor.tbevents import (EventBytesReader, encode_file_version,
-                                                encode_scalar_event)
+    from dpgui_qt.core.monitor.tbevents import (
+        EventBytesReader,
+        encode_file_version,
+        encode_scalar_event,
+    )
     blob = encode_file_version() + b"".join(
         encode_scalar_event("eval/loss", 1.0 / (i + 1), i, wall=100.0 + i) for i in range(40))
     for cut in (1, 5, 12, 17, 64, len(blob)):
