@@ -296,12 +296,16 @@ def test_closing_the_dialog_leaves_the_run_going_and_reattach_follows_it(qtbot, 
         dlg.reject()                                 # dpgui stops following here
     assert _pids_of_run(host_state)                  # the run goes on on the host
 
-    again = RemoteRunDialog(None, str(cfg), "box", upload_first=False)
+    from dpgui_qt.gui.monitor import MonitorFeed
+    feed = MonitorFeed(None)
+    again = RemoteRunDialog(None, str(cfg), "box", upload_first=False, monitor=feed)
     qtbot.addWidget(again)
     again.pointer = pointer
     again.reattach()
+    assert again.remote_output and again.remote_output == dlg.remote_output   # from the pointer
     last = dlg.step
     qtbot.waitUntil(lambda: (again.step or 0) > last, timeout=WAIT)
+    assert feed.model.metrics.loss.x[0] == 1.0      # the Monitor caught up from the first step
     with qtbot.waitSignals([again.finishedRun, again.controller.done], timeout=WAIT):
         again.kill_btn.click()
     assert again.phase == "stopped"

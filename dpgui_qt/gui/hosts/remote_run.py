@@ -241,6 +241,7 @@ class RemoteRunDialog(QDialog):
         if self.follower.running:
             return
         self._set_phase("starting", "Re-attaching")
+        self._learn_output()
         self._monitor_new_run()      # the follower catches up from the log's first byte
         args = ["launch", "--host", self.host, "--attach", self.pointer or "latest"]
         self._append(f"$ dpgui {' '.join(args)}")
@@ -269,6 +270,7 @@ class RemoteRunDialog(QDialog):
         m = ATTACH_RE.search(line)
         if m:
             self.pointer = m.group(1)
+            self._learn_output()
             self._set_phase(self.phase)
         m = RUN_ID_RE.match(line)
         if m:
@@ -310,6 +312,20 @@ class RemoteRunDialog(QDialog):
             html += f"<br><i>{escape(o.fix)}</i>"
         self.outcome_label.setText(html)
         self.outcome_label.show()
+
+    def _learn_output(self) -> None:
+        """The run's output_dir on the host, from the local pointer folder ``dpgui launch
+        --host`` wrote (for a re-attached run, whose upload plan this dialog never saw)."""
+        if self.remote_output or not self.pointer:
+            return
+        import json
+        from pathlib import Path
+        try:
+            data = json.loads((Path(self.pointer) / "remote.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        if isinstance(data, dict) and isinstance(data.get("output_dir"), str):
+            self.remote_output = data["output_dir"]
 
     # -- the Monitor tab ------------------------------------------------------------
     def _monitor_new_run(self) -> None:
