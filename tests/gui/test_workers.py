@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from dpgui_qt.gui.workers import ResultPump
 
@@ -190,7 +191,9 @@ def test_script_that_never_runs_the_event_loop_exits_cleanly(tmp_path):
         page.work.start(t, t.start, on_stop=t.stop)
         print("started", flush=True)
     """))
-    env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"}
+    # the script runs from its tmp folder: import this checkout's dpgui_qt, not an installed one
+    repo = str(Path(__file__).resolve().parents[2])
+    env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": repo}
     r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                        timeout=120, env=env)
     assert r.returncode == 0, r.stderr
