@@ -95,6 +95,12 @@ class MainWindow(QMainWindow):
         self.undo_group = QUndoGroup(self)  # Edit ▸ Undo follows the page's active document
         self.undo_group.addStack(self.session.undo_stack)
         self.undo_group.setActiveStack(self.session.undo_stack)
+        # an opened file enters the recent list after the window has painted, or on close
+        self._recent_pending: str | None = None
+        self._recent_timer = QTimer(self)
+        self._recent_timer.setSingleShot(True)
+        self._recent_timer.setInterval(300)
+        self._recent_timer.timeout.connect(self._write_pending_recent)
 
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
@@ -570,11 +576,29 @@ class MainWindow(QMainWindow):
             if isinstance(exc, ReadError) and "no such file" in exc.reason:
                 st.remove_recent_file(str(Path(path).resolve()))
             return False
-        # the settings file is written after the window has painted
-        QTimer.singleShot(300, self, lambda p=str(path): st.add_recent_file(p))
+        self._recent_pending = str(path)
+        self._recent_timer.start()
         self.show_page("config")
         self.statusBar().showMessage(f"Opened {path}", 5000)
         return True
+
+    def _write_pending_recent(self) -> None:
+        self._recent_timer.stop()
+        path, self._recent_pending = self._recent_pending, None
+        if path:
+            st.add_recent_file(path)
+
+    def _stop_work(self) -> None:
+        """A closed window leaves no work behind: the file it just opened enters the recent
+        list now (not lost by a quick quit), dataset scans stop and its timers (validation,
+        file watching, run polling) stop, so a window closed while others stay open no
+        longer reads or writes settings and files."""
+        self._write_pending_recent()
+        ds = self._slots["dataset"].page if "dataset" in self._slots else None
+        for ed in ds.editors if ds is not None else []:
+            ed.shutdown()
+        for timer in self.findChildren(QTimer):
+            timer.stop()
 
     def save(self) -> bool:
         """Save the config and every modified companion (dataset) file, each atomically."""
@@ -887,4 +911,5 @@ class MainWindow(QMainWindow):
         monitor = self._slots["monitor"].page if "monitor" in self._slots else None
         if monitor is not None and hasattr(monitor, "shutdown"):
             monitor.shutdown()  # the GPU sampler thread too
+        self._stop_work()
         event.accept()
