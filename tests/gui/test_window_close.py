@@ -36,3 +36,23 @@ def test_close_stops_the_dataset_scans(window, tmp_path, qtbot):
     for ed in page.editors:
         assert ed.scans.wait_idle(60)                     # cancelled scans end on their own
         assert not [t for t in ed.findChildren(QTimer) if t.isActive()]
+
+
+def test_teardown_deletes_and_names_a_window_left_alive(qapp):
+    """The check every GUI test ends with (gui_env): what the test still holds is named."""
+    import threading
+
+    from PySide6.QtWidgets import QWidget
+    from shiboken6 import isValid
+
+    from tests.gui.conftest import _release, _window_keys
+
+    before, threads = _window_keys(), set(threading.enumerate())
+    kept = QWidget()                                      # not handed to qtbot
+    kept.show()
+    closed = QWidget()
+    closed.show()
+    closed.close()
+    closed.deleteLater()                                  # what pytest-qt does
+    assert _release(before, threads) == ["window QWidget (visible) is still alive"]
+    assert not isValid(kept) and not isValid(closed)      # both gone now
