@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from dpgui_qt.core.run import hosts
 from dpgui_qt.core.run import preflight as envmod
-from dpgui_qt.core.run import wsl
+from dpgui_qt.core.run.hosts import HostSpec
 from dpgui_qt.core.run.spec import RunSpec, SpecError
 
 README = re.compile(r"(^| )deepspeed --num_gpus=1 train\.py --deepspeed --config \S+")
@@ -71,10 +72,10 @@ def test_master_port_goes_to_launcher_and_train_py(co):
 
 
 def test_every_train_flag(co, tmp_path):
-    s = RunSpec(co / "x.toml", co, resume_from_checkpoint="20250101_10-00-00", reset_dataloader=True,
-                reset_optimizer=True, reset_optimizer_params=True, regenerate_cache=True,
-                cache_only=True, trust_cache=True, i_know_what_i_am_doing=True,
-                dump_dataset=tmp_path / "dump")
+    s = RunSpec(co / "x.toml", co, resume_from_checkpoint="20250101_10-00-00", switches=dict(
+                reset_dataloader=True, reset_optimizer=True, reset_optimizer_params=True,
+                regenerate_cache=True, cache_only=True, trust_cache=True,
+                i_know_what_i_am_doing=True, dump_dataset=tmp_path / "dump"))
     tail = s.argv[s.argv.index("train.py"):]
     assert tail == ["train.py", "--deepspeed", "--config", "x.toml",
                     "--resume_from_checkpoint", "20250101_10-00-00", "--reset_dataloader",
@@ -82,6 +83,22 @@ def test_every_train_flag(co, tmp_path):
                     "--cache_only", "--trust_cache", "--i_know_what_i_am_doing",
                     "--dump_dataset", str(tmp_path / "dump")]
     assert not any(a.startswith("--deepspeed_config") for a in s.argv)
+    assert s.exits_early_ok and s.switch("trust_cache") is True
+
+
+@pytest.mark.parametrize("switches,message", [({"no_such_switch": True}, "unknown train.py switch"),
+                                              ({"cache_only": "yes"}, "on or off"),
+                                              ({"dump_dataset": 3}, "takes a folder")])
+def test_bad_switch_values_are_spec_errors(co, switches, message):
+    with pytest.raises(SpecError, match=message):
+        RunSpec(co / "x.toml", co, switches=switches).command()
+
+
+def test_unset_switches_pass_nothing(co):
+    s = RunSpec(co / "x.toml", co, switches={"cache_only": False, "dump_dataset": ""})
+    assert s.argv[s.argv.index("train.py"):] == ["train.py", "--deepspeed", "--config", "x.toml"]
+    assert not s.exits_early_ok and s.switch("dump_dataset") == ""
+    assert RunSpec(co / "x.toml", co).switch("regenerate_cache") is False
 
 
 @pytest.mark.parametrize("value,name", [("20250101_10-00-00", "20250101_10-00-00"),
@@ -126,49 +143,48 @@ def test_no_checkout(co):
 
 
 # ---------------------------------------------------------------- WSL
-@pytest.mark.parametrize("win,linux", [
-    (r"C:\data\x", "/mnt/c/data/x"), ("D:/Train/cfg.toml", "/mnt/d/Train/cfg.toml"), ("c:\\", "/mnt/c"),
-    (r"\\wsl$\Ubuntu\home\u", "/home/u"), (r"\\wsl.localhost\Ubuntu-22.04\home\u\dp", "/home/u/dp"),
-    ("//wsl.localhost/Ubuntu/opt", "/opt"), (r"\\wsl$\Ubuntu", "/"), ("/home/u/x", "/home/u/x"),
-    (r"examples\x.toml", "examples/x.toml"),
-])
-def test_to_linux_path(win, linux):
-    assert wsl.to_linux_path(win) == linux
+# (the path functions and the host's command forms: tests/test_hosts.py)
+WSL = HostSpec("wsl")
 
 
-def test_distro_and_reverse():
-    assert wsl.distro_from_path(r"\\wsl$\Ubuntu\home") == "Ubuntu"
-    assert wsl.distro_from_path(r"C:\x") is None
-    assert wsl.to_windows_path("/mnt/c/data/x", "Ubuntu") == r"C:\data\x"
-    assert wsl.to_windows_path("/home/u", "Ubuntu") == r"\\wsl.localhost\Ubuntu\home\u"
-
-
-def test_windows_spec_becomes_wsl_command():
+def test_wsl_spec_becomes_wsl_command():
     s = RunSpec(r"C:\data\cfg.toml", r"\\wsl$\Ubuntu\home\u\diffusion-pipe",
                 deepspeed=r"\\wsl.localhost\Ubuntu\home\u\venv", gpus=[0, 1], master_port=29700,
-                dump_dataset=r"D:\dump", platform="win32")
-    assert s.argv == ["wsl.exe", "-d", "Ubuntu", "--cd", "/home/u/diffusion-pipe", "--", "env",
-                      "NCCL_P2P_DISABLE=1", "NCCL_IB_DISABLE=1", "PYTHONUNBUFFERED=1",
-                      "/home/u/venv/bin/deepspeed", "--include", "localhost:0,1", "--master_port=29700",
-                      "train.py", "--deepspeed", "--config", "/mnt/c/data/cfg.toml",
-                      "--dump_dataset", "/mnt/d/dump", "--master_port", "29700"]
+                switches={"dump_dataset": r"D:\dump"}, host=WSL)
     cmd = s.command()
-    assert cmd.cwd is None and cmd.windows and cmd.trainer_cwd == "/home/u/diffusion-pipe"
-    assert cmd.process_env({"PATH": "x"}) == {"PATH": "x"}       # variables travel in argv
+    # what the supervisor runs inside the distribution
+    assert cmd.argv == ["/home/u/venv/bin/deepspeed", "--include", "localhost:0,1",
+                        "--master_port=29700", "train.py", "--deepspeed", "--config",
+                        "/mnt/c/data/cfg.toml", "--dump_dataset", "/mnt/d/dump",
+                        "--master_port", "29700"]
+    assert cmd.cwd == cmd.trainer_cwd == "/home/u/diffusion-pipe"
+    assert cmd.host.describe() == "WSL (Ubuntu)"       # the distribution named by the checkout
+    # the same command as run from Windows
+    assert cmd.host.wrap(cmd.argv, cmd.env, cmd.cwd) == [
+        "wsl.exe", "-d", "Ubuntu", "--cd", "/home/u/diffusion-pipe", "--", "env",
+        "NCCL_P2P_DISABLE=1", "NCCL_IB_DISABLE=1", "PYTHONUNBUFFERED=1", *cmd.argv]
+    assert cmd.process_env({"PATH": "x"})["NCCL_P2P_DISABLE"] == "1"
     assert cmd.preview().startswith("wsl.exe -d Ubuntu --cd /home/u/diffusion-pipe -- env ")
 
 
-def test_windows_spec_quotes_for_the_wsl_shell():
-    s = RunSpec(r"C:\my data\cfg.toml", r"C:\dp", wsl_distro="Debian", platform="windows",
+def test_wsl_spec_quotes_for_the_wsl_shell():
+    s = RunSpec(r"C:\my data\cfg.toml", r"C:\dp", host=HostSpec.of("wsl", distro="Debian"),
                 extra_env={"A": "x y"})
-    argv = s.argv
+    cmd = s.command()
+    argv = cmd.host.wrap(cmd.argv, cmd.env, cmd.cwd)
     assert argv[:6] == ["wsl.exe", "-d", "Debian", "--cd", "/mnt/c/dp", "--"]
     assert "'A=x y'" in argv and argv[-1] == "'/mnt/c/my data/cfg.toml'"
+    assert cmd.argv[-1] == "/mnt/c/my data/cfg.toml"         # unquoted for the supervisor
 
 
-def test_windows_config_inside_checkout_is_relative():
-    s = RunSpec(r"\\wsl$\Ubuntu\home\u\dp\examples\x.toml", r"\\wsl$\Ubuntu\home\u\dp", platform="win32")
-    assert s.argv[-1] == "examples/x.toml" and s.argv[-6] == "deepspeed"
+def test_wsl_config_inside_checkout_is_relative():
+    s = RunSpec(r"\\wsl$\Ubuntu\home\u\dp\examples\x.toml", r"\\wsl$\Ubuntu\home\u\dp", host=WSL)
+    assert s.argv[-1] == "examples/x.toml" and s.argv[0] == "deepspeed"
+
+
+def test_default_host_follows_the_platform():
+    assert hosts.default_spec("win32", distro="U") == HostSpec.of("wsl", distro="U")
+    assert hosts.default_spec("linux", distro="U") == HostSpec("local")
 
 
 # ---------------------------------------------------------------- detection
@@ -265,7 +281,7 @@ def test_preflight_output_dir_and_config(pf, tmp_path):
 
 def test_preflight_is_composable(pf):
     co, ds, cfg, values = pf
-    extra = lambda ctx: [envmod.Finding("error", "validation", "lr must be > 0", "fix lr")]
+    extra = lambda ctx: [envmod.PreflightIssue("error", "validation", "lr must be > 0", "fix lr")]
     f = envmod.preflight(RunSpec(cfg, co, deepspeed=ds), values, extra_checks=[extra], min_free_gb=0)
     assert [x.code for x in f] == ["validation"]
     f = envmod.preflight(RunSpec(cfg, co, deepspeed=ds, gpus=3), dict(values, pipeline_stages=2),
@@ -276,7 +292,7 @@ def test_preflight_is_composable(pf):
 def test_preflight_windows_checks_through_unc(tmp_path, monkeypatch):
     # On Windows the config's Linux paths are checked through \\wsl.localhost\...; here
     # we only check that the mapping is applied and nothing crashes on Linux.
-    spec = RunSpec(r"C:\cfg.toml", r"\\wsl$\Ubuntu\home\u\dp", platform="win32")
+    spec = RunSpec(r"C:\cfg.toml", r"\\wsl$\Ubuntu\home\u\dp", host=WSL)
     ctx = envmod.PreflightContext(spec, {"output_dir": "/home/u/out", "dataset": "examples/d.toml"})
     assert str(ctx.host_path("examples/d.toml")) == r"\\wsl.localhost\Ubuntu\home\u\dp\examples\d.toml"
     assert str(ctx.output_dir()) == r"\\wsl.localhost\Ubuntu\home\u\out"

@@ -1,11 +1,12 @@
 """Which environment the doctor examines and the commands that probe it.
 
-A :class:`Target` is a host (``local`` or ``wsl``), the Python of the training
-environment, the diffusion-pipe checkout and the folders outputs go to.
+A :class:`Target` is a host (a :class:`~dpgui_qt.core.run.hosts.HostSpec` of any kind the
+hosts registry knows), the Python of the training environment, the diffusion-pipe checkout
+and the folders outputs go to.
 :func:`probe_steps` turns it into :class:`Step` s -- argv, stdin and a timeout --
 that the CLI runs with :mod:`subprocess` and the GUI with ``QProcess``; the
 results go to :func:`dpgui_qt.core.doctor.checks.analyse`.  Nothing here runs a
-process, so the command forms (including WSL's) are unit-testable anywhere.
+process; the host gives the command forms, so they are unit-testable anywhere.
 """
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ import configparser
 import json
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dpgui_qt.core.doctor.probe import PROBE_SOURCE
-from dpgui_qt.core.run import wsl
+from dpgui_qt.core.run import hosts
+from dpgui_qt.core.run.hosts import Host, HostError, HostSpec
 
-HOSTS = ("local", "wsl")
 PROBE_TIMEOUT_S = 120.0
 
 
@@ -29,7 +31,7 @@ class TargetError(ValueError):
 
 @dataclass
 class Step:
-    key: str                  # "env" (the probe) or "wsl_list"
+    key: str                  # "env" (the probe) or a key of the host's diagnostic_commands
     argv: list[str]
     stdin: bytes = b""
     timeout_s: float = PROBE_TIMEOUT_S
@@ -38,31 +40,59 @@ class Step:
 
 @dataclass
 class Target:
-    host: str = "local"                 # "local" | "wsl"
+    host: HostSpec = field(default_factory=HostSpec)   # where the trainer runs (a kind name is accepted)
     python: str = ""                    # interpreter of the training environment
-    checkout: str = ""                  # as the target sees it (Linux path under WSL)
+    checkout: str = ""                  # as the host sees it (a Linux path on a Linux host)
     checkout_host: str = ""             # the same folder as this machine sees it (drift check)
     outputs: list[str] = field(default_factory=list)
     places: list[tuple[str, str]] = field(default_factory=list)   # (label, path): dataset caches
-    distro: str = ""                    # WSL distribution ("" = default)
     platform: str | None = None         # sys.platform-style; None = this machine's
     python_source: str = ""             # where the python choice came from (for messages)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.host, HostSpec):
+            self.host = HostSpec(check_host(self.host))
+
+    def host_of(self) -> Host:
+        """The host this target names."""
+        return hosts.make(self.host)
+
     def describe(self) -> str:
-        where = "WSL" + (f" ({self.distro})" if self.distro else "") if self.host == "wsl" else "this machine"
-        return f"{self.python or 'python3'} on {where}"
+        return f"{self.python or 'python3'} on {self.host_of().describe()}"
+
+
+def host_choices() -> list[str]:
+    """The host kinds the doctor can examine: every kind the hosts registry knows."""
+    return hosts.kinds()
 
 
 def check_host(name: str | None) -> str:
+    """A host kind as typed (``--host``) -> the registered kind; TargetError lists them."""
     h = (name or "local").strip().lower()
     if h in ("", "localhost"):
         h = "local"
-    if h not in HOSTS:
-        raise TargetError(
-            f"unknown host {name!r}: dpgui can examine 'local' (this machine) or 'wsl' (the "
-            f"WSL2 distribution on this Windows machine; pick one with --distro). Remote hosts "
-            f"are not supported yet: run 'dpgui doctor' on that machine instead.")
+    known = host_choices()
+    if h not in known:
+        def what(kind: str) -> str:
+            try:
+                return f"'{kind}' ({hosts.make(HostSpec(kind)).describe()})"
+            except (HostError, ValueError, TypeError, KeyError):    # needs fields to be built
+                return f"'{kind}'"
+        raise TargetError(f"unknown host {name!r}: dpgui can examine "
+                          + ", ".join(what(k) for k in known)
+                          + ". Or run 'dpgui doctor' on the machine that trains.")
     return h
+
+
+def parse_host_fields(items: list[str] | None) -> dict[str, str]:
+    """``["distro=Ubuntu", ...]`` (``--host-field``) -> {"distro": "Ubuntu"}."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise TargetError(f"--host-field {item!r}: write NAME=VALUE, e.g. distro=Ubuntu")
+        out[key.strip()] = value.strip()
+    return out
 
 
 def python_of_env(value: str, platform: str | None = None) -> tuple[str, str]:
@@ -95,19 +125,13 @@ def python_of_env(value: str, platform: str | None = None) -> tuple[str, str]:
     return str(p), "the setting (it does not exist here)"
 
 
-def wsl_python(value: str) -> tuple[str, str]:
-    """The interpreter inside WSL for the environment setting (a Linux path that this
-    Windows machine cannot inspect): an interpreter as is, a deepspeed launcher's
+def host_python(host: Host, value: str) -> tuple[str, str]:
+    """The interpreter on a host for the environment setting (a path there that this
+    machine may not inspect): an interpreter as is, a deepspeed launcher's
     neighbour, else the environment folder's bin/python."""
     if not value:
-        return "python3", "python3 on the WSL PATH"
-    v = wsl.to_linux_path(value).rstrip("/")
-    base = v.rsplit("/", 1)[-1]
-    if base.startswith("python"):
-        return v, "the Python environment setting"
-    if base == "deepspeed":
-        return v[: -len("deepspeed")] + "python", "beside the deepspeed launcher in the setting"
-    return v + "/bin/python", "the environment folder in the setting"
+        return "python3", f"python3 on the PATH of {host.describe()}"
+    return host.executable(value, "python"), "the Python environment setting"
 
 
 def probe_args(target: Target) -> str:
@@ -119,20 +143,19 @@ def probe_args(target: Target) -> str:
 
 def probe_steps(target: Target) -> list[Step]:
     """The commands that examine ``target`` (the probe first)."""
-    host = check_host(target.host)
+    host = target.host_of()
     python = target.python or "python3"
     argv = [python, "-", probe_args(target)]
-    if host == "wsl":
-        if not wsl.is_windows(target.platform):
-            raise TargetError("--host wsl examines a WSL2 distribution from Windows; on Linux "
-                              "use --host local.")
-        cwd = target.checkout or "~"
-        steps = [Step("env", wsl.wrap_argv(argv, {}, cwd, target.distro or None),
-                      PROBE_SOURCE.encode(), label=f"probe in WSL with {python}"),
-                 Step("wsl_list", ["wsl.exe", "--list", "--verbose"], b"", 30.0,
-                      label="WSL distributions")]
-        return steps
-    return [Step("env", argv, PROBE_SOURCE.encode(), label=f"probe with {python}")]
+    if host.is_this_machine:
+        return [Step("env", argv, PROBE_SOURCE.encode(), label=f"probe with {python}")]
+    why = host.unavailable_reason(target.platform)
+    if why:
+        raise TargetError(f"--host {target.host.kind}: {why}")
+    steps = [Step("env", host.wrap(argv, {}, target.checkout or "~"), PROBE_SOURCE.encode(),
+                  label=f"probe in {host.describe()} with {python}")]
+    steps += [Step(key, cmd, b"", 30.0, label=label)
+              for key, cmd, label in host.diagnostic_commands()]
+    return steps
 
 
 # --------------------------------------------------------------------------- settings
@@ -193,17 +216,31 @@ def saved_environment(path: str | os.PathLike | None = None) -> dict[str, str]:
     return {k: _ini_value(v) for k, v in cp.items("run") if k in ("checkout", "deepspeed", "wsl_distro")}
 
 
+def saved_host_fields(saved: Mapping[str, str]) -> dict[str, str]:
+    """The host fields the saved environment settings hold (the distribution chosen in
+    Run ▸ Environment is the ``distro`` field of the hosts that have one)."""
+    return {"distro": saved["wsl_distro"]} if saved.get("wsl_distro") else {}
+
+
 def default_target(*, checkout: str | None = None, python: str | None = None,
-                   host: str | None = None, distro: str | None = None,
+                   host: str | HostSpec | None = None,
+                   host_fields: Mapping[str, str] | None = None,
                    outputs: list[str] | None = None, platform: str | None = None,
                    saved: dict[str, str] | None = None, environ=None) -> Target:
     """A target from explicit options, falling back to dpgui's saved settings,
-    then $DPGUI_DIFFUSION_PIPE / $DPGUI_DEEPSPEED, then ref/diffusion-pipe and python3."""
+    then $DPGUI_DIFFUSION_PIPE / $DPGUI_DEEPSPEED, then ref/diffusion-pipe and python3.
+
+    ``host`` is a kind (``--host``; its fields are ``host_fields``, else the saved
+    settings') or a complete :class:`HostSpec`."""
     from dpgui_qt.core.run import preflight as envmod
 
     environ = os.environ if environ is None else environ
     saved = saved_environment() if saved is None else saved
-    h = check_host(host)
+    if isinstance(host, HostSpec):
+        spec = HostSpec(check_host(host.kind), host.fields)
+    else:
+        fields = saved_host_fields(saved) if host_fields is None else dict(host_fields)
+        spec = HostSpec.of(check_host(host), **fields)
     co = checkout or saved.get("checkout") or environ.get(envmod.ENV_CHECKOUT) or ""
     if not co:
         default = envmod.REPO_ROOT / "ref" / "diffusion-pipe"
@@ -213,16 +250,16 @@ def default_target(*, checkout: str | None = None, python: str | None = None,
     else:
         env_value = saved.get("deepspeed") or environ.get(envmod.ENV_DEEPSPEED) or ""
         py, why = python_of_env(env_value, platform)
-    t = Target(host=h, python=py, outputs=list(outputs or []),
-               distro=distro if distro is not None else saved.get("wsl_distro", ""),
+    t = Target(host=spec, python=py, outputs=list(outputs or []),
                platform=platform, python_source=why)
-    if h == "wsl":
-        t.checkout = wsl.to_linux_path(co) if co else ""
-        t.checkout_host = wsl.to_windows_path(t.checkout, t.distro or None) if co else ""
-        env_value = saved.get("deepspeed") or environ.get(envmod.ENV_DEEPSPEED) or ""
-        if not python:
-            t.python, t.python_source = wsl_python(env_value)
-    else:
+    where = t.host_of()
+    if where.is_this_machine:
         t.checkout = str(Path(co).expanduser()) if co else ""
         t.checkout_host = t.checkout
+    else:
+        t.checkout = where.to_host_path(co) if co else ""
+        t.checkout_host = (where.to_local_path(t.checkout) or "") if co else ""
+        env_value = saved.get("deepspeed") or environ.get(envmod.ENV_DEEPSPEED) or ""
+        if not python:
+            t.python, t.python_source = host_python(where, env_value)
     return t
