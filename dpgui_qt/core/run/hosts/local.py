@@ -52,7 +52,7 @@ def env_executable(env_dir: str | os.PathLike[str], name: str,
 
 
 def spawn_local_supervisor(state_dir: Path, *, python: str | None = None,
-                           wait_s: float = 10.0) -> None:
+                           wait_s: float = sup.START_WAIT_S) -> None:
     """Start the supervisor for ``state_dir`` on this machine, detached (its own
     session; it forks once, so nobody has to reap it).  Raises OSError or
     subprocess.TimeoutExpired."""
@@ -146,7 +146,8 @@ class LocalHost(HostBase):
                          config: str | None = None, output_dir: str | None = None,
                          resume_from: str | None = None,
                          log_path: str | os.PathLike[str] | None = None,
-                         wait_s: float = 10.0, python: str | None = None) -> dict[str, Any]:
+                         wait_s: float = sup.START_WAIT_S,
+                         python: str | None = None) -> dict[str, Any]:
         return sup.start_run(list(argv), state_root, env=dict(env or {}), cwd=cwd, config=config,
                              output_dir=output_dir, resume_from=resume_from, log_path=log_path,
                              wait_s=wait_s, python=python, host=None)
