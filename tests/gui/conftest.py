@@ -93,9 +93,11 @@ def _release(before: set[int], threads: set) -> list[str]:
         w.close()
         w.deleteLater()
     _delete_pending()
-    scans = sys.modules.get("dpgui_qt.gui.dataset.scan_worker")
-    if scans is not None:
-        scans.shutdown_all(60_000)  # the scans of deleted pages were cancelled: let them end
+    workers = sys.modules.get("dpgui_qt.gui.workers")
+    if workers is not None:  # those of deleted owners were asked to stop: let them end
+        workers.shutdown_all(60_000)
+        if workers.live_count():
+            problems.append(f"{workers.live_count()} worker thread(s) still running")
     for t in threading.enumerate():
         if t in threads or isinstance(t, threading._DummyThread):  # Dummy: a Qt thread
             continue

@@ -197,7 +197,33 @@ class DatasetEditor(QWidget):
         self.buckets_by_row: dict = {}  # row -> DirectoryBuckets of the last bucket pass
         self.scans = ScanManager(session, self.base_dirs, self.model_type, self)
 
-        # ---------------------------------------------------------------- header
+        head = self._build_header()
+        dirs_box = self._build_directories()
+        settings_box = self._build_settings()
+        left = QSplitter(Qt.Orientation.Vertical, self)
+        left.addWidget(dirs_box)
+        left.addWidget(settings_box)
+        left.setStretchFactor(0, 2)
+        left.setStretchFactor(1, 3)
+        left.setSizes([300, 420])
+        self.left_splitter = left
+        self._build_tabs()
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setSizes([560, 800])
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 4, 6, 0)
+        lay.setSpacing(4)
+        lay.addWidget(head)
+        lay.addWidget(self.splitter, 1)
+        self._wire()
+
+    # ---------------------------------------------------------------- parts
+    def _build_header(self) -> QFrame:
+        """The file name, the scan status and progress, Cancel and Rescan."""
         self.file_label = QLabel(self)
         self.file_label.setTextFormat(Qt.TextFormat.RichText)
         self.file_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -228,8 +254,11 @@ class DatasetEditor(QWidget):
         hl.addWidget(self.progress)
         hl.addWidget(self.cancel_btn)
         hl.addWidget(self.rescan_btn)
+        return head
 
-        # ------------------------------------------------------------ directories
+    def _build_directories(self) -> QWidget:
+        """The [[directory]] table with its tool buttons and shortcuts."""
+        session = self.session
         self.dir_model = DirectoryTableModel(session, self.scans, self)
         self.dir_model.bucket_problems = self._video_problems
         self.table = DirectoryTable(self)
@@ -271,8 +300,11 @@ class DatasetEditor(QWidget):
         dh.addWidget(tools)
         dl.addLayout(dh)
         dl.addWidget(self.table, 1)
+        return dirs_box
 
-        # ----------------------------------------------------------- top settings
+    def _build_settings(self) -> QWidget:
+        """The dataset-wide settings every folder inherits."""
+        session = self.session
         self.settings_model = PropertyTreeModel(session, self)
         self.settings_proxy = DatasetSettingsProxy(self)
         self.settings_proxy.setSourceModel(self.settings_model)
@@ -287,16 +319,11 @@ class DatasetEditor(QWidget):
         settings_box = _boxed("Dataset settings <span style='color:gray; font-weight:normal'>"
                               "(every folder inherits these)</span>", self.settings_view,
                               self.settings_adv, self)
+        return settings_box
 
-        left = QSplitter(Qt.Orientation.Vertical, self)
-        left.addWidget(dirs_box)
-        left.addWidget(settings_box)
-        left.setStretchFactor(0, 2)
-        left.setStretchFactor(1, 3)
-        left.setSizes([300, 420])
-        self.left_splitter = left
-
-        # -------------------------------------------------------------- right side
+    def _build_tabs(self) -> None:
+        """Media, Folder settings, Problems, Buckets, Estimate."""
+        session = self.session
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
         self.media = MediaBrowser(self)
@@ -304,6 +331,22 @@ class DatasetEditor(QWidget):
         self.media.model.undo_stack = session.undo_stack    # Edit ▸ Undo takes caption edits back
         self.media.model.captionWritten.connect(lambda p: self.scans._folder_changed(
             os.path.dirname(p)))
+        folder_page = self._build_folder_page()
+        self.problems = ProblemsList(self)
+        self.problems.fileActivated.connect(self.show_file)
+        self.buckets = BucketPanel(self)
+        self.buckets.scope.currentIndexChanged.connect(lambda _i: self._schedule_derived())
+        self.estimate = EstimatePanel(self)
+        self.estimate.gpusChanged.connect(lambda _n: self._schedule_derived())
+        self.tabs.addTab(self.media, "Media")
+        self.tabs.addTab(folder_page, "Folder settings")
+        self.tabs.addTab(self.problems, "Problems")
+        self.tabs.addTab(self.buckets, "Buckets")
+        self.tabs.addTab(self.estimate, "Estimate")
+
+    def _build_folder_page(self) -> QWidget:
+        """The selected folder's own settings, inherited values in blue italics."""
+        session = self.session
         self.folder_model = DirectoryPropertyModel(session, self)
         self.folder_proxy = PropertyFilterProxy(self)
         self.folder_proxy.setSourceModel(self.folder_model)
@@ -328,31 +371,10 @@ class DatasetEditor(QWidget):
         fh.addWidget(self.folder_adv)
         fl.addLayout(fh)
         fl.addWidget(self.folder_view, 1)
-        self.problems = ProblemsList(self)
-        self.problems.fileActivated.connect(self.show_file)
-        self.buckets = BucketPanel(self)
-        self.buckets.scope.currentIndexChanged.connect(lambda _i: self._schedule_derived())
-        self.estimate = EstimatePanel(self)
-        self.estimate.gpusChanged.connect(lambda _n: self._schedule_derived())
-        self.tabs.addTab(self.media, "Media")
-        self.tabs.addTab(folder_page, "Folder settings")
-        self.tabs.addTab(self.problems, "Problems")
-        self.tabs.addTab(self.buckets, "Buckets")
-        self.tabs.addTab(self.estimate, "Estimate")
+        return folder_page
 
-        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        self.splitter.addWidget(left)
-        self.splitter.addWidget(self.tabs)
-        self.splitter.setStretchFactor(0, 2)
-        self.splitter.setStretchFactor(1, 3)
-        self.splitter.setSizes([560, 800])
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(6, 4, 6, 0)
-        lay.setSpacing(4)
-        lay.addWidget(head)
-        lay.addWidget(self.splitter, 1)
-
-        # -------------------------------------------------------------- wiring
+    def _wire(self) -> None:
+        """Scan reports, document changes, and the work for the first show."""
         self._derived_timer = QTimer(self)
         self._derived_timer.setSingleShot(True)
         self._derived_timer.setInterval(80)
@@ -362,11 +384,11 @@ class DatasetEditor(QWidget):
         self.scans.finished.connect(self._scan_finished)
         self.scans.failed.connect(lambda m: self.statusMessage.emit(f"Scan failed: {m}"))
         self.scans.resultsChanged.connect(self._results_changed)
-        bind(session.changed, self, lambda _c: self._doc_changed())
-        session.documentReplaced.connect(self._doc_changed)
-        bind(session.pathChanged, self, lambda _p: self.update_header())
-        bind(session.modifiedChanged, self, lambda _m: self.update_header())
-        bind(session.findingsChanged, self, lambda _f: self._refresh_problems())
+        bind(self.session.changed, self, lambda _c: self._doc_changed())
+        self.session.documentReplaced.connect(self._doc_changed)
+        bind(self.session.pathChanged, self, lambda _p: self.update_header())
+        bind(self.session.modifiedChanged, self, lambda _m: self.update_header())
+        bind(self.session.findingsChanged, self, lambda _f: self._refresh_problems())
         self.update_header()
         self._update_buttons()
         QTimer.singleShot(0, self, self._first_show)

@@ -240,6 +240,11 @@ class DatasetPage(QWidget):
         if i >= 0:
             self.tabs.setTabText(i, self._title(ed))
 
+    def shutdown(self) -> None:
+        """Its window closed: every editor's scans and thumbnail loads stop."""
+        for ed in self.editors:
+            ed.shutdown()
+
     def _clear(self, keep: list) -> None:
         for ed in list(self.editors):
             if ed in keep:
@@ -265,9 +270,7 @@ class DatasetPage(QWidget):
 
     def _activate_undo(self) -> None:
         w = self.window_
-        group = getattr(w, "undo_group", None)
-        if group is None:
-            return
+        group = w.undo_group
         ed = self.current_editor()
         cur = w.tabs.currentWidget()
         on_page = cur is not None and (cur.isAncestorOf(self) or getattr(cur, "name", None) == "dataset")

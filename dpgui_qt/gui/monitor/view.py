@@ -42,8 +42,8 @@ import re
 
 import numpy as np
 
-from dpgui_qt.core.monitor.metrics import (Marker, Series, format_duration, format_ticks, nice_stride,
-                                   value_range)
+from dpgui_qt.core.monitor.metrics import Marker, Series, format_ticks, nice_stride, value_range
+from dpgui_qt.core.text import format_duration
 
 from .model import MonitorModel
 
@@ -243,8 +243,16 @@ class MonitorView(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.setSpacing(4)
+        self._build_header(lay)
+        self._build_controls(lay)
+        self._build_plots(lay)
+        self._build_curves()
+        self._set_layout()
+        self._build_crosshair()
+        self._wire_controls()
 
-        # header: progress
+    def _build_header(self, lay: QVBoxLayout) -> None:
+        """Progress bar, ETA, elapsed time, step, epoch and loss."""
         head = QGridLayout()
         head.setHorizontalSpacing(14)
         self.progress = QProgressBar(self)
@@ -272,7 +280,8 @@ class MonitorView(QWidget):
         head.setColumnStretch(0, 2)
         lay.addLayout(head)
 
-        # controls
+    def _build_controls(self, lay: QVBoxLayout) -> None:
+        """Smoothing, Raw, Log loss, Follow, the loading bar and the readout line."""
         ctl = self._ctl = QHBoxLayout()
         ctl.setSpacing(8)
         ctl.addWidget(QLabel("Smoothing", self))
@@ -316,7 +325,8 @@ class MonitorView(QWidget):
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         lay.addWidget(self.readout)
 
-        # plots: one column, every plot with the same axis widths on both sides
+    def _build_plots(self, lay: QVBoxLayout) -> None:
+        """One column of plots, every plot with the same axis widths on both sides."""
         self.glw = pg.GraphicsLayoutWidget(self)
         self.glw.ci.setSpacing(2)
         lay.addWidget(self.glw, 1)
@@ -340,6 +350,9 @@ class MonitorView(QWidget):
         self.absent.setPalette(pal)
         lay.addWidget(self.absent)
 
+    def _build_curves(self) -> None:
+        """The curves in each plot, the legend, samples/s on a second axis, Log lr."""
+        ctl = self._ctl
         base = self.palette().color(QPalette.ColorRole.Base)
         # below the row of epoch labels at the top of the loss plot
         self.legend = self.loss_plot.addLegend(offset=(-10, 26), labelTextSize="8pt",
@@ -369,9 +382,9 @@ class MonitorView(QWidget):
         self.lr_log_check.setToolTip("Logarithmic learning-rate axis (for schedules that decay "
                                      "over decades)")
         ctl.insertWidget(ctl.indexOf(self.follow_button), self.lr_log_check)
-        self._set_layout()
 
-        # crosshair
+    def _build_crosshair(self) -> None:
+        """A dashed line in every plot at the mouse's step, the empty and hover texts."""
         self.cross = []
         for p in self.plots:
             line = pg.InfiniteLine(angle=90, movable=False,
@@ -392,7 +405,8 @@ class MonitorView(QWidget):
         self.hover_label.setVisible(False)
         self.loss_plot.addItem(self.hover_label, ignoreBounds=True)
 
-        # wiring
+    def _wire_controls(self) -> None:
+        """Smoothing, Raw, the log axes and Follow act on the plots."""
         w = self.model.metrics.loss.smoothing
         self._set_smoothing_widgets(w)
         self.smooth_slider.valueChanged.connect(lambda v: self._smoothing_changed(v / 1000.0))
