@@ -248,6 +248,15 @@ def _quiet_offscreen_warnings() -> None:
         qInstallMessageHandler(handler)
 
 
+def _delete_now(obj) -> None:
+    """deleteLater(), carried out now: processEvents() outside an event loop leaves it
+    pending, and a window left alive goes on running its timers in the caller."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    obj.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
 def _check_qt(run: _Run) -> None:
     _ensure_platform()
     from PySide6.QtCore import qVersion
@@ -285,8 +294,7 @@ def _check_qt(run: _Run) -> None:
             raise RuntimeError("the main window did not show")
         # hide, not close: closeEvent would save this window's geometry as the user's
         win.hide()
-        win.deleteLater()
-        app.processEvents()
+        _delete_now(win)  # with its timers: nothing of it may run after the check
 
     run.check("main window", window)
 
@@ -301,8 +309,7 @@ def _check_qt(run: _Run) -> None:
         app.processEvents()
         image = w.grab().toImage()
         w.close()
-        w.deleteLater()
-        app.processEvents()
+        _delete_now(w)
         red = sum(1 for y in range(0, image.height(), 2) for x in range(0, image.width(), 2)
                   if QColor(image.pixel(x, y)).red() > 180 and QColor(image.pixel(x, y)).green() < 80)
         if red < 5:

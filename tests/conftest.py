@@ -37,6 +37,17 @@ def _gc_on_gui_thread(qapp):
     yield guard
 
 
+@pytest.fixture(autouse=True)
+def _own_settings_and_run_state(tmp_path_factory, monkeypatch):
+    """Every test gets its own dpgui settings and run-state folders (outside its tmp_path),
+    inherited by the dpgui processes it starts: none reads or writes the user's, and none
+    sees another test's or another test process's (a GUI window re-attaches to any active
+    run in the state folder). Tests that need a particular folder set their own."""
+    home = tmp_path_factory.mktemp("dpgui-user")
+    monkeypatch.setenv("DPGUI_CONFIG_DIR", str(home / "settings"))
+    monkeypatch.setenv("DPGUI_STATE_DIR", str(home / "state"))
+
+
 def _need(path: pathlib.Path) -> pathlib.Path:
     if not path.exists():
         pytest.skip(f"{path} is not available (../shared is absent)")

@@ -97,6 +97,12 @@ class MainWindow(QMainWindow):
         self.undo_group = QUndoGroup(self)  # Edit ▸ Undo follows the page's active document
         self.undo_group.addStack(self.session.undo_stack)
         self.undo_group.setActiveStack(self.session.undo_stack)
+        # an opened file enters the recent list after the window has painted, or on close
+        self._recent_pending: str | None = None
+        self._recent_timer = QTimer(self)
+        self._recent_timer.setSingleShot(True)
+        self._recent_timer.setInterval(300)
+        self._recent_timer.timeout.connect(self._write_pending_recent)
 
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
@@ -309,7 +315,8 @@ class MainWindow(QMainWindow):
                                None, "open", "Open the dataset TOML this config names")
         self.dataset_empty = EmptyState(
             "Dataset", "The dataset editor is not loaded.", [open_ds])
-        self.add_page(PageSpec("dataset", "Dataset", _dataset_page, self.dataset_empty))
+        self.add_page(PageSpec("dataset", "Dataset", _dataset_page, self.dataset_empty,
+                               shutdown=lambda page: page is not None and page.shutdown()))
         from dpgui_qt.gui.monitor import monitor_page_spec  # light: no pyqtgraph
         from dpgui_qt.gui.run import run_page_spec          # light: the page is built on demand
 
@@ -617,11 +624,26 @@ class MainWindow(QMainWindow):
             if isinstance(exc, ReadError) and "no such file" in exc.reason:
                 st.remove_recent_file(str(Path(path).resolve()))
             return False
-        # the settings file is written after the window has painted
-        QTimer.singleShot(300, self, lambda p=str(path): st.add_recent_file(p))
+        self._recent_pending = str(path)
+        self._recent_timer.start()
         self.show_page("config")
         self.statusBar().showMessage(f"Opened {path}", 5000)
         return True
+
+    def _write_pending_recent(self) -> None:
+        self._recent_timer.stop()
+        path, self._recent_pending = self._recent_pending, None
+        if path:
+            st.add_recent_file(path)
+
+    def _stop_work(self) -> None:
+        """A closed window leaves no work behind (its pages' shutdown hooks ran first): the
+        file it just opened enters the recent list now (not lost by a quick quit) and its
+        timers (validation, file watching, run polling) stop, so a window closed while others
+        stay open no longer reads or writes settings and files."""
+        self._write_pending_recent()
+        for timer in self.findChildren(QTimer):
+            timer.stop()
 
     def save(self) -> bool:
         """Save the config and every modified companion (dataset) file, each atomically."""
@@ -932,4 +954,5 @@ class MainWindow(QMainWindow):
         for slot in self._slots.values():   # background work ends before the window goes
             if slot.spec is not None and slot.spec.shutdown is not None:
                 slot.spec.shutdown(slot.page)
+        self._stop_work()
         event.accept()

@@ -40,20 +40,35 @@ def test_doctor_dialog_runs_probes_without_blocking(qtbot, envs, monkeypatch, tm
     monkeypatch.setenv("PATH", str(tmp_path))            # no nvidia-smi
     from dpgui_qt.gui.doctor_dialog import DoctorDialog
 
+    # The probe starts only once the dialog's event loop has run a timer, so a report can
+    # only come if the loop kept running meanwhile (counting ticks depended on how fast
+    # the probe happened to be).
+    gate = tmp_path / "loop-ran"
+    real_steps = doctor.probe_steps
+
+    def gated_steps(t):
+        steps = real_steps(t)
+        wait = ("import os, sys, time\n"
+                "while not os.path.exists(sys.argv[1]): time.sleep(0.01)\n"
+                "os.execv(sys.argv[2], sys.argv[2:])\n")
+        steps[0].argv = [sys.executable, "-c", wait, str(gate), *steps[0].argv]
+        return steps
+
+    monkeypatch.setattr(doctor, "probe_steps", gated_steps)
     dlg = DoctorDialog(target(envs["bare"] / "bin" / "python"), autostart=False)
     qtbot.addWidget(dlg)
     ticks = []
     from PySide6.QtCore import QTimer
     t = QTimer(dlg)
-    t.timeout.connect(lambda: ticks.append(time.monotonic()))
+    t.timeout.connect(lambda: (ticks.append(time.monotonic()), gate.touch()))
     t.start(10)
     dlg.start()
-    assert dlg.running                                    # the probe is a child process
+    assert dlg.running and not ticks                      # the probe is a child process
     with qtbot.waitSignal(dlg.finished_report, timeout=30000) as blocker:
         pass
     report = blocker.args[0]
-    assert report.find("torch.missing").is_error
-    assert len(ticks) >= 3                                 # the event loop kept running meanwhile
+    assert report.find("torch.missing").is_error          # it ran, once the loop had ticked
+    assert ticks
     texts = [dlg.list.item(i).text() for i in range(dlg.list.count())]
     assert any("PyTorch is not installed" in x for x in texts)
     assert "will stop training" in dlg.head.text()

@@ -139,7 +139,7 @@ def test_dataset_file_changed_elsewhere_is_not_overwritten_by_save(window, dialo
 
     cfg = _cfg(tmp_path)
     assert window.open_file(cfg)
-    ds = DocumentSession()
+    ds = DocumentSession(parent=window)  # owned: it goes with the window
     ds.open(tmp_path / "dataset.toml")
     window.add_companion(ds)
     ds.set_value("num_ar_buckets", 9)

@@ -636,7 +636,8 @@ class DatasetEditor(QWidget):
 
     # ------------------------------------------------------ buckets, estimate
     def _schedule_derived(self) -> None:
-        self._derived_timer.start()
+        if self.scans.enabled:  # nothing new once shut down (its window closed)
+            self._derived_timer.start()
 
     def framerate(self):
         """The model's video frame rate (Wan's depends on its checkpoint)."""

@@ -240,6 +240,11 @@ class DatasetPage(QWidget):
         if i >= 0:
             self.tabs.setTabText(i, self._title(ed))
 
+    def shutdown(self) -> None:
+        """Its window closed: every editor's scans and thumbnail loads stop."""
+        for ed in self.editors:
+            ed.shutdown()
+
     def _clear(self, keep: list) -> None:
         for ed in list(self.editors):
             if ed in keep:

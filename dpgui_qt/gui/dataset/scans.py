@@ -214,6 +214,9 @@ class ScanManager(QObject):
         self.resultsChanged.emit()
 
     def _done(self, result: DatasetScan) -> None:
+        if not self.enabled:  # shut down (its window closed): the late result starts nothing
+            self._inflight, self._restart = [], False
+            return
         sigs = self._inflight
         self._inflight = []
         restarting = self._restart
@@ -247,6 +250,9 @@ class ScanManager(QObject):
             self._start(sigs, True)
 
     def _failed(self, message: str) -> None:
+        if not self.enabled:
+            self._inflight, self._restart = [], False
+            return
         self._inflight = []  # (a failed scan delivers no result)
         self._restart = False
         self.failed.emit(message)
