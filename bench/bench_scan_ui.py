@@ -72,10 +72,10 @@ def main(argv=None) -> int:
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from dpgui_qt.gui.app import _make_app
+    from dpgui_qt.gui.app import make_app
     from dpgui_qt.gui.mainwindow import MainWindow
 
-    app = _make_app()
+    app = make_app()
     win = MainWindow()
     win.resize(1400, 900)
     win.show()

@@ -12,24 +12,8 @@ import importlib
 import sys
 
 from dpgui_qt import __version__
+from dpgui_qt.commands import COMMANDS
 
-# command name -> module under dpgui_qt.commands
-COMMANDS: dict[str, str] = {
-    "validate": "validate",
-    "get": "getset",
-    "set": "getset",
-    "schema-audit": "schema_audit",
-    "launch": "launch",
-    "parse-log": "parse_log",
-    "monitor": "monitor",
-    "outputs": "outputs",
-    "prune": "outputs",
-    "queue": "queue",
-    "dataset-report": "dataset_report",
-    "doctor": "doctor",
-    "presets": "presets",
-    "new": "presets",
-}
 
 
 def _build_parser() -> argparse.ArgumentParser:

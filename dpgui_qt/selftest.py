@@ -118,7 +118,7 @@ def _check_presets(run: _Run, registry, root: Path) -> None:
 
 
 def _check_commands(run: _Run) -> None:
-    from dpgui_qt.cli import COMMANDS
+    from dpgui_qt.commands import COMMANDS
 
     for name, module in sorted(COMMANDS.items()):
         mod = run.check(f"command {name}", lambda m=module: importlib.import_module(
@@ -252,10 +252,10 @@ def _check_qt(run: _Run) -> None:
     _ensure_platform()
     from PySide6.QtCore import qVersion
 
-    from dpgui_qt.gui.app import _make_app
+    from dpgui_qt.gui.app import make_app
 
     _quiet_offscreen_warnings()
-    app = _make_app()
+    app = make_app()
     run.facts["qt"] = f"Qt {qVersion()}"
 
     def icon():

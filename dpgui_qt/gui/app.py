@@ -42,7 +42,7 @@ def check_display(qt_args: list[str]) -> None:
     os.environ.update(plan.env)
 
 
-def _make_app(qt_args: list[str] | None = None, *, screenshot: bool = False):
+def make_app(qt_args: list[str] | None = None, *, screenshot: bool = False):
     """The QApplication, created once. ``qt_args`` are Qt's own options from the command
     line (``-style fusion``, ``-platform xcb``, ``-reverse``); the saved theme is applied
     before any window exists."""
@@ -146,7 +146,7 @@ def run_gui(args) -> int:
     shot = getattr(args, "screenshot", None)
     if shot:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    app = _make_app(getattr(args, "qt_args", None), screenshot=bool(shot))
+    app = make_app(getattr(args, "qt_args", None), screenshot=bool(shot))
     from dpgui_qt.gui import icons, messages
     from dpgui_qt.gui.mainwindow import MainWindow
 
@@ -200,9 +200,3 @@ def run_gui(args) -> int:
     rc = app.exec()
     del probe
     return int(rc)
-
-
-def main() -> int:  # pragma: no cover - convenience for `python -m dpgui_qt.gui.app`
-    from dpgui_qt.cli import main as cli_main
-
-    return cli_main()

@@ -58,8 +58,9 @@ class Problem:
         return asdict(self)
 
 
-def _problem(kind: str, severity: str, message: str, files: Iterable[str] = (),
-             source: str = "", directory: str | None = None) -> Problem:
+def make_problem(kind: str, severity: str, message: str, files: Iterable[str] = (),
+                 source: str = "", directory: str | None = None) -> Problem:
+    """A Problem naming at most FILES_CAP of its files (sorted) and counting all of them."""
     files = sorted(files)
     return Problem(kind, severity, message, files[:FILES_CAP], len(files), source, directory)
 
@@ -315,7 +316,7 @@ def _scan_into(scan: DirectoryScan, settings: dict, ticker: _Ticker, model_type:
     P = scan.problems
 
     def add(kind, severity, message, files=(), source=""):
-        P.append(_problem(kind, severity, message, files, source, path))
+        P.append(make_problem(kind, severity, message, files, source, path))
 
     if not path or not os.path.isdir(path):
         scan.exists = False
@@ -782,7 +783,7 @@ def scan_dataset(dataset_values: dict, *, model_type: str | None = None,
     result = DatasetScan()
     dirs = dataset_values.get("directory") or []
     if not isinstance(dirs, list) or not dirs:
-        result.problems.append(_problem(
+        result.problems.append(make_problem(
             "no_directories", ERROR,
             "The dataset config has no [[directory]] table; add one with the path of your "
             "images.", source="utils/dataset.py:942"))
@@ -797,7 +798,7 @@ def scan_dataset(dataset_values: dict, *, model_type: str | None = None,
         result.directories.append(scan)
         key = os.path.realpath(scan.path) if scan.path else ""
         if key and key in seen:
-            result.problems.append(_problem(
+            result.problems.append(make_problem(
                 "duplicate_directory", INFO,
                 f"[[directory]] {i + 1} uses the same folder as [[directory]] "
                 f"{seen[key] + 1}; its files are trained twice per epoch (use num_repeats "

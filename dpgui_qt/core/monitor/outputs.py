@@ -182,7 +182,8 @@ def _regular(path: Path) -> bool:
         return False
 
 
-def _toml(path: Path) -> dict | None:
+def read_toml(path: Path) -> dict | None:
+    """A small TOML file beside a run (a regular file only), or None where it cannot be read."""
     if not _regular(path):
         return None
     try:
@@ -239,7 +240,7 @@ def scan_run(path: str | os.PathLike) -> RunOutputs:
     cfg, cfg_data, model_type, dataset_copy, others = None, {}, None, None, []
     parsed = {}
     for t in tomls:
-        data = parsed[t] = _toml(t)
+        data = parsed[t] = read_toml(t)
         if cfg is None and isinstance(data, dict) and isinstance(data.get("model"), dict):
             cfg, cfg_data, mt = t, data, data["model"].get("type")
             model_type = str(mt) if mt is not None else None
@@ -436,7 +437,7 @@ def _unused_bucket_dirs(cache: Path, dir_cfg: dict, ds_cfg: dict, round_to: int 
 
 
 def _dataset_dirs(dataset_cfg_path: Path) -> tuple[dict, list[dict]]:
-    data = _toml(dataset_cfg_path) or {}
+    data = read_toml(dataset_cfg_path) or {}
     dirs = [d for d in data.get("directory", []) if isinstance(d, dict) and isinstance(d.get("path"), str)]
     return data, dirs
 
@@ -561,7 +562,7 @@ def scan_outputs(output_dir: str | os.PathLike, config_path: str | os.PathLike |
     runs = [scan_run(out / n) for n in names]
     cfg_path = Path(config_path) if config_path else next(
         (r.config_copy for r in runs if r.config_copy), None)
-    config = _toml(cfg_path) if cfg_path else None
+    config = read_toml(cfg_path) if cfg_path else None
     dataset_cfgs: list[Path] = []
     bases = [Path(base)] if base else None
     if config_path and config:
