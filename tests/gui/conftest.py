@@ -34,6 +34,16 @@ class Recorder:
         return [m.kind for m in self.messages]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _gc_on_gui_thread(qapp):
+    """As in the app: the cyclic collector runs only on the GUI thread (dpgui_qt.gui.gcguard).
+    Without it, a collection triggered in a worker thread tore down Qt objects there."""
+    from dpgui_qt.gui import gcguard
+
+    guard = gcguard.install(qapp)
+    yield guard
+
+
 @pytest.fixture(autouse=True)
 def gui_env(tmp_path, monkeypatch):
     monkeypatch.setenv("DPGUI_CONFIG_DIR", str(tmp_path / "settings"))

@@ -13,6 +13,7 @@ from dpgui_qt.core.config import presets as P
 from dpgui_qt.core.config.document import ConfigDocument
 from dpgui_qt.core.config.schema import default_registry
 from dpgui_qt.core.config.templates import build_template
+from dpgui_qt.core.doctor.target import saved_environment
 from tests import doctor_envs as E
 from tests.gui.conftest import make_session
 
@@ -284,3 +285,18 @@ def test_memory_status_dataset_shape(tmp_path):
     assert dataset_shape({"dataset": "fifo.toml"}, tmp_path / "c.toml") == (None, None)
     (tmp_path / "bad.toml").write_text("resolutions = [")
     assert dataset_shape({"dataset": "bad.toml"}, tmp_path / "c.toml") == (None, None)
+
+
+# the Doctor reads the settings file QSettings wrote (without Qt: core/doctor/target.py)
+def test_settings_written_by_qsettings_read_back(tmp_path):
+    from PySide6.QtCore import QSettings
+
+    ini = tmp_path / "dpgui.ini"
+    qs = QSettings(str(ini), QSettings.Format.IniFormat)
+    values = {"checkout": r"C:\dp\with space", "deepspeed": '/home/u/my env,x/"venv"',
+              "wsl_distro": "Ubüntu@home"}
+    for k, v in values.items():
+        qs.setValue(f"run/{k}", v)
+    qs.setValue("run/gpu_count", 2)
+    qs.sync()
+    assert saved_environment(ini) == values

@@ -11,7 +11,7 @@ from PySide6.QtCore import QTimer  # noqa: E402
 
 from dpgui_qt.gui.dataset.scan_worker import ScanController  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "bench"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "bench"))
 from bench_scan import generate  # noqa: E402
 
 
