@@ -36,7 +36,7 @@ def _config_needs(path: str) -> tuple[dict, list[str], list]:
     try:
         cfg = load_config(path)
     except SetupError as exc:
-        raise SystemExit(f"dpgui doctor: {exc}")
+        raise SystemExit(f"dpgui doctor: {exc}") from None
     model = cfg.get("model") if isinstance(cfg.get("model"), dict) else {}
     outs = [cfg["output_dir"]] if isinstance(cfg.get("output_dir"), str) else []
     from dpgui_qt.core.config.memory import swapped_gb

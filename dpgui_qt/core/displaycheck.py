@@ -137,7 +137,7 @@ def read_elf(path: str) -> ElfDeps | None:
                 strtab = f.read(strsize)
                 step = struct.calcsize(dynfmt)
 
-                def string(at: int) -> str:
+                def string(at: int, strtab: bytes = strtab) -> str:
                     end = strtab.find(b"\0", at)
                     return strtab[at:end if end >= 0 else None].decode("utf-8", "replace")
 

@@ -57,7 +57,7 @@ def trash_available() -> bool:
     if _freedesktop():
         return True
     try:
-        import send2trash  # noqa: F401
+        import send2trash  # noqa: F401 - only whether it imports
         return True
     except ImportError:
         return False

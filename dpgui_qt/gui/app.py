@@ -89,7 +89,7 @@ class _AfterFirstPaint:
         done = [False]
 
         class Filter(QObject):
-            def eventFilter(self, obj, event):  # noqa: N802
+            def eventFilter(self, obj, event):
                 if event.type() == QEvent.Type.Paint and not done[0]:
                     done[0] = True
                     for fn in callbacks:

@@ -17,7 +17,7 @@ from PySide6.QtCore import QProcess, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QLineEdit,
                                QListWidget, QListWidgetItem, QPushButton, QTextBrowser,
-                               QVBoxLayout, QSplitter, QWidget)
+                               QVBoxLayout, QSplitter)
 
 from dpgui_qt.core import doctor
 from dpgui_qt.core.config.memory import swapped_gb
@@ -292,7 +292,7 @@ class DoctorDialog(QDialog):
             proc.kill()
             proc.waitForFinished(2000)
 
-    def done(self, r: int) -> None:  # noqa: D401 - QDialog.done
+    def done(self, r: int) -> None:  # overrides QDialog.done
         self.cancel()
         super().done(r)
 

@@ -46,7 +46,7 @@ def trainer_cwd() -> Path | None:
         from dpgui_qt.gui import settings as st
 
         setting = st.settings().value("run/checkout")
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - unreadable settings: no saved checkout
         setting = None
     key = (str(setting) if setting else "", os.environ.get("DPGUI_DIFFUSION_PIPE", ""),
            os.environ.get("DPGUI_CONFIG_DIR", ""))
@@ -335,8 +335,8 @@ class DocumentSession(QObject):
 
         def work():
             try:
-                import jsonschema  # noqa: F401
-                import dpgui_qt.core.config.rules  # noqa: F401
+                import jsonschema  # noqa: F401 - imported ahead (warm-up)
+                import dpgui_qt.core.config.rules  # noqa: F401 - imported ahead (warm-up)
             except Exception:  # noqa: BLE001 - validate_now reports real failures
                 pass
 

@@ -9,6 +9,8 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from tests.gui.run_fixtures import fake_run  # noqa: F401 - the fixture, for every GUI test
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 MAIN_EXAMPLE = (pathlib.Path(os.environ.get("DPGUI_SHARED", REPO.parent / "shared"))
                 / "corpus" / "configs" / "tdrussell__diffusion-pipe__examples__main_example.toml")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.gui.run_fixtures import collapse_cr, fake_run, live_group_psutil, open_run_page  # noqa: F401
+from tests.gui.run_fixtures import collapse_cr, live_group_psutil, open_run_page
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
 
@@ -67,7 +67,7 @@ def test_stop_and_kill_leave_no_process(qtbot, window, fake_run, how):
     pgid = c.state["pgid"]
     assert len(live_group_psutil(pgid)) == 3          # launcher + 2 ranks (they ignore SIGTERM)
     assert page.stop_btn.isEnabled() and page.kill_btn.isEnabled()
-    window.session.doc  # noqa: B018
+    window.session.doc  # noqa: B018 - the property is the code under test
     from dpgui_qt.gui import messages  # the confirmation goes through messages.ask
     answers = []
     messages.set_handler(lambda m: answers.append(m.title) or ("Stop" if how == "stop" else "Kill"))

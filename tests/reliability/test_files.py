@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from dpgui_qt.cli import main
-from dpgui_qt.core.config.document import ConfigDocument, DocumentError, SaveError
+from dpgui_qt.core.config.document import ConfigDocument, DocumentError
 from tests.helpers import BASE_DATASET, BASE_MAIN
 
 from .conftest import NOBODY, mknod_char, need_root, run_as

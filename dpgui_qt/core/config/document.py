@@ -32,6 +32,10 @@ from tomlkit.exceptions import TOMLKitError
 from dpgui_qt.core.config import keypath as kp
 from dpgui_qt.core.config import locate as _locate
 from dpgui_qt.core.config import tomlcompat
+from dpgui_qt.core import safeio
+from dpgui_qt.core.errors import (ConflictError, DocumentError, EditError,  # noqa: F401 - re-exported for callers
+                                  ReadError, ReadOnlyError, SaveError, TomlSyntaxError)
+from dpgui_qt.core.safeio import UNCHECKED
 
 
 class _Missing:
@@ -51,12 +55,6 @@ class _Missing:
 
 MISSING: Any = _Missing()
 """Returned by :meth:`ConfigDocument.get` for keys that are not written in the file."""
-
-
-from dpgui_qt.core.errors import (ConflictError, DocumentError, EditError,  # noqa: E402,F401
-                                 ReadError, ReadOnlyError, SaveError, TomlSyntaxError)
-from dpgui_qt.core import safeio  # noqa: E402
-from dpgui_qt.core.safeio import UNCHECKED  # noqa: E402,F401
 
 
 @dataclass(frozen=True)

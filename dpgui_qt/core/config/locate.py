@@ -103,8 +103,8 @@ def locate_all(text: str) -> dict[tuple, tuple[int, int]]:
     lines = text.splitlines()
     for lineno, line in enumerate(lines, start=1):
         if scanner.open:
-            def on_item(col, _lineno=lineno):
-                locations.setdefault(value_key + (item_index[0],), (_lineno, col + 1))
+            def on_item(col, _lineno=lineno, _key=value_key):
+                locations.setdefault(_key + (item_index[0],), (_lineno, col + 1))
                 item_index[0] += 1
             scanner.scan(line, 0, on_item)
             continue
@@ -144,8 +144,8 @@ def locate_all(text: str) -> dict[tuple, tuple[int, int]]:
         value_key = full
         item_index[0] = 0
 
-        def on_item(col, _lineno=lineno, _indent=indent):
-            locations.setdefault(value_key + (item_index[0],), (_lineno, _indent + col + 1))
+        def on_item(col, _lineno=lineno, _indent=indent, _key=value_key):
+            locations.setdefault(_key + (item_index[0],), (_lineno, _indent + col + 1))
             item_index[0] += 1
 
         scanner.scan(stripped, pos + 1, on_item)

@@ -140,7 +140,7 @@ def estimate(dataset_values: dict, main_values: dict, num_gpus: int | None,
             db.path, db.files, repeats,
             len(db.config.resolutions) if db.config.size_buckets is None else 1,
             dir_items[db.path]))
-    for key, (b, items, dirs) in merged.items():
+    for b, items, dirs in merged.values():
         gb = bucket_global_batch(b, main_values, gpus)
         if gb is None:
             est.problems.append(make_problem(

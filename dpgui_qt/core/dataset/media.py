@@ -85,7 +85,7 @@ def pillow_image_suffixes() -> frozenset[str]:
         from PIL import Image
         Image.init()
         return frozenset(ext.lower() for ext in Image.registered_extensions())
-    except Exception:  # Pillow missing or broken: the usual suspects
+    except Exception:  # noqa: BLE001 - Pillow missing or broken: the usual suspects
         return frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"})
 
 
@@ -278,7 +278,7 @@ def _pillow_size(path: str) -> tuple[str | None, int | None, int | None, bool]:
         with Image.open(path) as im:  # lazy: reads the header, decodes nothing
             return ((im.format or "").lower() or None, im.size[0], im.size[1],
                     bool(getattr(im, "is_animated", False)))
-    except Exception:
+    except Exception:  # noqa: BLE001 - any file Pillow cannot read is "unknown", not an error
         return (None, None, None, False)
 
 

@@ -181,7 +181,7 @@ def skipped_video_findings(dataset_path: str | os.PathLike, model_type: str | No
         from dpgui_qt.core.config.document import ConfigDocument
         doc = ConfigDocument.load(str(dataset_path))
         values = doc.values()
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - an unreadable dataset file is reported by the scan
         return []
     base = base_dir or str(Path(dataset_path).resolve().parent)
     rep = dataset_report(values, model_type, main_values=main_values, base_dir=base,

@@ -272,7 +272,7 @@ def _capabilities(model_type: str | None) -> dict:
     try:
         from dpgui_qt.core.config.schema import default_registry
         return default_registry().capabilities(model_type) or {}
-    except Exception:
+    except Exception:  # noqa: BLE001 - no schemas or an unknown model: no capabilities known
         return {}
 
 

@@ -73,7 +73,7 @@ class VideoHeader:
 
 
 def _av():
-    import av  # noqa: PLC0415 - heavy, imported on first use only
+    import av  # heavy: imported on first use only
     return av
 
 
@@ -128,12 +128,12 @@ def read_header(path: str, cancel: CancelFn | None = None) -> VideoHeader:
             h.error = "the video stream has no frames"
     except VideoCancelled:
         raise
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - any decoder failure becomes the header's error
         h.error = _clean(exc)
     finally:
         try:
             container.close()
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - closing a broken container: the error is already kept
             pass
     return h
 
@@ -178,7 +178,7 @@ def _caps(model_type: str | None) -> dict:
     try:
         from dpgui_qt.core.config.schema import default_registry
         return default_registry().capabilities(model_type) or {}
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - no schemas or an unknown model: no capabilities known
         return {}
 
 

@@ -15,10 +15,10 @@ import os
 import subprocess
 from pathlib import Path
 
-from dpgui_qt.core.doctor.checks import (ERROR, INFO, OK, WARNING, DoctorFinding, ProbeError,  # noqa: F401
+from dpgui_qt.core.doctor.checks import (ERROR, INFO, OK, WARNING, DoctorFinding, ProbeError,  # noqa: F401 - the package's API
                                           Report, analyse, parse_probe, parse_wsl_list,
                                           parse_wslconfig_memory)
-from dpgui_qt.core.doctor.target import (Step, Target, TargetError, check_host,  # noqa: F401
+from dpgui_qt.core.doctor.target import (Step, Target, TargetError, check_host,  # noqa: F401 - the package's API
                                          default_target, probe_steps)
 from dpgui_qt.core.run import wsl
 

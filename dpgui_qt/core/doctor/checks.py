@@ -230,7 +230,7 @@ def analyse(facts: dict, *, python: str = "python3", target: str = "",
     ``uses_flash`` say what the open config asks for.
     """
     F: list[DoctorFinding] = []
-    add = lambda *a, **k: F.append(DoctorFinding(*a, **k))  # noqa: E731
+    add = lambda *a, **k: F.append(DoctorFinding(*a, **k))  # noqa: E731 - a one-line shorthand used 40 times below
     py = (facts.get("python") or {})
     pyv = version_tuple(py.get("version"))
     python = py.get("executable") or python

@@ -650,10 +650,12 @@ class RunMetrics:
                 self.loss.extend(xs, ys)
                 self.iter_time.extend(xs, its)
                 self.samples_per_sec.extend(xs, sps)
-                xs.clear(); ys.clear(); its.clear(); sps.clear()
+                for buf in (xs, ys, its, sps):
+                    buf.clear()
             if lxs:
                 self.lr.extend(lxs, lys)
-                lxs.clear(); lys.clear()
+                lxs.clear()
+                lys.clear()
 
         for ev in events:
             self.events_seen += 1

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, Q
                                QLineEdit, QSpinBox, QStackedWidget, QToolButton, QWidget)
 
 from dpgui_qt.core.config.document import RawValue
+from dpgui_qt.core.config.literals import float_text, parse_literal, same_value, toml_literal
 from dpgui_qt.core.config.schema import _deref
 from dpgui_qt.core.config.tomlcompat import split_top_level
 
@@ -57,9 +58,6 @@ class EditorContext:
     def sub(self, schema: dict | None) -> "EditorContext":
         return EditorContext(_deref(self.root or {}, schema) if schema else None,
                              self.root, self.base_dir)
-
-
-from dpgui_qt.core.config.literals import float_text, parse_literal, same_value, toml_literal  # noqa: E402,F401
 
 
 def _range(schema: dict) -> tuple[float | None, float | None]:

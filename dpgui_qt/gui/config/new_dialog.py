@@ -41,7 +41,7 @@ def _vram() -> float | None:
         from dpgui_qt.gui.doctor_dialog import last_vram_gb
 
         return last_vram_gb()
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - a preselection only: without it the picker still works
         return None
 
 

@@ -205,7 +205,7 @@ class PropertyTreeView(QTreeView):
         self.setHeaderHidden(False)
         self.setIndentation(16)
 
-    def setModel(self, model) -> None:  # noqa: N802 - Qt name
+    def setModel(self, model) -> None:
         super().setModel(model)
         h = self.header()
         h.setStretchLastSection(True)
@@ -519,7 +519,7 @@ class ConfigEditorPage(QWidget):
         if i == 1:
             self.preview  # noqa: B018 - create it
         elif i == 2:
-            self.diff  # noqa: B018
+            self.diff  # noqa: B018 - create it
         self._refresh_side()
 
     # ------------------------------------------------------------ helpers

@@ -64,7 +64,7 @@ class TomlHighlighter(QSyntaxHighlighter):
         self.formats = _scheme()
         self.rehighlight()
 
-    def highlightBlock(self, text: str) -> None:  # noqa: N802 - Qt name
+    def highlightBlock(self, text: str) -> None:
         f = self.formats
         strings: list[tuple[int, int]] = []
         for m in _STRING.finditer(text):
@@ -109,7 +109,7 @@ class DiffHighlighter(QSyntaxHighlighter):
         if rehighlight:
             self.rehighlight()
 
-    def highlightBlock(self, text: str) -> None:  # noqa: N802
+    def highlightBlock(self, text: str) -> None:
         if text.startswith(("+++", "---")):
             self.setFormat(0, len(text), self.head)
         elif text.startswith("@@"):

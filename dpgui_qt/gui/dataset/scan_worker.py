@@ -44,7 +44,7 @@ class ScanWorker(QObject):
         try:
             result = scan_dataset(self._values, progress=self._progress,
                                   cancel=self._cancel.is_set, **self._kwargs)
-        except Exception as exc:  # report, never kill the thread silently
+        except Exception as exc:  # noqa: BLE001 - reported: never kill the thread silently
             self.failed.emit(f"{type(exc).__name__}: {exc}")
         else:
             self.finished.emit(result)
@@ -60,7 +60,7 @@ _LIVE: set = set()  # running threads, kept alive past their controller (see sta
 
 def shutdown_all(timeout_ms: int = 5000) -> None:
     """Cancel every running scan and wait for its thread (at application exit)."""
-    for thread, worker in list(_LIVE):
+    for _thread, worker in list(_LIVE):
         worker.cancel()
     for thread, _worker in list(_LIVE):
         thread.wait(timeout_ms)

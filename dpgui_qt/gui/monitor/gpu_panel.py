@@ -31,14 +31,14 @@ class Sparkline(QWidget):
         self.setMinimumHeight(22)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
-    def sizeHint(self) -> QSize:  # noqa: N802
+    def sizeHint(self) -> QSize:
         return QSize(160, 26)
 
     def set_values(self, values: list[float]) -> None:
         self.values = values[-self.capacity:]
         self.update()
 
-    def paintEvent(self, _event) -> None:  # noqa: N802
+    def paintEvent(self, _event) -> None:
         p = QPainter(self)
         r = QRectF(self.rect()).adjusted(1, 2, -1, -2)
         bg = self.palette().color(QPalette.ColorRole.AlternateBase)
@@ -126,7 +126,7 @@ class SamplerWorker(QObject):
             self.unavailable.emit(str(e))
             self.stop()
             return
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:  # noqa: BLE001 - shown in the panel; the sampler stops
             self.unavailable.emit(f"GPU readings failed: {e}")
             self.stop()
             return
@@ -141,7 +141,7 @@ class SamplerWorker(QObject):
             self._open = False
             try:
                 self.sampler.close()
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - closing a failed sampler: nothing left to report
                 pass
 
 
@@ -309,7 +309,7 @@ class GpuPanel(QWidget):
             card.set_sample(s, self.history)
         self.updated.emit()
 
-    def closeEvent(self, event) -> None:  # noqa: N802
+    def closeEvent(self, event) -> None:
         self.stop()
         super().closeEvent(event)
 

@@ -318,7 +318,7 @@ class RunHistoryView(QWidget):
 
     def set_smoothing(self, w: float) -> None:
         self.smoothing = w
-        for key, (item, m) in self.overlays.items():
+        for item, m in self.overlays.values():
             if item is None:
                 continue
             m.set_smoothing(w)

@@ -218,6 +218,6 @@ class MonitorPage(QWidget):
         self.gpu.stop()
         self.model.stop()
 
-    def closeEvent(self, event) -> None:  # noqa: N802
+    def closeEvent(self, event) -> None:
         self.shutdown()
         super().closeEvent(event)
