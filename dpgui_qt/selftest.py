@@ -313,7 +313,7 @@ def _check_qt(run: _Run) -> None:
 
 
 # ------------------------------------------------------------------ entry point
-def run(schema_dir: str | os.PathLike | None = None, *, gui: bool = True,
+def run(schema_dir: str | os.PathLike[str] | None = None, *, gui: bool = True,
         out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run every check; print the summary line; 0 if all passed, else 1.
 

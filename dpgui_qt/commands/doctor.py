@@ -4,6 +4,8 @@ Exit status: 0 no errors (warnings allowed), 1 at least one error, 2 bad options
 """
 from __future__ import annotations
 
+from typing import Any
+
 import argparse
 import json
 import sys
@@ -30,7 +32,7 @@ def add_parser(subparsers, name: str = "doctor") -> argparse.ArgumentParser:
     return p
 
 
-def _config_needs(path: str) -> tuple[dict, list[str], list]:
+def _config_needs(path: str) -> tuple[dict[str, Any], list[str], list[Any]]:
     from dpgui_qt.core.run.preflight import SetupError, load_config
 
     try:

@@ -163,7 +163,7 @@ def _stream_human(stream, args) -> None:
     out = sys.stdout.write
     summary = SummaryBuilder()
     lr_by_step: dict[int, list[float]] = {}
-    held: deque = deque()
+    held: deque[Any] = deque()
     header = [False]
 
     def render(e: Event) -> None:
@@ -224,7 +224,7 @@ def _fmt_lrs(lrs: list[float] | None) -> str:
     return ", ".join(f"{x:.3g}" for x in lrs)
 
 
-def _print_summary(summary: dict, outcome: dict) -> None:
+def _print_summary(summary: dict[str, Any], outcome: dict[str, Any]) -> None:
     out = sys.stdout.write
     s = summary
     out("\nsummary\n")

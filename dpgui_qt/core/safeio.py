@@ -95,7 +95,7 @@ def _strerror(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def read_regular(path: str | os.PathLike, limit: int = MAX_CONFIG_BYTES) -> bytes:
+def read_regular(path: str | os.PathLike[str], limit: int = MAX_CONFIG_BYTES) -> bytes:
     """The bytes of the regular file at ``path`` (symlinks followed), at most ``limit``.
 
     Raises :class:`ReadError` for a missing file, a non-regular file or one over the limit.
@@ -145,7 +145,7 @@ def _too_large(size: int, limit: int) -> str:
             "is this the right file?")
 
 
-def regular_file_problem(path: str | os.PathLike) -> str | None:
+def regular_file_problem(path: str | os.PathLike[str]) -> str | None:
     """None when ``path`` is a regular file (or absent); otherwise what it is."""
     try:
         st = os.stat(path)
@@ -157,11 +157,11 @@ def regular_file_problem(path: str | os.PathLike) -> str | None:
 
 
 # ------------------------------------------------------------------------ locking
-_held: dict[str, list] = {}  # folder -> [fd, depth, RLock]
+_held: dict[str, list[Any]] = {}  # folder -> [fd, depth, RLock]
 _held_guard = threading.Lock()
 
 
-def real_target(path: str | os.PathLike) -> Path:
+def real_target(path: str | os.PathLike[str]) -> Path:
     """The file a write to ``path`` lands in: symlinks (chains included) resolved."""
     p = Path(path)
     if os.path.islink(p):
@@ -174,7 +174,7 @@ def _folder_of(path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def locked_folder(folder: str | os.PathLike, timeout: float | None = LOCK_TIMEOUT_S,
+def locked_folder(folder: str | os.PathLike[str], timeout: float | None = LOCK_TIMEOUT_S,
                   on_wait=None) -> Iterator[None]:
     """Hold an exclusive advisory lock on ``folder`` (reentrant within this process).
 
@@ -238,7 +238,7 @@ def locked_folder(folder: str | os.PathLike, timeout: float | None = LOCK_TIMEOU
 
 
 @contextlib.contextmanager
-def locked_files(*paths: str | os.PathLike, timeout: float | None = LOCK_TIMEOUT_S,
+def locked_files(*paths: str | os.PathLike[str], timeout: float | None = LOCK_TIMEOUT_S,
                  on_wait=None) -> Iterator[None]:
     """Lock the folders that writes to ``paths`` land in (in a fixed order)."""
     folders = sorted({os.path.realpath(_folder_of(real_target(p))) for p in paths})
@@ -389,7 +389,7 @@ def _fstat_owner(fd: int) -> tuple[int, int]:
     return s.st_uid, s.st_gid
 
 
-def write_file(path: str | os.PathLike, data: bytes, *, expected: Any = UNCHECKED,
+def write_file(path: str | os.PathLike[str], data: bytes, *, expected: Any = UNCHECKED,
                allow_readonly: bool = False) -> Path:
     """Write ``data`` to ``path`` safely (see the module docstring). Returns the file
     actually written (the symlink's target when ``path`` is a symlink).

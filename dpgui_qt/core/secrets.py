@@ -12,6 +12,8 @@ and Changes tabs, the settings file, launch previews). Qt-free.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import json
 import os
 import re
@@ -60,7 +62,7 @@ def mask_toml_text(text: str) -> str:
     if not _SECRET_WORDS.search(text):
         return text
 
-    def repl(m: re.Match) -> str:
+    def repl(m: re.Match[str]) -> str:
         if not is_secret_name(m.group("key")):
             return m.group(0)
         q = m.group("q1") or m.group("q2")
@@ -73,10 +75,10 @@ def mask_toml_text(text: str) -> str:
 class SecretStore:
     """A small JSON object in a file only its owner can read (mode 0600)."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
 
-    def load(self) -> dict:
+    def load(self) -> dict[str, Any]:
         try:
             st = os.stat(self.path)
         except OSError:
@@ -94,7 +96,7 @@ class SecretStore:
             return {}
         return data if isinstance(data, dict) else {}
 
-    def save(self, data: dict) -> None:
+    def save(self, data: dict[str, Any]) -> None:
         """Write atomically; the file is created 0600 and never readable by others."""
         folder = self.path.parent
         folder.mkdir(parents=True, exist_ok=True)

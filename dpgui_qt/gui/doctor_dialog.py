@@ -11,6 +11,8 @@ last run of the doctor saw (File ▸ New preselects the GPU memory tier from it)
 """
 from __future__ import annotations
 
+from typing import Any
+
 import html
 
 from PySide6.QtCore import QProcess, Qt, QTimer, Signal
@@ -63,7 +65,7 @@ def target_from_env(env=None, platform: str | None = None) -> doctor.Target:
 class DoctorDialog(QDialog):
     finished_report = Signal(object)     # core.doctor.Report
 
-    def __init__(self, target: doctor.Target, parent=None, *, values: dict | None = None,
+    def __init__(self, target: doctor.Target, parent=None, *, values: dict[str, Any] | None = None,
                  config_path=None, autostart: bool = True):
         super().__init__(parent)
         self.setObjectName("DoctorDialog")
@@ -74,7 +76,7 @@ class DoctorDialog(QDialog):
         self.config_path = config_path
         self.report: doctor.Report | None = None
         self._steps: list[doctor.Step] = []
-        self._results: dict = {}
+        self._results: dict[str, Any] = {}
         self._proc: QProcess | None = None
         self._known = None
         self._drift_done = False
@@ -297,7 +299,7 @@ class DoctorDialog(QDialog):
         super().done(r)
 
 
-def show_doctor(parent=None, env=None, values: dict | None = None, platform: str | None = None,
+def show_doctor(parent=None, env=None, values: dict[str, Any] | None = None, platform: str | None = None,
                 modal: bool = False, config_path=None) -> DoctorDialog:
     """Open the Doctor for the Run page's environment (``env``: EnvSettings; None = saved);
     ``values``/``config_path``: the open config (its model's needs, output and cache disks)."""

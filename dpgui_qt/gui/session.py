@@ -29,7 +29,7 @@ MAIN = "main"
 DATASET = "dataset"
 VALIDATE_DELAY_MS = 150
 
-_TRAINER_CWD: tuple[float, tuple, Path | None] = (-1e9, (), None)
+_TRAINER_CWD: tuple[float, tuple[Any, ...], Path | None] = (-1e9, (), None)
 
 
 def trainer_cwd() -> Path | None:
@@ -83,7 +83,7 @@ class EditCommand(QUndoCommand):
     MERGE_ID = 0x4450
 
     def __init__(self, session: "DocumentSession", label: str, before: str, after: str,
-                 path: tuple | None = None, token: Any = None):
+                 path: tuple[Any, ...] | None = None, token: Any = None):
         super().__init__(label)
         self.session = session
         self.before = before
@@ -131,7 +131,7 @@ class DocumentSession(QObject):
         self.undo_stack = QUndoStack(self)
         self.doc = ConfigDocument("")
         self.doc.add_listener(self._on_change)
-        self.findings: list = []
+        self.findings: list[Any] = []
         self.last_validation_ms: float | None = None
         self._validator = None
         self._modified = False
@@ -267,7 +267,7 @@ class DocumentSession(QObject):
         self._emit_modified(force=True)
 
     # ----------------------------------------------------------------- edits
-    def edit(self, label: str, fn: Callable[[ConfigDocument], Change], path: tuple | None = None,
+    def edit(self, label: str, fn: Callable[[ConfigDocument], Change], path: tuple[Any, ...] | None = None,
              token: Any = None) -> bool:
         """Apply ``fn(doc)`` and record it on the undo stack. Returns False (and emits
         editFailed) if the edit is refused."""
@@ -356,7 +356,7 @@ class DocumentSession(QObject):
             return
         self.validate_now()
 
-    def validate_now(self) -> list:
+    def validate_now(self) -> list[Any]:
         self._timer.stop()
         if self._warmup is not None and self._warmup.is_alive():
             self._timer.start(30)  # still importing: try again shortly, never block

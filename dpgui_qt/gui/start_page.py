@@ -16,7 +16,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFont
@@ -123,7 +123,7 @@ class StartPage(QWidget):
         self._extra: list[StartEntry] = []
         self.entries: list[StartEntry] = []
         self.buttons: dict[str, EntryButton] = {}
-        self.setup_state: dict = {}
+        self.setup_state: dict[str, Any] = {}
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         self.scroll = QScrollArea(self)
@@ -317,7 +317,7 @@ def _examples(checkout: Path) -> list[Path]:
     return sorted(files, key=lambda p: ("dataset" in p.name, p.name))
 
 
-def _setup_state() -> dict:
+def _setup_state() -> dict[str, Any]:
     """Where diffusion-pipe and DeepSpeed are, from the Run settings (no exceptions)."""
     try:
         from dpgui_qt.gui.run.launch_settings import EnvSettings, detect
@@ -330,7 +330,7 @@ def _setup_state() -> dict:
         return {"checkout": None, "deepspeed": None, "ready": False}
 
 
-def setup_html(s: dict) -> str:
+def setup_html(s: dict[str, Any]) -> str:
     """The setup status in words (no command-line flags)."""
     ok, bad = "color: #2e7d32;", "color: #c62828;"
     if s.get("pending"):

@@ -72,7 +72,7 @@ class Change:
     """One applied edit, enough to undo and redo it exactly."""
 
     kind: str  # "set", "delete", "insert", "remove", "move", "restore"
-    path: tuple
+    path: tuple[Any, ...]
     before: str
     after: str
 
@@ -150,7 +150,7 @@ def _dominant_newline(text: str) -> str:
 class ConfigDocument:
     """A TOML config file, editable by key path without losing formatting."""
 
-    def __init__(self, text: str = "", path: str | os.PathLike | None = None, *,
+    def __init__(self, text: str = "", path: str | os.PathLike[str] | None = None, *,
                  bom: bool = False):
         self.path: Path | None = Path(path) if path is not None else None
         self._bom = bom
@@ -164,7 +164,7 @@ class ConfigDocument:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "ConfigDocument":
+    def load(cls, path: str | os.PathLike[str]) -> "ConfigDocument":
         """Read a config (a regular file of at most :data:`safeio.MAX_CONFIG_BYTES`)."""
         p = Path(path)
         data = safeio.read_regular(p)  # raises ReadError: missing, FIFO, device, too large
@@ -184,7 +184,7 @@ class ConfigDocument:
         return doc
 
     @classmethod
-    def from_text(cls, text: str, path: str | os.PathLike | None = None) -> "ConfigDocument":
+    def from_text(cls, text: str, path: str | os.PathLike[str] | None = None) -> "ConfigDocument":
         return cls(text, path)
 
     def _set_text(self, text: str) -> None:
@@ -197,8 +197,8 @@ class ConfigDocument:
         # arrays of tables are written in one piece)
         self._reorders = "[[" in text
         self._newline = _dominant_newline(text)
-        self._values: dict | None = None
-        self._locations: dict | None = None
+        self._values: dict[str, Any] | None = None
+        self._locations: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ reading
     @property
@@ -213,7 +213,7 @@ class ConfigDocument:
     def tomlkit_document(self) -> tomlkit.TOMLDocument:
         return self._doc
 
-    def values(self) -> dict:
+    def values(self) -> dict[str, Any]:
         """Plain Python values (dicts, lists, str, int, float, bool)."""
         if self._values is None:
             self._values = self._doc.unwrap()
@@ -261,7 +261,7 @@ class ConfigDocument:
             self._locations = _locate.locate_all(self._text)
         return kp.parse(path) in self._locations
 
-    def _item(self, parts: tuple) -> Any:
+    def _item(self, parts: tuple[Any, ...]) -> Any:
         node: Any = self._doc
         for part in parts:
             try:
@@ -278,7 +278,7 @@ class ConfigDocument:
         if fn in self._listeners:
             self._listeners.remove(fn)
 
-    def _commit(self, kind: str, path: tuple, before: str) -> Change:
+    def _commit(self, kind: str, path: tuple[Any, ...], before: str) -> Change:
         after = self._doc.as_string()
         if self._newline == "\r\n":
             after = re.sub(r"(?<!\r)\n", "\r\n", after)
@@ -489,7 +489,7 @@ class ConfigDocument:
         return change
 
     # ----------------------------------------------------------------- helpers
-    def _is_split_aot(self, parts: tuple) -> bool:
+    def _is_split_aot(self, parts: tuple[Any, ...]) -> bool:
         """Whether the array of tables at ``parts`` is written in pieces, with other tables
         between its entries. Its entries then move between fixed places in the text
         (:func:`_keep_section_order`), and the comments and blank lines at the end of each
@@ -501,7 +501,7 @@ class ConfigDocument:
         return bool(mine) and any(h[1][:len(parts)] != tuple(parts)
                                   for h in headers[mine[0]:mine[-1] + 1])
 
-    def _container_for(self, parts: tuple, create: bool) -> Any:
+    def _container_for(self, parts: tuple[Any, ...], create: bool) -> Any:
         node: Any = self._doc
         for i, part in enumerate(parts):
             try:
@@ -589,7 +589,7 @@ class ConfigDocument:
         data = self._text.encode("utf-8")
         return (b"\xef\xbb\xbf" + data) if self._bom else data
 
-    def save(self, path: str | os.PathLike | None = None, *, check: bool = True,
+    def save(self, path: str | os.PathLike[str] | None = None, *, check: bool = True,
              allow_readonly: bool = False) -> Path:
         """Write safely (see :mod:`dpgui_qt.core.safeio`): atomically where the file's
         owner, group, mode, xattrs and hard links allow, through symlinks, never over a
@@ -614,7 +614,7 @@ def _sections(text: str) -> list[tuple[Any, str]]:
     """Split TOML text at its table headers: ``[(key, text)]`` where key is None for what
     precedes the first header and ``(header, n)`` for the n-th header spelled that way."""
     out: list[tuple[Any, str]] = []
-    seen: dict[tuple, int] = {}
+    seen: dict[tuple[Any, ...], int] = {}
     scanner = _locate._ValueScanner()
     key: Any = None
     start = 0
@@ -685,23 +685,23 @@ def _trailing_ws(table: Any) -> str:
     return out
 
 
-def _aot_leads(arr: Any) -> list[list]:
+def _aot_leads(arr: Any) -> list[list[Any]]:
     """Detach the comment lines written directly above each ``[[entry]]`` header after
     the first (tomlkit keeps them at the end of the previous entry), so they travel with
     their own entry on insert/move/remove. The first entry's leading comment lives in
     the enclosing table and stays where it is."""
     tables = list(arr.body)
-    leads: list[list] = [[] for _ in tables]
+    leads: list[list[Any]] = [[] for _ in tables]
     for i, table in enumerate(tables[:-1]):
         body = table.value.body
-        lead: list = []
+        lead: list[Any] = []
         while body and body[-1][0] is None and isinstance(body[-1][1], tk_items.Comment):
             lead.insert(0, body.pop())
         leads[i + 1] = lead
     return leads
 
 
-def _aot_spacing(arr: Any) -> tuple[str, list]:
+def _aot_spacing(arr: Any) -> tuple[str, list[Any]]:
     """Detach what trails the last ``[[entry]]`` (blank lines and comments that lead
     into the next table) and find the separator used between entries."""
     tables = list(arr.body)
@@ -709,7 +709,7 @@ def _aot_spacing(arr: Any) -> tuple[str, list]:
         return "\n", []
     inner = [_trailing_ws(t) for t in tables[:-1]]
     body = tables[-1].value.body
-    tail: list = []
+    tail: list[Any] = []
     while body and body[-1][0] is None and isinstance(
             body[-1][1], (tk_items.Whitespace, tk_items.Comment)):
         tail.insert(0, body.pop())
@@ -719,12 +719,12 @@ def _aot_spacing(arr: Any) -> tuple[str, list]:
     return sep, tail
 
 
-def _detach_slot_trailing(arr: Any) -> list[list]:
+def _detach_slot_trailing(arr: Any) -> list[list[Any]]:
     """Take the trailing comments and blank lines off every entry (one list per place)."""
     out = []
     for table in arr.body:
         body = table.value.body
-        tail: list = []
+        tail: list[Any] = []
         while body and body[-1][0] is None and isinstance(
                 body[-1][1], (tk_items.Whitespace, tk_items.Comment)):
             tail.insert(0, body.pop())
@@ -732,7 +732,7 @@ def _detach_slot_trailing(arr: Any) -> list[list]:
     return out
 
 
-def _attach_slot_trailing(arr: Any, slots: list[list]) -> None:
+def _attach_slot_trailing(arr: Any, slots: list[list[Any]]) -> None:
     """Give each place its trailing lines back after entries were inserted, removed or
     moved. Places are fixed in the text; entries move through them. A new place comes
     after the old last one, so it takes over the last place's trailing lines (they lead
@@ -757,7 +757,7 @@ def _attach_slot_trailing(arr: Any, slots: list[list]) -> None:
         tables[-1].value.body.extend(gone)
 
 
-def _apply_aot_spacing(arr: Any, spacing: tuple[str, list], leads: list | None = None) -> None:
+def _apply_aot_spacing(arr: Any, spacing: tuple[str, list[Any]], leads: list[Any] | None = None) -> None:
     sep, tail = spacing
     tables = list(arr.body)
     leads = leads or [[] for _ in tables]

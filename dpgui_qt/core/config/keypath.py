@@ -4,6 +4,8 @@ A parsed path is a tuple of ``str`` (table keys) and ``int`` (array indexes).
 """
 from __future__ import annotations
 
+from typing import Any
+
 import re
 
 Path = tuple  # tuple[str | int, ...]
@@ -15,7 +17,7 @@ class KeyPathError(ValueError):
     pass
 
 
-def parse(path: str | tuple | list) -> tuple:
+def parse(path: str | tuple[Any, ...] | list[Any]) -> tuple[Any, ...]:
     """Parse a dotted key path. Tuples and lists pass through (validated)."""
     if isinstance(path, (tuple, list)):
         for part in path:
@@ -63,7 +65,7 @@ def parse(path: str | tuple | list) -> tuple:
     return tuple(parts)
 
 
-def format(path: tuple | list | str) -> str:  # noqa: A001 - mirrors parse()
+def format(path: tuple[Any, ...] | list[Any] | str) -> str:  # noqa: A001 - mirrors parse()
     """The canonical text form of a key path."""
     if isinstance(path, str):
         return path

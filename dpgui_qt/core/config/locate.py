@@ -7,6 +7,8 @@ records where each key (and each inline-table item of a multi-line array) starts
 """
 from __future__ import annotations
 
+from typing import Any
+
 import re
 
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
@@ -92,13 +94,13 @@ class _ValueScanner:
             i += 1
 
 
-def locate_all(text: str) -> dict[tuple, tuple[int, int]]:
+def locate_all(text: str) -> dict[tuple[Any, ...], tuple[int, int]]:
     """Return ``{key_path: (line, column)}`` (both 1-based) for every key found."""
-    locations: dict[tuple, tuple[int, int]] = {}
-    current: tuple = ()
-    aot_counts: dict[tuple, int] = {}
+    locations: dict[tuple[Any, ...], tuple[int, int]] = {}
+    current: tuple[Any, ...] = ()
+    aot_counts: dict[tuple[Any, ...], int] = {}
     scanner = _ValueScanner()
-    value_key: tuple = ()
+    value_key: tuple[Any, ...] = ()
     item_index = [0]
     lines = text.splitlines()
     for lineno, line in enumerate(lines, start=1):
@@ -152,9 +154,9 @@ def locate_all(text: str) -> dict[tuple, tuple[int, int]]:
     return locations
 
 
-def _resolve_table(path: tuple, aot_counts: dict[tuple, int]) -> tuple:
+def _resolve_table(path: tuple[Any, ...], aot_counts: dict[tuple[Any, ...], int]) -> tuple[Any, ...]:
     """``[directory.sub]`` inside the last ``[[directory]]`` entry gets its index."""
-    out: tuple = ()
+    out: tuple[Any, ...] = ()
     for part in path:
         out = out + (part,)
         if out in aot_counts:
@@ -162,7 +164,7 @@ def _resolve_table(path: tuple, aot_counts: dict[tuple, int]) -> tuple:
     return out
 
 
-def locate(locations: dict[tuple, tuple[int, int]], path: tuple) -> tuple[int, int]:
+def locate(locations: dict[tuple[Any, ...], tuple[int, int]], path: tuple[Any, ...]) -> tuple[int, int]:
     """Position of ``path`` or of its nearest written ancestor; (1, 1) if none."""
     path = tuple(path)
     while path:

@@ -24,6 +24,8 @@ above the next smaller tier where upstream says a setting does not fit there.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import math
 import re
 from dataclasses import dataclass, field
@@ -98,7 +100,7 @@ def _num(value, default):
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else default
 
 
-def params_for(model: dict) -> tuple[float, str]:
+def params_for(model: dict[str, Any]) -> tuple[float, str]:
     mt = model.get("type")
     base = MODELS.get(mt, (8.0, "unknown model type: assumed 8B", 36, False))
     for k in CHECKPOINT_KEYS:
@@ -113,7 +115,7 @@ def params_for(model: dict) -> tuple[float, str]:
     return base[0], base[1]
 
 
-def estimate(values: dict, resolution: int | None = None, frames: int | None = None) -> Estimate | None:
+def estimate(values: dict[str, Any], resolution: int | None = None, frames: int | None = None) -> Estimate | None:
     """An estimate for a main config's parsed values (None without a known [model] type).
     ``resolution``/``frames`` come from the dataset config; defaults: 1024 images, 512×33 video."""
     model = values.get("model") if isinstance(values.get("model"), dict) else {}
@@ -166,7 +168,7 @@ def estimate(values: dict, resolution: int | None = None, frames: int | None = N
     return est
 
 
-def drivers(values: dict, model_type: str | None = None) -> list[Driver]:
+def drivers(values: dict[str, Any], model_type: str | None = None) -> list[Driver]:
     """The settings of this config that move memory, with the direction of each."""
     model = values.get("model") if isinstance(values.get("model"), dict) else {}
     out: list[Driver] = []
@@ -210,7 +212,7 @@ def drivers(values: dict, model_type: str | None = None) -> list[Driver]:
     return out
 
 
-def swapped_gb(values: dict) -> float | None:
+def swapped_gb(values: dict[str, Any]) -> float | None:
     """GiB of transformer weights ``blocks_to_swap`` keeps in host RAM (None without swapping)."""
     model = values.get("model") if isinstance(values.get("model"), dict) else {}
     swap = _num(values.get("blocks_to_swap"), 0)

@@ -41,27 +41,27 @@ def rule(rule_id: str, kind: str, source: str, summary: str):
 @dataclass
 class RuleContext:
     kind: str
-    values: dict
+    values: dict[str, Any]
     registry: Any
-    schema: dict
+    schema: dict[str, Any]
     model_type: str | None = None
     options: Any = None
-    main_values: dict | None = None  # for dataset rules reached through a main config
+    main_values: dict[str, Any] | None = None  # for dataset rules reached through a main config
     _rule: Rule | None = field(default=None, repr=False)
 
     @property
-    def caps(self) -> dict:
+    def caps(self) -> dict[str, Any]:
         return self.registry.capabilities(self.model_type) if self.model_type else {}
 
     @property
     def num_gpus(self) -> int | None:
         return getattr(self.options, "num_gpus", None)
 
-    def error(self, path: tuple, message: str, source: str | None = None) -> Finding:
+    def error(self, path: tuple[Any, ...], message: str, source: str | None = None) -> Finding:
         return Finding(ERROR, tuple(path), message, self._rule.id,
                        source if source is not None else self._rule.source)
 
-    def warning(self, path: tuple, message: str, source: str | None = None) -> Finding:
+    def warning(self, path: tuple[Any, ...], message: str, source: str | None = None) -> Finding:
         return Finding(WARNING, tuple(path), message, self._rule.id,
                        source if source is not None else self._rule.source)
 
@@ -78,7 +78,7 @@ def run_rules(ctx: RuleContext) -> list[Finding]:
 
 
 # ----------------------------------------------------------------- helpers
-def _table(values: dict, name: str) -> dict:
+def _table(values: dict[str, Any], name: str) -> dict[str, Any]:
     v = values.get(name)
     return v if isinstance(v, dict) else {}
 
@@ -100,7 +100,7 @@ def first_micro_batch(value: Any) -> int | None:
     return None
 
 
-def global_batch(main: dict, num_gpus: int | None = None) -> int | None:
+def global_batch(main: dict[str, Any], num_gpus: int | None = None) -> int | None:
     """micro batch x gradient accumulation x data-parallel size (GPUs / pipeline stages).
 
     With the GPU count unknown, the smallest possible value (data parallel = 1).
@@ -412,14 +412,14 @@ def _eval_no_datasets(ctx: RuleContext):
 
 
 # ============================================================== dataset rules
-def _directories(ctx: RuleContext) -> list[tuple[int, dict]]:
+def _directories(ctx: RuleContext) -> list[tuple[int, dict[str, Any]]]:
     dirs = ctx.values.get("directory")
     if not isinstance(dirs, list):
         return []
     return [(i, d) for i, d in enumerate(dirs) if isinstance(d, dict)]
 
 
-def _effective(ctx: RuleContext, d: dict, key: str, default: Any = None) -> Any:
+def _effective(ctx: RuleContext, d: dict[str, Any], key: str, default: Any = None) -> Any:
     if key in d:
         return d[key]
     return ctx.values.get(key, default)

@@ -31,12 +31,12 @@ class SchemaRegistry:
         self.root = Path(root)
         if not (self.root / "main.schema.json").is_file():
             raise SchemaError(f"{self.root} holds no main.schema.json")
-        self._cache: dict[str, dict] = {}
-        self._composed: dict[tuple, dict] = {}
+        self._cache: dict[str, dict[str, Any]] = {}
+        self._composed: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._validators: dict[int, "Draft202012Validator"] = {}
 
     # ------------------------------------------------------------------ files
-    def _load(self, rel: str) -> dict | None:
+    def _load(self, rel: str) -> dict[str, Any] | None:
         if rel not in self._cache:
             path = self.root / rel
             if not path.is_file():
@@ -48,19 +48,19 @@ class SchemaRegistry:
     def files(self) -> list[Path]:
         return sorted(self.root.rglob("*.schema.json"))
 
-    def main(self) -> dict:
+    def main(self) -> dict[str, Any]:
         return self._load("main.schema.json")
 
-    def dataset(self) -> dict:
+    def dataset(self) -> dict[str, Any]:
         schema = self._load("dataset.schema.json")
         if schema is None:
             raise SchemaError("dataset.schema.json is missing")
         return schema
 
-    def directory(self) -> dict:
+    def directory(self) -> dict[str, Any]:
         return self.dataset().get("$defs", {}).get("directory", {})
 
-    def monitoring(self) -> dict | None:
+    def monitoring(self) -> dict[str, Any] | None:
         return self._load("monitoring.schema.json")
 
     def _types(self, folder: str) -> list[str]:
@@ -78,12 +78,12 @@ class SchemaRegistry:
     def optimizer_types(self) -> list[str]:
         return [t for t in self._types("optimizer") if t != FALLBACK_OPTIMIZER]
 
-    def model(self, model_type: str) -> dict | None:
+    def model(self, model_type: str) -> dict[str, Any] | None:
         if not isinstance(model_type, str) or "/" in model_type or "\\" in model_type:
             return None
         return self._load(f"model/{model_type}.schema.json")
 
-    def adapter(self, adapter_type: str) -> dict | None:
+    def adapter(self, adapter_type: str) -> dict[str, Any] | None:
         if not isinstance(adapter_type, str) or "/" in adapter_type or "\\" in adapter_type:
             return None
         return self._load(f"adapter/{adapter_type}.schema.json")
@@ -97,21 +97,21 @@ class SchemaRegistry:
             return lowered
         return FALLBACK_OPTIMIZER
 
-    def optimizer(self, optimizer_type: Any) -> dict | None:
+    def optimizer(self, optimizer_type: Any) -> dict[str, Any] | None:
         key = self.optimizer_key(optimizer_type)
         return self._load(f"optimizer/{key}.schema.json") if key else None
 
-    def capabilities(self, model_type: str) -> dict:
+    def capabilities(self, model_type: str) -> dict[str, Any]:
         schema = self.model(model_type) or {}
         return schema.get("x-dpgui-capabilities", {})
 
-    def template(self, model_type: str) -> dict:
+    def template(self, model_type: str) -> dict[str, Any]:
         schema = self.model(model_type) or {}
         return schema.get("x-dpgui-template", {})
 
     # -------------------------------------------------------------- composition
     def compose_main(self, model_type: Any = None, adapter_type: Any = None,
-                     optimizer_type: Any = None) -> dict:
+                     optimizer_type: Any = None) -> dict[str, Any]:
         """The main schema with the chosen model/adapter/optimizer tables swapped in.
 
         An unknown (or missing) discriminator leaves that table as a plain object.
@@ -141,13 +141,13 @@ class SchemaRegistry:
         self._composed[key] = composed
         return composed
 
-    def compose_for(self, values: dict) -> dict:
+    def compose_for(self, values: dict[str, Any]) -> dict[str, Any]:
         model = values.get("model") if isinstance(values.get("model"), dict) else {}
         adapter = values.get("adapter") if isinstance(values.get("adapter"), dict) else {}
         optimizer = values.get("optimizer") if isinstance(values.get("optimizer"), dict) else {}
         return self.compose_main(model.get("type"), adapter.get("type"), optimizer.get("type"))
 
-    def validator(self, schema: dict) -> "Draft202012Validator":
+    def validator(self, schema: dict[str, Any]) -> "Draft202012Validator":
         v = self._validators.get(id(schema))
         if v is None:
             from jsonschema import Draft202012Validator
@@ -157,7 +157,7 @@ class SchemaRegistry:
         return v
 
 
-def property_schema(schema: dict, path: tuple) -> dict | None:
+def property_schema(schema: dict[str, Any], path: tuple[Any, ...]) -> dict[str, Any] | None:
     """Follow ``path`` through ``properties``/``items``/``$defs`` refs of a schema."""
     node = schema
     root = schema
@@ -184,7 +184,7 @@ def property_schema(schema: dict, path: tuple) -> dict | None:
     return _deref(root, node)
 
 
-def _deref(root: dict, node: Any) -> dict | None:
+def _deref(root: dict[str, Any], node: Any) -> dict[str, Any] | None:
     if not isinstance(node, dict):
         return None
     ref = node.get("$ref")
@@ -198,7 +198,7 @@ def _deref(root: dict, node: Any) -> dict | None:
     return node
 
 
-def _array_branch(root: dict, node: dict) -> dict | None:
+def _array_branch(root: dict[str, Any], node: dict[str, Any]) -> dict[str, Any] | None:
     for key in ("anyOf", "oneOf"):
         for alt in node.get(key, []) or []:
             alt = _deref(root, alt)

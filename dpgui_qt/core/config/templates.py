@@ -10,6 +10,8 @@ everything else validates as it is.  Comments are whole sentences, wrapped.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import math
 
 import tomlkit
@@ -154,7 +156,7 @@ def build_template(registry, model_type: str, adapter: str | None = "lora",
     lines += ["", "[model]", f"type = '{model_type}'"]
     props = schema.get("properties", {})
     order = sorted(tmpl.items(), key=lambda kv: (props.get(kv[0], {}).get("x-dpgui-order", 500)))
-    tables: list[tuple[str, list]] = []
+    tables: list[tuple[str, list[Any]]] = []
     for key, value in order:
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             tables.append((key, value))

@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -56,7 +56,7 @@ def _round_nearest_multiple(x: float, m: int) -> int:
     return int(round(x / m) * m)
 
 
-def _dedup_sort(values) -> list:
+def _dedup_sort(values) -> list[Any]:
     """Round to 3 decimals, de-duplicate, sort (utils/dataset.py:74-78).
 
     Python's ``round(x, 3)`` dispatches on the element type: Python floats are
@@ -87,7 +87,7 @@ class SizeBucket:
     resolution: float | None = None  # side of the resolution it came from
 
     @property
-    def key(self) -> tuple:
+    def key(self) -> tuple[Any, ...]:
         """diffusion-pipe's identity of the bucket: buckets with the same key are
         concatenated across directories (utils/dataset.py:960-966)."""
         if self.ar is None:
@@ -117,7 +117,7 @@ class BucketConfig:
     problems: list[Problem] = field(default_factory=list)
     # memo of bucket() and of the AR index per pixel size (videos of a folder mostly
     # share a few sizes); not part of the config's identity
-    _memo: dict = field(default_factory=dict, repr=False, compare=False)
+    _memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def log_ars(self) -> np.ndarray:
@@ -176,9 +176,9 @@ class BucketConfig:
             return []
         return [self.bucket(self.ars[i], r, f) for r in self.resolutions]
 
-    def assign_many(self, sizes: list[tuple[int, int]]) -> Counter:
+    def assign_many(self, sizes: list[tuple[int, int]]) -> Counter[SizeBucket]:
         """Images (frames = 1) -> Counter of SizeBucket; vectorised for big folders."""
-        out: Counter = Counter()
+        out: Counter[SizeBucket] = Counter()
         if not sizes:
             return out
         if self.size_buckets is not None:
@@ -197,7 +197,7 @@ class BucketConfig:
         return out
 
 
-def size_bucket_order_problem(size_buckets: list) -> Problem | None:
+def size_bucket_order_problem(size_buckets: list[Any]) -> Problem | None:
     """Warn when diffusion-pipe's positional pairing of size_buckets with the sorted
     AR list does not line up (utils/dataset.py:464, 496, 506, 857)."""
     ordered = sorted((list(b) for b in size_buckets), key=lambda t: t[-1], reverse=True)
@@ -213,7 +213,7 @@ def size_bucket_order_problem(size_buckets: list) -> Problem | None:
         source="utils/dataset.py:464,496,506,857")
 
 
-def bucket_config(dir_config: dict, dataset_config: dict | None = None, *,
+def bucket_config(dir_config: dict[str, Any], dataset_config: dict[str, Any] | None = None, *,
                   model_type: str | None = None,
                   round_to: int | None = None) -> BucketConfig:
     """Resolve one directory's buckets (directory values override dataset values)."""
@@ -226,8 +226,9 @@ def bucket_config(dir_config: dict, dataset_config: dict | None = None, *,
     frames = sorted(int(f) for f in frames)
     sb = s.get("size_buckets")
     if sb:
-        ordered = sorted((tuple(int(x) for x in b) for b in sb), key=lambda t: t[-1],
-                         reverse=True)
+        ordered = cast("list[tuple[int, int, int]]",  # [width, height, frames] entries
+                       sorted((tuple(int(x) for x in b) for b in sb), key=lambda t: t[-1],
+                              reverse=True))
         ars = _dedup_sort(np.array([w / h for w, h, _ in ordered]))
         p = size_bucket_order_problem(sb)
         if p:
@@ -269,13 +270,13 @@ class DirectoryBuckets:
 
     path: str
     config: BucketConfig
-    settings: dict = field(default_factory=dict)  # the directory's effective settings
+    settings: dict[str, Any] = field(default_factory=dict)  # the directory's effective settings
     files: int = 0  # media placed in buckets
-    counts: Counter = field(default_factory=Counter)  # SizeBucket -> files
-    items: Counter = field(default_factory=Counter)  # SizeBucket -> caption items
+    counts: Counter[SizeBucket] = field(default_factory=Counter)  # SizeBucket -> files
+    items: Counter[SizeBucket] = field(default_factory=Counter)  # SizeBucket -> caption items
     unsized: list[str] = field(default_factory=list)  # trainable images without a size
     videos_unknown_frames: list[str] = field(default_factory=list)
-    video_plans: dict = field(default_factory=dict)  # video name -> video.VideoPlan
+    video_plans: dict[str, Any] = field(default_factory=dict)  # video name -> video.VideoPlan
     framerate: Any = None  # video.FrameRate used for the plans
     clip_mode: str | None = None
     skipped: list[str] = field(default_factory=list)  # not trainable per the scan
@@ -312,7 +313,7 @@ class DirectoryBuckets:
             d[(b.width, b.height)] = d.get((b.width, b.height), 0) + n
         return out
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "path": self.path,
             "ars": self.config.ars, "resolutions": self.config.resolutions,
@@ -335,12 +336,12 @@ class DirectoryBuckets:
         }
 
 
-def directory_buckets(scan: DirectoryScan, dataset_config: dict | None = None, *,
+def directory_buckets(scan: DirectoryScan, dataset_config: dict[str, Any] | None = None, *,
                       model_type: str | None = None, round_to: int | None = None,
                       frames: dict[str, int] | None = None,
                       unsized_as_square: bool = False, framerate=None,
                       clip_mode: str | None = None,
-                      dir_config: dict | None = None) -> DirectoryBuckets:
+                      dir_config: dict[str, Any] | None = None) -> DirectoryBuckets:
     """Assign the scanned, trainable media of one directory to buckets.
 
     Needs a scan with ``sizes=True`` for images. Videos are followed through
@@ -414,9 +415,9 @@ def directory_buckets(scan: DirectoryScan, dataset_config: dict | None = None, *
     if uniform:
         per = scan.captions_per_item(image_names[0]) if image_names else 1
         counts = cfg.assign_many(image_sizes)
-        for b, n in counts.items():
-            out.counts[b] += n
-            out.items[b] += n * per
+        for b, count in counts.items():
+            out.counts[b] += count
+            out.items[b] += count * per
     else:
         for n, (w, h) in zip(image_names, image_sizes):
             for b in cfg.assign(w, h, 1):
@@ -443,7 +444,7 @@ def directory_buckets(scan: DirectoryScan, dataset_config: dict | None = None, *
     return out
 
 
-def _video_problems(out: DirectoryBuckets, scan: DirectoryScan, keep: set) -> None:
+def _video_problems(out: DirectoryBuckets, scan: DirectoryScan, keep: set[Any]) -> None:
     from dpgui_qt.core.dataset import video as _video
 
     def add(kind, severity, message, files=(), source=""):
@@ -544,7 +545,7 @@ def _round_of(plans, f: int) -> int:
     return f
 
 
-def dataset_buckets(scan: DatasetScan, dataset_values: dict, *,
+def dataset_buckets(scan: DatasetScan, dataset_values: dict[str, Any], *,
                     model_type: str | None = None, round_to: int | None = None,
                     unsized_as_square: bool = False) -> list[DirectoryBuckets]:
     return [directory_buckets(d, dataset_values, model_type=model_type, round_to=round_to,

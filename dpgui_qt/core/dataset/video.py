@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 CancelFn = Callable[[], bool]
 
@@ -68,7 +68,7 @@ class VideoHeader:
         return self.error is None and bool(self.width) and bool(self.height) \
             and self.frames is not None and bool(self.fps)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -168,11 +168,11 @@ class FrameRate:
     assumed: bool = False  # True when the rate depends on something dpgui cannot see
     note: str | None = None  # how it was decided (or what was assumed and why)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _caps(model_type: str | None) -> dict:
+def _caps(model_type: str | None) -> dict[str, Any]:
     if not model_type:
         return {}
     try:
@@ -191,7 +191,7 @@ def _host_path(value, base_dir: str | None) -> str | None:
     return p
 
 
-def model_framerate(model_type: str | None, model_values: dict | None = None,
+def model_framerate(model_type: str | None, model_values: dict[str, Any] | None = None,
                     base_dir: str | None = None) -> FrameRate:
     """The model's frame rate from its schema's capabilities; for Wan, the checkpoint
     decides (SkyReels and Wan2.2 5B run at 24 fps), read from ``ckpt_path`` where that
@@ -265,7 +265,7 @@ class VideoPlan:
     status: str = "ok"  # ok | too_short | single_frame | unreadable | no_framerate
     frame_bucket: int | None = None
     bucket_label: str | None = None  # e.g. "512x288x33f" (first resolution) or None
-    buckets: list = field(default_factory=list)  # SizeBucket per resolution
+    buckets: list[Any] = field(default_factory=list)  # SizeBucket per resolution
     shortest_bucket: int | None = None  # the shortest video bucket (frames > 1)
     next_bucket: int | None = None  # the next frame bucket above ``frames``
     short_by: int | None = None  # frames missing to reach the shortest / next bucket
@@ -305,7 +305,7 @@ class VideoPlan:
                                                             if self.bucket_label else ""))
         return " · ".join(parts)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in asdict(self).items() if k != "buckets"}
         d["header"] = self.header.to_dict()
         d["skipped"] = self.skipped
@@ -316,8 +316,10 @@ class VideoPlan:
         return d
 
 
-def format_fps(x: float) -> str:
-    """A frame rate as people write it: 30, 23.976 (at most three decimals)."""
+def format_fps(x: float | None) -> str:
+    """A frame rate as people write it: 30, 23.976 (at most three decimals); "?" if unknown."""
+    if x is None:
+        return "?"
     return str(int(x)) if float(x).is_integer() else f"{x:.3f}".rstrip("0").rstrip(".")
 
 
@@ -342,6 +344,7 @@ def plan_video(name: str, header: VideoHeader, cfg, rate: FrameRate | None, *,
         plan.reason = ("the model has no frame rate (an image model); diffusion-pipe fails to "
                        "load the video and skips it")
         return plan
+    assert header.frames is not None and header.fps  # header.ok says so
     n = resampled_frames(header.frames, header.fps, model_fps)
     plan.frames = n
     buckets = cfg.assign(header.width, header.height, n)

@@ -11,6 +11,8 @@ same :func:`~.target.probe_steps` as ``QProcess`` children and calls
 """
 from __future__ import annotations
 
+from typing import Any
+
 import os
 import subprocess
 from pathlib import Path
@@ -23,7 +25,7 @@ from dpgui_qt.core.doctor.target import (Step, Target, TargetError, check_host, 
 from dpgui_qt.core.run import wsl
 
 
-def model_type_drift(checkout_host: str | os.PathLike | None) -> dict | None:
+def model_type_drift(checkout_host: str | os.PathLike[str] | None) -> dict[str, Any] | None:
     """The model types the checkout's train.py dispatches on (None when it cannot be read)."""
     if not checkout_host or not (Path(checkout_host) / "train.py").is_file():
         return None
@@ -35,7 +37,7 @@ def model_type_drift(checkout_host: str | os.PathLike | None) -> dict | None:
         return None
 
 
-def cache_places(values: dict, config_path=None, limit: int = 8) -> list[tuple[str, str]]:
+def cache_places(values: dict[str, Any], config_path=None, limit: int = 8) -> list[tuple[str, str]]:
     """Where the config's latent caches go: diffusion-pipe writes them into each dataset
     directory (``<path>/cache/<model>``, utils/dataset.py:482)."""
     import tomllib
@@ -80,7 +82,7 @@ def wslconfig_memory(environ=None) -> int | None:
 def finish(target: Target, results: dict[str, tuple[int | None, bytes, bytes]], *,
            model_type: str | None = None, uses_flash: bool = False,
            blocks_to_swap: int | None = None, swap_gb: float | None = None,
-           known_types: dict | None = None,
+           known_types: dict[str, Any] | None = None,
            schema_types: set[str] | None = None, environ=None) -> Report:
     """A report from the steps' (exit status, stdout, stderr); raises ProbeError
     when the probe itself gave no result."""

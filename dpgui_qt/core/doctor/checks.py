@@ -8,6 +8,8 @@ model types the checkout knows) and returns a :class:`Report`.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -58,7 +60,7 @@ class DoctorFinding:
     def is_error(self) -> bool:
         return self.severity == ERROR
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     def format(self) -> str:
@@ -74,7 +76,7 @@ class DoctorFinding:
 @dataclass
 class Report:
     target: str
-    facts: dict
+    facts: dict[str, Any]
     findings: list[DoctorFinding] = field(default_factory=list)
 
     @property
@@ -104,7 +106,7 @@ class Report:
                 pass
         return best
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"target": self.target, "errors": len(self.errors), "warnings": len(self.warnings),
                 "vram_gb": self.vram_gb(),
                 "findings": [f.to_json() for f in self.findings], "facts": self.facts}
@@ -119,7 +121,7 @@ class Report:
 
 
 # --------------------------------------------------------------------------- parsing
-def parse_probe(stdout: str | bytes, stderr: str | bytes = "", rc: int | None = 0) -> dict:
+def parse_probe(stdout: str | bytes, stderr: str | bytes = "", rc: int | None = 0) -> dict[str, Any]:
     if isinstance(stdout, bytes):
         stdout = stdout.decode("utf-8", "replace")
     if isinstance(stderr, bytes):
@@ -148,11 +150,11 @@ def version_tuple(text: str | None) -> tuple[int, ...]:
     return tuple(nums)
 
 
-def _vstr(v: tuple) -> str:
+def _vstr(v: tuple[Any, ...]) -> str:
     return ".".join(str(x) for x in v)
 
 
-def parse_wsl_list(text: str | bytes) -> list[dict]:
+def parse_wsl_list(text: str | bytes) -> list[dict[str, Any]]:
     """``wsl.exe --list --verbose`` (UTF-16 on Windows) -> [{name, state, version, default}]."""
     if isinstance(text, bytes):
         enc = "utf-16-le" if text[1:2] == b"\x00" or text[:2] == b"\xff\xfe" else "utf-8"
@@ -215,10 +217,10 @@ def _torch_index(cap: tuple[int, int] | None, current: str | None) -> str:
     return f"--index-url https://download.pytorch.org/whl/{tag}"
 
 
-def analyse(facts: dict, *, python: str = "python3", target: str = "",
+def analyse(facts: dict[str, Any], *, python: str = "python3", target: str = "",
             model_type: str | None = None, uses_flash: bool = False,
-            known_types: dict | None = None, schema_types: set[str] | None = None,
-            ref_commit: str = REF_COMMIT, wsl_list: list[dict] | None = None,
+            known_types: dict[str, Any] | None = None, schema_types: set[str] | None = None,
+            ref_commit: str = REF_COMMIT, wsl_list: list[dict[str, Any]] | None = None,
             wslconfig_memory: int | None = None, windows_host: bool = False,
             blocks_to_swap: int | None = None, swap_gb: float | None = None,
             min_free_gb: float = MIN_FREE_GB) -> Report:

@@ -178,7 +178,7 @@ def _ini_value(raw: str) -> str:
     return text[1:] if text.startswith("@@") else text
 
 
-def saved_environment(path: str | os.PathLike | None = None) -> dict[str, str]:
+def saved_environment(path: str | os.PathLike[str] | None = None) -> dict[str, str]:
     """The Run page's environment settings (checkout, deepspeed, wsl_distro) from
     dpgui's settings file, read without Qt; missing file or keys give ""."""
     p = Path(path) if path else settings_file()

@@ -19,7 +19,7 @@ import sys
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 __all__ = ["GpuSample", "GpuUnavailable", "GpuSampler", "NvmlSampler", "FakeSampler",
            "GpuHistory", "default_sampler", "MEMORY_WARN"]
@@ -215,7 +215,7 @@ class GpuHistory:
     def __init__(self, maxlen: int = 300):
         self.maxlen = maxlen
         self.latest: list[GpuSample] = []
-        self._h: dict[int, dict[str, deque]] = {}
+        self._h: dict[int, dict[str, deque[Any]]] = {}
 
     def add(self, samples: list[GpuSample]) -> None:
         self.latest = list(samples)

@@ -46,7 +46,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -92,7 +92,7 @@ class Series:
         self._s_valid = 0          # smoothed values computed for _x[:_s_valid]
         self._acc = 0.0            # EMA state after _s_valid points (numerator, weight sum)
         self._wacc = 0.0
-        self.nonfinite: list[list] = []   # [first_x, last_x, "nan" | "inf" | "-inf", count]
+        self.nonfinite: list[list[Any]] = []   # [first_x, last_x, "nan" | "inf" | "-inf", count]
         self._nf_open = False             # the last point appended was non-finite
         self.compactions = 0
         self.version = 0           # bumps on every change (views redraw when it moves)
@@ -834,7 +834,7 @@ class RunMetrics:
             p.elapsed_s = self.train_seconds
         return p
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         s = self.main_loss()
         return {"last_step": s.last_x, "last_loss": s.last_y,
                 "smoothed": float(s.smoothed()[-1]) if len(s) else None,

@@ -58,7 +58,7 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 __all__ = ["crc32c", "masked_crc32c", "ScalarRow", "EventFileReader", "EventDirReader",
            "parse_event", "encode_record", "encode_scalar_event", "encode_tensor_scalar_event",
@@ -139,7 +139,7 @@ _DT_FLOAT, _DT_DOUBLE, _DT_INT32, _DT_INT64, _DT_HALF, _DT_BFLOAT16 = 1, 2, 3, 9
 _DT_UINT8, _DT_INT16, _DT_INT8, _DT_BOOL = 4, 5, 6, 10
 
 
-def _packed(v: object, wt: int, fmt: str, size: int) -> list:
+def _packed(v: object, wt: int, fmt: str, size: int) -> list[Any]:
     if wt == 2:  # packed
         b = bytes(v)  # type: ignore[arg-type]
         return list(struct.unpack(f"<{len(b) // size}{fmt}", b[:len(b) // size * size]))
@@ -271,7 +271,7 @@ def parse_event(data: bytes) -> tuple[float, int, list[tuple[str, float]]]:
 class EventFileReader:
     """Reads one event file incrementally; ``offset`` is where the next record starts."""
 
-    def __init__(self, path: str | os.PathLike, verify_data: bool = True, offset: int = 0):
+    def __init__(self, path: str | os.PathLike[str], verify_data: bool = True, offset: int = 0):
         self.path = Path(path)
         self.offset = offset
         self.verify_data = verify_data
@@ -342,7 +342,7 @@ class EventDirReader:
     on every poll. Rows come file by file, oldest file first (TensorBoard names
     files ``events.out.tfevents.<unix time>.<host>...``; a resumed run adds one)."""
 
-    def __init__(self, folder: str | os.PathLike, verify_data: bool = True):
+    def __init__(self, folder: str | os.PathLike[str], verify_data: bool = True):
         self.folder = Path(folder)
         self.verify_data = verify_data
         self.files: dict[str, EventFileReader] = {}
@@ -384,7 +384,7 @@ class EventDirReader:
         return [f"{n}: {r.broken}" for n, r in self.files.items() if r.broken]
 
 
-def read_scalars(folder_or_file: str | os.PathLike) -> list[ScalarRow]:
+def read_scalars(folder_or_file: str | os.PathLike[str]) -> list[ScalarRow]:
     """Everything in a run folder's event files (or in one event file)."""
     p = Path(folder_or_file)
     if p.is_file():

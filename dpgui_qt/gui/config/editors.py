@@ -49,18 +49,18 @@ INT_MIN, INT_MAX = -(2 ** 31), 2 ** 31 - 1
 class EditorContext:
     """What an editor may need besides its schema."""
 
-    schema: dict | None
-    root: dict | None = None  # schema that $refs resolve against
+    schema: dict[str, Any] | None
+    root: dict[str, Any] | None = None  # schema that $refs resolve against
     base_dir: str | None = None  # folder the browse dialogs start in
-    choices: list | None = None  # (label, value) pairs for discriminator combos
+    choices: list[Any] | None = None  # (label, value) pairs for discriminator combos
     editable_choice: bool = False  # combo also takes free text (optimizer class names)
 
-    def sub(self, schema: dict | None) -> "EditorContext":
+    def sub(self, schema: dict[str, Any] | None) -> "EditorContext":
         return EditorContext(_deref(self.root or {}, schema) if schema else None,
                              self.root, self.base_dir)
 
 
-def _range(schema: dict) -> tuple[float | None, float | None]:
+def _range(schema: dict[str, Any]) -> tuple[float | None, float | None]:
     lo = schema.get("minimum")
     if lo is None and isinstance(schema.get("exclusiveMinimum"), (int, float)):
         lo = schema["exclusiveMinimum"]
@@ -150,7 +150,7 @@ class EditorRegistry:
         return list(self._factories)
 
     @staticmethod
-    def key_for(schema: dict | None, root: dict | None = None) -> tuple[str, str | None]:
+    def key_for(schema: dict[str, Any] | None, root: dict[str, Any] | None = None) -> tuple[str, str | None]:
         """The registry key for a property schema (which editor edits it)."""
         if not isinstance(schema, dict) or not schema:
             return ("raw", None)
@@ -184,7 +184,7 @@ class EditorRegistry:
             return (t, widget)
         return ("raw", None)
 
-    def factory_for(self, schema: dict | None, root: dict | None = None):
+    def factory_for(self, schema: dict[str, Any] | None, root: dict[str, Any] | None = None):
         t, w = self.key_for(schema, root)
         return (self._factories.get((t, w)) or self._factories.get((t, None))
                 or self._factories[("raw", None)])
@@ -656,7 +656,7 @@ class ListEditor(ValueEditor):
 
 
 # ---------------------------------------------------------------- unions
-def _branch_label(schema: dict, root: dict | None) -> str:
+def _branch_label(schema: dict[str, Any], root: dict[str, Any] | None) -> str:
     s = _deref(root or {}, schema) or {}
     if s.get("title"):
         return s["title"]
@@ -672,7 +672,7 @@ def _branch_label(schema: dict, root: dict | None) -> str:
             "boolean": "on/off"}.get(t, str(t or "value"))
 
 
-def _matches(schema: dict, value: Any, root: dict | None) -> bool:
+def _matches(schema: dict[str, Any], value: Any, root: dict[str, Any] | None) -> bool:
     s = _deref(root or {}, schema) or {}
     if "const" in s:
         return same_value(s["const"], value)
@@ -745,7 +745,7 @@ class UnionEditor(ValueEditor):
             ed.set_value(self._default_for(self.branches[i]), None)
         self.edited.emit()
 
-    def _default_for(self, branch: dict) -> Any:
+    def _default_for(self, branch: dict[str, Any]) -> Any:
         t = branch.get("type")
         if t == "array":
             items = _deref(self.ctx.root or {}, branch.get("items")) or {}

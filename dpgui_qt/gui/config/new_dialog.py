@@ -7,6 +7,8 @@ Both are dialogs callable from anywhere: ``NewConfigDialog(registry, parent)``
 """
 from __future__ import annotations
 
+from typing import Any
+
 import html
 import os
 
@@ -389,7 +391,7 @@ class ApplyPresetDialog(QDialog):
         buttons.accepted.connect(self._apply)
         buttons.rejected.connect(self.reject)
         lay.addWidget(buttons)
-        self._changes: list = []
+        self._changes: list[Any] = []
         if not self.model_type:
             self.head.setText("The open config has no <code>[model] type</code>: pick a model first.")
             self.apply_btn.setEnabled(False)
@@ -422,7 +424,7 @@ class ApplyPresetDialog(QDialog):
                 return True
         return False
 
-    def changes(self) -> list:
+    def changes(self) -> list[Any]:
         return list(self._changes)
 
     def _update(self) -> None:
@@ -448,7 +450,7 @@ class ApplyPresetDialog(QDialog):
             self.accept()
 
 
-def apply_preset(session, preset: P.Preset, changes: list) -> bool:
+def apply_preset(session, preset: P.Preset, changes: list[Any]) -> bool:
     """Apply ``changes`` to the session's document as one undo step."""
     from dpgui_qt.core.config.document import ConfigDocument
 

@@ -646,7 +646,7 @@ class ConfigEditorPage(QWidget):
         from dpgui_qt.core.config.schema import _deref
 
         item_schema = _deref(self.model.schema, item_schema) or {}
-        new: dict = {}
+        new: dict[str, Any] = {}
         for key in item_schema.get("required", []):
             sub = _deref(self.model.schema, (item_schema.get("properties") or {}).get(key)) or {}
             if "enum" in sub:

@@ -2,6 +2,8 @@
 file:line); activating one selects its row in the property tree."""
 from __future__ import annotations
 
+from typing import Any
+
 from pathlib import Path
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
@@ -18,14 +20,14 @@ class ProblemsModel(QAbstractTableModel):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._findings: list = []
+        self._findings: list[Any] = []
 
-    def set_findings(self, findings: list) -> None:
+    def set_findings(self, findings: list[Any]) -> None:
         self.beginResetModel()
         self._findings = list(findings)
         self.endResetModel()
 
-    def findings(self) -> list:
+    def findings(self) -> list[Any]:
         return list(self._findings)
 
     def rowCount(self, parent=QModelIndex()) -> int:
@@ -116,10 +118,10 @@ class ProblemsPanel(QWidget):
         lay.setSpacing(0)
         lay.addLayout(top)
         lay.addWidget(self.view, 1)
-        self._all: list = []
+        self._all: list[Any] = []
         self.set_findings([], None)
 
-    def set_findings(self, findings: list, ms: float | None = None) -> None:
+    def set_findings(self, findings: list[Any], ms: float | None = None) -> None:
         self._all = list(findings)
         self._apply_filter()
         e = sum(1 for f in findings if f.is_error)

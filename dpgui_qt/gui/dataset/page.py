@@ -16,6 +16,8 @@ config's ``dataset`` key at it (undoable in the main config).
 """
 from __future__ import annotations
 
+from typing import Any
+
 import html
 import os
 from pathlib import Path
@@ -240,7 +242,7 @@ class DatasetPage(QWidget):
         if i >= 0:
             self.tabs.setTabText(i, self._title(ed))
 
-    def _clear(self, keep: list) -> None:
+    def _clear(self, keep: list[Any]) -> None:
         for ed in list(self.editors):
             if ed in keep:
                 continue
@@ -289,7 +291,7 @@ class DatasetPage(QWidget):
             return str(self.main.path.parent)
         return os.getcwd()
 
-    def new_dataset(self, path: str | os.PathLike | None = None, image_dir: str | None = None,
+    def new_dataset(self, path: str | os.PathLike[str] | None = None, image_dir: str | None = None,
                     ask_folder: bool = True) -> Path | None:
         """Write a dataset template to ``path`` (asked when None) and use it."""
         if path is None:
@@ -315,7 +317,7 @@ class DatasetPage(QWidget):
         self._use(target)
         return target
 
-    def open_dataset(self, path: str | os.PathLike | None = None) -> bool:
+    def open_dataset(self, path: str | os.PathLike[str] | None = None) -> bool:
         if path is None:
             path, _ = QFileDialog.getOpenFileName(self, "Dataset config", self._main_folder(),
                                                   TOML_FILTER)

@@ -40,7 +40,7 @@ class DatasetSettingsProxy(PropertyFilterProxy):
 
 
 class _DirectoryBuilder(_Builder):
-    def __init__(self, registry, values: dict, index: int):
+    def __init__(self, registry, values: dict[str, Any], index: int):
         super().__init__(registry, values, "dataset")
         self.index = index
         dirs = self.values.get("directory")

@@ -8,6 +8,8 @@ and ``finished`` carries the partial result with ``cancelled=True``.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import threading
 import time
 
@@ -21,7 +23,7 @@ class ScanWorker(QObject):
     finished = Signal(object)  # DatasetScan
     failed = Signal(str)
 
-    def __init__(self, dataset_values: dict, kwargs: dict, min_interval_s: float = 0.05):
+    def __init__(self, dataset_values: dict[str, Any], kwargs: dict[str, Any], min_interval_s: float = 0.05):
         super().__init__()
         self._values = dataset_values
         self._kwargs = kwargs
@@ -55,7 +57,7 @@ class ScanWorker(QObject):
 
 
 _QUIT_HOOKED = False
-_LIVE: set = set()  # running threads, kept alive past their controller (see start())
+_LIVE: set[Any] = set()  # running threads, kept alive past their controller (see start())
 
 
 def shutdown_all(timeout_ms: int = 5000) -> None:
@@ -82,7 +84,7 @@ class ScanController(QObject):
     def running(self) -> bool:
         return self._thread is not None and self._thread.isRunning()
 
-    def start(self, dataset_values: dict, **kwargs) -> None:
+    def start(self, dataset_values: dict[str, Any], **kwargs) -> None:
         """kwargs go to :func:`scan_dataset` (model_type, read_headers, sizes, base_dir)."""
         if self.running:
             raise RuntimeError("a scan is already running; cancel it first")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 
@@ -62,7 +62,7 @@ class ScanManager(QObject):
         self._inflight: list[str] = []
         self._pending: list[str] = []
         self._pending_force = False
-        self._sig_cache: tuple | None = None
+        self._sig_cache: tuple[Any, ...] | None = None
         self._restart = False
         self._queued_start = False  # a restart is queued on the event loop
         self._user_cancel = False
@@ -88,7 +88,7 @@ class ScanManager(QObject):
     def _bases(self) -> list[str]:
         return [str(b) for b in self.base_dirs()] or [os.getcwd()]
 
-    def entries(self) -> list[dict | None]:
+    def entries(self) -> list[dict[str, Any] | None]:
         """Per ``[[directory]]``: its values with folders resolved (None if not a table)."""
         values = self.session.doc.values()
         dirs = values.get("directory")
@@ -109,7 +109,7 @@ class ScanManager(QObject):
             out.append(e)
         return out
 
-    def signature(self, entry: dict | None) -> str | None:
+    def signature(self, entry: dict[str, Any] | None) -> str | None:
         if entry is None:
             return None
         s = directory_settings(entry, self.session.doc.values())
@@ -252,7 +252,7 @@ class ScanManager(QObject):
         self.failed.emit(message)
         self.resultsChanged.emit()
 
-    def _prune(self, sigs: list) -> None:
+    def _prune(self, sigs: list[Any]) -> None:
         keep = set(sigs)
         if len(self.results) > 4 * max(1, len(keep)) + 16:
             for s in [s for s in self.results if s not in keep]:

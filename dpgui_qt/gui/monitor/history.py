@@ -5,6 +5,8 @@ large); results come back through queued signals.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import html
 import math
 from pathlib import Path
@@ -91,7 +93,7 @@ class RunHistoryView(QWidget):
         super().__init__(parent)
         self.output_dir: Path | None = None
         self.summaries: list[RunSummary] = []
-        self.overlays: dict[str, tuple] = {}     # path -> (curve item, metrics)
+        self.overlays: dict[str, tuple[Any, ...]] = {}     # path -> (curve item, metrics)
         self.smoothing = 0.9
         self._gen = 0
         self._pump = ResultPump(self)  # run folders and curves are read off the GUI thread

@@ -6,6 +6,8 @@ In the main window it reads the open config's ``epochs`` / ``max_steps`` /
 """
 from __future__ import annotations
 
+from typing import Any
+
 import html
 import os
 from pathlib import Path
@@ -65,7 +67,7 @@ class MonitorPage(QWidget):
         self.tabs.addTab(self.samples, "Samples")
         self.queue = QueuePanel(parent=self.tabs, window=window)
         self.tabs.addTab(self.queue, "Queue")
-        self._extra_windows: list = []
+        self._extra_windows: list[Any] = []
         self.gpu = GpuPanel(sampler, interval_ms=gpu_interval_ms, parent=split)
         self.gpu.setMinimumWidth(250)
         split.addWidget(self.tabs)

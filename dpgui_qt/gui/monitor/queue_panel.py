@@ -8,6 +8,8 @@ thread.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import time
 from pathlib import Path
 
@@ -44,7 +46,7 @@ class QueuePanel(QWidget):
         self._pump = ResultPump(self)
         self._last = None
         self._revived = -1e9
-        self._statuses: dict | None = None
+        self._statuses: dict[str, Any] | None = None
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         self.header = QLabel(self)
@@ -210,7 +212,7 @@ class QueuePanel(QWidget):
 
     def add_config(self, config: str | Path, *, checkout=None, deepspeed=None, gpus=1,
                    sweep_key: str | None = None, sweep_values: list[str] | None = None,
-                   extra_env: dict | None = None, start: bool = True) -> None:
+                   extra_env: dict[str, Any] | None = None, start: bool = True) -> None:
         """Queue ``config`` (snapshot and pre-flight on a worker thread)."""
         from dpgui_qt.core.run.queue_items import prepare_items
         q, root = self.queue, self.state_root

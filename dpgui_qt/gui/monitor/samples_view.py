@@ -10,6 +10,8 @@ show in the grid's cells and the status line.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import html
 from pathlib import Path
 
@@ -94,7 +96,7 @@ class SamplesView(QWidget):
         self.loss_plot.showGrid(x=True, y=True, alpha=0.15)
         self.loss_plot.setToolTip("The run's loss; dashed lines mark the epochs in the grid")
         self._loss_item = self.loss_plot.plot([], [], pen=pg.mkPen((38, 110, 220), width=2))
-        self._epoch_lines: list = []
+        self._epoch_lines: list[Any] = []
         self._metrics = None
         form.addRow(self.loss_plot)
         side.setMaximumWidth(420)
@@ -269,7 +271,7 @@ class SamplesView(QWidget):
         self._mark_epochs()
         self.gridChanged.emit()
 
-    def _cell(self, cell: dict | None) -> QWidget:
+    def _cell(self, cell: dict[str, Any] | None) -> QWidget:
         lab = QLabel()
         lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
         lab.setWordWrap(True)
