@@ -40,7 +40,7 @@ import stat
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from dpgui_qt.core.errors import ConflictError, ReadError, ReadOnlyError, SaveError
 
@@ -76,7 +76,7 @@ def describe_kind(mode: int) -> str:
     return "not a regular file"
 
 
-def _human(n: int) -> str:
+def _human(n: float) -> str:
     for unit in ("bytes", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
             return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
@@ -175,7 +175,7 @@ def _folder_of(path: Path) -> Path:
 
 @contextlib.contextmanager
 def locked_folder(folder: str | os.PathLike[str], timeout: float | None = LOCK_TIMEOUT_S,
-                  on_wait=None) -> Iterator[None]:
+                  on_wait: Callable[[], object] | None = None) -> Iterator[None]:
     """Hold an exclusive advisory lock on ``folder`` (reentrant within this process).
 
     Every dpgui write takes it, so two ``dpgui set`` processes (or the GUI and the CLI)
@@ -239,7 +239,7 @@ def locked_folder(folder: str | os.PathLike[str], timeout: float | None = LOCK_T
 
 @contextlib.contextmanager
 def locked_files(*paths: str | os.PathLike[str], timeout: float | None = LOCK_TIMEOUT_S,
-                 on_wait=None) -> Iterator[None]:
+                 on_wait: Callable[[], object] | None = None) -> Iterator[None]:
     """Lock the folders that writes to ``paths`` land in (in a fixed order)."""
     folders = sorted({os.path.realpath(_folder_of(real_target(p))) for p in paths})
     with contextlib.ExitStack() as stack:

@@ -103,6 +103,7 @@ class SecretStore:
         tmp = folder / f".{self.path.name}.{_stdlib_secrets.token_hex(4)}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
                      0o600)
+        replaced = False
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fd = -1
@@ -111,20 +112,20 @@ class SecretStore:
                 os.fsync(fh.fileno())
             os.chmod(tmp, 0o600)  # whatever the umask or the folder's default ACL said
             os.replace(tmp, self.path)
-            tmp = None
+            replaced = True
         finally:
             if fd >= 0:
                 os.close(fd)
-            if tmp is not None:
+            if not replaced:
                 try:
                     os.unlink(tmp)
                 except OSError:
                     pass
 
-    def get(self, key: str, default=None):
+    def get(self, key: str, default: Any = None) -> Any:
         return self.load().get(key, default)
 
-    def put(self, key: str, value) -> None:
+    def put(self, key: str, value: Any) -> None:
         data = self.load()
         if value in (None, {}, ""):
             if key not in data:

@@ -8,7 +8,7 @@ from typing import Any
 
 import re
 
-Path = tuple  # tuple[str | int, ...]
+Path = tuple  # type: ignore[type-arg]  # tuple[str | int, ...]; the name stays usable at run time
 
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
 

@@ -7,7 +7,7 @@ records where each key (and each inline-table item of a multi-line array) starts
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import re
 
@@ -60,7 +60,7 @@ class _ValueScanner:
     def open(self) -> bool:
         return self.depth > 0 or self.in_ml is not None
 
-    def scan(self, text: str, start: int, on_item=None) -> None:
+    def scan(self, text: str, start: int, on_item: Callable[[int], None] | None = None) -> None:
         i, n = start, len(text)
         while i < n:
             if self.in_ml:
@@ -105,7 +105,7 @@ def locate_all(text: str) -> dict[tuple[Any, ...], tuple[int, int]]:
     lines = text.splitlines()
     for lineno, line in enumerate(lines, start=1):
         if scanner.open:
-            def on_item(col, _lineno=lineno, _key=value_key):
+            def on_item(col: int, _lineno: int = lineno, _key: tuple[Any, ...] = value_key) -> None:
                 locations.setdefault(_key + (item_index[0],), (_lineno, col + 1))
                 item_index[0] += 1
             scanner.scan(line, 0, on_item)
@@ -146,11 +146,12 @@ def locate_all(text: str) -> dict[tuple[Any, ...], tuple[int, int]]:
         value_key = full
         item_index[0] = 0
 
-        def on_item(col, _lineno=lineno, _indent=indent, _key=value_key):
+        def on_value_item(col: int, _lineno: int = lineno, _key: tuple[Any, ...] = value_key,
+                          _indent: int = indent) -> None:
             locations.setdefault(_key + (item_index[0],), (_lineno, _indent + col + 1))
             item_index[0] += 1
 
-        scanner.scan(stripped, pos + 1, on_item)
+        scanner.scan(stripped, pos + 1, on_value_item)
     return locations
 
 

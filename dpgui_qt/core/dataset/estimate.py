@@ -29,7 +29,7 @@ from dpgui_qt.core.dataset.scan import (ERROR, INFO, WARNING, DatasetScan, Probl
                                         make_problem)
 
 
-def _batch_table(value: Any) -> dict[str, Any] | None:
+def _batch_table(value: Any) -> dict[Any, Any] | None:
     """int -> {None: int}; [[size, bs], ...] -> {size: bs} (train.py:396-400)."""
     if isinstance(value, bool):
         return None

@@ -221,7 +221,7 @@ def _exif_orientation(seg: bytes) -> int | None:
         for i in range(count):
             tag, typ, _n = struct.unpack_from(order + "HHI", tiff, ifd + 2 + 12 * i)
             if tag == 0x0112 and typ == 3:
-                return struct.unpack_from(order + "H", tiff, ifd + 2 + 12 * i + 8)[0]
+                return int(struct.unpack_from(order + "H", tiff, ifd + 2 + 12 * i + 8)[0])
     except struct.error:
         return None
     return None

@@ -17,7 +17,7 @@ from typing import Any
 from dpgui_qt.core.dataset import video as _video
 from dpgui_qt.core.dataset.buckets import DirectoryBuckets, directory_buckets
 from dpgui_qt.core.dataset.estimate import Estimate, estimate
-from dpgui_qt.core.dataset.scan import (ERROR, WARNING, CancelFn, DatasetScan, Problem,
+from dpgui_qt.core.dataset.scan import (ERROR, WARNING, CancelFn, DatasetScan, Problem, ProgressFn,
                                         make_problem, scan_dataset)
 
 
@@ -125,7 +125,7 @@ class DatasetReport:
             "cancelled": self.cancelled,
         }
 
-    def to_json(self, **kw) -> str:
+    def to_json(self, **kw: Any) -> str:
         return json.dumps(self.to_dict(), **kw)
 
 
@@ -137,7 +137,7 @@ def clip_mode_of(main_values: dict[str, Any] | None) -> str:
 def dataset_report(dataset_values: dict[str, Any], model_type: str | None, *,
                    main_values: dict[str, Any] | None = None, num_gpus: int | None = 1,
                    base_dir: str | None = None, cancel: CancelFn | None = None,
-                   progress=None) -> DatasetReport:
+                   progress: ProgressFn | None = None) -> DatasetReport:
     """Scan, plan and estimate one dataset config (plain values) for ``model_type``.
     ``main_values`` (the main config) supplies the model table (Wan's checkpoint
     decides its frame rate), ``video_clip_mode`` and the batch settings."""

@@ -72,7 +72,7 @@ class VideoHeader:
         return asdict(self)
 
 
-def _av():
+def _av() -> Any:
     import av  # heavy: imported on first use only
     return av
 
@@ -138,7 +138,7 @@ def read_header(path: str, cancel: CancelFn | None = None) -> VideoHeader:
     return h
 
 
-def _count_packets(container, stream, cancel: CancelFn | None) -> int:
+def _count_packets(container: Any, stream: Any, cancel: CancelFn | None) -> int:
     n = 0
     for i, pkt in enumerate(container.demux(stream)):
         if pkt.size:  # the demuxer ends with an empty flush packet
@@ -182,7 +182,7 @@ def _caps(model_type: str | None) -> dict[str, Any]:
         return {}
 
 
-def _host_path(value, base_dir: str | None) -> str | None:
+def _host_path(value: Any, base_dir: str | None) -> str | None:
     if not isinstance(value, str) or not value:
         return None
     p = os.path.expanduser(value)
@@ -323,7 +323,7 @@ def format_fps(x: float | None) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:.3f}".rstrip("0").rstrip(".")
 
 
-def plan_video(name: str, header: VideoHeader, cfg, rate: FrameRate | None, *,
+def plan_video(name: str, header: VideoHeader, cfg: Any, rate: FrameRate | None, *,
                clip_mode: str = DEFAULT_CLIP_MODE, round_frames: int = 4) -> VideoPlan:
     """Follow one video through diffusion-pipe's metadata pass and clip extraction.
     ``cfg`` is the directory's :class:`buckets.BucketConfig`."""

@@ -11,9 +11,9 @@ same :func:`~.target.probe_steps` as ``QProcess`` children and calls
 """
 from __future__ import annotations
 
-from typing import Any
-
 import os
+from collections.abc import Mapping
+from typing import Any
 import subprocess
 from pathlib import Path
 
@@ -37,7 +37,7 @@ def model_type_drift(checkout_host: str | os.PathLike[str] | None) -> dict[str, 
         return None
 
 
-def cache_places(values: dict[str, Any], config_path=None, limit: int = 8) -> list[tuple[str, str]]:
+def cache_places(values: dict[str, Any], config_path: str | os.PathLike[str] | None = None, limit: int = 8) -> list[tuple[str, str]]:
     """Where the config's latent caches go: diffusion-pipe writes them into each dataset
     directory (``<path>/cache/<model>``, utils/dataset.py:482)."""
     import tomllib
@@ -54,7 +54,7 @@ def cache_places(values: dict[str, Any], config_path=None, limit: int = 8) -> li
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (OSError, ValueError, UnicodeDecodeError):
         return []
-    out = []
+    out: list[tuple[str, str]] = []
     for d in data.get("directory") or []:
         if isinstance(d, dict) and isinstance(d.get("path"), str) and d["path"]:
             out.append((f"dataset cache {len(out) + 1}", d["path"]))
@@ -67,7 +67,7 @@ def schema_model_types() -> set[str]:
     return set(default_registry().model_types())
 
 
-def wslconfig_memory(environ=None) -> int | None:
+def wslconfig_memory(environ: Mapping[str, str] | None = None) -> int | None:
     environ = os.environ if environ is None else environ
     home = environ.get("USERPROFILE")
     if not home:
@@ -83,7 +83,8 @@ def finish(target: Target, results: dict[str, tuple[int | None, bytes, bytes]], 
            model_type: str | None = None, uses_flash: bool = False,
            blocks_to_swap: int | None = None, swap_gb: float | None = None,
            known_types: dict[str, Any] | None = None,
-           schema_types: set[str] | None = None, environ=None) -> Report:
+           schema_types: set[str] | None = None,
+           environ: Mapping[str, str] | None = None) -> Report:
     """A report from the steps' (exit status, stdout, stderr); raises ProbeError
     when the probe itself gave no result."""
     rc, out, err = results.get("env", (None, b"", b""))
@@ -121,7 +122,7 @@ def run_step(step: Step) -> tuple[int | None, bytes, bytes]:
         return None, b"", str(e).encode()
 
 
-def examine(target: Target, **kw) -> Report:
+def examine(target: Target, **kw: Any) -> Report:
     """Run every probe step for ``target`` and analyse the results (blocking; CLI)."""
     results = {s.key: run_step(s) for s in probe_steps(target)}
     known = model_type_drift(target.checkout_host)

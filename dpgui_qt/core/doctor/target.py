@@ -14,7 +14,9 @@ import json
 import os
 import shutil
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from dpgui_qt.core.doctor.probe import PROBE_SOURCE
 from dpgui_qt.core.run import wsl
@@ -111,7 +113,7 @@ def wsl_python(value: str) -> tuple[str, str]:
 
 
 def probe_args(target: Target) -> str:
-    data = {"checkout": target.checkout, "outputs": list(target.outputs)}
+    data: dict[str, Any] = {"checkout": target.checkout, "outputs": list(target.outputs)}
     if target.places:
         data["places"] = [list(p) for p in target.places]
     return json.dumps(data)
@@ -183,7 +185,7 @@ def saved_environment(path: str | os.PathLike[str] | None = None) -> dict[str, s
     dpgui's settings file, read without Qt; missing file or keys give ""."""
     p = Path(path) if path else settings_file()
     cp = configparser.ConfigParser(interpolation=None, strict=False)
-    cp.optionxform = str
+    cp.optionxform = str  # type: ignore[assignment, method-assign]  # keys keep their case
     try:
         cp.read(p, encoding="utf-8")
     except (configparser.Error, OSError, UnicodeDecodeError):
@@ -196,7 +198,8 @@ def saved_environment(path: str | os.PathLike[str] | None = None) -> dict[str, s
 def default_target(*, checkout: str | None = None, python: str | None = None,
                    host: str | None = None, distro: str | None = None,
                    outputs: list[str] | None = None, platform: str | None = None,
-                   saved: dict[str, str] | None = None, environ=None) -> Target:
+                   saved: dict[str, str] | None = None,
+                   environ: Mapping[str, str] | None = None) -> Target:
     """A target from explicit options, falling back to dpgui's saved settings,
     then $DPGUI_DIFFUSION_PIPE / $DPGUI_DEEPSPEED, then ref/diffusion-pipe and python3."""
     from dpgui_qt.core.run import preflight as envmod

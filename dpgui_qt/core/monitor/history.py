@@ -28,7 +28,7 @@ from dpgui_qt.core.run.runs import LOG_SUBDIR, RunFolder, read_run_folder
 from dpgui_qt.core.run.supervisor import (
     RUN_DIR_FORMAT, RUN_DIR_RE, parse_run_dir_name, read_state, registered_runs,
 )
-from dpgui_qt.core.monitor.tbevents import EventDirReader
+from dpgui_qt.core.monitor.tbevents import EventDirReader, ScalarRow
 
 __all__ = ["RunSummary", "find_run_log", "summarize_run", "load_run_metrics", "config_diff",
            "read_plan", "find_config_copy", "parse_log_file", "TAIL_BYTES", "RUNNING_WINDOW_S"]
@@ -190,9 +190,9 @@ def summarize_run(run: RunFolder | str | os.PathLike[str], now: float | None = N
     return s
 
 
-def _all_scalars(run_dir: Path):
+def _all_scalars(run_dir: Path) -> list[ScalarRow]:
     r = EventDirReader(run_dir, verify_data=False)
-    out = []
+    out: list[ScalarRow] = []
     while rows := r.poll():
         out += rows
     return out

@@ -746,7 +746,7 @@ class RunMetrics:
             s.set_smoothing(w)
             s.extend(xs, ys)
 
-    def feed_scalars(self, rows: Iterable[tuple[str, float, float, float]]) -> int:
+    def feed_scalars(self, rows: Iterable[Iterable[Any]]) -> int:
         """TensorBoard rows ``(tag, step, value, wall_time)``. ``train/epoch_loss``
         (x = epoch) is placed at the epoch's last step when that is known."""
         n = 0

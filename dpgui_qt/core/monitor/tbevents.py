@@ -225,7 +225,7 @@ class ScalarRow:
     value: float
     wall_time: float
 
-    def __iter__(self):  # (tag, step, value, wall_time), what RunMetrics.feed_scalars takes
+    def __iter__(self) -> Iterator[Any]:  # (tag, step, value, wall_time), what RunMetrics.feed_scalars takes
         return iter((self.tag, self.step, self.value, self.wall_time))
 
 
