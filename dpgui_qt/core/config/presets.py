@@ -15,7 +15,7 @@ files.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import json
 import os
@@ -23,6 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dpgui_qt.core.config import keypath as kp
+
+if TYPE_CHECKING:
+    from dpgui_qt.core.config.document import ConfigDocument
+    from dpgui_qt.core.config.schema import SchemaRegistry
 
 TIERS = (12, 16, 24, 48, 80)
 PRESETS_DIR = Path(__file__).resolve().parents[3] / "schemas" / "presets"   # source tree
@@ -99,7 +103,7 @@ def load(model_type: str | None = None, folder: str | os.PathLike[str] | None = 
     return out
 
 
-def find(model_type: str, name: str, folder=None) -> Preset:
+def find(model_type: str, name: str, folder: str | os.PathLike[str] | None = None) -> Preset:
     presets = load(model_type, folder)
     for p in presets:
         if p.name == name or (p.is_upstream and p.name == UPSTREAM_PREFIX + name):
@@ -144,7 +148,7 @@ def upstream_text(preset: Preset, checkout: str | os.PathLike[str] | None) -> st
         raise PresetError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
-def build_text(registry, preset: Preset, checkout=None, output_dir: str | None = None) -> str:
+def build_text(registry: SchemaRegistry, preset: Preset, checkout: str | None = None, output_dir: str | None = None) -> str:
     """The TOML text of a new config from ``preset``."""
     if preset.is_upstream:
         return upstream_text(preset, checkout)
@@ -182,7 +186,7 @@ def preset_changes(values: dict[str, Any], preset: Preset) -> list[tuple[tuple[A
     return out
 
 
-def _get(values, path):
+def _get(values: Any, path: tuple[Any, ...]) -> Any:
     from dpgui_qt.core.config.document import MISSING
 
     node = values
@@ -198,7 +202,7 @@ def _get(values, path):
     return node
 
 
-def toml_value(value):
+def toml_value(value: Any) -> Any:
     """A value to hand to ConfigDocument.set, written the way the templates write it
     (single-quoted strings, short floats)."""
     from dpgui_qt.core.config.document import RawValue
@@ -209,7 +213,7 @@ def toml_value(value):
     return value
 
 
-def apply_changes(doc, changes) -> None:
+def apply_changes(doc: ConfigDocument, changes: list[tuple[tuple[Any, ...], Any, Any]]) -> None:
     from dpgui_qt.core.config.document import MISSING
 
     for path, _old, new in changes:
@@ -228,7 +232,7 @@ def diff_lines(base_text: str, new_text: str, base_name: str = "template",
                                      base_name, new_name, lineterm="", n=1))
 
 
-def show_value(v) -> str:
+def show_value(v: Any) -> str:
     from dpgui_qt.core.config.document import MISSING
 
     if v is MISSING:
@@ -269,7 +273,7 @@ def flat_diff(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, 
     return out
 
 
-def settings_of(preset: Preset, checkout=None) -> dict[str, object]:
+def settings_of(preset: Preset, checkout: str | None = None) -> dict[str, object]:
     """The keys a preset sets on an open config: its ``set`` table, or for an upstream
     example every setting except paths, the dataset and the model/adapter type."""
     if not preset.is_upstream:
@@ -289,7 +293,7 @@ def settings_of(preset: Preset, checkout=None) -> dict[str, object]:
     return out
 
 
-def changes_for_open(values: dict[str, Any], preset: Preset, checkout=None) -> list[tuple[tuple[Any, ...], object, object]]:
+def changes_for_open(values: dict[str, Any], preset: Preset, checkout: str | None = None) -> list[tuple[tuple[Any, ...], object, object]]:
     """What applying ``preset`` to an open config would change (key path, now, then)."""
     p = Preset(name=preset.name, model_type=preset.model_type, title=preset.title,
                adapter=preset.adapter, tier=preset.tier, memory=preset.memory,

@@ -49,7 +49,10 @@ class SchemaRegistry:
         return sorted(self.root.rglob("*.schema.json"))
 
     def main(self) -> dict[str, Any]:
-        return self._load("main.schema.json")
+        schema = self._load("main.schema.json")
+        if schema is None:
+            raise SchemaError("main.schema.json is missing")
+        return schema
 
     def dataset(self) -> dict[str, Any]:
         schema = self._load("dataset.schema.json")
@@ -58,7 +61,8 @@ class SchemaRegistry:
         return schema
 
     def directory(self) -> dict[str, Any]:
-        return self.dataset().get("$defs", {}).get("directory", {})
+        directory: dict[str, Any] = self.dataset().get("$defs", {}).get("directory", {})
+        return directory
 
     def monitoring(self) -> dict[str, Any] | None:
         return self._load("monitoring.schema.json")
@@ -103,11 +107,13 @@ class SchemaRegistry:
 
     def capabilities(self, model_type: str) -> dict[str, Any]:
         schema = self.model(model_type) or {}
-        return schema.get("x-dpgui-capabilities", {})
+        caps: dict[str, Any] = schema.get("x-dpgui-capabilities", {})
+        return caps
 
     def template(self, model_type: str) -> dict[str, Any]:
         schema = self.model(model_type) or {}
-        return schema.get("x-dpgui-template", {})
+        template: dict[str, Any] = schema.get("x-dpgui-template", {})
+        return template
 
     # -------------------------------------------------------------- composition
     def compose_main(self, model_type: Any = None, adapter_type: Any = None,
@@ -133,7 +139,7 @@ class SchemaRegistry:
         for name, prop in list(props.items()):
             slot = prop.get("x-dpgui-compose") if isinstance(prop, dict) else None
             if slot and parts.get(slot) is not None:
-                sub = copy.deepcopy(parts[slot])
+                sub: dict[str, Any] = copy.deepcopy(parts[slot] or {})
                 for meta in ("$schema", "$id"):
                     sub.pop(meta, None)
                 sub["x-dpgui-compose"] = slot
@@ -142,10 +148,12 @@ class SchemaRegistry:
         return composed
 
     def compose_for(self, values: dict[str, Any]) -> dict[str, Any]:
-        model = values.get("model") if isinstance(values.get("model"), dict) else {}
-        adapter = values.get("adapter") if isinstance(values.get("adapter"), dict) else {}
-        optimizer = values.get("optimizer") if isinstance(values.get("optimizer"), dict) else {}
-        return self.compose_main(model.get("type"), adapter.get("type"), optimizer.get("type"))
+        def table(name: str) -> dict[str, Any]:
+            v = values.get(name)
+            return v if isinstance(v, dict) else {}
+
+        return self.compose_main(table("model").get("type"), table("adapter").get("type"),
+                                 table("optimizer").get("type"))
 
     def validator(self, schema: dict[str, Any]) -> "Draft202012Validator":
         v = self._validators.get(id(schema))
@@ -159,7 +167,7 @@ class SchemaRegistry:
 
 def property_schema(schema: dict[str, Any], path: tuple[Any, ...]) -> dict[str, Any] | None:
     """Follow ``path`` through ``properties``/``items``/``$defs`` refs of a schema."""
-    node = schema
+    node: dict[str, Any] | None = schema
     root = schema
     for part in path:
         node = _deref(root, node)
