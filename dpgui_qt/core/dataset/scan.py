@@ -39,6 +39,7 @@ _SNIFFABLE = frozenset({".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".gif", ".bmp"
                         ".tif", ".tiff"})
 
 ProgressFn = Callable[[int, int], None]
+AddProblem = Callable[..., None]  # (kind, severity, message, files=(), source="")
 CancelFn = Callable[[], bool]
 
 
@@ -96,10 +97,10 @@ def directory_settings(dir_config: dict[str, Any], dataset_config: dict[str, Any
 def _resolve(path: Any, base_dir: str | None) -> str | None:
     if not isinstance(path, str) or not path:
         return None
-    path = os.path.expanduser(path)
-    if base_dir and not os.path.isabs(path):
-        path = os.path.join(base_dir, path)
-    return path
+    resolved = os.path.expanduser(path)
+    if base_dir and not os.path.isabs(resolved):
+        resolved = os.path.join(base_dir, resolved)
+    return resolved
 
 
 def _split(name: str) -> tuple[str, str]:
@@ -197,7 +198,7 @@ class DirectoryScan:
                                    self.mask_size_mismatch.items()}
         return d
 
-    def to_json(self, **kw) -> str:
+    def to_json(self, **kw: Any) -> str:
         return json.dumps(self.to_dict(), **kw)
 
 
@@ -219,7 +220,7 @@ class DatasetScan:
                 "problems": [p.to_dict() for p in self.problems],
                 "cancelled": self.cancelled, "elapsed_s": self.elapsed_s}
 
-    def to_json(self, **kw) -> str:
+    def to_json(self, **kw: Any) -> str:
         return json.dumps(self.to_dict(), **kw)
 
 
@@ -315,7 +316,7 @@ def _scan_into(scan: DirectoryScan, settings: dict[str, Any], ticker: _Ticker, m
     path = scan.path
     P = scan.problems
 
-    def add(kind, severity, message, files=(), source=""):
+    def add(kind: str, severity: str, message: str, files: Iterable[str] = (), source: str = "") -> None:
         P.append(make_problem(kind, severity, message, files, source, path))
 
     if not path or not os.path.isdir(path):
@@ -553,6 +554,7 @@ def _read_headers(scan: DirectoryScan, images: list[str], videos: list[str],
                 raise _Cancelled from None
             scan.video_headers[name] = vh
             if vh.ok:
+                assert vh.width is not None and vh.height is not None  # vh.ok says so
                 scan.sizes[name] = (vh.width, vh.height)
             else:
                 why = vh.error or "no usable video stream"
@@ -610,7 +612,7 @@ def _read_headers(scan: DirectoryScan, images: list[str], videos: list[str],
                 scan.mask_size_mismatch[name] = (img, msize)
 
 
-def _read_captions_json(scan: DirectoryScan, add) -> None:
+def _read_captions_json(scan: DirectoryScan, add: AddProblem) -> None:
     try:
         with open(os.path.join(scan.path, CAPTIONS_JSON), encoding="utf-8") as fh:
             data = json.load(fh)
@@ -638,7 +640,7 @@ def _read_captions_json(scan: DirectoryScan, add) -> None:
     scan.captions_json_entries = entries
 
 
-def _problems(scan: DirectoryScan, add, settings: dict[str, Any], model_type: str | None,
+def _problems(scan: DirectoryScan, add: AddProblem, settings: dict[str, Any], model_type: str | None,
               bad_video_case: list[str], media_stems: dict[str, list[str]],
               have_masks: bool, default_mask: bool) -> None:
     media_names = scan.media

@@ -106,7 +106,7 @@ class ComfyClient:
     def queue_prompt(self, prompt: dict[str, Any]) -> str:
         status, data = self._json("POST", "/prompt", {"prompt": prompt, "client_id": self.client_id})
         if status == 200 and isinstance(data, dict) and isinstance(data.get("prompt_id"), str):
-            return data["prompt_id"]
+            return str(data["prompt_id"])
         raise ComfyError("rejected", "ComfyUI refused the workflow: " + describe_rejection(data, status))
 
     def history(self, prompt_id: str) -> dict[str, Any] | None:
@@ -157,7 +157,7 @@ class ComfyClient:
             time.sleep(poll_s)
 
 
-def describe_rejection(data, status: int) -> str:
+def describe_rejection(data: Any, status: int) -> str:
     if not isinstance(data, dict):
         return f"HTTP {status}"
     parts = []
@@ -180,7 +180,7 @@ def describe_rejection(data, status: int) -> str:
     return "; ".join(parts) or f"HTTP {status}"
 
 
-def describe_messages(messages) -> str:
+def describe_messages(messages: Any) -> str:
     for m in messages or []:
         if isinstance(m, list) and len(m) == 2 and m[0] == "execution_error" and isinstance(m[1], dict):
             d = m[1]
@@ -200,7 +200,8 @@ class Workflow:
     path: Path | None = None
 
     def class_types(self) -> set[str]:
-        return {n.get("class_type") for n in self.nodes.values() if isinstance(n, dict)}
+        return {n["class_type"] for n in self.nodes.values()
+                if isinstance(n, dict) and isinstance(n.get("class_type"), str)}
 
     def build(self, lora_name: str, prompt: str | None, seed: int,
               strength: float | None = None) -> dict[str, Any]:
@@ -277,7 +278,7 @@ def load_workflow(source: str | os.PathLike[str] | dict[str, Any], lora_node: st
     if prompt_node is not None:
         if prompt_node not in nodes or "text" not in nodes[prompt_node]["inputs"]:
             raise ComfyError("bad_workflow", f"node {prompt_node} has no text input")
-        pnode = prompt_node
+        pnode: str | None = prompt_node
     else:
         pnode = _positive_prompt(nodes)
     seeds = [(nid, k) for nid, n in nodes.items() for k in SEED_INPUTS
@@ -356,7 +357,7 @@ class SamplesStore:
         rows = []
         saves = data.get("saves") or {}
 
-        def order(name):
+        def order(name: str) -> tuple[bool, int]:
             kind = "epoch" if name.startswith("epoch") else "step"
             digits = name[len(kind):]
             return (kind != "epoch", int(digits) if digits.isdigit() else 0)

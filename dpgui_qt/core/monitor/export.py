@@ -117,9 +117,11 @@ def run_metadata(config_path: Path | None, run_name: str, save_name: str) -> dic
                 data = tomllib.load(f)
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
             data = {}
-    model = data.get("model") if isinstance(data.get("model"), dict) else {}
-    adapter = data.get("adapter") if isinstance(data.get("adapter"), dict) else {}
-    opt = data.get("optimizer") if isinstance(data.get("optimizer"), dict) else {}
+    def table(name: str) -> dict[str, Any]:
+        v = data.get(name)
+        return v if isinstance(v, dict) else {}
+
+    model, adapter, opt = table("model"), table("adapter"), table("optimizer")
     pairs = {
         "ss_base_model_version": model.get("type"),
         "ss_network_module": adapter.get("type"),
