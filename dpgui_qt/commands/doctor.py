@@ -39,7 +39,7 @@ def _config_needs(path: str) -> tuple[dict[str, Any], list[str], list[Any]]:
         cfg = load_config(path)
     except SetupError as exc:
         raise SystemExit(f"dpgui doctor: {exc}") from None
-    model = cfg.get("model") if isinstance(cfg.get("model"), dict) else {}
+    model = _model if isinstance(_model := cfg.get("model"), dict) else {}
     outs = [cfg["output_dir"]] if isinstance(cfg.get("output_dir"), str) else []
     from dpgui_qt.core.config.memory import swapped_gb
 

@@ -227,7 +227,7 @@ class DoctorDialog(QDialog):
         if self._cancelled or self.running or not self._drift_done or len(self._results) < len(self._steps):
             return
         known, schema = self._known or (None, None)
-        model = self.values.get("model") if isinstance(self.values.get("model"), dict) else {}
+        model = _model if isinstance(_model := self.values.get("model"), dict) else {}
         bts = self.values.get("blocks_to_swap")
         report = doctor.finish(self.target, self._results,
                                model_type=model.get("type") if isinstance(model.get("type"), str) else None,

@@ -22,7 +22,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import tomlkit
 from tomlkit import items as tk_items
@@ -39,9 +39,9 @@ from dpgui_qt.core.safeio import UNCHECKED
 
 
 class _Missing:
-    _inst = None
+    _inst: _Missing | None = None
 
-    def __new__(cls):
+    def __new__(cls) -> _Missing:
         if cls._inst is None:
             cls._inst = super().__new__(cls)
         return cls._inst
@@ -198,7 +198,7 @@ class ConfigDocument:
         self._reorders = "[[" in text
         self._newline = _dominant_newline(text)
         self._values: dict[str, Any] | None = None
-        self._locations: dict[str, Any] | None = None
+        self._locations: dict[tuple[Any, ...], tuple[int, int]] | None = None
 
     # ------------------------------------------------------------------ reading
     @property
@@ -219,7 +219,7 @@ class ConfigDocument:
             self._values = self._doc.unwrap()
         return self._values
 
-    def get(self, path, default: Any = MISSING) -> Any:
+    def get(self, path: kp.PathArg, default: Any = MISSING) -> Any:
         node: Any = self.values()
         for part in kp.parse(path):
             try:
@@ -235,10 +235,10 @@ class ConfigDocument:
                 return default
         return node
 
-    def has(self, path) -> bool:
+    def has(self, path: kp.PathArg) -> bool:
         return self.get(path) is not MISSING
 
-    def literal(self, path) -> str | None:
+    def literal(self, path: kp.PathArg) -> str | None:
         """The value as written in the file (``2e-5`` stays ``2e-5``), or None if unset."""
         item = self._item(kp.parse(path))
         if item is None:
@@ -248,15 +248,15 @@ class ConfigDocument:
         if not hasattr(item, "as_string"):  # tomlkit hands out booleans as plain bool
             item = tomlkit.item(item)
         text = item.as_string()
-        return text.strip()
+        return str(text).strip()
 
-    def locate(self, path) -> tuple[int, int]:
+    def locate(self, path: kp.PathArg) -> tuple[int, int]:
         """1-based (line, column) of ``path`` or of its nearest written ancestor."""
         if self._locations is None:
             self._locations = _locate.locate_all(self._text)
         return _locate.locate(self._locations, kp.parse(path))
 
-    def is_located(self, path) -> bool:
+    def is_located(self, path: kp.PathArg) -> bool:
         if self._locations is None:
             self._locations = _locate.locate_all(self._text)
         return kp.parse(path) in self._locations
@@ -298,7 +298,7 @@ class ConfigDocument:
         return change
 
     @contextlib.contextmanager
-    def batch(self):
+    def batch(self) -> Iterator[ConfigDocument]:
         """Apply several edits without re-parsing the whole text after each one (a large
         file costs a full tomlkit parse per edit otherwise). On leaving, the final text is
         parsed once with the standard library's fast ``tomllib``; the values it reads must
@@ -323,7 +323,7 @@ class ConfigDocument:
                 self._set_text(self._text)
 
     # ------------------------------------------------------------------ editing
-    def set(self, path, value: Any, *, replace_table: bool = False) -> Change:
+    def set(self, path: kp.PathArg, value: Any, *, replace_table: bool = False) -> Change:
         """Set ``path`` to ``value`` (a Python value or a :class:`RawValue`).
 
         A table (or array of tables) is not replaced by a value that is not a table unless
@@ -359,7 +359,7 @@ class ConfigDocument:
                 self._add_key(parent, last, item)
         return self._commit("set", parts, before)
 
-    def delete(self, path) -> Change:
+    def delete(self, path: kp.PathArg) -> Change:
         """Remove ``path`` from the file (the value becomes unset)."""
         parts = kp.parse(path)
         before = self._text
@@ -371,7 +371,7 @@ class ConfigDocument:
             raise EditError(f"{kp.format(parts)} is not set") from None
         return self._commit("delete", parts, before)
 
-    def insert(self, array_path, index: int, value: Any) -> Change:
+    def insert(self, array_path: kp.PathArg, index: int, value: Any) -> Change:
         """Insert ``value`` into the array (or array of tables) at ``array_path``."""
         parts = kp.parse(array_path)
         before = self._text
@@ -424,7 +424,7 @@ class ConfigDocument:
             raise EditError(f"{kp.format(parts)} is not an array")
         return self._commit("insert", parts, before)
 
-    def remove(self, array_path, index: int) -> Change:
+    def remove(self, array_path: kp.PathArg, index: int) -> Change:
         parts = kp.parse(array_path)
         arr = self._item(parts)
         if isinstance(arr, tk_items.AoT):
@@ -444,7 +444,7 @@ class ConfigDocument:
             return self._commit("remove", parts, before)
         return self.delete(parts + (index,))
 
-    def move(self, array_path, src: int, dst: int) -> Change:
+    def move(self, array_path: kp.PathArg, src: int, dst: int) -> Change:
         """Move one element of an array (or array of tables), keeping its comments."""
         parts = kp.parse(array_path)
         arr = self._item(parts)

@@ -4,11 +4,12 @@ A parsed path is a tuple of ``str`` (table keys) and ``int`` (array indexes).
 """
 from __future__ import annotations
 
-from typing import Any
-
 import re
+from typing import Any, Union
 
 Path = tuple  # type: ignore[type-arg]  # tuple[str | int, ...]; the name stays usable at run time
+# what the functions taking a key path accept: dotted text or the parts
+PathArg = Union[str, tuple[Any, ...], list[Any]]
 
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -17,7 +18,7 @@ class KeyPathError(ValueError):
     pass
 
 
-def parse(path: str | tuple[Any, ...] | list[Any]) -> tuple[Any, ...]:
+def parse(path: PathArg) -> tuple[Any, ...]:
     """Parse a dotted key path. Tuples and lists pass through (validated)."""
     if isinstance(path, (tuple, list)):
         for part in path:

@@ -181,7 +181,7 @@ def property_schema(schema: dict[str, Any], path: tuple[Any, ...]) -> dict[str, 
             node = _array_branch(root, node)
             if node is None:
                 return None
-            node = node.get("items") if isinstance(node.get("items"), dict) else None
+            node = _node if isinstance(_node := node.get("items"), dict) else None
             if node is None:
                 return None
         else:

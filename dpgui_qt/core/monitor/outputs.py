@@ -278,7 +278,7 @@ _MODEL_NAMES = {
 
 def model_cache_names(config: dict[str, Any]) -> set[str]:
     """Cache folder names the config's model may use (``cache/<name>``)."""
-    model = config.get("model") if isinstance(config.get("model"), dict) else {}
+    model = _model if isinstance(_model := config.get("model"), dict) else {}
     mt = model.get("type")
     if not isinstance(mt, str):
         return set()

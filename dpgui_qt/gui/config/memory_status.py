@@ -51,7 +51,7 @@ def matching_preset(values: dict[str, Any]) -> P.Preset | None:
     """A sourced preset whose settings this config has exactly (for the diffusion-pipe figure)."""
     from dpgui_qt.core.config import presets as P
 
-    model = values.get("model") if isinstance(values.get("model"), dict) else {}
+    model = _model if isinstance(_model := values.get("model"), dict) else {}
     mt = model.get("type")
     if not isinstance(mt, str):
         return None

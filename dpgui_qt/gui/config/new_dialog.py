@@ -365,9 +365,9 @@ class ApplyPresetDialog(QDialog):
         self.setObjectName("ApplyPresetDialog")
         self.resize(820, 560)
         values = session.doc.values()
-        model = values.get("model") if isinstance(values.get("model"), dict) else {}
+        model = _model if isinstance(_model := values.get("model"), dict) else {}
         self.model_type = model.get("type") if isinstance(model.get("type"), str) else None
-        adapter = values.get("adapter") if isinstance(values.get("adapter"), dict) else None
+        adapter = _adapter if isinstance(_adapter := values.get("adapter"), dict) else None
         self.adapter = (adapter.get("type") if adapter else None)
         lay = QVBoxLayout(self)
         self.head = QLabel(self)

@@ -85,7 +85,7 @@ class DatasetPage(QWidget):
         if self.standalone:
             return None
         v = self.main.doc.values()
-        model = v.get("model") if isinstance(v.get("model"), dict) else {}
+        model = _model if isinstance(_model := v.get("model"), dict) else {}
         mtype = model.get("type") if isinstance(model.get("type"), str) else None
         return mtype, v
 
