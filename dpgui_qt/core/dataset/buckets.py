@@ -32,12 +32,15 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, Iterable, cast
 
 import numpy as np
 
 from dpgui_qt.core.dataset.scan import (ERROR, INFO, WARNING, DatasetScan, DirectoryScan,
                                         Problem, make_problem, directory_settings)
+
+if TYPE_CHECKING:
+    from dpgui_qt.core.dataset.video import FrameRate, VideoPlan
 
 ROUND_DECIMALS = 3  # utils/dataset.py:36
 
@@ -56,7 +59,7 @@ def _round_nearest_multiple(x: float, m: int) -> int:
     return int(round(x / m) * m)
 
 
-def _dedup_sort(values) -> list[Any]:
+def _dedup_sort(values: Iterable[Any]) -> list[Any]:
     """Round to 3 decimals, de-duplicate, sort (utils/dataset.py:74-78).
 
     Python's ``round(x, 3)`` dispatches on the element type: Python floats are
@@ -69,13 +72,13 @@ def _dedup_sort(values) -> list[Any]:
 def _side(res: Any) -> float:
     if isinstance(res, (list, tuple)):
         return math.sqrt(res[0] * res[1])
-    return res
+    return cast(float, res)  # a number, numpy's or Python's: kept as it comes (see _dedup_sort)
 
 
 def _ratio(ar: Any) -> float:
     if isinstance(ar, (list, tuple)):
-        return ar[0] / ar[1]
-    return ar
+        return cast(float, ar[0] / ar[1])
+    return cast(float, ar)
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,7 @@ class BucketConfig:
         la = self._memo.get("log_ars")
         if la is None:
             la = self._memo["log_ars"] = np.log(np.asarray(self.ars, dtype=float))
-        return la
+        return cast(np.ndarray, la)
 
     def bucket(self, ar: float, resolution: float, frames: int = 1) -> SizeBucket:
         key = ("b", ar, resolution, frames)
@@ -339,7 +342,7 @@ class DirectoryBuckets:
 def directory_buckets(scan: DirectoryScan, dataset_config: dict[str, Any] | None = None, *,
                       model_type: str | None = None, round_to: int | None = None,
                       frames: dict[str, int] | None = None,
-                      unsized_as_square: bool = False, framerate=None,
+                      unsized_as_square: bool = False, framerate: FrameRate | None = None,
                       clip_mode: str | None = None,
                       dir_config: dict[str, Any] | None = None) -> DirectoryBuckets:
     """Assign the scanned, trainable media of one directory to buckets.
@@ -447,7 +450,7 @@ def directory_buckets(scan: DirectoryScan, dataset_config: dict[str, Any] | None
 def _video_problems(out: DirectoryBuckets, scan: DirectoryScan, keep: set[Any]) -> None:
     from dpgui_qt.core.dataset import video as _video
 
-    def add(kind, severity, message, files=(), source=""):
+    def add(kind: str, severity: str, message: str, files: Iterable[str] = (), source: str = "") -> None:
         out.problems.append(make_problem(kind, severity, message, files, source, scan.path))
 
     plans = {n: p for n, p in out.video_plans.items() if n in keep}
@@ -538,10 +541,10 @@ def _video_problems(out: DirectoryBuckets, scan: DirectoryScan, keep: set[Any]) 
             source="models/base.py:83-84,172")
 
 
-def _round_of(plans, f: int) -> int:
+def _round_of(plans: Iterable[VideoPlan], f: int) -> int:
     for p in plans:
         if p.frame_bucket == f and p.trained is not None:
-            return p.trained
+            return int(p.trained)
     return f
 
 

@@ -360,7 +360,7 @@ def _ar_key(x: float) -> str:
 
 def _expected_buckets(dir_cfg: dict[str, Any], ds_cfg: dict[str, Any]) -> tuple[set[str] | None, set[str] | None]:
     """(ar_frames folder names, size-bucket cache folder names); None where unknown."""
-    def get(k, default=None):
+    def get(k: str, default: Any = None) -> Any:
         return dir_cfg.get(k, ds_cfg.get(k, default))
     frames = get("frame_buckets", [1])
     if not isinstance(frames, list):
@@ -567,7 +567,7 @@ def scan_outputs(output_dir: str | os.PathLike[str], config_path: str | os.PathL
     config = read_toml(cfg_path) if cfg_path else None
     dataset_cfgs: list[Path] = []
     bases = [Path(base)] if base else None
-    if config_path and config:
+    if config_path and config and cfg_path is not None:
         cands = bases or ([cfg_path.parent] + _default_bases())
         for key in [config.get("dataset")] + [e.get("config") for e in config.get("eval_datasets", [])
                                               if isinstance(e, dict)]:
