@@ -124,7 +124,7 @@ class Series:
         return sum(a.nbytes for a in (self._x, self._y, self._s, self._c) if a is not None)
 
     def clear(self) -> None:
-        self.__init__(self.name, self.max_points, self._weight)
+        Series.__init__(self, self.name, self.max_points, self._weight)
 
     def _reserve(self, extra: int) -> None:
         need = self._n + extra
@@ -187,7 +187,7 @@ class Series:
                     self._nf_open = False
                 v = ys[i]
                 self._note_nonfinite(float(xs[i]), "nan" if v != v else ("inf" if v > 0 else "-inf"))
-                prev = i
+                prev = int(i)
             self._nf_open = bool(bad[-1])
             ys[bad] = np.nan
         else:
@@ -274,6 +274,7 @@ class Series:
 
     def smoothed(self) -> np.ndarray:
         self._smooth_upto(self._n)
+        assert self._s is not None  # allocated by _smooth_upto
         return self._s[:self._n]
 
     def _smooth_upto(self, n: int) -> None:
@@ -363,6 +364,7 @@ class Series:
         if max_dx is not None and abs(px - x) > max_dx:
             return None
         self._smooth_upto(i + 1)
+        assert self._s is not None  # allocated by _smooth_upto
         return px, float(self._y[i]), float(self._s[i])
 
     def range_slice(self, x0: float, x1: float, margin: int = 1) -> slice:
@@ -630,7 +632,7 @@ class RunMetrics:
     def last_step(self) -> float | None:
         return self.loss.last_x
 
-    def feed(self, events: Iterable[object]) -> int:
+    def feed(self, events: Iterable[Any]) -> int:
         """Take parsed events; returns how many steps were added."""
         # local names for the hot loop (StepEvent dominates)
         from dpgui_qt.core.run import parse as P
@@ -738,7 +740,8 @@ class RunMetrics:
     @staticmethod
     def _trim(s: Series, step: float) -> None:
         """Drop the points at ``step`` and after."""
-        if len(s) and s.last_x >= step:
+        last = s.last_x  # None when empty
+        if last is not None and last >= step:
             keep = s.range_slice(-math.inf, step - 1, margin=0)
             xs, ys = s.x[keep].copy(), s.y[keep].copy()
             w = s.smoothing
@@ -776,7 +779,8 @@ class RunMetrics:
             smooth = self.loss.smoothing if tag.endswith(("/loss", "grad_norm")) else 0.0
             s = self.tb[tag] = Series(tag, self.max_points if tag == "train/loss" else
                                       self.aux_points, smooth)
-        if len(s) and x < s.last_x:
+        last = s.last_x  # None when empty
+        if last is not None and x < last:
             return 0  # out of order (a restarted writer): keep the series monotonic
         s.append(x, value)
         return 1
