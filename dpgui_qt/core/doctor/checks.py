@@ -198,7 +198,8 @@ def _pip(python: str, what: str) -> str:
 def _arch_supported(cap: tuple[int, int], arch_list: list[str]) -> tuple[bool, bool]:
     """(native kernels for this GPU, only via PTX JIT)."""
     major, minor = cap
-    sms, ptx = [], []
+    sms: list[tuple[int, int]] = []
+    ptx: list[tuple[int, int]] = []
     for a in arch_list:
         m = re.fullmatch(r"(sm|compute)_(\d+)(\d)([af]?)", a)
         if not m:
@@ -232,7 +233,10 @@ def analyse(facts: dict[str, Any], *, python: str = "python3", target: str = "",
     ``uses_flash`` say what the open config asks for.
     """
     F: list[DoctorFinding] = []
-    add = lambda *a, **k: F.append(DoctorFinding(*a, **k))  # noqa: E731 - a one-line shorthand used 40 times below
+
+    def add(*a: Any, **k: Any) -> None:
+        F.append(DoctorFinding(*a, **k))
+
     py = (facts.get("python") or {})
     pyv = version_tuple(py.get("version"))
     python = py.get("executable") or python
@@ -315,7 +319,7 @@ def analyse(facts: dict[str, Any], *, python: str = "python3", target: str = "",
             drv = min(drivers)
             cv = version_tuple(tc)
             need = CUDA_MIN_DRIVER.get(cv[0]) if cv else None
-            rel = CUDA_RELEASE_DRIVER.get(cv[:2]) if len(cv) >= 2 else None
+            rel = CUDA_RELEASE_DRIVER.get((cv[0], cv[1])) if len(cv) >= 2 else None
             if need and drv < need:
                 add("driver.old", ERROR,
                     f"NVIDIA driver {_vstr(drv)} is too old for torch's CUDA {tc} (needs {_vstr(need)} or newer)",
@@ -484,10 +488,10 @@ def analyse(facts: dict[str, Any], *, python: str = "python3", target: str = "",
     ram = mem.get("MemTotal")
     if ram:
         add("ram", INFO, f"{ram / GIB:.1f} GiB RAM" + (" visible to WSL" if mem.get("wsl") else ""))
-        need = (swap_gb or 0) + RAM_BASE_GB
-        if blocks_to_swap and ram / GIB < need:
+        need_gb = (swap_gb or 0) + RAM_BASE_GB
+        if blocks_to_swap and ram / GIB < need_gb:
             add("ram.block_swap", WARNING,
-                f"blocks_to_swap = {blocks_to_swap} needs about {need:.0f} GiB RAM; "
+                f"blocks_to_swap = {blocks_to_swap} needs about {need_gb:.0f} GiB RAM; "
                 f"{ram / GIB:.0f} GiB {'visible to WSL' if mem.get('wsl') else 'installed'}",
                 f"The swapped blocks (about {swap_gb or 0:.0f} GiB) live in RAM beside the data "
                 f"loader and the text encoders ({RAM_BASE_GB:.0f} GiB assumed); when RAM runs "
@@ -515,13 +519,13 @@ def analyse(facts: dict[str, Any], *, python: str = "python3", target: str = "",
                     + (f" (WSL 1: {', '.join(v1)})" if v1 else ""))
         if wslconfig_memory is not None:
             add("wsl.memory", INFO, f".wslconfig limits WSL to {wslconfig_memory / GIB:.0f} GiB RAM")
-            need = (swap_gb or 0) + RAM_BASE_GB
-            if blocks_to_swap and wslconfig_memory / GIB < need:
+            need_gb = (swap_gb or 0) + RAM_BASE_GB
+            if blocks_to_swap and wslconfig_memory / GIB < need_gb:
                 add("wsl.memory_low", WARNING,
-                    f".wslconfig memory={wslconfig_memory / GIB:.0f}GB is below the ~{need:.0f} GiB "
+                    f".wslconfig memory={wslconfig_memory / GIB:.0f}GB is below the ~{need_gb:.0f} GiB "
                     f"blocks_to_swap = {blocks_to_swap} needs",
                     "Swapped blocks are held in WSL's RAM; at the limit the trainer is killed.",
-                    f"Set memory={int(need + 0.999) + 8}GB under [wsl2] in %USERPROFILE%\\.wslconfig, "
+                    f"Set memory={int(need_gb + 0.999) + 8}GB under [wsl2] in %USERPROFILE%\\.wslconfig, "
                     "then run wsl --shutdown")
     for e in facts.get("errors") or []:
         add("probe.partial", WARNING, "part of the probe failed: " + e[:200],
