@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from types import ModuleType
 
 from dpgui_qt import __version__
 from dpgui_qt.commands import COMMANDS
@@ -72,7 +73,7 @@ def split_qt_args(argv: list[str]) -> tuple[list[str], list[str]]:
     return ours, qt
 
 
-def _build_command_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
+def _build_command_parser(name: str) -> tuple[argparse.ArgumentParser, ModuleType]:
     module = importlib.import_module(f"dpgui_qt.commands.{COMMANDS[name]}")
     parser = argparse.ArgumentParser(prog="dpgui")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -22,6 +22,7 @@ returns 0 only if every check passed.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import os
@@ -29,7 +30,9 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import Callable, TextIO, TypeVar
+
+T = TypeVar("T")
 
 
 class _Run:
@@ -38,7 +41,7 @@ class _Run:
         self.failures: list[str] = []
         self.facts: dict[str, str] = {}
 
-    def check(self, name: str, fn: Callable[[], object]) -> object:
+    def check(self, name: str, fn: Callable[[], T]) -> T | None:
         try:
             return fn()
         except Exception as exc:  # noqa: BLE001 - every failure is reported, none aborts
@@ -121,8 +124,8 @@ def _check_commands(run: _Run) -> None:
     from dpgui_qt.commands import COMMANDS
 
     for name, module in sorted(COMMANDS.items()):
-        mod = run.check(f"command {name}", lambda m=module: importlib.import_module(
-            f"dpgui_qt.commands.{m}"))
+        mod = run.check(f"command {name}",
+                        functools.partial(importlib.import_module, f"dpgui_qt.commands.{module}"))
         if mod is not None and not (hasattr(mod, "add_parser") and hasattr(mod, "run")):
             run.fail(f"command {name}: dpgui_qt.commands.{module} lacks add_parser/run")
 
@@ -332,7 +335,7 @@ def run(schema_dir: str | os.PathLike[str] | None = None, *, gui: bool = True,
 
     root = r.check("schemas", locate)
     registry = r.check("schemas", lambda: _check_schemas(r, root)) if root else None
-    if registry is not None:
+    if registry is not None and root is not None:
         r.check("templates", lambda: _check_templates(r, registry))
         r.check("presets", lambda: _check_presets(r, registry, root))
     r.check("commands", lambda: _check_commands(r))

@@ -32,7 +32,7 @@ def add_parser(subparsers, name: str = "doctor") -> argparse.ArgumentParser:
     return p
 
 
-def _config_needs(path: str) -> tuple[dict[str, Any], list[str], list[Any]]:
+def _config_needs(path: str) -> tuple[dict[str, Any], list[str], list[tuple[str, str]]]:
     from dpgui_qt.core.run.preflight import SetupError, load_config
 
     try:
@@ -54,7 +54,9 @@ def _config_needs(path: str) -> tuple[dict[str, Any], list[str], list[Any]]:
 def run(args) -> int:
     from dpgui_qt.core import doctor
 
-    needs, outs, places = {}, [], []
+    needs: dict[str, Any] = {}
+    outs: list[str] = []
+    places: list[tuple[str, str]] = []
     if args.config:
         try:
             needs, outs, places = _config_needs(args.config)

@@ -17,7 +17,7 @@ import os
 import stat
 import sys
 from collections import deque
-from typing import Any, Iterator
+from typing import Any, Iterator, cast
 
 from dpgui_qt.core.run.lines import LineAssembler
 from dpgui_qt.core.run.parse import (
@@ -166,7 +166,7 @@ def _stream_human(stream, args) -> None:
     held: deque[Any] = deque()
     header = [False]
 
-    def render(e: Event) -> None:
+    def render(e: Any) -> None:  # an Event, dispatched on its exact type
         t = type(e)
         if t is StepEvent:
             if not header[0]:
@@ -193,7 +193,8 @@ def _stream_human(stream, args) -> None:
         for e in batch:
             t = type(e)
             if t is LrEvent:
-                lr_by_step[e.step] = e.lrs
+                lr = cast(LrEvent, e)
+                lr_by_step[lr.step] = lr.lrs
                 if len(lr_by_step) > 4 * _LOOKAHEAD:      # only recent steps can still need it
                     for k in list(lr_by_step)[:len(lr_by_step) - 2 * _LOOKAHEAD]:
                         del lr_by_step[k]

@@ -33,8 +33,14 @@ from dpgui_qt.core.config import keypath as kp
 from dpgui_qt.core.config import locate as _locate
 from dpgui_qt.core.config import tomlcompat
 from dpgui_qt.core import safeio
-from dpgui_qt.core.errors import (ConflictError, DocumentError, EditError,  # noqa: F401 - re-exported for callers
-                                  ReadError, ReadOnlyError, SaveError, TomlSyntaxError)
+# re-exported (``X as X``): callers take the document's errors from here too
+from dpgui_qt.core.errors import ConflictError as ConflictError
+from dpgui_qt.core.errors import DocumentError as DocumentError
+from dpgui_qt.core.errors import EditError as EditError
+from dpgui_qt.core.errors import ReadError as ReadError
+from dpgui_qt.core.errors import ReadOnlyError as ReadOnlyError
+from dpgui_qt.core.errors import SaveError as SaveError
+from dpgui_qt.core.errors import TomlSyntaxError as TomlSyntaxError
 from dpgui_qt.core.safeio import UNCHECKED
 
 

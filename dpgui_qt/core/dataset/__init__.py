@@ -10,9 +10,15 @@
   (:func:`video.plan_video`); :mod:`report`: all of it per file
   (:func:`report.dataset_report`, :func:`report.skipped_video_findings`).
 """
-from dpgui_qt.core.dataset.scan import (DatasetScan, DirectoryScan, Problem,  # noqa: F401 - the package's API
+from dpgui_qt.core.dataset.scan import (DatasetScan, DirectoryScan, Problem,
                                         directory_settings, scan_dataset, scan_directory)
-from dpgui_qt.core.dataset.buckets import (BucketConfig, DirectoryBuckets,  # noqa: F401 - the package's API
+from dpgui_qt.core.dataset.buckets import (BucketConfig, DirectoryBuckets,
                                            SizeBucket, bucket_config, dataset_buckets,
                                            directory_buckets)
-from dpgui_qt.core.dataset.estimate import Estimate, estimate, estimate_scan  # noqa: F401 - the package's API
+from dpgui_qt.core.dataset.estimate import Estimate, estimate, estimate_scan
+
+__all__ = [
+    "DatasetScan", "DirectoryScan", "Problem", "directory_settings", "scan_dataset",
+    "scan_directory", "BucketConfig", "DirectoryBuckets", "SizeBucket", "bucket_config",
+    "dataset_buckets", "directory_buckets", "Estimate", "estimate", "estimate_scan",
+]

@@ -17,12 +17,22 @@ from typing import Any
 import subprocess
 from pathlib import Path
 
-from dpgui_qt.core.doctor.checks import (ERROR, INFO, OK, WARNING, DoctorFinding, ProbeError,  # noqa: F401 - the package's API
+from dpgui_qt.core.doctor.checks import (ERROR, INFO, OK, WARNING, DoctorFinding, ProbeError,
                                           Report, analyse, parse_probe, parse_wsl_list,
                                           parse_wslconfig_memory)
-from dpgui_qt.core.doctor.target import (Step, Target, TargetError, check_host,  # noqa: F401 - the package's API
+from dpgui_qt.core.doctor.target import (Step, Target, TargetError, check_host,
                                          default_target, probe_steps)
 from dpgui_qt.core.run import wsl
+
+__all__ = [
+    # from checks and target: the package's API
+    "ERROR", "INFO", "OK", "WARNING", "DoctorFinding", "ProbeError", "Report", "analyse",
+    "parse_probe", "parse_wsl_list", "parse_wslconfig_memory", "Step", "Target", "TargetError",
+    "check_host", "default_target", "probe_steps",
+    # defined here
+    "model_type_drift", "cache_places", "schema_model_types", "wslconfig_memory", "finish",
+    "run_step", "examine",
+]
 
 
 def model_type_drift(checkout_host: str | os.PathLike[str] | None) -> dict[str, Any] | None:
