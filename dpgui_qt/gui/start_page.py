@@ -126,11 +126,11 @@ class StartPage(QWidget):
         self.setup_state: dict[str, Any] = {}
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        self.scroll = QScrollArea(self)
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        outer.addWidget(self.scroll)
+        self.scroll_area = QScrollArea(self)
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        outer.addWidget(self.scroll_area)
         self._body = None
         # built when first shown (a window opened on a file never builds it); the setup
         # check reads settings and the file system, so it runs after the first paint
@@ -224,10 +224,10 @@ class StartPage(QWidget):
         col.addStretch(1)
         self._inner = inner
         self._fit_width()
-        old = self.scroll.takeWidget()
+        old = self.scroll_area.takeWidget()
         if old is not None:
             old.deleteLater()
-        self.scroll.setWidget(body)
+        self.scroll_area.setWidget(body)
         self._body = body
         self.changed.emit()
 
@@ -245,7 +245,7 @@ class StartPage(QWidget):
         if inner is not None:
             # the scroll area's width, not the viewport's: a vertical scroll bar that is
             # only there because of a too-narrow first layout must not stay
-            avail = self.scroll.width() - self.scroll.verticalScrollBar().sizeHint().width()
+            avail = self.scroll_area.width() - self.scroll_area.verticalScrollBar().sizeHint().width()
             width = max(320, min(820, avail - 48))
             if inner.width() != width or inner.minimumWidth() != width:
                 inner.setFixedWidth(width)

@@ -81,7 +81,7 @@ class ValueEditor(QWidget):
         self.schema = ctx.schema or {}
         self.setAutoFillBackground(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        lay = QHBoxLayout(self)
+        lay = self.row = QHBoxLayout(self)  # the row every editor lays its widgets out in
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
 
@@ -110,7 +110,7 @@ class ValueEditor(QWidget):
             label = self._reason = QLabel(self)
             label.setObjectName("EditorReason")
             label.setStyleSheet("color: #c62828; padding: 0 4px;")
-            self.layout().addWidget(label)
+            self.row.addWidget(label)
         label.setText(text or "")
         label.setToolTip(text or "")
         label.setVisible(bool(text))
@@ -128,7 +128,7 @@ def _line_edit(editor: ValueEditor, placeholder: str = "") -> QLineEdit:
     if placeholder:
         le.setPlaceholderText(placeholder)
     le.editingFinished.connect(editor.edited)
-    editor.layout().addWidget(le, 1)
+    editor.row.addWidget(le, 1)
     editor.setFocusProxy(le)
     return le
 
@@ -207,8 +207,8 @@ class BoolEditor(ValueEditor):
         super().__init__(ctx, parent)
         self.box = QCheckBox(self)
         self.box.toggled.connect(self._toggled)
-        self.layout().addSpacing(4)
-        self.layout().addWidget(self.box, 1)
+        self.row.addSpacing(4)
+        self.row.addWidget(self.box, 1)
         self.setFocusProxy(self.box)
 
     def _toggled(self, on: bool) -> None:
@@ -246,7 +246,7 @@ class IntEditor(ValueEditor):
         self.spin.setRange(INT_MIN, INT_MAX)      # the range is checked, not enforced
         self.spin.setAccelerated(True)
         self.spin.valueChanged.connect(self._changed)
-        self.layout().addWidget(self.spin, 1)
+        self.row.addWidget(self.spin, 1)
         self.setFocusProxy(self.spin)
 
     def minimum(self) -> int:
@@ -352,7 +352,7 @@ class SecretEditor(StringEditor):
         self.reveal.setAutoRaise(True)
         self.reveal.toggled.connect(lambda on: self.edit.setEchoMode(
             QLineEdit.EchoMode.Normal if on else QLineEdit.EchoMode.Password))
-        self.layout().addWidget(self.reveal)
+        self.row.addWidget(self.reveal)
 
 
 @EDITORS.register("string", "path")
@@ -371,7 +371,7 @@ class PathEditor(StringEditor):
         self.browse.setToolTip("Choose a folder" if self.folder else "Choose a file")
         self.browse.setAutoRaise(True)
         self.browse.clicked.connect(lambda: self._browse(None))
-        self.layout().addWidget(self.browse)
+        self.row.addWidget(self.browse)
         if self.either:
             act = QAction("Choose a folder…", self.browse)
             act.triggered.connect(lambda: self._browse(folder=True))
@@ -418,8 +418,10 @@ class _ChoiceEditor(ValueEditor):
         self._fixed = len(self._values)
         self.combo.currentIndexChanged.connect(lambda _i: self.edited.emit())
         if editable:
-            self.combo.lineEdit().editingFinished.connect(self.edited)
-        self.layout().addWidget(self.combo, 1)
+            line_edit = self.combo.lineEdit()
+            assert line_edit is not None  # the combo is editable
+            line_edit.editingFinished.connect(self.edited)
+        self.row.addWidget(self.combo, 1)
         self.setFocusProxy(self.combo)
 
     def _add(self, label: str, value: Any) -> None:
@@ -524,7 +526,7 @@ class TupleEditor(ValueEditor):
             prefix = [self.schema["items"]] * int(self.schema.get("minItems") or 2)
         pairs = all((ctx.sub(p).schema or {}).get("type") == "integer" for p in prefix)
         self.parts: list[ValueEditor] = []
-        lay = self.layout()
+        lay = self.row
         for i, sub in enumerate(prefix):
             if i:
                 sep = QLabel("×" if pairs and len(prefix) == 2 else ",", self)
@@ -577,14 +579,14 @@ class ListEditor(ValueEditor):
         self.rows: list[tuple[QWidget, ValueEditor]] = []
         self.holder = QHBoxLayout()
         self.holder.setSpacing(6)
-        self.layout().addLayout(self.holder)
-        self.layout().addStretch(1)
+        self.row.addLayout(self.holder)
+        self.row.addStretch(1)
         self.add_btn = QToolButton(self)
         self.add_btn.setText("+")
         self.add_btn.setToolTip("Add an item")
         self.add_btn.setAutoRaise(True)
         self.add_btn.clicked.connect(self._add_clicked)
-        self.layout().addWidget(self.add_btn)
+        self.row.addWidget(self.add_btn)
 
     def _make_row(self) -> ValueEditor:
         box = QWidget(self)
@@ -625,7 +627,8 @@ class ListEditor(ValueEditor):
         sch = self.ctx.sub(self.item_schema).schema or {}
         if sch.get("type") == "array":
             return [512, 1] if len(sch.get("prefixItems") or []) == 2 else []
-        return {"integer": 512, "number": 0.0, "string": ""}.get(sch.get("type"), "")
+        kind: Any = sch.get("type")
+        return {"integer": 512, "number": 0.0, "string": ""}.get(kind, "")
 
     def _remove(self, box: QWidget) -> None:
         for i, (b, _ed) in enumerate(self.rows):
@@ -660,7 +663,7 @@ def _branch_label(schema: dict[str, Any], root: dict[str, Any] | None) -> str:
     s = _deref(root or {}, schema) or {}
     if s.get("title"):
         return s["title"]
-    t = s.get("type")
+    t: Any = s.get("type")
     if t == "array":
         items = _deref(root or {}, s.get("items")) or {}
         if items.get("type") == "array":
@@ -678,7 +681,7 @@ def _matches(schema: dict[str, Any], value: Any, root: dict[str, Any] | None) ->
         return same_value(s["const"], value)
     if "enum" in s:
         return any(same_value(e, value) for e in s["enum"])
-    t = s.get("type")
+    t: Any = s.get("type")
     checks = {
         "boolean": lambda v: isinstance(v, bool),
         "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
@@ -720,7 +723,7 @@ class UnionEditor(ValueEditor):
         if all_fixed:
             self.choice = _ChoiceEditor(ctx, self, [(_choice_label(v), v) for v in fixed])
             self.choice.edited.connect(self.edited)
-            self.layout().addWidget(self.choice, 1)
+            self.row.addWidget(self.choice, 1)
             self.setFocusProxy(self.choice)
             return
         self.form = QComboBox(self)
@@ -734,8 +737,8 @@ class UnionEditor(ValueEditor):
             self.editors.append(ed)
             self.stack.addWidget(ed)
         self.form.currentIndexChanged.connect(self._form_changed)
-        self.layout().addWidget(self.form)
-        self.layout().addWidget(self.stack, 1)
+        self.row.addWidget(self.form)
+        self.row.addWidget(self.stack, 1)
         self.setFocusProxy(self.stack)
 
     def _form_changed(self, i: int) -> None:
@@ -746,7 +749,7 @@ class UnionEditor(ValueEditor):
         self.edited.emit()
 
     def _default_for(self, branch: dict[str, Any]) -> Any:
-        t = branch.get("type")
+        t: Any = branch.get("type")
         if t == "array":
             items = _deref(self.ctx.root or {}, branch.get("items")) or {}
             if items.get("type") == "array":

@@ -112,7 +112,7 @@ def histogram_sections(dbs: list[Any], global_batch=None) -> list[Any]:
 
     Every bucket the config defines is listed (frame count 1), filled or not."""
     per_res: dict[str, Any] = defaultdict(lambda: defaultdict(int))
-    ars: dict[str, Any] = {}
+    ars: dict[Any, Any] = {}
     for db in dbs:
         fixed = db.config.size_buckets is not None
         for b in db.config.all_buckets():
@@ -149,7 +149,7 @@ def frame_matrix(dbs: list[Any]) -> tuple[list[str], list[int], list[list[int]]]
     counted once, not once per resolution. Every configured bucket is a row/column."""
     rows: dict[str, Any] = {}
     cols: set[int] = set()
-    counts: dict[str, Any] = defaultdict(int)
+    counts: dict[tuple[str, int], int] = defaultdict(int)
 
     def row_key(b, fixed):
         if fixed or b.ar is None:
@@ -217,9 +217,9 @@ class FrameMatrix(QTableWidget):
         for c, t in enumerate(totals):
             it = QTableWidgetItem(f"{t:,}")
             it.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-            f = it.font()
-            f.setBold(True)
-            it.setFont(f)
+            font = it.font()
+            font.setBold(True)
+            it.setFont(font)
             if frames[c] in self.empty_frames:
                 it.setForeground(LOW_COLOR.darker(120))
             self.setItem(len(labels), c, it)

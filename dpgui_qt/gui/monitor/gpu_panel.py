@@ -191,7 +191,7 @@ class _GpuCard(QFrame):
         self.title.setText(f"GPU {s.index} · {s.name}")
         self.labels["util"].setText("—" if s.util is None else f"{s.util:.0f} %")
         frac = s.mem_fraction
-        if frac is not None:
+        if frac is not None and s.mem_used is not None and s.mem_total is not None:
             self.labels["mem"].setText(f"{s.mem_used / GIB:.1f} / {s.mem_total / GIB:.0f} GiB")
             self.mem_bar.setValue(int(frac * 1000))
             self.mem_bar.setFormat(f"memory {frac * 100:.0f} %")
@@ -245,16 +245,16 @@ class GpuPanel(QWidget):
         self.message.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.message.setStyleSheet("padding: 6px;")
         lay.addWidget(self.message)
-        self.scroll = QScrollArea(self)
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area = QScrollArea(self)
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
         self.body = QWidget()
         self.body_lay = QVBoxLayout(self.body)
         self.body_lay.setContentsMargins(0, 0, 0, 0)
         self.body_lay.addStretch(1)
-        self.scroll.setWidget(self.body)
-        lay.addWidget(self.scroll, 1)
-        self.scroll.setVisible(False)
+        self.scroll_area.setWidget(self.body)
+        lay.addWidget(self.scroll_area, 1)
+        self.scroll_area.setVisible(False)
         self._thread: QThread | None = None
         self._worker: SamplerWorker | None = None
         if autostart:
@@ -280,6 +280,7 @@ class GpuPanel(QWidget):
         if self._thread is None:
             return
         worker, thread = self._worker, self._thread
+        assert worker is not None  # started together with the thread
         self._thread = self._worker = None
         try:
             worker.sampled.disconnect(self.add_samples)
@@ -294,13 +295,13 @@ class GpuPanel(QWidget):
         self.unavailable_reason = reason
         self.message.setText(f"No GPU readings.\n\n{reason}")
         self.message.setVisible(True)
-        self.scroll.setVisible(False)
+        self.scroll_area.setVisible(False)
         self.updated.emit()
 
     def add_samples(self, samples: list[GpuSample]) -> None:
         self.history.add(samples)
         self.message.setVisible(False)
-        self.scroll.setVisible(True)
+        self.scroll_area.setVisible(True)
         for s in samples:
             card = self.cards.get(s.index)
             if card is None:
