@@ -11,7 +11,7 @@ last run of the doctor saw (File ▸ New preselects the GPU memory tier from it)
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import html
 
@@ -24,6 +24,9 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QLabel, Q
 from dpgui_qt.core import doctor
 from dpgui_qt.core.config.memory import swapped_gb
 from dpgui_qt.gui import icons
+
+if TYPE_CHECKING:
+    from dpgui_qt.gui.workers import ResultPump
 
 SETTINGS_VRAM = "doctor/vram_gb"
 _SEVERITY_ICON = {"error": icons.error_icon, "warning": icons.warning_icon,
@@ -80,7 +83,7 @@ class DoctorDialog(QDialog):
         self._proc: QProcess | None = None
         self._known = None
         self._drift_done = False
-        self._pump = None
+        self._pump: ResultPump | None = None
         self._cancelled = False
 
         lay = QVBoxLayout(self)
@@ -192,7 +195,7 @@ class DoctorDialog(QDialog):
         proc.setArguments(step.argv[1:])
         timer = QTimer(proc)
         timer.setSingleShot(True)
-        timer.timeout.connect(lambda: (proc.kill(), None))
+        timer.timeout.connect(proc.kill)
 
         def finished(code, status):
             timer.stop()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
@@ -24,6 +24,9 @@ from dpgui_qt.core import safeio
 from dpgui_qt.core.config.document import (Change, ConfigDocument, DocumentError, EditError, RawValue,
                                     ReadError)
 from dpgui_qt.core.config.schema import SchemaRegistry, default_registry
+
+if TYPE_CHECKING:  # imported when the first validation runs (start-up)
+    from dpgui_qt.core.config.validate import Validator
 
 MAIN = "main"
 DATASET = "dataset"
@@ -133,7 +136,7 @@ class DocumentSession(QObject):
         self.doc.add_listener(self._on_change)
         self.findings: list[Any] = []
         self.last_validation_ms: float | None = None
-        self._validator = None
+        self._validator: Validator | None = None
         self._modified = False
         self._disk_bytes: bytes | None = None
         self._warmup: threading.Thread | None = None

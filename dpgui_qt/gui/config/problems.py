@@ -113,7 +113,7 @@ class ProblemsPanel(QWidget):
         top.addWidget(self.toggle)
         top.addWidget(self.summary, 1)
         top.addWidget(self.errors_only)
-        lay = QVBoxLayout(self)
+        lay = self.column = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         lay.addLayout(top)
@@ -165,7 +165,7 @@ class ProblemsPanel(QWidget):
         if on:
             self.setMaximumHeight(16777215)
         else:
-            self.setMaximumHeight(self.layout().contentsMargins().top()
+            self.setMaximumHeight(self.column.contentsMargins().top()
                                   + max(self.summary.sizeHint().height(),
                                         self.toggle.sizeHint().height()) + 6)
         self.expandedChanged.emit(on)

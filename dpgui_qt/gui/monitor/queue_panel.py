@@ -44,7 +44,7 @@ class QueuePanel(QWidget):
         self.queue = RunQueue(queue_dir_for(self.state_root))
         self.window_ = window
         self._pump = ResultPump(self)
-        self._last = None
+        self._last: tuple[str, bool] | None = None
         self._revived = -1e9
         self._statuses: dict[str, Any] | None = None
         lay = QVBoxLayout(self)
@@ -96,7 +96,7 @@ class QueuePanel(QWidget):
         self.cancel_button.clicked.connect(lambda: self._act(self.queue.cancel, "cancelled"))
         self.remove_button.clicked.connect(lambda: self._act(self.queue.remove, "removed"))
         self.pause_button.clicked.connect(lambda: self.toggle_pause())
-        self.clear_button.clicked.connect(lambda: (self.queue.clear_finished(), self.reload()))
+        self.clear_button.clicked.connect(lambda: self._clear_finished())
         self.continue_box.toggled.connect(self._set_continue)
         self.timer = QTimer(self)
         self.timer.setInterval(poll_ms)
@@ -158,10 +158,15 @@ class QueuePanel(QWidget):
         items = self.tree.selectedItems()
         return items[0].data(0, ID_ROLE) if items else None
 
+    def _clear_finished(self) -> None:
+        self.queue.clear_finished()
+        self.reload()
+
     def select(self, item_id: str) -> None:
         for i in range(self.tree.topLevelItemCount()):
             w = self.tree.topLevelItem(i)
-            w.setSelected(w.data(0, ID_ROLE) == item_id)
+            if w is not None:
+                w.setSelected(w.data(0, ID_ROLE) == item_id)
 
     def _update_buttons(self) -> None:
         iid = self.selected_id()
