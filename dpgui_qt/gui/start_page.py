@@ -13,6 +13,7 @@ with :meth:`StartPage.add_entry` (e.g. presets)::
 """
 from __future__ import annotations
 
+import functools
 import html
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,7 +162,7 @@ class StartPage(QWidget):
         for f in st.recent_files()[:MAX_RECENT]:
             p = Path(f)
             out.append(StartEntry("Recent", p.name, str(p.parent),
-                                  lambda f=f: w.open_file(f), None, f"recent:{f}"))
+                                  functools.partial(w.open_file, f), None, f"recent:{f}"))
         co = self.setup_state.get("checkout")
         if co:
             for ex in _examples(Path(co))[:MAX_EXAMPLES]:
@@ -169,7 +170,7 @@ class StartPage(QWidget):
                     "Examples from diffusion-pipe", ex.name,
                     f"Start from diffusion-pipe's {ex.relative_to(co).as_posix()} (opens as a "
                     "new, unsaved config; the original is not changed).",
-                    lambda ex=ex: w.new_from_example(ex), None, f"example:{ex.name}"))
+                    functools.partial(w.new_from_example, ex), None, f"example:{ex.name}"))
         return out
 
     # ------------------------------------------------------------ building
@@ -236,7 +237,11 @@ class StartPage(QWidget):
         if not self._built:
             self.rebuild(detect=False)
         if self.setup_state.get("pending"):
-            QTimer.singleShot(50, self, lambda: self.setup_state.get("pending") and self.rebuild())
+            QTimer.singleShot(50, self, self._rebuild_if_pending)
+
+    def _rebuild_if_pending(self) -> None:
+        if self.setup_state.get("pending"):
+            self.rebuild()
 
     def _fit_width(self) -> None:
         """A fixed column width, so wrapped text gets the height it needs (labels with

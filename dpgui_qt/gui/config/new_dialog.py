@@ -116,7 +116,7 @@ class NewConfigDialog(QDialog):
             r = QRadioButton(label, box)
             self.kind.addButton(r)
             self.radios[key] = r
-            r.toggled.connect(lambda on: on and self._fill_presets())
+            r.toggled.connect(self._kind_toggled)
             bl.addWidget(r)
         bl.addStretch(1)
         bl.addWidget(QLabel("GPU memory:", box))
@@ -323,18 +323,22 @@ class NewConfigDialog(QDialog):
             QMessageBox.information(self, "Memory figure", basis_text(p))
 
     def differences(self) -> list[tuple[str, str, str]]:
-        return [(self.diff.topLevelItem(i).text(0), self.diff.topLevelItem(i).text(1),
-                 self.diff.topLevelItem(i).text(2)) for i in range(self.diff.topLevelItemCount())]
+        items = [self.diff.topLevelItem(i) for i in range(self.diff.topLevelItemCount())]
+        return [(it.text(0), it.text(1), it.text(2)) for it in items if it is not None]
+
+    def _kind_toggled(self, on: bool) -> None:
+        if on:
+            self._fill_presets()
 
     def _adapter_for_template(self) -> str | None:
-        t = self.model_type()
+        t = self.model_type() or ""
         adapter = choose_adapter(self.registry, t, self.adapter()) if self.adapter() else None
         if self.adapter() is None and not self.registry.capabilities(t).get("full_finetune"):
             adapter = "lora"
         return adapter
 
     def plain_text(self) -> str:
-        return build_template(self.registry, self.model_type(), self._adapter_for_template(),
+        return build_template(self.registry, self.model_type() or "", self._adapter_for_template(),
                               output_dir=self.output_dir())
 
     def text(self) -> str:
@@ -446,7 +450,8 @@ class ApplyPresetDialog(QDialog):
         self.apply_btn.setText(f"Apply {len(self._changes)} change{'s' if len(self._changes) != 1 else ''}")
 
     def _apply(self) -> None:
-        if apply_preset(self.session, self.preset(), self._changes):
+        preset = self.preset()
+        if preset is not None and apply_preset(self.session, preset, self._changes):
             self.accept()
 
 

@@ -16,9 +16,10 @@ Thumbnails are not EXIF-rotated: they show what diffusion-pipe trains on.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import os
+from pathlib import Path
 from collections import deque
 
 from PySide6.QtCore import (QAbstractListModel, QModelIndex, QObject, QRect, QRunnable, QSize,
@@ -387,7 +388,7 @@ class MediaModel(QAbstractListModel):
                 except FileNotFoundError:
                     pass
             else:
-                atomic_write(target, text.encode("utf-8"))
+                atomic_write(Path(target), text.encode("utf-8"))
         except (DocumentError, OSError) as exc:
             self.writeFailed.emit(str(exc))
             return False
@@ -477,7 +478,7 @@ class MediaFilterProxy(QSortFilterProxyModel):
     def filterAcceptsRow(self, row, parent) -> bool:
         if not self.text and self.mode == FILTER_ALL:
             return True
-        m: MediaModel = self.sourceModel()
+        m = cast(MediaModel, self.sourceModel())
         name = m.names[row]
         if self.mode == FILTER_NO_CAPTION and m.caption(name) is not None:
             return False

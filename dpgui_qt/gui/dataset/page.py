@@ -109,13 +109,13 @@ class DatasetPage(QWidget):
         config open on its own)."""
         self._timer.stop()
         if self.standalone:
-            key = ("standalone", id(self.main.doc))
+            key: tuple[Any, ...] = ("standalone", id(self.main.doc))
             if key == self._refs_key and self.editors:
                 return
             self._clear(keep=[])
-            ed = self._make_editor(self.main, "")
-            self.editors = [ed]
-            self.tabs.addTab(ed, self._title(ed))
+            only = self._make_editor(self.main, "")
+            self.editors = [only]
+            self.tabs.addTab(only, self._title(only))
             self._refs_key = key
             self._stack.setCurrentWidget(self.tabs)
             return
@@ -128,7 +128,7 @@ class DatasetPage(QWidget):
             self._clear(keep=[])  # was a dataset opened on its own
         wanted = [(r, r.file) for r in refs if r.file is not None]
         keep = []
-        new_editors = []
+        new_editors: list[DatasetEditor] = []
         for ref, file in wanted:
             ed = next((e for e in self.editors if e.session.path is not None
                        and Path(e.session.path).resolve() == file), None)

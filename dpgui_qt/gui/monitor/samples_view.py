@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import functools
+
 import html
 from pathlib import Path
 
@@ -211,7 +213,7 @@ class SamplesView(QWidget):
                     mt = model.get("type") if isinstance(model, dict) else None
                 return mt, load_run_metrics(p)
 
-            self._pump.submit(work, lambda res, p=p: self._got_metrics(p, res),
+            self._pump.submit(work, functools.partial(self._got_metrics, p),
                               name="dpgui-samples-loss")
 
     def _got_metrics(self, run, res) -> None:
@@ -327,7 +329,7 @@ class SamplesView(QWidget):
         client = client_factory() if client_factory else None
         self._pump.submit(lambda: comfy.sample_save(settings, run, name, weights, mt,
                                                     cancelled=lambda: self._cancel, client=client),
-                          lambda res, name=name: self._done(name, res), name="dpgui-comfy")
+                          functools.partial(self._done, name), name="dpgui-comfy")
         return True
 
     def _done(self, name: str, res) -> None:
