@@ -95,7 +95,7 @@ class ScanManager(QObject):
         if not isinstance(dirs, list):
             return []
         bases = self._bases()
-        out = []
+        out: list[dict[str, Any] | None] = []
         for d in dirs:
             if not isinstance(d, dict):
                 out.append(None)
@@ -126,16 +126,15 @@ class ScanManager(QObject):
 
     def result(self, row: int) -> DirectoryScan | None:
         sigs = self.signatures()
-        if 0 <= row < len(sigs) and sigs[row] is not None:
-            return self.results.get(sigs[row])
-        return None
+        sig = sigs[row] if 0 <= row < len(sigs) else None
+        return self.results.get(sig) if sig is not None else None
 
     def state(self, row: int) -> str:
         """"done", "scanning", "pending", "cancelled" or "none"."""
         sigs = self.signatures()
-        if not 0 <= row < len(sigs) or sigs[row] is None:
+        sig = sigs[row] if 0 <= row < len(sigs) else None
+        if sig is None:
             return "none"
-        sig = sigs[row]
         if sig in self._inflight and self.controller.running:
             return "scanning"
         r = self.results.get(sig)
@@ -173,9 +172,9 @@ class ScanManager(QObject):
     def rescan(self, rows: list[int] | None = None) -> None:
         """Scan again (all directories, or ``rows``), even ones scanned before."""
         sigs = self.signatures()
-        pick = [sigs[r] for r in (rows if rows is not None else range(len(sigs)))
-                if 0 <= r < len(sigs) and sigs[r] is not None]
-        pick = list(dict.fromkeys(pick))
+        wanted = [sigs[r] for r in (rows if rows is not None else range(len(sigs)))
+                  if 0 <= r < len(sigs)]
+        pick = list(dict.fromkeys(s for s in wanted if s is not None))
         for s in pick:
             self._cancelled.discard(s)
         if pick:
@@ -287,7 +286,7 @@ class ScanManager(QObject):
         out: dict[str, list[str]] = {}
         for e in self.entries():
             sig = self.signature(e)
-            if e is None:
+            if e is None or sig is None:
                 continue
             for key in _FOLDER_KEYS:
                 f = e.get(key)
