@@ -87,7 +87,7 @@ def _check_schemas(run: _Run, schema_dir: Path):
 
 
 def _check_templates(run: _Run, registry) -> None:
-    from dpgui_qt.core.config.document import ConfigDocument
+    from dpgui_qt.core.config.document import ConfigDocument, DocKind
     from dpgui_qt.core.config.validate import Options, Validator
     from dpgui_qt.core.config.templates import build_template  # Qt-free
 
@@ -97,8 +97,8 @@ def _check_templates(run: _Run, registry) -> None:
     for model_type in types:
         try:
             doc = ConfigDocument.from_text(build_template(registry, model_type))
-            errors = [f for f in validator.validate(doc, "main", Options()) if f.is_error]
-        except Exception as exc:  # noqa: BLE001 - any failure is the check's finding
+            errors = [f for f in validator.validate(doc, DocKind.MAIN, Options()) if f.is_error]
+        except Exception as exc:  # noqa: BLE001
             run.fail(f"template {model_type}: {type(exc).__name__}: {exc}")
             continue
         if errors:

@@ -110,8 +110,8 @@ def run(args) -> int:
 
 
 def _fmt_fps(x) -> str:
-    from dpgui_qt.core.dataset.video import format_fps
-    return format_fps(x) if x else "?"
+    from dpgui_qt.core.dataset.video import fps_text
+    return fps_text(x) if x else "?"
 
 
 def _print_text(rep, dataset: str, skipped_only: bool) -> None:

@@ -53,10 +53,10 @@ def run(args) -> int:
     reg = default_registry()
     mt = getattr(args, "model_type", None) or getattr(args, "model", None)
     if mt is not None and reg.model(mt) is None:
-        from dpgui_qt.core.config.validate import _did_you_mean
+        from dpgui_qt.core.text import did_you_mean
 
         print(f"dpgui {args.command}: unknown model type {mt!r}"
-              f"{_did_you_mean(mt, reg.model_types())}; known: {', '.join(reg.model_types())}",
+              f"{did_you_mean(mt, reg.model_types())}; known: {', '.join(reg.model_types())}",
               file=sys.stderr)
         return 2
     if args.command == "presets":

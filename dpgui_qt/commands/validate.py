@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from dpgui_qt.core.config.document import ConfigDocument, DocumentError, TomlSyntaxError
+from dpgui_qt.core.config.document import ConfigDocument, DocKind, DocumentError, TomlSyntaxError
 
 
 def add_parser(sub, name: str) -> argparse.ArgumentParser:
@@ -16,7 +16,7 @@ def add_parser(sub, name: str) -> argparse.ArgumentParser:
                        "dataset and eval-dataset files they name checked (when found). Exit "
                        "status: 0 no errors, 1 errors, 2 a file could not be read.")
     p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--kind", choices=("auto", "main", "dataset"), default="auto",
+    p.add_argument("--kind", choices=("auto", *DocKind), default="auto",
                    help="treat the files as this kind instead of guessing from their keys")
     p.add_argument("--json", action="store_true", help="print the findings as JSON")
     p.add_argument("--gpus", type=int, metavar="N",
@@ -53,7 +53,7 @@ def run(args) -> int:
 
     validator = Validator(default_registry())
     options = build_options(args)
-    kind = None if args.kind == "auto" else args.kind
+    kind = None if args.kind == "auto" else DocKind(args.kind)
     results = []
     worst = 0
     for name in args.files:
@@ -76,7 +76,7 @@ def run(args) -> int:
             continue
         from dpgui_qt.core.config.validate import detect_kind
 
-        entry["kind"] = kind or detect_kind(doc.values()) or "main"
+        entry["kind"] = kind or detect_kind(doc.values()) or DocKind.MAIN
         report = validator.validate_tree(doc, entry["kind"], options)
         entry["findings"] = [f.to_json() for f in report.findings]
         entry["checked_files"] = report.files

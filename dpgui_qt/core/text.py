@@ -32,3 +32,23 @@ def comment_lines(text: str, width: int = 88, prefix: str = "# ") -> list[str]:
     return [prefix + line for line in textwrap.wrap(text, width - len(prefix),
                                                     break_long_words=False,
                                                     break_on_hyphens=False)]
+
+
+def one_line(text: str, limit: int = 160) -> str:
+    """``text`` on one line (runs of whitespace become one space), cut to ``limit``
+    characters with a trailing ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def did_you_mean(word: str, options: list[str]) -> str:
+    """``"; did you mean 'x'?"`` for the option closest to ``word`` (or the same word in
+    another case), or ``""`` when none is close."""
+    import difflib  # only messages about a mistyped name need it; keeps it off the start path
+
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.7)
+    if not close:
+        lowered = {o.lower(): o for o in options}
+        if word.lower() in lowered:
+            close = [lowered[word.lower()]]
+    return f"; did you mean '{close[0]}'?" if close else ""

@@ -21,15 +21,13 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from dpgui_qt.core.config import keypath as kp
 from dpgui_qt.core import safeio
-from dpgui_qt.core.config.document import (Change, ConfigDocument, DocumentError, EditError, RawValue,
-                                    ReadError)
+from dpgui_qt.core.config.document import (Change, ConfigDocument, DocKind, DocumentError, EditError,
+                                           RawValue, ReadError)
 from dpgui_qt.core.config.schema import SchemaRegistry, default_registry
 
 if TYPE_CHECKING:  # imported when the first validation runs (start-up)
     from dpgui_qt.core.config.validate import Validator
 
-MAIN = "main"
-DATASET = "dataset"
 VALIDATE_DELAY_MS = 150
 
 _TRAINER_CWD: tuple[float, tuple[Any, ...], Path | None] = (-1e9, (), None)
@@ -158,7 +156,7 @@ class DocumentSession(QObject):
         return self.doc.path
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> DocKind:
         from dpgui_qt.core.config.validate import detect_kind
 
         # asked on every paint of the dataset tables: decided once per document state
@@ -167,7 +165,7 @@ class DocumentSession(QObject):
         memo = getattr(self, "_kind_memo", None)
         if memo is not None and memo[0] is values:
             return memo[1]
-        kind = detect_kind(values) or MAIN
+        kind = detect_kind(values) or DocKind.MAIN
         self._kind_memo = (values, kind)
         return kind
 

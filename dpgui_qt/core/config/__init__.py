@@ -1,6 +1,10 @@
-"""Config wing (Qt-free): the two TOML documents diffusion-pipe reads and everything that
-edits, checks and generates them: comment-keeping documents, schemas, validation and the
-cross-field rules, templates, presets and the memory estimate.
+"""Config wing (Qt-free): the two TOML documents diffusion-pipe reads (:class:`DocKind`
+tells them apart) and everything that edits, checks and generates them: comment-keeping
+documents (document, keypath, locate, tomlcompat, literals), schemas and the one set of
+schema-walking helpers (schema), validation and the cross-field rules (validate, rules,
+findings), the editor's row structure (tree), templates, placeholders, presets and the
+memory estimate.
 
-Imports only the base modules at ``dpgui_qt.core`` top level.
+The lowest wing: imports only the base modules at ``dpgui_qt.core`` top level (and
+``dpgui_qt.resources`` to find the shipped schemas).
 """

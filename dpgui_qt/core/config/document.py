@@ -21,6 +21,7 @@ import contextlib
 import os
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -61,6 +62,14 @@ class _Missing:
 
 MISSING: Any = _Missing()
 """Returned by :meth:`ConfigDocument.get` for keys that are not written in the file."""
+
+
+class DocKind(StrEnum):
+    """Which of diffusion-pipe's two TOML files a document is (the one definition; a
+    ``str``, so it compares equal to ``"main"``/``"dataset"`` and prints as such)."""
+
+    MAIN = "main"  # the training config: train.py --config
+    DATASET = "dataset"  # the dataset config a main config names
 
 
 @dataclass(frozen=True)
@@ -110,7 +119,7 @@ def _friendly_syntax_message(raw: str) -> str:
 
 def _open_arrays_before(text: str, line: int) -> tuple[int, str] | None:
     """If an array opened before ``line`` is still open there, return its line and key."""
-    scanner = _locate._ValueScanner()
+    scanner = _locate.ValueScanner()
     opened: tuple[int, str] | None = None
     for lineno, src in enumerate(text.splitlines()[: max(0, line - 1)], start=1):
         was_open = scanner.open
@@ -620,8 +629,8 @@ def _sections(text: str) -> list[tuple[Any, str]]:
     """Split TOML text at its table headers: ``[(key, text)]`` where key is None for what
     precedes the first header and ``(header, n)`` for the n-th header spelled that way."""
     out: list[tuple[Any, str]] = []
-    seen: dict[tuple[Any, ...], int] = {}
-    scanner = _locate._ValueScanner()
+    seen: dict[tuple, int] = {}
+    scanner = _locate.ValueScanner()
     key: Any = None
     start = 0
     pos = 0
@@ -634,7 +643,7 @@ def _sections(text: str) -> list[tuple[Any, str]]:
         stripped = line.lstrip(" \t\ufeff")
         if stripped.startswith("["):
             double = stripped.startswith("[[")
-            parsed = _locate._parse_key(stripped, 2 if double else 1)
+            parsed = _locate.parse_key(stripped, 2 if double else 1)
             if parsed:
                 header = (double, tuple(parsed[0]))
                 n = seen.get(header, 0)

@@ -1,4 +1,6 @@
-"""TOML literal helpers shared by the tree model and the editors (no Qt, cheap to import)."""
+"""TOML literals of single values: the text a value is written as, parsing typed text back
+into a value, and comparing two values as TOML would (used wherever a value is shown or
+edited; no Qt, cheap to import)."""
 from __future__ import annotations
 
 import math

@@ -14,7 +14,7 @@ import re
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
 
 
-def _parse_key(text: str, i: int) -> tuple[list[str], int] | None:
+def parse_key(text: str, i: int) -> tuple[list[str], int] | None:
     """Parse a (possibly dotted, possibly quoted) key starting at ``i``."""
     parts: list[str] = []
     n = len(text)
@@ -48,7 +48,7 @@ def _parse_key(text: str, i: int) -> tuple[list[str], int] | None:
         return parts, i
 
 
-class _ValueScanner:
+class ValueScanner:
     """Tracks bracket depth and multi-line strings across lines of one value."""
 
     def __init__(self) -> None:
@@ -96,11 +96,11 @@ class _ValueScanner:
 
 def locate_all(text: str) -> dict[tuple[Any, ...], tuple[int, int]]:
     """Return ``{key_path: (line, column)}`` (both 1-based) for every key found."""
-    locations: dict[tuple[Any, ...], tuple[int, int]] = {}
-    current: tuple[Any, ...] = ()
-    aot_counts: dict[tuple[Any, ...], int] = {}
-    scanner = _ValueScanner()
-    value_key: tuple[Any, ...] = ()
+    locations: dict[tuple, tuple[int, int]] = {}
+    current: tuple = ()
+    aot_counts: dict[tuple, int] = {}
+    scanner = ValueScanner()
+    value_key: tuple = ()
     item_index = [0]
     lines = text.splitlines()
     for lineno, line in enumerate(lines, start=1):
@@ -115,7 +115,7 @@ def locate_all(text: str) -> dict[tuple[Any, ...], tuple[int, int]]:
         if not stripped or stripped.startswith("#"):
             continue
         if stripped.startswith("[["):
-            parsed = _parse_key(stripped, 2)
+            parsed = parse_key(stripped, 2)
             if parsed:
                 path = tuple(parsed[0])
                 idx = aot_counts.get(path, 0)
@@ -128,12 +128,12 @@ def locate_all(text: str) -> dict[tuple[Any, ...], tuple[int, int]]:
                 locations[current] = (lineno, indent + 1)
             continue
         if stripped.startswith("["):
-            parsed = _parse_key(stripped, 1)
+            parsed = parse_key(stripped, 1)
             if parsed:
                 current = _resolve_table(tuple(parsed[0]), aot_counts)
                 locations.setdefault(current, (lineno, indent + 1))
             continue
-        parsed = _parse_key(stripped, 0)
+        parsed = parse_key(stripped, 0)
         if not parsed:
             continue
         parts, pos = parsed

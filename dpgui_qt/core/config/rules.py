@@ -11,10 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
+from dpgui_qt.core.config.document import DocKind
 from dpgui_qt.core.config.findings import ERROR, WARNING, Finding
 
-MAIN = "main"
-DATASET = "dataset"
 
 RuleFn = Callable[["RuleContext"], Iterable[Finding]]
 
@@ -22,7 +21,7 @@ RuleFn = Callable[["RuleContext"], Iterable[Finding]]
 @dataclass
 class Rule:
     id: str
-    kind: str  # "main" | "dataset"
+    kind: DocKind
     source: str
     fn: RuleFn
     summary: str
@@ -31,7 +30,7 @@ class Rule:
 RULES: list[Rule] = []
 
 
-def rule(rule_id: str, kind: str, source: str, summary: str) -> Callable[[RuleFn], RuleFn]:
+def rule(rule_id: str, kind: DocKind, source: str, summary: str):
     def wrap(fn: RuleFn) -> RuleFn:
         RULES.append(Rule(rule_id, kind, source, fn, summary))
         return fn
@@ -40,8 +39,8 @@ def rule(rule_id: str, kind: str, source: str, summary: str) -> Callable[[RuleFn
 
 @dataclass
 class RuleContext:
-    kind: str
-    values: dict[str, Any]
+    kind: DocKind
+    values: dict
     registry: Any
     schema: dict[str, Any]
     model_type: str | None = None
@@ -119,7 +118,7 @@ def global_batch(main: dict[str, Any], num_gpus: int | None = None) -> int | Non
 
 
 # ================================================================= main rules
-@rule("save_interval_required", MAIN, "train.py:95",
+@rule("save_interval_required", DocKind.MAIN, "train.py:95",
       "one of save_every_n_epochs / _steps / _examples must be set")
 def _save_interval(ctx: RuleContext) -> Iterator[Finding]:
     keys = ("save_every_n_epochs", "save_every_n_steps", "save_every_n_examples")
@@ -130,7 +129,7 @@ def _save_interval(ctx: RuleContext) -> Iterator[Finding]:
                         "or save_every_n_examples")
 
 
-@rule("adapter_type_model_support", MAIN, "models/sdxl.py:458; models/flux.py:236",
+@rule("adapter_type_model_support", DocKind.MAIN, "models/sdxl.py:458; models/flux.py:236",
       "LoKr is not available for flux and sdxl")
 def _adapter_support(ctx: RuleContext) -> Iterator[Finding]:
     adapter = _table(ctx.values, "adapter")
@@ -146,7 +145,7 @@ def _adapter_support(ctx: RuleContext) -> Iterator[Finding]:
                         f"(diffusion-pipe raises NotImplementedError {when}); use type = 'lora'")
 
 
-@rule("fft_unsupported_models", MAIN, "models/base.py:394",
+@rule("fft_unsupported_models", DocKind.MAIN, "models/base.py:394",
       "full fine-tune only for models that can save full weights")
 def _fft(ctx: RuleContext) -> Iterator[Finding]:
     if not ctx.model_type or "adapter" in ctx.values:
@@ -158,7 +157,7 @@ def _fft(ctx: RuleContext) -> Iterator[Finding]:
                         "was spent); add [adapter] with type = 'lora' and a rank")
 
 
-@rule("block_swap_requirements", MAIN, "train.py:577; models/base.py:439",
+@rule("block_swap_requirements", DocKind.MAIN, "train.py:577; models/base.py:439",
       "blocks_to_swap needs pipeline_stages = 1, an adapter and a model with block swap")
 def _block_swap(ctx: RuleContext) -> Iterator[Finding]:
     n = _int(ctx.values.get("blocks_to_swap"))
@@ -177,7 +176,7 @@ def _block_swap(ctx: RuleContext) -> Iterator[Finding]:
                               "(NotImplementedError after the model loads); remove blocks_to_swap")
 
 
-@rule("block_swap_max", MAIN, "models/wan/wan.py:392; models/flux.py:418",
+@rule("block_swap_max", DocKind.MAIN, "models/wan/wan.py:392; models/flux.py:418",
       "blocks_to_swap must stay under the model's limit")
 def _block_swap_max(ctx: RuleContext) -> Iterator[Finding]:
     n = _int(ctx.values.get("blocks_to_swap"))
@@ -191,7 +190,7 @@ def _block_swap_max(ctx: RuleContext) -> Iterator[Finding]:
                         f"(AssertionError after the model loads); use blocks_to_swap <= {limit}")
 
 
-@rule("partition_manual", MAIN, "utils/pipeline.py:21",
+@rule("partition_manual", DocKind.MAIN, "utils/pipeline.py:21",
       "partition_method = 'manual' needs pipeline_stages - 1 split points")
 def _partition(ctx: RuleContext) -> Iterator[Finding]:
     if ctx.values.get("partition_method") != "manual":
@@ -208,7 +207,7 @@ def _partition(ctx: RuleContext) -> Iterator[Finding]:
                         f"{stages - 1}")
 
 
-@rule("world_size_divisible", MAIN, "deepspeed runtime/pipe/module.py:175",
+@rule("world_size_divisible", DocKind.MAIN, "deepspeed runtime/pipe/module.py:175",
       "the GPU count must be a multiple of pipeline_stages")
 def _world(ctx: RuleContext) -> Iterator[Finding]:
     stages = _int(ctx.values.get("pipeline_stages", 1)) or 1
@@ -218,7 +217,7 @@ def _world(ctx: RuleContext) -> Iterator[Finding]:
                         f"use a GPU count that is a multiple of {stages}, or change pipeline_stages")
 
 
-@rule("gradient_release_dp1", MAIN, "train.py:714",
+@rule("gradient_release_dp1", DocKind.MAIN, "train.py:714",
       "gradient_release needs one data-parallel group (GPUs == pipeline_stages)")
 def _grad_release_dp(ctx: RuleContext) -> Iterator[Finding]:
     if _table(ctx.values, "optimizer").get("gradient_release") is not True:
@@ -230,7 +229,7 @@ def _grad_release_dp(ctx: RuleContext) -> Iterator[Finding]:
                         f"({ctx.num_gpus}); set pipeline_stages = {ctx.num_gpus} or turn it off")
 
 
-@rule("gradient_release_lr_keyerror", MAIN, "train.py:745; models/base.py:415",
+@rule("gradient_release_lr_keyerror", DocKind.MAIN, "train.py:745; models/base.py:415",
       "gradient_release only works for models with per-group learning rates")
 def _grad_release_lr(ctx: RuleContext) -> Iterator[Finding]:
     opt = _table(ctx.values, "optimizer")
@@ -246,7 +245,7 @@ def _grad_release_lr(ctx: RuleContext) -> Iterator[Finding]:
                         "gradient release takes each group's learning rate from optimizer.lr; set lr")
 
 
-@rule("beta2_half_life_betas", MAIN, "train.py:660",
+@rule("beta2_half_life_betas", DocKind.MAIN, "train.py:660",
       "beta2_half_life needs betas with exactly two values")
 def _beta2(ctx: RuleContext) -> Iterator[Finding]:
     opt = _table(ctx.values, "optimizer")
@@ -259,7 +258,7 @@ def _beta2(ctx: RuleContext) -> Iterator[Finding]:
                         "exactly two values, e.g. betas = [0.9, 0.99]")
 
 
-@rule("genericoptim_checks", MAIN, "optimizers/generic_optim.py:326",
+@rule("genericoptim_checks", DocKind.MAIN, "optimizers/generic_optim.py:326",
       "GenericOptim argument checks")
 def _generic(ctx: RuleContext) -> Iterator[Finding]:
     opt = _table(ctx.values, "optimizer")
@@ -291,7 +290,7 @@ def _generic(ctx: RuleContext) -> Iterator[Finding]:
                         "momentum_type = 'sm' needs rank (and update_proj_gap)")
 
 
-@rule("pytorch_optimizer_name", MAIN, "train.py:700",
+@rule("pytorch_optimizer_name", DocKind.MAIN, "train.py:700",
       "other optimizer types must be exact pytorch_optimizer class names")
 def _po_name(ctx: RuleContext) -> Iterator[Finding]:
     otype = _table(ctx.values, "optimizer").get("type")
@@ -320,7 +319,7 @@ def _po_name(ctx: RuleContext) -> Iterator[Finding]:
                       "(check the name if your trainer has that version or older)")
 
 
-@rule("minimax_cfg_pipeline", MAIN, "models/minimax_h3.py:214",
+@rule("minimax_cfg_pipeline", DocKind.MAIN, "models/minimax_h3.py:214",
       "minimax_h3 with cfg > 1 needs pipeline_stages = 1")
 def _minimax(ctx: RuleContext) -> Iterator[Finding]:
     if ctx.model_type != "minimax_h3":
@@ -333,7 +332,7 @@ def _minimax(ctx: RuleContext) -> Iterator[Finding]:
                         "use one pipeline stage")
 
 
-@rule("save_examples_vs_batch", MAIN, "train.py:644; utils/saver.py:165",
+@rule("save_examples_vs_batch", DocKind.MAIN, "train.py:644; utils/saver.py:165",
       "*_every_n_examples must be at least the global batch size")
 def _examples(ctx: RuleContext) -> Iterator[Finding]:
     gb = global_batch(ctx.values, ctx.num_gpus)
@@ -351,7 +350,7 @@ def _examples(ctx: RuleContext) -> Iterator[Finding]:
                             f"of the global batch, e.g. {gb * max(1, round(n / gb) or 1)}")
 
 
-@rule("wandb_fields", MAIN, "train.py:563",
+@rule("wandb_fields", DocKind.MAIN, "train.py:563",
       "W&B needs its api key, tracker name and run name")
 def _wandb(ctx: RuleContext) -> Iterator[Finding]:
     mon = _table(ctx.values, "monitoring")
@@ -364,7 +363,7 @@ def _wandb(ctx: RuleContext) -> Iterator[Finding]:
                             "set it or turn enable_wandb off")
 
 
-@rule("fuse_adapters_models", MAIN, "models/flux.py; models/chroma.py",
+@rule("fuse_adapters_models", DocKind.MAIN, "models/flux.py; models/chroma.py",
       "fuse_adapters is read by flux and chroma only")
 def _fuse(ctx: RuleContext) -> Iterator[Finding]:
     adapter = _table(ctx.values, "adapter")
@@ -373,7 +372,7 @@ def _fuse(ctx: RuleContext) -> Iterator[Finding]:
                           f"{ctx.model_type} ignores fuse_adapters (only flux and chroma read it)")
 
 
-@rule("dtype_family", MAIN, "train.py:108,110",
+@rule("dtype_family", DocKind.MAIN, "train.py:108,110",
       "each model family reads only its own dtype key")
 def _dtype_family(ctx: RuleContext) -> Iterator[Finding]:
     # the unknown-key pass already warns; this adds the precise fix
@@ -387,7 +386,7 @@ def _dtype_family(ctx: RuleContext) -> Iterator[Finding]:
                               f"no effect; rename it to {right}")
 
 
-@rule("video_clip_mode_models", MAIN, "models/base.py:131",
+@rule("video_clip_mode_models", DocKind.MAIN, "models/base.py:131",
       "video_clip_mode only matters for video models")
 def _clip_mode(ctx: RuleContext) -> Iterator[Finding]:
     if "video_clip_mode" in ctx.values and ctx.model_type and ctx.caps.get("video") is False:
@@ -395,7 +394,7 @@ def _clip_mode(ctx: RuleContext) -> Iterator[Finding]:
                           f"{ctx.model_type} is an image model; video_clip_mode has no effect")
 
 
-@rule("block_swap_eval_flag", MAIN, "train.py",
+@rule("block_swap_eval_flag", DocKind.MAIN, "train.py",
       "disable_block_swap_for_eval without block swapping does nothing")
 def _bs_eval(ctx: RuleContext) -> Iterator[Finding]:
     if ctx.values.get("disable_block_swap_for_eval") is True and not ctx.values.get("blocks_to_swap"):
@@ -403,7 +402,7 @@ def _bs_eval(ctx: RuleContext) -> Iterator[Finding]:
                           "has no effect while blocks_to_swap is 0 or unset")
 
 
-@rule("eval_interval_without_datasets", MAIN, "train.py:140",
+@rule("eval_interval_without_datasets", DocKind.MAIN, "train.py:140",
       "eval intervals need eval_datasets")
 def _eval_no_datasets(ctx: RuleContext) -> Iterator[Finding]:
     keys = [k for k in ("eval_every_n_epochs", "eval_every_n_steps", "eval_every_n_examples")
@@ -427,7 +426,7 @@ def _effective(ctx: RuleContext, d: dict[str, Any], key: str, default: Any = Non
     return ctx.values.get(key, default)
 
 
-@rule("eager_dataset_defaults", DATASET, "utils/dataset.py:469,502",
+@rule("eager_dataset_defaults", DocKind.DATASET, "utils/dataset.py:469,502",
       "top-level resolutions (and AR range keys) are read even when directories set their own")
 def _eager(ctx: RuleContext) -> Iterator[Finding]:
     need_res: list[int] = []
@@ -452,7 +451,7 @@ def _eager(ctx: RuleContext) -> Iterator[Finding]:
                                 f"otherwise); add e.g. {key} = {example}, or set ar_buckets")
 
 
-@rule("too_many_resolutions", DATASET, "utils/dataset.py:526",
+@rule("too_many_resolutions", DocKind.DATASET, "utils/dataset.py:526",
       "more than 3 resolutions quits before training (with exit status 0)")
 def _many_res(ctx: RuleContext) -> Iterator[Finding]:
     top = ctx.values.get("resolutions")
@@ -470,7 +469,7 @@ def _many_res(ctx: RuleContext) -> Iterator[Finding]:
                             "--i_know_what_i_am_doing")
 
 
-@rule("cosmos_size_buckets", DATASET, "models/cosmos.py:125,187",
+@rule("cosmos_size_buckets", DocKind.DATASET, "models/cosmos.py:125,187",
       "cosmos datasets use size_buckets only")
 def _cosmos(ctx: RuleContext) -> Iterator[Finding]:
     if ctx.model_type != "cosmos":
@@ -493,7 +492,7 @@ def _cosmos(ctx: RuleContext) -> Iterator[Finding]:
                                 f"cosmos does not accept {key}; use size_buckets instead")
 
 
-@rule("control_path_models", DATASET, "utils/dataset.py:1249",
+@rule("control_path_models", DocKind.DATASET, "utils/dataset.py:1249",
       "control_path (edit datasets) only for flux, flux2 and qwen_image")
 def _control(ctx: RuleContext) -> Iterator[Finding]:
     if not ctx.model_type:
@@ -507,7 +506,7 @@ def _control(ctx: RuleContext) -> Iterator[Finding]:
                             "remove control_path or use flux (Kontext), flux2 or qwen_image")
 
 
-@rule("frame_buckets_models", DATASET, "utils/dataset.py",
+@rule("frame_buckets_models", DocKind.DATASET, "utils/dataset.py",
       "frame buckets matter only for video models")
 def _frames(ctx: RuleContext) -> Iterator[Finding]:
     if not ctx.model_type or ctx.caps.get("video") is not False:
@@ -518,7 +517,7 @@ def _frames(ctx: RuleContext) -> Iterator[Finding]:
                           f"{ctx.model_type} is an image model; frame buckets above 1 are unused")
 
 
-@rule("ar_range_order", DATASET, "utils/dataset.py:502",
+@rule("ar_range_order", DocKind.DATASET, "utils/dataset.py:502",
       "min_ar must not exceed max_ar")
 def _ar_order(ctx: RuleContext) -> Iterator[Finding]:
     def check(path: tuple[Any, ...], table: Any) -> Iterator[Finding]:
@@ -530,7 +529,7 @@ def _ar_order(ctx: RuleContext) -> Iterator[Finding]:
         yield from check(("directory", i), d)
 
 
-@rule("duplicate_directories", DATASET, "utils/dataset.py",
+@rule("duplicate_directories", DocKind.DATASET, "utils/dataset.py",
       "the same folder twice is trained twice")
 def _dupes(ctx: RuleContext) -> Iterator[Finding]:
     seen: dict[str, int] = {}

@@ -165,34 +165,13 @@ class SchemaRegistry:
         return v
 
 
-def property_schema(schema: dict[str, Any], path: tuple[Any, ...]) -> dict[str, Any] | None:
-    """Follow ``path`` through ``properties``/``items``/``$defs`` refs of a schema."""
-    node: dict[str, Any] | None = schema
-    root = schema
-    for part in path:
-        node = _deref(root, node)
-        if node is None:
-            return None
-        if isinstance(part, int):
-            items = node.get("items")
-            if isinstance(items, dict):
-                node = items
-                continue
-            node = _array_branch(root, node)
-            if node is None:
-                return None
-            node = _node if isinstance(_node := node.get("items"), dict) else None
-            if node is None:
-                return None
-        else:
-            props = node.get("properties")
-            if not isinstance(props, dict) or part not in props:
-                return None
-            node = props[part]
-    return _deref(root, node)
+# ------------------------------------------------------------------ walking
+# The one set of schema-walking helpers: the validator, the tree builder, the editors and
+# the schema audit all navigate schemas through these (local ``$ref`` only).
 
-
-def _deref(root: dict[str, Any], node: Any) -> dict[str, Any] | None:
+def deref(root: dict, node: Any) -> dict | None:
+    """``node`` with a local ``$ref`` (``#/...`` into ``root``) followed; keys written
+    beside the ``$ref`` override the target's. ``None`` for a non-dict node."""
     if not isinstance(node, dict):
         return None
     ref = node.get("$ref")
@@ -206,13 +185,53 @@ def _deref(root: dict[str, Any], node: Any) -> dict[str, Any] | None:
     return node
 
 
-def _array_branch(root: dict[str, Any], node: dict[str, Any]) -> dict[str, Any] | None:
+def array_branch(root: dict, node: dict) -> dict | None:
+    """The ``type: array`` alternative of an ``anyOf``/``oneOf`` node (a key that takes a
+    value or a list of values), dereferenced; ``None`` if it has none."""
     for key in ("anyOf", "oneOf"):
         for alt in node.get(key, []) or []:
-            alt = _deref(root, alt)
+            alt = deref(root, alt)
             if alt and alt.get("type") == "array":
                 return alt
     return None
+
+
+def item_schema(root: dict, node: Any) -> dict | None:
+    """The schema of the items of an array node: its own ``items``, else the ``items`` of
+    its array alternative. Not dereferenced; ``None`` when it describes no items."""
+    node = deref(root, node)
+    if node is None:
+        return None
+    items = node.get("items")
+    if isinstance(items, dict):
+        return items
+    branch = array_branch(root, node)
+    items = branch.get("items") if branch else None
+    return items if isinstance(items, dict) else None
+
+
+def object_properties(root: dict, node: Any, _depth: int = 0) -> dict[str, Any] | None:
+    """The properties an object node describes, following ``$ref`` and gathering those of
+    its ``allOf``/``anyOf``/``oneOf`` branches (the node's own win on a clash). ``None``
+    when neither the node nor a branch has ``properties``. The result may be the schema's
+    own dict: read it, never change it."""
+    node = deref(root, node)
+    if node is None or _depth > 8:
+        return None
+    own = node.get("properties")
+    own = own if isinstance(own, dict) else None
+    if not any(comb in node for comb in ("allOf", "anyOf", "oneOf")):
+        return own  # the common case: no copy (the validator asks once per table)
+    props: dict[str, Any] = dict(own) if own is not None else {}
+    found = own is not None
+    for comb in ("allOf", "anyOf", "oneOf"):
+        for sub in node.get(comb, []) or []:
+            more = object_properties(root, sub, _depth + 1)
+            if more is not None:
+                found = True
+                for key, value in more.items():
+                    props.setdefault(key, value)
+    return props if found else None
 
 
 @lru_cache(maxsize=1)

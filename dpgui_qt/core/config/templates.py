@@ -1,4 +1,4 @@
-"""New-config templates (Qt-free): a main config for one model type with the
+"""New-config templates: a main config for one model type with the
 model's required keys, recommended defaults and short comments.
 
 Values come from the schemas: the model file's ``x-dpgui-template`` (the

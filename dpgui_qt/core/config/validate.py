@@ -15,7 +15,6 @@ Everything here is plain Python and reusable from the CLI, the GUI and tests.
 """
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -23,12 +22,12 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from dpgui_qt.core.config import placeholders, tomlcompat
-from dpgui_qt.core.config.document import ConfigDocument, DocumentError
+from dpgui_qt.core.config.document import ConfigDocument, DocKind, DocumentError
 from dpgui_qt.core.config.findings import ERROR, WARNING, Finding
-from dpgui_qt.core.config.schema import FALLBACK_OPTIMIZER, SchemaRegistry
+from dpgui_qt.core.config.schema import (FALLBACK_OPTIMIZER, SchemaRegistry, deref, item_schema,
+                                         object_properties)
+from dpgui_qt.core.text import did_you_mean
 
-MAIN = "main"
-DATASET = "dataset"
 
 # schema errors on these keys mirror a named diffusion-pipe rule
 _RULE_BY_KEY = {
@@ -73,7 +72,7 @@ _RULE_SOURCES = {
 }
 
 
-def detect_kind(values: dict) -> str | None:
+def detect_kind(values: dict) -> DocKind | None:
     """Tell a main config from a dataset config by its keys."""
     if not isinstance(values, dict):
         return None
@@ -84,7 +83,7 @@ def detect_kind(values: dict) -> str | None:
     d = len(dataset_keys & values.keys())
     if m == 0 and d == 0:
         return None
-    return MAIN if m >= d else DATASET
+    return DocKind.MAIN if m >= d else DocKind.DATASET
 
 
 @dataclass
@@ -133,26 +132,26 @@ class Validator:
         self.registry = registry
 
     # ------------------------------------------------------------------ public
-    def validate(self, doc: ConfigDocument, kind: str | None = None,
+    def validate(self, doc: ConfigDocument, kind: DocKind | None = None,
                  options: Options | None = None, *, model_type: str | None = None,
                  main_values: dict | None = None) -> list[Finding]:
         options = options or Options()
         values = doc.values()
-        kind = kind or detect_kind(values) or MAIN
-        if kind == DATASET:
+        kind = kind or detect_kind(values) or DocKind.MAIN
+        if kind == DocKind.DATASET:
             findings = self._validate_dataset(values, options, model_type, main_values, doc)
         else:
             findings = self._validate_main(values, options, doc)
         return self._place(findings, doc)
 
-    def validate_tree(self, doc: ConfigDocument, kind: str | None = None,
+    def validate_tree(self, doc: ConfigDocument, kind: DocKind | None = None,
                       options: Options | None = None) -> Report:
         """Validate a document and, for a main config, the dataset files it names."""
         options = options or Options()
-        kind = kind or detect_kind(doc.values()) or MAIN
+        kind = kind or detect_kind(doc.values()) or DocKind.MAIN
         findings = self.validate(doc, kind, options)
         files = [str(doc.path) if doc.path else "<text>"]
-        if kind == MAIN and options.follow_datasets:
+        if kind == DocKind.MAIN and options.follow_datasets:
             for ref_path, target in self.dataset_references(doc, options):
                 if target is None:
                     continue
@@ -166,7 +165,7 @@ class Validator:
                     continue
                 model = doc.values().get("model")
                 mtype = model.get("type") if isinstance(model, dict) else None
-                findings.extend(self.validate(sub, DATASET, options, model_type=mtype,
+                findings.extend(self.validate(sub, DocKind.DATASET, options, model_type=mtype,
                                               main_values=doc.values()))
         return Report(findings, files)
 
@@ -239,7 +238,7 @@ class Validator:
         mtype = model.get("type") if model else None
         if model is not None and "type" in model and reg.model(mtype) is None:
             known = reg.model_types()
-            hint = _did_you_mean(str(mtype), known)
+            hint = did_you_mean(str(mtype), known)
             findings.append(Finding(
                 ERROR, ("model", "type"),
                 f"{mtype!r} is not a model type diffusion-pipe knows{hint}; "
@@ -257,7 +256,7 @@ class Validator:
         if options.check_paths:
             findings.extend(self._path_findings(schema, values, (), doc, options))
         findings.extend(self._special_file_findings(doc, options))
-        ctx = rules.RuleContext(kind=MAIN, values=values, registry=reg, schema=schema,
+        ctx = rules.RuleContext(kind=DocKind.MAIN, values=values, registry=reg, schema=schema,
                                 model_type=mtype if reg.model(mtype) else None,
                                 options=options)
         findings.extend(rules.run_rules(ctx))
@@ -275,7 +274,7 @@ class Validator:
         findings.extend(self._structure_findings(schema, values, ()))
         if options.check_paths:
             findings.extend(self._path_findings(schema, values, (), doc, options))
-        ctx = rules.RuleContext(kind=DATASET, values=values, registry=reg, schema=schema,
+        ctx = rules.RuleContext(kind=DocKind.DATASET, values=values, registry=reg, schema=schema,
                                 model_type=model_type if reg.model(model_type) else None,
                                 options=options, main_values=main_values)
         findings.extend(rules.run_rules(ctx))
@@ -327,7 +326,7 @@ class Validator:
         shown = _show(value)
         if kind == "enum":
             options = [str(o) for o in err.validator_value]
-            hint = _did_you_mean(str(value), options) if isinstance(value, str) else ""
+            hint = did_you_mean(str(value), options) if isinstance(value, str) else ""
             msg = f"{shown} is not allowed{hint}; use one of: {', '.join(options)}"
             if rule == "hidream_nf4":
                 msg = ("'nf4' is documented for HiDream but diffusion-pipe cannot use it "
@@ -367,12 +366,12 @@ class Validator:
                             root: dict | None = None) -> Iterable[Finding]:
         """Unknown, dead and forbidden keys, and either-or requirements, per table."""
         root = root or schema
-        node = _resolve(root, schema)
+        node = deref(root, schema)
         if node is None:
             return
         if isinstance(values, dict):
-            props = node.get("properties")
-            if not isinstance(props, dict):
+            props = object_properties(root, node)
+            if props is None:
                 return
             yield from self._require_one_of(node, values, path)
             mode = node.get("x-dpgui-unknown-keys", "warning")
@@ -387,7 +386,7 @@ class Validator:
                     if mode != "allow":
                         yield self._unknown(key, path, props, node, mode, values)
                     continue
-                prop_r = _resolve(root, prop) or {}
+                prop_r = deref(root, prop) or {}
                 if "x-dpgui-forbidden" in prop_r:
                     rule = "no_adapter_alpha" if key == "alpha" else "schema.forbidden"
                     yield Finding(ERROR, path + (key,), prop_r["x-dpgui-forbidden"], rule,
@@ -397,12 +396,8 @@ class Validator:
                                   "deprecated_key", prop_r.get("x-dpgui-source", ""))
                 yield from self._structure_findings(prop_r, val, path + (key,), root)
         elif isinstance(values, list):
-            items = node.get("items")
-            if not isinstance(items, dict):
-                branch = next((a for a in node.get("anyOf", []) if isinstance(a, dict)
-                               and a.get("type") == "array"), None)
-                items = branch.get("items") if branch else None
-            if isinstance(items, dict):
+            items = item_schema(root, node)
+            if items is not None:
                 for i, val in enumerate(values):
                     if isinstance(val, dict):
                         yield from self._structure_findings(items, val, path + (i,), root)
@@ -427,7 +422,7 @@ class Validator:
     def _unknown(self, key: str, path: tuple, props: dict, node: dict, mode: str,
                  values: dict) -> Finding:
         severity = ERROR if mode == "error" else WARNING
-        hint = _did_you_mean(key, list(props))
+        hint = did_you_mean(key, list(props))
         elsewhere = self._key_elsewhere(key, path)
         if mode == "error":
             owner = values.get("type", "this optimizer") if path == ("optimizer",) else _table_name(path)
@@ -462,7 +457,7 @@ class Validator:
     def _path_findings(self, schema: dict, values: Any, path: tuple, doc: ConfigDocument,
                        options: Options, root: dict | None = None) -> Iterable[Finding]:
         root = root or schema
-        node = _resolve(root, schema)
+        node = deref(root, schema)
         if node is None:
             return
         if isinstance(values, dict):
@@ -532,15 +527,9 @@ class Validator:
 
 
 # ---------------------------------------------------------------- helpers
-def _resolve(root: dict, node: Any) -> dict | None:
-    from dpgui_qt.core.config.schema import _deref
-
-    return _deref(root, node)
-
-
 def _branch_format(root: dict, node: dict) -> str | None:
     for alt in node.get("anyOf", []) or []:
-        alt = _resolve(root, alt) or {}
+        alt = deref(root, alt) or {}
         if alt.get("type") == "string" and alt.get("format"):
             return alt["format"]
     return None
@@ -558,15 +547,6 @@ def _table_name(path: tuple) -> str:
     from dpgui_qt.core.config import keypath as kp
 
     return f"[{kp.format(path)}]"
-
-
-def _did_you_mean(word: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.7)
-    if not close:
-        lowered = {o.lower(): o for o in options}
-        if word.lower() in lowered:
-            close = [lowered[word.lower()]]
-    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def _show(value: Any) -> str:
@@ -623,7 +603,7 @@ def _or(words) -> str:
 
 
 def _describe(alt: Any, root: dict) -> str:
-    alt = _resolve(root, alt) or {}
+    alt = deref(root, alt) or {}
     if "const" in alt:
         return _show(alt["const"])
     if "enum" in alt:
@@ -632,9 +612,9 @@ def _describe(alt: Any, root: dict) -> str:
         return alt["title"]
     t = alt.get("type")
     if t == "array":
-        items = _resolve(root, alt.get("items")) or {}
+        items = deref(root, alt.get("items")) or {}
         if items.get("type") == "array":
-            inner = _resolve(root, items.get("items")) or {}
+            inner = deref(root, items.get("items")) or {}
             n = items.get("minItems")
             it = "integers" if inner.get("type") == "integer" else "numbers"
             return f"a list of {n or ''}-{it[:-1]} lists like [[512, 4], [1024, 1]]".replace("-integer", " integer").replace("  ", " ")

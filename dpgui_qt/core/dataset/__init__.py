@@ -9,6 +9,9 @@
   (:func:`video.model_framerate`) and diffusion-pipe's video path
   (:func:`video.plan_video`); :mod:`report`: all of it per file
   (:func:`report.dataset_report`, :func:`report.skipped_video_findings`).
+
+May import the config wing and the base modules; never the audit wing beside it or any
+wing above (run, monitor, doctor).
 """
 from dpgui_qt.core.dataset.scan import (DatasetScan, DirectoryScan, Problem,
                                         directory_settings, scan_dataset, scan_directory)

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Iterable, cast
 import numpy as np
 
 from dpgui_qt.core.dataset.scan import (ERROR, INFO, WARNING, DatasetScan, DirectoryScan,
-                                        Problem, make_problem, directory_settings)
+                                        Problem, new_problem, directory_settings)
 
 if TYPE_CHECKING:
     from dpgui_qt.core.dataset.video import FrameRate, VideoPlan
@@ -207,7 +207,7 @@ def size_bucket_order_problem(size_buckets: list[Any]) -> Problem | None:
     ars = [round(w / h, ROUND_DECIMALS) for w, h, _ in ordered]
     if ars == sorted(set(ars)):
         return None
-    return make_problem(
+    return new_problem(
         "size_buckets_order", WARNING,
         "diffusion-pipe matches images to size_buckets by position in the sorted list of "
         "distinct aspect ratios, so with this size_buckets list some media land in the "
@@ -240,7 +240,7 @@ def bucket_config(dir_config: dict[str, Any], dataset_config: dict[str, Any] | N
                             bool(s.get("enable_ar_bucket")), problems)
     res = s.get("resolutions")
     if not res:
-        problems.append(make_problem(
+        problems.append(new_problem(
             "resolutions_missing", ERROR,
             "No resolutions are set for this directory; set resolutions = [512] (or "
             "similar) in the dataset config.", source="utils/dataset.py:469"))
@@ -254,7 +254,7 @@ def bucket_config(dir_config: dict[str, Any], dataset_config: dict[str, Any] | N
     else:
         missing = [k for k in ("min_ar", "max_ar", "num_ar_buckets") if k not in s]
         if missing:
-            problems.append(make_problem(
+            problems.append(new_problem(
                 "ar_settings_missing", ERROR,
                 "enable_ar_bucket is on without ar_buckets, so min_ar, max_ar and "
                 f"num_ar_buckets are needed; missing: {', '.join(missing)}.",
@@ -432,12 +432,12 @@ def directory_buckets(scan: DirectoryScan, dataset_config: dict[str, Any] | None
         out.upscaled = sum(1 for n, (w, h) in zip(image_names, image_sizes)
                            if w * h < biggest and n in scan.sizes)
     if out.unsized and scan.sizes_read:
-        out.problems.append(make_problem(
+        out.problems.append(new_problem(
             "size_unknown", INFO, "The pixel size of these files could not be read from "
             "their headers; they are not in the bucket preview.", out.unsized,
             directory=scan.path))
     if out.videos_unknown_frames:
-        out.problems.append(make_problem(
+        out.problems.append(new_problem(
             "video_frames_unknown", INFO,
             "Frame counts of videos are not read by the scan; these videos are not in the "
             "bucket preview or the step estimate.", out.videos_unknown_frames,
@@ -450,8 +450,8 @@ def directory_buckets(scan: DirectoryScan, dataset_config: dict[str, Any] | None
 def _video_problems(out: DirectoryBuckets, scan: DirectoryScan, keep: set[Any]) -> None:
     from dpgui_qt.core.dataset import video as _video
 
-    def add(kind: str, severity: str, message: str, files: Iterable[str] = (), source: str = "") -> None:
-        out.problems.append(make_problem(kind, severity, message, files, source, scan.path))
+    def add(kind, severity, message, files=(), source=""):
+        out.problems.append(new_problem(kind, severity, message, files, source, scan.path))
 
     plans = {n: p for n, p in out.video_plans.items() if n in keep}
     rate = out.framerate
@@ -466,7 +466,7 @@ def _video_problems(out: DirectoryBuckets, scan: DirectoryScan, keep: set[Any]) 
                 [p.name for p in short], "utils/dataset.py:508-512,838-850")
         else:
             add("video_too_short", WARNING,
-                f"These videos will be skipped: resampled to {_video.format_fps(fps)} fps they have "
+                f"These videos will be skipped: resampled to {_video.fps_text(fps)} fps they have "
                 f"fewer frames than the shortest frame bucket ({need}). Add a shorter frame "
                 "bucket or use longer clips. "
                 + "; ".join(f"{p.name}: {p.frames} frames" for p in short[:8]),
@@ -496,17 +496,17 @@ def _video_problems(out: DirectoryBuckets, scan: DirectoryScan, keep: set[Any]) 
         if empty:
             add("frame_bucket_empty", WARNING,
                 "No video here reaches frame bucket" + ("s " if len(empty) > 1 else " ")
-                + ", ".join(str(f) for f in empty) + f" (at {_video.format_fps(fps)} fps); "
+                + ", ".join(str(f) for f in empty) + f" (at {_video.fps_text(fps)} fps); "
                 "longest video: " + str(max(p.frames or 0 for p in ok)) + " frames. Those "
                 "buckets stay empty; remove them or add longer videos.",
                 source="utils/dataset.py:838-850")
     resampled = [p for p in plans.values() if p.header.fps and fps and p.frames is not None
                  and abs(p.header.fps - fps) > 1e-6]
     if resampled:
-        rates = sorted({_video.format_fps(p.header.fps) for p in resampled})
+        rates = sorted({_video.fps_text(p.header.fps) for p in resampled})
         add("video_resampled", INFO,
             f"These videos are resampled from {', '.join(rates)} fps to the model's "
-            f"{_video.format_fps(fps)} fps (frames are dropped or repeated; the frame counts and "
+            f"{_video.fps_text(fps)} fps (frames are dropped or repeated; the frame counts and "
             "buckets shown are after resampling).", [p.name for p in resampled],
             "utils/dataset.py:796; models/base.py:87-92")
     packets = [n for n, p in out.video_plans.items() if p.header.frames_from == "packets"]
@@ -528,7 +528,7 @@ def _video_problems(out: DirectoryBuckets, scan: DirectoryScan, keep: set[Any]) 
             "utils/dataset.py:786-792")
     if rate is not None and rate.assumed and plans:
         add("video_framerate_assumed", INFO,
-            f"Frame rate {_video.format_fps(fps)} fps is assumed: {rate.note}.",
+            f"Frame rate {_video.fps_text(fps)} fps is assumed: {rate.note}.",
             source=rate.source)
     odd = sorted({p.frame_bucket for p in ok if p.trained is not None and p.frame_bucket
                   and p.trained != p.frame_bucket})

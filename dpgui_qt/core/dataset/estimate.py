@@ -26,7 +26,7 @@ from typing import Any
 from dpgui_qt.core.config import rules
 from dpgui_qt.core.dataset.buckets import DirectoryBuckets, SizeBucket
 from dpgui_qt.core.dataset.scan import (ERROR, INFO, WARNING, DatasetScan, Problem,
-                                        make_problem)
+                                        new_problem)
 
 
 def _batch_table(value: Any) -> dict[Any, Any] | None:
@@ -120,7 +120,7 @@ def estimate(dataset_values: dict[str, Any], main_values: dict[str, Any], num_gp
                    data_parallel(main_values, gpus))
     stages = main_values.get("pipeline_stages", 1) or 1
     if num_gpus and isinstance(stages, int) and num_gpus % stages:
-        est.problems.append(make_problem(
+        est.problems.append(new_problem(
             "gpus_not_divisible_by_stages", ERROR,
             f"{num_gpus} GPUs cannot be split into pipeline_stages = {stages}; use a GPU "
             "count that is a multiple of pipeline_stages."))
@@ -143,7 +143,7 @@ def estimate(dataset_values: dict[str, Any], main_values: dict[str, Any], num_gp
     for b, items, dirs in merged.values():
         gb = bucket_global_batch(b, main_values, gpus)
         if gb is None:
-            est.problems.append(make_problem(
+            est.problems.append(new_problem(
                 "batch_size_invalid", ERROR,
                 "micro_batch_size_per_gpu or gradient_accumulation_steps is not a positive "
                 "integer (or list of [size, batch] pairs); fix it in the main config."))
@@ -163,7 +163,7 @@ def estimate(dataset_values: dict[str, Any], main_values: dict[str, Any], num_gp
 
     dropped = [e for e in est.buckets if e.items and e.batches == 0]
     if dropped:
-        est.problems.append(make_problem(
+        est.problems.append(new_problem(
             "bucket_smaller_than_batch", WARNING,
             "These buckets hold fewer items than the global batch and are dropped entirely "
             "each epoch: " + ", ".join(f"{e.label}: {e.items} < {e.global_batch}"
@@ -172,14 +172,14 @@ def estimate(dataset_values: dict[str, Any], main_values: dict[str, Any], num_gp
             source="utils/dataset.py:392-396"))
     partial = [e for e in est.buckets if e.batches and e.dropped]
     if partial:
-        est.problems.append(make_problem(
+        est.problems.append(new_problem(
             "bucket_remainder_dropped", INFO,
             f"{sum(e.dropped for e in partial)} items are left out each epoch because "
             "their buckets are not a multiple of the global batch.",
             source="utils/dataset.py:392-394"))
     for de in est.directories:
         if est.global_batch and 0 < de.items_per_epoch < est.global_batch:
-            est.problems.append(make_problem(
+            est.problems.append(new_problem(
                 "directory_smaller_than_batch", WARNING,
                 f"This directory yields {de.items_per_epoch} items per epoch, fewer than the "
                 f"global batch of {est.global_batch}; unless other directories fill the same "
@@ -187,7 +187,7 @@ def estimate(dataset_values: dict[str, Any], main_values: dict[str, Any], num_gp
                 directory=de.path, source="utils/dataset.py:392-396"))
     if est.items_per_epoch and est.steps_per_epoch == 0:
         # (no items at all is reported by the scan: empty folder / nothing trainable)
-        est.problems.append(make_problem(
+        est.problems.append(new_problem(
             "dataset_not_empty_after_batching", ERROR,
             "Every bucket is smaller than the global batch "
             f"({est.global_batch}), so diffusion-pipe stops with 'Processed dataset was "

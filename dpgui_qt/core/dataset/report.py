@@ -17,8 +17,8 @@ from typing import Any
 from dpgui_qt.core.dataset import video as _video
 from dpgui_qt.core.dataset.buckets import DirectoryBuckets, directory_buckets
 from dpgui_qt.core.dataset.estimate import Estimate, estimate
-from dpgui_qt.core.dataset.scan import (ERROR, WARNING, CancelFn, DatasetScan, Problem, ProgressFn,
-                                        make_problem, scan_dataset)
+from dpgui_qt.core.dataset.scan import (ERROR, WARNING, CancelFn, DatasetScan, Problem,
+                                        ProgressFn, new_problem, scan_dataset)
 
 
 @dataclass
@@ -160,7 +160,7 @@ def dataset_report(dataset_values: dict[str, Any], model_type: str | None, *,
                                        framerate=rate, clip_mode=mode)
                 dbs.append(db)
             except Exception as exc:  # noqa: BLE001 - a broken value is a finding
-                rep.problems.append(make_problem(
+                rep.problems.append(new_problem(
                     "buckets_failed", ERROR, f"The buckets of {d.path} could not be worked "
                     f"out: {exc}", directory=d.path))
         rep.directories.append(DirectoryReport(d.path, d, db))
@@ -188,7 +188,7 @@ def skipped_video_findings(dataset_path: str | os.PathLike[str], model_type: str
                          cancel=cancel)
     out: list[Problem] = []
     if rep.cancelled:
-        out.append(make_problem(
+        out.append(new_problem(
             "videos_check_incomplete", WARNING,
             f"The video check of {dataset_path} stopped before the end (time limit); the "
             "videos listed here may not be all that will be skipped. Run 'dpgui "
@@ -204,9 +204,9 @@ def skipped_video_findings(dataset_path: str | os.PathLike[str], model_type: str
             names = sorted(reasons)
             detail = "; ".join(f"{n}: {reasons[n]}" for n in names[:5])
             more = f" (and {len(names) - 5} more)" if len(names) > 5 else ""
-            rate = (f"at {_video.format_fps(rep.framerate.fps)} fps" if rep.framerate.fps
+            rate = (f"at {_video.fps_text(rep.framerate.fps)} fps" if rep.framerate.fps
                     else f"({model_type} has no frame rate)")
-            out.append(make_problem(
+            out.append(new_problem(
                 "videos_skipped", WARNING,
                 f"{len(names)} video{'s' if len(names) != 1 else ''} in {d.path} will be "
                 f"skipped by diffusion-pipe {rate}: "

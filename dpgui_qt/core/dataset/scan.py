@@ -59,9 +59,9 @@ class Problem:
         return asdict(self)
 
 
-def make_problem(kind: str, severity: str, message: str, files: Iterable[str] = (),
-                 source: str = "", directory: str | None = None) -> Problem:
-    """A Problem naming at most FILES_CAP of its files (sorted) and counting all of them."""
+def new_problem(kind: str, severity: str, message: str, files: Iterable[str] = (),
+                source: str = "", directory: str | None = None) -> Problem:
+    """A :class:`Problem` naming at most ``FILES_CAP`` of its files (sorted) and their count."""
     files = sorted(files)
     return Problem(kind, severity, message, files[:FILES_CAP], len(files), source, directory)
 
@@ -316,8 +316,8 @@ def _scan_into(scan: DirectoryScan, settings: dict[str, Any], ticker: _Ticker, m
     path = scan.path
     P = scan.problems
 
-    def add(kind: str, severity: str, message: str, files: Iterable[str] = (), source: str = "") -> None:
-        P.append(make_problem(kind, severity, message, files, source, path))
+    def add(kind, severity, message, files=(), source=""):
+        P.append(new_problem(kind, severity, message, files, source, path))
 
     if not path or not os.path.isdir(path):
         scan.exists = False
@@ -785,7 +785,7 @@ def scan_dataset(dataset_values: dict[str, Any], *, model_type: str | None = Non
     result = DatasetScan()
     dirs = dataset_values.get("directory") or []
     if not isinstance(dirs, list) or not dirs:
-        result.problems.append(make_problem(
+        result.problems.append(new_problem(
             "no_directories", ERROR,
             "The dataset config has no [[directory]] table; add one with the path of your "
             "images.", source="utils/dataset.py:942"))
@@ -800,7 +800,7 @@ def scan_dataset(dataset_values: dict[str, Any], *, model_type: str | None = Non
         result.directories.append(scan)
         key = os.path.realpath(scan.path) if scan.path else ""
         if key and key in seen:
-            result.problems.append(make_problem(
+            result.problems.append(new_problem(
                 "duplicate_directory", INFO,
                 f"[[directory]] {i + 1} uses the same folder as [[directory]] "
                 f"{seen[key] + 1}; its files are trained twice per epoch (use num_repeats "

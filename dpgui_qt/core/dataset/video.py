@@ -293,7 +293,7 @@ class VideoPlan:
             return f"skipped: {self.reason}"
         parts = []
         if h.fps and self.model_fps:
-            parts.append(f"{format_fps(h.fps)} → {format_fps(self.model_fps)} fps")
+            parts.append(f"{fps_text(h.fps)} → {fps_text(self.model_fps)} fps")
         if h.frames is not None and self.frames is not None:
             parts.append(f"{h.frames} → {self.frames} frames")
         if self.status == "too_short":
@@ -316,10 +316,8 @@ class VideoPlan:
         return d
 
 
-def format_fps(x: float | None) -> str:
-    """A frame rate as people write it: 30, 23.976 (at most three decimals); "?" if unknown."""
-    if x is None:
-        return "?"
+def fps_text(x: float) -> str:
+    """A frame rate as people write it: ``24``, ``23.976``."""
     return str(int(x)) if float(x).is_integer() else f"{x:.3f}".rstrip("0").rstrip(".")
 
 
@@ -358,7 +356,7 @@ def plan_video(name: str, header: VideoHeader, cfg: Any, rate: FrameRate | None,
                            "(frame_buckets), so every video is skipped")
         else:
             plan.short_by = need - n
-            plan.reason = (f"too short: {n} frames at {format_fps(model_fps)} fps, the shortest "
+            plan.reason = (f"too short: {n} frames at {fps_text(model_fps)} fps, the shortest "
                            f"frame bucket is {need}")
         return plan
     b0 = buckets[0]

@@ -8,6 +8,9 @@ in actually work, and what exactly to do when it does not.
 :func:`examine` runs the steps with :mod:`subprocess` (the CLI); the GUI runs the
 same :func:`~.target.probe_steps` as ``QProcess`` children and calls
 :func:`finish` with their output.
+
+The top wing: may import every other wing (run, monitor, audit, config...) and the base
+modules; no wing imports it.
 """
 from __future__ import annotations
 

@@ -2,5 +2,6 @@
 metrics, TensorBoard event files, GPU readings, run history, saved outputs and their hand-off
 to ComfyUI.
 
-May import the run, dataset and config wings and the base modules.
+May import the run, dataset, audit and config wings and the base modules; only the doctor
+sits above it.
 """

@@ -184,8 +184,8 @@ def _regular(path: Path) -> bool:
         return False
 
 
-def read_toml(path: Path) -> dict[str, Any] | None:
-    """A small TOML file beside a run (a regular file only), or None where it cannot be read."""
+def load_toml(path: Path) -> dict | None:
+    """The values of a TOML file; ``None`` when it is not a readable regular file of valid TOML."""
     if not _regular(path):
         return None
     try:
@@ -242,7 +242,7 @@ def scan_run(path: str | os.PathLike[str]) -> RunOutputs:
     cfg, cfg_data, model_type, dataset_copy, others = None, {}, None, None, []
     parsed = {}
     for t in tomls:
-        data = parsed[t] = read_toml(t)
+        data = parsed[t] = load_toml(t)
         if cfg is None and isinstance(data, dict) and isinstance(data.get("model"), dict):
             cfg, cfg_data, mt = t, data, data["model"].get("type")
             model_type = str(mt) if mt is not None else None
@@ -438,8 +438,8 @@ def _unused_bucket_dirs(cache: Path, dir_cfg: dict[str, Any], ds_cfg: dict[str, 
     return out
 
 
-def _dataset_dirs(dataset_cfg_path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    data = read_toml(dataset_cfg_path) or {}
+def _dataset_dirs(dataset_cfg_path: Path) -> tuple[dict, list[dict]]:
+    data = load_toml(dataset_cfg_path) or {}
     dirs = [d for d in data.get("directory", []) if isinstance(d, dict) and isinstance(d.get("path"), str)]
     return data, dirs
 
@@ -564,7 +564,7 @@ def scan_outputs(output_dir: str | os.PathLike[str], config_path: str | os.PathL
     runs = [scan_run(out / n) for n in names]
     cfg_path = Path(config_path) if config_path else next(
         (r.config_copy for r in runs if r.config_copy), None)
-    config = read_toml(cfg_path) if cfg_path else None
+    config = load_toml(cfg_path) if cfg_path else None
     dataset_cfgs: list[Path] = []
     bases = [Path(base)] if base else None
     if config_path and config and cfg_path is not None:

@@ -1,8 +1,9 @@
 """Running diffusion-pipe (Qt-free): launch specs, the supervisor that outlives the GUI,
-run folders and control (spec, supervisor, runs, control, env, wsl), and the console
+run folders and control (spec, supervisor, runs, control, preflight, wsl), and the console
 output path: bytes -> lines -> events -> outcome (lines, parse, outcome).
 
-Qt-free and stdlib-only; the launcher and the live monitor both build on it.
+The launcher and the live monitor both build on it. May import the dataset, audit and
+config wings and the base modules; never monitor or doctor above it.
 
 Typical live use (one reader per process pipe, stdout and stderr merged)::
 

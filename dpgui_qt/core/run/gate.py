@@ -145,7 +145,8 @@ def run_gate(spec: RunSpec, *, registry=None, min_free_gb: float = envmod.DEFAUL
     """Check everything the run of ``spec`` will read.  Never raises for bad input."""
     from dpgui_qt.core.config.document import ConfigDocument, DocumentError, TomlSyntaxError
     from dpgui_qt.core.config.schema import default_registry
-    from dpgui_qt.core.config.validate import MAIN, Options, Validator
+    from dpgui_qt.core.config.document import DocKind
+    from dpgui_qt.core.config.validate import Options, Validator
 
     registry = registry or default_registry()
     findings: list[Finding] = []
@@ -175,7 +176,7 @@ def run_gate(spec: RunSpec, *, registry=None, min_free_gb: float = envmod.DEFAUL
         opts = Options(num_gpus=n_gpus, check_paths=True, follow_datasets=True,
                        trainer_cwd=cwd)
         try:
-            report = validator.validate_tree(doc, MAIN, opts)
+            report = validator.validate_tree(doc, DocKind.MAIN, opts)
             files.extend(f for f in report.files[1:] if f not in files)
             for vf in report.findings:
                 f = _from_validator(vf, local)

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, Q
 
 from dpgui_qt.core.config.document import RawValue
 from dpgui_qt.core.config.literals import float_text, parse_literal, same_value, toml_literal
-from dpgui_qt.core.config.schema import _deref
+from dpgui_qt.core.config.schema import deref
 from dpgui_qt.core.config.tomlcompat import split_top_level
 
 
@@ -55,8 +55,8 @@ class EditorContext:
     choices: list[Any] | None = None  # (label, value) pairs for discriminator combos
     editable_choice: bool = False  # combo also takes free text (optimizer class names)
 
-    def sub(self, schema: dict[str, Any] | None) -> "EditorContext":
-        return EditorContext(_deref(self.root or {}, schema) if schema else None,
+    def sub(self, schema: dict | None) -> "EditorContext":
+        return EditorContext(deref(self.root or {}, schema) if schema else None,
                              self.root, self.base_dir)
 
 
@@ -154,7 +154,7 @@ class EditorRegistry:
         """The registry key for a property schema (which editor edits it)."""
         if not isinstance(schema, dict) or not schema:
             return ("raw", None)
-        schema = _deref(root or {}, schema) or schema
+        schema = deref(root or {}, schema) or schema
         widget = schema.get("x-dpgui-widget")
         if schema.get("x-dpgui-secret"):
             widget = "secret"
@@ -191,7 +191,7 @@ class EditorRegistry:
 
     def create(self, ctx: EditorContext, parent: QWidget | None = None) -> ValueEditor:
         if ctx.schema is not None and ctx.root is not None:
-            ctx.schema = _deref(ctx.root, ctx.schema)
+            ctx.schema = deref(ctx.root, ctx.schema)
         return self.factory_for(ctx.schema, ctx.root)(ctx, parent)
 
 
@@ -659,13 +659,13 @@ class ListEditor(ValueEditor):
 
 
 # ---------------------------------------------------------------- unions
-def _branch_label(schema: dict[str, Any], root: dict[str, Any] | None) -> str:
-    s = _deref(root or {}, schema) or {}
+def _branch_label(schema: dict, root: dict | None) -> str:
+    s = deref(root or {}, schema) or {}
     if s.get("title"):
         return s["title"]
     t: Any = s.get("type")
     if t == "array":
-        items = _deref(root or {}, s.get("items")) or {}
+        items = deref(root or {}, s.get("items")) or {}
         if items.get("type") == "array":
             return "pairs"
         return "list"
@@ -675,8 +675,8 @@ def _branch_label(schema: dict[str, Any], root: dict[str, Any] | None) -> str:
             "boolean": "on/off"}.get(t, str(t or "value"))
 
 
-def _matches(schema: dict[str, Any], value: Any, root: dict[str, Any] | None) -> bool:
-    s = _deref(root or {}, schema) or {}
+def _matches(schema: dict, value: Any, root: dict | None) -> bool:
+    s = deref(root or {}, schema) or {}
     if "const" in s:
         return same_value(s["const"], value)
     if "enum" in s:
@@ -702,7 +702,7 @@ class UnionEditor(ValueEditor):
     def __init__(self, ctx, parent=None):
         super().__init__(ctx, parent)
         root = ctx.root
-        branches = [(_deref(root or {}, b) or {}) for b in
+        branches = [(deref(root or {}, b) or {}) for b in
                     (self.schema.get("anyOf") or self.schema.get("oneOf") or [])]
         if isinstance(self.schema.get("type"), list):
             branches = [{"type": t} for t in self.schema["type"]]
@@ -751,7 +751,7 @@ class UnionEditor(ValueEditor):
     def _default_for(self, branch: dict[str, Any]) -> Any:
         t: Any = branch.get("type")
         if t == "array":
-            items = _deref(self.ctx.root or {}, branch.get("items")) or {}
+            items = deref(self.ctx.root or {}, branch.get("items")) or {}
             if items.get("type") == "array":
                 return [[512, 1]]
             return [""] if items.get("type") == "string" else []

@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QToolButton,
                                QVBoxLayout)
 
+from dpgui_qt.core.config.document import DocKind
 from dpgui_qt.gui.bind import bind
 
 if TYPE_CHECKING:  # the estimate's modules load with the first estimate, after the first paint
@@ -113,7 +114,7 @@ class MemoryEstimateButton(QToolButton):
 
     def refresh(self) -> None:
         values = self.session.doc.values()
-        if getattr(self.session, "kind", "main") not in (None, "main") or "model" not in values:
+        if getattr(self.session, "kind", DocKind.MAIN) not in (None, DocKind.MAIN) or "model" not in values:
             self.estimate = None
             self.hide()
             return

@@ -15,13 +15,13 @@ from PySide6.QtWidgets import (QAbstractItemDelegate, QAbstractItemView, QApplic
                                QTreeView, QVBoxLayout, QWidget)
 
 from dpgui_qt.core.config import keypath as kp
+from dpgui_qt.core.config.literals import same_value
+from dpgui_qt.core.config.tree import GROUP, ITEM, KEY, TABLE, TABLES, stale_keys
 from dpgui_qt.gui import icons
 from dpgui_qt.gui.bind import bind
-from dpgui_qt.core.config.literals import same_value
-from dpgui_qt.gui.config.property_model import (COL_KEY, COL_VALUE, GROUP, ITEM, KEY, TABLE, TABLES,
-                                         AdvancedRole, FilterTextRole, IsSetRole, KindRole,
-                                         LiteralRole, PathRole, PropertyTreeModel, SeverityRole,
-                                         ValueRole)
+from dpgui_qt.gui.config.property_model import (COL_KEY, COL_VALUE, AdvancedRole, FilterTextRole,
+                                                IsSetRole, KindRole, LiteralRole, PathRole,
+                                                PropertyTreeModel, SeverityRole, ValueRole)
 
 
 def source_of(index: QModelIndex) -> tuple[Any, QModelIndex]:
@@ -560,7 +560,6 @@ class ConfigEditorPage(QWidget):
         if getattr(change, "kind", "") != "set" or not path or len(path) != 2 \
                 or path[1] != "type" or path[0] not in ("model", "adapter", "optimizer"):
             return
-        from dpgui_qt.gui.config.property_model import stale_keys
         slot = path[0]
         keys = stale_keys(self.session.registry, self.session.doc.values(), slot)
         if not keys:
@@ -580,7 +579,6 @@ class ConfigEditorPage(QWidget):
     def remove_stale(self, slot: str) -> bool:
         """Remove every key of ``[slot]`` its type does not read, as one undo step."""
         from dpgui_qt.core.config.document import Change
-        from dpgui_qt.gui.config.property_model import stale_keys
         keys = stale_keys(self.session.registry, self.session.doc.values(), slot)
         if not keys:
             return False
@@ -647,12 +645,12 @@ class ConfigEditorPage(QWidget):
         value = self.model.value(node)
         n = len(value) if isinstance(value, list) else 0
         item_schema = ((node.schema or {}).get("items") or {}) if node.schema else {}
-        from dpgui_qt.core.config.schema import _deref
+        from dpgui_qt.core.config.schema import deref
 
-        item_schema = _deref(self.model.schema, item_schema) or {}
-        new: dict[str, Any] = {}
+        item_schema = deref(self.model.schema, item_schema) or {}
+        new: dict = {}
         for key in item_schema.get("required", []):
-            sub = _deref(self.model.schema, (item_schema.get("properties") or {}).get(key)) or {}
+            sub = deref(self.model.schema, (item_schema.get("properties") or {}).get(key)) or {}
             if "enum" in sub:
                 new[key] = sub["enum"][0]
             elif sub.get("type") == "string" or "anyOf" in sub:

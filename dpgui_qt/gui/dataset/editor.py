@@ -28,7 +28,8 @@ from dpgui_qt.gui.dataset.media_view import MediaBrowser
 from dpgui_qt.gui.dataset.properties import DatasetSettingsProxy, DirectoryPropertyModel
 from dpgui_qt.gui.dataset.scans import ScanManager
 from dpgui_qt.gui.config.page import PropertyFilterProxy, PropertyTreeView
-from dpgui_qt.gui.config.property_model import COL_KEY, GROUP, KindRole, PropertyTreeModel
+from dpgui_qt.core.config.tree import GROUP
+from dpgui_qt.gui.config.property_model import COL_KEY, KindRole, PropertyTreeModel
 
 TAB_MEDIA, TAB_FOLDER, TAB_PROBLEMS, TAB_BUCKETS, TAB_ESTIMATE = range(5)
 _SEV_ORDER = {"error": 0, "warning": 1, "info": 2}

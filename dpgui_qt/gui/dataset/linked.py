@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from dpgui_qt.core.config.document import DocKind
 from dpgui_qt.gui.session import DocumentSession, trainer_cwd, validation_options
-
-DATASET = "dataset"
 
 
 def checkout_dirs() -> list[Path]:
@@ -37,8 +36,8 @@ class DatasetSession(DocumentSession):
         self.role = role  # "dataset" or "eval dataset 'name'"
 
     @property
-    def kind(self) -> str:
-        return DATASET
+    def kind(self) -> DocKind:
+        return DocKind.DATASET
 
     def validate_now(self) -> list[Any]:
         self._timer.stop()
@@ -54,7 +53,7 @@ class DatasetSession(DocumentSession):
         t0 = time.perf_counter()
         try:
             findings = self._validator.validate(
-                self.doc, DATASET, validation_options(),
+                self.doc, DocKind.DATASET, validation_options(),
                 model_type=model_type, main_values=main_values)
         except Exception as exc:  # noqa: BLE001 - a validator bug must not kill editing
             from dpgui_qt.core.config.findings import ERROR, Finding

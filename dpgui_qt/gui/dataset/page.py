@@ -26,7 +26,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QStackedLayout, QTabWidget, QWidget
 
-from dpgui_qt.core.config.document import DocumentError, atomic_write
+from dpgui_qt.core.config.document import DocKind, DocumentError, atomic_write
 from dpgui_qt.gui import icons, messages
 from dpgui_qt.gui.bind import bind
 from dpgui_qt.gui.dataset.editor import DatasetEditor
@@ -79,7 +79,7 @@ class DatasetPage(QWidget):
     # ------------------------------------------------------------ documents
     @property
     def standalone(self) -> bool:
-        return self.main.kind == "dataset"
+        return self.main.kind == DocKind.DATASET
 
     def context(self):
         if self.standalone:

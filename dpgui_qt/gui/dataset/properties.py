@@ -17,10 +17,10 @@ from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from dpgui_qt.core.config.document import MISSING
-from dpgui_qt.core.config.schema import _deref
 from dpgui_qt.core.config.literals import toml_literal
-from dpgui_qt.gui.config.property_model import (COL_KEY, COL_STATUS, COL_VALUE, GROUP, KEY,
-                                         Node, PathRole, PropertyTreeModel, _Builder, _short)
+from dpgui_qt.core.config.tree import KEY, DirectoryTreeBuilder, Node
+from dpgui_qt.core.text import one_line
+from dpgui_qt.gui.config.property_model import COL_KEY, COL_STATUS, COL_VALUE, PathRole, PropertyTreeModel
 from dpgui_qt.gui.config.page import PropertyFilterProxy
 
 INHERIT_COLOR = QColor("#2f7fb8")
@@ -39,31 +39,6 @@ class DatasetSettingsProxy(PropertyFilterProxy):
         return super().filterAcceptsRow(row, parent)
 
 
-class _DirectoryBuilder(_Builder):
-    def __init__(self, registry, values: dict[str, Any], index: int):
-        super().__init__(registry, values, "dataset")
-        self.index = index
-        dirs = self.values.get("directory")
-        ok = isinstance(dirs, list) and 0 <= index < len(dirs) and isinstance(dirs[index], dict)
-        self.valid = ok
-        self.dir_values = dirs[index] if ok else {}
-        self.dir_schema = _deref(self.schema, (self.schema.get("$defs") or {}).get("directory")) or {}
-
-    def build(self) -> Node:
-        root = Node(GROUP, None, "<root>")
-        if not self.valid:
-            return root
-        base = ("directory", self.index)
-        props = self.dir_schema.get("properties") or {}
-        for decl, (key, prop) in enumerate(props.items()):
-            prop = _deref(self.schema, prop) or {}
-            group = prop.get("x-dpgui-group", "other")
-            order = float(prop.get("x-dpgui-order", 500)) + decl / 1000.0
-            self._group(group).add(self._node(base + (key,), prop,
-                                              self.dir_values.get(key, MISSING), group, order))
-        return self._finish(root, base, self.dir_values, props)
-
-
 class DirectoryPropertyModel(PropertyTreeModel):
     """The settings of ``[[directory]]`` number ``index`` with inheritance shown."""
 
@@ -79,7 +54,7 @@ class DirectoryPropertyModel(PropertyTreeModel):
             self.reload()
 
     def _build(self) -> Node:
-        b = _DirectoryBuilder(self.session.registry, self.session.doc.values(), self.dir_index)
+        b = DirectoryTreeBuilder(self.session.registry, self.session.doc.values(), self.dir_index)
         self._schema = b.schema
         return b.build()
 
@@ -110,7 +85,7 @@ class DirectoryPropertyModel(PropertyTreeModel):
         inh = self.inherited(node)
         if inh is not None and inh[0] == "dataset":
             lit = self.session.doc.literal((node.path[-1],))
-            return _short(lit if lit is not None else toml_literal(inh[1]))
+            return one_line(lit if lit is not None else toml_literal(inh[1]))
         return super()._value_text(node)
 
     def status(self, node: Node) -> tuple[str | None, str]:
@@ -122,7 +97,7 @@ class DirectoryPropertyModel(PropertyTreeModel):
             return None, "inherited from dataset"
         ov = self.overrides(node)
         if ov is not MISSING:
-            return None, f"overrides dataset ({_short(toml_literal(ov), 40)})"
+            return None, f"overrides dataset ({one_line(toml_literal(ov), 40)})"
         return None, ""
 
     def tooltip(self, node: Node) -> str:

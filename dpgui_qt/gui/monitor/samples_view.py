@@ -208,8 +208,8 @@ class SamplesView(QWidget):
                 mt = None
                 cfg = find_config_copy(p)
                 if cfg is not None:
-                    from dpgui_qt.core.monitor.outputs import read_toml
-                    model = (read_toml(cfg) or {}).get("model")
+                    from dpgui_qt.core.monitor.outputs import load_toml
+                    model = (load_toml(cfg) or {}).get("model")
                     mt = model.get("type") if isinstance(model, dict) else None
                 return mt, load_run_metrics(p)
 
