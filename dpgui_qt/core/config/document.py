@@ -629,7 +629,7 @@ def _sections(text: str) -> list[tuple[Any, str]]:
     """Split TOML text at its table headers: ``[(key, text)]`` where key is None for what
     precedes the first header and ``(header, n)`` for the n-th header spelled that way."""
     out: list[tuple[Any, str]] = []
-    seen: dict[tuple, int] = {}
+    seen: dict[tuple[Any, ...], int] = {}
     scanner = _locate.ValueScanner()
     key: Any = None
     start = 0

@@ -96,11 +96,11 @@ class ValueScanner:
 
 def locate_all(text: str) -> dict[tuple[Any, ...], tuple[int, int]]:
     """Return ``{key_path: (line, column)}`` (both 1-based) for every key found."""
-    locations: dict[tuple, tuple[int, int]] = {}
-    current: tuple = ()
-    aot_counts: dict[tuple, int] = {}
+    locations: dict[tuple[Any, ...], tuple[int, int]] = {}
+    current: tuple[Any, ...] = ()
+    aot_counts: dict[tuple[Any, ...], int] = {}
     scanner = ValueScanner()
-    value_key: tuple = ()
+    value_key: tuple[Any, ...] = ()
     item_index = [0]
     lines = text.splitlines()
     for lineno, line in enumerate(lines, start=1):

@@ -30,7 +30,7 @@ class Rule:
 RULES: list[Rule] = []
 
 
-def rule(rule_id: str, kind: DocKind, source: str, summary: str):
+def rule(rule_id: str, kind: DocKind, source: str, summary: str) -> Callable[[RuleFn], RuleFn]:
     def wrap(fn: RuleFn) -> RuleFn:
         RULES.append(Rule(rule_id, kind, source, fn, summary))
         return fn
@@ -40,7 +40,7 @@ def rule(rule_id: str, kind: DocKind, source: str, summary: str):
 @dataclass
 class RuleContext:
     kind: DocKind
-    values: dict
+    values: dict[str, Any]
     registry: Any
     schema: dict[str, Any]
     model_type: str | None = None

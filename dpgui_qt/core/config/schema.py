@@ -82,12 +82,12 @@ class SchemaRegistry:
     def optimizer_types(self) -> list[str]:
         return [t for t in self._types("optimizer") if t != FALLBACK_OPTIMIZER]
 
-    def model(self, model_type: str) -> dict[str, Any] | None:
+    def model(self, model_type: Any) -> dict[str, Any] | None:  # anything read from a config
         if not isinstance(model_type, str) or "/" in model_type or "\\" in model_type:
             return None
         return self._load(f"model/{model_type}.schema.json")
 
-    def adapter(self, adapter_type: str) -> dict[str, Any] | None:
+    def adapter(self, adapter_type: Any) -> dict[str, Any] | None:
         if not isinstance(adapter_type, str) or "/" in adapter_type or "\\" in adapter_type:
             return None
         return self._load(f"adapter/{adapter_type}.schema.json")
@@ -169,7 +169,7 @@ class SchemaRegistry:
 # The one set of schema-walking helpers: the validator, the tree builder, the editors and
 # the schema audit all navigate schemas through these (local ``$ref`` only).
 
-def deref(root: dict, node: Any) -> dict | None:
+def deref(root: dict[str, Any], node: Any) -> dict[str, Any] | None:
     """``node`` with a local ``$ref`` (``#/...`` into ``root``) followed; keys written
     beside the ``$ref`` override the target's. ``None`` for a non-dict node."""
     if not isinstance(node, dict):
@@ -185,7 +185,7 @@ def deref(root: dict, node: Any) -> dict | None:
     return node
 
 
-def array_branch(root: dict, node: dict) -> dict | None:
+def array_branch(root: dict[str, Any], node: dict[str, Any]) -> dict[str, Any] | None:
     """The ``type: array`` alternative of an ``anyOf``/``oneOf`` node (a key that takes a
     value or a list of values), dereferenced; ``None`` if it has none."""
     for key in ("anyOf", "oneOf"):
@@ -196,7 +196,7 @@ def array_branch(root: dict, node: dict) -> dict | None:
     return None
 
 
-def item_schema(root: dict, node: Any) -> dict | None:
+def item_schema(root: dict[str, Any], node: Any) -> dict[str, Any] | None:
     """The schema of the items of an array node: its own ``items``, else the ``items`` of
     its array alternative. Not dereferenced; ``None`` when it describes no items."""
     node = deref(root, node)
@@ -210,7 +210,7 @@ def item_schema(root: dict, node: Any) -> dict | None:
     return items if isinstance(items, dict) else None
 
 
-def object_properties(root: dict, node: Any, _depth: int = 0) -> dict[str, Any] | None:
+def object_properties(root: dict[str, Any], node: Any, _depth: int = 0) -> dict[str, Any] | None:
     """The properties an object node describes, following ``$ref`` and gathering those of
     its ``allOf``/``anyOf``/``oneOf`` branches (the node's own win on a clash). ``None``
     when neither the node nor a branch has ``properties``. The result may be the schema's

@@ -450,7 +450,7 @@ def directory_buckets(scan: DirectoryScan, dataset_config: dict[str, Any] | None
 def _video_problems(out: DirectoryBuckets, scan: DirectoryScan, keep: set[Any]) -> None:
     from dpgui_qt.core.dataset import video as _video
 
-    def add(kind, severity, message, files=(), source=""):
+    def add(kind: str, severity: str, message: str, files: Iterable[str] = (), source: str = "") -> None:
         out.problems.append(new_problem(kind, severity, message, files, source, scan.path))
 
     plans = {n: p for n, p in out.video_plans.items() if n in keep}

@@ -316,7 +316,7 @@ def _scan_into(scan: DirectoryScan, settings: dict[str, Any], ticker: _Ticker, m
     path = scan.path
     P = scan.problems
 
-    def add(kind, severity, message, files=(), source=""):
+    def add(kind: str, severity: str, message: str, files: Iterable[str] = (), source: str = "") -> None:
         P.append(new_problem(kind, severity, message, files, source, path))
 
     if not path or not os.path.isdir(path):

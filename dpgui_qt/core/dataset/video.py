@@ -316,8 +316,10 @@ class VideoPlan:
         return d
 
 
-def fps_text(x: float) -> str:
-    """A frame rate as people write it: ``24``, ``23.976``."""
+def fps_text(x: float | None) -> str:
+    """A frame rate as people write it: ``24``, ``23.976``; "?" when unknown."""
+    if x is None:
+        return "?"
     return str(int(x)) if float(x).is_integer() else f"{x:.3f}".rstrip("0").rstrip(".")
 
 

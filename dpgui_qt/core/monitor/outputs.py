@@ -184,7 +184,7 @@ def _regular(path: Path) -> bool:
         return False
 
 
-def load_toml(path: Path) -> dict | None:
+def load_toml(path: Path) -> dict[str, Any] | None:
     """The values of a TOML file; ``None`` when it is not a readable regular file of valid TOML."""
     if not _regular(path):
         return None
@@ -438,7 +438,7 @@ def _unused_bucket_dirs(cache: Path, dir_cfg: dict[str, Any], ds_cfg: dict[str, 
     return out
 
 
-def _dataset_dirs(dataset_cfg_path: Path) -> tuple[dict, list[dict]]:
+def _dataset_dirs(dataset_cfg_path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     data = load_toml(dataset_cfg_path) or {}
     dirs = [d for d in data.get("directory", []) if isinstance(d, dict) and isinstance(d.get("path"), str)]
     return data, dirs
