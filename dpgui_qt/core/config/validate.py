@@ -152,7 +152,7 @@ class Validator:
         findings = self.validate(doc, kind, options)
         files = [str(doc.path) if doc.path else "<text>"]
         if kind == DocKind.MAIN and options.follow_datasets:
-            for ref_path, target in self.dataset_references(doc, options):
+            for _ref_path, target in self.dataset_references(doc, options):
                 if target is None:
                     continue
                 files.append(str(target))
