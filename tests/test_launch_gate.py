@@ -200,13 +200,13 @@ def test_bucket_smaller_than_batch_is_a_warning(setup):
 
 def test_dataset_check_contributors(setup):
     from dpgui_qt.core.run import gate
-    from dpgui_qt.core.run.preflight import Finding
+    from dpgui_qt.core.run.preflight import PreflightIssue
     cfg = setup.write(BASE_MAIN)
     seen = []
 
     def extra(ctx):
         seen.append((ctx.role, len(ctx.scan().directories)))
-        yield Finding("warning", "dataset:test", f"{ctx.role}: from a contributor")
+        yield PreflightIssue("warning", "dataset:test", f"{ctx.role}: from a contributor")
 
     spec = RunSpec(config=str(cfg), checkout=str(setup.co), deepspeed=str(FAKE_DEEPSPEED))
     rep = run_gate(spec, dataset_checks=[*gate.DATASET_CHECKS, extra])

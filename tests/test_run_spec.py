@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from dpgui_qt.core.run import hosts
 from dpgui_qt.core.run import preflight as envmod
-from dpgui_qt.core.run import wsl
+from dpgui_qt.core.run.hosts import HostSpec
 from dpgui_qt.core.run.spec import RunSpec, SpecError
 
 README = re.compile(r"(^| )deepspeed --num_gpus=1 train\.py --deepspeed --config \S+")
@@ -126,49 +127,48 @@ def test_no_checkout(co):
 
 
 # ---------------------------------------------------------------- WSL
-@pytest.mark.parametrize("win,linux", [
-    (r"C:\data\x", "/mnt/c/data/x"), ("D:/Train/cfg.toml", "/mnt/d/Train/cfg.toml"), ("c:\\", "/mnt/c"),
-    (r"\\wsl$\Ubuntu\home\u", "/home/u"), (r"\\wsl.localhost\Ubuntu-22.04\home\u\dp", "/home/u/dp"),
-    ("//wsl.localhost/Ubuntu/opt", "/opt"), (r"\\wsl$\Ubuntu", "/"), ("/home/u/x", "/home/u/x"),
-    (r"examples\x.toml", "examples/x.toml"),
-])
-def test_to_linux_path(win, linux):
-    assert wsl.to_linux_path(win) == linux
+# (the path functions and the host's command forms: tests/test_hosts.py)
+WSL = HostSpec("wsl")
 
 
-def test_distro_and_reverse():
-    assert wsl.distro_from_path(r"\\wsl$\Ubuntu\home") == "Ubuntu"
-    assert wsl.distro_from_path(r"C:\x") is None
-    assert wsl.to_windows_path("/mnt/c/data/x", "Ubuntu") == r"C:\data\x"
-    assert wsl.to_windows_path("/home/u", "Ubuntu") == r"\\wsl.localhost\Ubuntu\home\u"
-
-
-def test_windows_spec_becomes_wsl_command():
+def test_wsl_spec_becomes_wsl_command():
     s = RunSpec(r"C:\data\cfg.toml", r"\\wsl$\Ubuntu\home\u\diffusion-pipe",
                 deepspeed=r"\\wsl.localhost\Ubuntu\home\u\venv", gpus=[0, 1], master_port=29700,
-                dump_dataset=r"D:\dump", platform="win32")
-    assert s.argv == ["wsl.exe", "-d", "Ubuntu", "--cd", "/home/u/diffusion-pipe", "--", "env",
-                      "NCCL_P2P_DISABLE=1", "NCCL_IB_DISABLE=1", "PYTHONUNBUFFERED=1",
-                      "/home/u/venv/bin/deepspeed", "--include", "localhost:0,1", "--master_port=29700",
-                      "train.py", "--deepspeed", "--config", "/mnt/c/data/cfg.toml",
-                      "--dump_dataset", "/mnt/d/dump", "--master_port", "29700"]
+                dump_dataset=r"D:\dump", host=WSL)
     cmd = s.command()
-    assert cmd.cwd is None and cmd.windows and cmd.trainer_cwd == "/home/u/diffusion-pipe"
-    assert cmd.process_env({"PATH": "x"}) == {"PATH": "x"}       # variables travel in argv
+    # what the supervisor runs inside the distribution
+    assert cmd.argv == ["/home/u/venv/bin/deepspeed", "--include", "localhost:0,1",
+                        "--master_port=29700", "train.py", "--deepspeed", "--config",
+                        "/mnt/c/data/cfg.toml", "--dump_dataset", "/mnt/d/dump",
+                        "--master_port", "29700"]
+    assert cmd.cwd == cmd.trainer_cwd == "/home/u/diffusion-pipe"
+    assert cmd.host.describe() == "WSL (Ubuntu)"       # the distribution named by the checkout
+    # the same command as run from Windows
+    assert cmd.host.wrap(cmd.argv, cmd.env, cmd.cwd) == [
+        "wsl.exe", "-d", "Ubuntu", "--cd", "/home/u/diffusion-pipe", "--", "env",
+        "NCCL_P2P_DISABLE=1", "NCCL_IB_DISABLE=1", "PYTHONUNBUFFERED=1", *cmd.argv]
+    assert cmd.process_env({"PATH": "x"})["NCCL_P2P_DISABLE"] == "1"
     assert cmd.preview().startswith("wsl.exe -d Ubuntu --cd /home/u/diffusion-pipe -- env ")
 
 
-def test_windows_spec_quotes_for_the_wsl_shell():
-    s = RunSpec(r"C:\my data\cfg.toml", r"C:\dp", wsl_distro="Debian", platform="windows",
+def test_wsl_spec_quotes_for_the_wsl_shell():
+    s = RunSpec(r"C:\my data\cfg.toml", r"C:\dp", host=HostSpec.of("wsl", distro="Debian"),
                 extra_env={"A": "x y"})
-    argv = s.argv
+    cmd = s.command()
+    argv = cmd.host.wrap(cmd.argv, cmd.env, cmd.cwd)
     assert argv[:6] == ["wsl.exe", "-d", "Debian", "--cd", "/mnt/c/dp", "--"]
     assert "'A=x y'" in argv and argv[-1] == "'/mnt/c/my data/cfg.toml'"
+    assert cmd.argv[-1] == "/mnt/c/my data/cfg.toml"         # unquoted for the supervisor
 
 
-def test_windows_config_inside_checkout_is_relative():
-    s = RunSpec(r"\\wsl$\Ubuntu\home\u\dp\examples\x.toml", r"\\wsl$\Ubuntu\home\u\dp", platform="win32")
-    assert s.argv[-1] == "examples/x.toml" and s.argv[-6] == "deepspeed"
+def test_wsl_config_inside_checkout_is_relative():
+    s = RunSpec(r"\\wsl$\Ubuntu\home\u\dp\examples\x.toml", r"\\wsl$\Ubuntu\home\u\dp", host=WSL)
+    assert s.argv[-1] == "examples/x.toml" and s.argv[0] == "deepspeed"
+
+
+def test_default_host_follows_the_platform():
+    assert hosts.default_spec("win32", distro="U") == HostSpec.of("wsl", distro="U")
+    assert hosts.default_spec("linux", distro="U") == HostSpec("local")
 
 
 # ---------------------------------------------------------------- detection
@@ -266,7 +266,7 @@ def test_preflight_output_dir_and_config(pf, tmp_path):
 def test_preflight_is_composable(pf):
     co, ds, cfg, values = pf
     def extra(ctx):
-        return [envmod.Finding("error", "validation", "lr must be > 0", "fix lr")]
+        return [envmod.PreflightIssue("error", "validation", "lr must be > 0", "fix lr")]
 
     f = envmod.preflight(RunSpec(cfg, co, deepspeed=ds), values, extra_checks=[extra], min_free_gb=0)
     assert [x.code for x in f] == ["validation"]
@@ -278,7 +278,7 @@ def test_preflight_is_composable(pf):
 def test_preflight_windows_checks_through_unc(tmp_path, monkeypatch):
     # On Windows the config's Linux paths are checked through \\wsl.localhost\...; here
     # we only check that the mapping is applied and nothing crashes on Linux.
-    spec = RunSpec(r"C:\cfg.toml", r"\\wsl$\Ubuntu\home\u\dp", platform="win32")
+    spec = RunSpec(r"C:\cfg.toml", r"\\wsl$\Ubuntu\home\u\dp", host=WSL)
     ctx = envmod.PreflightContext(spec, {"output_dir": "/home/u/out", "dataset": "examples/d.toml"})
     assert str(ctx.host_path("examples/d.toml")) == r"\\wsl.localhost\Ubuntu\home\u\dp\examples\d.toml"
     assert str(ctx.output_dir()) == r"\\wsl.localhost\Ubuntu\home\u\out"

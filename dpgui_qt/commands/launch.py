@@ -183,12 +183,12 @@ def run(args) -> int:
         print(f"dpgui launch: --force: launching despite {len(gate.errors)} error(s){named}.",
               file=sys.stderr)
 
-    from dpgui_qt.core.run.supervisor import start_run
     state_root = Path(args.state_dir) if args.state_dir else default_state_dir()
     try:
-        st = start_run(cmd.argv, state_root, env=cmd.env if not cmd.windows else {}, cwd=cmd.cwd,
-                       config=str(spec.config), output_dir=envmod.output_dir_on_host(spec, values),
-                       resume_from=spec.resume_name, log_path=args.log)
+        st = cmd.host.start_supervisor(
+            cmd.argv, state_root, env=cmd.env, cwd=cmd.cwd, config=str(spec.config),
+            output_dir=envmod.output_dir_on_host(spec, values), resume_from=spec.resume_name,
+            log_path=args.log)
     except (OSError, RuntimeError) as e:
         _err(str(e))
         return EXIT_FAILED
@@ -222,12 +222,15 @@ def _dry_run(cmd, findings, ds_note, as_json: bool) -> int:
     env = masked_env(cmd.env)         # secrets (WANDB_API_KEY=...) are never printed
     if as_json:
         print(json.dumps({"argv": cmd.argv, "env": env, "cwd": cmd.cwd,
-                          "trainer_cwd": cmd.trainer_cwd, "command": cmd.preview(),
+                          "trainer_cwd": cmd.trainer_cwd, "host": cmd.host.spec.to_dict(),
+                          "command": cmd.preview(),
                           "findings": [{k: v for k, v in f.__dict__.items() if k != "action"}
                                        for f in findings],
                           "notes": [ds_note] if ds_note else []}, indent=2))
     else:
-        print(f"cwd: {cmd.cwd if cmd.cwd is not None else '(wsl --cd) ' + cmd.trainer_cwd}")
+        if not cmd.host.is_this_machine:
+            print(f"host: {cmd.host.describe()}")
+        print(f"cwd: {cmd.cwd}")
         for k, v in env.items():
             print(f"env: {k}={v}")
         print("argv:")

@@ -55,14 +55,14 @@ def _remember_vram(gb: float | None) -> None:
 
 def target_from_env(env=None, platform: str | None = None) -> doctor.Target:
     """The doctor target for the Run page's environment settings."""
-    from dpgui_qt.core.run import wsl
+    from dpgui_qt.core.run import hosts
 
     if env is None:
         from dpgui_qt.gui.run.launch_settings import EnvSettings
         env = EnvSettings.load()
     saved = {"checkout": env.checkout, "deepspeed": env.deepspeed, "wsl_distro": env.wsl_distro}
-    host = "wsl" if wsl.is_windows(platform) else "local"
-    return doctor.default_target(host=host, platform=platform, saved=saved)
+    return doctor.default_target(host=hosts.platform_default_kind(platform), platform=platform,
+                                 saved=saved)
 
 
 class DoctorDialog(QDialog):

@@ -8,7 +8,7 @@ import sys
 import pytest
 from PySide6.QtCore import Qt
 
-from dpgui_qt.core.run.preflight import Finding
+from dpgui_qt.core.run.preflight import PreflightIssue
 from dpgui_qt.gui.run import preflight as pf
 from tests.gui.run_fixtures import live_group_psutil, open_run_page
 
@@ -25,8 +25,8 @@ def test_check_shows_the_dialog_also_when_nothing_is_wrong(qtbot, window, fake_r
 
 
 def test_dialog_launch_anyway_names_the_errors(qtbot, window, dialogs):
-    errs = [Finding("error", "config:no_adapter_alpha", "Remove alpha", key="adapter.alpha"),
-            Finding("warning", "dataset:missing_captions", "2 files have no caption")]
+    errs = [PreflightIssue("error", "config:no_adapter_alpha", "Remove alpha", key="adapter.alpha"),
+            PreflightIssue("warning", "dataset:missing_captions", "2 files have no caption")]
     rep = pf.PreflightReport(errs, ["/x/main.toml"], "cd /co && deepspeed ...")
     dlg = pf.PreflightDialog(rep, window)
     qtbot.addWidget(dlg)

@@ -87,7 +87,7 @@ def test_windows_preview_is_the_wsl_form(qtbot, window, fake_run):
     text = page.preview.toPlainText()
     assert text.startswith("wsl.exe -d Ubuntu-22.04 --cd /home/u/diffusion-pipe -- env ")
     assert "/home/u/venv/bin/deepspeed" in text and "NCCL_P2P_DISABLE=1" in text
-    assert "Runs inside WSL" in page.preview_info.text()
+    assert "Runs in WSL (Ubuntu-22.04) in /home/u/diffusion-pipe" in page.preview_info.text()
 
 
 def test_environment_settings_persist_and_show_found_state(qtbot, fake_run):

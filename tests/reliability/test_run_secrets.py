@@ -8,6 +8,7 @@ import stat
 import subprocess
 
 
+from dpgui_qt.core.run.hosts import HostSpec
 from dpgui_qt.core.run.spec import RunSpec
 from dpgui_qt.core.secrets import MASK, is_secret_name, mask
 
@@ -34,9 +35,11 @@ def test_preview_masks_secrets_but_reveals_on_request(tmp_path):
     assert "HF_HOME=/x" in spec.preview() and "hf_supersecret" not in spec.preview()
     assert KEY in spec.preview(reveal_secrets=True)
     assert spec.command().env["WANDB_API_KEY"] == KEY          # the trainer still gets it
-    win = RunSpec(cfg, co, deepspeed="/env", extra_env=SECRET_ENV, platform="win32",
-                  wsl_distro="Ubuntu")
-    assert KEY not in win.preview() and KEY in " ".join(win.command().argv)
+    win = RunSpec(cfg, co, deepspeed="/env", extra_env=SECRET_ENV,
+                  host=HostSpec.of("wsl", distro="Ubuntu"))
+    wc = win.command()
+    assert KEY not in win.preview() and wc.env["WANDB_API_KEY"] == KEY
+    assert KEY in " ".join(wc.host.wrap(wc.argv, wc.env, wc.cwd))
 
 
 def test_dpgui_launch_never_prints_or_stores_the_key(tmp_path):

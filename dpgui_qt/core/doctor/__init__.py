@@ -25,7 +25,7 @@ from dpgui_qt.core.doctor.checks import (ERROR, INFO, OK, WARNING, DoctorFinding
                                           parse_wslconfig_memory)
 from dpgui_qt.core.doctor.target import (Step, Target, TargetError, check_host,
                                          default_target, probe_steps)
-from dpgui_qt.core.run import wsl
+from dpgui_qt.core.run import hosts
 
 __all__ = [
     # from checks and target: the package's API
@@ -109,7 +109,8 @@ def finish(target: Target, results: dict[str, tuple[int | None, bytes, bytes]], 
             "Every check runs in that interpreter; training would fail the same way.",
             "Choose the Python environment that has diffusion-pipe's requirements (Run ▸ "
             "Environment, or --python PATH); it was taken from " + (target.python_source or "the setting"))])
-    windows = target.host == "wsl" or wsl.is_windows(target.platform)
+    # this machine cannot train itself (Windows): the checks of its Linux host apply
+    windows = hosts.platform_default_kind(target.platform) != "local"
     wl = None
     if "wsl_list" in results:
         lrc, lout, _ = results["wsl_list"]

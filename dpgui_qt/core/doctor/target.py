@@ -1,11 +1,11 @@
 """Which environment the doctor examines and the commands that probe it.
 
-A :class:`Target` is a host (``local`` or ``wsl``), the Python of the training
+A :class:`Target` is a host kind (see :mod:`dpgui_qt.core.run.hosts`), the Python of the training
 environment, the diffusion-pipe checkout and the folders outputs go to.
 :func:`probe_steps` turns it into :class:`Step` s -- argv, stdin and a timeout --
 that the CLI runs with :mod:`subprocess` and the GUI with ``QProcess``; the
 results go to :func:`dpgui_qt.core.doctor.checks.analyse`.  Nothing here runs a
-process, so the command forms (including WSL's) are unit-testable anywhere.
+process; the host gives the command forms, so they are unit-testable anywhere.
 """
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from dpgui_qt.core.doctor.probe import PROBE_SOURCE
-from dpgui_qt.core.run import wsl
+from dpgui_qt.core.run import hosts
+from dpgui_qt.core.run.hosts import Host, HostSpec
 
 HOSTS = ("local", "wsl")
 PROBE_TIMEOUT_S = 120.0
@@ -50,9 +51,12 @@ class Target:
     platform: str | None = None         # sys.platform-style; None = this machine's
     python_source: str = ""             # where the python choice came from (for messages)
 
+    def host_of(self) -> Host:
+        """The host this target names (``distro`` applies to hosts that have one)."""
+        return hosts.make(HostSpec.of(check_host(self.host), distro=self.distro or None))
+
     def describe(self) -> str:
-        where = "WSL" + (f" ({self.distro})" if self.distro else "") if self.host == "wsl" else "this machine"
-        return f"{self.python or 'python3'} on {where}"
+        return f"{self.python or 'python3'} on {self.host_of().describe()}"
 
 
 def check_host(name: str | None) -> str:
@@ -97,19 +101,13 @@ def python_of_env(value: str, platform: str | None = None) -> tuple[str, str]:
     return str(p), "the setting (it does not exist here)"
 
 
-def wsl_python(value: str) -> tuple[str, str]:
-    """The interpreter inside WSL for the environment setting (a Linux path that this
-    Windows machine cannot inspect): an interpreter as is, a deepspeed launcher's
+def host_python(host: Host, value: str) -> tuple[str, str]:
+    """The interpreter on a host for the environment setting (a path there that this
+    machine may not inspect): an interpreter as is, a deepspeed launcher's
     neighbour, else the environment folder's bin/python."""
     if not value:
-        return "python3", "python3 on the WSL PATH"
-    v = wsl.to_linux_path(value).rstrip("/")
-    base = v.rsplit("/", 1)[-1]
-    if base.startswith("python"):
-        return v, "the Python environment setting"
-    if base == "deepspeed":
-        return v[: -len("deepspeed")] + "python", "beside the deepspeed launcher in the setting"
-    return v + "/bin/python", "the environment folder in the setting"
+        return "python3", f"python3 on the PATH of {host.describe()}"
+    return host.executable(value, "python"), "the Python environment setting"
 
 
 def probe_args(target: Target) -> str:
@@ -121,20 +119,19 @@ def probe_args(target: Target) -> str:
 
 def probe_steps(target: Target) -> list[Step]:
     """The commands that examine ``target`` (the probe first)."""
-    host = check_host(target.host)
+    host = target.host_of()
     python = target.python or "python3"
     argv = [python, "-", probe_args(target)]
-    if host == "wsl":
-        if not wsl.is_windows(target.platform):
-            raise TargetError("--host wsl examines a WSL2 distribution from Windows; on Linux "
-                              "use --host local.")
-        cwd = target.checkout or "~"
-        steps = [Step("env", wsl.wrap_argv(argv, {}, cwd, target.distro or None),
-                      PROBE_SOURCE.encode(), label=f"probe in WSL with {python}"),
-                 Step("wsl_list", ["wsl.exe", "--list", "--verbose"], b"", 30.0,
-                      label="WSL distributions")]
-        return steps
-    return [Step("env", argv, PROBE_SOURCE.encode(), label=f"probe with {python}")]
+    if host.is_this_machine:
+        return [Step("env", argv, PROBE_SOURCE.encode(), label=f"probe with {python}")]
+    why = host.unavailable_reason(target.platform)
+    if why:
+        raise TargetError(f"--host {target.host}: {why}")
+    steps = [Step("env", host.wrap(argv, {}, target.checkout or "~"), PROBE_SOURCE.encode(),
+                  label=f"probe in {host.describe()} with {python}")]
+    steps += [Step(key, cmd, b"", 30.0, label=label)
+              for key, cmd, label in host.diagnostic_commands()]
+    return steps
 
 
 # --------------------------------------------------------------------------- settings
@@ -219,13 +216,14 @@ def default_target(*, checkout: str | None = None, python: str | None = None,
     t = Target(host=h, python=py, outputs=list(outputs or []),
                distro=distro if distro is not None else saved.get("wsl_distro", ""),
                platform=platform, python_source=why)
-    if h == "wsl":
-        t.checkout = wsl.to_linux_path(co) if co else ""
-        t.checkout_host = wsl.to_windows_path(t.checkout, t.distro or None) if co else ""
-        env_value = saved.get("deepspeed") or environ.get(envmod.ENV_DEEPSPEED) or ""
-        if not python:
-            t.python, t.python_source = wsl_python(env_value)
-    else:
+    where = t.host_of()
+    if where.is_this_machine:
         t.checkout = str(Path(co).expanduser()) if co else ""
         t.checkout_host = t.checkout
+    else:
+        t.checkout = where.to_host_path(co) if co else ""
+        t.checkout_host = (where.to_local_path(t.checkout) or "") if co else ""
+        env_value = saved.get("deepspeed") or environ.get(envmod.ENV_DEEPSPEED) or ""
+        if not python:
+            t.python, t.python_source = host_python(where, env_value)
     return t

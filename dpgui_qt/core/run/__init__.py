@@ -1,5 +1,5 @@
 """Running diffusion-pipe (Qt-free): launch specs, the supervisor that outlives the GUI,
-run folders and control (spec, supervisor, runs, control, preflight, wsl), and the console
+run folders and control (spec, hosts, supervisor, runs, control, preflight), and the console
 output path: bytes -> lines -> events -> outcome (lines, parse, outcome).
 
 The launcher and the live monitor both build on it. May import the dataset, audit and

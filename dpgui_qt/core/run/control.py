@@ -8,22 +8,23 @@ in the run folder, and deletes them.
 
 Stop/Kill signal the trainer's whole process group *and* session: the ranks
 that the DeepSpeed launcher starts stay in it, may ignore SIGTERM and may
-outlive a launcher that died, so the group is re-checked through /proc and
-escalated to SIGKILL until nothing is left.
+outlive a launcher that died, so the group is re-checked and escalated to
+SIGKILL until nothing is left.  The pids are the host's (the run's state
+records which host); the host signals and lists them (``core/run/hosts``).
 """
 from __future__ import annotations
 
-import signal
 import time
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
+from dpgui_qt.core.run import hosts
+from dpgui_qt.core.run.hosts import Host, HostError
 from dpgui_qt.core.run.supervisor import (
-    CONTROL_FILE, group_members, locate_run_dir, read_state, signal_group, write_json_atomic,
+    CONTROL_FILE, locate_run_dir, read_state, write_json_atomic,
 )
 
-SIGKILL = getattr(signal, "SIGKILL", signal.SIGTERM)
 DEFAULT_GRACE_S = 20.0
 
 
@@ -59,9 +60,11 @@ def _signal_file(run, name: str) -> Path:
     if st.get("status") in ("exited", "failed_to_start"):
         raise ControlError("the run has already ended")
     p = Path(rd) / name
-    if p.exists() and not p.is_file():
-        raise ControlError(f"{p} exists and is not a regular file")
-    p.touch()
+    host = hosts.from_state(st)      # run_dir is a local path; the host creates the file
+    try:
+        host.touch(host.to_host_path(p))
+    except HostError as e:
+        raise ControlError(str(e)) from None
     record_request(run, name)
     return p
 
@@ -87,10 +90,11 @@ class StopResult:
         return not self.remaining
 
 
-def _wait_gone(pgid: int, ticks: int | None, timeout: float, poll_s: float) -> list[int]:
+def _wait_gone(host: Host, pgid: int, ticks: int | None, timeout: float,
+               poll_s: float) -> list[int]:
     deadline = time.monotonic() + timeout
     while True:
-        left = group_members(pgid, ticks)
+        left = host.group_members(pgid, ticks)
         if not left or time.monotonic() >= deadline:
             return left
         time.sleep(poll_s)
@@ -107,12 +111,13 @@ def stop(run, grace_s: float = DEFAULT_GRACE_S, kill_wait_s: float = 5.0,
     if not pgid:
         return res
     record_request(run, "stop")
-    res.signalled = signal_group(pgid, signal.SIGTERM, ticks)
+    host = hosts.from_state(st)
+    res.signalled = host.signal_group(pgid, "TERM", ticks)
     if not res.signalled:
         return res
-    left = _wait_gone(pgid, ticks, grace_s, poll_s)
+    left = _wait_gone(host, pgid, ticks, grace_s, poll_s)
     if left:
-        return _kill(pgid, ticks, kill_wait_s, poll_s, res)
+        return _kill(host, pgid, ticks, kill_wait_s, poll_s, res)
     return res
 
 
@@ -124,15 +129,17 @@ def kill(run, wait_s: float = 5.0, poll_s: float = 0.05) -> StopResult:
     if not pgid:
         return res
     record_request(run, "kill")
-    return _kill(pgid, ticks, wait_s, poll_s, res)
+    return _kill(hosts.from_state(st), pgid, ticks, wait_s, poll_s, res)
 
 
-def _kill(pgid: int, ticks: int | None, wait_s: float, poll_s: float, res: StopResult) -> StopResult:
+def _kill(host: Host, pgid: int, ticks: int | None, wait_s: float, poll_s: float,
+          res: StopResult) -> StopResult:
     deadline = time.monotonic() + wait_s
     while True:
-        got = signal_group(pgid, SIGKILL, ticks)   # repeat: a member may fork meanwhile
+        got = host.signal_group(pgid, "KILL", ticks)   # repeat: a member may fork meanwhile
         res.killed = sorted(set(res.killed) | set(got))
-        left = _wait_gone(pgid, ticks, min(0.5, max(0.0, deadline - time.monotonic())), poll_s)
+        left = _wait_gone(host, pgid, ticks, min(0.5, max(0.0, deadline - time.monotonic())),
+                          poll_s)
         if not left or time.monotonic() >= deadline:
             res.remaining = left
             return res

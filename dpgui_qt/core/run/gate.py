@@ -15,7 +15,7 @@ Errors block the start; ``--force`` / "Launch anyway" override them.  Warnings a
 listed.
 
 Dataset checks are pluggable: a function ``check(ctx: DatasetContext) ->
-Iterable[Finding]`` added with :func:`dataset_check` runs for every dataset file
+Iterable[PreflightIssue]`` added with :func:`dataset_check` runs for every dataset file
 of the run (``ctx.scan()`` gives the media scan, made once and shared).
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from dpgui_qt.core.run import preflight as envmod
-from dpgui_qt.core.run.preflight import Finding
+from dpgui_qt.core.run.preflight import PreflightIssue
 from dpgui_qt.core.run.spec import RunSpec, SpecError
 
 # rules whose warnings stop a run on the training machine itself
@@ -54,7 +54,7 @@ class DatasetContext:
         return self._scan
 
 
-DatasetCheck = Callable[[DatasetContext], Iterable[Finding]]
+DatasetCheck = Callable[[DatasetContext], Iterable[PreflightIssue]]
 DATASET_CHECKS: list[DatasetCheck] = []
 
 
@@ -67,15 +67,15 @@ def dataset_check(fn: DatasetCheck) -> DatasetCheck:
 
 @dataclass
 class GateReport:
-    findings: list[Finding]          # errors first
+    findings: list[PreflightIssue]          # errors first
     files: list[str] = field(default_factory=list)   # the documents that were read
 
     @property
-    def errors(self) -> list[Finding]:
+    def errors(self) -> list[PreflightIssue]:
         return [f for f in self.findings if f.is_error]
 
     @property
-    def warnings(self) -> list[Finding]:
+    def warnings(self) -> list[PreflightIssue]:
         return [f for f in self.findings if not f.is_error]
 
     @property
@@ -111,7 +111,7 @@ def _level_at_gate(vf, local: bool) -> str:
     return "warning"
 
 
-def _from_validator(vf, local: bool) -> Finding | None:
+def _from_validator(vf, local: bool) -> PreflightIssue | None:
     if vf.rule in _PATH_RULES and vf.path[:1] == ("output_dir",) and vf.rule == "paths_exist":
         return None          # the trainer creates it; env.check_output_dir checks the disk
     level = _level_at_gate(vf, local)
@@ -123,15 +123,15 @@ def _from_validator(vf, local: bool) -> Finding | None:
     elif vf.rule == "path_relative_to_checkout":
         action = ("make_absolute", vf.file or "", tuple(vf.path), vf.extra.get("absolute", ""))
         fix = "Make the path absolute."
-    return Finding(level, f"config:{vf.rule}", msg, fix, key=vf.key if vf.path else "",
-                   file=vf.file or "", line=vf.line if vf.path else 0, action=action)
+    return PreflightIssue(level, f"config:{vf.rule}", msg, fix, key=vf.key if vf.path else "",
+                          file=vf.file or "", line=vf.line if vf.path else 0, action=action)
 
 
 def host_trainer_cwd(spec: RunSpec) -> Path | None:
     """The checkout (diffusion-pipe's working directory) as this machine sees it."""
     if spec.checkout in (None, ""):
         return None
-    if not spec.windows:
+    if spec.target().is_this_machine:
         return Path(os.fspath(spec.checkout))
     try:
         return envmod.PreflightContext(spec, {}).host_path(spec.trainer_cwd())
@@ -149,9 +149,9 @@ def run_gate(spec: RunSpec, *, registry=None, min_free_gb: float = envmod.DEFAUL
     from dpgui_qt.core.config.validate import Options, Validator
 
     registry = registry or default_registry()
-    findings: list[Finding] = []
+    findings: list[PreflightIssue] = []
     files: list[str] = []
-    local = not spec.windows
+    local = spec.target().is_this_machine
     cfg_host = Path(os.fspath(spec.config))
     values: dict = {}
     doc = None
@@ -160,12 +160,12 @@ def run_gate(spec: RunSpec, *, registry=None, min_free_gb: float = envmod.DEFAUL
         values = doc.values()
         files.append(str(cfg_host))
     except TomlSyntaxError as exc:
-        findings.append(Finding("error", "config", f"not valid TOML: {exc.message}",
-                                "Fix that line; diffusion-pipe cannot read the file.",
-                                file=str(cfg_host), line=exc.line))
+        findings.append(PreflightIssue("error", "config", f"not valid TOML: {exc.message}",
+                                       "Fix that line; diffusion-pipe cannot read the file.",
+                                       file=str(cfg_host), line=exc.line))
     except DocumentError as exc:
-        findings.append(Finding("error", "config", f"cannot read the config: {exc}",
-                                "Check the config path.", file=str(cfg_host)))
+        findings.append(PreflightIssue("error", "config", f"cannot read the config: {exc}",
+                                       "Check the config path.", file=str(cfg_host)))
     try:
         n_gpus = spec.gpu_count
     except (TypeError, ValueError):
@@ -183,7 +183,7 @@ def run_gate(spec: RunSpec, *, registry=None, min_free_gb: float = envmod.DEFAUL
                 if f is not None:
                     findings.append(f)
         except Exception as exc:  # noqa: BLE001 - a validator bug must not hide the gate
-            findings.append(Finding("error", "internal", f"validation failed inside dpgui: {exc}"))
+            findings.append(PreflightIssue("error", "internal", f"validation failed inside dpgui: {exc}"))
         checks = list(DATASET_CHECKS if dataset_checks is None else dataset_checks)
         if scan_media and checks:
             model = values.get("model") if isinstance(values.get("model"), dict) else {}
@@ -203,16 +203,16 @@ def run_gate(spec: RunSpec, *, registry=None, min_free_gb: float = envmod.DEFAUL
                     try:
                         findings.extend(check(ctx))
                     except Exception as exc:  # noqa: BLE001
-                        findings.append(Finding("warning", "internal",
-                                                f"{role}: a dataset check failed inside dpgui: {exc}",
-                                                file=str(target)))
+                        findings.append(PreflightIssue("warning", "internal",
+                                                       f"{role}: a dataset check failed inside dpgui: {exc}",
+                                                       file=str(target)))
     base = [c for c in (envmod.DEFAULT_CHECKS if env_checks is None else env_checks)
             if not (doc is not None and c is envmod.check_dataset)]  # the validator covers it
     findings.extend(envmod.preflight(spec, values, checks=base, min_free_gb=min_free_gb))
     return GateReport(_dedup(findings), files)
 
 
-def _dedup(findings: list[Finding]) -> list[Finding]:
+def _dedup(findings: list[PreflightIssue]) -> list[PreflightIssue]:
     seen, out = set(), []
     for f in findings:
         k = (f.level, f.code, f.key, f.file, f.message)
@@ -230,7 +230,7 @@ def _files_note(files: list[str], count: int) -> str:
 
 
 @dataset_check
-def media_problems(ctx: DatasetContext) -> Iterable[Finding]:
+def media_problems(ctx: DatasetContext) -> Iterable[PreflightIssue]:
     """What the dataset scan found: errors stop the run, files that will be skipped
     or trained wrongly are warnings."""
     scan = ctx.scan()
@@ -240,13 +240,13 @@ def media_problems(ctx: DatasetContext) -> Iterable[Finding]:
             if p.severity not in ("error", "warning"):
                 continue
             where = f"{ctx.role}, folder {d.path}: " if d is not None else f"{ctx.role}: "
-            yield Finding(p.severity, f"dataset:{p.kind}",
-                          where + p.message + _files_note(p.files, p.count),
-                          file=str(ctx.file))
+            yield PreflightIssue(p.severity, f"dataset:{p.kind}",
+                                 where + p.message + _files_note(p.files, p.count),
+                                 file=str(ctx.file))
 
 
 @dataset_check
-def bucket_batches(ctx: DatasetContext) -> Iterable[Finding]:
+def bucket_batches(ctx: DatasetContext) -> Iterable[PreflightIssue]:
     """Buckets smaller than the global batch (dropped every epoch), and a dataset
     that is empty after batching."""
     from dpgui_qt.core.dataset.estimate import estimate_scan
@@ -257,15 +257,15 @@ def bucket_batches(ctx: DatasetContext) -> Iterable[Finding]:
                         model_type=ctx.model_type)
     for p in est.problems:
         if p.severity in ("error", "warning"):
-            yield Finding(p.severity, f"dataset:{p.kind}", f"{ctx.role}: {p.message}",
-                          file=str(ctx.file))
+            yield PreflightIssue(p.severity, f"dataset:{p.kind}", f"{ctx.role}: {p.message}",
+                                 file=str(ctx.file))
 
 
 VIDEO_CHECK_BUDGET_S = 10.0
 
 
 @dataset_check
-def skipped_videos(ctx: DatasetContext) -> Iterable[Finding]:
+def skipped_videos(ctx: DatasetContext) -> Iterable[PreflightIssue]:
     """Videos diffusion-pipe will skip at the model's frame rate (too short for every frame
     bucket, unreadable, no frame rate), from the dataset core's simulation of its video
     path (core/dataset/report.py), within a time budget so a huge dataset cannot hold the
@@ -278,7 +278,7 @@ def skipped_videos(ctx: DatasetContext) -> Iterable[Finding]:
     for prob in skipped_video_findings(ctx.file, ctx.model_type, main_values=ctx.main_values,
                                        base_dir=ctx.base_dir,
                                        cancel=lambda: time.monotonic() > deadline):
-        yield Finding("warning", "dataset:videos", f"{ctx.role}: {prob.message}",
-                      "Too short: add a shorter frame bucket (frame_buckets) or use longer "
-                      "clips. Unreadable: re-encode or remove them. The Dataset tab's "
-                      "'Skipped' filter shows them.", file=str(ctx.file))
+        yield PreflightIssue("warning", "dataset:videos", f"{ctx.role}: {prob.message}",
+                             "Too short: add a shorter frame bucket (frame_buckets) or use longer "
+                             "clips. Unreadable: re-encode or remove them. The Dataset tab's "
+                             "'Skipped' filter shows them.", file=str(ctx.file))

@@ -8,14 +8,12 @@ callers add their own (e.g. the config validator's findings) through
 from __future__ import annotations
 
 import os
-import posixpath
 import shutil
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-from dpgui_qt.core.run import wsl
 from dpgui_qt.core.run.spec import RunSpec, SpecError
 
 ENV_CHECKOUT = "DPGUI_DIFFUSION_PIPE"
@@ -75,14 +73,8 @@ def find_checkout(setting: str | os.PathLike | None = None,
 
 def deepspeed_in_env(env_dir: str | os.PathLike, platform: str | None = None) -> Path | None:
     """``<env>/bin/deepspeed`` (``<env>\\Scripts\\deepspeed.exe`` for a native Windows env)."""
-    d = Path(env_dir).expanduser()
-    cands = [d / "bin" / "deepspeed", d / "Scripts" / "deepspeed.exe", d / "Scripts" / "deepspeed"]
-    if wsl.is_windows(platform):
-        cands = cands[1:] + cands[:1]
-    for c in cands:
-        if c.is_file():
-            return c
-    return None
+    from dpgui_qt.core.run.hosts.local import env_executable
+    return env_executable(env_dir, "deepspeed", platform)
 
 
 def find_deepspeed(setting: str | os.PathLike | None = None,
@@ -133,7 +125,10 @@ def load_config(path: str | os.PathLike) -> dict:
 # --------------------------------------------------------------------------
 # pre-flight
 @dataclass(frozen=True)
-class Finding:
+class PreflightIssue:
+    """One thing a pre-flight check (a :data:`Check`) or the launch gate found
+    before a launch.  (Not the config validator's ``core.config.findings.Finding``
+    nor the drift audit's.)"""
     level: str          # "error" | "warning"
     code: str           # stable id, e.g. "checkout", "gpus", "disk"
     message: str
@@ -149,7 +144,7 @@ class Finding:
         return self.level == "error"
 
 
-def has_errors(findings: Iterable[Finding]) -> bool:
+def has_errors(findings: Iterable[PreflightIssue]) -> bool:
     return any(f.is_error for f in findings)
 
 
@@ -162,74 +157,69 @@ class PreflightContext:
 
     def host_path(self, value: str | os.PathLike) -> Path | None:
         """A config path (relative ones are relative to the checkout, which is
-        the trainer's cwd) as this host sees it."""
-        s = os.fspath(value)
-        if self.spec.windows:
-            try:
-                cwd = self.spec.trainer_cwd()
-            except SpecError:
-                return None
-            linux = wsl.to_linux_path(s)
-            if not linux.startswith("/"):
-                linux = posixpath.join(cwd, linux)
-            distro = self.spec.wsl_distro or wsl.distro_from_path(os.fspath(self.spec.checkout or ""))
-            return Path(wsl.to_windows_path(linux, distro))
-        p = Path(s).expanduser()
-        if not p.is_absolute():
-            if self.spec.checkout in (None, ""):
-                return None
-            p = Path(self.spec.checkout) / p
-        return p
+        the trainer's cwd) as this machine sees it; None where it cannot."""
+        host = self.spec.target()
+        try:
+            cwd = self.spec.trainer_cwd()
+        except SpecError:
+            cwd = None
+        resolved = host.resolve(os.fspath(value), cwd)
+        local = host.to_local_path(resolved) if resolved is not None else None
+        return Path(local) if local is not None else None
 
     def output_dir(self) -> Path | None:
         od = self.values.get("output_dir")
         return self.host_path(od) if isinstance(od, str) and od else None
 
 
-Check = Callable[[PreflightContext], Iterable[Finding]]
+Check = Callable[[PreflightContext], Iterable[PreflightIssue]]
 
 
-def check_checkout(ctx: PreflightContext) -> Iterable[Finding]:
+def check_checkout(ctx: PreflightContext) -> Iterable[PreflightIssue]:
     co = ctx.spec.checkout
     if co in (None, ""):
-        yield Finding("error", "checkout", "No diffusion-pipe checkout is set.",
-                      f"Choose the folder that contains train.py (--checkout or ${ENV_CHECKOUT}).")
+        yield PreflightIssue("error", "checkout", "No diffusion-pipe checkout is set.",
+                             f"Choose the folder that contains train.py (--checkout or ${ENV_CHECKOUT}).")
         return
-    p = Path(wsl.to_windows_path(wsl.to_linux_path(os.fspath(co)), wsl.distro_from_path(os.fspath(co)))
-             if ctx.spec.windows else os.fspath(co))
-    if not (p / "train.py").is_file():
-        yield Finding("error", "checkout", f"{co} is not a diffusion-pipe checkout (no train.py).",
-                      "Choose the folder you cloned tdrussell/diffusion-pipe into.")
+    local = ctx.spec.target().to_local_path(ctx.spec.trainer_cwd())
+    if local is not None and not (Path(local) / "train.py").is_file():
+        yield PreflightIssue("error", "checkout", f"{co} is not a diffusion-pipe checkout (no train.py).",
+                             "Choose the folder you cloned tdrussell/diffusion-pipe into.")
 
 
-def check_deepspeed(ctx: PreflightContext) -> Iterable[Finding]:
+def check_deepspeed(ctx: PreflightContext) -> Iterable[PreflightIssue]:
     exe = ctx.spec.deepspeed_executable()
-    if ctx.spec.windows:
+    host = ctx.spec.target()
+    if not host.is_this_machine:
+        where = host.describe()
         if "/" in exe:
             p = ctx.host_path(exe)
             if p is not None and not p.is_file():
-                yield Finding("error", "deepspeed", f"deepspeed not found at {exe} inside WSL.",
-                              "Choose the Linux environment (inside WSL) that has deepspeed installed.")
+                yield PreflightIssue(
+                    "error", "deepspeed", f"deepspeed not found at {exe} in {where}.",
+                    f"Choose the Linux environment (in {where}) that has deepspeed installed.")
         else:
-            yield Finding("warning", "deepspeed", "deepspeed on the WSL PATH cannot be checked from Windows.",
-                          "Set the environment folder to be sure the right one is used.")
+            yield PreflightIssue("warning", "deepspeed", f"deepspeed on the PATH of {where} cannot be "
+                                 "checked from this machine.",
+                                 "Set the environment folder to be sure the right one is used.")
         return
     if "/" in exe:
         if not (os.path.isfile(exe) and os.access(exe, os.X_OK)):
-            yield Finding("error", "deepspeed", f"deepspeed not found or not executable: {exe}",
-                          "Choose the venv/conda environment that has diffusion-pipe's requirements.")
+            yield PreflightIssue("error", "deepspeed", f"deepspeed not found or not executable: {exe}",
+                                 "Choose the venv/conda environment that has diffusion-pipe's requirements.")
     elif not shutil.which(exe):
-        yield Finding("error", "deepspeed", "deepspeed is not on PATH.",
-                      "Choose the venv/conda environment that has diffusion-pipe's requirements.")
+        yield PreflightIssue("error", "deepspeed", "deepspeed is not on PATH.",
+                             "Choose the venv/conda environment that has diffusion-pipe's requirements.")
 
 
-def check_config(ctx: PreflightContext) -> Iterable[Finding]:
+def check_config(ctx: PreflightContext) -> Iterable[PreflightIssue]:
     p = ctx.spec.config
-    hp = Path(os.fspath(p)) if not ctx.spec.windows else ctx.host_path(wsl.to_linux_path(os.fspath(p)))
-    if hp is not None and not hp.is_file():
-        yield Finding("error", "config", f"Config file not found: {p}", "Save the config first.")
+    hp = Path(os.fspath(p))          # the config is a file on this machine
+    if not hp.is_file():
+        yield PreflightIssue("error", "config", f"Config file not found: {p}", "Save the config first.")
     if not isinstance(ctx.values.get("output_dir"), str) or not ctx.values.get("output_dir"):
-        yield Finding("error", "config", "The config has no output_dir.", "Set output_dir in the main config.")
+        yield PreflightIssue("error", "config", "The config has no output_dir.",
+                             "Set output_dir in the main config.")
 
 
 def _gpu_count(ctx: PreflightContext) -> int | None:
@@ -239,22 +229,23 @@ def _gpu_count(ctx: PreflightContext) -> int | None:
         return None
 
 
-def check_gpus(ctx: PreflightContext) -> Iterable[Finding]:
+def check_gpus(ctx: PreflightContext) -> Iterable[PreflightIssue]:
     n = _gpu_count(ctx)
     stages = ctx.values.get("pipeline_stages", 1)
     if not isinstance(stages, int) or stages < 1:
         return
     if n is None:
         if stages > 1:
-            yield Finding("warning", "gpus", f"pipeline_stages = {stages}, and the GPU count is left to "
-                          "DeepSpeed (all visible GPUs).",
-                          f"Choose a GPU count that is a multiple of {stages}.")
+            yield PreflightIssue("warning", "gpus",
+                                 f"pipeline_stages = {stages}, and the GPU count is left to "
+                                 "DeepSpeed (all visible GPUs).",
+                                 f"Choose a GPU count that is a multiple of {stages}.")
         return
     if n % stages:
-        yield Finding("error", "gpus",
-                      f"{n} GPU(s) is not a multiple of pipeline_stages = {stages}.",
-                      f"Use {stages * max(1, n // stages)} or {stages * (n // stages + 1)} GPUs, "
-                      "or change pipeline_stages.")
+        yield PreflightIssue("error", "gpus",
+                             f"{n} GPU(s) is not a multiple of pipeline_stages = {stages}.",
+                             f"Use {stages * max(1, n // stages)} or {stages * (n // stages + 1)} GPUs, "
+                             "or change pipeline_stages.")
 
 
 def _nearest_existing(p: Path) -> Path | None:
@@ -264,57 +255,57 @@ def _nearest_existing(p: Path) -> Path | None:
     return None
 
 
-def check_output_dir(ctx: PreflightContext) -> Iterable[Finding]:
+def check_output_dir(ctx: PreflightContext) -> Iterable[PreflightIssue]:
     od = ctx.output_dir()
     if od is None:
         return
     if od.exists() and not od.is_dir():
-        yield Finding("error", "output_dir", f"output_dir {od} exists and is not a folder.",
-                      "Choose another output_dir.")
+        yield PreflightIssue("error", "output_dir", f"output_dir {od} exists and is not a folder.",
+                             "Choose another output_dir.")
         return
     base = _nearest_existing(od)
     if base is None or not os.access(base, os.W_OK | os.X_OK):
-        yield Finding("error", "output_dir",
-                      f"output_dir {od} {'is not writable' if od.exists() else 'cannot be created'}.",
-                      "Choose a folder you can write to.")
+        yield PreflightIssue("error", "output_dir",
+                             f"output_dir {od} {'is not writable' if od.exists() else 'cannot be created'}.",
+                             "Choose a folder you can write to.")
         return
     free = free_bytes(base)
     if free is None:
         return
     ctx.notes["free_bytes"] = free
     if free < MIN_FREE_ERROR_BYTES:
-        yield Finding("error", "disk",
-                      f"The disk of output_dir is full: {_size(free)} free at {base}. The run "
-                      f"would fail without even a console log to say why.",
-                      "Free some space or point output_dir at a disk with room "
-                      "(checkpoints and saved models can need tens of GB).")
+        yield PreflightIssue("error", "disk",
+                             f"The disk of output_dir is full: {_size(free)} free at {base}. The run "
+                             f"would fail without even a console log to say why.",
+                             "Free some space or point output_dir at a disk with room "
+                             "(checkpoints and saved models can need tens of GB).")
     elif free < ctx.min_free_gb * 1e9:
-        yield Finding("warning", "disk",
-                      f"Only {free / 1e9:.1f} GB free at {base}; checkpoints and saved models "
-                      f"can need tens of GB.",
-                      "Free some space or point output_dir at a larger disk.")
+        yield PreflightIssue("warning", "disk",
+                             f"Only {free / 1e9:.1f} GB free at {base}; checkpoints and saved models "
+                             f"can need tens of GB.",
+                             "Free some space or point output_dir at a larger disk.")
 
 
-def check_dataset(ctx: PreflightContext) -> Iterable[Finding]:
+def check_dataset(ctx: PreflightContext) -> Iterable[PreflightIssue]:
     ds = ctx.values.get("dataset")
     if not isinstance(ds, str) or not ds:
-        yield Finding("error", "dataset", "The config has no dataset file.",
-                      "Set dataset = 'path/to/dataset.toml' in the main config.")
+        yield PreflightIssue("error", "dataset", "The config has no dataset file.",
+                             "Set dataset = 'path/to/dataset.toml' in the main config.")
         return
     p = ctx.host_path(ds)
     if p is not None and not p.is_file():
-        yield Finding("error", "dataset", f"Dataset config not found: {ds}"
-                      + ("" if Path(ds).is_absolute() else f" (relative paths are relative to the "
+        yield PreflightIssue("error", "dataset", f"Dataset config not found: {ds}"
+                             + ("" if Path(ds).is_absolute() else f" (relative paths are relative to the "
                          f"diffusion-pipe checkout: {p})"),
-                      "Fix the dataset path (an absolute path is safest).")
+                             "Fix the dataset path (an absolute path is safest).")
     for ev in ctx.values.get("eval_datasets") or []:
         cfg = ev.get("config") if isinstance(ev, dict) else None
         if isinstance(cfg, str) and (hp := ctx.host_path(cfg)) is not None and not hp.is_file():
-            yield Finding("error", "dataset", f"Eval dataset config not found: {cfg}",
-                          "Fix the eval_datasets path.")
+            yield PreflightIssue("error", "dataset", f"Eval dataset config not found: {cfg}",
+                                 "Fix the eval_datasets path.")
 
 
-def check_resume(ctx: PreflightContext) -> Iterable[Finding]:
+def check_resume(ctx: PreflightContext) -> Iterable[PreflightIssue]:
     name = ctx.spec.resume_name
     if name is None:
         return
@@ -323,20 +314,21 @@ def check_resume(ctx: PreflightContext) -> Iterable[Finding]:
         return
     run = od / name
     if not run.is_dir():
-        yield Finding("error", "resume", f"Run folder to resume not found: {run}",
-                      "Pick a run folder from the list of runs with checkpoints.")
+        yield PreflightIssue("error", "resume", f"Run folder to resume not found: {run}",
+                             "Pick a run folder from the list of runs with checkpoints.")
     elif not (run / "latest").is_file():
-        yield Finding("error", "resume",
-                      f"{run} has no 'latest' file, so it holds no checkpoint to resume from.",
-                      "Pick a run that saved a checkpoint (checkpoint_every_n_* or Save now), or start fresh.")
+        yield PreflightIssue("error", "resume",
+                             f"{run} has no 'latest' file, so it holds no checkpoint to resume from.",
+                             "Pick a run that saved a checkpoint (checkpoint_every_n_* or Save now), "
+                             "or start fresh.")
 
 
-def check_active_runs(ctx: PreflightContext) -> Iterable[Finding]:
+def check_active_runs(ctx: PreflightContext) -> Iterable[PreflightIssue]:
     """Another run that dpgui started on the same output_dir is still going."""
     from dpgui_qt.core.run.runs import active_runs
     od = ctx.output_dir()
-    if od is None or ctx.spec.windows:
-        return
+    if od is None or not ctx.spec.target().is_this_machine:
+        return                # the registry's pids are the host's; checked where it runs
     for st in active_runs(od):
         what = f"run {st.get('run_id')}"
         if st.get("run_dir"):
@@ -345,7 +337,7 @@ def check_active_runs(ctx: PreflightContext) -> Iterable[Finding]:
             what += f" (resuming {st['resume_from']})"
         same = ctx.spec.resume_name is not None and ctx.spec.resume_name in (
             st.get("resume_from"), Path(st.get("run_dir") or "").name)
-        yield Finding(
+        yield PreflightIssue(
             "error" if same else "warning", "active_run",
             f"Another training run is still active on this output_dir: {what}, config "
             f"{st.get('config') or '?'}, started {st.get('started_at') or '?'}."
@@ -364,27 +356,27 @@ DEFAULT_CHECKS: tuple[Check, ...] = (check_checkout, check_deepspeed, check_conf
 
 def preflight(spec: RunSpec, main_config_values: dict | None = None, *,
               checks: Iterable[Check] = DEFAULT_CHECKS, extra_checks: Iterable[Check] = (),
-              min_free_gb: float = DEFAULT_MIN_FREE_GB) -> list[Finding]:
+              min_free_gb: float = DEFAULT_MIN_FREE_GB) -> list[PreflightIssue]:
     """Structured findings (errors first).  ``main_config_values`` is the parsed
     main config; if None it is read from ``spec.config``."""
-    findings: list[Finding] = []
+    findings: list[PreflightIssue] = []
     values = main_config_values
     if values is None:
         try:
             values = load_config(spec.config)
         except SetupError as e:
-            findings.append(Finding("error", "config", str(e), "Check the config path."))
+            findings.append(PreflightIssue("error", "config", str(e), "Check the config path."))
             values = {}
     ctx = PreflightContext(spec, values, min_free_gb)
     for check in (*checks, *extra_checks):
         try:
             findings.extend(check(ctx))
         except SpecError as e:
-            findings.append(Finding("error", "spec", str(e)))
+            findings.append(PreflightIssue("error", "spec", str(e)))
     try:
         spec.command()
     except SpecError as e:
-        findings.append(Finding("error", "spec", str(e)))
+        findings.append(PreflightIssue("error", "spec", str(e)))
     seen, out = set(), []
     for f in findings:
         if (f.code, f.message) not in seen:
@@ -396,4 +388,4 @@ def preflight(spec: RunSpec, main_config_values: dict | None = None, *,
 def output_dir_on_host(spec: RunSpec, values: dict) -> str | None:
     """The config's output_dir as a host path (for the supervisor and run lists)."""
     p = PreflightContext(spec, values).output_dir()
-    return os.path.abspath(p) if p is not None and not spec.windows else (str(p) if p else None)
+    return str(p) if p is not None else None

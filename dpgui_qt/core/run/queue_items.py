@@ -106,7 +106,8 @@ def prepare_items(config: str | os.PathLike, queue: RunQueue, *, checkout=None, 
                                       "(queue anyway with --force)")
             out.items.append({
                 "id": iid, "label": label, "config": str(target), "source_config": str(src),
-                "argv": cmd.argv, "env": cmd.env if not cmd.windows else {}, "cwd": cmd.cwd,
+                "argv": cmd.argv, "env": cmd.env, "cwd": cmd.cwd,
+                "host": cmd.host.spec.to_dict(),
                 "output_dir": envmod.output_dir_on_host(spec, values),
                 "sweep": {"key": sweep_key, "value": value} if value is not None else None,
             })

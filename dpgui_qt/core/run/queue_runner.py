@@ -29,10 +29,10 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from dpgui_qt.core.run import control  # noqa: E402
+from dpgui_qt.core.run import control, hosts  # noqa: E402
 from dpgui_qt.core.run.runqueue import RUNNER_LOCK, RunQueue  # noqa: E402
 from dpgui_qt.core.run.runs import RunHandle, list_sessions  # noqa: E402
-from dpgui_qt.core.run.supervisor import read_state, start_run  # noqa: E402
+from dpgui_qt.core.run.supervisor import read_state  # noqa: E402
 
 try:
     import fcntl
@@ -129,9 +129,12 @@ class Runner:
                              ended_at=time.time())
                 return
             try:
-                st = start_run(item["argv"], self.state_root, env=item.get("env") or {},
-                               cwd=item.get("cwd"), config=item.get("config"),
-                               output_dir=item.get("output_dir"))
+                # items written before hosts existed hold no host: this machine
+                host = hosts.from_state(item)
+                st = host.start_supervisor(item["argv"], self.state_root,
+                                           env=item.get("env") or {}, cwd=item.get("cwd"),
+                                           config=item.get("config"),
+                                           output_dir=item.get("output_dir"))
             except (OSError, RuntimeError, ValueError) as e:
                 log(f"{iid}: could not start: {e}")
                 self._finish(iid, "failed", f"could not start: {e}", None)

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from dpgui_qt.core.run import hosts
 from dpgui_qt.core.run.supervisor import (
-    LOG_SUBDIR, RUN_DIR_RE, STATE_FILE, group_members, parse_run_dir_name, pid_alive,
-    read_state,
+    LOG_SUBDIR, RUN_DIR_RE, STATE_FILE, parse_run_dir_name, read_state,
 )
 
 __all__ = ["LogFollower", "RunHandle", "attach", "active_runs", "list_sessions", "SavedModel", "RunFolder",
@@ -31,17 +31,38 @@ class LogFollower:
     replaced (different inode), reading restarts at 0 and ``resets`` is
     incremented.  Bytes are returned raw; split them into lines with a line
     assembler that also honours ``\\r`` (tqdm).
+
+    ``host``: read through that host (``Host.read_bytes``) instead of this
+    machine's file system -- for a log this machine cannot open directly.
     """
 
-    def __init__(self, path: str | os.PathLike, offset: int = 0, chunk_size: int = 4 << 20):
+    def __init__(self, path: str | os.PathLike, offset: int = 0, chunk_size: int = 4 << 20,
+                 host: hosts.Host | None = None):
         self.path = Path(path)
         self.offset = int(offset)
         self.chunk_size = chunk_size
         self.resets = 0
-        self._ino: int | None = None
+        self._ino: object = None
+        self.host = host
+
+    def _read_host(self, limit: int) -> bytes:
+        assert self.host is not None
+        where = self.host.to_host_path(self.path)
+        chunk = self.host.read_bytes(where, self.offset, limit)
+        if chunk.size is None:
+            return b""
+        if (self._ino is not None and chunk.identity != self._ino) or chunk.size < self.offset:
+            self.offset = 0
+            self.resets += 1
+            chunk = self.host.read_bytes(where, 0, limit)
+        self._ino = chunk.identity
+        self.offset = chunk.end
+        return chunk.data
 
     def read(self, max_bytes: int | None = None) -> bytes:
         limit = self.chunk_size if max_bytes is None else max_bytes
+        if self.host is not None:
+            return self._read_host(limit)
         try:
             with open(self.path, "rb") as f:
                 st = os.fstat(f.fileno())
@@ -88,12 +109,13 @@ class RunHandle:
         st = st or self.state()
         if st.get("pid") is None:
             return False
-        return (pid_alive(st["pid"], st.get("pid_start_ticks"))
-                or bool(group_members(st.get("pgid"), st.get("pid_start_ticks"))))
+        host = hosts.from_state(st)           # the pids are the host's
+        return (host.pid_alive(st["pid"], st.get("pid_start_ticks"))
+                or bool(host.group_members(st.get("pgid"), st.get("pid_start_ticks"))))
 
     def supervisor_alive(self, st: dict | None = None) -> bool:
         st = st or self.state()
-        return pid_alive(st.get("supervisor_pid"))
+        return hosts.from_state(st).pid_alive(st.get("supervisor_pid"))
 
     def effective_status(self, st: dict | None = None) -> str:
         """``state.json``'s status, checked against reality: ``lost`` when the
@@ -145,7 +167,11 @@ class RunHandle:
         return self.effective_status() in ("starting", "running")
 
     def follower(self, offset: int = 0) -> LogFollower:
-        return LogFollower(self.state()["log_path"], offset)
+        st = self.state()
+        host = hosts.from_state(st)
+        # a log this machine sees (local, WSL through its share) is read directly
+        direct = host.is_this_machine or host.to_local_path(host.to_host_path(st["log_path"]))
+        return LogFollower(st["log_path"], offset, host=None if direct else host)
 
     def wait(self, timeout: float | None = None, poll_s: float = 0.1) -> dict:
         """Block until the supervisor has recorded the end (or timeout); returns the state."""

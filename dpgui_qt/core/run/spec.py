@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import os
 import posixpath
-import shlex
-import subprocess
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from dpgui_qt.core.run import wsl
+from dpgui_qt.core.run import hosts
+from dpgui_qt.core.run.hosts import Host, HostSpec
 from dpgui_qt.core.secrets import is_secret_name, mask
 
 DEFAULT_MASTER_PORT = 29500
@@ -29,48 +28,39 @@ class SpecError(ValueError):
 
 @dataclass(frozen=True)
 class LaunchCommand:
-    """A fully resolved command.
+    """A fully resolved command, as the host runs it.
 
-    ``argv`` is what to execute (never a shell string).  ``env`` holds only the
-    variables dpgui adds; merge them over ``os.environ`` (``process_env()``).
-    On Windows the variables are already inside argv (``wsl.exe ... env K=V``)
-    and ``process_env()`` adds nothing.  ``cwd`` is the directory the process
-    is started in (on Windows: ``None``, wsl.exe gets ``--cd``).
+    ``argv`` is what the run supervisor executes on the host (never a shell
+    string; host paths).  ``env`` holds only the variables dpgui adds; the
+    supervisor merges them over its environment (``process_env()`` does the same
+    here).  ``cwd`` is the trainer's working directory on the host (the checkout).
+    ``host`` is where it runs; ``host.wrap(argv, env, cwd)`` is the command that
+    runs it there from this machine.
     """
     argv: list[str]
     env: dict[str, str]
-    cwd: str | None
-    trainer_cwd: str          # the checkout as the trainer sees it (Linux path)
-    windows: bool = False
+    cwd: str
+    trainer_cwd: str          # the checkout as the trainer sees it (== cwd)
+    host: Host = field(default_factory=lambda: hosts.make(HostSpec("local")))
 
     def process_env(self, base: dict[str, str] | None = None) -> dict[str, str]:
         merged = dict(os.environ if base is None else base)
-        if not self.windows:
-            merged.update(self.env)
+        merged.update(self.env)
         return merged
 
     def preview(self, reveal_secrets: bool = False) -> str:
-        """A copyable one-line command: ``cd <checkout> && VAR=... deepspeed ...``.
+        """A copyable one-line command (``cd <checkout> && VAR=... deepspeed ...`` on
+        this machine; the host's own form elsewhere).
 
         Values of secret variables (``WANDB_API_KEY``, ``HF_TOKEN``, ...; see
         :mod:`dpgui_qt.core.secrets`) are masked unless ``reveal_secrets``."""
-        if self.windows:
-            return subprocess.list2cmdline(
-                self.argv if reveal_secrets else [_masked_assignment(a) for a in self.argv])
         env = self.env if reveal_secrets else masked_env(self.env)
-        parts = [f"{k}={shlex.quote(v)}" for k, v in env.items()]
-        parts += [shlex.quote(a) for a in self.argv]
-        return f"cd {shlex.quote(self.trainer_cwd)} && " + " ".join(parts)
+        return self.host.preview(self.argv, env, self.trainer_cwd)
 
 
 def masked_env(env: dict[str, str]) -> dict[str, str]:
     """``env`` with the values of secret variables masked (for display and logs)."""
     return {k: (mask(v) if is_secret_name(k) else v) for k, v in env.items()}
-
-
-def _masked_assignment(arg: str) -> str:
-    k, sep, v = arg.partition("=")
-    return f"{k}={mask(v)}" if sep and k and is_secret_name(k) else arg
 
 
 @dataclass
@@ -84,8 +74,9 @@ class RunSpec:
     ``resume_from_checkpoint``: a run-folder name inside output_dir (a path is
     reduced to its last component); always explicit, because the bare flag
     picks ``sorted(glob(output_dir/*))[-1]``, which may be a failed run.
-    ``platform``: ``sys.platform``-style override so the Windows/WSL form is
-    testable on Linux.
+    ``host``: where the trainer runs (see :mod:`dpgui_qt.core.run.hosts`); None
+    is this machine's default (:func:`hosts.default_spec`).  Paths given here are
+    local paths; the host translates them.
     """
     config: str | os.PathLike
     checkout: str | os.PathLike | None = None
@@ -105,13 +96,12 @@ class RunSpec:
     nccl_ib_disable: bool = True
     expandable_segments: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
-    platform: str | None = None
-    wsl_distro: str | None = None
+    host: HostSpec | None = None
 
     # -- derived values -------------------------------------------------
-    @property
-    def windows(self) -> bool:
-        return wsl.is_windows(self.platform)
+    def target(self) -> Host:
+        """The host that runs the trainer, completed from the checkout's path."""
+        return hosts.make(self.host or hosts.default_spec()).for_paths(self.checkout)
 
     @property
     def gpu_count(self) -> int | None:
@@ -129,30 +119,13 @@ class RunSpec:
         name = str(self.resume_from_checkpoint).replace("\\", "/").rstrip("/")
         return posixpath.basename(name)
 
-    def _host_path(self, p: str | os.PathLike) -> str:
-        s = os.fspath(p)
-        if self.windows:
-            return s
-        return os.path.abspath(os.path.expanduser(s))
-
     def _trainer_path(self, p: str | os.PathLike) -> str:
-        """A path as the trainer sees it (Linux; translated on Windows)."""
-        s = self._host_path(p)
-        return wsl.to_linux_path(s) if self.windows else s
+        """A path as the trainer sees it (the host translates it)."""
+        return self.target().to_host_path(p)
 
     def deepspeed_executable(self) -> str:
         """The launcher as the trainer side sees it."""
-        if self.deepspeed in (None, ""):
-            return "deepspeed"
-        s = os.fspath(self.deepspeed)
-        base = s.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1].lower()
-        if base in ("deepspeed", "deepspeed.exe"):
-            exe = s
-        elif self.windows:
-            exe = s.rstrip("\\/") + "/bin/deepspeed"      # a Linux env inside WSL
-        else:
-            exe = os.path.join(s, "bin", "deepspeed")
-        return self._trainer_path(exe) if ("/" in exe or "\\" in exe) else exe
+        return self.target().executable(self.deepspeed, "deepspeed")
 
     def trainer_env(self) -> dict[str, str]:
         env: dict[str, str] = {}
@@ -224,12 +197,8 @@ class RunSpec:
     # -- the command ----------------------------------------------------
     def command(self) -> LaunchCommand:
         inner = [self.deepspeed_executable(), *self.launcher_args(), *self.train_args()]
-        env = self.trainer_env()
         cwd = self.trainer_cwd()
-        if self.windows:
-            distro = self.wsl_distro or wsl.distro_from_path(os.fspath(self.checkout))
-            return LaunchCommand(wsl.wrap_argv(inner, env, cwd, distro), env, None, cwd, True)
-        return LaunchCommand(inner, env, cwd, cwd, False)
+        return LaunchCommand(inner, self.trainer_env(), cwd, cwd, self.target())
 
     @property
     def argv(self) -> list[str]:
@@ -240,7 +209,7 @@ class RunSpec:
         return self.command().env
 
     @property
-    def cwd(self) -> str | None:
+    def cwd(self) -> str:
         return self.command().cwd
 
     def preview(self, reveal_secrets: bool = False) -> str:

@@ -57,7 +57,7 @@ STATE_FIELDS = {
               "gone and the log does not say how)",
     "argv": "list[str] executed (no shell)",
     "env": "dict of variables dpgui added on top of the inherited environment",
-    "cwd": "working directory of the trainer process (None with wsl.exe)",
+    "cwd": "working directory of the trainer process (a host path)",
     "config": "main config path as given",
     "output_dir": "output_dir of the config on this host (None if unknown)",
     "resume_from": "run-folder name being resumed, or None",
@@ -77,6 +77,8 @@ STATE_FIELDS = {
     "error": "why the trainer could not be started (or its log could not be written), else None",
     "signal_files_cleared": "save/save_quit files left unconsumed in run_dir, removed at the end",
     "exit_inferred": "set when the supervisor was gone and the end was read from the log",
+    "host": "where the trainer runs: a host spec dict (kind + fields), None = this machine; "
+            "pids are that host's, paths are this machine's",
 }
 
 
@@ -149,6 +151,11 @@ def proc_stat(pid: int) -> tuple[str, int, int, int, int] | None:
             raw = f.read().decode("ascii", "replace")
     except OSError:
         return None
+    return parse_proc_stat(raw)
+
+
+def parse_proc_stat(raw: str) -> tuple[str, int, int, int, int] | None:
+    """(state, ppid, pgrp, session, starttime ticks) from one ``/proc/<pid>/stat`` line."""
     rest = raw.rpartition(")")[2].split()
     try:
         return rest[0], int(rest[1]), int(rest[2]), int(rest[3]), int(rest[19])
@@ -463,12 +470,44 @@ def start_run(argv: list[str], state_root: str | os.PathLike, *,
               config: str | None = None, output_dir: str | None = None,
               resume_from: str | None = None, log_path: str | os.PathLike | None = None,
               orphan_grace_s: float = 10.0, wait_s: float = 10.0,
-              python: str | None = None) -> dict:
+              python: str | None = None, host: dict | None = None,
+              to_host=None, spawn=None) -> dict:
     """Start ``argv`` under a detached supervisor; return the state dict once the
     trainer has been started (``status`` is then ``running``, ``exited`` or
-    ``failed_to_start``).  ``env`` is merged over the inherited environment.
-    ``output_dir`` (host path) is used to place the log and find the run folder.
-    Raises ``RuntimeError`` if the supervisor cannot be started."""
+    ``failed_to_start``).  ``env`` is merged over the supervisor's environment.
+    ``output_dir`` (a local path) is used to place the log and find the run folder.
+
+    Where the supervisor runs is the host's business (``core/run/hosts``): ``host``
+    is its spec (recorded in the state), ``to_host`` turns a local path into the
+    host's (the supervisor then works with host paths; ``state.json`` keeps local
+    ones), and ``spawn(state_dir)`` starts the supervisor detached.  The default is
+    this machine.  Raises ``RuntimeError`` if the supervisor cannot be started."""
+    state_dir, state = prepare_run(argv, state_root, env=env, cwd=cwd, config=config,
+                                   output_dir=output_dir, resume_from=resume_from,
+                                   log_path=log_path, orphan_grace_s=orphan_grace_s,
+                                   host=host, to_host=to_host)
+    if spawn is None:
+        from dpgui_qt.core.run.hosts.local import spawn_local_supervisor
+        def spawn(sd: Path) -> None:
+            spawn_local_supervisor(sd, python=python, wait_s=wait_s)
+    try:
+        spawn(state_dir)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise RuntimeError(f"could not start the run supervisor: {e}") from e
+    return wait_started(state_dir, state, wait_s)
+
+
+SUPERVISOR_SCRIPT = os.path.abspath(__file__)
+
+
+def prepare_run(argv: list[str], state_root: str | os.PathLike, *,
+                env: dict[str, str] | None = None, cwd: str | None = None,
+                config: str | None = None, output_dir: str | None = None,
+                resume_from: str | None = None, log_path: str | os.PathLike | None = None,
+                orphan_grace_s: float = 10.0, host: dict | None = None,
+                to_host=None) -> tuple[Path, dict]:
+    """Make the run-state dir, the log file, ``request.json`` and the first
+    ``state.json`` (the caller's side of a start); returns (state dir, state)."""
     if not argv or not isinstance(argv, (list, tuple)):
         raise ValueError("argv must be a non-empty list")
     state_root = Path(state_root)
@@ -492,33 +531,25 @@ def start_run(argv: list[str], state_root: str | os.PathLike, *,
         "env": dict(env or {}), "cwd": cwd, "config": config, "output_dir": output_dir,
         "resume_from": resume_from, "log_path": str(log), "state_dir": str(state_dir),
         "orphan_grace_s": orphan_grace_s, "requested_at_epoch": now,
-        "preexisting_run_dirs": existing_run_dirs(output_dir),
+        "preexisting_run_dirs": existing_run_dirs(output_dir), "host": host,
     }
+    if to_host is not None:
+        # the supervisor runs on the host and opens these there; state.json keeps
+        # the local spelling for this machine's readers
+        request["host_paths"] = {k: to_host(request[k]) for k in HOST_PATH_KEYS if request.get(k)}
+        request["local_sep"] = os.sep
     write_json_atomic(state_dir / REQUEST_FILE, request)
     register_run(output_dir, request)
     state = _initial_state(request)
     write_json_atomic(state_dir / STATE_FILE, state)
+    return state_dir, state
 
-    # -I: the supervisor needs only the standard library, and isolation keeps
-    # this folder (spec.py, parse.py, ...) and PYTHON* variables out of its sys.path.
-    cmd = [python or sys.executable, "-I", os.path.abspath(__file__), str(state_dir)]
-    err = open(state_dir / SUPERVISOR_ERR, "ab")
-    try:
-        if os.name == "nt":  # pragma: no cover - exercised on Windows only
-            flags = (getattr(subprocess, "DETACHED_PROCESS", 0x8)
-                     | getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200)
-                     | getattr(subprocess, "CREATE_NO_WINDOW", 0x08000000))
-            subprocess.Popen(cmd + ["--foreground"], stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL, stderr=err, creationflags=flags,
-                             close_fds=True)
-        else:
-            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                 stderr=err, start_new_session=True, close_fds=True)
-            p.wait(timeout=wait_s)    # the intermediate exits as soon as it has forked
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise RuntimeError(f"could not start the run supervisor: {e}") from e
-    finally:
-        err.close()
+
+HOST_PATH_KEYS = ("log_path", "state_dir", "output_dir")
+
+
+def wait_started(state_dir: Path, state: dict, wait_s: float) -> dict:
+    """Wait until the supervisor has started the trainer (or failed to)."""
     deadline = time.time() + wait_s
     while time.time() < deadline:
         st = read_state(state_dir) or state
@@ -540,7 +571,8 @@ def _masked(env: dict) -> dict:
 def _initial_state(request: dict) -> dict:
     st = {k: None for k in STATE_FIELDS}
     st.update({k: request.get(k) for k in ("run_id", "argv", "env", "cwd", "config",
-                                           "output_dir", "resume_from", "log_path", "state_dir")})
+                                           "output_dir", "resume_from", "log_path", "state_dir",
+                                           "host")})
     st.update(version=STATE_VERSION, status="starting", orphans_killed=[])
     # state.json is read by every follower and shown in the GUI: no secret in clear
     # (request.json keeps the real values for the supervisor; it is private, mode 0600)
@@ -560,6 +592,24 @@ class _Supervisor:
             raise SystemExit(f"no readable {REQUEST_FILE} in {state_dir}")
         self.state = read_state(state_dir) or _initial_state(self.request)
         self.state["supervisor_pid"] = os.getpid()
+        # the request as this (host) side spells its paths; state.json keeps the
+        # caller's spelling (see prepare_run)
+        self.hreq = {**self.request, **(self.request.get("host_paths") or {})}
+
+    def local_run_dir(self, run_dir: str) -> str:
+        """A run folder found here, spelled as the caller sees it."""
+        if not self.request.get("host_paths") or not self.request.get("output_dir"):
+            return run_dir
+        sep = self.request.get("local_sep") or os.sep
+        return self.request["output_dir"].rstrip("/\\") + sep + os.path.basename(run_dir)
+
+    def host_run_dir(self) -> str | None:
+        """The bound run folder as this side spells it."""
+        rd = self.state.get("run_dir")
+        if not rd or not self.request.get("host_paths"):
+            return rd
+        od = self.hreq.get("output_dir")
+        return os.path.join(od, rd.replace("\\", "/").rsplit("/", 1)[-1]) if od else None
 
     def save(self) -> None:
         ctl = read_json(self.state_dir / CONTROL_FILE)
@@ -568,7 +618,7 @@ class _Supervisor:
         write_json_atomic(self.state_dir / STATE_FILE, self.state)
 
     def run(self) -> int:
-        req = self.request
+        req = self.hreq
         env = dict(os.environ)
         env.update(req.get("env") or {})
         log_path = req["log_path"]
@@ -581,8 +631,8 @@ class _Supervisor:
         full = self._log_disk_full(log_path)
         if full:
             return self._fail(started, full, log=logf)
-        if req.get("resume_from") and self.state.get("run_dir"):
-            stale = clear_signal_files(self.state["run_dir"])
+        if req.get("resume_from") and self.host_run_dir():
+            stale = clear_signal_files(self.host_run_dir())
             if stale:
                 self._note(logf, f"dpgui: removed {' and '.join(stale)} left in "
                                  f"{self.state['run_dir']} by an earlier run (it would have "
@@ -626,7 +676,7 @@ class _Supervisor:
         self.state["orphans_killed"] = self._reap_orphans(proc.pid, self.state.get("pid_start_ticks"),
                                                           float(req.get("orphan_grace_s", 10.0)))
         # save/save_quit files the trainer never saw would stop the next resume
-        self.state["signal_files_cleared"] = clear_signal_files(self.state.get("run_dir"))
+        self.state["signal_files_cleared"] = clear_signal_files(self.host_run_dir())
         if rc != 0:
             full = self._log_disk_full(log_path)
             if full:
@@ -665,12 +715,12 @@ class _Supervisor:
     def _found(self, run_dir: str | None, save: bool = True) -> None:
         if not run_dir:
             return
-        self.state["run_dir"] = run_dir
+        self.state["run_dir"] = self.local_run_dir(run_dir)
         # best effort: a link to the console log next to the checkpoints
-        link = Path(run_dir) / Path(self.request["log_path"]).name
+        link = Path(run_dir) / Path(self.hreq["log_path"]).name
         try:
             if not link.exists():
-                link.symlink_to(self.request["log_path"])
+                link.symlink_to(self.hreq["log_path"])
         except OSError:
             pass
         if save:
@@ -693,20 +743,22 @@ class _Supervisor:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: supervisor.py RUN_STATE_DIR [--foreground]", file=sys.stderr)
+        print("usage: supervisor.py RUN_STATE_DIR [--foreground | --no-fork]", file=sys.stderr)
         return 2
     state_dir = Path(argv[0]).resolve()
     # No signal is set to SIG_IGN here: ignored dispositions would be inherited
     # by the trainer.  The new session has no controlling terminal, so no
     # terminal SIGINT/SIGHUP reaches this process anyway.
-    if os.name != "nt":
-        if "--foreground" not in argv:
-            if os.fork() > 0:
-                os._exit(0)   # the starter reaps this intermediate at once
-            try:
-                os.setsid()
-            except OSError:
-                pass
+    # --foreground: stay the process the starter started (it keeps a handle);
+    # --no-fork: the same, but in a session of its own (a starter such as
+    # wsl.exe stays attached to it and keeps its Linux side alive).
+    if hasattr(os, "fork") and "--foreground" not in argv:
+        if "--no-fork" not in argv and os.fork() > 0:
+            os._exit(0)   # the starter reaps this intermediate at once
+        try:
+            os.setsid()
+        except OSError:
+            pass
     return _Supervisor(state_dir).run()
 
 

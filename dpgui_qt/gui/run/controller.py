@@ -164,11 +164,9 @@ class RunController(QObject):
               resume_from: str | None, exits_early_ok: bool = False) -> _Call:
         """Start ``command`` (a LaunchCommand) under the supervisor in a worker thread;
         attaches when it has started (``attached``) or emits ``startFailed``."""
-        from dpgui_qt.core.run.supervisor import start_run
-
-        env = command.env if not command.windows else {}
-        call = _Call(start_run, list(command.argv), state_root, env=env, cwd=command.cwd,
-                     config=config, output_dir=output_dir, resume_from=resume_from, parent=self)
+        call = _Call(command.host.start_supervisor, list(command.argv), state_root,
+                     env=dict(command.env), cwd=command.cwd, config=config,
+                     output_dir=output_dir, resume_from=resume_from, parent=self)
 
         def done(st: dict) -> None:
             self._calls.discard(call)

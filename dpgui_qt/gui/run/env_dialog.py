@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QCheckBox, QDial
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from dpgui_qt.core.run import preflight as envmod
-from dpgui_qt.core.run import wsl
+from dpgui_qt.core.run import hosts
 from dpgui_qt.gui.run.launch_settings import EnvSettings, detect, parse_gpu_list
 
 OK_STYLE = "color: #2e7d32;"
@@ -119,7 +119,7 @@ class EnvironmentDialog(QDialog):
         self.wsl_distro = QLineEdit(self)
         self.wsl_distro.setPlaceholderText("default distribution")
         self.wsl_distro.setToolTip("Windows only: the WSL2 distribution that runs diffusion-pipe.")
-        if not wsl.is_windows(platform):
+        if hosts.platform_default_kind(platform) != "wsl":
             self.wsl_distro.setEnabled(False)
             self.wsl_distro.setPlaceholderText("Windows only (training runs inside WSL2)")
         form.addRow("WSL distribution:", self.wsl_distro)

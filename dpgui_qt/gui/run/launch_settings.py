@@ -6,7 +6,7 @@ the GUI turns its settings into the equivalent ``dpgui launch`` arguments
 (:func:`launch_args`) and parses them, so the Run page and the headless command
 can never disagree about a flag (the preview test compares them with
 ``dpgui launch --dry-run``).  Only what the CLI cannot express is applied on top
-afterwards: the host platform (for the WSL form), the WSL distro, and separate
+afterwards: the host (where the trainer runs, see ``core/run/hosts``), and separate
 NCCL switches.
 """
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 
 from dpgui_qt.commands import launch as launch_cmd
 from dpgui_qt.core.run import preflight as envmod
+from dpgui_qt.core.run import hosts
 from dpgui_qt.core.run.spec import RunSpec, SpecError
-from dpgui_qt.core.run.wsl import is_windows as wsl_is_windows
 
 SETTINGS_GROUP = "run"
 
@@ -257,21 +257,27 @@ def build_spec(config: str | os.PathLike, env: EnvSettings, opts: RunOptions,
     # kept as typed so the preview still shows it (pre-flight reports it)
     checkout = det.checkout or (env.checkout or None)
     deepspeed = det.deepspeed
-    if deepspeed is None and env.deepspeed and wsl_is_windows(platform):
-        # a Linux environment inside WSL cannot be resolved from the Windows side;
-        # pass it through (the core translates it, pre-flight checks it via \\wsl$)
+    host = host_spec(env, platform)
+    if deepspeed is None and env.deepspeed and not hosts.make(host).is_this_machine:
+        # an environment on the host cannot be resolved from this machine; pass it
+        # through (the host translates it, pre-flight checks what it can see)
         deepspeed = env.deepspeed
     args = _parse_launch(launch_args(config, env, opts, checkout or "", ""))
     spec = launch_cmd._build_spec(args, checkout, deepspeed)   # shared with the CLI
     spec.nccl_p2p_disable = env.nccl_p2p_disable
     spec.nccl_ib_disable = env.nccl_ib_disable
     spec.extra_env = dict(env.extra_env)
-    spec.platform = platform
-    spec.wsl_distro = env.wsl_distro or None
-    if spec.windows:
-        # on Windows the config path stays a Windows path; the core translates it
+    spec.host = host
+    if not hosts.make(host).is_this_machine:
+        # the config path stays this machine's spelling; the host translates it
         spec.config = os.fspath(config)
     return spec, det
+
+
+def host_spec(env: EnvSettings, platform: str | None = None):
+    """Where the trainer runs for these settings: this machine's default host
+    (WSL on Windows), with the distribution the settings name."""
+    return hosts.default_spec(platform, distro=env.wsl_distro or None)
 
 
 def headless_command(config: str | os.PathLike, env: EnvSettings, opts: RunOptions) -> str:

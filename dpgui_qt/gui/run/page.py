@@ -529,8 +529,8 @@ class RunPage(QWidget):
         self.copy_btn.setEnabled(True)
         self.preview.setPlainText(cmd.preview())
         env = " ".join(f"{k}={v}" for k, v in masked_env(cmd.env).items())
-        where = (f"Runs inside WSL ({self.spec.wsl_distro or 'default distribution'}) in "
-                 f"{cmd.trainer_cwd}" if cmd.windows else f"Working directory: {cmd.cwd}")
+        where = (f"Working directory: {cmd.cwd}" if cmd.host.is_this_machine
+                 else f"Runs in {cmd.host.describe()} in {cmd.trainer_cwd}")
         info = f"{where}\nAdded environment: {env or '(none)'}"
         self.preview_info.setText(where)        # one line; the variables are in the command
         self.preview_info.setToolTip(info)
@@ -657,7 +657,7 @@ class RunPage(QWidget):
         forget_trainer_cwd()
         self.refresh_spec()
         if self.spec is None:
-            findings = [envmod.Finding("error", "spec", self.spec_error or "invalid settings",
+            findings = [envmod.PreflightIssue("error", "spec", self.spec_error or "invalid settings",
                                        "Check Run ▸ Environment.")]
             return pf.PreflightReport(findings, saved=saved or [],
                                       recheck=lambda: self.gate_report(saved), fix=self.apply_fixes,

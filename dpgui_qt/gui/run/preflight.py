@@ -25,7 +25,7 @@ from dpgui_qt.gui import icons, messages
 
 @dataclass
 class PreflightReport:
-    findings: list = field(default_factory=list)     # env.Finding, errors first
+    findings: list = field(default_factory=list)     # preflight.PreflightIssue, errors first
     files: list = field(default_factory=list)        # the documents the gate read
     command: str = ""
     saved: list = field(default_factory=list)        # documents saved for this start
