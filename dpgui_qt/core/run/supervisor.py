@@ -487,7 +487,6 @@ def start_run(argv: list[str], state_root: str | os.PathLike, *,
                                    log_path=log_path, orphan_grace_s=orphan_grace_s,
                                    host=host, to_host=to_host)
     if spawn is None:
-        from dpgui_qt.core.run.hosts.local import spawn_local_supervisor
         def spawn(sd: Path) -> None:
             spawn_local_supervisor(sd, python=python, wait_s=wait_s)
     try:
@@ -498,6 +497,28 @@ def start_run(argv: list[str], state_root: str | os.PathLike, *,
 
 
 SUPERVISOR_SCRIPT = os.path.abspath(__file__)
+
+
+def spawn_local_supervisor(state_dir: Path, *, python: str | None = None,
+                           wait_s: float = 10.0) -> None:
+    """Start the supervisor for ``state_dir`` on this machine, detached (its own
+    session; it forks once, so nobody has to reap it).  Raises OSError or
+    subprocess.TimeoutExpired."""
+    # -I: the supervisor needs only the standard library, and isolation keeps
+    # this folder (spec.py, parse.py, ...) and PYTHON* variables out of its sys.path.
+    cmd = [python or sys.executable, "-I", SUPERVISOR_SCRIPT, str(state_dir)]
+    with open(state_dir / SUPERVISOR_ERR, "ab") as err:
+        if os.name == "nt":  # pragma: no cover - dpgui's own Windows tests
+            flags = (getattr(subprocess, "DETACHED_PROCESS", 0x8)
+                     | getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200)
+                     | getattr(subprocess, "CREATE_NO_WINDOW", 0x08000000))
+            subprocess.Popen(cmd + ["--foreground"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=err, creationflags=flags,
+                             close_fds=True)
+        else:
+            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=err, start_new_session=True, close_fds=True)
+            p.wait(timeout=wait_s)    # the intermediate exits as soon as it has forked
 
 
 def prepare_run(argv: list[str], state_root: str | os.PathLike, *,
