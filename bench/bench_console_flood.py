@@ -5,8 +5,8 @@ Run:  PYTHONPATH=. QT_QPA_PLATFORM=offscreen python bench/bench_console_flood.py
 Path measured (what the Run page does, nothing mocked)::
 
     fake deepspeed (FAKE_DS_FLOOD=N step lines) -> supervisor -> log file
-    -> RunController (QTimer tick, LogFollower.read, LineAssembler.feed_raw,
-       ConsoleView.append_batch, LogParser.feed_many, control.advance) -> outcome
+    -> RunController (QTimer tick, LogFollower.read,
+       RunFollower.feed (LineAssembler, LogParser, phase), ConsoleView.append_batch) -> outcome
 
 Three timings:
 

@@ -17,6 +17,8 @@ from dpgui_qt.core import doctor
 from dpgui_qt.core.doctor import checks as an
 from dpgui_qt.core.doctor.probe import MARKER, PROBE_SOURCE
 from dpgui_qt.core.doctor.target import Target, TargetError, probe_steps, python_of_env, saved_environment
+from dpgui_qt.core.run.hosts import HostSpec
+from dpgui_qt.core.run.hosts.local import LocalHost
 from tests import doctor_envs as E
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
@@ -310,8 +312,8 @@ def test_disk_space_and_block_swap_ram(envs, no_smi, tmp_path):
 
 
 def test_wsl_command_forms():
-    t = Target(host="wsl", python="/home/u/venv/bin/python", checkout="/home/u/diffusion-pipe",
-               distro="Ubuntu-24.04", platform="win32")
+    t = Target(host=HostSpec.of("wsl", distro="Ubuntu-24.04"), python="/home/u/venv/bin/python",
+               checkout="/home/u/diffusion-pipe", platform="win32")
     steps = probe_steps(t)
     argv = steps[0].argv
     assert argv[:6] == ["wsl.exe", "-d", "Ubuntu-24.04", "--cd", "/home/u/diffusion-pipe", "--"]
@@ -338,25 +340,25 @@ def test_unknown_host_is_a_clear_message(capsys):
     err = capsys.readouterr().err
     assert rc == 2
     assert "unknown host 'gpu-box-7'" in err and "'local'" in err and "'wsl'" in err
+    assert "'local' (this machine)" in err
+    rc = cli.main(["doctor", "--host", "wsl", "--host-field", "distro"])
+    assert rc == 2 and "NAME=VALUE" in capsys.readouterr().err
 
 
-def test_wsl_list_and_wslconfig_parsers():
-    text = "  NAME            STATE           VERSION\n* Ubuntu-22.04    Running         2\n  Legacy          Stopped         1\n"
-    raw = "\ufeff".encode("utf-16-le") + text.encode("utf-16-le")
-    dl = an.parse_wsl_list(raw)
-    assert dl == [{"name": "Ubuntu-22.04", "state": "Running", "version": 2, "default": True},
-                  {"name": "Legacy", "state": "Stopped", "version": 1, "default": False}]
-    assert an.parse_wslconfig_memory("[wsl2]\nmemory=24GB # limit\nprocessors=8\n") == 24 * an.GIB
-    assert an.parse_wslconfig_memory("[other]\nmemory=24GB\n") is None
-    r = an.analyse({"python": {"version": "3.12.3"}}, windows_host=True, wsl_list=dl,
-                   wslconfig_memory=16 * an.GIB, blocks_to_swap=30, swap_gb=20.0)
-    assert r.find("wsl.ok").title.startswith("WSL2 distribution Ubuntu-22.04")
-    assert r.find("wsl.memory_low").severity == an.WARNING
-    assert "memory=44GB" in r.find("wsl.memory_low").fix
-    r = an.analyse({}, windows_host=True, wsl_list=[])
-    assert r.find("wsl.missing").is_error and "wsl --install" in r.find("wsl.missing").fix
-    r = an.analyse({}, windows_host=True, wsl_list=[dict(dl[1], default=True)])
-    assert r.find("wsl.version").fix == "wsl --set-version Legacy 2"
+def test_host_fields_from_options_and_settings():
+    saved = {"wsl_distro": "Saved-Distro"}
+    t = doctor.default_target(host="wsl", platform="win32", saved=saved, environ={})
+    assert t.host == HostSpec.of("wsl", distro="Saved-Distro")
+    t = doctor.default_target(host="wsl", host_fields={"distro": "Other"}, platform="win32",
+                              saved=saved, environ={})
+    assert t.host_of().describe() == "WSL (Other)"
+    # a complete spec (the GUI's: where a launch with the settings runs) is taken as is
+    t = doctor.default_target(host=HostSpec.of("wsl", distro="X", python="python3.12"),
+                              platform="win32", saved=saved, environ={})
+    assert t.host == HostSpec.of("wsl", distro="X", python="python3.12")
+    assert doctor.parse_host_fields(["distro=Ubuntu 24", " a = b "]) == {"distro": "Ubuntu 24", "a": "b"}
+    with pytest.raises(TargetError, match="unknown host 'nope'"):
+        Target(host="nope")
 
 
 def test_old_python_finding():
@@ -412,8 +414,13 @@ def test_cli_text_clean_environment_exits_0(envs, monkeypatch, tmp_path, capsys)
 
 
 def test_native_windows_python_is_an_error():
-    r = an.analyse({"python": {"version": "3.12.3", "platform": "win32"}})
+    # this machine's host says what to do about it (the doctor itself does not know WSL)
+    r = an.analyse({"python": {"version": "3.12.3", "platform": "win32"}}, host=LocalHost())
     assert r.find("windows.native").is_error and "--host wsl" in r.find("windows.native").fix
+    assert r.findings[0].code == "windows.native"          # the root cause comes first
+    assert an.analyse({"python": {"version": "3.12.3", "platform": "win32"}}).find("windows.native") is None
+    assert an.analyse({"python": {"version": "3.12.3", "platform": "linux"}},
+                      host=LocalHost()).find("windows.native") is None
 
 
 def test_cli_config_brings_model_and_block_swap(envs, no_smi, tmp_path, capsys, monkeypatch):

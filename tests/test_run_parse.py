@@ -32,8 +32,8 @@ from dpgui_qt.core.run.parse import (
     parse_bytes,
     parse_lines,
     parse_text,
-    summarize,
 )
+from dpgui_qt.core.run.summary import summarize
 
 from logs_expected import EXPECTED, NAN
 

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from dpgui_qt.core.run import control
-from dpgui_qt.core.run.control import Phase, RunStatus, advance, allowed_actions, on_exit
+from dpgui_qt.core.run.phase import Phase, RunStatus, advance, allowed_actions, on_exit
 from dpgui_qt.core.run.runs import LogFollower, attach, list_runs, list_sessions, resume_candidates
 from dpgui_qt.core.run.supervisor import (
     RunDirBinder, pid_alive, tfevents_pids, proc_stat, read_json, write_json_atomic,

@@ -72,10 +72,10 @@ def test_master_port_goes_to_launcher_and_train_py(co):
 
 
 def test_every_train_flag(co, tmp_path):
-    s = RunSpec(co / "x.toml", co, resume_from_checkpoint="20250101_10-00-00", reset_dataloader=True,
-                reset_optimizer=True, reset_optimizer_params=True, regenerate_cache=True,
-                cache_only=True, trust_cache=True, i_know_what_i_am_doing=True,
-                dump_dataset=tmp_path / "dump")
+    s = RunSpec(co / "x.toml", co, resume_from_checkpoint="20250101_10-00-00", switches=dict(
+                reset_dataloader=True, reset_optimizer=True, reset_optimizer_params=True,
+                regenerate_cache=True, cache_only=True, trust_cache=True,
+                i_know_what_i_am_doing=True, dump_dataset=tmp_path / "dump"))
     tail = s.argv[s.argv.index("train.py"):]
     assert tail == ["train.py", "--deepspeed", "--config", "x.toml",
                     "--resume_from_checkpoint", "20250101_10-00-00", "--reset_dataloader",
@@ -83,6 +83,22 @@ def test_every_train_flag(co, tmp_path):
                     "--cache_only", "--trust_cache", "--i_know_what_i_am_doing",
                     "--dump_dataset", str(tmp_path / "dump")]
     assert not any(a.startswith("--deepspeed_config") for a in s.argv)
+    assert s.exits_early_ok and s.switch("trust_cache") is True
+
+
+@pytest.mark.parametrize("switches,message", [({"no_such_switch": True}, "unknown train.py switch"),
+                                              ({"cache_only": "yes"}, "on or off"),
+                                              ({"dump_dataset": 3}, "takes a folder")])
+def test_bad_switch_values_are_spec_errors(co, switches, message):
+    with pytest.raises(SpecError, match=message):
+        RunSpec(co / "x.toml", co, switches=switches).command()
+
+
+def test_unset_switches_pass_nothing(co):
+    s = RunSpec(co / "x.toml", co, switches={"cache_only": False, "dump_dataset": ""})
+    assert s.argv[s.argv.index("train.py"):] == ["train.py", "--deepspeed", "--config", "x.toml"]
+    assert not s.exits_early_ok and s.switch("dump_dataset") == ""
+    assert RunSpec(co / "x.toml", co).switch("regenerate_cache") is False
 
 
 @pytest.mark.parametrize("value,name", [("20250101_10-00-00", "20250101_10-00-00"),
@@ -134,7 +150,7 @@ WSL = HostSpec("wsl")
 def test_wsl_spec_becomes_wsl_command():
     s = RunSpec(r"C:\data\cfg.toml", r"\\wsl$\Ubuntu\home\u\diffusion-pipe",
                 deepspeed=r"\\wsl.localhost\Ubuntu\home\u\venv", gpus=[0, 1], master_port=29700,
-                dump_dataset=r"D:\dump", host=WSL)
+                switches={"dump_dataset": r"D:\dump"}, host=WSL)
     cmd = s.command()
     # what the supervisor runs inside the distribution
     assert cmd.argv == ["/home/u/venv/bin/deepspeed", "--include", "localhost:0,1",

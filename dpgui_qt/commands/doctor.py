@@ -14,7 +14,8 @@ import sys
 def add_parser(subparsers, name: str = "doctor") -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         name, help="check the training environment (torch, CUDA, driver, deepspeed, checkout)",
-        description="Run short probes in the Python that will train (locally or inside WSL) and "
+        description="Run short probes in the Python that will train (on this machine or on its "
+        "training host, e.g. inside WSL) and "
         "report what would stop diffusion-pipe: torch and its CUDA/GPU architectures, the NVIDIA "
         "driver, free VRAM, deepspeed, flash-attn, the checkout's requirements, commit and "
         "submodules, and free disk. Each finding says why it matters and the exact fix. "
@@ -23,9 +24,14 @@ def add_parser(subparsers, name: str = "doctor") -> argparse.ArgumentParser:
                    "$DPGUI_DIFFUSION_PIPE, then ref/diffusion-pipe)")
     p.add_argument("--python", metavar="PYTHON", help="the training environment's interpreter "
                    "(default: from the Python environment setting / $DPGUI_DEEPSPEED, else python3)")
-    p.add_argument("--host", metavar="NAME", default="local",
-                   help="where training runs: local (default) or wsl (Windows)")
-    p.add_argument("--distro", metavar="NAME", default=None, help="WSL distribution (with --host wsl)")
+    p.add_argument("--host", metavar="KIND", default="local",
+                   help="where training runs: a host kind dpgui knows (local, the default; wsl "
+                   "on Windows; an unknown name lists them)")
+    p.add_argument("--host-field", metavar="NAME=VALUE", action="append", default=None,
+                   help="a field of the host (repeatable), e.g. distro=Ubuntu for wsl; "
+                   "default: the saved settings'")
+    p.add_argument("--distro", metavar="NAME", default=None,
+                   help="the host's distribution: short for --host-field distro=NAME (wsl)")
     p.add_argument("--config", metavar="CONFIG", help="a main config: check what its model needs "
                    "(flash-attn, RAM for blocks_to_swap) and the disk of its output_dir")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -64,8 +70,13 @@ def run(args) -> int:
             print(exc, file=sys.stderr)
             return 2
     try:
+        fields = None
+        if args.host_field is not None or args.distro is not None:
+            fields = doctor.parse_host_fields(args.host_field)
+            if args.distro is not None:
+                fields["distro"] = args.distro
         target = doctor.default_target(checkout=args.checkout, python=args.python, host=args.host,
-                                       distro=args.distro, outputs=outs)
+                                       host_fields=fields, outputs=outs)
         target.places = places
         report = doctor.examine(target, **needs)
     except doctor.TargetError as exc:

@@ -25,13 +25,14 @@ import threading
 import time
 from pathlib import Path
 
-from dpgui_qt.core.run.lines import LineAssembler, LineKind
-from dpgui_qt.core.run.parse import LogParser, LrEvent, StepEvent
+from dpgui_qt.core.run import switches as sw
+from dpgui_qt.core.run.launch import build_spec, default_state_dir
+from dpgui_qt.core.run.follow import RunFollower
+from dpgui_qt.core.run.lines import LineKind
+from dpgui_qt.core.run.parse import LrEvent, StepEvent
 
 EXIT_OK, EXIT_FAILED, EXIT_SETUP, EXIT_STOPPED = 0, 1, 2, 3
 
-TRAIN_FLAGS = ("reset_dataloader", "reset_optimizer", "reset_optimizer_params", "regenerate_cache",
-               "cache_only", "trust_cache", "i_know_what_i_am_doing")
 
 
 def add_parser(subparsers, name: str = "launch") -> argparse.ArgumentParser:
@@ -55,11 +56,13 @@ def add_parser(subparsers, name: str = "launch") -> argparse.ArgumentParser:
                    "$DPGUI_DIFFUSION_PIPE, then <repo>/ref/diffusion-pipe)")
     p.add_argument("--deepspeed", metavar="PATH", help="venv/conda env dir or deepspeed executable "
                    "(default: $DPGUI_DEEPSPEED, then PATH)")
-    for flag in TRAIN_FLAGS:
-        p.add_argument("--" + flag.replace("_", "-"), "--" + flag, dest=flag, action="store_true",
-                       help=f"pass --{flag} to train.py")
-    p.add_argument("--dump-dataset", "--dump_dataset", dest="dump_dataset", metavar="DIR",
-                   help="pass --dump_dataset DIR to train.py")
+    for switch in sw.TRAIN_SWITCHES:        # train.py's switches, from the one table
+        if switch.kind == "bool":
+            p.add_argument(*switch.cli_flags, dest=switch.name, action="store_true",
+                           help=f"{switch.help} (train.py {switch.train_flag})")
+        else:
+            p.add_argument(*switch.cli_flags, dest=switch.name, metavar=switch.metavar,
+                           help=f"{switch.help} (train.py {switch.train_flag} {switch.metavar})")
     p.add_argument("--no-nccl-workaround", action="store_true",
                    help="do not set NCCL_P2P_DISABLE=1 / NCCL_IB_DISABLE=1")
     p.add_argument("--expandable-segments", action="store_true",
@@ -86,20 +89,8 @@ def _err(msg: str) -> None:
     print(f"dpgui launch: error: {msg}", file=sys.stderr)
 
 
-def default_state_dir() -> Path:
-    if os.environ.get("DPGUI_STATE_DIR"):
-        return Path(os.environ["DPGUI_STATE_DIR"])
-    try:
-        import platformdirs
-        return Path(platformdirs.user_state_dir("dpgui")) / "runs"
-    except ImportError:  # pragma: no cover
-        return Path.home() / ".local" / "state" / "dpgui" / "runs"
-
-
-
-
-def _build_spec(args, checkout, deepspeed):
-    from dpgui_qt.core.run.spec import RunSpec
+def _spec_from_args(args, checkout, deepspeed):
+    """The RunSpec for parsed ``dpgui launch`` arguments (the core's build_spec)."""
     gpus: int | list[int] | None = 1
     if args.gpus is not None:
         gpus = args.gpus
@@ -116,13 +107,12 @@ def _build_spec(args, checkout, deepspeed):
         if not sep or not k:
             raise ValueError(f"--env expects VAR=VALUE, not {item!r}")
         extra[k] = v
-    return RunSpec(
-        config=os.path.abspath(args.config), checkout=str(checkout) if checkout else None,
-        deepspeed=deepspeed, gpus=gpus, master_port=args.master_port,
-        resume_from_checkpoint=args.resume, dump_dataset=args.dump_dataset,
+    return build_spec(
+        args.config, checkout=checkout, deepspeed=deepspeed, gpus=gpus,
+        master_port=args.master_port, resume=args.resume,
+        switches={s.name: getattr(args, s.name) for s in sw.TRAIN_SWITCHES},
         nccl_p2p_disable=not args.no_nccl_workaround, nccl_ib_disable=not args.no_nccl_workaround,
-        expandable_segments=args.expandable_segments, extra_env=extra,
-        **{f: getattr(args, f) for f in TRAIN_FLAGS})
+        expandable_segments=args.expandable_segments, extra_env=extra)
 
 
 def run(args) -> int:
@@ -149,7 +139,7 @@ def run(args) -> int:
             return EXIT_SETUP
         deepspeed, ds_note = None, str(e)
     try:
-        spec = _build_spec(args, checkout, deepspeed)
+        spec = _spec_from_args(args, checkout, deepspeed)
         if spec.resume_from_checkpoint == "latest":
             from dpgui_qt.core.run.runs import resume_candidates
             od = envmod.output_dir_on_host(spec, values)
@@ -198,7 +188,7 @@ def run(args) -> int:
     print(f"dpgui: it keeps running if this command ends; follow it again with: "
           f"dpgui launch --attach {st['state_dir']}", file=sys.stderr)
     return _follow(Path(st["state_dir"]), args.stop_grace,
-                   exits_early_ok=bool(spec.cache_only or spec.dump_dataset))
+                   exits_early_ok=spec.exits_early_ok)
 
 
 def _print_check(gate, as_json: bool) -> int:
@@ -257,108 +247,41 @@ def _fmt_progress(ev, lr: str | None) -> str:
 
 
 def _follow(state_dir: Path, stop_grace: float, exits_early_ok: bool) -> int:
-    from dpgui_qt.core.run import control
+    """Print the run's console as it grows (a progress line in place of each step
+    line) until it ends; Ctrl-C asks it to stop.  Reading, parsing and the phase are
+    the core's RunFollower; this keeps the terminal and the signals."""
+    from dpgui_qt.core.run.phase import Phase
     from dpgui_qt.core.run.runs import attach
-    from dpgui_qt.core.run.supervisor import locate_run_dir
 
     try:
         handle = attach(state_dir)
     except FileNotFoundError as e:
         _err(str(e))
         return EXIT_SETUP
-    follower = handle.follower()
-    asm = LineAssembler()
-    parser = LogParser()
-    status = control.RunStatus(exits_early_ok=exits_early_ok)
+    reader = handle.follower()
+    run = RunFollower(exits_early_ok=exits_early_ok)
+    printer = _ConsolePrinter(sys.stdout, run)
     interrupts = [0]
-    handled = [0]
-    lr: list[str | None] = [None]
-    out = sys.stdout
 
     def on_sigint(signum, frame):
         interrupts[0] += 1
 
     prev = signal.signal(signal.SIGINT, on_sigint)
-
-    tty = out.isatty()
-
-    def emit(text: str, kind=LineKind.LINE) -> None:
-        nonlocal status
-        events = parser.feed(text)
-        shown = False
-        for ev in events:
-            if isinstance(ev, LrEvent) and ev.lrs:
-                lr[0] = f"{ev.lrs[0]:.3g}"
-            mapped = control.event_name(ev)
-            if mapped is None:
-                continue
-            name, value = mapped
-            status = control.advance(status, name, value)
-            if isinstance(ev, StepEvent):
-                out.write(_fmt_progress(ev, lr[0]) + "\n")
-                shown = True
-        if isinstance(text, str) and ("step=" in text and "lr=" in text and "[Rank" in text):
-            return  # folded into the progress line
-        if shown:
-            return
-        if kind == LineKind.CR:
-            if tty:
-                out.write("\r" + text[-200:])
-            return
-        out.write(text + "\n")
-
-    def emit_chunk(data: bytes, final: bool = False) -> None:
-        texts, kinds = asm.feed_raw(data)
-        if final:
-            more, more_kinds = asm.flush_raw()
-            kinds = (list(kinds) if kinds is not None else [LineKind.LINE] * len(texts)) + (
-                list(more_kinds) if more_kinds is not None else [LineKind.LINE] * len(more))
-            texts = list(texts) + list(more)
-        for i, text in enumerate(texts):
-            emit(text, kinds[i] if kinds is not None else LineKind.LINE)
-        if final:
-            nonlocal status
-            for ev in parser.finish():
-                mapped = control.event_name(ev)
-                if mapped:
-                    status = control.advance(status, *mapped)
-
-    def background(fn, *a):
-        threading.Thread(target=fn, args=a, daemon=True).start()
-
-    def handle_interrupts(cur: dict) -> None:
-        nonlocal status
-        while handled[0] < interrupts[0]:
-            handled[0] += 1
-            n = handled[0]
-            try:
-                if n == 1 and locate_run_dir(cur):
-                    control.save_and_stop(cur)
-                    status = control.advance(status, "stop_requested", "save_quit")
-                    print("\ndpgui: Ctrl-C: asked the trainer to save a checkpoint and stop at the "
-                          "next step (save_quit). Ctrl-C again stops it now.", file=sys.stderr)
-                elif n <= 2:
-                    print(f"\ndpgui: stopping (SIGTERM, SIGKILL after {stop_grace:g} s). "
-                          "Ctrl-C again kills at once.", file=sys.stderr)
-                    status = control.advance(status, "stop_requested", "stop")
-                    background(control.stop, cur, stop_grace)
-                else:
-                    print("\ndpgui: killing the run (SIGKILL).", file=sys.stderr)
-                    status = control.advance(status, "stop_requested", "kill")
-                    background(control.kill, cur)
-            except control.ControlError as e:
-                print(f"dpgui: {e}", file=sys.stderr)
-
+    handled = 0
     try:
         while True:
-            data = follower.read()
-            emit_chunk(data)
-            out.flush()
+            data = reader.read()
+            printer.show(*run.split(data))
+            printer.flush()
             cur = handle.state()
-            handle_interrupts(cur)
+            while handled < interrupts[0]:
+                handled += 1
+                _interrupt(handled, cur, run, stop_grace)
             if handle.effective_status(cur) not in ("starting", "running"):
-                emit_chunk(follower.read_available(), final=True)
-                out.flush()
+                printer.show(*run.split(reader.read_available()))
+                printer.show(*run.flush())
+                run.end_events()
+                printer.flush()
                 break
             if not data:
                 time.sleep(0.1)
@@ -373,16 +296,14 @@ def _follow(state_dir: Path, stop_grace: float, exits_early_ok: bool) -> int:
     if eff == "lost":
         _err("the run's processes are gone and its supervisor did not record an exit code")
         return EXIT_FAILED
-    if final.get("stop_request") and not status.stop_request:
-        status = control.advance(status, "stop_requested", final["stop_request"])
-    rc = final.get("exit_code")
-    status = control.on_exit(status, rc)
+    run.conclude(final, eff)
+    rc = run.exit_code
     if final.get("exit_inferred"):
         print(f"dpgui: note: {final['exit_inferred']}.", file=sys.stderr)
-    if status.phase == control.Phase.FINISHED:
+    if run.status.phase == Phase.FINISHED:
         print("dpgui: training finished.", file=sys.stderr)
         return EXIT_OK
-    if status.phase == control.Phase.STOPPED:
+    if run.status.phase == Phase.STOPPED:
         print(f"dpgui: run stopped before completion (exit code {rc}){_checkpoint_note(final)}.",
               file=sys.stderr)
         return EXIT_STOPPED
@@ -390,6 +311,70 @@ def _follow(state_dir: Path, stop_grace: float, exits_early_ok: bool) -> int:
         _err(final["error"])
     print(f"dpgui: run failed (exit code {rc}); log: {final.get('log_path')}", file=sys.stderr)
     return EXIT_FAILED
+
+
+class _ConsolePrinter:
+    """The terminal side of following a run: each line as the trainer wrote it, a
+    ``[dpgui] step N | loss ...`` line in place of each step report, progress bars
+    redrawn in place on a terminal."""
+
+    def __init__(self, out, run: RunFollower):
+        self.out, self.run = out, run
+        self.tty = out.isatty()
+        self.lr: str | None = None
+
+    def show(self, texts, kinds) -> None:
+        for i, text in enumerate(texts):
+            self.line(text, kinds[i] if kinds is not None else LineKind.LINE)
+
+    def line(self, text: str, kind) -> None:
+        shown = False
+        for ev in self.run.parse_line(text):
+            if isinstance(ev, LrEvent) and ev.lrs:
+                self.lr = f"{ev.lrs[0]:.3g}"
+            elif isinstance(ev, StepEvent):
+                self.out.write(_fmt_progress(ev, self.lr) + "\n")
+                shown = True
+        if "step=" in text and "lr=" in text and "[Rank" in text:
+            return  # folded into the progress line
+        if shown:
+            return
+        if kind == LineKind.CR:
+            if self.tty:
+                self.out.write("\r" + text[-200:])
+            return
+        self.out.write(text + "\n")
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+def _interrupt(n: int, state: dict, run: RunFollower, stop_grace: float) -> None:
+    """The n-th Ctrl-C: save-and-stop, then Stop (in the background), then Kill."""
+    from dpgui_qt.core.run import control
+    from dpgui_qt.core.run.supervisor import locate_run_dir
+
+    try:
+        if n == 1 and locate_run_dir(state):
+            control.save_and_stop(state)
+            run.request_stop("save_quit")
+            print("\ndpgui: Ctrl-C: asked the trainer to save a checkpoint and stop at the "
+                  "next step (save_quit). Ctrl-C again stops it now.", file=sys.stderr)
+        elif n <= 2:
+            print(f"\ndpgui: stopping (SIGTERM, SIGKILL after {stop_grace:g} s). "
+                  "Ctrl-C again kills at once.", file=sys.stderr)
+            run.request_stop("stop")
+            _background(control.stop, state, stop_grace)
+        else:
+            print("\ndpgui: killing the run (SIGKILL).", file=sys.stderr)
+            run.request_stop("kill")
+            _background(control.kill, state)
+    except control.ControlError as e:
+        print(f"dpgui: {e}", file=sys.stderr)
+
+
+def _background(fn, *args) -> None:
+    threading.Thread(target=fn, args=args, daemon=True).start()
 
 
 def _checkpoint_note(state: dict) -> str:

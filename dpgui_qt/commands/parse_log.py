@@ -28,10 +28,10 @@ from dpgui_qt.core.run.parse import (
     LrEvent,
     ProgressEvent,
     StepEvent,
-    SummaryBuilder,
     _jsonable,
     event_to_dict,
 )
+from dpgui_qt.core.run.summary import SummaryBuilder
 
 _CHUNK = 1 << 20
 

@@ -59,7 +59,7 @@ def _when(t) -> str:
 
 
 def run(args) -> int:
-    from dpgui_qt.commands.launch import default_state_dir
+    from dpgui_qt.core.run.launch import default_state_dir
     from dpgui_qt.core.run.runqueue import RunQueue, ensure_runner, queue_dir_for, runner_alive
 
     state_root = Path(args.state_dir) if args.state_dir else default_state_dir()

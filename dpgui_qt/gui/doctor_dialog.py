@@ -54,15 +54,14 @@ def _remember_vram(gb: float | None) -> None:
 
 
 def target_from_env(env=None, platform: str | None = None) -> doctor.Target:
-    """The doctor target for the Run page's environment settings."""
-    from dpgui_qt.core.run import hosts
+    """The doctor target for the Run page's environment settings: the host a launch
+    with them would use (``launch_settings.host_spec``)."""
+    from dpgui_qt.gui.run.launch_settings import EnvSettings, host_spec
 
     if env is None:
-        from dpgui_qt.gui.run.launch_settings import EnvSettings
         env = EnvSettings.load()
-    saved = {"checkout": env.checkout, "deepspeed": env.deepspeed, "wsl_distro": env.wsl_distro}
-    return doctor.default_target(host=hosts.platform_default_kind(platform), platform=platform,
-                                 saved=saved)
+    saved = {"checkout": env.checkout, "deepspeed": env.deepspeed}
+    return doctor.default_target(host=host_spec(env, platform), platform=platform, saved=saved)
 
 
 class DoctorDialog(QDialog):
@@ -140,7 +139,7 @@ class DoctorDialog(QDialog):
         co = self.checkout_edit.text().strip()
         if co != t.checkout:
             t.checkout = co
-            t.checkout_host = co if t.host == "local" else t.checkout_host
+            t.checkout_host = co if t.host_of().is_this_machine else t.checkout_host
         out = self.values.get("output_dir")
         t.outputs = [out] if isinstance(out, str) and out else []
         t.places = doctor.cache_places(self.values, self.config_path)

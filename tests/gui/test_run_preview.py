@@ -35,9 +35,9 @@ def test_preview_matches_dpgui_launch_dry_run(qtbot, window, fake_run, capsys, e
         setattr(env, k, v)
     page = open_run_page(window, fake_run.cfg)
     page.set_environment(env)
-    page.set_options(RunOptions(**opt_kw))
+    page.set_options(RunOptions(switches=opt_kw))
     shown = page.preview.toPlainText()
-    dry = _dry_run(launch_args(fake_run.cfg, env, RunOptions(**opt_kw)), capsys)
+    dry = _dry_run(launch_args(fake_run.cfg, env, RunOptions(switches=opt_kw)), capsys)
     assert shown == dry["command"] == page.command_text()
     cmd = page.spec.command()
     assert cmd.argv == dry["argv"] and cmd.env == dry["env"] and cmd.cwd == dry["cwd"]

@@ -14,9 +14,9 @@ import time
 
 import pytest
 
-from dpgui_qt.core.run import parse
 from dpgui_qt.core.run.lines import LineAssembler
-from dpgui_qt.core.run.parse import parse_bytes, summarize
+from dpgui_qt.core.run.parse import parse_bytes
+from dpgui_qt.core.run.summary import SummaryBuilder, summarize
 
 from tests.reliability._run_support import cli_env
 
@@ -121,7 +121,7 @@ def test_bounded_summary_equals_the_full_one(corpus_logs):
     for log in logs:
         events = parse_bytes(log.read_bytes())
         full = summarize(events, exit_code=1)
-        b = parse.SummaryBuilder(keep=5)                    # a tiny sample must decide the same
+        b = SummaryBuilder(keep=5)                    # a tiny sample must decide the same
         for i in range(0, len(events), 7):
             b.add(events[i:i + 7])
         assert b.result(exit_code=1) == full, log.name
@@ -131,7 +131,7 @@ def test_nan_notice_counts_the_whole_log():
     lines = [STEP.format(n=i) for i in range(1, 5001)]
     lines += ["steps: 5001 loss: nan iter time (s): 1.000 samples/sec: 2.000\n"] * 3
     events = parse_bytes("".join(lines).encode())
-    b = parse.SummaryBuilder(keep=10)
+    b = SummaryBuilder(keep=10)
     b.add(events)
     r = b.result()
     assert r["steps_logged"] == 5003 and r["nonfinite_loss_steps"] == 3

@@ -2,8 +2,10 @@
 in actually work, and what exactly to do when it does not.
 
 * :mod:`.probe` -- the standard-library script run by the target's Python;
-* :mod:`.target` -- which environment (local / WSL) and the commands that probe it;
-* :mod:`.checks` -- probe facts -> findings (what, why, fix, severity).
+* :mod:`.target` -- which environment (a host from :mod:`dpgui_qt.core.run.hosts`, any
+  registered kind) and the commands that probe it;
+* :mod:`.checks` -- probe facts -> findings (what, why, fix, severity); the host adds
+  its own (``Host.doctor_checks``).
 
 :func:`examine` runs the steps with :mod:`subprocess` (the CLI); the GUI runs the
 same :func:`~.target.probe_steps` as ``QProcess`` children and calls
@@ -21,20 +23,18 @@ import subprocess
 from pathlib import Path
 
 from dpgui_qt.core.doctor.checks import (ERROR, INFO, OK, WARNING, DoctorFinding, ProbeError,
-                                          Report, analyse, parse_probe, parse_wsl_list,
-                                          parse_wslconfig_memory)
+                                          Report, analyse, parse_probe)
 from dpgui_qt.core.doctor.target import (Step, Target, TargetError, check_host,
-                                         default_target, probe_steps)
-from dpgui_qt.core.run import hosts
+                                         default_target, host_choices, parse_host_fields,
+                                         probe_steps)
 
 __all__ = [
     # from checks and target: the package's API
     "ERROR", "INFO", "OK", "WARNING", "DoctorFinding", "ProbeError", "Report", "analyse",
-    "parse_probe", "parse_wsl_list", "parse_wslconfig_memory", "Step", "Target", "TargetError",
-    "check_host", "default_target", "probe_steps",
+    "parse_probe", "Step", "Target", "TargetError", "check_host", "default_target",
+    "host_choices", "parse_host_fields", "probe_steps",
     # defined here
-    "model_type_drift", "cache_places", "schema_model_types", "wslconfig_memory", "finish",
-    "run_step", "examine",
+    "model_type_drift", "cache_places", "schema_model_types", "finish", "run_step", "examine",
 ]
 
 
@@ -80,18 +80,6 @@ def schema_model_types() -> set[str]:
     return set(default_registry().model_types())
 
 
-def wslconfig_memory(environ: Mapping[str, str] | None = None) -> int | None:
-    environ = os.environ if environ is None else environ
-    home = environ.get("USERPROFILE")
-    if not home:
-        return None
-    try:
-        return parse_wslconfig_memory(Path(home, ".wslconfig").read_text(encoding="utf-8",
-                                                                          errors="replace"))
-    except OSError:
-        return None
-
-
 def finish(target: Target, results: dict[str, tuple[int | None, bytes, bytes]], *,
            model_type: str | None = None, uses_flash: bool = False,
            blocks_to_swap: int | None = None, swap_gb: float | None = None,
@@ -109,16 +97,11 @@ def finish(target: Target, results: dict[str, tuple[int | None, bytes, bytes]], 
             "Every check runs in that interpreter; training would fail the same way.",
             "Choose the Python environment that has diffusion-pipe's requirements (Run ▸ "
             "Environment, or --python PATH); it was taken from " + (target.python_source or "the setting"))])
-    # this machine cannot train itself (Windows): the checks of its Linux host apply
-    windows = hosts.platform_default_kind(target.platform) != "local"
-    wl = None
-    if "wsl_list" in results:
-        lrc, lout, _ = results["wsl_list"]
-        wl = parse_wsl_list(lout) if lrc == 0 else []
+    # the host adds what only it can tell, from its diagnostic commands' results
     return analyse(facts, python=target.python, target=target.describe(), model_type=model_type,
                    uses_flash=uses_flash, known_types=known_types, schema_types=schema_types,
-                   wsl_list=wl, windows_host=windows,
-                   wslconfig_memory=wslconfig_memory(environ) if windows else None,
+                   host=target.host_of(), host_results={k: v for k, v in results.items() if k != "env"},
+                   environ=os.environ if environ is None else environ,
                    blocks_to_swap=blocks_to_swap, swap_gb=swap_gb)
 
 

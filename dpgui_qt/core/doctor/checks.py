@@ -3,8 +3,10 @@ training, the exact fix and a severity.
 
 ``parse_probe`` reads the probe's output (the last marker line; anything the
 environment's imports printed before it is ignored).  ``analyse`` takes the
-parsed facts plus optional extras (the WSL distribution list from Windows, the
-model types the checkout knows) and returns a :class:`Report`.
+parsed facts plus optional extras (the host, whose own findings it adds --
+:meth:`~dpgui_qt.core.run.hosts.Host.doctor_checks` -- and the model types the
+checkout knows) and returns a :class:`Report`.  Nothing here depends on which
+host the trainer runs on; the host words what is its own.
 """
 from __future__ import annotations
 
@@ -12,10 +14,17 @@ from typing import Any
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 from dpgui_qt import DIFFUSION_PIPE_COMMIT
 from dpgui_qt.core.doctor.probe import MARKER
+from dpgui_qt.core.run.hosts.base import (
+    DoctorContext,
+    Host,
+    HostFinding,
+    probe_memory_wording,
+)
 
 ERROR, WARNING, INFO, OK = "error", "warning", "info", "ok"
 SEVERITY_ORDER = {ERROR: 0, WARNING: 1, INFO: 2, OK: 3}
@@ -154,43 +163,12 @@ def _vstr(v: tuple[Any, ...]) -> str:
     return ".".join(str(x) for x in v)
 
 
-def parse_wsl_list(text: str | bytes) -> list[dict[str, Any]]:
-    """``wsl.exe --list --verbose`` (UTF-16 on Windows) -> [{name, state, version, default}]."""
-    if isinstance(text, bytes):
-        enc = "utf-16-le" if text[1:2] == b"\x00" or text[:2] == b"\xff\xfe" else "utf-8"
-        text = text.decode(enc, "replace")
-    text = text.replace("\x00", "").lstrip("\ufeff")
-    out = []
-    for line in text.splitlines():
-        s = line.strip()
-        if not s or s.upper().startswith("NAME"):
-            continue
-        default = s.startswith("*")
-        parts = s.lstrip("* ").split()
-        if len(parts) >= 3 and parts[-1].isdigit():
-            out.append({"name": " ".join(parts[:-2]), "state": parts[-2], "version": int(parts[-1]),
-                        "default": default})
-    return out
-
-
-def parse_wslconfig_memory(text: str) -> int | None:
-    """The ``memory=`` limit in ``%USERPROFILE%\\.wslconfig`` ([wsl2] section), in bytes."""
-    section = ""
-    for raw in text.splitlines():
-        line = raw.split("#", 1)[0].split(";", 1)[0].strip()
-        if line.startswith("[") and line.endswith("]"):
-            section = line[1:-1].strip().lower()
-        elif section == "wsl2" and "=" in line:
-            k, v = (x.strip() for x in line.split("=", 1))
-            if k.lower() == "memory":
-                m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT]?)B?", v.upper())
-                if m:
-                    mult = {"": 1, "K": 1024, "M": 1024 ** 2, "G": GIB, "T": 1024 ** 4}[m.group(2)]
-                    return int(float(m.group(1)) * mult)
-    return None
-
-
 # --------------------------------------------------------------------------- analysis
+def _from_host(hf: HostFinding) -> DoctorFinding:
+    sev = hf.severity if hf.severity in SEVERITY_ORDER else INFO
+    return DoctorFinding(hf.code, sev, hf.title, hf.why, hf.fix, hf.detail)
+
+
 def _pip(python: str, what: str) -> str:
     return f"{python} -m pip install {what}"
 
@@ -221,11 +199,17 @@ def _torch_index(cap: tuple[int, int] | None, current: str | None) -> str:
 def analyse(facts: dict[str, Any], *, python: str = "python3", target: str = "",
             model_type: str | None = None, uses_flash: bool = False,
             known_types: dict[str, Any] | None = None, schema_types: set[str] | None = None,
-            ref_commit: str = REF_COMMIT, wsl_list: list[dict[str, Any]] | None = None,
-            wslconfig_memory: int | None = None, windows_host: bool = False,
+            ref_commit: str = REF_COMMIT, host: Host | None = None,
+            host_results: Mapping[str, tuple[int | None, bytes, bytes]] | None = None,
+            environ: Mapping[str, str] | None = None,
             blocks_to_swap: int | None = None, swap_gb: float | None = None,
             min_free_gb: float = MIN_FREE_GB) -> Report:
     """Findings for the parsed probe ``facts``.
+
+    ``host`` is where the probe ran: its :meth:`~Host.doctor_checks` (given
+    ``host_results``, the outputs of its ``diagnostic_commands``, and ``environ``,
+    this machine's environment) are added, and it words the RAM findings.  Without
+    a host only the probe's generic findings are made.
 
     ``swap_gb`` is what the config's swapped blocks occupy in RAM (core.memory.swapped_gb).
     ``known_types`` is the checkout's model types (from the schema audit) and
@@ -250,12 +234,6 @@ def analyse(facts: dict[str, Any], *, python: str = "python3", target: str = "",
             "the requirements into it and choose it in Run ▸ Environment)")
     elif pyv:
         add("python.ok", OK, f"Python {py.get('version')} ({python})")
-    if str(py.get("platform", "")).startswith("win"):
-        add("windows.native", ERROR, "this Python runs on native Windows",
-            "diffusion-pipe needs DeepSpeed pipeline parallelism, which has only partial Windows "
-            "support; it runs in WSL2 (diffusion-pipe README, Windows support).",
-            "wsl --install -d Ubuntu, set the environment up inside it, then run "
-            "'dpgui doctor --host wsl'")
 
     # -- torch
     torch = facts.get("torch") or {}
@@ -486,47 +464,25 @@ def analyse(facts: dict[str, Any], *, python: str = "python3", target: str = "",
             add(f"disk.{dk['label'].replace(' ', '_')}", OK, f"{free:.0f} GiB free at {dk.get('checked') or dk['path']} ({dk['label']})")
     mem = facts.get("memory") or {}
     ram = mem.get("MemTotal")
+    ram_need = (swap_gb or 0) + RAM_BASE_GB
     if ram:
-        add("ram", INFO, f"{ram / GIB:.1f} GiB RAM" + (" visible to WSL" if mem.get("wsl") else ""))
-        need_gb = (swap_gb or 0) + RAM_BASE_GB
-        if blocks_to_swap and ram / GIB < need_gb:
+        words = host.memory_wording(facts) if host is not None else probe_memory_wording(facts)
+        add("ram", INFO, f"{ram / GIB:.1f} GiB RAM" + (f" {words.visible}" if words.visible else ""))
+        if blocks_to_swap and ram / GIB < ram_need:
             add("ram.block_swap", WARNING,
-                f"blocks_to_swap = {blocks_to_swap} needs about {need_gb:.0f} GiB RAM; "
-                f"{ram / GIB:.0f} GiB {'visible to WSL' if mem.get('wsl') else 'installed'}",
+                f"blocks_to_swap = {blocks_to_swap} needs about {ram_need:.0f} GiB RAM; "
+                f"{ram / GIB:.0f} GiB {words.visible or 'installed'}",
                 f"The swapped blocks (about {swap_gb or 0:.0f} GiB) live in RAM beside the data "
                 f"loader and the text encoders ({RAM_BASE_GB:.0f} GiB assumed); when RAM runs "
-                "out the kernel kills the trainer.",
-                "Raise the memory limit in %USERPROFILE%\\.wslconfig ([wsl2] memory=...) and run "
-                "wsl --shutdown" if mem.get("wsl") else "Use fewer swapped blocks or more RAM.")
+                "out the kernel kills the trainer.", words.fix)
 
-    # -- Windows / WSL
-    if windows_host:
-        if wsl_list is None:
-            pass
-        elif not wsl_list:
-            add("wsl.missing", ERROR, "WSL has no Linux distribution",
-                "diffusion-pipe needs Linux (DeepSpeed has only partial Windows support); on "
-                "Windows it runs in WSL2 (diffusion-pipe README).",
-                "wsl --install -d Ubuntu  (in an administrator PowerShell, then reboot)")
-        else:
-            v1 = [d["name"] for d in wsl_list if d["version"] != 2]
-            default = next((d for d in wsl_list if d["default"]), wsl_list[0])
-            if default["version"] != 2:
-                add("wsl.version", ERROR, f"the WSL distribution {default['name']} runs WSL 1",
-                    "WSL 1 has no GPU access.", f"wsl --set-version {default['name']} 2")
-            else:
-                add("wsl.ok", OK, f"WSL2 distribution {default['name']}"
-                    + (f" (WSL 1: {', '.join(v1)})" if v1 else ""))
-        if wslconfig_memory is not None:
-            add("wsl.memory", INFO, f".wslconfig limits WSL to {wslconfig_memory / GIB:.0f} GiB RAM")
-            need_gb = (swap_gb or 0) + RAM_BASE_GB
-            if blocks_to_swap and wslconfig_memory / GIB < need_gb:
-                add("wsl.memory_low", WARNING,
-                    f".wslconfig memory={wslconfig_memory / GIB:.0f}GB is below the ~{need_gb:.0f} GiB "
-                    f"blocks_to_swap = {blocks_to_swap} needs",
-                    "Swapped blocks are held in WSL's RAM; at the limit the trainer is killed.",
-                    f"Set memory={int(need_gb + 0.999) + 8}GB under [wsl2] in %USERPROFILE%\\.wslconfig, "
-                    "then run wsl --shutdown")
+    # -- what only the host can tell (its own setup, limits and advice); they go
+    # first within their severity: a host error (no Linux, WSL 1) is the root cause
+    if host is not None:
+        context = DoctorContext(facts=facts, results=dict(host_results or {}),
+                                ram_need_gb=ram_need if blocks_to_swap else None,
+                                blocks_to_swap=blocks_to_swap, environ=dict(environ or {}))
+        F[:0] = [_from_host(hf) for hf in host.doctor_checks(context)]
     for e in facts.get("errors") or []:
         add("probe.partial", WARNING, "part of the probe failed: " + e[:200],
             "That part of the environment could not be checked.", "")

@@ -1,7 +1,8 @@
 """Which environment the doctor examines and the commands that probe it.
 
-A :class:`Target` is a host kind (see :mod:`dpgui_qt.core.run.hosts`), the Python of the training
-environment, the diffusion-pipe checkout and the folders outputs go to.
+A :class:`Target` is a host (a :class:`~dpgui_qt.core.run.hosts.HostSpec` of any kind the
+hosts registry knows), the Python of the training environment, the diffusion-pipe checkout
+and the folders outputs go to.
 :func:`probe_steps` turns it into :class:`Step` s -- argv, stdin and a timeout --
 that the CLI runs with :mod:`subprocess` and the GUI with ``QProcess``; the
 results go to :func:`dpgui_qt.core.doctor.checks.analyse`.  Nothing here runs a
@@ -13,16 +14,15 @@ import configparser
 import json
 import os
 import shutil
-from dataclasses import dataclass, field
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dpgui_qt.core.doctor.probe import PROBE_SOURCE
 from dpgui_qt.core.run import hosts
-from dpgui_qt.core.run.hosts import Host, HostSpec
+from dpgui_qt.core.run.hosts import Host, HostError, HostSpec
 
-HOSTS = ("local", "wsl")
 PROBE_TIMEOUT_S = 120.0
 
 
@@ -32,7 +32,7 @@ class TargetError(ValueError):
 
 @dataclass
 class Step:
-    key: str                  # "env" (the probe) or "wsl_list"
+    key: str                  # "env" (the probe) or a key of the host's diagnostic_commands
     argv: list[str]
     stdin: bytes = b""
     timeout_s: float = PROBE_TIMEOUT_S
@@ -41,34 +41,59 @@ class Step:
 
 @dataclass
 class Target:
-    host: str = "local"                 # "local" | "wsl"
+    host: HostSpec = field(default_factory=HostSpec)   # where the trainer runs (a kind name is accepted)
     python: str = ""                    # interpreter of the training environment
-    checkout: str = ""                  # as the target sees it (Linux path under WSL)
+    checkout: str = ""                  # as the host sees it (a Linux path on a Linux host)
     checkout_host: str = ""             # the same folder as this machine sees it (drift check)
     outputs: list[str] = field(default_factory=list)
     places: list[tuple[str, str]] = field(default_factory=list)   # (label, path): dataset caches
-    distro: str = ""                    # WSL distribution ("" = default)
     platform: str | None = None         # sys.platform-style; None = this machine's
     python_source: str = ""             # where the python choice came from (for messages)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.host, HostSpec):
+            self.host = HostSpec(check_host(self.host))
+
     def host_of(self) -> Host:
-        """The host this target names (``distro`` applies to hosts that have one)."""
-        return hosts.make(HostSpec.of(check_host(self.host), distro=self.distro or None))
+        """The host this target names."""
+        return hosts.make(self.host)
 
     def describe(self) -> str:
         return f"{self.python or 'python3'} on {self.host_of().describe()}"
 
 
+def host_choices() -> list[str]:
+    """The host kinds the doctor can examine: every kind the hosts registry knows."""
+    return hosts.kinds()
+
+
 def check_host(name: str | None) -> str:
+    """A host kind as typed (``--host``) -> the registered kind; TargetError lists them."""
     h = (name or "local").strip().lower()
     if h in ("", "localhost"):
         h = "local"
-    if h not in HOSTS:
-        raise TargetError(
-            f"unknown host {name!r}: dpgui can examine 'local' (this machine) or 'wsl' (the "
-            f"WSL2 distribution on this Windows machine; pick one with --distro). Remote hosts "
-            f"are not supported yet: run 'dpgui doctor' on that machine instead.")
+    known = host_choices()
+    if h not in known:
+        def what(kind: str) -> str:
+            try:
+                return f"'{kind}' ({hosts.make(HostSpec(kind)).describe()})"
+            except (HostError, ValueError, TypeError, KeyError):    # needs fields to be built
+                return f"'{kind}'"
+        raise TargetError(f"unknown host {name!r}: dpgui can examine "
+                          + ", ".join(what(k) for k in known)
+                          + ". Or run 'dpgui doctor' on the machine that trains.")
     return h
+
+
+def parse_host_fields(items: list[str] | None) -> dict[str, str]:
+    """``["distro=Ubuntu", ...]`` (``--host-field``) -> {"distro": "Ubuntu"}."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise TargetError(f"--host-field {item!r}: write NAME=VALUE, e.g. distro=Ubuntu")
+        out[key.strip()] = value.strip()
+    return out
 
 
 def python_of_env(value: str, platform: str | None = None) -> tuple[str, str]:
@@ -126,7 +151,7 @@ def probe_steps(target: Target) -> list[Step]:
         return [Step("env", argv, PROBE_SOURCE.encode(), label=f"probe with {python}")]
     why = host.unavailable_reason(target.platform)
     if why:
-        raise TargetError(f"--host {target.host}: {why}")
+        raise TargetError(f"--host {target.host.kind}: {why}")
     steps = [Step("env", host.wrap(argv, {}, target.checkout or "~"), PROBE_SOURCE.encode(),
                   label=f"probe in {host.describe()} with {python}")]
     steps += [Step(key, cmd, b"", 30.0, label=label)
@@ -192,18 +217,32 @@ def saved_environment(path: str | os.PathLike[str] | None = None) -> dict[str, s
     return {k: _ini_value(v) for k, v in cp.items("run") if k in ("checkout", "deepspeed", "wsl_distro")}
 
 
+def saved_host_fields(saved: Mapping[str, str]) -> dict[str, str]:
+    """The host fields the saved environment settings hold (the distribution chosen in
+    Run ▸ Environment is the ``distro`` field of the hosts that have one)."""
+    return {"distro": saved["wsl_distro"]} if saved.get("wsl_distro") else {}
+
+
 def default_target(*, checkout: str | None = None, python: str | None = None,
-                   host: str | None = None, distro: str | None = None,
+                   host: str | HostSpec | None = None,
+                   host_fields: Mapping[str, str] | None = None,
                    outputs: list[str] | None = None, platform: str | None = None,
                    saved: dict[str, str] | None = None,
                    environ: Mapping[str, str] | None = None) -> Target:
     """A target from explicit options, falling back to dpgui's saved settings,
-    then $DPGUI_DIFFUSION_PIPE / $DPGUI_DEEPSPEED, then ref/diffusion-pipe and python3."""
+    then $DPGUI_DIFFUSION_PIPE / $DPGUI_DEEPSPEED, then ref/diffusion-pipe and python3.
+
+    ``host`` is a kind (``--host``; its fields are ``host_fields``, else the saved
+    settings') or a complete :class:`HostSpec`."""
     from dpgui_qt.core.run import preflight as envmod
 
     environ = os.environ if environ is None else environ
     saved = saved_environment() if saved is None else saved
-    h = check_host(host)
+    if isinstance(host, HostSpec):
+        spec = HostSpec(check_host(host.kind), host.fields)
+    else:
+        fields = saved_host_fields(saved) if host_fields is None else dict(host_fields)
+        spec = HostSpec.of(check_host(host), **fields)
     co = checkout or saved.get("checkout") or environ.get(envmod.ENV_CHECKOUT) or ""
     if not co:
         default = envmod.REPO_ROOT / "ref" / "diffusion-pipe"
@@ -213,8 +252,7 @@ def default_target(*, checkout: str | None = None, python: str | None = None,
     else:
         env_value = saved.get("deepspeed") or environ.get(envmod.ENV_DEEPSPEED) or ""
         py, why = python_of_env(env_value, platform)
-    t = Target(host=h, python=py, outputs=list(outputs or []),
-               distro=distro if distro is not None else saved.get("wsl_distro", ""),
+    t = Target(host=spec, python=py, outputs=list(outputs or []),
                platform=platform, python_source=why)
     where = t.host_of()
     if where.is_this_machine:

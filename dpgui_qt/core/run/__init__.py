@@ -5,21 +5,25 @@ output path: bytes -> lines -> events -> outcome (lines, parse, outcome).
 The launcher and the live monitor both build on it. May import the dataset, audit and
 config wings and the base modules; never monitor or doctor above it.
 
-Typical live use (one reader per process pipe, stdout and stderr merged)::
+Typical live use: :class:`~.follow.RunFollower` takes the bytes as they come
+(bytes -> lines -> events -> phase) and decides the outcome once the run ended::
 
-    asm, parser = LineAssembler(), LogParser()
+    f = RunFollower()
     def on_ready_read(chunk: bytes):
-        texts, kinds = asm.feed_raw(chunk)      # kinds None => all LINE
-        console.show(texts, kinds, asm.pending)  # CR rows replace the open row
-        for ev in parser.feed_many(texts): ...   # StepEvent, LrEvent, ...
-    def on_finished(exit_code: int):
-        texts, kinds = asm.flush_raw()
-        events = parser.feed_many(texts) + parser.finish()
-        outcome = classify(all_events, exit_code, user_stopped=stop_pressed)
+        c = f.feed(chunk)                        # c.texts, c.kinds, c.pending, c.events
+        console.show(c.texts, c.kinds, c.pending)
+    def on_finished(state: dict):
+        f.finish_log()
+        outcome = f.conclude(state, "exited")    # f.status.phase is terminal now
 
 * :mod:`.lines`   -- ``LineAssembler`` (bytes chunks -> ``Line``), ANSI helpers
-* :mod:`.parse`   -- ``LogParser`` (lines -> typed events), ``parse_text``, ``summarize``
+* :mod:`.parse`   -- ``LogParser`` (lines -> typed events), ``parse_text``
 * :mod:`.outcome` -- ``classify`` (events + exit code -> ``Outcome``)
+* :mod:`.summary` -- ``summarize`` (events -> headline numbers and the outcome)
+* :mod:`.phase`   -- the run-phase state machine (``RunStatus``, ``advance``, ``on_exit``)
+* :mod:`.follow`  -- ``RunFollower``: all of the above for one run's console
+* :mod:`.switches` -- the one table of train.py switches; :mod:`.launch` -- ``build_spec``
+* :mod:`.control` -- save / save-and-stop / Stop / Kill; :mod:`.signals` -- ending a process group
 """
 from .lines import Line, LineAssembler, LineKind, StyledRun, split_ansi, strip_ansi
 from .outcome import Notice, Outcome, classify, classify_text
@@ -50,5 +54,5 @@ from .parse import (
     parse_bytes,
     parse_lines,
     parse_text,
-    summarize,
 )
+from .summary import SummaryBuilder, summarize

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from dpgui_qt.core.run import hosts
+from dpgui_qt.core.run import switches as sw
 from dpgui_qt.core.run.hosts import Host, HostSpec
 from dpgui_qt.core.secrets import is_secret_name, mask
 
@@ -74,6 +75,9 @@ class RunSpec:
     ``resume_from_checkpoint``: a run-folder name inside output_dir (a path is
     reduced to its last component); always explicit, because the bare flag
     picks ``sorted(glob(output_dir/*))[-1]``, which may be a failed run.
+    ``switches``: train.py switches by name (the rows of
+    :data:`~dpgui_qt.core.run.switches.TRAIN_SWITCHES`), e.g.
+    ``{"cache_only": True, "dump_dataset": "/data/dump"}``.
     ``host``: where the trainer runs (see :mod:`dpgui_qt.core.run.hosts`); None
     is this machine's default (:func:`hosts.default_spec`).  Paths given here are
     local paths; the host translates them.
@@ -84,14 +88,7 @@ class RunSpec:
     gpus: int | Sequence[int] | None = 1
     master_port: int | None = None
     resume_from_checkpoint: str | None = None
-    reset_dataloader: bool = False
-    reset_optimizer: bool = False
-    reset_optimizer_params: bool = False
-    regenerate_cache: bool = False
-    cache_only: bool = False
-    trust_cache: bool = False
-    i_know_what_i_am_doing: bool = False
-    dump_dataset: str | os.PathLike | None = None
+    switches: dict[str, bool | str | os.PathLike | None] = field(default_factory=dict)
     nccl_p2p_disable: bool = True
     nccl_ib_disable: bool = True
     expandable_segments: bool = False
@@ -111,6 +108,16 @@ class RunSpec:
         if isinstance(self.gpus, int):
             return self.gpus
         return len(list(self.gpus))
+
+    def switch(self, name: str) -> bool | str | os.PathLike | None:
+        """The value of the train.py switch ``name`` (its default when not set)."""
+        return self.switches.get(name, sw.switch(name).default)
+
+    @property
+    def exits_early_ok(self) -> bool:
+        """A switch makes the trainer stop before training on purpose (--cache_only,
+        --dump_dataset): a clean exit then counts as finished."""
+        return sw.ends_early(self.switches)
 
     @property
     def resume_name(self) -> str | None:
@@ -184,12 +191,10 @@ class RunSpec:
             if self.resume_name in ("", ".", ".."):
                 raise SpecError(f"invalid run folder to resume: {self.resume_from_checkpoint!r}")
             args += ["--resume_from_checkpoint", self.resume_name]
-        for flag in ("reset_dataloader", "reset_optimizer", "reset_optimizer_params",
-                     "regenerate_cache", "cache_only", "trust_cache", "i_know_what_i_am_doing"):
-            if getattr(self, flag):
-                args.append("--" + flag)
-        if self.dump_dataset not in (None, ""):
-            args += ["--dump_dataset", self._trainer_path(self.dump_dataset)]
+        problems = sw.check_values(self.switches)
+        if problems:
+            raise SpecError(problems[0])
+        args += sw.train_args(self.switches, self._trainer_path)
         if self.master_port is not None:
             args += ["--master_port", str(self._port())]
         return args

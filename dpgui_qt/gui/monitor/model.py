@@ -3,11 +3,11 @@
 Three ways in, one :class:`~dpgui_qt.core.monitor.metrics.RunMetrics`:
 
 * ``feed_events(events)`` -- parsed events from whoever already reads the log
-  (the Run page's LogParser). Call ``attach_run(run_dir, fed=True)`` once the run
+  (the Run page's follower). Call ``attach_run(run_dir, fed=True)`` once the run
   folder is known so the TensorBoard files (eval loss, grad norm) are read too.
 * ``follow(path)`` -- a run folder, a log file, or an ``output_dir`` (its newest
-  run): a background thread tails the log (LogFollower -> LineAssembler ->
-  LogParser) and the event files (EventDirReader) every ``poll_s``.
+  run): a background thread tails the log (LogFollower -> the core's RunFollower)
+  and the event files (EventDirReader) every ``poll_s``.
 * ``replay(log, speed)`` -- play a log back in time order (demos, bug reports);
   ``instant=True`` reads it as fast as it can, in slices on the event loop.
 
@@ -35,7 +35,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, S
 from dpgui_qt.core.monitor.history import find_run_log, read_plan, is_run_dir
 from dpgui_qt.core.monitor.metrics import RunMetrics
 from dpgui_qt.core.run import parse as P
-from dpgui_qt.core.run.lines import LineAssembler
+from dpgui_qt.core.run.follow import RunFollower
 from dpgui_qt.core.run.runs import LogFollower, list_runs, read_run_folder
 from dpgui_qt.core.monitor.tbevents import EventDirReader
 
@@ -103,8 +103,7 @@ class FollowWorker(QObject):
         self.poll_s = poll_s
         self._timer: QTimer | None = None
         self._follower = LogFollower(log_path, chunk_size=self.SLICE) if log_path else None
-        self._asm = LineAssembler()
-        self._parser = P.LogParser()
+        self._run = RunFollower()
         self._tb = EventDirReader(run_dir) if run_dir else None
         self._reported: set[str] = set()
         # back-pressure: at most MAX_UNACKED event lists on their way to the GUI thread
@@ -146,7 +145,7 @@ class FollowWorker(QObject):
                 return
             data = self._follower.read()
             if data:
-                evs = self._parser.feed_many(self._asm.feed_raw(data)[0])
+                evs = self._run.feed(data).events
                 if evs:
                     with self._lock:
                         self._unacked += 1
@@ -177,12 +176,11 @@ class FollowWorker(QObject):
 def iter_log_events(path: str | os.PathLike, slice_bytes: int = 256 << 10):
     """A console log's parsed events, one slice of the file at a time (nothing but the
     current slice is held)."""
-    asm, parser = LineAssembler(), P.LogParser()
+    run = RunFollower()
     with open(path, "rb") as f:
         while data := f.read(slice_bytes):
-            yield from parser.feed_many(asm.feed_raw(data)[0])
-    yield from parser.feed_many(asm.flush_raw()[0])
-    yield from parser.finish()
+            yield from run.feed(data).events
+    yield from run.finish_log().events
 
 
 class ReplaySchedule:
@@ -267,7 +265,7 @@ class MonitorModel(QObject):
         self._replay_epoch_rows: list = []
         self._replay_row_pos = 0
         self._quit_hooked = False
-        self._stream = None            # instant replay: (file, assembler, parser)
+        self._stream = None            # instant replay: (file, RunFollower)
         self.load_done: int | None = None   # bytes of the log read while loading, else None
         self.load_total: int | None = None
         if parent is not None:
@@ -501,7 +499,7 @@ class MonitorModel(QObject):
         if instant:
             # no waiting: stream the log in slices (nothing held but the series)
             f = open(log_path, "rb")
-            self._stream = (f, LineAssembler(), P.LogParser())
+            self._stream = (f, RunFollower())
             events = []
             total = os.fstat(f.fileno()).st_size
         else:
@@ -550,17 +548,17 @@ class MonitorModel(QObject):
         feed them, report progress; stop at the end or after ``stop_after_steps``."""
         if self._stream is None:
             return
-        f, asm, parser = self._stream
+        f, run = self._stream
         t0 = time.monotonic()
         evs: list = []
         done = False
         while time.monotonic() - t0 < self.SLICE_S:
             data = f.read(256 << 10)
             if not data:
-                evs += parser.feed_many(asm.flush_raw()[0]) + parser.finish()
+                evs += run.finish_log().events
                 done = True
                 break
-            evs += parser.feed_many(asm.feed_raw(data)[0])
+            evs += run.feed(data).events
         if self._replay_limit is not None:
             left = self._replay_limit - self.replay_steps
             n = 0

@@ -3,9 +3,10 @@ log, keep its phase, and stop it -- without ever blocking the event loop.
 
 Data path (the log file is the only source; the GUI never owns the trainer's pipe)::
 
-    QTimer tick -> LogFollower.read(chunk) -> LineAssembler.feed_raw
-                -> ConsoleView.append_batch (coalesced repaint)
-                -> LogParser.feed_many -> RunStatus (control.advance) + eventsParsed
+    QTimer tick -> LogFollower.read(chunk) -> RunFollower.feed (core: lines, events,
+                   phase, what the outcome needs)
+                -> ConsoleView.append_batch (coalesced repaint) + eventsParsed,
+                   statusChanged, progress (once per tick)
 
 Each tick works for at most ``budget_ms`` and then returns to the event loop;
 while there is a backlog (a flood, or a re-attach reading a long log) the next
@@ -19,27 +20,21 @@ threads and report back through queued signals.
 from __future__ import annotations
 
 import gc
-import math
-from operator import attrgetter
 import time
-from collections import deque
 from pathlib import Path
 
 from dpgui_qt.gui.workers import ResultPump
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from dpgui_qt.core.run import control
-from dpgui_qt.core.run.control import Phase, RunStatus
-from dpgui_qt.core.run.lines import LineAssembler
-from dpgui_qt.core.run.outcome import Outcome, classify
-from dpgui_qt.core.run.parse import LogParser, LrEvent, ProgressEvent, StepEvent
+from dpgui_qt.core.run import control, phase
+from dpgui_qt.core.run.follow import Chunk, RunFollower
+from dpgui_qt.core.run.outcome import Outcome
+from dpgui_qt.core.run.parse import StepEvent
+from dpgui_qt.core.run.phase import RunStatus
 from dpgui_qt.core.run.runs import LogFollower, RunHandle, attach
 from dpgui_qt.core.run.supervisor import locate_run_dir
 
-_loss = attrgetter("loss")
-STEP_TAIL = 4000           # step events kept for the outcome (NaN notice, "during training")
-OTHER_EVENTS_MAX = 20000
-READ_BLOCK = 1 << 20       # bytes read from the log at once   # non-step events kept for the outcome
+READ_BLOCK = 1 << 20       # bytes read from the log at once
 
 
 _gc_frozen = False
@@ -113,24 +108,11 @@ class RunController(QObject):
         self._reset()
 
     # ------------------------------------------------------------ state
-    def _reset(self) -> None:
+    def _reset(self, run: RunFollower | None = None) -> None:
         self.follower: LogFollower | None = None
-        self.asm = LineAssembler()
-        self.parser = LogParser()
-        self.status = RunStatus()
-        self.outcome: Outcome | None = None
+        self.run = run or RunFollower()      # lines -> events -> phase -> outcome (core)
         self.ended = False
-        self.exit_code: int | None = None
         self.effective = ""
-        self.last_step: StepEvent | None = None
-        self.last_lr: LrEvent | None = None
-        self.last_bar: ProgressEvent | None = None
-        self.epoch: int | None = None
-        self.lines = 0
-        self.steps_seen = 0
-        self._steps: deque = deque(maxlen=STEP_TAIL)
-        self._bad_steps: list = []
-        self._others: list = []
         self._chunk = 64 << 10
         self._last_state = 0.0
         self._draining = False
@@ -143,6 +125,31 @@ class RunController(QObject):
         self._tick_events: list = []
         self._tick_changed = False
         self._tick_progress = False
+
+    # what the core's follower knows about the run
+    @property
+    def status(self) -> RunStatus:
+        return self.run.status
+
+    @property
+    def outcome(self) -> Outcome | None:
+        return self.run.outcome
+
+    @property
+    def exit_code(self) -> int | None:
+        return self.run.exit_code
+
+    @property
+    def last_step(self) -> StepEvent | None:
+        return self.run.last_step
+
+    @property
+    def lines(self) -> int:
+        return self.run.lines
+
+    @property
+    def steps_seen(self) -> int:
+        return self.run.steps_seen
 
     @property
     def active(self) -> bool:
@@ -157,7 +164,7 @@ class RunController(QObject):
             return frozenset()
         if self._pending_action in ("stop", "kill"):
             return frozenset({"kill"}) if self._pending_action == "stop" else frozenset()
-        return control.allowed_actions(self.status, bool(self.run_dir))
+        return phase.allowed_actions(self.status, bool(self.run_dir))
 
     # ------------------------------------------------------------ start / attach
     def start(self, command, state_root, *, config: str, output_dir: str | None,
@@ -187,17 +194,10 @@ class RunController(QObject):
         handle = attach(state_dir)
         _freeze_gc_once()
         self._timer.stop()
-        self._reset()
+        state = handle.state()
+        self._reset(RunFollower.for_state(state, exits_early_ok))
         self.handle = handle
-        self.state = handle.state()
-        argv = self.state.get("argv") or []
-        if exits_early_ok is None:
-            exits_early_ok = any(a in ("--cache_only", "--dump_dataset") or
-                                 str(a).startswith(("'--cache_only", "'--dump_dataset"))
-                                 for a in argv)
-        self.status = RunStatus(exits_early_ok=bool(exits_early_ok))
-        if self.state.get("stop_request"):
-            self.status = control.advance(self.status, "stop_requested", self.state["stop_request"])
+        self.state = state
         self.follower = LogFollower(self.state["log_path"])
         try:
             self._log_size_at_attach = Path(self.state["log_path"]).stat().st_size
@@ -268,72 +268,14 @@ class RunController(QObject):
         self._timer.start(0 if backlog else self.poll_ms)
 
     def _consume(self, data: bytes) -> None:
-        texts, kinds = self.asm.feed_raw(data)
-        self._lines(texts, kinds)
+        self._show(self.run.feed(data))
 
-    def _lines(self, texts, kinds) -> None:
+    def _show(self, chunk: Chunk) -> None:
         if self.console is not None:
-            self.console.append_batch(texts, kinds, self.asm.pending)
-        if not texts:
-            return
-        self.lines += len(texts)
-        events = self.parser.feed_many(texts)
-        if events:
-            self._events(events)
-
-    def _events(self, events: list) -> None:
-        st = self.status
-        advance = control.advance
-        event_name = control.event_name
-        pending_step = None
-        step_t, lr_t, bar_t = StepEvent, LrEvent, ProgressEvent
-        steps = self._steps
-        n_steps = 0
-        for ev in events:
-            t = type(ev)
-            if t is step_t:
-                pending_step = ev
-                n_steps += 1
-                continue
-            if t is lr_t:
-                self.last_lr = ev
-                continue
-            if t is bar_t:
-                self.last_bar = ev
-                if not st.phase.terminal and st.phase == Phase.STARTING and ev.desc.startswith("caching"):
-                    st = advance(st, "caching")
-                continue
-            if pending_step is not None:
-                st = advance(st, "step", pending_step.step)
-                pending_step = None
-            if len(self._others) < OTHER_EVENTS_MAX:
-                self._others.append(ev)
-            mapped = event_name(ev)
-            if mapped is not None:
-                st = advance(st, *mapped)
-                if mapped[0] == "new_epoch":
-                    self.epoch = getattr(ev, "epoch", self.epoch)
-        if n_steps:
-            self.steps_seen += n_steps
-            # keep a tail of steps plus every non-finite loss (for the NaN notice)
-            tail = [e for e in events if type(e) is step_t] if n_steps < len(events) else events
-            # a sum is finite only if every loss is (losses are small numbers): one C loop
-            bad = []
-            if not math.isfinite(sum(map(_loss, tail))):
-                bad = [e for e in tail if not math.isfinite(e.loss)]
-            if len(tail) > STEP_TAIL:
-                tail = tail[-STEP_TAIL:]
-            if bad and len(self._bad_steps) < 1000:
-                self._bad_steps.extend(bad[:1000 - len(self._bad_steps)])
-            steps.extend(tail)
-            self.last_step = tail[-1]
-        if pending_step is not None:
-            st = advance(st, "step", pending_step.step)
-        changed = st != self.status
-        self.status = st
-        self._tick_events.extend(events)
-        self._tick_changed |= changed
-        self._tick_progress |= bool(n_steps) or changed
+            self.console.append_batch(chunk.texts, chunk.kinds, chunk.pending)
+        self._tick_events.extend(chunk.events)
+        self._tick_changed |= chunk.changed
+        self._tick_progress |= bool(chunk.steps) or chunk.changed
         if not self._in_tick:
             self._emit_tick()
 
@@ -350,17 +292,10 @@ class RunController(QObject):
             self.progress.emit(self.progress_info())
 
     def progress_info(self) -> dict:
-        s, lr, bar = self.last_step, self.last_lr, self.last_bar
-        return {"step": s.step if s else self.status.last_step, "loss": s.loss if s else None,
-                "iter_time": s.iter_time if s else None,
-                "lr": lr.lrs[0] if lr and lr.lrs else None, "epoch": self.epoch,
-                "bar": bar, "steps_seen": self.steps_seen, "lines": self.lines}
+        return self.run.progress_info()
 
     def events_for_outcome(self) -> list:
-        steps = list(self._steps)
-        ids = {id(e) for e in steps}
-        bad = [e for e in self._bad_steps if id(e) not in ids]
-        return self._others + bad + steps
+        return self.run.events_for_outcome()
 
     # ------------------------------------------------------------ state file
     def _poll_state(self) -> None:
@@ -373,9 +308,7 @@ class RunController(QObject):
             st = self.state
         self.state = st
         self.effective = h.effective_status(st)
-        req = st.get("stop_request")
-        if req and self.status.stop_request is None and not self.status.phase.terminal:
-            self.status = control.advance(self.status, "stop_requested", req)
+        if self.run.note_state(st):
             self.statusChanged.emit(self.status)
         self.stateChanged.emit(st)
         if self.effective not in ("starting", "running"):
@@ -386,51 +319,12 @@ class RunController(QObject):
         if self.ended:
             return
         self._timer.stop()
-        texts, kinds = self.asm.flush_raw()
-        if texts:
-            self._lines(texts, kinds)
+        self._show(self.run.finish_log())
         if self.console is not None:
             self.console.append_batch([], None, "")
-        tail = self.parser.finish()
-        if tail:
-            self._events(tail)
         st = self.handle.state() if self.handle else self.state
         self.state = st
-        eff = self.effective
-        rc = st.get("exit_code")
-        self.exit_code = rc
-        if st.get("stop_request") and not self.status.stop_request:
-            self.status = control.advance(self.status, "stop_requested", st["stop_request"])
-        user_stopped = self.status.stop_request in ("stop", "kill")
-        if eff == "failed_to_start":
-            self.status = control.on_exit(self.status, rc if rc is not None else 1)
-            self.outcome = Outcome("failed", "failed_to_start", "The trainer could not be started",
-                                   st.get("error") or "The launcher could not be executed.",
-                                   "Check the Python environment (deepspeed) and the diffusion-pipe "
-                                   "checkout in Run ▸ Environment.", [st.get("error") or ""])
-        elif eff == "lost":
-            self.status = control.on_exit(self.status, None)
-            self.outcome = classify(self.events_for_outcome(), None, user_stopped=user_stopped,
-                                    cache_only=self.status.exits_early_ok)
-            if self.outcome.status != "finished":
-                self.outcome = Outcome(
-                    "failed" if not user_stopped else "stopped", "lost",
-                    "The run's processes are gone",
-                    "The trainer and its supervisor are no longer running and no exit code was "
-                    "recorded (the machine restarted, or they were killed from outside). "
-                    + (self.outcome.explanation or ""),
-                    self.outcome.fix or "Look at the end of the log; resume from the last checkpoint.",
-                    self.outcome.evidence, self.outcome.notices)
-        else:
-            self.status = control.on_exit(self.status, rc)
-            self.outcome = classify(self.events_for_outcome(), rc, user_stopped=user_stopped,
-                                    cache_only=self.status.exits_early_ok)
-            if st.get("error") and self.outcome.status == "failed":
-                # the supervisor found why the log says nothing (its disk is full)
-                self.outcome = Outcome(
-                    "failed", "log_unwritable", "The run's console log could not be written",
-                    st["error"], "Free space on that disk, or choose an output_dir on a disk "
-                    "with room, then start again.", [st["error"]], self.outcome.notices)
+        self.run.conclude(st, self.effective)
         self.ended = True
         self.statusChanged.emit(self.status)
         self.progress.emit(self.progress_info())
@@ -444,7 +338,7 @@ class RunController(QObject):
 
     def save_and_stop(self) -> str:
         p = control.save_and_stop(self.state)
-        self.status = control.advance(self.status, "stop_requested", "save_quit")
+        self.run.request_stop("save_quit")
         self.statusChanged.emit(self.status)
         return str(p)
 
@@ -457,7 +351,7 @@ class RunController(QObject):
 
     def _control(self, action: str, fn, *args) -> _Call:
         self._pending_action = action
-        self.status = control.advance(self.status, "stop_requested", action)
+        self.run.request_stop(action)
         self.statusChanged.emit(self.status)
         call = _Call(fn, *args, parent=self)
         self.actionStarted.emit(action, "")

@@ -1,13 +1,13 @@
 """What the Run page launches: environment settings (persisted), per-run options,
 and the one function that turns them into a :class:`~dpgui_qt.core.run.spec.RunSpec`.
 
-The spec is built by ``dpgui launch``'s own argument parser and ``_build_spec``:
-the GUI turns its settings into the equivalent ``dpgui launch`` arguments
-(:func:`launch_args`) and parses them, so the Run page and the headless command
-can never disagree about a flag (the preview test compares them with
-``dpgui launch --dry-run``).  Only what the CLI cannot express is applied on top
-afterwards: the host (where the trainer runs, see ``core/run/hosts``), and separate
-NCCL switches.
+The spec is built by the core's :func:`~dpgui_qt.core.run.launch.build_spec`, the
+same constructor ``dpgui launch`` uses, from the resolved checkout and launcher;
+the train.py switches come from the one table in
+:mod:`~dpgui_qt.core.run.switches`.  :func:`launch_args` writes the same settings
+as ``dpgui launch`` arguments (the "copy headless command" text); the preview test
+checks that both give the same command.  Only the GUI sets the host (where the
+trainer runs, see ``core/run/hosts``) and separate NCCL switches.
 """
 from __future__ import annotations
 
@@ -18,32 +18,14 @@ import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from dpgui_qt.commands import launch as launch_cmd
-from dpgui_qt.core.run import preflight as envmod
 from dpgui_qt.core.run import hosts
-from dpgui_qt.core.run.spec import RunSpec, SpecError
+from dpgui_qt.core.run import preflight as envmod
+from dpgui_qt.core.run import switches as sw
+from dpgui_qt.core.run.launch import build_spec as build_run_spec
+from dpgui_qt.core.run.launch import default_state_dir
+from dpgui_qt.core.run.spec import RunSpec
 
 SETTINGS_GROUP = "run"
-
-# train.py switches: (field, flag, label, help) -- help follows diffusion-pipe's train.py
-TRAIN_SWITCHES: tuple[tuple[str, str, str, str], ...] = (
-    ("reset_dataloader", "--reset_dataloader", "Reset data loader",
-     "When resuming, restart the data order from the start of the saved epoch."),
-    ("reset_optimizer", "--reset_optimizer", "Reset optimizer",
-     "When resuming, do not load the optimizer and LR-scheduler state."),
-    ("reset_optimizer_params", "--reset_optimizer_params", "Reset optimizer params",
-     "When resuming, load the optimizer state but take lr etc. from the current config."),
-    ("regenerate_cache", "--regenerate_cache", "Regenerate cache",
-     "Rebuild the latent and text-embedding caches from scratch."),
-    ("cache_only", "--cache_only", "Cache only",
-     "Run only the caching phase, then exit (counts as finished when it exits cleanly)."),
-    ("trust_cache", "--trust_cache", "Trust cache",
-     "Reuse cached metadata without re-checking file fingerprints (faster start; misses "
-     "changed files)."),
-    ("i_know_what_i_am_doing", "--i_know_what_i_am_doing", "I know what I am doing",
-     "Skip diffusion-pipe's dataset sanity checks (more than 3 resolutions, Cosmos sizes)."),
-)
-
 
 @dataclass
 class EnvSettings:
@@ -144,14 +126,15 @@ def _secret_store(qsettings):
 class RunOptions:
     """Per-run train.py options (chosen on the Run page, not persisted)."""
     resume: str = ""                # run-folder name inside output_dir; "" = fresh run
-    reset_dataloader: bool = False
-    reset_optimizer: bool = False
-    reset_optimizer_params: bool = False
-    regenerate_cache: bool = False
-    cache_only: bool = False
-    trust_cache: bool = False
-    i_know_what_i_am_doing: bool = False
-    dump_dataset: str = ""
+    # train.py switches by name (core.run.switches.TRAIN_SWITCHES); unset = default
+    switches: dict[str, bool | str] = field(default_factory=dict)
+
+    def switch(self, name: str) -> bool | str:
+        """The value of switch ``name``: its default when unset ("" for a path)."""
+        value = self.switches.get(name)
+        if value is None:
+            return False if sw.switch(name).kind == "bool" else ""
+        return value
 
 
 def parse_gpu_list(text: str) -> list[int]:
@@ -214,11 +197,12 @@ def launch_args(config: str | os.PathLike, env: EnvSettings, opts: RunOptions,
         args += ["--master-port", str(int(env.master_port))]
     if opts.resume:
         args += ["--resume", opts.resume]
-    for name, *_ in TRAIN_SWITCHES:
-        if getattr(opts, name):
-            args.append("--" + name.replace("_", "-"))
-    if opts.dump_dataset:
-        args += ["--dump-dataset", opts.dump_dataset]
+    for switch in sw.TRAIN_SWITCHES:
+        value = opts.switch(switch.name)
+        if switch.is_set(value):
+            args.append(switch.cli_flags[0])
+            if switch.kind == "path":
+                args.append(os.fspath(value))
     extra = dict(env.extra_env)
     if not env.nccl_p2p_disable or not env.nccl_ib_disable:
         args.append("--no-nccl-workaround")
@@ -237,21 +221,10 @@ def launch_args(config: str | os.PathLike, env: EnvSettings, opts: RunOptions,
     return args
 
 
-def _parse_launch(args: list[str]):
-    import argparse
-    p = argparse.ArgumentParser(prog="dpgui", exit_on_error=False)
-    sub = p.add_subparsers(dest="command", required=True)
-    launch_cmd.add_parser(sub, "launch")
-    try:
-        return p.parse_args(["launch", *args])
-    except (argparse.ArgumentError, SystemExit) as e:   # pragma: no cover - args are ours
-        raise SpecError(f"invalid launch arguments: {e}") from None
-
-
 def build_spec(config: str | os.PathLike, env: EnvSettings, opts: RunOptions,
                platform: str | None = None, environ=None) -> tuple[RunSpec, Detected]:
-    """The RunSpec exactly as ``dpgui launch`` builds it for the same settings, plus
-    what was detected.  Raises SpecError / ValueError with user-facing text."""
+    """The RunSpec ``dpgui launch`` builds for the same settings, plus what was
+    detected.  Raises SpecError / ValueError with user-facing text."""
     det = detect(env, environ)
     # like `dpgui launch`: the resolved checkout/launcher; an unresolvable setting is
     # kept as typed so the preview still shows it (pre-flight reports it)
@@ -262,15 +235,12 @@ def build_spec(config: str | os.PathLike, env: EnvSettings, opts: RunOptions,
         # an environment on the host cannot be resolved from this machine; pass it
         # through (the host translates it, pre-flight checks what it can see)
         deepspeed = env.deepspeed
-    args = _parse_launch(launch_args(config, env, opts, checkout or "", ""))
-    spec = launch_cmd._build_spec(args, checkout, deepspeed)   # shared with the CLI
-    spec.nccl_p2p_disable = env.nccl_p2p_disable
-    spec.nccl_ib_disable = env.nccl_ib_disable
-    spec.extra_env = dict(env.extra_env)
-    spec.host = host
-    if not hosts.make(host).is_this_machine:
-        # the config path stays this machine's spelling; the host translates it
-        spec.config = os.fspath(config)
+    spec = build_run_spec(
+        config, checkout=checkout, deepspeed=deepspeed, gpus=env.gpus(),
+        master_port=int(env.master_port) if env.master_port else None, resume=opts.resume,
+        switches={s.name: opts.switch(s.name) for s in sw.TRAIN_SWITCHES},
+        nccl_p2p_disable=env.nccl_p2p_disable, nccl_ib_disable=env.nccl_ib_disable,
+        expandable_segments=env.expandable_segments, extra_env=env.extra_env, host=host)
     return spec, det
 
 
@@ -288,12 +258,12 @@ def headless_command(config: str | os.PathLike, env: EnvSettings, opts: RunOptio
 def state_root() -> Path:
     """Where run state lives: the same folder ``dpgui launch`` uses, so the GUI and the
     CLI see each other's runs."""
-    return launch_cmd.default_state_dir()
+    return default_state_dir()
 
 
 def current_platform() -> str:
     return sys.platform
 
 
-__all__ = ["EnvSettings", "RunOptions", "TRAIN_SWITCHES", "Detected", "detect", "launch_args",
+__all__ = ["EnvSettings", "RunOptions", "Detected", "detect", "launch_args",
            "build_spec", "headless_command", "state_root", "parse_gpu_list", "asdict"]

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
 
 from dpgui_qt.core.run import control
 from dpgui_qt.core.run import preflight as envmod
-from dpgui_qt.core.run.control import Phase
+from dpgui_qt.core.run.phase import Phase
 from dpgui_qt.core.run.runs import list_sessions, resume_candidates
 from dpgui_qt.core.run.spec import SpecError, masked_env
 from dpgui_qt.gui import icons, messages
@@ -31,7 +31,8 @@ from dpgui_qt.gui.run import preflight as pf
 from dpgui_qt.gui.run.console import ConsoleSearchBar, ConsoleView
 from dpgui_qt.gui.run.controller import RunController
 from dpgui_qt.gui.run.env_dialog import EnvironmentDialog, status_html
-from dpgui_qt.gui.run.launch_settings import (TRAIN_SWITCHES, EnvSettings, RunOptions, build_spec,
+from dpgui_qt.core.run import switches as train_switches
+from dpgui_qt.gui.run.launch_settings import (EnvSettings, RunOptions, build_spec,
                                         headless_command, state_root)
 
 PHASE_COLORS = {
@@ -333,28 +334,34 @@ class RunPage(QWidget):
         ref.clicked.connect(self.refresh_resume)
         rrow.addWidget(ref)
         ol.addRow("Resume from:", rrow)
+        # one check box per on/off train.py switch, one folder field per path switch
         self.switches: dict[str, QCheckBox] = {}
+        self.switch_fields: dict[str, QLineEdit] = {}
         grid = QGridLayout()          # two columns: the page fits 1280x800 without scrolling
         grid.setSpacing(2)
         grid.setHorizontalSpacing(10)
-        for i, (name, flag, label, tip) in enumerate(TRAIN_SWITCHES):
-            cb = QCheckBox(label, optg)
-            cb.setToolTip(f"{flag}: {tip}")
-            cb.toggled.connect(self._options_changed)
-            self.switches[name] = cb
-            grid.addWidget(cb, i // 2, i % 2)
         ol.addRow(grid)
-        drow = QHBoxLayout()
-        self.dump_edit = QLineEdit(optg)
-        self.dump_edit.setPlaceholderText("off")
-        self.dump_edit.setToolTip("--dump_dataset DIR: write the processed dataset there and exit")
-        self.dump_edit.textChanged.connect(self._options_changed)
-        dpick = QToolButton(optg)
-        dpick.setText("…")
-        dpick.clicked.connect(self._pick_dump)
-        drow.addWidget(self.dump_edit, 1)
-        drow.addWidget(dpick)
-        ol.addRow("Dump dataset:", drow)
+        for switch in train_switches.TRAIN_SWITCHES:
+            if switch.kind == "bool":
+                cb = QCheckBox(switch.label, optg)
+                cb.setToolTip(switch.tooltip())
+                cb.toggled.connect(self._options_changed)
+                n = len(self.switches)
+                self.switches[switch.name] = cb
+                grid.addWidget(cb, n // 2, n % 2)
+                continue
+            drow = QHBoxLayout()
+            edit = QLineEdit(optg)
+            edit.setPlaceholderText("off")
+            edit.setToolTip(switch.tooltip())
+            edit.textChanged.connect(self._options_changed)
+            dpick = QToolButton(optg)
+            dpick.setText("…")
+            dpick.clicked.connect(lambda _c=False, n=switch.name: self._pick_switch_folder(n))
+            drow.addWidget(edit, 1)
+            drow.addWidget(dpick)
+            self.switch_fields[switch.name] = edit
+            ol.addRow(f"{switch.label}:", drow)
         sl.addWidget(optg)
 
         cmdg = QGroupBox("Command", side)
@@ -448,8 +455,9 @@ class RunPage(QWidget):
         idx = self.resume_combo.currentIndex()
         o.resume = self.resume_combo.itemData(idx) or "" if idx >= 0 else ""
         for name, cb in self.switches.items():
-            setattr(o, name, cb.isChecked())
-        o.dump_dataset = self.dump_edit.text().strip()
+            o.switches[name] = cb.isChecked()
+        for name, edit in self.switch_fields.items():
+            o.switches[name] = edit.text().strip()
         self.options = o
         self._spec_timer.start()
 
@@ -457,11 +465,12 @@ class RunPage(QWidget):
         """Set the run options (tests, "resume" from the outcome banner)."""
         for name, cb in self.switches.items():
             cb.blockSignals(True)
-            cb.setChecked(getattr(opts, name))
+            cb.setChecked(bool(opts.switch(name)))
             cb.blockSignals(False)
-        self.dump_edit.blockSignals(True)
-        self.dump_edit.setText(opts.dump_dataset)
-        self.dump_edit.blockSignals(False)
+        for name, edit in self.switch_fields.items():
+            edit.blockSignals(True)
+            edit.setText(str(opts.switch(name)))
+            edit.blockSignals(False)
         self.options = opts
         if opts.resume and self.resume_combo.findData(opts.resume) < 0:
             self.resume_combo.addItem(opts.resume, opts.resume)
@@ -586,11 +595,12 @@ class RunPage(QWidget):
         if cur and i < 0:
             self._options_changed()
 
-    def _pick_dump(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "Dump the processed dataset into",
-                                             self.dump_edit.text() or os.path.expanduser("~"))
+    def _pick_switch_folder(self, name: str) -> None:
+        edit = self.switch_fields[name]
+        d = QFileDialog.getExistingDirectory(self, train_switches.switch(name).help,
+                                             edit.text() or os.path.expanduser("~"))
         if d:
-            self.dump_edit.setText(d)
+            edit.setText(d)
 
     def copy_command(self) -> None:
         QGuiApplication.clipboard().setText(self.command_text())
@@ -749,7 +759,7 @@ class RunPage(QWidget):
         self.controller.start(cmd, state_root(), config=str(self.spec.config),
                               output_dir=envmod.output_dir_on_host(self.spec, values),
                               resume_from=self.spec.resume_name,
-                              exits_early_ok=bool(self.spec.cache_only or self.spec.dump_dataset))
+                              exits_early_ok=self.spec.exits_early_ok)
         return True
 
     def check_now(self) -> pf.PreflightReport:

@@ -48,18 +48,24 @@ How to add a host (e.g. ``ssh``)
    ``query_gpus``, ``copy_*``) with a fake runner -- see ``tests/test_hosts.py``.
 6. Expose its fields in the environment settings (``gui/run/env_dialog.py``) and in
    ``dpgui launch --host`` if users should pick it.
+7. The environment doctor (``dpgui doctor --host <kind>``) examines any registered
+   kind: it runs its probe through ``wrap``, runs ``diagnostic_commands`` and adds
+   ``doctor_checks`` (host-only findings) and ``memory_wording``; override them where
+   the host has something to say (``WslHost``: its distribution list, ``.wslconfig``).
 """
 from __future__ import annotations
 
 import os
 import shlex
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import (
     Any, ClassVar, Iterable, Mapping, Protocol, Self, Sequence, runtime_checkable,
 )
 
 __all__ = ["HostError", "HostSpec", "CommandResult", "ReadChunk", "GpuInfo", "Host", "HostBase",
+           "DoctorContext", "HostFinding", "MemoryWording", "probe_memory_wording",
+           "native_windows_findings",
            "Runner", "subprocess_runner", "SIGNALS", "parse_nvidia_smi", "NVIDIA_SMI_QUERY",
            "supervisor_source", "shell_join", "env_assignments", "ENV_EXECUTABLES",
            "DEFAULT_TIMEOUT_S"]
@@ -161,6 +167,50 @@ class GpuInfo:
     memory_used_mib: int | None = None
     utilization: float | None = None
     uuid: str = ""
+
+
+@dataclass(frozen=True)
+class HostFinding:
+    """A finding of the environment doctor that only the host can make (its
+    distributions, its memory limit, ...); the doctor shows it beside its own.
+    ``severity`` is ``"error"``, ``"warning"``, ``"info"`` or ``"ok"``."""
+    code: str            # stable id, e.g. "wsl.version"
+    severity: str
+    title: str           # what is wrong (or fine)
+    why: str = ""        # why it matters for training
+    fix: str = ""        # the exact fix
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class DoctorContext:
+    """What the doctor hands :meth:`Host.doctor_checks`."""
+    facts: Mapping[str, Any]          # what the probe saw on the host (core/doctor/probe.py)
+    # the outputs of :meth:`Host.diagnostic_commands` by key: (exit status or None, stdout, stderr)
+    results: Mapping[str, tuple[int | None, bytes, bytes]] = field(default_factory=dict)
+    ram_need_gb: float | None = None  # RAM the config's swapped blocks need (None: no block swap)
+    blocks_to_swap: int | None = None
+    environ: Mapping[str, str] = field(default_factory=dict)   # this machine's environment
+
+
+@dataclass(frozen=True)
+class MemoryWording:
+    """How the doctor words the RAM the probe saw: ``visible`` qualifies it ("" = the
+    machine's own RAM), ``fix`` says how to get more when a config needs it."""
+    visible: str = ""
+    fix: str = "Use fewer swapped blocks or more RAM."
+
+
+def probe_memory_wording(facts: Mapping[str, Any]) -> MemoryWording:
+    """The wording for any Linux host: the probe reports when its kernel is WSL2's
+    (dpgui inside WSL, a WSL distribution, an SSH host that is one), whose RAM is
+    capped by ``.wslconfig`` on the Windows side."""
+    mem = facts.get("memory") or {}
+    if isinstance(mem, Mapping) and mem.get("wsl"):
+        return MemoryWording("visible to WSL",
+                             "Raise the memory limit in %USERPROFILE%\\.wslconfig ([wsl2] "
+                             "memory=...) and run wsl --shutdown")
+    return MemoryWording()
 
 
 # nvidia-smi --query-gpu fields, in the order parse_nvidia_smi expects
@@ -350,6 +400,19 @@ class Host(Protocol):
         """Copy a host file to this machine (raises HostError)."""
         ...
 
+    # -- environment doctor (core/doctor) ----------------------------------------
+    def doctor_checks(self, context: DoctorContext) -> list[HostFinding]:
+        """What the environment doctor should report about this host beyond the
+        probe's generic checks (WSL: its distributions and ``.wslconfig``; this
+        machine: a native Windows Python).  ``context.results`` holds the outputs of
+        :meth:`diagnostic_commands`.  Never raises; [] when there is nothing to add."""
+        ...
+
+    def memory_wording(self, facts: Mapping[str, Any]) -> MemoryWording:
+        """How the doctor words the RAM the probe saw on this host (``facts``: the
+        probe's) and how to raise it."""
+        ...
+
 
 # executables that sit in an environment's bin/ (a setting naming one names the env)
 ENV_EXECUTABLES = ("deepspeed", "deepspeed.exe", "python", "python3", "python.exe")
@@ -434,6 +497,26 @@ class HostBase:
 
     def describe(self) -> str:       # pragma: no cover - overridden
         return self.kind
+
+    def doctor_checks(self, context: DoctorContext) -> list[HostFinding]:
+        return native_windows_findings(
+            context.facts, "Choose a Python of a Linux environment on "
+            f"{self.describe()} (Run ▸ Environment, or --python PATH).")
+
+    def memory_wording(self, facts: Mapping[str, Any]) -> MemoryWording:
+        return probe_memory_wording(facts)
+
+
+def native_windows_findings(facts: Mapping[str, Any], fix: str) -> list[HostFinding]:
+    """The error for a training Python that runs on native Windows (the probe's
+    ``python.platform``), with the host's ``fix``."""
+    py = facts.get("python") or {}
+    if not (isinstance(py, Mapping) and str(py.get("platform", "")).startswith("win")):
+        return []
+    return [HostFinding(
+        "windows.native", "error", "this Python runs on native Windows",
+        "diffusion-pipe needs DeepSpeed pipeline parallelism, which has only partial Windows "
+        "support; it runs in WSL2 (diffusion-pipe README, Windows support).", fix)]
 
 
 def supervisor_source() -> str:

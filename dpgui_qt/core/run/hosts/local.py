@@ -17,8 +17,8 @@ from typing import Any, Mapping, Sequence
 from dpgui_qt.core.run import supervisor as sup
 from dpgui_qt.core.run.hosts import register
 from dpgui_qt.core.run.hosts.base import (
-    DEFAULT_TIMEOUT_S, ENV_EXECUTABLES, CommandResult, HostBase, HostError, HostSpec,
-    ReadChunk, Runner,
+    DEFAULT_TIMEOUT_S, ENV_EXECUTABLES, CommandResult, DoctorContext, HostBase, HostError,
+    HostFinding, HostSpec, ReadChunk, Runner, native_windows_findings,
 )
 
 __all__ = ["LocalHost", "signal_number", "env_executable"]
@@ -64,6 +64,12 @@ class LocalHost(HostBase):
     @property
     def is_this_machine(self) -> bool:
         return True
+
+    def doctor_checks(self, context: DoctorContext) -> list[HostFinding]:
+        # a native Windows Python: the trainer belongs in WSL2 on this machine
+        return native_windows_findings(
+            context.facts, "wsl --install -d Ubuntu, set the environment up inside it, then run "
+            "'dpgui doctor --host wsl'")
 
     # -- paths -------------------------------------------------------------
     def to_host_path(self, local_path: str | os.PathLike[str]) -> str:

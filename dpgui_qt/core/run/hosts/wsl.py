@@ -33,11 +33,15 @@ from typing import Any, Callable, Mapping, Sequence
 from dpgui_qt.core.run import supervisor as sup
 from dpgui_qt.core.run.hosts import register
 from dpgui_qt.core.run.hosts.base import (
-    SIGNALS, HostBase, HostError, HostSpec, ReadChunk, Runner, supervisor_source,
+    SIGNALS, DoctorContext, HostBase, HostError, HostFinding, HostSpec, ReadChunk, Runner,
+    native_windows_findings, supervisor_source,
 )
 
 __all__ = ["WslHost", "to_linux_path", "to_windows_path", "distro_from_path", "wrap_argv",
-           "Spawner"]
+           "Spawner", "parse_wsl_list", "parse_wslconfig_memory", "wslconfig_memory",
+           "distribution_findings", "wslconfig_findings"]
+
+GIB = 1024 ** 3
 
 # \\wsl$\Distro\rest  or  \\wsl.localhost\Distro\rest  (either slash style)
 _UNC_WSL = re.compile(r"^[\\/]{2}(?:wsl\$|wsl\.localhost)[\\/](?P<distro>[^\\/]+)(?P<rest>(?:[\\/].*)?)$",
@@ -101,6 +105,94 @@ def wrap_argv(argv: Sequence[str], env: Mapping[str, str] | None, linux_cwd: str
     return out
 
 
+# --------------------------------------------------------------------------- doctor
+def parse_wsl_list(text: str | bytes) -> list[dict[str, Any]]:
+    """``wsl.exe --list --verbose`` (UTF-16 on Windows) -> [{name, state, version, default}]."""
+    if isinstance(text, bytes):
+        enc = "utf-16-le" if text[1:2] == b"\x00" or text[:2] == b"\xff\xfe" else "utf-8"
+        text = text.decode(enc, "replace")
+    text = text.replace("\x00", "").lstrip("\ufeff")
+    out = []
+    for line in text.splitlines():
+        s = line.strip()
+        if not s or s.upper().startswith("NAME"):
+            continue
+        default = s.startswith("*")
+        parts = s.lstrip("* ").split()
+        if len(parts) >= 3 and parts[-1].isdigit():
+            out.append({"name": " ".join(parts[:-2]), "state": parts[-2], "version": int(parts[-1]),
+                        "default": default})
+    return out
+
+
+def parse_wslconfig_memory(text: str) -> int | None:
+    """The ``memory=`` limit in ``%USERPROFILE%\\.wslconfig`` ([wsl2] section), in bytes."""
+    section = ""
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].split(";", 1)[0].strip()
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1].strip().lower()
+        elif section == "wsl2" and "=" in line:
+            k, v = (x.strip() for x in line.split("=", 1))
+            if k.lower() == "memory":
+                m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT]?)B?", v.upper())
+                if m:
+                    mult = {"": 1, "K": 1024, "M": 1024 ** 2, "G": GIB, "T": 1024 ** 4}[m.group(2)]
+                    return int(float(m.group(1)) * mult)
+    return None
+
+
+def wslconfig_memory(environ: Mapping[str, str]) -> int | None:
+    """The ``.wslconfig`` memory limit of the Windows user in ``environ`` (None: no
+    limit set, no file, or not Windows)."""
+    home = environ.get("USERPROFILE")
+    if not home:
+        return None
+    try:
+        return parse_wslconfig_memory(Path(home, ".wslconfig").read_text(encoding="utf-8",
+                                                                          errors="replace"))
+    except OSError:
+        return None
+
+
+def distribution_findings(dists: list[dict[str, Any]] | None) -> list[HostFinding]:
+    """Findings for the distribution list (None: it was not listed)."""
+    if dists is None:
+        return []
+    if not dists:
+        return [HostFinding(
+            "wsl.missing", "error", "WSL has no Linux distribution",
+            "diffusion-pipe needs Linux (DeepSpeed has only partial Windows support); on "
+            "Windows it runs in WSL2 (diffusion-pipe README).",
+            "wsl --install -d Ubuntu  (in an administrator PowerShell, then reboot)")]
+    v1 = [d["name"] for d in dists if d["version"] != 2]
+    default = next((d for d in dists if d["default"]), dists[0])
+    if default["version"] != 2:
+        return [HostFinding("wsl.version", "error",
+                            f"the WSL distribution {default['name']} runs WSL 1",
+                            "WSL 1 has no GPU access.", f"wsl --set-version {default['name']} 2")]
+    return [HostFinding("wsl.ok", "ok", f"WSL2 distribution {default['name']}"
+                        + (f" (WSL 1: {', '.join(v1)})" if v1 else ""))]
+
+
+def wslconfig_findings(limit: int | None, ram_need_gb: float | None,
+                       blocks_to_swap: int | None) -> list[HostFinding]:
+    """Findings for the ``.wslconfig`` memory limit against what the config needs."""
+    if limit is None:
+        return []
+    out = [HostFinding("wsl.memory", "info", f".wslconfig limits WSL to {limit / GIB:.0f} GiB RAM")]
+    need = ram_need_gb
+    if blocks_to_swap and need is not None and limit / GIB < need:
+        out.append(HostFinding(
+            "wsl.memory_low", "warning",
+            f".wslconfig memory={limit / GIB:.0f}GB is below the ~{need:.0f} GiB "
+            f"blocks_to_swap = {blocks_to_swap} needs",
+            "Swapped blocks are held in WSL's RAM; at the limit the trainer is killed.",
+            f"Set memory={int(need + 0.999) + 8}GB under [wsl2] in %USERPROFILE%\\.wslconfig, "
+            "then run wsl --shutdown"))
+    return out
+
+
 # Starts a long-lived process on this machine, detached from the caller, its
 # stderr into ``err_path``.  Tests replace it with a recorder.
 Spawner = Callable[[Sequence[str], Path], None]
@@ -158,6 +250,17 @@ class WslHost(HostBase):
 
     def diagnostic_commands(self) -> list[tuple[str, list[str], str]]:
         return [("wsl_list", [self.wsl_exe, "--list", "--verbose"], "WSL distributions")]
+
+    def doctor_checks(self, context: DoctorContext) -> list[HostFinding]:
+        listed = context.results.get("wsl_list")
+        dists = None if listed is None else (parse_wsl_list(listed[1]) if listed[0] == 0 else [])
+        return (native_windows_findings(
+                    context.facts, "Choose a Linux Python inside the distribution (a venv or "
+                    "conda environment there; a Windows python.exe runs on Windows even when "
+                    "started from WSL) in Run ▸ Environment, or pass --python PATH.")
+                + distribution_findings(dists)
+                + wslconfig_findings(wslconfig_memory(context.environ), context.ram_need_gb,
+                                     context.blocks_to_swap))
 
     # -- paths -------------------------------------------------------------
     def to_host_path(self, local_path: str | os.PathLike[str]) -> str:
