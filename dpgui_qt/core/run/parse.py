@@ -532,9 +532,9 @@ class LogParser:
         """Parse one line (a ``str`` without terminator, or a :class:`Line`;
         PARTIAL lines are ignored) and return the events it completes."""
         if type(text) is not str:
-            if text[1] is LineKind.PARTIAL:  # type: ignore[index]
+            if text[1] is LineKind.PARTIAL:
                 return []
-            text = text[0]  # type: ignore[index]
+            text = text[0]
         out: list[Event] = []
         self.lines_seen += 1
         try:
@@ -764,7 +764,7 @@ class LogParser:
                 return
         self._scan(msg, out, rank, line=line)
 
-    def _lr(self, m: re.Match, out: list[Event]) -> None:
+    def _lr(self, m: re.Match[str], out: list[Event]) -> None:
         rank, st, sk, lr, mom = m.groups()
         out.append(LrEvent(int(st), int(sk), _parse_lrs(lr), int(rank), mom))
 
@@ -853,7 +853,7 @@ class LogParser:
         return False
 
     @staticmethod
-    def _step(m: re.Match) -> StepEvent:
+    def _step(m: re.Match[str]) -> StepEvent:
         st, loss, extra, it, sps = m.groups()
         return StepEvent(int(st), _to_float(loss), _extra_losses(extra) if extra else _NO_LOSSES,
                          _to_float(it), _to_float(sps))
