@@ -28,8 +28,8 @@ from dpgui_qt.core.run.parse import (
     LrEvent,
     ProgressEvent,
     StepEvent,
-    _jsonable,
     event_to_dict,
+    jsonable,
 )
 from dpgui_qt.core.run.summary import SummaryBuilder
 
@@ -152,7 +152,7 @@ def _stream_json(stream, args) -> None:
         sys.stdout.flush()
     s = summary.result(exit_code=args.exit_code, user_stopped=args.stopped)
     outcome = s.pop("outcome")
-    out('\n],\n"summary": ' + dumps(_jsonable(s), indent=1, ensure_ascii=False))
+    out('\n],\n"summary": ' + dumps(jsonable(s), indent=1, ensure_ascii=False))
     out(',\n"outcome": ' + dumps(outcome, indent=1, ensure_ascii=False) + "}\n")
 
 

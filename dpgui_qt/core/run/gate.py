@@ -207,7 +207,7 @@ def run_gate(spec: RunSpec, *, registry: SchemaRegistry | None = None, min_free_
                 for check in checks:
                     try:
                         findings.extend(check(ctx))
-                    except Exception as exc:  # noqa: BLE001
+                    except Exception as exc:  # noqa: BLE001 - a check's bug is reported, the gate goes on
                         findings.append(PreflightIssue("warning", "internal",
                                                        f"{role}: a dataset check failed inside dpgui: {exc}",
                                                        file=str(target)))

@@ -57,7 +57,7 @@ __all__ = [
     "ExitCodeEvent", "SubprocessKilledEvent", "InterruptEvent",
     "DeepSpeedVersionEvent", "TracebackEvent", "ErrorEvent",
     "ERROR_KINDS", "WARNING_KINDS",
-    "LogParser", "parse_lines", "parse_text", "parse_bytes",
+    "LogParser", "parse_lines", "parse_text", "parse_bytes", "jsonable",
     "event_to_dict",
 ]
 
@@ -308,17 +308,19 @@ def event_to_dict(ev: Event) -> dict[str, Any]:
         elif tv is int or tv is str or v is None:
             d[name] = v
         else:
-            d[name] = _jsonable(v)
+            d[name] = jsonable(v)
     return d
 
 
-def _jsonable(v: Any) -> Any:
+def jsonable(v: Any) -> Any:
+    """``v`` as JSON can hold it: non-finite floats become "nan"/"inf"/"-inf" strings,
+    mappings and lists are converted item by item."""
     if isinstance(v, float) and not math.isfinite(v):
         return str(v)  # "nan", "inf", "-inf"
     if isinstance(v, Mapping):
-        return {k: _jsonable(x) for k, x in v.items()}
+        return {k: jsonable(x) for k, x in v.items()}
     if isinstance(v, list):
-        return [_jsonable(x) for x in v]
+        return [jsonable(x) for x in v]
     return v
 
 

@@ -31,10 +31,10 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from dpgui_qt.core.run import control, hosts  # noqa: E402
-from dpgui_qt.core.run.runqueue import RUNNER_LOCK, RunQueue  # noqa: E402
-from dpgui_qt.core.run.runs import RunHandle, list_sessions  # noqa: E402
-from dpgui_qt.core.run.supervisor import read_state  # noqa: E402
+from dpgui_qt.core.run import control, hosts
+from dpgui_qt.core.run.runqueue import RUNNER_LOCK, RunQueue
+from dpgui_qt.core.run.runs import RunHandle, list_sessions
+from dpgui_qt.core.run.supervisor import read_state
 
 try:
     import fcntl
