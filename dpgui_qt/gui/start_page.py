@@ -307,7 +307,7 @@ class StartPage(QWidget):
         return box
 
     def _doctor(self) -> None:
-        from dpgui_qt.gui.doctor_dialog import show_doctor
+        from dpgui_qt.gui.run.doctor_dialog import show_doctor
 
         self.doctor = show_doctor(self.window_)
 

@@ -39,7 +39,7 @@ def target(python, checkout=""):
 
 def test_doctor_dialog_runs_probes_without_blocking(qtbot, envs, monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))            # no nvidia-smi
-    from dpgui_qt.gui.doctor_dialog import DoctorDialog
+    from dpgui_qt.gui.run.doctor_dialog import DoctorDialog
 
     dlg = DoctorDialog(target(envs["bare"] / "bin" / "python"), autostart=False)
     qtbot.addWidget(dlg)
@@ -67,7 +67,7 @@ def test_doctor_dialog_runs_probes_without_blocking(qtbot, envs, monkeypatch, tm
 
 def test_doctor_remembers_vram_for_the_preset_picker(qtbot, envs, monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
-    from dpgui_qt.gui.doctor_dialog import DoctorDialog, last_vram_gb
+    from dpgui_qt.gui.run.doctor_dialog import DoctorDialog, last_vram_gb
     from dpgui_qt.gui.config.new_dialog import NewConfigDialog
 
     dlg = DoctorDialog(target(envs["good"] / "bin" / "python"), autostart=False)
@@ -85,7 +85,7 @@ def test_doctor_dialog_cancel_kills_the_probe(qtbot, tmp_path):
     slow = tmp_path / "slowpython"
     slow.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n")
     slow.chmod(0o755)
-    from dpgui_qt.gui.doctor_dialog import DoctorDialog
+    from dpgui_qt.gui.run.doctor_dialog import DoctorDialog
 
     dlg = DoctorDialog(target(slow), autostart=False)
     qtbot.addWidget(dlg)
@@ -100,7 +100,7 @@ def test_doctor_dialog_cancel_kills_the_probe(qtbot, tmp_path):
 
 def test_doctor_reachable_from_run_page_and_preflight(window, qtbot, monkeypatch):
     opened = []
-    import dpgui_qt.gui.doctor_dialog as dd
+    import dpgui_qt.gui.run.doctor_dialog as dd
 
     monkeypatch.setattr(dd, "show_doctor", lambda *a, **k: opened.append((a, k)))
     window.actions["run.doctor"].trigger()
@@ -263,7 +263,7 @@ def test_memory_status_names_the_sourced_figure(qtbot):
 
 
 def test_doctor_dialog_python_that_cannot_start(qtbot, tmp_path):
-    from dpgui_qt.gui.doctor_dialog import DoctorDialog
+    from dpgui_qt.gui.run.doctor_dialog import DoctorDialog
 
     dlg = DoctorDialog(target(tmp_path / "no" / "python"), autostart=False)
     qtbot.addWidget(dlg)

@@ -40,7 +40,7 @@ def _checkout() -> str | None:
 
 def _vram() -> float | None:
     try:
-        from dpgui_qt.gui.doctor_dialog import last_vram_gb
+        from dpgui_qt.gui.run.doctor_dialog import last_vram_gb
 
         return last_vram_gb()
     except Exception:  # noqa: BLE001 - a preselection only: without it the picker still works

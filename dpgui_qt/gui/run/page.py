@@ -613,7 +613,7 @@ class RunPage(QWidget):
 
     def open_doctor(self, modal: bool = False):
         """The environment doctor for these settings and the open config."""
-        from dpgui_qt.gui.doctor_dialog import show_doctor
+        from dpgui_qt.gui.run.doctor_dialog import show_doctor
 
         s = getattr(self, "session", None)
         values = s.doc.values() if s is not None else None

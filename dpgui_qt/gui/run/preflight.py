@@ -180,7 +180,7 @@ class PreflightDialog(QDialog):
                                   "stop it")
 
     def open_doctor(self, modal: bool = True):
-        from dpgui_qt.gui.doctor_dialog import show_doctor
+        from dpgui_qt.gui.run.doctor_dialog import show_doctor
 
         return show_doctor(self, getattr(self.report, "env", None),
                            getattr(self.report, "values", None), modal=modal)
