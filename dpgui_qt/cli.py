@@ -16,7 +16,6 @@ from dpgui_qt import __version__
 from dpgui_qt.commands import COMMANDS
 
 
-
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dpgui",

@@ -11,6 +11,10 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+# A real OpenSSH server on loopback for the SSH host tests (issue #15): sshd, sshd_factory,
+# ssh_client.
+pytest_plugins = ["tests.sshfix"]
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SHARED = pathlib.Path(os.environ.get("DPGUI_SHARED", REPO.parent / "shared"))
 CORPUS_CONFIGS = SHARED / "corpus" / "configs"

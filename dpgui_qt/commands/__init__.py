@@ -12,6 +12,7 @@ COMMANDS: dict[str, str] = {
     "set": "getset",
     "schema-audit": "schema_audit",
     "launch": "launch",
+    "hosts": "hosts",
     "parse-log": "parse_log",
     "monitor": "monitor",
     "outputs": "outputs",

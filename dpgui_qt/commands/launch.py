@@ -81,7 +81,10 @@ def add_parser(subparsers, name: str = "launch") -> argparse.ArgumentParser:
                    "checkout known, print what it found and exit (0 = no errors, 1 = errors)")
     p.add_argument("--force", action="store_true",
                    help="launch even though the launch gate found errors")
-    p.add_argument("--attach", metavar="STATE_DIR", help="follow an already started run")
+    p.add_argument("--attach", metavar="STATE_DIR", help="follow an already started run (with "
+                   "--host: 'latest', a run id or the host's state folder)")
+    from dpgui_qt.commands import launch_ssh
+    launch_ssh.add_arguments(p)
     return p
 
 
@@ -119,6 +122,9 @@ def run(args) -> int:
     from dpgui_qt.core.run import preflight as envmod
     from dpgui_qt.core.run.spec import SpecError
 
+    if getattr(args, "host", None) or (args.attach and _remote_pointer(args.attach)):
+        from dpgui_qt.commands import launch_ssh       # a run on an SSH host (issue #15)
+        return launch_ssh.run(args)
     if args.attach:
         return _follow(Path(args.attach), args.stop_grace, exits_early_ok=False)
     if not args.config:
@@ -189,6 +195,11 @@ def run(args) -> int:
           f"dpgui launch --attach {st['state_dir']}", file=sys.stderr)
     return _follow(Path(st["state_dir"]), args.stop_grace,
                    exits_early_ok=spec.exits_early_ok)
+
+
+def _remote_pointer(path: str) -> bool:
+    from dpgui_qt.core.run.hosts.ssh import POINTER_FILE
+    return os.path.isfile(os.path.join(path, POINTER_FILE))
 
 
 def _print_check(gate, as_json: bool) -> int:
