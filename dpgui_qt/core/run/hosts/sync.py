@@ -41,11 +41,14 @@ import tarfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import tomlkit
 
 from dpgui_qt.core.run.hosts.base import HostError
+
+if TYPE_CHECKING:
+    from dpgui_qt.core.run.hosts.ssh import SshHost
 
 EXCLUDE_TOP = ("cache",)
 DIR_KEYS = ("path", "mask_path", "control_path")
@@ -105,7 +108,7 @@ class UploadPlan:
     dirs: list[DirUpload]
     files: list[FileUpload]
     host_rsync: bool = False
-    extra: list = field(default_factory=list)      # answers to plan_uploads' extra_ops
+    extra: list[Any] = field(default_factory=list)      # answers to plan_uploads' extra_ops
 
     @property
     def bytes(self) -> int:
@@ -149,7 +152,7 @@ def _slug(p: Path) -> str:
     return f"{name}-{h}"
 
 
-def _load(path: Path):
+def _load(path: Path) -> Any:  # a tomlkit document, read and changed like a dict
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
@@ -176,7 +179,7 @@ class _Resolver:
         return (self.bases[-1] / p).resolve()
 
 
-def make_plan(config_path: str | os.PathLike, host, local_checkout: str | os.PathLike | None = None) -> SyncPlan:
+def make_plan(config_path: str | os.PathLike[str], host: SshHost, local_checkout: str | os.PathLike[str] | None = None) -> SyncPlan:
     """What to send where (reads the local files, writes nothing)."""
     config = Path(config_path).resolve()
     workdir = host.workdir
@@ -241,12 +244,12 @@ def make_plan(config_path: str | os.PathLike, host, local_checkout: str | os.Pat
     if hasattr(model, "items"):
         for k, v in model.items():
             if isinstance(v, str) and v and (k.endswith("path") or k.endswith("_ckpt") or k == "ckpt"):
-                plan.model_paths[f"model.{k}"] = host.expand(str(v))
+                plan.model_paths[f"model.{k}"] = host.expand(str(v)) or str(v)
     adapter = doc.get("adapter")
     if hasattr(adapter, "get"):
         v = adapter.get("init_from_existing")
         if isinstance(v, str) and v:
-            plan.model_paths["adapter.init_from_existing"] = host.expand(str(v))
+            plan.model_paths["adapter.init_from_existing"] = host.expand(str(v)) or str(v)
     plan.files.insert(0, FileUpload(config, plan.remote_config, tomlkit.dumps(doc).encode("utf-8")))
     plan.dirs = list(dirs.values())
     return plan
@@ -270,7 +273,7 @@ def local_manifest(root: Path) -> dict[str, tuple[int, int]]:
     return out
 
 
-def plan_uploads(plan: SyncPlan, host, extra_ops: list | None = None) -> UploadPlan:
+def plan_uploads(plan: SyncPlan, host: SshHost, extra_ops: list[Any] | None = None) -> UploadPlan:
     """Compare each folder with its host copy: one round trip for every folder's manifest
     (plus ``extra_ops``, helper operations whose answers land in ``UploadPlan.extra``)."""
     ops = [("manifest", {"root": d.remote, "exclude": list(EXCLUDE_TOP)}) for d in plan.dirs]
@@ -293,7 +296,7 @@ def config_files(diff: UploadPlan) -> dict[str, bytes]:
     return {f.remote: f.data for f in diff.files}
 
 
-def upload(plan: SyncPlan, diff: UploadPlan, host, progress: Progress | None = None,
+def upload(plan: SyncPlan, diff: UploadPlan, host: SshHost, progress: Progress | None = None,
            cancel: threading.Event | None = None, method: str | None = None,
            write_configs: bool = True) -> UploadStats:
     """Send what differs in the dataset folders, and the rewritten configs unless
@@ -315,7 +318,7 @@ def upload(plan: SyncPlan, diff: UploadPlan, host, progress: Progress | None = N
             continue
         base_b, base_f = stats.bytes_sent, stats.files_sent
 
-        def prog(b, f, base_b=base_b, base_f=base_f):  # called while this folder uploads
+        def prog(b: int, f: int, base_b: int = base_b, base_f: int = base_f) -> None:  # this folder's
             if progress:
                 progress(base_b + b, total_b, base_f + f, total_f)
 
@@ -333,7 +336,8 @@ def upload(plan: SyncPlan, diff: UploadPlan, host, progress: Progress | None = N
 _PROGRESS2 = re.compile(rb"^\s*([\d,]+)\s+\d+%.*?xfr#(\d+)")
 
 
-def _rsync(d: DirUpload, host, prog, cancel) -> None:
+def _rsync(d: DirUpload, host: SshHost, prog: Callable[[int, int], None],
+           cancel: threading.Event | None) -> None:
     argv = ["rsync", "-a", "--files-from=-", "--info=progress2", "--no-inc-recursive",
             f"--rsync-path=mkdir -p {_q(d.dir.remote)} && rsync",
             "-e", host.transport.ssh_command(), str(d.dir.local) + "/",
@@ -345,7 +349,7 @@ def _rsync(d: DirUpload, host, prog, cancel) -> None:
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None  # PIPEs
     stdin, stdout, stderr = proc.stdin, proc.stdout, proc.stderr
 
-    def feed():
+    def feed() -> None:
         try:
             stdin.write(listing)
             stdin.close()
@@ -377,10 +381,12 @@ def _rsync(d: DirUpload, host, prog, cancel) -> None:
                         f"{b''.join(err).decode('utf-8', 'replace').strip()[-500:]}")
 
 
-def _tar(d: DirUpload, host, prog, cancel) -> None:
+def _tar(d: DirUpload, host: SshHost, prog: Callable[[int, int], None],
+         cancel: threading.Event | None) -> None:
     line = f"mkdir -p {_q(d.dir.remote)} && tar -xf - -C {_q(d.dir.remote)}"
     proc = host.transport.popen(line, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stderr is not None  # PIPEs
     sent_b = sent_f = 0
     try:
         with tarfile.open(fileobj=proc.stdin, mode="w|", format=tarfile.PAX_FORMAT) as tar:
