@@ -26,10 +26,9 @@ import threading
 from typing import Any, cast
 from pathlib import Path
 
-from dpgui_qt.commands.launch import (
-    EXIT_FAILED, EXIT_OK, EXIT_SETUP, EXIT_STOPPED, _ConsolePrinter, _spec_from_args,
-    default_state_dir,
-)
+from dpgui_qt.commands.launch_common import (EXIT_FAILED, EXIT_OK, EXIT_SETUP, EXIT_STOPPED,
+                                             ConsolePrinter, spec_from_args)
+from dpgui_qt.core.run.launch import default_state_dir
 from dpgui_qt.core.run.follow import RunFollower
 
 
@@ -126,7 +125,7 @@ def _launch(args) -> int:
     host.connect()
     plan = sync.make_plan(args.config, host, local_checkout=args.checkout)
     try:
-        spec = _spec_from_args(args, host.checkout, host.deepspeed())
+        spec = spec_from_args(args, host.checkout, host.deepspeed())
         spec.config = plan.remote_config
         spec.host = host.spec          # host paths stay as they are (no ~ left in them)
         cmd = spec.command()
@@ -218,7 +217,7 @@ def follow(host, state_dir: str | None, stop_grace: float, exits_early_ok: bool,
 
     out = out or sys.stdout
     run = RunFollower(exits_early_ok=exits_early_ok)     # the core's pipeline, as for local runs
-    printer = _ConsolePrinter(out, run)
+    printer = ConsolePrinter(out, run)
     q: queue.Queue = queue.Queue()
     interrupts = [0]
     handled = 0
