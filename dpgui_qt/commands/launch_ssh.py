@@ -108,7 +108,8 @@ def _attach(args) -> int:
 
 
 def _launch(args) -> int:
-    from dpgui_qt.core.run.hosts import ssh_preflight, sync
+    from dpgui_qt.core.run import ssh_preflight
+    from dpgui_qt.core.run.hosts import sync
     from dpgui_qt.core.run.spec import SpecError
 
     if not args.config:

@@ -198,8 +198,9 @@ class MonitorPage(QWidget):
         if hasattr(w, "show_page"):
             w.show_page("config")
         if ds_text is not None:
-            from dpgui_qt.gui.mainwindow import MainWindow
-            other = MainWindow(w.session.registry)
+            # another window like the one this page lives in (the main window; the page
+            # does not import it: the main window imports the page)
+            other = type(w)(w.session.registry)
             other.session.new_from_text(ds_text)
             other.setWindowTitle(f"Dataset config from {Path(dataset).parent.name} — dpgui")
             other.show()

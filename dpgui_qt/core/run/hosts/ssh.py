@@ -28,7 +28,7 @@ Beyond the :class:`~.base.Host` protocol (all implemented; ``state_root``/``read
 ``active_runs(include_ended=False)``  states of the runs (still going) under ``<workdir>/runs``
 ``list_saves(output_dir)``         run folders with saved epochs/steps (sizes) and checkpoints
 ``download(host_paths, local_dir, progress, cancel, include_checkpoints=False)``
-``probe(paths, disk)``             facts for the pre-flight (:mod:`.ssh_preflight`)
+``probe(paths, disk)``             facts for the pre-flight (:mod:`dpgui_qt.core.run.ssh_preflight`)
 ``remote_state_root``              ``<workdir>/runs``
 
 A local *pointer* folder ``<local state root>/<run id>/remote.json`` records the host spec and
