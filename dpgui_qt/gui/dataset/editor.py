@@ -60,7 +60,7 @@ class DirectoryTable(QTableView):
         self.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
                              | QAbstractItemView.EditTrigger.EditKeyPressed)
 
-    def setModel(self, model) -> None:  # noqa: N802
+    def setModel(self, model) -> None:
         super().setModel(model)
         h = self.horizontalHeader()
         h.setSectionResizeMode(COL_PATH, QHeaderView.ResizeMode.Stretch)
@@ -664,7 +664,7 @@ class DatasetEditor(QWidget):
         if dbs:
             try:
                 est = estimate(values, main_v, gpus, dbs)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - shown in the status bar; the tab stays usable
                 self.statusMessage.emit(f"Estimate: {exc}")
         gb = est.global_batch if est is not None else None
         # buckets: the selected folder, or all

@@ -500,10 +500,7 @@ class MonitorModel(QObject):
             # no waiting: stream the log in slices (nothing held but the series)
             f = open(log_path, "rb")
             self._stream = (f, RunFollower())
-            events = []
             total = os.fstat(f.fileno()).st_size
-        else:
-            events = None
         # the run folder's TensorBoard scalars come in as the replay reaches their step
         self._replay_rows = []
         if run_dir is not None:

@@ -92,7 +92,7 @@ class _Axis(pg.AxisItem):
         self.kind = kind
         self.enableAutoSIPrefix(False)
 
-    def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph API)
+    def tickStrings(self, values, scale, spacing):
         if self.logMode:
             if self.kind == "sci":   # learning rates stay in the config's notation: 1e-5
                 return [_fmt_lr(float(f"{10.0 ** v * scale:.1g}")) for v in values]
@@ -525,7 +525,7 @@ class MonitorView(QWidget):
                 return
             self.refresh()
 
-    def showEvent(self, event) -> None:  # noqa: N802
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         self._dirty = True
 
@@ -642,7 +642,7 @@ class MonitorView(QWidget):
 
     def _update_evals(self, x0, x1, width) -> None:
         m = self.model.metrics
-        for i, tag in enumerate(m.eval_tags()):
+        for tag in m.eval_tags():
             c = self._eval_curves.get(tag)
             if c is None:
                 col = EVAL_COLORS[len(self._eval_curves) % len(EVAL_COLORS)]
@@ -923,6 +923,6 @@ class MonitorView(QWidget):
         self.hover_label.setVisible(True)
 
     # -------------------------------------------------------------- cleanup
-    def closeEvent(self, event) -> None:  # noqa: N802
+    def closeEvent(self, event) -> None:
         self._timer.stop()
         super().closeEvent(event)
