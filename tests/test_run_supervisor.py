@@ -52,7 +52,7 @@ def test_run_completes_and_state_is_recorded(env):
     assert st["status"] == "running" and st["pid"] == st["pgid"]
     assert st["env"]["NCCL_P2P_DISABLE"] == "1"
     assert Path(st["log_path"]).parent == out / ".dpgui-logs"
-    final = attach(st["state_dir"]).wait(timeout=15)
+    final = attach(st["state_dir"]).wait(timeout=60)
     assert final["status"] == "exited" and final["exit_code"] == 0
     assert final["run_dir"] and Path(final["run_dir"]).parent == out
     assert Path(final["run_dir"], "latest").read_text() == "global_step3"
@@ -84,7 +84,7 @@ def test_run_outlives_the_gui_and_a_new_follower_reads_everything(env):
     assert pid_alive(st["pid"], st["pid_start_ticks"]), "trainer died with its starter"
     handle = attach(state_dir)                     # a new GUI re-attaches
     assert handle.is_active()
-    final = handle.wait(timeout=15)
+    final = handle.wait(timeout=60)
     assert final["exit_code"] == 0
     data = handle.follower().read_available()
     assert data == Path(final["log_path"]).read_bytes()
@@ -122,12 +122,13 @@ def test_stop_leaves_no_process(env, launcher_ignores_term):
     start, out, tmp = env
     st = start(steps=100000, delay=0.05, launcher_ignore_term=int(launcher_ignores_term))
     wait_for(lambda: "steps: 2 loss" in log_text(st), what="training")
-    assert len(live_group_psutil(st["pgid"])) == 3      # launcher + 2 ranks
+    # rank 1 is started after rank 0, so rank 0's steps do not prove it exists yet
+    wait_for(lambda: len(live_group_psutil(st["pgid"])) == 3, what="launcher + 2 ranks")
     res = control.stop(st, grace_s=0.5)
     assert res.clean and res.signalled
     assert res.killed, "the ranks ignore SIGTERM, so Stop must have escalated"
     assert not live_group_psutil(st["pgid"])
-    final = attach(st["state_dir"]).wait(timeout=10)
+    final = attach(st["state_dir"]).wait(timeout=60)
     assert final["status"] == "exited" and final["stop_request"] == "stop"
     assert final["exit_code"] != 0
 
@@ -139,7 +140,7 @@ def test_kill_leaves_no_process(env):
     res = control.kill(st)
     assert res.clean and set(res.killed) >= {st["pid"]}
     assert not live_group_psutil(st["pgid"])
-    final = attach(st["state_dir"]).wait(timeout=10)
+    final = attach(st["state_dir"]).wait(timeout=60)
     assert final["exit_code"] == -signal.SIGKILL and final["stop_request"] == "kill"
     assert control.stop(st).signalled == []            # nothing left to stop
 
@@ -156,7 +157,7 @@ def test_save_and_save_quit(env):
     wait_for(lambda: not (run_dir / "save").exists(), what="save file consumed")
     assert "Saving model to directory step" in log_text(st)
     control.save_and_stop(h)
-    final = h.wait(timeout=10)
+    final = h.wait(timeout=60)
     assert final["exit_code"] == 0 and final["stop_request"] == "save_quit"
     text = log_text(st)
     assert "Manually quitting" in text and "TRAINING COMPLETE!" not in text
@@ -168,8 +169,10 @@ def test_orphaned_ranks_are_reaped_by_the_supervisor(env):
     start, out, tmp = env
     st = start(steps=100000, delay=0.05, orphan_grace_s=0.3)
     wait_for(lambda: "steps: 1 loss" in log_text(st), what="training")
+    # both ranks must exist before the launcher goes, or there would be fewer orphans
+    wait_for(lambda: len(live_group_psutil(st["pgid"])) == 3, what="launcher + 2 ranks")
     os.kill(st["pid"], signal.SIGTERM)                 # only the launcher; ranks stay behind
-    final = attach(st["state_dir"]).wait(timeout=10)
+    final = attach(st["state_dir"]).wait(timeout=60)
     assert final["status"] == "exited" and len(final["orphans_killed"]) == 2
     assert not live_group_psutil(st["pgid"])
 
@@ -180,3 +183,33 @@ def test_failed_start_is_recorded(tmp_path):
     assert st["status"] == "failed_to_start" and "could not start" in st["error"]
     assert "could not start" in Path(st["log_path"]).read_text()
     assert attach(st["state_dir"]).effective_status() == "failed_to_start"
+
+
+def test_orphan_reaping_returns_only_once_the_killed_ranks_are_gone(monkeypatch):
+    """SIGKILL is not instant: a killed process stays listed until the kernel has run
+    its exit.  The supervisor records "exited" right after reaping, so reaping must
+    wait until the group is really empty (checked with a group that empties only on
+    the fourth look after the SIGKILL, so no scheduling decides it)."""
+    from dpgui_qt.core.run import supervisor as sup
+    looks_after_kill = {"n": None}
+    sent = []
+
+    def members(pgid, ticks=None):
+        n = looks_after_kill["n"]
+        if n is None:
+            return [11, 12]                  # the ranks ignore everything but SIGKILL
+        looks_after_kill["n"] = n + 1
+        return [11, 12] if n < 3 else []
+
+    def send(pgid, sig, ticks=None):
+        sent.append(sig)
+        if looks_after_kill["n"] is None:
+            looks_after_kill["n"] = 0
+        return members(pgid, ticks) if looks_after_kill["n"] < 3 else []
+
+    monkeypatch.setattr(sup, "group_members", members)
+    monkeypatch.setattr(sup, "signal_group", send)
+    killed = sup._Supervisor._reap_orphans(10, None, grace=0.0)
+    assert killed == [11, 12]
+    assert set(sent) == {signal.SIGKILL}
+    assert looks_after_kill["n"] >= 4, "returned while the killed ranks were still listed"

@@ -82,7 +82,10 @@ lr = 2e-5
     return cfg
 
 
-def wait_for(cond, timeout: float = 10.0, poll: float = 0.02, what: str = "condition"):
+def wait_for(cond, timeout: float = 60.0, poll: float = 0.02, what: str = "condition"):
+    """Poll ``cond`` until it is truthy (returned) or ``timeout`` passes (AssertionError).
+    The ceiling is generous on purpose: it only matters when the condition never comes,
+    and a loaded machine must not turn a slow start into a failure."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         v = cond()
@@ -93,13 +96,14 @@ def wait_for(cond, timeout: float = 10.0, poll: float = 0.02, what: str = "condi
 
 
 def live_group_psutil(pgid: int) -> list[int]:
-    """Non-zombie processes whose process group or session is ``pgid`` (checked with psutil)."""
+    """Processes whose process group or session is ``pgid`` and that have not exited
+    (zombies and dead ones do not count, as in the product's check; checked with psutil)."""
     import psutil
     out = []
     for p in psutil.process_iter():
         try:
             if os.getpgid(p.pid) == pgid or os.getsid(p.pid) == pgid:
-                if p.status() != psutil.STATUS_ZOMBIE:
+                if p.status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
                     out.append(p.pid)
         except (ProcessLookupError, PermissionError, psutil.Error):
             pass

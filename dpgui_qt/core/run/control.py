@@ -21,7 +21,9 @@ from pathlib import Path
 
 from dpgui_qt.core.run import hosts
 from dpgui_qt.core.run.hosts import HostError
-from dpgui_qt.core.run.signals import DEFAULT_GRACE_S, StopResult, kill_group, stop_group
+from dpgui_qt.core.run.signals import (
+    DEFAULT_GRACE_S, DEFAULT_KILL_WAIT_S, StopResult, kill_group, stop_group,
+)
 from dpgui_qt.core.run.supervisor import CONTROL_FILE, locate_run_dir, read_state, write_json_atomic
 
 if TYPE_CHECKING:
@@ -86,7 +88,7 @@ def save_and_stop(run: RunRef) -> Path:
     return _signal_file(run, "save_quit")
 
 
-def stop(run: RunRef, grace_s: float = DEFAULT_GRACE_S, kill_wait_s: float = 5.0,
+def stop(run: RunRef, grace_s: float = DEFAULT_GRACE_S, kill_wait_s: float = DEFAULT_KILL_WAIT_S,
          poll_s: float = 0.1) -> StopResult:
     """SIGTERM the whole group; SIGKILL whatever is left after ``grace_s``.
     Blocks until no process of the group is left (or ``kill_wait_s`` after
@@ -101,7 +103,7 @@ def stop(run: RunRef, grace_s: float = DEFAULT_GRACE_S, kill_wait_s: float = 5.0
                       members=host.group_members)
 
 
-def kill(run: RunRef, wait_s: float = 5.0, poll_s: float = 0.05) -> StopResult:
+def kill(run: RunRef, wait_s: float = DEFAULT_KILL_WAIT_S, poll_s: float = 0.05) -> StopResult:
     """SIGKILL the whole group at once and verify it is gone."""
     st, _ = _resolve(run)
     pgid, ticks = st.get("pgid"), st.get("pid_start_ticks")

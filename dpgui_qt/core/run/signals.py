@@ -15,9 +15,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-__all__ = ["StopResult", "DEFAULT_GRACE_S", "Send", "Members", "stop_group", "kill_group"]
+__all__ = ["StopResult", "DEFAULT_GRACE_S", "DEFAULT_KILL_WAIT_S", "Send", "Members",
+           "stop_group", "kill_group"]
 
 DEFAULT_GRACE_S = 20.0
+# how long SIGKILLed processes may take to leave the process table before a Stop/Kill
+# reports them as still running (the wait ends as soon as the group is empty; a
+# loaded machine can take seconds to run the exits)
+DEFAULT_KILL_WAIT_S = 30.0
 
 # (pgid, signal name, leader start ticks) -> pids signalled
 Send = Callable[[int, str, "int | None"], "list[int]"]
@@ -47,7 +52,7 @@ def _wait_gone(members: Members, pgid: int, ticks: int | None, timeout: float,
 
 
 def stop_group(pgid: int | None, ticks: int | None, grace_s: float = DEFAULT_GRACE_S,
-               kill_wait_s: float = 5.0, poll_s: float = 0.1, *, send: Send,
+               kill_wait_s: float = DEFAULT_KILL_WAIT_S, poll_s: float = 0.1, *, send: Send,
                members: Members) -> StopResult:
     """SIGTERM the group; SIGKILL whatever is left after ``grace_s``.  Blocks until no
     member is left (or ``kill_wait_s`` after the SIGKILL)."""
@@ -62,7 +67,8 @@ def stop_group(pgid: int | None, ticks: int | None, grace_s: float = DEFAULT_GRA
     return res
 
 
-def kill_group(pgid: int | None, ticks: int | None, wait_s: float = 5.0, poll_s: float = 0.05,
+def kill_group(pgid: int | None, ticks: int | None, wait_s: float = DEFAULT_KILL_WAIT_S,
+               poll_s: float = 0.05,
                *, send: Send, members: Members) -> StopResult:
     """SIGKILL the group at once and verify it is gone."""
     res = StopResult()

@@ -259,6 +259,10 @@ TFEVENTS_RE = re.compile(r"^events\.out\.tfevents\.\d+(?:\.\d+)?\.(?P<host>.+)\.
 SPAWNED_RE = re.compile(rb"process (\d+) spawned with command")
 LOG_SCAN_LIMIT = 4 << 20      # the launcher names its ranks in the first kilobytes
 SIGNAL_FILES = ("save", "save_quit")
+ORPHAN_KILL_WAIT_S = 60.0   # ceiling for SIGKILLed orphans to leave /proc
+# ceiling for the supervisor to start the trainer: the wait ends as soon as it has;
+# giving up early would report a failed start while the run goes on unfollowed
+START_WAIT_S = 60.0
 
 
 def tfevents_pids(run_dir: str | os.PathLike[str]) -> set[int]:
@@ -471,7 +475,7 @@ def start_run(argv: list[str], state_root: str | os.PathLike[str], *,
               env: dict[str, str] | None = None, cwd: str | None = None,
               config: str | None = None, output_dir: str | None = None,
               resume_from: str | None = None, log_path: str | os.PathLike[str] | None = None,
-              orphan_grace_s: float = 10.0, wait_s: float = 10.0,
+              orphan_grace_s: float = 10.0, wait_s: float = START_WAIT_S,
               python: str | None = None, host: dict[str, Any] | None = None,
               to_host: Callable[[str], str] | None = None,
               spawn: Callable[[Path], None] | None = None) -> dict[str, Any]:
@@ -503,7 +507,7 @@ SUPERVISOR_SCRIPT = os.path.abspath(__file__)
 
 
 def spawn_local_supervisor(state_dir: Path, *, python: str | None = None,
-                           wait_s: float = 10.0) -> None:
+                           wait_s: float = START_WAIT_S) -> None:
     """Start the supervisor for ``state_dir`` on this machine, detached (its own
     session; it forks once, so nobody has to reap it).  Raises OSError or
     subprocess.TimeoutExpired."""
@@ -756,13 +760,23 @@ class _Supervisor:
         """Ranks left behind by a launcher that died would keep holding GPU memory."""
         if os.name == "nt":  # pragma: no cover
             return []
-        deadline = time.time() + grace
-        while group_members(pgid, ticks) and time.time() < deadline:
+        deadline = time.monotonic() + grace
+        while group_members(pgid, ticks) and time.monotonic() < deadline:
             time.sleep(0.1)
         left = group_members(pgid, ticks)
-        if left:
-            signal_group(pgid, signal.SIGKILL, ticks)
-        return left
+        if not left:
+            return []
+        # SIGKILL is not instant: a process stays in /proc until the kernel has run its
+        # exit, which on a busy machine takes a while.  "exited" in the state must mean
+        # nothing of the run is left, so wait (re-sending, in case one forked meanwhile)
+        # until the group is empty, within a generous ceiling.
+        killed = set(left)
+        deadline = time.monotonic() + ORPHAN_KILL_WAIT_S
+        while True:
+            killed.update(signal_group(pgid, signal.SIGKILL, ticks))
+            time.sleep(0.05)
+            if not group_members(pgid, ticks) or time.monotonic() >= deadline:
+                return sorted(killed)
 
 
 def main(argv: list[str] | None = None) -> int:

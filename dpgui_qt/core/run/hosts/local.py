@@ -123,7 +123,8 @@ class LocalHost(HostBase):
                          config: str | None = None, output_dir: str | None = None,
                          resume_from: str | None = None,
                          log_path: str | os.PathLike[str] | None = None,
-                         wait_s: float = 10.0, python: str | None = None) -> dict[str, Any]:
+                         wait_s: float = sup.START_WAIT_S,
+                         python: str | None = None) -> dict[str, Any]:
         return sup.start_run(list(argv), state_root, env=dict(env or {}), cwd=cwd, config=config,
                              output_dir=output_dir, resume_from=resume_from, log_path=log_path,
                              wait_s=wait_s, python=python, host=None)
