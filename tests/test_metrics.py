@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from dpgui_qt.core.monitor.metrics import RunMetrics, Series, ema_reference, format_duration
+from dpgui_qt.core.monitor.metrics import RunMetrics, Series, ema_reference
 from dpgui_qt.core.run.parse import (CompleteEvent, EpochEvent, EvalEvent, GlobalBatchEvent,
                                      LrEvent, ResumeEvent, SaveEvent, StepEvent, parse_text)
 
@@ -229,14 +229,6 @@ def test_parsed_corpus_log_feeds(tmp_path):
     assert m.loss.nonfinite == [[2.0, 2.0, "nan", 1]]
     assert m.lr.y.tolist() == [1.5968e-07]
     assert [mk.label for mk in m.markers] == ["step2"]
-
-
-def test_format_duration():
-    assert format_duration(None) == "—"
-    assert format_duration(59) == "59s"
-    assert format_duration(61) == "1m 01s"
-    assert format_duration(3 * 3600 + 120) == "3h 02m"
-    assert format_duration(2 * 86400 + 3600) == "2d 1h"
 
 
 def test_epoch_loss_waits_for_its_epoch_end():

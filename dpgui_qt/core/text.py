@@ -1,6 +1,7 @@
 """Small text helpers for messages and template comments (Qt-free)."""
 from __future__ import annotations
 
+import math
 import re
 import textwrap
 
@@ -32,6 +33,24 @@ def comment_lines(text: str, width: int = 88, prefix: str = "# ") -> list[str]:
     return [prefix + line for line in textwrap.wrap(text, width - len(prefix),
                                                     break_long_words=False,
                                                     break_on_hyphens=False)]
+
+
+def format_duration(s: float | None) -> str:
+    """A span of seconds the way the Run and Monitor tabs both show it: the two largest
+    units, e.g. ``45s``, ``3m 07s``, ``1h 02m``, ``2d 5h``; "—" when unknown."""
+    if s is None or not math.isfinite(s):
+        return "—"
+    s = max(0, int(round(s)))      # a clock that stepped back reads as just started
+    d, rem = divmod(s, 86400)
+    h, rem = divmod(rem, 3600)
+    m, sec = divmod(rem, 60)
+    if d:
+        return f"{d}d {h}h"
+    if h:
+        return f"{h}h {m:02d}m"
+    if m:
+        return f"{m}m {sec:02d}s"
+    return f"{sec}s"
 
 
 def one_line(text: str, limit: int = 160) -> str:

@@ -132,9 +132,9 @@ def take_screenshot(window, out: str) -> bool:
     while time.monotonic() < end:
         QApplication.processEvents()
         time.sleep(0.01)
-    console = getattr(getattr(window, "run_page", None), "console", None)
-    if console is not None:
-        console.flush()
+    run_page = window.created_page("run")
+    if run_page is not None:
+        run_page.console.flush()
     for _ in range(3):
         QApplication.processEvents()
     pix = window.grab()

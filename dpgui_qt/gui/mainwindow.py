@@ -6,14 +6,14 @@ API for other parts of dpgui
                               (``.doc`` ConfigDocument, ``.registry`` SchemaRegistry,
                               ``.findings``, ``.undo_stack``; signals ``changed``,
                               ``documentReplaced``, ``findingsChanged``, ``pathChanged``)
-``window.add_page(name, title, factory=None, empty=None)``
-                              add a tab; ``factory(window) -> QWidget`` runs on first show
-``window.set_page_factory(name, factory)``
-                              fill one of the built-in slots: "dataset", "run", "monitor"
+``window.add_page(spec)``     add a tab from a :class:`~dpgui_qt.gui.pages.PageSpec`
+                              (factory, empty state, menu actions, close guard, feeds);
+                              the built-in pages are "dataset", "run" and "monitor"
 ``window.page(name)``         the page widget (created on demand), or None
+``window.created_page(name)`` the page widget if it exists already, else None
+``window.feed(name)``         a feed a page offers ("monitor": the MonitorFeed), or None
 ``window.show_page(name)``
 ``window.actions[...]``       named QActions ("file.open", "run.start", "run.stop", ...)
-``window.run_menu``           extend the Run menu
 ``window.runRequested``       emitted by Run ▸ Start Training once the config is saved
                               and has no errors; the run console connects to it
 ``window.add_companion(session, go_to=None)`` / ``remove_companion(session)``
@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence, QUndoGroup
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow,
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu,
                                QStackedWidget, QTabWidget, QToolButton, QWidget)
 
 from dpgui_qt import __version__
@@ -38,7 +38,7 @@ from dpgui_qt.core.config.document import (ConflictError, DocumentError, ReadErr
                                     TomlSyntaxError)
 from dpgui_qt.gui import icons, messages
 from dpgui_qt.gui import settings as st
-from dpgui_qt.gui.pages import EmptyState, PageFactory, PageSlot
+from dpgui_qt.gui.pages import EmptyState, PageAction, PageSlot, PageSpec
 from dpgui_qt.gui.config.problems import ProblemsPanel
 from dpgui_qt.gui.config.page import ConfigEditorPage
 from dpgui_qt.gui.session import DocumentSession
@@ -88,8 +88,11 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(icons.app_icon())
         self.setDockNestingEnabled(True)
         self.session = DocumentSession(registry, self)
-        self.actions: dict[str, QAction] = {}
+        # the window's named QActions ("run.start", ...); replaces QWidget.actions() on purpose
+        self.actions: dict[str, QAction] = {}  # type: ignore[assignment]
         self._slots: dict[str, PageSlot] = {}
+        self._feeds: dict[str, object] = {}
+        self.menus: dict[str, QMenu] = {}
         self._undo_view = None
         self._companions: list = []  # [(session, go_to)] saved and checked with the main one
         self.undo_group = QUndoGroup(self)  # Edit ▸ Undo follows the page's active document
@@ -116,8 +119,6 @@ class MainWindow(QMainWindow):
         self._make_docks()
         self._make_status()
         self._make_slots()
-        from dpgui_qt.gui.run import install as install_run_page
-        install_run_page(self)  # Run page, Run menu, close guard, re-attach (gui/run)
 
         s = self.session
         s.modifiedChanged.connect(lambda _m: self._update_modified())
@@ -138,6 +139,9 @@ class MainWindow(QMainWindow):
         self._update_actions()
         self._update_start_page()
         self.resize(1280, 800)
+        for slot in list(self._slots.values()):
+            if slot.spec is not None and slot.spec.on_ready is not None:
+                slot.spec.on_ready()
 
     # ------------------------------------------------------------- actions
     def _action(self, name: str, text: str, slot: Callable | None = None, shortcut=None,
@@ -232,6 +236,7 @@ class MainWindow(QMainWindow):
         m.addActions([A["run.validate"]])
         m.addSeparator()
         m.addActions([A["run.start"], A["run.stop"]])
+        self.menus.update(view=self.view_menu, run=self.run_menu)
         m = mb.addMenu("&Help")
         m.addActions([A["help.dp"]])
         m.addSeparator()
@@ -290,9 +295,7 @@ class MainWindow(QMainWindow):
         self.problem_button = QToolButton(self)
         self.problem_button.setAutoRaise(True)
         self.problem_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.problem_button.clicked.connect(lambda: (self.problems_dock.show(),
-                                                     self.problems.set_expanded(True),
-                                                     self.problems_dock.raise_()))
+        self.problem_button.clicked.connect(lambda: self._open_problems())
         from dpgui_qt.gui.config.memory_status import MemoryEstimateButton
 
         self.memory_button = MemoryEstimateButton(self.session, self)
@@ -301,25 +304,16 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.problem_button)
 
     def _make_slots(self) -> None:
-        A = self.actions
         open_ds = self._action("dataset.open", "Open Dataset Config", self.open_dataset_config,
                                None, "open", "Open the dataset TOML this config names")
         self.dataset_empty = EmptyState(
             "Dataset", "The dataset editor is not loaded.", [open_ds])
-        self.add_page("dataset", "Dataset", _dataset_page, self.dataset_empty)
-        self.add_page("run", "Run", None, EmptyState(
-            "No run yet",
-            "Start training from <b>Run ▸ Start Training</b> (F5). dpgui saves the config, "
-            "checks it, and shows diffusion-pipe's output here.",
-            [A["run.start"], A["run.validate"]]))
-        self.add_page("monitor", "Monitor", None, EmptyState(
-            "Nothing to monitor yet",
-            "Loss, learning rate and GPU use appear here while a run trains. "
-            "Start one with <b>Run ▸ Start Training</b>.",
-            [A["run.start"]]))
-        from dpgui_qt.gui.monitor import install as install_monitor  # light: no pyqtgraph
+        self.add_page(PageSpec("dataset", "Dataset", _dataset_page, self.dataset_empty))
+        from dpgui_qt.gui.monitor import monitor_page_spec  # light: no pyqtgraph
+        from dpgui_qt.gui.run import run_page_spec          # light: the page is built on demand
 
-        install_monitor(self)  # window.monitor_feed; the page imports pyqtgraph on first show
+        self.add_page(run_page_spec(self))
+        self.add_page(monitor_page_spec(self))
         # the placeholder text resolves the dataset path from the checkout (file system,
         # settings): after the first paint, and once per burst of edits
         self._dataset_empty_timer = QTimer(self)
@@ -331,28 +325,86 @@ class MainWindow(QMainWindow):
         self._dataset_empty_timer.start()
 
     # --------------------------------------------------------------- pages
-    def add_page(self, name: str, title: str, factory: PageFactory | None = None,
-                 empty: QWidget | None = None, icon=None) -> PageSlot:
-        """Add a tab. ``factory(window)`` builds the page the first time it is shown;
-        ``empty`` is what the tab shows until then (or while no factory is set)."""
-        slot = PageSlot(name, empty or EmptyState(title, ""), self)
-        slot.set_factory(factory)
-        self._slots[name] = slot
-        i = self.tabs.addTab(slot, title) if icon is None else self.tabs.addTab(slot, icon, title)
-        act = QAction(title, self)
+    def _open_problems(self) -> None:
+        """The Problems dock, shown, expanded and in front."""
+        self.problems_dock.show()
+        self.problems.set_expanded(True)
+        self.problems_dock.raise_()
+
+    def add_page(self, spec: PageSpec) -> PageSlot:
+        """Add a tab and everything ``spec`` declares (see :mod:`dpgui_qt.gui.pages`)."""
+        slot = PageSlot(spec.name, spec.empty or EmptyState(spec.title, ""), self, spec,
+                        on_created=self._page_created)
+        self._slots[spec.name] = slot
+        i = (self.tabs.addTab(slot, spec.title) if spec.icon is None
+             else self.tabs.addTab(slot, spec.icon, spec.title))
+        act = QAction(spec.title, self)
         act.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
-        act.triggered.connect(lambda: self.show_page(name))
+        act.triggered.connect(lambda: self.show_page(spec.name))
         self.pages_menu.addAction(act)
-        self.actions[f"page.{name}"] = act
+        self.actions[f"page.{spec.name}"] = act
+        for pa in spec.actions:
+            self._add_page_action(pa)
+        for name, handler in spec.handles.items():
+            self._reroute(self.actions[name], handler)
+        for name, feed in spec.offers.items():
+            self._feeds[name] = feed
+            for other in self._slots.values():          # pages built before the offer
+                take = other.spec.takes.get(name) if other.spec is not None else None
+                if take is not None and other.page is not None:
+                    take(other.page, feed)
         if self.tabs.currentWidget() is slot:
             slot.ensure_page(self)
         return slot
 
-    def set_page_factory(self, name: str, factory: PageFactory | None) -> None:
-        slot = self._slots[name]
-        slot.set_factory(factory)
-        if self.tabs.currentWidget() is slot:
-            slot.ensure_page(self)
+    def _add_page_action(self, pa: PageAction) -> QAction:
+        act = self._action(pa.name, pa.text, pa.slot, pa.shortcut, None, pa.tip)
+        act.setEnabled(pa.enabled)
+        menu = self.menus[pa.menu]
+        before = self.actions.get(pa.before) if pa.before else None
+        if pa.separator:
+            menu.insertSeparator(before) if before is not None else menu.addSeparator()
+        if before is not None:
+            menu.insertAction(before, act)
+        else:
+            menu.addAction(act)
+        return act
+
+    @staticmethod
+    def _reroute(act: QAction, handler) -> None:
+        """A page answers a window action: the window's own slot no longer runs."""
+        try:
+            act.triggered.disconnect()
+        except (RuntimeError, TypeError):
+            pass
+        act.triggered.connect(lambda _checked=False: handler())
+
+    def _page_created(self, slot: PageSlot) -> None:
+        if slot.page is None:
+            return
+        for name, take in (slot.spec.takes.items() if slot.spec is not None else ()):
+            feed = self._feeds.get(name)
+            if feed is not None:
+                take(slot.page, feed)
+
+    def feed(self, name: str):
+        """A feed some page offers (``"monitor"``: the MonitorFeed), or None."""
+        return self._feeds.get(name)
+
+    def created_page(self, name: str) -> QWidget | None:
+        """The page if it has been built, without building it."""
+        slot = self._slots.get(name)
+        return slot.page if slot is not None else None
+
+    @property
+    def run_page(self) -> QWidget | None:
+        """Shorthand for ``created_page("run")``."""
+        return self.created_page("run")
+
+    @property
+    def monitor_feed(self):
+        """Shorthand for ``feed("monitor")``."""
+        return self.feed("monitor")
 
     def page(self, name: str) -> QWidget | None:
         if name == "config":
@@ -527,7 +579,7 @@ class MainWindow(QMainWindow):
     def edit_environment(self) -> bool:
         """Where diffusion-pipe and DeepSpeed are (Run ▸ Environment…, also from the
         start page)."""
-        page = self.run_page if getattr(self, "run_page", None) is not None else None
+        page: Any = self.created_page("run")
         if page is not None:
             ok = page.edit_environment()
         else:
@@ -876,15 +928,13 @@ class MainWindow(QMainWindow):
         if not self.maybe_save("closing"):
             event.ignore()
             return
-        guard = getattr(self, "run_close_guard", None)  # an active run: keep / stop / cancel
-        if guard is not None and not guard():
-            event.ignore()
-            return
+        for slot in self._slots.values():   # e.g. an active run: keep / stop / cancel
+            guard = slot.spec.close_guard if slot.spec is not None else None
+            if guard is not None and slot.page is not None and not guard(slot.page):
+                event.ignore()
+                return
         self.save_settings()
-        feed = getattr(self, "monitor_feed", None)
-        if feed is not None and feed.created:
-            feed.model.stop()  # its follower thread must end before the window is deleted
-        monitor = self._slots["monitor"].page if "monitor" in self._slots else None
-        if monitor is not None and hasattr(monitor, "shutdown"):
-            monitor.shutdown()  # the GPU sampler thread too
+        for slot in self._slots.values():   # background work ends before the window goes
+            if slot.spec is not None and slot.spec.shutdown is not None:
+                slot.spec.shutdown(slot.page)
         event.accept()

@@ -198,13 +198,18 @@ def test_pages_are_created_lazily(window):
         created.append(win)
         return QLabel("monitor page")
 
-    window.set_page_factory("monitor", factory)
-    assert not created
-    window.show_page("monitor")
-    assert created == [window]
-    assert window.page("monitor").text() == "monitor page"
-    window.add_page("extra", "Extra", lambda w: __import__("PySide6.QtWidgets").QtWidgets.QLabel("x"))
+    from dpgui_qt.gui.pages import PageSpec
+
+    window.add_page(PageSpec("extra", "Extra", factory))
+    assert not created and window.created_page("extra") is None
     assert "page.extra" in window.actions
+    window.show_page("extra")
+    assert created == [window]
+    assert window.page("extra").text() == "monitor page"
+    window.page("extra")
+    assert created == [window]                     # built once
+    # the Run and Monitor pages are built on first show too
+    assert window.created_page("run") is None and window.created_page("monitor") is None
 
 
 def test_problem_click_selects_row(window, tmp_path):

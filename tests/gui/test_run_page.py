@@ -2,6 +2,7 @@
 re-attach from a second window, the outcome banner and the close prompt."""
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -43,6 +44,8 @@ def test_start_follow_to_finished_and_console_equals_log(qtbot, window, fake_run
     assert c.outcome.status == "finished" and not page.banner.isHidden()
     assert page.phase_label.text() == "FINISHED"
     assert "Step 8" in page.title_label.text()
+    # the Run tab writes durations as the Monitor does (core.text.format_duration), not 0:01
+    assert re.search(r"elapsed (\d+m \d\ds|\d+s)\b", page.sub_label.text()), page.sub_label.text()
     # The console holds exactly the log's rows, with \r updates collapsed in place
     # (see collapse_cr: each \n-terminated row shows its last \r segment).
     log = Path(c.state["log_path"]).read_text(encoding="utf-8")

@@ -50,8 +50,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["Series", "Marker", "Progress", "RunMetrics", "format_duration", "ema_reference",
-           "value_range", "format_ticks", "nice_stride"]
+__all__ = ["Series", "Marker", "Progress", "RunMetrics", "ema_reference", "value_range",
+           "format_ticks", "nice_stride"]
 
 DEFAULT_MAX_POINTS = 1 << 20
 _MIN_CAPACITY = 1024
@@ -546,22 +546,6 @@ class Progress:
     eta_s: float | None = None
     finished: bool = False
     basis: str = ""           # how total_steps was found (for the tooltip)
-
-
-def format_duration(s: float | None) -> str:
-    if s is None or not math.isfinite(s):
-        return "—"
-    s = max(0, int(round(s)))
-    d, rem = divmod(s, 86400)
-    h, rem = divmod(rem, 3600)
-    m, sec = divmod(rem, 60)
-    if d:
-        return f"{d}d {h}h"
-    if h:
-        return f"{h}h {m:02d}m"
-    if m:
-        return f"{m}m {sec:02d}s"
-    return f"{sec}s"
 
 
 class RunMetrics:

@@ -7,7 +7,7 @@ folders dropped from a file manager (``text/uri-list``) are added where they lan
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import html
 import os
@@ -42,6 +42,8 @@ class DirectoryTableModel(QAbstractTableModel):
         self.session = session
         self.scans = scans
         self._findings: dict[int, list[Any]] = {}
+        # problems of a row's last bucket pass; the dataset editor provides them
+        self.bucket_problems: Callable[[int], list[Any]] = lambda _row: []
         self._rows = self._count()
         bind(session.changed, self, lambda _c: self.refresh())
         session.documentReplaced.connect(self.refresh)
@@ -108,10 +110,6 @@ class DirectoryTableModel(QAbstractTableModel):
     def entry(self, row: int) -> dict[str, Any]:
         d = self._dirs()
         return d[row] if 0 <= row < len(d) and isinstance(d[row], dict) else {}
-
-    def bucket_problems(self, row: int) -> list[Any]:
-        """Problems of the row's last bucket pass; the dataset editor provides them."""
-        return []
 
     def problems(self, row: int) -> tuple[str | None, list[tuple[str, str]]]:
         """Worst severity and [(severity, message)] from scan problems and findings."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import os
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPainter, QPalette
@@ -30,6 +30,9 @@ from dpgui_qt.gui.dataset.scans import ScanManager
 from dpgui_qt.gui.config.page import PropertyFilterProxy, PropertyTreeView
 from dpgui_qt.core.config.tree import GROUP
 from dpgui_qt.gui.config.property_model import COL_KEY, KindRole, PropertyTreeModel
+
+if TYPE_CHECKING:
+    from dpgui_qt.core.dataset.scan import DirectoryScan
 
 TAB_MEDIA, TAB_FOLDER, TAB_PROBLEMS, TAB_BUCKETS, TAB_ESTIMATE = range(5)
 _SEV_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -86,7 +89,8 @@ class DirectoryTable(QTableView):
 
     def dragMoveEvent(self, event) -> None:
         super().dragMoveEvent(event)
-        if self.model() is not None and self.model().folders_in(event.mimeData()):
+        model = self.model()
+        if isinstance(model, DirectoryTableModel) and model.folders_in(event.mimeData()):
             event.setDropAction(Qt.DropAction.CopyAction)
             event.accept()
 
@@ -112,10 +116,10 @@ class ProblemsList(QTextBrowser):
         self.anchorClicked.connect(self._clicked)
         self.items: list[tuple[str, str, list, int]] = []
 
-    def show_problems(self, scan, findings: list, state: str, extra: list = ()) -> None:
+    def show_problems(self, scan, findings: list, state: str, extra: Sequence[Any] = ()) -> None:
         """``extra``: problems from the bucket pass (videos too short, empty frame
         buckets, ...) shown with the scan's own."""
-        rows = [(f.severity, f"<code>{html.escape(f.key)}</code>: {html.escape(f.message)}",
+        rows: list[tuple[str, str, list[str], int, str]] = [(f.severity, f"<code>{html.escape(f.key)}</code>: {html.escape(f.message)}",
                  [], 0, "dataset config") for f in findings]
         if scan is not None:
             rows += [(p.severity, html.escape(p.message), p.files, p.count, p.source)
@@ -131,7 +135,7 @@ class ProblemsList(QTextBrowser):
             return
         color = {"error": "#d64545", "warning": "#b88600", "info": "#3d7fd6"}
         out = []
-        self._files = []
+        self._files: list[str] = []
         for sev, msg, files, count, source in rows:
             head = (f"<p style='margin-bottom:2px'><b style='color:{color.get(sev, 'gray')}'>"
                     f"{sev.upper()}</b>&nbsp; {msg}")
@@ -193,11 +197,37 @@ class DatasetEditor(QWidget):
         self.role = role
         self._base_dirs = base_dirs or (lambda: [])
         self.current_row = -1
-        self._shown_scan = None
+        self._shown_scan: DirectoryScan | None = None
         self.buckets_by_row: dict = {}  # row -> DirectoryBuckets of the last bucket pass
         self.scans = ScanManager(session, self.base_dirs, self.model_type, self)
 
-        # ---------------------------------------------------------------- header
+        head = self._build_header()
+        dirs_box = self._build_directories()
+        settings_box = self._build_settings()
+        left = QSplitter(Qt.Orientation.Vertical, self)
+        left.addWidget(dirs_box)
+        left.addWidget(settings_box)
+        left.setStretchFactor(0, 2)
+        left.setStretchFactor(1, 3)
+        left.setSizes([300, 420])
+        self.left_splitter = left
+        self._build_tabs()
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setSizes([560, 800])
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 4, 6, 0)
+        lay.setSpacing(4)
+        lay.addWidget(head)
+        lay.addWidget(self.splitter, 1)
+        self._wire()
+
+    # ---------------------------------------------------------------- parts
+    def _build_header(self) -> QFrame:
+        """The file name, the scan status and progress, Cancel and Rescan."""
         self.file_label = QLabel(self)
         self.file_label.setTextFormat(Qt.TextFormat.RichText)
         self.file_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -228,8 +258,11 @@ class DatasetEditor(QWidget):
         hl.addWidget(self.progress)
         hl.addWidget(self.cancel_btn)
         hl.addWidget(self.rescan_btn)
+        return head
 
-        # ------------------------------------------------------------ directories
+    def _build_directories(self) -> QWidget:
+        """The [[directory]] table with its tool buttons and shortcuts."""
+        session = self.session
         self.dir_model = DirectoryTableModel(session, self.scans, self)
         self.dir_model.bucket_problems = self._video_problems
         self.table = DirectoryTable(self)
@@ -271,8 +304,11 @@ class DatasetEditor(QWidget):
         dh.addWidget(tools)
         dl.addLayout(dh)
         dl.addWidget(self.table, 1)
+        return dirs_box
 
-        # ----------------------------------------------------------- top settings
+    def _build_settings(self) -> QWidget:
+        """The dataset-wide settings every folder inherits."""
+        session = self.session
         self.settings_model = PropertyTreeModel(session, self)
         self.settings_proxy = DatasetSettingsProxy(self)
         self.settings_proxy.setSourceModel(self.settings_model)
@@ -282,21 +318,16 @@ class DatasetEditor(QWidget):
         self.settings_view.setColumnWidth(1, 170)
         self._wire_tree(self.settings_view, self.settings_model, self.settings_proxy)
         self.settings_adv = QCheckBox("Show advanced", self)
-        self.settings_adv.toggled.connect(lambda on: (self.settings_proxy.set_show_advanced(on),
-                                                      self._expand(self.settings_view)))
+        self.settings_adv.toggled.connect(
+            lambda on: self._show_advanced(self.settings_proxy, self.settings_view, on))
         settings_box = _boxed("Dataset settings <span style='color:gray; font-weight:normal'>"
                               "(every folder inherits these)</span>", self.settings_view,
                               self.settings_adv, self)
+        return settings_box
 
-        left = QSplitter(Qt.Orientation.Vertical, self)
-        left.addWidget(dirs_box)
-        left.addWidget(settings_box)
-        left.setStretchFactor(0, 2)
-        left.setStretchFactor(1, 3)
-        left.setSizes([300, 420])
-        self.left_splitter = left
-
-        # -------------------------------------------------------------- right side
+    def _build_tabs(self) -> None:
+        """Media, Folder settings, Problems, Buckets, Estimate."""
+        session = self.session
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
         self.media = MediaBrowser(self)
@@ -304,6 +335,22 @@ class DatasetEditor(QWidget):
         self.media.model.undo_stack = session.undo_stack    # Edit ▸ Undo takes caption edits back
         self.media.model.captionWritten.connect(lambda p: self.scans._folder_changed(
             os.path.dirname(p)))
+        folder_page = self._build_folder_page()
+        self.problems = ProblemsList(self)
+        self.problems.fileActivated.connect(self.show_file)
+        self.buckets = BucketPanel(self)
+        self.buckets.scope.currentIndexChanged.connect(lambda _i: self._schedule_derived())
+        self.estimate = EstimatePanel(self)
+        self.estimate.gpusChanged.connect(lambda _n: self._schedule_derived())
+        self.tabs.addTab(self.media, "Media")
+        self.tabs.addTab(folder_page, "Folder settings")
+        self.tabs.addTab(self.problems, "Problems")
+        self.tabs.addTab(self.buckets, "Buckets")
+        self.tabs.addTab(self.estimate, "Estimate")
+
+    def _build_folder_page(self) -> QWidget:
+        """The selected folder's own settings, inherited values in blue italics."""
+        session = self.session
         self.folder_model = DirectoryPropertyModel(session, self)
         self.folder_proxy = PropertyFilterProxy(self)
         self.folder_proxy.setSourceModel(self.folder_model)
@@ -313,8 +360,8 @@ class DatasetEditor(QWidget):
         self.folder_view.setColumnWidth(1, 260)
         self._wire_tree(self.folder_view, self.folder_model, self.folder_proxy)
         self.folder_adv = QCheckBox("Show advanced", self)
-        self.folder_adv.toggled.connect(lambda on: (self.folder_proxy.set_show_advanced(on),
-                                                    self._expand(self.folder_view)))
+        self.folder_adv.toggled.connect(
+            lambda on: self._show_advanced(self.folder_proxy, self.folder_view, on))
         self.folder_hint = QLabel(
             "<span style='color:#2f7fb8'><i>Blue italic</i></span> values are inherited from "
             "the dataset settings; set one to override it for this folder, Reset (Delete) to "
@@ -328,31 +375,10 @@ class DatasetEditor(QWidget):
         fh.addWidget(self.folder_adv)
         fl.addLayout(fh)
         fl.addWidget(self.folder_view, 1)
-        self.problems = ProblemsList(self)
-        self.problems.fileActivated.connect(self.show_file)
-        self.buckets = BucketPanel(self)
-        self.buckets.scope.currentIndexChanged.connect(lambda _i: self._schedule_derived())
-        self.estimate = EstimatePanel(self)
-        self.estimate.gpusChanged.connect(lambda _n: self._schedule_derived())
-        self.tabs.addTab(self.media, "Media")
-        self.tabs.addTab(folder_page, "Folder settings")
-        self.tabs.addTab(self.problems, "Problems")
-        self.tabs.addTab(self.buckets, "Buckets")
-        self.tabs.addTab(self.estimate, "Estimate")
+        return folder_page
 
-        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        self.splitter.addWidget(left)
-        self.splitter.addWidget(self.tabs)
-        self.splitter.setStretchFactor(0, 2)
-        self.splitter.setStretchFactor(1, 3)
-        self.splitter.setSizes([560, 800])
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(6, 4, 6, 0)
-        lay.setSpacing(4)
-        lay.addWidget(head)
-        lay.addWidget(self.splitter, 1)
-
-        # -------------------------------------------------------------- wiring
+    def _wire(self) -> None:
+        """Scan reports, document changes, and the work for the first show."""
         self._derived_timer = QTimer(self)
         self._derived_timer.setSingleShot(True)
         self._derived_timer.setInterval(80)
@@ -362,11 +388,11 @@ class DatasetEditor(QWidget):
         self.scans.finished.connect(self._scan_finished)
         self.scans.failed.connect(lambda m: self.statusMessage.emit(f"Scan failed: {m}"))
         self.scans.resultsChanged.connect(self._results_changed)
-        bind(session.changed, self, lambda _c: self._doc_changed())
-        session.documentReplaced.connect(self._doc_changed)
-        bind(session.pathChanged, self, lambda _p: self.update_header())
-        bind(session.modifiedChanged, self, lambda _m: self.update_header())
-        bind(session.findingsChanged, self, lambda _f: self._refresh_problems())
+        bind(self.session.changed, self, lambda _c: self._doc_changed())
+        self.session.documentReplaced.connect(self._doc_changed)
+        bind(self.session.pathChanged, self, lambda _p: self.update_header())
+        bind(self.session.modifiedChanged, self, lambda _m: self.update_header())
+        bind(self.session.findingsChanged, self, lambda _f: self._refresh_problems())
         self.update_header()
         self._update_buttons()
         QTimer.singleShot(0, self, self._first_show)
@@ -391,6 +417,11 @@ class DatasetEditor(QWidget):
         view.removeItemRequested.connect(reset)
         proxy.modelReset.connect(lambda: self._expand(view))
         proxy.rowsInserted.connect(lambda *_a: self._expand(view))
+
+    @classmethod
+    def _show_advanced(cls, proxy: PropertyFilterProxy, view: PropertyTreeView, on: bool) -> None:
+        proxy.set_show_advanced(on)
+        cls._expand(view)
 
     @staticmethod
     def _expand(view) -> None:
@@ -672,7 +703,7 @@ class DatasetEditor(QWidget):
             sel = [db for db, r in zip(dbs, rows) if r == self.current_row]
             if sel:
                 entry = self.dir_model.entry(self.current_row)
-                over = [k for k in ("resolutions", "enable_ar_bucket", "min_ar", "max_ar",
+                over: list[str] = [k for k in ("resolutions", "enable_ar_bucket", "min_ar", "max_ar",
                                     "num_ar_buckets", "ar_buckets", "frame_buckets",
                                     "size_buckets") if k in entry]
                 self.buckets.show_buckets(sel, describe_config(sel[0], over), gb)

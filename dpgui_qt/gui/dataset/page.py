@@ -267,9 +267,7 @@ class DatasetPage(QWidget):
 
     def _activate_undo(self) -> None:
         w = self.window_
-        group = getattr(w, "undo_group", None)
-        if group is None:
-            return
+        group = w.undo_group
         ed = self.current_editor()
         cur = w.tabs.currentWidget()
         on_page = cur is not None and (cur.isAncestorOf(self) or getattr(cur, "name", None) == "dataset")

@@ -1,6 +1,7 @@
 """Run a dataset scan off the GUI thread.
 
-:class:`ScanController` owns a QThread with a :class:`ScanWorker` in it. Signals
+:class:`ScanController` runs a :class:`ScanWorker` in a
+:class:`~dpgui_qt.gui.workers.WorkerThread`. Signals
 cross back to the GUI thread queued; ``progress`` is emitted at most every
 ``min_interval_s`` so a fast scan cannot flood the event loop. ``cancel()`` sets
 a flag the core scan polls every few hundred files; the scan then finishes early
@@ -13,9 +14,10 @@ from typing import Any
 import threading
 import time
 
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from dpgui_qt.core.dataset.scan import scan_dataset
+from dpgui_qt.gui.workers import WorkerThread
 
 
 class ScanWorker(QObject):
@@ -56,20 +58,10 @@ class ScanWorker(QObject):
             self.thread().quit()
 
 
-_QUIT_HOOKED = False
-_LIVE: set[Any] = set()  # running threads, kept alive past their controller (see start())
-
-
-def shutdown_all(timeout_ms: int = 5000) -> None:
-    """Cancel every running scan and wait for its thread (at application exit)."""
-    for _thread, worker in list(_LIVE):
-        worker.cancel()
-    for thread, _worker in list(_LIVE):
-        thread.wait(timeout_ms)
-
-
 class ScanController(QObject):
-    """Start one scan; re-emits the worker's signals on the GUI thread."""
+    """Start one scan; re-emits the worker's signals on the GUI thread. The thread's
+    lifecycle (a controller deleted mid-scan, the application quitting) is
+    :class:`~dpgui_qt.gui.workers.WorkerThread`'s."""
 
     progress = Signal(int, int)
     finished = Signal(object)
@@ -77,47 +69,31 @@ class ScanController(QObject):
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self._thread: QThread | None = None
-        self._worker: ScanWorker | None = None
+        self._work = WorkerThread(self, "dataset-scan")
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.isRunning()
+        return self._work.running
 
     def start(self, dataset_values: dict[str, Any], **kwargs) -> None:
         """kwargs go to :func:`scan_dataset` (model_type, read_headers, sizes, base_dir)."""
         if self.running:
             raise RuntimeError("a scan is already running; cancel it first")
-        # The thread has no Qt parent: deleting a running QThread aborts the process, and a
-        # page (with its controller) may be deleted mid-scan. The thread is kept in _LIVE
-        # until it has finished; the controller's destruction cancels the scan.
-        thread = QThread()
         worker = ScanWorker(dataset_values, kwargs)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.progress.connect(self.progress)
-        worker.finished.connect(self._done)
-        worker.failed.connect(self._failed)
-        thread.finished.connect(worker.deleteLater)
-        for done in [e for e in _LIVE if e[0].isFinished()]:
-            _LIVE.discard(done)  # dropped here, in the GUI thread, never from the thread itself
-        _LIVE.add((thread, worker))
-        flag = worker._cancel
-        self.destroyed.connect(lambda *_a, f=flag: f.set())
-        global _QUIT_HOOKED
-        app = QCoreApplication.instance()
-        if app is not None and not _QUIT_HOOKED:
-            _QUIT_HOOKED = True
-            app.aboutToQuit.connect(shutdown_all)
-        self._thread, self._worker = thread, worker
-        thread.start()
+        self._work.start(worker, worker.run, cancel=worker.cancel,
+                         links=[(worker.progress, self._progress),
+                                (worker.finished, self._done),
+                                (worker.failed, self._failed)])
 
     def cancel(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
+        self._work.cancel()
 
     def wait(self, ms: int = 5000) -> bool:
-        return self._thread.wait(ms) if self._thread is not None else True
+        return self._work.wait(ms)
+
+    @Slot(int, int)
+    def _progress(self, done: int, total: int) -> None:
+        self.progress.emit(done, total)
 
     @Slot(object)
     def _done(self, result) -> None:

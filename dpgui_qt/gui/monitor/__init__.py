@@ -1,12 +1,13 @@
 """The Monitor page: live curves, GPU panel and run history.
 
 This package module is import-light (no pyqtgraph, no numpy): the main window
-calls :func:`install` at start-up; pyqtgraph is imported when the Monitor tab
-is first shown, numpy when the first events arrive.
+takes :func:`monitor_page_spec` at start-up; pyqtgraph is imported when the
+Monitor tab is first shown, numpy when the first events arrive.
 
-For the Run page (or anything else that already parses the console log)::
+The page offers a feed, ``"monitor"``, for the Run page (or anything else that
+already parses the console log); a page takes it through its spec's ``takes``::
 
-    feed = window.monitor_feed                 # a MonitorFeed, always there
+    feed = window.feed("monitor")              # a MonitorFeed, always there
     feed.start_run(run_dir=None, started_at=time.time())   # a new run begins
     feed.feed_events(parser.feed_many(texts))  # the same events the console parsed
     feed.attach_run(run_dir)                   # once the run folder is known:
@@ -18,7 +19,7 @@ draws; ``window.page("monitor")`` is the :class:`~.page.MonitorPage`.
 """
 from __future__ import annotations
 
-__all__ = ["install", "MonitorFeed"]
+__all__ = ["monitor_page_spec", "MonitorFeed"]
 
 
 class MonitorFeed:
@@ -27,6 +28,7 @@ class MonitorFeed:
     def __init__(self, window=None):
         self.window = window
         self._model = None
+        self.page = None              # the MonitorPage, once the tab has been shown
 
     @property
     def model(self):
@@ -58,15 +60,40 @@ class MonitorFeed:
         self.model.attach_run(run_dir, log_path, fed=True, started_at=started_at)
 
 
-def install(window) -> MonitorFeed:
-    """Give ``window`` its ``monitor_feed`` and the lazy Monitor page factory."""
+    def runs_changed(self) -> None:
+        """A run started or ended: the Runs list refreshes without a click (when the
+        page exists and shows an output folder)."""
+        history = self.page.history if self.page is not None else None
+        if history is not None and history.output_dir is not None:
+            history.refresh()
+
+    def shutdown(self) -> None:
+        """The window closes: the follower and GPU sampler threads end first."""
+        if self.created:
+            self.model.stop()
+        if self.page is not None:
+            self.page.shutdown()
+
+
+def monitor_page_spec(window):
+    """The Monitor tab for the main window's page API: the page (pyqtgraph is imported
+    on first show), its empty state, and the ``"monitor"`` feed it offers."""
+    from dpgui_qt.gui.pages import EmptyState, PageSpec
+
     feed = MonitorFeed(window)
-    window.monitor_feed = feed
 
     def factory(w):
         from .page import MonitorPage  # pyqtgraph is imported here, on first show
 
-        return MonitorPage(feed.model, window=w)
+        feed.page = MonitorPage(feed.model, window=w)
+        return feed.page
 
-    window.set_page_factory("monitor", factory)
-    return feed
+    return PageSpec(
+        "monitor", "Monitor", factory,
+        EmptyState("Nothing to monitor yet",
+                   "Loss, learning rate and GPU use appear here while a run trains. "
+                   "Start one with <b>Run ▸ Start Training</b>.",
+                   [window.actions["run.start"]]),
+        offers={"monitor": feed},
+        shutdown=lambda _page: feed.shutdown(),
+    )

@@ -5,13 +5,14 @@ reason in the panel and nothing else changes."""
 from __future__ import annotations
 
 
-from PySide6.QtCore import QCoreApplication, QObject, QRectF, QSize, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QRectF, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import (QFrame, QGridLayout, QLabel, QProgressBar, QScrollArea,
                                QSizePolicy, QVBoxLayout, QWidget)
 
 from dpgui_qt.core.monitor.gpu import MEMORY_WARN, GpuHistory, GpuSample, GpuSampler, GpuUnavailable, \
     default_sampler
+from dpgui_qt.gui.workers import WorkerThread
 
 __all__ = ["GpuPanel", "Sparkline", "SamplerWorker"]
 
@@ -255,41 +256,22 @@ class GpuPanel(QWidget):
         self.scroll_area.setWidget(self.body)
         lay.addWidget(self.scroll_area, 1)
         self.scroll_area.setVisible(False)
-        self._thread: QThread | None = None
-        self._worker: SamplerWorker | None = None
+        self._work = WorkerThread(self, "gpu-sampler")
         if autostart:
             self.start()
 
     def start(self) -> None:
-        if self._thread is not None:
+        if self._work.running:
             return
-        self._thread = QThread(self)
-        self._thread.setObjectName("gpu-sampler")
-        self._worker = SamplerWorker(self.sampler, self.interval_ms)
-        self._worker.moveToThread(self._thread)
-        self._thread.started.connect(self._worker.start)
-        self._worker.sampled.connect(self.add_samples)
-        self._worker.unavailable.connect(self.show_unavailable)
-        self._thread.finished.connect(self._worker.stop)
-        app = QCoreApplication.instance()
-        if app is not None:
-            app.aboutToQuit.connect(self.stop)
-        self._thread.start()
+        worker = SamplerWorker(self.sampler, self.interval_ms)
+        self._work.start(worker, worker.start, on_stop=worker.stop,
+                         links=[(worker.sampled, self.add_samples),
+                                (worker.unavailable, self.show_unavailable)])
 
     def stop(self) -> None:
-        if self._thread is None:
-            return
-        worker, thread = self._worker, self._thread
-        assert worker is not None  # started together with the thread
-        self._thread = self._worker = None
-        try:
-            worker.sampled.disconnect(self.add_samples)
-            worker.unavailable.disconnect(self.show_unavailable)
-        except (RuntimeError, TypeError):
-            pass
-        thread.quit()        # finished -> worker.stop() runs in the sampler thread
-        thread.wait(5000)
-        worker.deleteLater()
+        """Stop sampling and wait for the sampler thread (its timer and the driver
+        handle are released in that thread)."""
+        self._work.stop()
 
     def show_unavailable(self, reason: str) -> None:
         self.unavailable_reason = reason

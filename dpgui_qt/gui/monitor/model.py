@@ -29,8 +29,9 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import BinaryIO
 
-from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from dpgui_qt.core.monitor.history import find_run_log, read_plan, is_run_dir
 from dpgui_qt.core.monitor.metrics import RunMetrics
@@ -38,6 +39,7 @@ from dpgui_qt.core.run import parse as P
 from dpgui_qt.core.run.follow import RunFollower
 from dpgui_qt.core.run.runs import LogFollower, list_runs, read_run_folder
 from dpgui_qt.core.monitor.tbevents import EventDirReader
+from dpgui_qt.gui.workers import WorkerThread
 
 __all__ = ["MonitorModel", "FollowWorker", "ReplaySchedule", "iter_log_events",
            "resolve_source"]
@@ -59,15 +61,6 @@ def resolve_source(path: str | os.PathLike) -> tuple[Path | None, Path | None]:
         if runs:
             return runs[0].path, find_run_log(runs[0].path, p)
     return None, None
-
-
-def _alive(obj) -> bool:
-    """Does the C++ side of a Qt wrapper still exist?"""
-    try:
-        import shiboken6
-        return shiboken6.isValid(obj)
-    except ImportError:  # pragma: no cover
-        return True
 
 
 def _release_memory() -> None:
@@ -253,8 +246,7 @@ class MonitorModel(QObject):
         self.fed = False
         self.mode = "idle"            # idle | fed | follow | replay
         self.phase = ""               # the last non-step activity (caching, eval ...)
-        self._thread: QThread | None = None
-        self._worker: FollowWorker | None = None
+        self._follow = WorkerThread(self, "monitor-follow")
         self._replay: ReplaySchedule | None = None
         self._replay_timer: QTimer | None = None
         self._replay_speed = 1.0
@@ -264,13 +256,9 @@ class MonitorModel(QObject):
         self._replay_rows: list = []
         self._replay_epoch_rows: list = []
         self._replay_row_pos = 0
-        self._quit_hooked = False
-        self._stream = None            # instant replay: (file, RunFollower)
+        self._stream: tuple[BinaryIO, RunFollower] | None = None   # instant replay
         self.load_done: int | None = None   # bytes of the log read while loading, else None
         self.load_total: int | None = None
-        if parent is not None:
-            # a running QThread destroyed with its parent aborts the process: stop it first
-            parent.destroyed.connect(self.stop)
 
     # ----------------------------------------------------------- feeding
     def feed_events(self, events) -> None:
@@ -288,8 +276,9 @@ class MonitorModel(QObject):
         try:
             self.feed_events(events)
         finally:
-            if self._worker is not None:
-                self._worker.ack()
+            worker = self._follow.worker
+            if worker is not None:
+                worker.ack()
 
     def feed_scalars(self, rows) -> None:
         if self.metrics.feed_scalars(rows):
@@ -386,7 +375,7 @@ class MonitorModel(QObject):
             self._progress(0, size)    # a long log: the view shows how far reading is
         self._start_thread(log, run_dir)
         self.sourceChanged.emit()
-        what = run_dir.name if run_dir else log.name
+        what = run_dir.name if run_dir else (log.name if log is not None else "")
         self.message.emit(f"Following {what}")
         return True
 
@@ -403,54 +392,16 @@ class MonitorModel(QObject):
     def _start_thread(self, log: Path | None, run_dir: Path | None, poll_s: float = 0.5) -> None:
         if log is None and run_dir is None:
             return
-        self._thread = QThread(self)
-        self._thread.setObjectName("monitor-follow")
-        self._worker = FollowWorker(log, run_dir, poll_s)
-        self._worker.moveToThread(self._thread)
-        self._thread.started.connect(self._worker.start)
-        self._thread.finished.connect(self._worker.stop)   # stops its timer in its own thread
-        self._worker.events.connect(self._worker_events)
-        self._worker.scalars.connect(self.feed_scalars)
-        self._worker.problem.connect(self.message)
-        self._worker.progress.connect(self._progress)
-        app = QCoreApplication.instance()
-        if app is not None and not self._quit_hooked:
-            app.aboutToQuit.connect(self.stop)
-            self._quit_hooked = True
-        self._thread.start()
+        worker = FollowWorker(log, run_dir, poll_s)
+        self._follow.start(worker, worker.start, on_stop=worker.stop,   # its timer, in its thread
+                           links=[(worker.events, self._worker_events),
+                                  (worker.scalars, self.feed_scalars),
+                                  (worker.problem, self.message),
+                                  (worker.progress, self._progress)])
 
     def _stop_thread(self) -> None:
-        """Stop following. Safe at any point of an application's teardown: the
-        worker or the thread may already have been deleted by Qt (their parent
-        went first, or Python's finalisation released them) -- then there is
-        nothing left to stop, and touching them would raise "Internal C++ object
-        (FollowWorker) already deleted"."""
-        thread, worker = getattr(self, "_thread", None), getattr(self, "_worker", None)
-        self._thread = None
-        self._worker = None
-        if worker is not None and _alive(worker):
-            for sig, slot in ((worker.events, self._worker_events), (worker.scalars, self.feed_scalars),
-                              (worker.problem, self.message), (worker.progress, self._progress)):
-                try:
-                    sig.disconnect(slot)
-                except (RuntimeError, TypeError):
-                    pass
-        if thread is not None and _alive(thread):
-            try:
-                thread.quit()
-                thread.wait(5000)
-            except RuntimeError:
-                pass
-        if worker is not None and _alive(worker):
-            try:
-                worker.deleteLater()
-            except RuntimeError:
-                pass
-        if thread is not None and _alive(thread):
-            try:
-                thread.deleteLater()
-            except RuntimeError:
-                pass
+        """Stop following (safe whatever Qt has already deleted at teardown)."""
+        self._follow.stop()
 
     def _progress(self, done, total) -> None:
         loading = done < total

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
@@ -42,8 +43,8 @@ import re
 
 import numpy as np
 
-from dpgui_qt.core.monitor.metrics import (Marker, Series, format_duration, format_ticks, nice_stride,
-                                   value_range)
+from dpgui_qt.core.monitor.metrics import Marker, Series, format_ticks, nice_stride, value_range
+from dpgui_qt.core.text import format_duration
 
 from .model import MonitorModel
 
@@ -132,7 +133,7 @@ class _Curve:
             vb.addItem(self.item)
         self.smoothed = smoothed
         self.series: Series | None = None
-        self.key = None
+        self.key: tuple[Any, ...] | None = None
         self.xs: np.ndarray | None = None   # what was handed to pyqtgraph (for the y range)
         self.ys: np.ndarray | None = None
 
@@ -163,7 +164,7 @@ class _Curve:
             return None
         i0 = int(np.searchsorted(self.xs, x0, "left"))
         i1 = int(np.searchsorted(self.xs, x1, "right"))
-        return self.ys[i0:i1]
+        return self.ys[i0:i1] if self.ys is not None else None
 
 
 def _marker_words(mk: Marker) -> str:
@@ -188,7 +189,7 @@ class _Mark:
         n = re.search(r"(\d+)\s*$", mk.label) if mk.kind == "epoch" else None
         self.num = int(n.group(1)) if n else ordinal + 1
         self.items: list = []
-        self.label = None
+        self.label: Any = None   # a pyqtgraph TextItem once drawn
         self.tip = ""
 
 
@@ -210,11 +211,11 @@ class MonitorView(QWidget):
         self._last_refresh = 0.0
         self._marks: list[_Mark] = []
         self._markers_drawn = 0
-        self._markers_src = None
-        self._labels_key = None
+        self._markers_src: list[Marker] | None = None
+        self._labels_key: tuple[Any, ...] | None = None
         self.label_strides: dict[str, int] = {}
         self._nonfinite_items: list = []
-        self._nonfinite_key = None
+        self._nonfinite_key: tuple[Any, ...] | None = None
         self._eval_curves: dict[str, _Curve] = {}
         self._build()
         self.model.changed.connect(self.mark_dirty)
@@ -243,8 +244,16 @@ class MonitorView(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.setSpacing(4)
+        self._build_header(lay)
+        self._build_controls(lay)
+        self._build_plots(lay)
+        self._build_curves()
+        self._set_layout()
+        self._build_crosshair()
+        self._wire_controls()
 
-        # header: progress
+    def _build_header(self, lay: QVBoxLayout) -> None:
+        """Progress bar, ETA, elapsed time, step, epoch and loss."""
         head = QGridLayout()
         head.setHorizontalSpacing(14)
         self.progress = QProgressBar(self)
@@ -272,7 +281,8 @@ class MonitorView(QWidget):
         head.setColumnStretch(0, 2)
         lay.addLayout(head)
 
-        # controls
+    def _build_controls(self, lay: QVBoxLayout) -> None:
+        """Smoothing, Raw, Log loss, Follow, the loading bar and the readout line."""
         ctl = self._ctl = QHBoxLayout()
         ctl.setSpacing(8)
         ctl.addWidget(QLabel("Smoothing", self))
@@ -316,7 +326,8 @@ class MonitorView(QWidget):
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         lay.addWidget(self.readout)
 
-        # plots: one column, every plot with the same axis widths on both sides
+    def _build_plots(self, lay: QVBoxLayout) -> None:
+        """One column of plots, every plot with the same axis widths on both sides."""
         self.glw = pg.GraphicsLayoutWidget(self)
         self.glw.ci.setSpacing(2)
         lay.addWidget(self.glw, 1)
@@ -340,6 +351,9 @@ class MonitorView(QWidget):
         self.absent.setPalette(pal)
         lay.addWidget(self.absent)
 
+    def _build_curves(self) -> None:
+        """The curves in each plot, the legend, samples/s on a second axis, Log lr."""
+        ctl = self._ctl
         base = self.palette().color(QPalette.ColorRole.Base)
         # below the row of epoch labels at the top of the loss plot
         self.legend = self.loss_plot.addLegend(offset=(-10, 26), labelTextSize="8pt",
@@ -369,9 +383,9 @@ class MonitorView(QWidget):
         self.lr_log_check.setToolTip("Logarithmic learning-rate axis (for schedules that decay "
                                      "over decades)")
         ctl.insertWidget(ctl.indexOf(self.follow_button), self.lr_log_check)
-        self._set_layout()
 
-        # crosshair
+    def _build_crosshair(self) -> None:
+        """A dashed line in every plot at the mouse's step, the empty and hover texts."""
         self.cross = []
         for p in self.plots:
             line = pg.InfiniteLine(angle=90, movable=False,
@@ -392,13 +406,17 @@ class MonitorView(QWidget):
         self.hover_label.setVisible(False)
         self.loss_plot.addItem(self.hover_label, ignoreBounds=True)
 
-        # wiring
+    def _raw_toggled(self, on: bool) -> None:
+        self.raw_curve.item.setVisible(on)
+        self.mark_dirty()
+
+    def _wire_controls(self) -> None:
+        """Smoothing, Raw, the log axes and Follow act on the plots."""
         w = self.model.metrics.loss.smoothing
         self._set_smoothing_widgets(w)
         self.smooth_slider.valueChanged.connect(lambda v: self._smoothing_changed(v / 1000.0))
         self.smooth_spin.valueChanged.connect(self._smoothing_changed)
-        self.raw_check.toggled.connect(lambda on: (self.raw_curve.item.setVisible(on),
-                                                   self.mark_dirty()))
+        self.raw_check.toggled.connect(self._raw_toggled)
         self.log_check.toggled.connect(self._log_toggled)
         self.lr_log_check.toggled.connect(self._lr_log_toggled)
         self.follow_button.toggled.connect(self._follow_toggled)

@@ -1,15 +1,19 @@
 """The Run page and its wiring into the main window (issue #6, GUI side).
 
-``install(window)`` is all the main window calls: it registers the "run" page
-factory, routes the Run menu (Start, Stop, Save Now, Save and Stop, Kill,
-Environment…) to the page, answers ``window.runRequested`` from elsewhere, sets
-``window.run_close_guard`` (closing with an active run asks: keep running in the
-background / stop / cancel), and after start-up re-attaches to a run that is
-still active (started by an earlier dpgui or by ``dpgui launch``).
+:func:`run_page_spec` is all the main window takes from here: a
+:class:`~dpgui_qt.gui.pages.PageSpec` with the "run" page factory, the Run menu
+(Check, Save Now, Save and Stop, Kill, Environment…, Doctor…), Start and Stop routed to
+the page, an answer to ``window.runRequested`` from elsewhere, the close guard (closing
+with an active run asks: keep running in the background / stop / cancel), the Monitor
+feed it fills, and after start-up a re-attach to a run that is still active (started by
+an earlier dpgui or by ``dpgui launch``).
 
-Modules: :mod:`.page` (RunPage), :mod:`.controller` (RunController: supervisor,
-log follower, parser, stop/kill off the UI thread), :mod:`.console`
-(ConsoleView), :mod:`.env_dialog` (EnvironmentDialog), :mod:`.preflight`,
+Modules: :mod:`.page` (RunPage) and its parts :mod:`.header` (RunHeader,
+OutcomeBanner), :mod:`.options_panel` (EnvironmentBox, RunOptionsPanel),
+:mod:`.command_preview` (CommandPreview), :mod:`.console_pane` (ConsolePane);
+:mod:`.controller` (RunController: supervisor, log follower, parser, stop/kill off
+the UI thread), :mod:`.console` (ConsoleView), :mod:`.env_dialog`
+(EnvironmentDialog), :mod:`.doctor_dialog` (the Doctor), :mod:`.preflight`,
 :mod:`.launch_settings` (EnvSettings, RunOptions, settings -> RunSpec).  Importing
 this package is cheap; the page is built the first time it is needed.
 """
@@ -17,16 +21,13 @@ from __future__ import annotations
 
 REATTACH_DELAY_MS = 200
 
+NO_RUN_TEXT = ("Start training from <b>Run ▸ Start Training</b> (F5). dpgui saves the config, "
+               "checks it, and shows diffusion-pipe's output here.")
 
-def _page(window):
-    return window.page("run")
 
-
-def _connect_monitor(window, controller) -> None:
-    """Feed the Monitor page the events the Run page already parses (no second reader)."""
-    feed = getattr(window, "monitor_feed", None)
-    if feed is None:
-        return
+def connect_monitor(page, feed) -> None:
+    """Feed the Monitor the events the Run page already parses (no second reader)."""
+    controller = page.controller
     attached_dir = [None]
 
     def on_attached(state) -> None:
@@ -40,94 +41,75 @@ def _connect_monitor(window, controller) -> None:
             attached_dir[0] = run_dir
             feed.attach_run(run_dir, state.get("log_path"), started_at=state.get("started_at_epoch"))
 
-    def refresh_runs(*_a) -> None:
-        """The Monitor's Runs list follows starts and ends without a Refresh click."""
-        slot = getattr(window, "_slots", {}).get("monitor")
-        page = getattr(slot, "page", None) if slot is not None else None
-        history = getattr(page, "history", None)
-        if history is not None and history.output_dir is not None:
-            history.refresh()
-
+    # the Monitor's Runs list follows starts and ends without a Refresh click
     controller.attached.connect(on_attached)
-    controller.attached.connect(refresh_runs)
-    controller.finished.connect(refresh_runs)
+    controller.attached.connect(lambda *_a: feed.runs_changed())
+    controller.finished.connect(lambda *_a: feed.runs_changed())
     controller.stateChanged.connect(on_state)
     controller.eventsParsed.connect(feed.feed_events)
 
 
-def install(window, *, reattach: bool = True) -> None:
+def run_page_spec(window, *, reattach: bool = True):
+    """The Run tab as the main window's page API wants it: the page (built on first
+    show), the Run menu entries, Start/Stop routed to it, the close guard (an active
+    run: keep it running in the background / stop it / cancel), the Monitor feed it
+    fills, and, after start-up, re-attaching to a run that is still active."""
     from PySide6.QtCore import QTimer
-    from PySide6.QtGui import QKeySequence
+
+    from dpgui_qt.gui.pages import EmptyState, PageAction, PageSpec
+
+    def page():
+        return window.page("run")
+
+    def shown():
+        window.show_page("run")
+        return page()
 
     def factory(w):
         from dpgui_qt.gui.run.page import RunPage
-        page = RunPage(w)
-        w.run_page = page
-        _connect_monitor(w, page.controller)
-        return page
+        return RunPage(w)
 
-    window.run_page = None
-    window.set_page_factory("run", factory)
-    A = window.actions
-
-    def start():
-        window.show_page("run")
-        _page(window).request_start()
-
-    start_act = A["run.start"]
-    try:
-        start_act.triggered.disconnect(window.start_training)
-    except (RuntimeError, TypeError):
-        pass
-    start_act.triggered.connect(start)
-    A["run.stop"].triggered.connect(lambda: (window.show_page("run"), _page(window).stop()))
-
-    def add(name, text, slot, tip, shortcut=None, enabled=False):
-        act = window._action(name, text, slot, shortcut, None, tip)
-        act.setEnabled(enabled)
-        return act
-
-    m = window.run_menu
-    check = add("run.check", "&Check Before Training…",
-                lambda: (window.show_page("run"), _page(window).check_now()),
-                "Run the pre-launch checks on the files on disk without starting", "Ctrl+F5",
-                True)
-    m.insertAction(start_act, check)
-    save = add("run.save", "Save &Now", lambda: _page(window).save_now(),
-               "Checkpoint and save the model at the next step")
-    save_quit = add("run.save_quit", "Save and Sto&p", lambda: _page(window).save_and_stop(),
-                    "Checkpoint at the next step, then stop")
-    kill = add("run.kill", "&Kill Training", lambda: _page(window).kill(),
-               "SIGKILL every process of the run")
-    env = add("run.environment", "&Environment…",
-              lambda: (_page(window), window.edit_environment()),
-              "diffusion-pipe checkout, Python environment, GPUs and variables", None, True)
-    env.setShortcut(QKeySequence("Ctrl+Shift+E"))
-    doctor = add("run.doctor", "&Doctor…", lambda: _page(window).open_doctor(),
-                 "Check the training environment: torch, CUDA, driver, deepspeed, checkout",
-                 None, True)
-    m.addActions([save, save_quit, kill])
-    m.addSeparator()
-    m.addAction(env)
-    m.addAction(doctor)
-
-    def requested():
-        page = window.run_page
-        if page is not None and getattr(page, "_emitting", False):
+    def requested() -> None:
+        built = window.created_page("run")
+        if built is not None and built.announcing_start:
             return                       # our own start announcing itself
-        _page(window).request_start()
+        page().request_start()
 
-    window.runRequested.connect(requested)
+    def ready() -> None:
+        window.runRequested.connect(requested)
+        if reattach:
+            # the window as context: the timer dies with it instead of firing into a
+            # deleted window (a traceback at exit, or in the next test)
+            QTimer.singleShot(REATTACH_DELAY_MS, window, lambda: reattach_active(window))
 
-    def close_guard() -> bool:
-        page = window.run_page
-        return True if page is None else page.confirm_close()
-
-    window.run_close_guard = close_guard
-    if reattach:
-        # the window as context: the timer dies with it instead of firing into a
-        # deleted window (a traceback at exit, or in the next test)
-        QTimer.singleShot(REATTACH_DELAY_MS, window, lambda: reattach_active(window))
+    A = window.actions
+    return PageSpec(
+        "run", "Run", factory,
+        EmptyState("No run yet", NO_RUN_TEXT, [A["run.start"], A["run.validate"]]),
+        actions=[
+            PageAction("run.check", "&Check Before Training…", lambda: shown().check_now(),
+                       "Run the pre-launch checks on the files on disk without starting",
+                       "Ctrl+F5", before="run.start"),
+            PageAction("run.save", "Save &Now", lambda: page().save_now(),
+                       "Checkpoint and save the model at the next step", enabled=False),
+            PageAction("run.save_quit", "Save and Sto&p", lambda: page().save_and_stop(),
+                       "Checkpoint at the next step, then stop", enabled=False),
+            PageAction("run.kill", "&Kill Training", lambda: page().kill(),
+                       "SIGKILL every process of the run", enabled=False),
+            PageAction("run.environment", "&Environment…",
+                       lambda: (page(), window.edit_environment()),
+                       "diffusion-pipe checkout, Python environment, GPUs and variables",
+                       "Ctrl+Shift+E", separator=True),
+            PageAction("run.doctor", "&Doctor…", lambda: page().open_doctor(),
+                       "Check the training environment: torch, CUDA, driver, deepspeed, "
+                       "checkout"),
+        ],
+        handles={"run.start": lambda: shown().request_start(),
+                 "run.stop": lambda: shown().stop()},
+        close_guard=lambda built: built.confirm_close(),
+        takes={"monitor": connect_monitor},
+        on_ready=ready,
+    )
 
 
 def reattach_active(window) -> bool:

@@ -373,7 +373,9 @@ class ConsoleView(QAbstractScrollArea):
         self._match = None
         self.viewport().update()
 
-    def find(self, text: str | None = None, backward: bool = False, case: bool | None = None) -> bool:
+    # the console's search; QWidget.find(WId) is a static lookup nobody calls on a console
+    def find(self, text: str | None = None, backward: bool = False,  # type: ignore[override]
+             case: bool | None = None) -> bool:
         """Select the next (or previous) row containing ``text`` and scroll to it;
         wraps around.  Returns False when nothing matches."""
         if text is not None and (text != self._query or (case is not None and case != self._case)):

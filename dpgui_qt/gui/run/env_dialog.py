@@ -102,7 +102,32 @@ class EnvironmentDialog(QDialog):
         self._platform = platform
         self._env = env
         lay = QVBoxLayout(self)
+        lay.addWidget(self._build_where(platform))
+        lay.addWidget(self._build_gpus())
+        lay.addWidget(self._build_trainer_env())
+        lay.addWidget(self._build_stopping())
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+            | QDialogButtonBox.StandardButton.RestoreDefaults, self)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        self.buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults).clicked.connect(
+            lambda: self.load(EnvSettings()))
+        lay.addWidget(self.buttons)
 
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(200)
+        self._timer.timeout.connect(self.refresh)
+        for sig in (self.checkout.changed, self.deepspeed.changed, self.gpu_list.textChanged,
+                    self.gpu_count.valueChanged, self._gpu_group.buttonToggled,
+                    self.table.itemChanged):
+            sig.connect(lambda *_: self._timer.start())
+        self.load(env)
+
+    # ------------------------------------------------------------- parts
+    def _build_where(self, platform: str | None) -> QGroupBox:
+        """The checkout, the Python environment with deepspeed, the WSL distribution."""
         where = QGroupBox("diffusion-pipe and deepspeed", self)
         form = QFormLayout(where)
         self.checkout = PathField(f"auto: ${envmod.ENV_CHECKOUT}, then ref/diffusion-pipe",
@@ -123,8 +148,10 @@ class EnvironmentDialog(QDialog):
             self.wsl_distro.setEnabled(False)
             self.wsl_distro.setPlaceholderText("Windows only (training runs inside WSL2)")
         form.addRow("WSL distribution:", self.wsl_distro)
-        lay.addWidget(where)
+        return where
 
+    def _build_gpus(self) -> QGroupBox:
+        """Which GPUs, and the master port."""
         gpus = QGroupBox("GPUs", self)
         g = QFormLayout(gpus)
         row = QHBoxLayout()
@@ -163,8 +190,10 @@ class EnvironmentDialog(QDialog):
                                   "runs share a machine)", self))
         port_row.addStretch(1)
         g.addRow("Master port:", port_row)
-        lay.addWidget(gpus)
+        return gpus
 
+    def _build_trainer_env(self) -> QGroupBox:
+        """NCCL and allocator switches, and extra variables."""
         envbox = QGroupBox("Trainer environment", self)
         e = QVBoxLayout(envbox)
         self.nccl_p2p = QCheckBox("NCCL_P2P_DISABLE=1  (consumer GPUs without P2P; diffusion-pipe's "
@@ -195,8 +224,10 @@ class EnvironmentDialog(QDialog):
         self.env_note.setTextFormat(Qt.TextFormat.RichText)
         brow.addWidget(self.env_note)
         e.addLayout(brow)
-        lay.addWidget(envbox)
+        return envbox
 
+    def _build_stopping(self) -> QGroupBox:
+        """The stop grace period and the console's line limit."""
         misc = QGroupBox("Stopping and output", self)
         m = QFormLayout(misc)
         self.grace = QDoubleSpinBox(self)
@@ -211,26 +242,7 @@ class EnvironmentDialog(QDialog):
         self.max_lines.setToolTip("The console keeps this many lines; the full output is always "
                                   "in the log file.")
         m.addRow("Console keeps", self.max_lines)
-        lay.addWidget(misc)
-
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-            | QDialogButtonBox.StandardButton.RestoreDefaults, self)
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-        self.buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults).clicked.connect(
-            lambda: self.load(EnvSettings()))
-        lay.addWidget(self.buttons)
-
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(200)
-        self._timer.timeout.connect(self.refresh)
-        for sig in (self.checkout.changed, self.deepspeed.changed, self.gpu_list.textChanged,
-                    self.gpu_count.valueChanged, self._gpu_group.buttonToggled,
-                    self.table.itemChanged):
-            sig.connect(lambda *_: self._timer.start())
-        self.load(env)
+        return misc
 
     # -------------------------------------------------------------------
     def load(self, env: EnvSettings) -> None:
@@ -259,8 +271,9 @@ class EnvironmentDialog(QDialog):
         self.table.insertRow(r)
         self.table.setItem(r, 0, QTableWidgetItem(k))
         self.table.setItem(r, 1, QTableWidgetItem(v))
-        if not k:
-            self.table.editItem(self.table.item(r, 0))
+        first = self.table.item(r, 0)
+        if not k and first is not None:
+            self.table.editItem(first)
 
     def _remove_rows(self) -> None:
         for r in sorted({i.row() for i in self.table.selectedIndexes()}, reverse=True):
@@ -270,8 +283,9 @@ class EnvironmentDialog(QDialog):
     def extra_env(self) -> tuple[dict[str, str], list[str]]:
         out, bad = {}, []
         for r in range(self.table.rowCount()):
-            k = (self.table.item(r, 0).text() if self.table.item(r, 0) else "").strip()
-            v = self.table.item(r, 1).text() if self.table.item(r, 1) else ""
+            key_item, value_item = self.table.item(r, 0), self.table.item(r, 1)
+            k = (key_item.text() if key_item else "").strip()
+            v = value_item.text() if value_item else ""
             if not k:
                 continue
             if "=" in k or not k.replace("_", "a").isalnum() or k[0].isdigit():

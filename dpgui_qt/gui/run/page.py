@@ -1,6 +1,11 @@
 """The Run page: options, command preview, pre-flight, start/stop, live console,
 phase header and the outcome of a finished run.
 
+Its parts are widgets of their own: :class:`~.header.RunHeader` and
+:class:`~.header.OutcomeBanner`, :class:`~.options_panel.EnvironmentBox` and
+:class:`~.options_panel.RunOptionsPanel`, :class:`~.command_preview.CommandPreview`,
+:class:`~.console_pane.ConsolePane`; the page holds the logic between them.
+
 One :class:`RunPage` per main window (``window.page("run")``).  It follows one
 run at a time through a :class:`~dpgui_qt.gui.run.controller.RunController`;
 runs keep going when the window closes and are re-attached at the next start
@@ -14,26 +19,26 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QFont, QFontDatabase, QGuiApplication
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QFrame, QGridLayout,
-                               QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
-                               QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSplitter,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtWidgets import QFrame, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from dpgui_qt.core.run import control
 from dpgui_qt.core.run import preflight as envmod
 from dpgui_qt.core.run.phase import Phase
 from dpgui_qt.core.run.runs import list_sessions, resume_candidates
-from dpgui_qt.core.run.spec import SpecError, masked_env
-from dpgui_qt.gui import icons, messages
+from dpgui_qt.core.run.spec import RunSpec, SpecError, masked_env
+from dpgui_qt.core.text import format_duration
+from dpgui_qt.gui import messages
 from dpgui_qt.gui.bind import bind
 from dpgui_qt.gui.run import preflight as pf
-from dpgui_qt.gui.run.console import ConsoleSearchBar, ConsoleView
+from dpgui_qt.gui.run.command_preview import CommandPreview
+from dpgui_qt.gui.run.console_pane import ConsolePane
 from dpgui_qt.gui.run.controller import RunController
 from dpgui_qt.gui.run.env_dialog import EnvironmentDialog, status_html
-from dpgui_qt.core.run import switches as train_switches
-from dpgui_qt.gui.run.launch_settings import (EnvSettings, RunOptions, build_spec,
+from dpgui_qt.gui.run.header import OutcomeBanner, RunHeader, escape_html
+from dpgui_qt.gui.run.launch_settings import (Detected, EnvSettings, RunOptions, build_spec,
                                         headless_command, state_root)
+from dpgui_qt.gui.run.options_panel import EnvironmentBox, RunOptionsPanel
 
 PHASE_COLORS = {
     Phase.STARTING: "#546e7a", Phase.CACHING: "#8e24aa", Phase.TRAINING: "#1e88e5",
@@ -45,128 +50,6 @@ PHASE_TEXT = {
     Phase.SAVING: "Saving", Phase.FINISHED: "Finished", Phase.FAILED: "Failed",
     Phase.STOPPED: "Stopped",
 }
-
-
-def _mono() -> QFont:
-    f = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
-    f.setStyleHint(QFont.StyleHint.Monospace)
-    return f
-
-
-def fmt_duration(s: float | None) -> str:
-    if s is None or s < 0:
-        return "–"
-    s = int(s)
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
-
-
-class _CompactText(QPlainTextEdit):
-    """A text box that asks for little height and takes what is left: the side panel's
-    height-for-width then fits 1280x800 without a scroll bar."""
-
-    def sizeHint(self):
-        h = super().sizeHint()
-        h.setHeight(self.minimumHeight() or 60)
-        return h
-
-
-class OutcomeBanner(QFrame):
-    """How the run ended: title, explanation, fix and the evidence lines."""
-    resumeRequested = Signal()
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setObjectName("OutcomeBanner")
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(12, 10, 12, 10)
-        self.icon = QLabel(self)
-        self.icon.setFixedSize(28, 28)
-        self.icon.setAlignment(Qt.AlignmentFlag.AlignTop)
-        lay.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignTop)
-        col = QVBoxLayout()
-        col.setSpacing(4)
-        self.title = QLabel(self)
-        f = self.title.font()
-        f.setBold(True)
-        f.setPointSizeF(f.pointSizeF() * 1.2)
-        self.title.setFont(f)
-        self.explanation = QLabel(self)
-        self.fix = QLabel(self)
-        self.evidence = QLabel(self)
-        self.evidence.setFont(_mono())
-        self.notices = QLabel(self)
-        for w in (self.explanation, self.fix, self.evidence, self.notices):
-            w.setWordWrap(True)
-            w.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.fix.setTextFormat(Qt.TextFormat.RichText)
-        self.notices.setTextFormat(Qt.TextFormat.RichText)
-        self.evidence.setTextFormat(Qt.TextFormat.PlainText)
-        for w in (self.title, self.explanation, self.fix, self.evidence, self.notices):
-            col.addWidget(w)
-        lay.addLayout(col, 1)
-        btns = QVBoxLayout()
-        self.copy_btn = QPushButton("Copy Details", self)
-        self.copy_btn.clicked.connect(self._copy)
-        self.close_btn = QToolButton(self)
-        self.close_btn.setText("✕")
-        self.close_btn.setAutoRaise(True)
-        self.close_btn.setToolTip("Hide")
-        self.close_btn.clicked.connect(self.hide)
-        top = QHBoxLayout()
-        top.addStretch(1)
-        top.addWidget(self.close_btn)
-        btns.addLayout(top)
-        btns.addWidget(self.copy_btn)
-        btns.addStretch(1)
-        lay.addLayout(btns)
-        self.outcome = None
-        self.hide()
-
-    def show_outcome(self, outcome, exit_code=None) -> None:
-        self.outcome = outcome
-        color = {"finished": "#2e7d32", "stopped": "#8d6e63", "failed": "#c62828"}.get(
-            outcome.status, "#546e7a")
-        bg = {"finished": "#e8f5e9", "stopped": "#efebe9", "failed": "#ffebee"}.get(
-            outcome.status, "#eceff1")
-        self.setStyleSheet(f"#OutcomeBanner {{ background: {bg}; border: 1px solid {color}; "
-                           f"border-left: 5px solid {color}; border-radius: 4px; }} "
-                           f"#OutcomeBanner QLabel {{ color: #202124; }}")
-        ic = icons.ok_icon() if outcome.status == "finished" else (
-            icons.error_icon() if outcome.status == "failed" else icons.warning_icon())
-        self.icon.setPixmap(ic.pixmap(24, 24))
-        rc = "" if exit_code is None else f"  (exit code {exit_code})"
-        self.title.setText(f"{outcome.title}{rc}")
-        self.title.setStyleSheet(f"color: {color};")
-        self.explanation.setText(outcome.explanation)
-        self.explanation.setVisible(bool(outcome.explanation))
-        self.fix.setText(f"<b>What to do:</b> {_html(outcome.fix)}" if outcome.fix else "")
-        self.fix.setVisible(bool(outcome.fix))
-        ev = [e for e in outcome.evidence if e][:6]
-        self.evidence.setText("\n".join(e if len(e) < 400 else e[:400] + "…" for e in ev))
-        self.evidence.setVisible(bool(ev))
-        notes = "".join(f"<br><b>{_html(n.title)}</b> — {_html(n.fix)}" for n in outcome.notices)
-        self.notices.setText(notes[4:] if notes else "")
-        self.notices.setVisible(bool(notes))
-        self.show()
-
-    def text(self) -> str:
-        o = self.outcome
-        if o is None:
-            return ""
-        parts = [o.title, o.explanation, ("What to do: " + o.fix) if o.fix else ""]
-        parts += ["Evidence:"] + list(o.evidence) if o.evidence else []
-        parts += [f"{n.title}: {n.explanation} {n.fix}" for n in o.notices]
-        return "\n".join(p for p in parts if p)
-
-    def _copy(self) -> None:
-        QGuiApplication.clipboard().setText(self.text())
-
-
-def _html(s: str) -> str:
-    return (s or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class RunPage(QWidget):
@@ -181,11 +64,12 @@ class RunPage(QWidget):
         self.platform = platform or sys.platform
         self.env = EnvSettings.load()
         self.options = RunOptions()
-        self.spec = None
+        self.spec: RunSpec | None = None
         self.spec_error: str | None = None
-        self.detected = None
+        self.detected: Detected | None = None
         self._output_dir: str | None = None
         self._starting = False
+        self.announcing_start = False   # True while our own start emits runRequested
         self._build()
         self.controller = RunController(self.console, self)
         c = self.controller
@@ -215,184 +99,39 @@ class RunPage(QWidget):
 
     # ================================================================ layout
     def _build(self) -> None:
+        """Header, outcome banner, and beside each other the settings column
+        (environment, run options, command) and the console."""
         root = QVBoxLayout(self)
         root.setContentsMargins(8, 8, 8, 8)
         root.setSpacing(8)
-
-        # --- header: phase, numbers, controls
-        head = QFrame(self)
-        head.setObjectName("RunHeader")
-        head.setStyleSheet("#RunHeader { background: palette(base); border: 1px solid "
-                           "palette(mid); border-radius: 6px; }")
-        hl = QHBoxLayout(head)
-        hl.setContentsMargins(12, 8, 12, 8)
-        self.phase_label = QLabel("IDLE", head)
-        self.phase_label.setObjectName("PhasePill")
-        self.phase_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.phase_label.setMinimumWidth(96)
-        hl.addWidget(self.phase_label)
-        info = QVBoxLayout()
-        info.setSpacing(2)
-        self.title_label = QLabel("No run", head)
-        f = self.title_label.font()
-        f.setPointSizeF(f.pointSizeF() * 1.25)
-        f.setBold(True)
-        self.title_label.setFont(f)
-        self.sub_label = QLabel("", head)
-        self.sub_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        for lab in (self.title_label, self.sub_label):   # long text must not widen the window
-            lab.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-            lab.setMinimumWidth(120)
-        info.addWidget(self.title_label)
-        info.addWidget(self.sub_label)
-        hl.addLayout(info, 1)
-        self.busy = QProgressBar(head)
-        self.busy.setMaximumWidth(160)
-        self.busy.setTextVisible(True)
-        self.busy.hide()
-        hl.addWidget(self.busy)
-        self.start_btn = QPushButton(icons.themed("run"), "Start Training", head)
-        self.start_btn.setToolTip("Check everything, then start diffusion-pipe with this config (F5)")
-        self.start_btn.clicked.connect(lambda: self.request_start())
-        self.check_btn = QPushButton(icons.themed("validate"), "Check", head)
-        self.check_btn.setToolTip("Run the pre-launch checks on the files on disk and show "
-                                  "what they find, without starting")
-        self.check_btn.clicked.connect(lambda: self.check_now())
-        self.save_btn = QPushButton("Save Now", head)
-        self.save_btn.setToolTip("Write a checkpoint and save the model at the next step "
-                                 "(creates the 'save' file in the run folder)")
-        self.save_btn.clicked.connect(self.save_now)
-        self.save_quit_btn = QPushButton("Save && Stop", head)
-        self.save_quit_btn.setToolTip("Checkpoint at the next step, then stop cleanly "
-                                      "('save_quit'); resume later from it")
-        self.save_quit_btn.clicked.connect(self.save_and_stop)
-        self.stop_btn = QPushButton(icons.themed("stop"), "Stop", head)
-        self.stop_btn.setToolTip("SIGTERM to every process of the run, SIGKILL after the grace "
-                                 "period; progress since the last checkpoint is lost")
-        self.stop_btn.clicked.connect(lambda: self.stop())      # asks (clicked passes False)
-        self.kill_btn = QPushButton("Kill", head)
-        self.kill_btn.setToolTip("SIGKILL every process of the run at once")
-        self.kill_btn.clicked.connect(lambda: self.kill())      # asks
-        for b in (self.check_btn, self.start_btn, self.save_btn, self.save_quit_btn, self.stop_btn,
-                  self.kill_btn):
-            hl.addWidget(b)
-        root.addWidget(head)
-
+        self.header = RunHeader(self)
+        root.addWidget(self.header)
         self.banner = OutcomeBanner(self)
         root.addWidget(self.banner)
-
-        # --- body: options | console
         split = QSplitter(Qt.Orientation.Horizontal, self)
         split.setChildrenCollapsible(False)
         self.splitter = split
+        split.addWidget(self._build_side())
+        self.console_pane = ConsolePane(self.env.console_max_lines, self)
+        split.addWidget(self.console_pane)
+        split.setStretchFactor(0, 0)
+        split.setStretchFactor(1, 1)
+        split.setSizes([450, 830])
+        root.addWidget(split, 1)
+        self._alias_parts()
+        self._connect_parts()
+
+    def _build_side(self) -> QScrollArea:
         side = QWidget(self)
         sl = QVBoxLayout(side)
         sl.setContentsMargins(0, 0, 4, 0)
         sl.setSpacing(4)
-
-        envg = QGroupBox("Environment", side)
-        el = QHBoxLayout(envg)        # the button beside the status: the page fits 1280x800
-        self.env_label = QLabel(envg)
-        self.env_label.setTextFormat(Qt.TextFormat.RichText)
-        self.env_label.setWordWrap(True)
-        self.env_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        el.addWidget(self.env_label, 1)
-        self.env_btn = QPushButton("Change…", envg)
-        self.env_btn.setToolTip("diffusion-pipe checkout, Python environment, GPUs, port, NCCL "
-                                "and extra variables (Run ▸ Environment…)")
-        self.env_btn.clicked.connect(lambda: self.edit_environment())
-        self.doctor_btn = QPushButton("Doctor…", envg)
-        self.doctor_btn.setToolTip("Check this environment: torch and its CUDA/GPU architectures, "
-                                   "driver, deepspeed, flash-attn, requirements, submodules, disk")
-        self.doctor_btn.clicked.connect(lambda: self.open_doctor())
-        eb = QVBoxLayout()             # beside the status: the page fits 1280x800
-        eb.setSpacing(2)
-        eb.addWidget(self.env_btn)
-        eb.addWidget(self.doctor_btn)
-        eb.addStretch(1)
-        el.addLayout(eb)
-        sl.addWidget(envg)
-
-        optg = QGroupBox("Run options", side)
-        ol = QFormLayout(optg)
-        ol.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        rrow = QHBoxLayout()
-        self.resume_combo = QComboBox(optg)
-        self.resume_combo.setToolTip("Resume from a run folder in output_dir that holds a "
-                                     "checkpoint (newest first). The folder is passed by name, "
-                                     "never as the bare flag, which would pick the newest folder "
-                                     "even when it has no checkpoint.")
-        self.resume_combo.currentIndexChanged.connect(self._options_changed)
-        self.resume_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.resume_combo.setMinimumContentsLength(14)
-        self.resume_combo.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        rrow.addWidget(self.resume_combo, 1)
-        ref = QToolButton(optg)
-        ref.setText("⟳")
-        ref.setToolTip("Look for run folders again")
-        ref.clicked.connect(self.refresh_resume)
-        rrow.addWidget(ref)
-        ol.addRow("Resume from:", rrow)
-        # one check box per on/off train.py switch, one folder field per path switch
-        self.switches: dict[str, QCheckBox] = {}
-        self.switch_fields: dict[str, QLineEdit] = {}
-        grid = QGridLayout()          # two columns: the page fits 1280x800 without scrolling
-        grid.setSpacing(2)
-        grid.setHorizontalSpacing(10)
-        ol.addRow(grid)
-        for switch in train_switches.TRAIN_SWITCHES:
-            if switch.kind == "bool":
-                cb = QCheckBox(switch.label, optg)
-                cb.setToolTip(switch.tooltip())
-                cb.toggled.connect(self._options_changed)
-                n = len(self.switches)
-                self.switches[switch.name] = cb
-                grid.addWidget(cb, n // 2, n % 2)
-                continue
-            drow = QHBoxLayout()
-            edit = QLineEdit(optg)
-            edit.setPlaceholderText("off")
-            edit.setToolTip(switch.tooltip())
-            edit.textChanged.connect(self._options_changed)
-            dpick = QToolButton(optg)
-            dpick.setText("…")
-            dpick.clicked.connect(lambda _c=False, n=switch.name: self._pick_switch_folder(n))
-            drow.addWidget(edit, 1)
-            drow.addWidget(dpick)
-            self.switch_fields[switch.name] = edit
-            ol.addRow(f"{switch.label}:", drow)
-        sl.addWidget(optg)
-
-        cmdg = QGroupBox("Command", side)
-        cl = QVBoxLayout(cmdg)
-        self.preview = _CompactText(cmdg)
-        self.preview.setObjectName("CommandPreview")
-        self.preview.setReadOnly(True)
-        self.preview.setFont(_mono())
-        self.preview.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
-        self.preview.setMinimumHeight(60)
-        cl.addWidget(self.preview, 1)
-        self.preview_info = QLabel(cmdg)
-        self.preview_info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.preview_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.preview_info.setStyleSheet("color: palette(placeholder-text);")
-        cl.addWidget(self.preview_info)
-        crow = QHBoxLayout()
-        self.copy_btn = QPushButton("Copy", cmdg)
-        self.copy_btn.setToolTip("Copy the command (cd, variables and deepspeed) to paste into "
-                                 "a terminal")
-        self.copy_btn.clicked.connect(self.copy_command)
-        self.copy_cli_btn = QPushButton("Copy as dpgui launch", cmdg)
-        self.copy_cli_btn.setToolTip("The same run as a headless `dpgui launch` command (e.g. "
-                                     "over SSH)")
-        self.copy_cli_btn.clicked.connect(self.copy_headless)
-        crow.addWidget(self.copy_btn)
-        crow.addWidget(self.copy_cli_btn)
-        crow.addStretch(1)
-        cl.addLayout(crow)
-        sl.addWidget(cmdg, 1)
-
+        self.env_box = EnvironmentBox(side)
+        sl.addWidget(self.env_box)
+        self.options_panel = RunOptionsPanel(side)
+        sl.addWidget(self.options_panel)
+        self.command_box = CommandPreview(side)
+        sl.addWidget(self.command_box, 1)
         scroll = QScrollArea(self)
         self.side_scroll = scroll        # only scrolls in windows smaller than 1280x800
         scroll.setWidget(side)
@@ -400,83 +139,49 @@ class RunPage(QWidget):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setMinimumWidth(300)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        split.addWidget(scroll)
+        return scroll
 
-        right = QWidget(self)
-        rl = QVBoxLayout(right)
-        rl.setContentsMargins(4, 0, 0, 0)
-        rl.setSpacing(4)
-        bar = QHBoxLayout()
-        self.session_combo = QComboBox(right)
-        self.session_combo.setToolTip("Runs started from this machine (newest first); pick one "
-                                      "to see its output")
-        self.session_combo.setMinimumContentsLength(28)
+    def _alias_parts(self) -> None:
+        """The parts' widgets under the page's own names (its logic and tests use them)."""
+        h, o, c, p = self.header, self.options_panel, self.command_box, self.console_pane
+        self.phase_label, self.title_label, self.sub_label, self.busy = (
+            h.phase_label, h.title_label, h.sub_label, h.busy)
+        self.start_btn, self.check_btn, self.save_btn = h.start_btn, h.check_btn, h.save_btn
+        self.save_quit_btn, self.stop_btn, self.kill_btn = h.save_quit_btn, h.stop_btn, h.kill_btn
+        self.env_label, self.env_btn, self.doctor_btn = (
+            self.env_box.env_label, self.env_box.env_btn, self.env_box.doctor_btn)
+        self.resume_combo, self.switches, self.switch_fields = (
+            o.resume_combo, o.switches, o.switch_fields)
+        self.preview, self.preview_info = c.preview, c.preview_info
+        self.copy_btn, self.copy_cli_btn = c.copy_btn, c.copy_cli_btn
+        self.session_combo, self.console, self.search = p.session_combo, p.console, p.search
+        self.follow_btn, self.log_btn, self.folder_btn, self.footer = (
+            p.follow_btn, p.log_btn, p.folder_btn, p.footer)
+
+    def _connect_parts(self) -> None:
+        # clicked passes `checked`: every slot through a lambda; stop and kill ask first
+        for btn, slot in ((self.start_btn, self.request_start), (self.check_btn, self.check_now),
+                          (self.save_btn, self.save_now), (self.save_quit_btn, self.save_and_stop),
+                          (self.stop_btn, self.stop), (self.kill_btn, self.kill),
+                          (self.env_btn, self.edit_environment), (self.doctor_btn, self.open_doctor),
+                          (self.copy_btn, self.copy_command),
+                          (self.copy_cli_btn, self.copy_headless),
+                          (self.log_btn, self.open_log), (self.folder_btn, self.open_run_folder),
+                          (self.options_panel.refresh_btn, self.refresh_resume)):
+            btn.clicked.connect(lambda _checked=False, f=slot: f())
+        self.options_panel.changed.connect(self._options_changed)
         self.session_combo.activated.connect(self._session_picked)
-        bar.addWidget(QLabel("Run:", right))
-        bar.addWidget(self.session_combo)
-        self.console = ConsoleView(right, max_rows=self.env.console_max_lines)
-        self.search = ConsoleSearchBar(self.console, right)
-        bar.addWidget(self.search, 1)
-        self.follow_btn = QToolButton(right)
-        self.follow_btn.setText("⤓ Follow")
-        self.follow_btn.setCheckable(True)
-        self.follow_btn.setChecked(True)
-        self.follow_btn.setToolTip("Keep the newest output in view (scroll up to pause)")
-        self.follow_btn.toggled.connect(self.console.set_following)
-        self.console.followChanged.connect(self.follow_btn.setChecked)
-        bar.addWidget(self.follow_btn)
-        self.log_btn = QToolButton(right)
-        self.log_btn.setText("Log File")
-        self.log_btn.setToolTip("Open the full console log")
-        self.log_btn.clicked.connect(self.open_log)
-        self.folder_btn = QToolButton(right)
-        self.folder_btn.setText("Run Folder")
-        self.folder_btn.setToolTip("Open the run folder (checkpoints, saved models)")
-        self.folder_btn.clicked.connect(self.open_run_folder)
-        bar.addWidget(self.log_btn)
-        bar.addWidget(self.folder_btn)
-        rl.addLayout(bar)
-        rl.addWidget(self.console, 1)
-        self.footer = QLabel("", right)
-        self.footer.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.footer.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.footer.setStyleSheet("color: palette(placeholder-text);")
-        rl.addWidget(self.footer)
         self.console.rowsChanged.connect(lambda _n: self._update_footer())
-        split.addWidget(right)
-        split.setStretchFactor(0, 0)
-        split.setStretchFactor(1, 1)
-        split.setSizes([450, 830])
-        root.addWidget(split, 1)
 
     # ============================================================ spec / preview
     def _options_changed(self, *_a) -> None:
-        o = RunOptions()
-        idx = self.resume_combo.currentIndex()
-        o.resume = self.resume_combo.itemData(idx) or "" if idx >= 0 else ""
-        for name, cb in self.switches.items():
-            o.switches[name] = cb.isChecked()
-        for name, edit in self.switch_fields.items():
-            o.switches[name] = edit.text().strip()
-        self.options = o
+        self.options = self.options_panel.options()
         self._spec_timer.start()
 
     def set_options(self, opts: RunOptions) -> None:
         """Set the run options (tests, "resume" from the outcome banner)."""
-        for name, cb in self.switches.items():
-            cb.blockSignals(True)
-            cb.setChecked(bool(opts.switch(name)))
-            cb.blockSignals(False)
-        for name, edit in self.switch_fields.items():
-            edit.blockSignals(True)
-            edit.setText(str(opts.switch(name)))
-            edit.blockSignals(False)
+        self.options_panel.set_options(opts)
         self.options = opts
-        if opts.resume and self.resume_combo.findData(opts.resume) < 0:
-            self.resume_combo.addItem(opts.resume, opts.resume)
-        self.resume_combo.blockSignals(True)
-        self.resume_combo.setCurrentIndex(max(0, self.resume_combo.findData(opts.resume or "")))
-        self.resume_combo.blockSignals(False)
         self.refresh_spec()
 
     def set_environment(self, env: EnvSettings, save: bool = True) -> None:
@@ -524,35 +229,27 @@ class RunPage(QWidget):
 
     def _update_preview(self) -> None:
         if self.spec is None:
-            self.preview.setPlainText(f"# cannot build the command: {self.spec_error}")
-            self.preview_info.setText("")
-            self.copy_btn.setEnabled(False)
+            self.command_box.show_error(str(self.spec_error))
             return
         try:
             cmd = self.spec.command()
         except SpecError as e:
-            self.preview.setPlainText(f"# cannot build the command: {e}")
-            self.preview_info.setText("")
-            self.copy_btn.setEnabled(False)
+            self.command_box.show_error(str(e))
             return
-        self.copy_btn.setEnabled(True)
-        self.preview.setPlainText(cmd.preview())
         env = " ".join(f"{k}={v}" for k, v in masked_env(cmd.env).items())
         where = (f"Working directory: {cmd.cwd}" if cmd.host.is_this_machine
                  else f"Runs in {cmd.host.describe()} in {cmd.trainer_cwd}")
-        info = f"{where}\nAdded environment: {env or '(none)'}"
-        self.preview_info.setText(where)        # one line; the variables are in the command
-        self.preview_info.setToolTip(info)
-        self.preview.setToolTip(info)
+        self.command_box.show_command(cmd.preview(), where,
+                                      f"{where}\nAdded environment: {env or '(none)'}")
 
     def _update_env_label(self) -> None:
         d = self.detected
         lines = []
         if d is not None:
             lines.append(status_html(bool(d.checkout), "diffusion-pipe: " + (
-                _html(d.checkout) if d.checkout else "not found")))
+                escape_html(d.checkout) if d.checkout else "not found")))
             lines.append(status_html(bool(d.deepspeed), "deepspeed: " + (
-                _html(d.deepspeed) if d.deepspeed else "not found")))
+                escape_html(d.deepspeed) if d.deepspeed else "not found")))
         e = self.env
         try:
             g = e.gpus()
@@ -573,34 +270,9 @@ class RunPage(QWidget):
         self.env_label.setText("<br>".join(lines))
 
     def refresh_resume(self) -> None:
-        cur = self.resume_combo.currentData() or ""
-        self.resume_combo.blockSignals(True)
-        self.resume_combo.clear()
-        self.resume_combo.addItem("Fresh run (no resume)", "")
         cands = resume_candidates(self._output_dir) if self._output_dir else []
-        for r in cands:
-            when = r.started.strftime("%Y-%m-%d %H:%M UTC") if r.started else r.name
-            tag = f" · {r.latest_tag}" if r.latest_tag else ""
-            self.resume_combo.addItem(f"{r.name}{tag}", r.name)
-            self.resume_combo.setItemData(self.resume_combo.count() - 1,
-                                          f"{r.path}\nstarted {when}; checkpoint {r.latest_tag}",
-                                          Qt.ItemDataRole.ToolTipRole)
-        if not cands:
-            self.resume_combo.addItem("(no run folder with a checkpoint)", None)
-            m = self.resume_combo.model()
-            m.item(self.resume_combo.count() - 1).setEnabled(False)
-        i = self.resume_combo.findData(cur) if cur else 0
-        self.resume_combo.setCurrentIndex(max(0, i))
-        self.resume_combo.blockSignals(False)
-        if cur and i < 0:
-            self._options_changed()
-
-    def _pick_switch_folder(self, name: str) -> None:
-        edit = self.switch_fields[name]
-        d = QFileDialog.getExistingDirectory(self, train_switches.switch(name).help,
-                                             edit.text() or os.path.expanduser("~"))
-        if d:
-            edit.setText(d)
+        if not self.options_panel.set_resume_candidates(cands):
+            self._options_changed()          # the chosen folder has gone: a fresh run
 
     def copy_command(self) -> None:
         QGuiApplication.clipboard().setText(self.command_text())
@@ -628,16 +300,13 @@ class RunPage(QWidget):
         return True
 
     def _status(self, msg: str, ms: int = 5000) -> None:
-        sb = getattr(self.window_, "statusBar", None)
-        if sb is not None:
-            sb().showMessage(msg, ms)
+        self.window_.statusBar().showMessage(msg, ms)
 
     # ============================================================== pre-flight
     def _documents(self) -> list:
         """The documents this run reads that are open here: the main config and its
         dataset / eval dataset files."""
-        comp = getattr(self.window_, "companions", None)
-        return [self.session] + (list(comp()) if comp is not None else [])
+        return [self.session] + list(self.window_.companions())
 
     def save_for_start(self) -> list | None:
         """diffusion-pipe reads the files on disk: ask to save every edited document of
@@ -749,13 +418,11 @@ class RunPage(QWidget):
         self.title_label.setText("Starting…")
         self.sub_label.setText(cmd.preview()[:160])
         self._update_buttons()
-        rr = getattr(self.window_, "runRequested", None)
-        if rr is not None:
-            self._emitting = True
-            try:
-                rr.emit()
-            finally:
-                self._emitting = False
+        self.announcing_start = True
+        try:
+            self.window_.runRequested.emit()
+        finally:
+            self.announcing_start = False
         self.controller.start(cmd, state_root(), config=str(self.spec.config),
                               output_dir=envmod.output_dir_on_host(self.spec, values),
                               resume_from=self.spec.resume_name,
@@ -972,7 +639,7 @@ class RunPage(QWidget):
             except ValueError:
                 end = None
         if start:
-            sub.append("elapsed " + fmt_duration((end or time.time()) - start))
+            sub.append("elapsed " + format_duration((end or time.time()) - start))
         pid = st.get("pid")
         if pid:
             alive = c.handle.trainer_alive(st) if not c.ended else False
@@ -1005,7 +672,7 @@ class RunPage(QWidget):
         for name, acts in (("run.start", not busy), ("run.stop", "stop" in allowed),
                            ("run.kill", "kill" in allowed), ("run.save", "save" in allowed),
                            ("run.save_quit", "save_quit" in allowed)):
-            a = getattr(self.window_, "actions", {}).get(name)
+            a = self.window_.actions.get(name)
             if a is not None:
                 a.setEnabled(acts)
 
@@ -1074,9 +741,9 @@ class RunPage(QWidget):
             dlg.setWindowTitle("Stopping")
             dlg.setMinimumDuration(300)
         deadline = time.monotonic() + self.env.stop_grace_s + 15
-        while call.thread.is_alive() and time.monotonic() < deadline:
+        while call.worker is not None and call.worker.is_alive() and time.monotonic() < deadline:
             QApplication.processEvents()
-            call.thread.join(0.05)
+            call.worker.join(0.05)
         if dlg is not None:
             dlg.close()
         c.detach()

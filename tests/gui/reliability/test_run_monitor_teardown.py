@@ -21,20 +21,20 @@ def _following(qtbot, tmp_path):
 
 def test_stop_after_qt_deleted_the_worker(qtbot, tmp_path):
     m = _following(qtbot, tmp_path)
-    worker, thread = m._worker, m._thread
+    worker, thread = m._follow.worker, m._follow.thread
     worker.deleteLater()                     # as at teardown: the C++ worker goes first
     qtbot.waitUntil(lambda: not shiboken6.isValid(worker), timeout=5000)
     m.stop()                                 # was: RuntimeError ... already deleted
-    assert m._worker is None and m._thread is None
+    assert m._follow.worker is None and m._follow.thread is None
     assert not thread.isRunning() if shiboken6.isValid(thread) else True
     m.stop()                                 # and stopping twice is harmless
 
 
 def test_stop_after_qt_deleted_the_thread(qtbot, tmp_path):
     m = _following(qtbot, tmp_path)
-    thread = m._thread
+    thread = m._follow.thread
     thread.quit()
     thread.wait(5000)
     shiboken6.delete(thread)
     m.stop()
-    assert m._thread is None
+    assert m._follow.thread is None
