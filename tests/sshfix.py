@@ -156,7 +156,9 @@ class _Factory:
         self.client_key = base / "id_ed25519"
         _keygen(self.client_key)
 
-    def __call__(self) -> SshServer:
+    def __call__(self, env: dict[str, str] | None = None) -> SshServer:
+        """Start one more sshd; ``env``: more variables for its sessions (e.g. a HOME of
+        its own, so two servers on one machine look like two nodes)."""
         root = self.base / f"sshd{len(self.servers)}"
         root.mkdir()
         host_key = root / "host_ed25519"
@@ -189,7 +191,8 @@ class _Factory:
                 "MaxSessions 100\n"
                 "MaxStartups 100:30:200\n"
                 "LogLevel ERROR\n"
-                f"SetEnv PATH={path}\n"
+                f"SetEnv PATH={path}"       # one SetEnv line: sshd takes only the first
+                + "".join(f" {k}={v}" for k, v in (env or {}).items()) + "\n"
                 "Subsystem sftp internal-sftp\n"
             )
             log = (root / "sshd.log").open("ab")

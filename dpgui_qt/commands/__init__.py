@@ -13,6 +13,7 @@ COMMANDS: dict[str, str] = {
     "schema-audit": "schema_audit",
     "launch": "launch",
     "hosts": "hosts",
+    "remote": "remote",
     "parse-log": "parse_log",
     "monitor": "monitor",
     "outputs": "outputs",

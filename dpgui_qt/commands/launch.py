@@ -82,8 +82,9 @@ def add_parser(subparsers, name: str = "launch") -> argparse.ArgumentParser:
                    help="launch even though the launch gate found errors")
     p.add_argument("--attach", metavar="STATE_DIR", help="follow an already started run (with "
                    "--host: 'latest', a run id or the host's state folder)")
-    from dpgui_qt.commands import launch_ssh
+    from dpgui_qt.commands import launch_multinode, launch_ssh
     launch_ssh.add_arguments(p)
+    launch_multinode.add_arguments(p)
     return p
 
 
@@ -96,6 +97,9 @@ def run(args) -> int:
     from dpgui_qt.core.run import preflight as envmod
     from dpgui_qt.core.run.spec import SpecError
 
+    from dpgui_qt.commands import launch_multinode
+    if args.config and not args.attach and launch_multinode.wants_multinode(args):
+        return launch_multinode.run(args)            # several SSH hosts (issue #15)
     if getattr(args, "host", None) or (args.attach and _remote_pointer(args.attach)):
         from dpgui_qt.commands import launch_ssh       # a run on an SSH host (issue #15)
         return launch_ssh.run(args)

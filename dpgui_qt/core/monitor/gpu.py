@@ -19,7 +19,7 @@ import sys
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 __all__ = ["GpuSample", "GpuUnavailable", "GpuSampler", "NvmlSampler", "FakeSampler",
            "GpuHistory", "default_sampler", "MEMORY_WARN"]
@@ -247,3 +247,16 @@ def default_sampler() -> GpuSampler:
         except ValueError:
             return FakeSampler()
     return NvmlSampler()
+
+
+def host_gpu_line(g: Mapping[str, Any]) -> str:
+    """One GPU of a remote host (a ``hosts.base.GpuInfo`` as a dict) in a line:
+    ``GPU 0 NVIDIA H100: 87% busy, 61.2 of 80.0 GiB``."""
+    util, used, total = g.get("utilization"), g.get("memory_used_mib"), g.get("memory_total_mib")
+    detail = []
+    if util is not None:
+        detail.append(f"{float(util):.0f}% busy")
+    if used is not None and total:
+        detail.append(f"{used / 1024:.1f} of {total / 1024:.1f} GiB")
+    head = f"GPU {g.get('index')} {g.get('name')}"
+    return head + (": " + ", ".join(detail) if detail else "")

@@ -1,6 +1,6 @@
 """Running diffusion-pipe (Qt-free): launch specs, the supervisor that outlives the GUI,
-run folders and control (spec, hosts, supervisor, runs, control, preflight), and the console
-output path: bytes -> lines -> events -> outcome (lines, parse, outcome).
+run folders and control (spec, hosts, multinode, supervisor, runs, control, preflight), and
+the console output path: bytes -> lines -> events -> outcome (lines, parse, outcome).
 
 The launcher and the live monitor both build on it. May import the dataset, audit and
 config wings and the base modules; never monitor or doctor above it.

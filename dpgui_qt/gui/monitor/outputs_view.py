@@ -171,10 +171,13 @@ class OutputsView(QWidget):
         self.clone_button.setToolTip("Open the run's copied config (and dataset config) as new, "
                                      "unsaved documents")
         self.folder_button = QPushButton("Open Folder", self)
+        self.home_button = QPushButton("From a Host…", self)      # issue #15
+        self.home_button.setToolTip("Bring results home: the saved epochs of this config's runs "
+                                    "on an SSH host, downloaded into this output_dir")
         for b in (self.prune_button, self.delete_run_button, self.stale_button):
             acts.addWidget(b)
         acts.addStretch(1)
-        for b in (self.export_button, self.clone_button, self.folder_button):
+        for b in (self.export_button, self.clone_button, self.folder_button, self.home_button):
             top.insertWidget(top.count() - 1, b)      # before Refresh; two rows keep it narrow
         self.title.setMinimumWidth(80)
         lay.addLayout(acts)
@@ -197,6 +200,7 @@ class OutputsView(QWidget):
         self.export_button.clicked.connect(lambda: self.export_selected())
         self.clone_button.clicked.connect(lambda: self.clone_selected())
         self.folder_button.clicked.connect(lambda: self.open_folder())
+        self.home_button.clicked.connect(lambda: self.bring_results_home())
         self._update_buttons()
 
     # ------------------------------------------------------------------ data
@@ -441,6 +445,16 @@ class OutputsView(QWidget):
             return False
         self.newConfigFromRun.emit(str(run.config_copy), str(run.dataset_copy or ""))
         return True
+
+    def bring_results_home(self):
+        """The saves of this config's runs on an SSH host, into this output_dir (issue #15)."""
+        from dpgui_qt.gui.hosts.transfer import ResultsHomeDialog
+        dlg = ResultsHomeDialog(self, local_dir=str(self.output_dir or ""),
+                                config=str(self.config_path or ""))
+        self.home_dialog = dlg
+        dlg.finished.connect(lambda _r: self.refresh())
+        dlg.open()
+        return dlg
 
     def open_folder(self) -> bool:
         run = self.selected_run()

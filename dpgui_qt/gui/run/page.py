@@ -128,6 +128,9 @@ class RunPage(QWidget):
         sl.setSpacing(4)
         self.env_box = EnvironmentBox(side)
         sl.addWidget(self.env_box)
+        from dpgui_qt.gui.hosts import where          # this machine / WSL / SSH hosts (#15)
+        self.where_panel = where.install(self, sl)
+        self.where_panel.changed.connect(lambda _k: self._update_preview())
         self.options_panel = RunOptionsPanel(side)
         sl.addWidget(self.options_panel)
         self.command_box = CommandPreview(side)
@@ -223,11 +226,19 @@ class RunPage(QWidget):
     def command_text(self) -> str:
         """The copyable one-line command (what the preview shows first, with the
         values of secret variables in full: copying is an explicit request)."""
+        remote = self.where_panel.remote_command(self.config_path())
+        if remote is not None:
+            return remote[0]
         if self.spec is None:
             return ""
         return self.spec.command().preview(reveal_secrets=True)
 
     def _update_preview(self) -> None:
+        remote = self.where_panel.remote_command(self.config_path())
+        if remote is not None:          # the run goes to an SSH host or several (#15)
+            text, where, tip = remote
+            self.command_box.show_command(text, where, tip)
+            return
         if self.spec is None:
             self.command_box.show_error(str(self.spec_error))
             return
@@ -398,6 +409,8 @@ class RunPage(QWidget):
         saved = self.save_for_start()
         if saved is None:
             return False
+        if self.where_panel.remote:     # an SSH host or several: upload plan, then the run there
+            return self.where_panel.start(self.config_path() or "") is not None
         rep = self.gate_report(saved)
         if not rep.clean:
             answer, rep = pf.ask(self, rep)

@@ -41,7 +41,7 @@ import tarfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 import tomlkit
 
@@ -49,6 +49,15 @@ from dpgui_qt.core.run.hosts.base import HostError
 
 if TYPE_CHECKING:
     from dpgui_qt.core.run.hosts.ssh import SshHost
+
+
+class PlanHost(Protocol):
+    """What planning reads of a host: its work folder and how it spells a path."""
+
+    @property
+    def workdir(self) -> str: ...
+
+    def expand(self, host_path: str | None) -> str | None: ...
 
 EXCLUDE_TOP = ("cache",)
 DIR_KEYS = ("path", "mask_path", "control_path")
@@ -179,7 +188,7 @@ class _Resolver:
         return (self.bases[-1] / p).resolve()
 
 
-def make_plan(config_path: str | os.PathLike[str], host: SshHost, local_checkout: str | os.PathLike[str] | None = None) -> SyncPlan:
+def make_plan(config_path: str | os.PathLike[str], host: PlanHost, local_checkout: str | os.PathLike[str] | None = None) -> SyncPlan:
     """What to send where (reads the local files, writes nothing)."""
     config = Path(config_path).resolve()
     workdir = host.workdir
