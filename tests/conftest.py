@@ -1,4 +1,7 @@
-"""Shared fixtures. Tests run headless; nothing needs a GPU or diffusion-pipe."""
+"""Shared fixtures. Tests run headless; nothing needs a GPU or diffusion-pipe.
+
+Nothing here needs Qt: the tests outside tests/gui/ run without PySide6 installed
+(`.ci/run` checks that). Qt's fixtures live in tests/gui/conftest.py."""
 from __future__ import annotations
 
 import os
@@ -25,16 +28,6 @@ try:  # no example's verdict may depend on how fast this machine is right now
     _hyp_settings.load_profile("dpgui")
 except ImportError:  # pragma: no cover - hypothesis is in the test extras
     pass
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _gc_on_gui_thread(qapp):
-    """As in the app: the cyclic collector runs only on the GUI thread (dpgui_qt.gui.gcguard).
-    Without it, a collection triggered in a worker thread tore down Qt objects there."""
-    from dpgui_qt.gui import gcguard
-
-    guard = gcguard.install(qapp)
-    yield guard
 
 
 @pytest.fixture(autouse=True)

@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence, QUndoGroup
-from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu,
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu,
                                QStackedWidget, QTabWidget, QToolButton, QWidget)
 
 from dpgui_qt import __version__
@@ -73,6 +73,12 @@ def describe_open_error(path: str | Path, exc: Exception) -> tuple[str, str, str
     return f"Cannot open {name}.", str(exc), ""
 
 
+def _shutdown_dataset_page(page: Any) -> None:
+    """The window closes: the dataset page's scans and thumbnail loads stop."""
+    if page is not None:
+        page.shutdown()
+
+
 def _dataset_page(window):
     from dpgui_qt.gui.dataset.page import DatasetPage  # imported when the tab is first shown
 
@@ -88,7 +94,8 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(icons.app_icon())
         self.setDockNestingEnabled(True)
         self.session = DocumentSession(registry, self)
-        self.actions: dict[str, QAction] = {}
+        # the window's named QActions ("run.start", ...); replaces QWidget.actions() on purpose
+        self.actions: dict[str, QAction] = {}  # type: ignore[assignment]
         self._slots: dict[str, PageSlot] = {}
         self._feeds: dict[str, object] = {}
         self.menus: dict[str, QMenu] = {}
@@ -300,9 +307,7 @@ class MainWindow(QMainWindow):
         self.problem_button = QToolButton(self)
         self.problem_button.setAutoRaise(True)
         self.problem_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.problem_button.clicked.connect(lambda: (self.problems_dock.show(),
-                                                     self.problems.set_expanded(True),
-                                                     self.problems_dock.raise_()))
+        self.problem_button.clicked.connect(lambda: self._open_problems())
         from dpgui_qt.gui.config.memory_status import MemoryEstimateButton
 
         self.memory_button = MemoryEstimateButton(self.session, self)
@@ -316,7 +321,7 @@ class MainWindow(QMainWindow):
         self.dataset_empty = EmptyState(
             "Dataset", "The dataset editor is not loaded.", [open_ds])
         self.add_page(PageSpec("dataset", "Dataset", _dataset_page, self.dataset_empty,
-                               shutdown=lambda page: page is not None and page.shutdown()))
+                               shutdown=_shutdown_dataset_page))
         from dpgui_qt.gui.monitor import monitor_page_spec  # light: no pyqtgraph
         from dpgui_qt.gui.run import run_page_spec          # light: the page is built on demand
 
@@ -333,6 +338,12 @@ class MainWindow(QMainWindow):
         self._dataset_empty_timer.start()
 
     # --------------------------------------------------------------- pages
+    def _open_problems(self) -> None:
+        """The Problems dock, shown, expanded and in front."""
+        self.problems_dock.show()
+        self.problems.set_expanded(True)
+        self.problems_dock.raise_()
+
     def add_page(self, spec: PageSpec) -> PageSlot:
         """Add a tab and everything ``spec`` declares (see :mod:`dpgui_qt.gui.pages`)."""
         slot = PageSlot(spec.name, spec.empty or EmptyState(spec.title, ""), self, spec,

@@ -10,6 +10,8 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from tests.gui.run_fixtures import fake_run  # noqa: F401 - the fixture, for every GUI test
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 MAIN_EXAMPLE = (pathlib.Path(os.environ.get("DPGUI_SHARED", REPO.parent / "shared"))
                 / "corpus" / "configs" / "tdrussell__diffusion-pipe__examples__main_example.toml")
@@ -105,6 +107,16 @@ def _release(before: set[int], threads: set) -> list[str]:
         if t.is_alive():
             problems.append(f"thread {t.name!r} is still running")
     return problems
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _gc_on_gui_thread(qapp):
+    """As in the app: the cyclic collector runs only on the GUI thread (dpgui_qt.gui.gcguard).
+    Without it, a collection triggered in a worker thread tore down Qt objects there."""
+    from dpgui_qt.gui import gcguard
+
+    guard = gcguard.install(qapp)
+    yield guard
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.helpers import BASE_DATASET, BASE_MAIN
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 KEY = "0123456789abcdef0123456789abcdef01234567"
 
 

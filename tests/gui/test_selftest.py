@@ -14,7 +14,7 @@ import pytest
 from dpgui_qt import selftest
 from dpgui_qt.resources import schemas_dir
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _run(schema_dir=None, gui=False) -> tuple[int, str, str]:
