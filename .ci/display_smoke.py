@@ -56,7 +56,7 @@ def start_xvfb() -> tuple[subprocess.Popen, str]:
 def read_xwd(data: bytes):
     """(width, height, rows of (r, g, b)) from an XWD dump (ZPixmap, 24/32 bits)."""
     h = struct.unpack(">25I", data[:100])
-    header_size, fmt, depth, width, height = h[0], h[2], h[3], h[4], h[5]
+    header_size, fmt, width, height = h[0], h[2], h[4], h[5]
     byte_order, bpp, bpl, ncolors = h[7], h[11], h[12], h[19]
     rmask, gmask, bmask = h[14], h[15], h[16]
     if fmt != 2 or bpp not in (24, 32):

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "fake_deepspeed"))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from fake_ds_support import FAKE_DEEPSPEED, make_checkout  # noqa: E402
+from fake_ds_support import FAKE_DEEPSPEED, make_checkout  # noqa: E402 - after the sys.path entry
 
 # the step-line regex exactly as FORMATS.md gives it (same floor as bench_parser.py)
 FLOOR_RX = re.compile(

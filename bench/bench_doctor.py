@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dpgui_qt.core import doctor  # noqa: E402
+from dpgui_qt.core import doctor
 
 
 def best(fn, n=7) -> float:

@@ -83,8 +83,8 @@ def measure(log: Path, way: str, steps: int) -> dict:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
-    import numpy as np  # noqa: F401  (imports belong to the floor)
-    import pyqtgraph  # noqa: F401
+    import numpy as np  # noqa: F401 - imports belong to the floor
+    import pyqtgraph  # noqa: F401 - its memory is what is measured
 
     from dpgui_qt.core.monitor.gpu import FakeSampler
     from dpgui_qt.gui.monitor.window import MonitorWindow
@@ -162,7 +162,7 @@ def main() -> int:
     if a.json:
         print(json.dumps(rows))
         return 0
-    mb = lambda v: f"{v / 1e6:6.1f} MB"  # noqa: E731
+    mb = lambda v: f"{v / 1e6:6.1f} MB"  # noqa: E731 - a one-line formatter
     print(f"monitor memory and loading, {os.cpu_count()} CPUs (RSS over an empty monitor "
           f"window measured in the same process; aim <= 60 MB at 1M steps)")
     for r in rows:

@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 def floor(path: Path) -> int:
     total = 0
-    for root, dirs, files in os.walk(path):
+    for root, _dirs, files in os.walk(path):
         for f in files:
             total += os.lstat(os.path.join(root, f)).st_size
     return total

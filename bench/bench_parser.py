@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dpgui_qt.core.run.lines import LineAssembler  # noqa: E402
-from dpgui_qt.core.run.parse import LogParser, StepEvent, LrEvent, ProgressEvent  # noqa: E402
+from dpgui_qt.core.run.lines import LineAssembler
+from dpgui_qt.core.run.parse import LogParser, StepEvent, LrEvent, ProgressEvent
 
 # the step-line regex exactly as FORMATS.md gives it
 FLOOR_RX = re.compile(

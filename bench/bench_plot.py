@@ -147,8 +147,8 @@ def bench_mem(kind: str, n: int) -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
-    import numpy as np  # noqa: F401  (imports count as baseline, not as data)
-    import pyqtgraph  # noqa: F401
+    import numpy as np  # noqa: F401 - imports count as baseline, not as data
+    import pyqtgraph  # noqa: F401 - the import is what is timed
 
     if kind == "ours":
         view = make_view()
@@ -198,7 +198,7 @@ def main() -> int:
         print(json.dumps({**t, "ratio_draw": r_draw, "ratio_ingest": r_ing,
                           "mem_ours": mem["ours"], "mem_bare": mem["bare"]}))
         return 0
-    mb = lambda v: "n/a" if v is None else f"{v / 1e6:.1f} MB"  # noqa: E731
+    mb = lambda v: "n/a" if v is None else f"{v / 1e6:.1f} MB"  # noqa: E731 - a one-line formatter
     print(f"loss plot, {a.points:,} points, {a.reps} interleaved reps (median; min in brackets), "
           f"{os.cpu_count()} CPUs")
     print(f"  bare PlotDataItem (peak downsampling, clip to view): setData + frame "

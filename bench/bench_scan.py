@@ -28,7 +28,7 @@ import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from dpgui_qt.core.dataset.scan import scan_directory  # noqa: E402
+from dpgui_qt.core.dataset.scan import scan_directory
 
 
 def png_bytes(w: int, h: int) -> bytes:

@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_LOGGING_RULES", "qt.gui.imageio*=false")  # header-only files
 
-from bench_scan import floor_walk, generate  # noqa: E402
+from bench_scan import floor_walk, generate
 
 TICK_MS = 5
 GOAL_MS = 50.0
@@ -72,10 +72,10 @@ def main(argv=None) -> int:
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from dpgui_qt.gui.app import _make_app
+    from dpgui_qt.gui.app import make_app
     from dpgui_qt.gui.mainwindow import MainWindow
 
-    app = _make_app()
+    app = make_app()  # noqa: F841 - held: the application lives as long as this frame
     win = MainWindow()
     win.resize(1400, 900)
     win.show()
@@ -99,7 +99,7 @@ def main(argv=None) -> int:
     runs = []
     for _ in range(args.runs):
         done = []
-        conn = ed.scans.finished.connect(lambda: done.append(time.perf_counter()))
+        conn = ed.scans.finished.connect(lambda *_a, done=done: done.append(time.perf_counter()))
         gaps.clear()
         last[0] = time.perf_counter()
         timer.start()

@@ -34,8 +34,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests" / "fake_deepspeed"))
 
-from tests.sshfix import SshClient, _Factory, have_openssh  # noqa: E402
-from fake_ds_support import FAKE_DEEPSPEED, make_checkout  # noqa: E402
+from tests.sshfix import SshClient, _Factory, have_openssh  # noqa: E402 - after the sys.path entry
+from fake_ds_support import FAKE_DEEPSPEED, make_checkout  # noqa: E402 - after the sys.path entry
 
 
 def _close_masters(ctl: Path) -> None:

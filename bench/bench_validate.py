@@ -16,11 +16,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import tomlkit  # noqa: E402
+import tomlkit
 
-from dpgui_qt.core.config.document import ConfigDocument  # noqa: E402
-from dpgui_qt.core.config.schema import default_registry  # noqa: E402
-from dpgui_qt.core.config.validate import Options, Validator  # noqa: E402
+from dpgui_qt.core.config.document import ConfigDocument
+from dpgui_qt.core.config.schema import default_registry
+from dpgui_qt.core.config.validate import Options, Validator
 
 DEFAULT = (Path(__file__).resolve().parents[2] / "shared" / "corpus" / "configs"
            / "tdrussell__diffusion-pipe__examples__main_example.toml")

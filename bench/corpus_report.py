@@ -14,9 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dpgui_qt.core.config.document import ConfigDocument, DocumentError  # noqa: E402
-from dpgui_qt.core.config.schema import default_registry  # noqa: E402
-from dpgui_qt.core.config.validate import Options, Validator, detect_kind  # noqa: E402
+from dpgui_qt.core.config.document import ConfigDocument, DocumentError
+from dpgui_qt.core.config.schema import default_registry
+from dpgui_qt.core.config.validate import Options, Validator, detect_kind
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "configs"
 

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from monitor_synth import make_run, write_log  # noqa: E402
+from monitor_synth import make_run, write_log  # noqa: E402 - after the sys.path entry
 
 
 def shoot(log: Path, out: Path, *extra: str) -> int:

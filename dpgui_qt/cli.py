@@ -10,28 +10,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from types import ModuleType
 
 from dpgui_qt import __version__
-
-# command name -> module under dpgui_qt.commands
-COMMANDS: dict[str, str] = {
-    "validate": "validate",
-    "get": "getset",
-    "set": "getset",
-    "schema-audit": "schema_audit",
-    "launch": "launch",
-    "hosts": "hosts",
-    "remote": "remote",
-    "parse-log": "parse_log",
-    "monitor": "monitor",
-    "outputs": "outputs",
-    "prune": "outputs",
-    "queue": "queue",
-    "dataset-report": "dataset_report",
-    "doctor": "doctor",
-    "presets": "presets",
-    "new": "presets",
-}
+from dpgui_qt.commands import COMMANDS
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -90,7 +72,7 @@ def split_qt_args(argv: list[str]) -> tuple[list[str], list[str]]:
     return ours, qt
 
 
-def _build_command_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
+def _build_command_parser(name: str) -> tuple[argparse.ArgumentParser, ModuleType]:
     module = importlib.import_module(f"dpgui_qt.commands.{COMMANDS[name]}")
     parser = argparse.ArgumentParser(prog="dpgui")
     sub = parser.add_subparsers(dest="command", required=True)

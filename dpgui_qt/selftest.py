@@ -22,6 +22,7 @@ returns 0 only if every check passed.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import os
@@ -29,7 +30,9 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import Callable, TextIO, TypeVar
+
+T = TypeVar("T")
 
 
 class _Run:
@@ -38,7 +41,7 @@ class _Run:
         self.failures: list[str] = []
         self.facts: dict[str, str] = {}
 
-    def check(self, name: str, fn: Callable[[], object]) -> object:
+    def check(self, name: str, fn: Callable[[], T]) -> T | None:
         try:
             return fn()
         except Exception as exc:  # noqa: BLE001 - every failure is reported, none aborts
@@ -95,7 +98,7 @@ def _check_templates(run: _Run, registry) -> None:
         try:
             doc = ConfigDocument.from_text(build_template(registry, model_type))
             errors = [f for f in validator.validate(doc, DocKind.MAIN, Options()) if f.is_error]
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - any failure is the check's finding
             run.fail(f"template {model_type}: {type(exc).__name__}: {exc}")
             continue
         if errors:
@@ -118,11 +121,11 @@ def _check_presets(run: _Run, registry, root: Path) -> None:
 
 
 def _check_commands(run: _Run) -> None:
-    from dpgui_qt.cli import COMMANDS
+    from dpgui_qt.commands import COMMANDS
 
     for name, module in sorted(COMMANDS.items()):
-        mod = run.check(f"command {name}", lambda m=module: importlib.import_module(
-            f"dpgui_qt.commands.{m}"))
+        mod = run.check(f"command {name}",
+                        functools.partial(importlib.import_module, f"dpgui_qt.commands.{module}"))
         if mod is not None and not (hasattr(mod, "add_parser") and hasattr(mod, "run")):
             run.fail(f"command {name}: dpgui_qt.commands.{module} lacks add_parser/run")
 
@@ -219,7 +222,7 @@ def _check_nvml(run: _Run) -> None:
     finally:
         try:
             pynvml.nvmlShutdown()
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - shutting down after a failed init may raise anything
             pass
 
 
@@ -248,14 +251,23 @@ def _quiet_offscreen_warnings() -> None:
         qInstallMessageHandler(handler)
 
 
+def _delete_now(obj) -> None:
+    """deleteLater(), carried out now: processEvents() outside an event loop leaves it
+    pending, and a window left alive goes on running its timers in the caller."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    obj.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
 def _check_qt(run: _Run) -> None:
     _ensure_platform()
     from PySide6.QtCore import qVersion
 
-    from dpgui_qt.gui.app import _make_app
+    from dpgui_qt.gui.app import make_app
 
     _quiet_offscreen_warnings()
-    app = _make_app()
+    app = make_app()
     run.facts["qt"] = f"Qt {qVersion()}"
 
     def icon():
@@ -285,8 +297,7 @@ def _check_qt(run: _Run) -> None:
             raise RuntimeError("the main window did not show")
         # hide, not close: closeEvent would save this window's geometry as the user's
         win.hide()
-        win.deleteLater()
-        app.processEvents()
+        _delete_now(win)  # with its timers: nothing of it may run after the check
 
     run.check("main window", window)
 
@@ -301,8 +312,7 @@ def _check_qt(run: _Run) -> None:
         app.processEvents()
         image = w.grab().toImage()
         w.close()
-        w.deleteLater()
-        app.processEvents()
+        _delete_now(w)
         red = sum(1 for y in range(0, image.height(), 2) for x in range(0, image.width(), 2)
                   if QColor(image.pixel(x, y)).red() > 180 and QColor(image.pixel(x, y)).green() < 80)
         if red < 5:
@@ -313,7 +323,7 @@ def _check_qt(run: _Run) -> None:
 
 
 # ------------------------------------------------------------------ entry point
-def run(schema_dir: str | os.PathLike | None = None, *, gui: bool = True,
+def run(schema_dir: str | os.PathLike[str] | None = None, *, gui: bool = True,
         out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run every check; print the summary line; 0 if all passed, else 1.
 
@@ -332,7 +342,7 @@ def run(schema_dir: str | os.PathLike | None = None, *, gui: bool = True,
 
     root = r.check("schemas", locate)
     registry = r.check("schemas", lambda: _check_schemas(r, root)) if root else None
-    if registry is not None:
+    if registry is not None and root is not None:
         r.check("templates", lambda: _check_templates(r, registry))
         r.check("presets", lambda: _check_presets(r, registry, root))
     r.check("commands", lambda: _check_commands(r))

@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtGui import QGuiApplication
 
-    app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])  # noqa: F841
+    app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])  # noqa: F841 - held: the application must exist while drawing
     pngs = {n: render(n) for n in sorted(set(PNG_SIZES) | set(ICO_SIZES))}
     for n in PNG_SIZES:
         png_path(n).parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,7 @@
-"""Shared fixtures. Tests run headless; nothing needs a GPU or diffusion-pipe."""
+"""Shared fixtures. Tests run headless; nothing needs a GPU or diffusion-pipe.
+
+Nothing here needs Qt: the tests outside tests/gui/ run without PySide6 installed
+(`.ci/run` checks that). Qt's fixtures live in tests/gui/conftest.py."""
 from __future__ import annotations
 
 import os
@@ -27,14 +30,15 @@ except ImportError:  # pragma: no cover - hypothesis is in the test extras
     pass
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _gc_on_gui_thread(qapp):
-    """As in the app: the cyclic collector runs only on the GUI thread (dpgui_qt.gui.gcguard).
-    Without it, a collection triggered in a worker thread tore down Qt objects there."""
-    from dpgui_qt.gui import gcguard
-
-    guard = gcguard.install(qapp)
-    yield guard
+@pytest.fixture(autouse=True)
+def _own_settings_and_run_state(tmp_path_factory, monkeypatch):
+    """Every test gets its own dpgui settings and run-state folders (outside its tmp_path),
+    inherited by the dpgui processes it starts: none reads or writes the user's, and none
+    sees another test's or another test process's (a GUI window re-attaches to any active
+    run in the state folder). Tests that need a particular folder set their own."""
+    home = tmp_path_factory.mktemp("dpgui-user")
+    monkeypatch.setenv("DPGUI_CONFIG_DIR", str(home / "settings"))
+    monkeypatch.setenv("DPGUI_STATE_DIR", str(home / "state"))
 
 
 def _need(path: pathlib.Path) -> pathlib.Path:

@@ -142,7 +142,7 @@ class FakeComfy:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 u = urllib.parse.urlparse(self.path)
                 fake.requests.append(("GET", u.path))
                 if u.path.startswith("/object_info/"):
@@ -196,7 +196,7 @@ class FakeComfy:
                 self.send_response(404)
                 self.end_headers()
 
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 u = urllib.parse.urlparse(self.path)
                 fake.requests.append(("POST", u.path))
                 n = int(self.headers.get("Content-Length") or 0)

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fake_comfyui import FakeComfy, api_workflow, png_text  # noqa: E402
-from outputs_layout import make_run, safetensors  # noqa: E402
+from fake_comfyui import FakeComfy, api_workflow, png_text
+from outputs_layout import make_run, safetensors
 
-from dpgui_qt.core.monitor import comfy, export  # noqa: E402
+from dpgui_qt.core.monitor import comfy, export
 
 
 def sha(p: Path) -> str:

@@ -1,4 +1,4 @@
-"""Dataset scan: counts and problems on small datasets written with Qt."""
+"""Dataset scan: counts and problems on small datasets written with Pillow."""
 from __future__ import annotations
 
 import json
@@ -10,14 +10,13 @@ import pytest
 from dpgui_qt.core.dataset import media
 from dpgui_qt.core.dataset.scan import FILES_CAP, scan_dataset, scan_directory
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-QtGui = pytest.importorskip("PySide6.QtGui")
 
 
 def qimage(path, w, h, fmt=None, color=0xFF3366AA):
-    img = QtGui.QImage(w, h, QtGui.QImage.Format.Format_RGB32)
-    img.fill(color)
-    assert img.save(str(path), fmt), path
+    """A solid ``w`` x ``h`` image at ``path`` in ``fmt`` (by default the suffix's format)."""
+    from PIL import Image
+
+    Image.new("RGB", (w, h), ((color >> 16) & 0xFF, (color >> 8) & 0xFF, color & 0xFF)).save(path, fmt)
 
 
 def animated_webp(w: int, h: int) -> bytes:
@@ -261,13 +260,10 @@ def test_scan_dataset_no_directories_and_duplicates(ds):
 # ---------------------------------------------------------------- header readers
 @pytest.mark.parametrize("fmt,suffix", [("PNG", ".png"), ("JPEG", ".jpg"), ("BMP", ".bmp"),
                                         ("GIF", ".gif"), ("WEBP", ".webp")])
-def test_header_sizes_match_qt(tmp_path, fmt, suffix):
+def test_header_sizes_match_pillow(tmp_path, fmt, suffix):
+    """Files Pillow wrote; tests/gui/test_dataset_headers_qt.py reads files Qt wrote."""
     p = tmp_path / f"x{suffix}"
-    if fmt.lower().encode() in [bytes(f) for f in QtGui.QImageWriter.supportedImageFormats()]:
-        qimage(p, 123, 45, fmt)
-    else:  # Qt has no GIF writer (and WebP only with the imageformats plugin)
-        Image = pytest.importorskip("PIL.Image")
-        Image.new("RGB", (123, 45)).save(p, fmt)
+    qimage(p, 123, 45, fmt)
     info = media.probe_file(str(p))
     assert info.size == (123, 45)
     assert info.format == fmt.lower()

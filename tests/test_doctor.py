@@ -451,17 +451,3 @@ def test_fifo_dataset_and_requirements_never_block(envs, no_smi, tmp_path):
     os.mkfifo(co / ".gitmodules")
     r = examine(py(envs["good"]), co)                 # returns (the probe skips FIFOs)
     assert r.find("requirements.ok") is None and r.find("checkout.not_git") is not None
-
-
-def test_settings_written_by_qsettings_read_back(tmp_path):
-    from PySide6.QtCore import QSettings
-
-    ini = tmp_path / "dpgui.ini"
-    qs = QSettings(str(ini), QSettings.Format.IniFormat)
-    values = {"checkout": r"C:\dp\with space", "deepspeed": '/home/u/my env,x/"venv"',
-              "wsl_distro": "Ubüntu@home"}
-    for k, v in values.items():
-        qs.setValue(f"run/{k}", v)
-    qs.setValue("run/gpu_count", 2)
-    qs.sync()
-    assert saved_environment(ini) == values

@@ -57,7 +57,7 @@ def test_corpus_roundtrip_and_one_line_edit(path):
         assert doc.get(target) == new
         before = raw.decode("utf-8-sig").splitlines(keepends=True)
         after = doc.text.splitlines(keepends=True)
-        changed = [l for l in difflib.ndiff(before, after) if l[:2] in ("+ ", "- ")]
+        changed = [ln for ln in difflib.ndiff(before, after) if ln[:2] in ("+ ", "- ")]
         assert len(changed) == 2, changed
     # whatever we write, diffusion-pipe's parser must read the same values tomllib reads
     assert toml.loads(doc.text) == tomllib.loads(doc.text)

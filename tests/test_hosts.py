@@ -19,16 +19,16 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fake_deepspeed"))
-from fake_ds_support import FAKE_DEEPSPEED, live_group_psutil, make_checkout, wait_for  # noqa: E402
+from fake_ds_support import FAKE_DEEPSPEED, live_group_psutil, make_checkout, wait_for
 
-from dpgui_qt.core.run import control, hosts  # noqa: E402
-from dpgui_qt.core.run.hosts import CommandResult, HostError, HostSpec  # noqa: E402
-from dpgui_qt.core.run.hosts import wsl as wslmod  # noqa: E402
-from dpgui_qt.core.run.hosts.local import LocalHost  # noqa: E402
-from dpgui_qt.core.run.hosts.wsl import WslHost  # noqa: E402
-from dpgui_qt.core.run.runs import attach  # noqa: E402
-from dpgui_qt.core.run.spec import RunSpec  # noqa: E402
-from dpgui_qt.core.run.supervisor import REQUEST_FILE, read_json  # noqa: E402
+from dpgui_qt.core.run import control, hosts
+from dpgui_qt.core.run.hosts import CommandResult, HostError, HostSpec
+from dpgui_qt.core.run.hosts import wsl as wslmod
+from dpgui_qt.core.run.hosts.local import LocalHost
+from dpgui_qt.core.run.hosts.wsl import WslHost
+from dpgui_qt.core.run.runs import attach
+from dpgui_qt.core.run.spec import RunSpec
+from dpgui_qt.core.run.supervisor import REQUEST_FILE, read_json
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
 

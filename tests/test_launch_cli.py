@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fake_deepspeed"))
-from fake_ds_support import FAKE_DEEPSPEED, live_group_psutil, make_checkout, wait_for  # noqa: E402
+from fake_ds_support import FAKE_DEEPSPEED, live_group_psutil, make_checkout, wait_for
 
-from dpgui_qt.cli import main  # noqa: E402
+from dpgui_qt.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 MAIN_EXAMPLE = "tdrussell__diffusion-pipe__examples__main_example.toml"
@@ -33,7 +33,7 @@ def test_dry_run_on_corpus_config_matches_readme(corpus_configs, tmp_path, capsy
     rc = main(["launch", str(cfg), "--dry-run", "--checkout", str(co)])
     o = capsys.readouterr()
     assert rc == 0
-    cmd = next(l for l in o.out.splitlines() if l.startswith("command: "))
+    cmd = next(ln for ln in o.out.splitlines() if ln.startswith("command: "))
     assert cmd.startswith(f"command: cd {co} && ")
     assert README_FORM.search(cmd) and cmd.endswith(f"--config {cfg}")
     assert f"cwd: {co}" in o.out and "env: NCCL_P2P_DISABLE=1" in o.out
@@ -157,11 +157,11 @@ def test_ctrl_c_saves_and_stops_then_escalates(tmp_path, presses):
     threading.Thread(target=_reader, args=(p, lines), daemon=True).start()
     try:
         marker = "[dpgui] step 1 " if presses == 1 else "DeepSpeed Final Optimizer"
-        wait_for(lambda: any(marker in l for l in lines), timeout=15, what=marker)
+        wait_for(lambda: any(marker in ln for ln in lines), timeout=15, what=marker)
         if presses == 2:
             wait_for(lambda: any(d.is_dir() for d in out.glob("2*")), what="run folder")
         p.send_signal(signal.SIGINT)
-        wait_for(lambda: any("save_quit" in l for l in lines), what="save_quit message")
+        wait_for(lambda: any("save_quit" in ln for ln in lines), what="save_quit message")
         if presses == 2:
             p.send_signal(signal.SIGINT)
         rc = p.wait(timeout=15)

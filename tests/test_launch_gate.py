@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fake_deepspeed"))
-from fake_ds_support import FAKE_DEEPSPEED, make_checkout, write_images  # noqa: E402
+from fake_ds_support import FAKE_DEEPSPEED, make_checkout, write_images
 
-from dpgui_qt.cli import main  # noqa: E402
-from dpgui_qt.core.run.gate import run_gate  # noqa: E402
-from dpgui_qt.core.run.spec import RunSpec  # noqa: E402
-from tests.helpers import BASE_DATASET, BASE_MAIN  # noqa: E402
-from tests.test_rules import DATASET_CASES, MAIN_CASES, model  # noqa: E402
+from dpgui_qt.cli import main
+from dpgui_qt.core.run.gate import run_gate
+from dpgui_qt.core.run.spec import RunSpec
+from tests.helpers import BASE_DATASET, BASE_MAIN
+from tests.test_rules import DATASET_CASES, MAIN_CASES, model
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from outputs_layout import GB, make_dataset, make_run, sparse  # noqa: E402
+from outputs_layout import GB, make_dataset, make_run, sparse
 
-from dpgui_qt.cli import main  # noqa: E402
-from dpgui_qt.core.monitor import outputs as o  # noqa: E402
-from dpgui_qt.core import trash  # noqa: E402
+from dpgui_qt.cli import main
+from dpgui_qt.core.monitor import outputs as o
+from dpgui_qt.core import trash
 
 
 @pytest.fixture(autouse=True)
@@ -119,7 +119,7 @@ def test_keep_checkpoints_preview_then_apply_to_trash(layout, tmp_path):
 
 
 def test_trash_name_clash_gets_a_new_name(tmp_path):
-    for i in range(3):
+    for _ in range(3):
         f = tmp_path / "x" / "a.bin"
         sparse(f, 10)
         r = trash.move_to_trash(f)

@@ -17,7 +17,7 @@ from dpgui_qt import buildinfo
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "packaging" / "linux"))
-import make_deb  # noqa: E402
+import make_deb  # noqa: E402 - after the sys.path entry
 
 needs_dpkg = pytest.mark.skipif(not shutil.which("dpkg-deb"), reason="dpkg-deb is not installed")
 

@@ -6,15 +6,14 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fake_deepspeed"))
-from fake_ds_support import FAKE_DEEPSPEED, make_checkout, wait_for  # noqa: E402
+from fake_ds_support import FAKE_DEEPSPEED, make_checkout, wait_for
 
-from dpgui_qt.core.run.runqueue import RunQueue, queue_dir_for, runner_alive  # noqa: E402
+from dpgui_qt.core.run.runqueue import RunQueue, queue_dir_for, runner_alive
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -28,7 +28,7 @@ def assemble(chunks: list[bytes], **kw) -> list[tuple[str, LineKind]]:
     for c in chunks:
         out += a.feed(c)
     out += a.flush()
-    return [(l.text, l.kind) for l in out]
+    return [(ln.text, ln.kind) for ln in out]
 
 
 def assemble_raw(chunks: list[bytes]) -> list[tuple[str, LineKind]]:
@@ -58,7 +58,7 @@ def test_nothing_is_emitted_before_a_line_ends():
     a = LineAssembler()
     assert a.feed(b"steps: 1 loss") == []
     assert a.pending == "steps: 1 loss"
-    assert [tuple(l) for l in a.feed(b": 0.5\n")] == [("steps: 1 loss: 0.5", LINE)]
+    assert [tuple(ln) for ln in a.feed(b": 0.5\n")] == [("steps: 1 loss: 0.5", LINE)]
     assert a.pending == ""
 
 
@@ -132,12 +132,12 @@ def test_hypothesis_chunking_invariance(data, sizes):
 
 def test_partial_snapshots_for_the_console():
     a = LineAssembler(emit_partial=True)
-    got = [tuple(l) for l in a.feed(b"\r 10%|#")]
+    got = [tuple(ln) for ln in a.feed(b"\r 10%|#")]
     assert got == [(" 10%|#", PARTIAL)]
     assert a.feed(b"") == []  # unchanged: no duplicate snapshot
-    got = [tuple(l) for l in a.feed(b"#\r 20%|##")]
+    got = [tuple(ln) for ln in a.feed(b"#\r 20%|##")]
     assert got == [(" 10%|##", CR), (" 20%|##", PARTIAL)]
-    got = [tuple(l) for l in a.feed(b"\n")]
+    got = [tuple(ln) for ln in a.feed(b"\n")]
     assert got == [(" 20%|##", LINE)]
     assert Line("x", PARTIAL).is_partial and not Line("x").is_partial
 

@@ -281,7 +281,9 @@ def test_preflight_output_dir_and_config(pf, tmp_path):
 
 def test_preflight_is_composable(pf):
     co, ds, cfg, values = pf
-    extra = lambda ctx: [envmod.PreflightIssue("error", "validation", "lr must be > 0", "fix lr")]
+    def extra(ctx):
+        return [envmod.PreflightIssue("error", "validation", "lr must be > 0", "fix lr")]
+
     f = envmod.preflight(RunSpec(cfg, co, deepspeed=ds), values, extra_checks=[extra], min_free_gb=0)
     assert [x.code for x in f] == ["validation"]
     f = envmod.preflight(RunSpec(cfg, co, deepspeed=ds, gpus=3), dict(values, pipeline_stages=2),

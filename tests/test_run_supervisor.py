@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fake_deepspeed"))
-from fake_ds_support import FAKE_DEEPSPEED, live_group_psutil, make_checkout, wait_for  # noqa: E402
+from fake_ds_support import FAKE_DEEPSPEED, live_group_psutil, make_checkout, wait_for
 
-from dpgui_qt.core.run import control  # noqa: E402
-from dpgui_qt.core.run.runs import LogFollower, attach  # noqa: E402
-from dpgui_qt.core.run.spec import RunSpec  # noqa: E402
-from dpgui_qt.core.run.supervisor import pid_alive, read_state, start_run  # noqa: E402
+from dpgui_qt.core.run import control
+from dpgui_qt.core.run.runs import LogFollower, attach
+from dpgui_qt.core.run.spec import RunSpec
+from dpgui_qt.core.run.supervisor import pid_alive, read_state, start_run
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
 REPO = Path(__file__).resolve().parent.parent

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fake_deepspeed"))
-from fake_ds_support import FAKE_DEEPSPEED, live_group_psutil, make_checkout, wait_for, write_images  # noqa: E402
+from fake_ds_support import FAKE_DEEPSPEED, live_group_psutil, make_checkout, wait_for, write_images
 
-from dpgui_qt.core.run.hosts import HostSpec, make  # noqa: E402
-from dpgui_qt.core.run.hosts.base import HostError  # noqa: E402
-from dpgui_qt.core.run.hosts.ssh import SshHost  # noqa: E402
-from dpgui_qt.core.run.hosts.sshtransport import SshError, SshTransport, parse_destination  # noqa: E402
+from dpgui_qt.core.run.hosts import HostSpec, make
+from dpgui_qt.core.run.hosts.base import HostError
+from dpgui_qt.core.run.hosts.ssh import SshHost
+from dpgui_qt.core.run.hosts.sshtransport import SshError, SshTransport, parse_destination
 
 
 @pytest.fixture
@@ -135,7 +135,8 @@ def test_sync_maps_paths_keeps_comments_and_sends_nothing_twice(remote):
 
 
 def test_model_path_only_local_is_a_preflight_error(remote, tmp_path):
-    from dpgui_qt.core.run.hosts import ssh_preflight, sync
+    from dpgui_qt.core.run import ssh_preflight
+    from dpgui_qt.core.run.hosts import sync
 
     host, root = remote
     cfg, _ = _run_config(root, {})
@@ -164,7 +165,7 @@ def test_model_path_only_local_is_a_preflight_error(remote, tmp_path):
 
 
 def test_unreachable_host_is_one_clear_error(ssh_client, control_dir, tmp_path):
-    from dpgui_qt.core.run.hosts import ssh_preflight
+    from dpgui_qt.core.run import ssh_preflight
     from tests.sshfix import _free_port
 
     port = _free_port()
@@ -311,7 +312,7 @@ def test_start_within_follow_and_its_failure_as_a_sentence(remote):
 
 def test_gpus_over_the_connection_through_the_activated_environment(tmp_path, ssh_client, control_dir):
     """The profile's environment goes first on PATH on the host: its nvidia-smi answers."""
-    from dpgui_qt.core.run.hosts import ssh_preflight
+    from dpgui_qt.core.run import ssh_preflight
 
     root = tmp_path / "remote"
     co, _, _ = make_checkout(root)

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fake_deepspeed"))
-from fake_ds_support import FAKE_DEEPSPEED, make_checkout, write_images  # noqa: E402
+from fake_ds_support import FAKE_DEEPSPEED, make_checkout, write_images
 
-from dpgui_qt.cli import main  # noqa: E402
+from dpgui_qt.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 

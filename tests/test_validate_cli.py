@@ -65,7 +65,7 @@ def test_errors_name_the_key(tmp_path, capsys, name, mutate, key, rule):
     f = write(tmp_path, "main.toml", mutate(BASE_MAIN))
     rc, out, _ = run(capsys, "validate", "--no-path-check", str(f))
     assert rc == 1, out
-    line = next(l for l in out.splitlines() if ": error: " in l and f": {key}: " in l)
+    line = next(ln for ln in out.splitlines() if ": error: " in ln and f": {key}: " in ln)
     assert line.startswith(f"{f}:")
     rc, out, _ = run(capsys, "validate", "--no-path-check", "--json", str(f))
     data = json.loads(out)

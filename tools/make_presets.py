@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dpgui_qt.core.config import memory  # noqa: E402
-from dpgui_qt.core.config.presets import TIERS  # noqa: E402
-from dpgui_qt.core.config.schema import default_registry  # noqa: E402
+from dpgui_qt.core.config import memory
+from dpgui_qt.core.config.presets import TIERS
+from dpgui_qt.core.config.schema import default_registry
 
 OUT = Path(__file__).resolve().parents[1] / "schemas" / "presets"
 DOCS = "docs/supported_models.md"

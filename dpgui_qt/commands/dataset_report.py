@@ -5,6 +5,8 @@ errors), 2 a config could not be read or the arguments are incomplete.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import argparse
 import json
 import os
@@ -56,7 +58,7 @@ def _load(path: str):
 
 
 def run(args) -> int:
-    main_values: dict = {}
+    main_values: dict[str, Any] = {}
     main_dir = None
     if args.config:
         main_values, err = _load(args.config)

@@ -4,6 +4,8 @@ Exit status: 0 no errors (warnings allowed), 1 at least one error, 2 bad options
 """
 from __future__ import annotations
 
+from typing import Any
+
 import argparse
 import json
 import sys
@@ -36,14 +38,14 @@ def add_parser(subparsers, name: str = "doctor") -> argparse.ArgumentParser:
     return p
 
 
-def _config_needs(path: str) -> tuple[dict, list[str], list]:
+def _config_needs(path: str) -> tuple[dict[str, Any], list[str], list[tuple[str, str]]]:
     from dpgui_qt.core.run.preflight import SetupError, load_config
 
     try:
         cfg = load_config(path)
     except SetupError as exc:
-        raise SystemExit(f"dpgui doctor: {exc}")
-    model = cfg.get("model") if isinstance(cfg.get("model"), dict) else {}
+        raise SystemExit(f"dpgui doctor: {exc}") from None
+    model = _model if isinstance(_model := cfg.get("model"), dict) else {}
     outs = [cfg["output_dir"]] if isinstance(cfg.get("output_dir"), str) else []
     from dpgui_qt.core.config.memory import swapped_gb
 
@@ -58,7 +60,9 @@ def _config_needs(path: str) -> tuple[dict, list[str], list]:
 def run(args) -> int:
     from dpgui_qt.core import doctor
 
-    needs, outs, places = {}, [], []
+    needs: dict[str, Any] = {}
+    outs: list[str] = []
+    places: list[tuple[str, str]] = []
     if args.config:
         try:
             needs, outs, places = _config_needs(args.config)

@@ -1,6 +1,8 @@
 """``dpgui get FILE KEY`` and ``dpgui set FILE KEY=VALUE... [-o OUT]`` for scripted edits."""
 from __future__ import annotations
 
+from typing import Any
+
 import argparse
 import json
 import os
@@ -92,7 +94,7 @@ def _get(args) -> int:
     return 0
 
 
-def _errors(doc: ConfigDocument) -> list:
+def _errors(doc: ConfigDocument) -> list[Any]:
     from dpgui_qt.core.config.schema import default_registry
     from dpgui_qt.core.config.validate import Options, Validator
 

@@ -86,7 +86,7 @@ def run(args) -> int:
 
 
 def _check(args) -> int:
-    from dpgui_qt.core.run.hosts import ssh_preflight
+    from dpgui_qt.core.run import ssh_preflight
     from dpgui_qt.core.run.hosts.base import HostError
     from dpgui_qt.core.run.hosts.ssh import host_for
 

@@ -25,13 +25,12 @@ import threading
 import time
 from pathlib import Path
 
+from dpgui_qt.commands.launch_common import (EXIT_FAILED, EXIT_OK, EXIT_SETUP, EXIT_STOPPED,
+                                             ConsolePrinter, spec_from_args)
 from dpgui_qt.core.run import switches as sw
-from dpgui_qt.core.run.launch import build_spec, default_state_dir
+from dpgui_qt.core.run.launch import default_state_dir
 from dpgui_qt.core.run.follow import RunFollower
-from dpgui_qt.core.run.lines import LineKind
-from dpgui_qt.core.run.parse import LrEvent, StepEvent
 
-EXIT_OK, EXIT_FAILED, EXIT_SETUP, EXIT_STOPPED = 0, 1, 2, 3
 
 
 
@@ -93,31 +92,6 @@ def _err(msg: str) -> None:
     print(f"dpgui launch: error: {msg}", file=sys.stderr)
 
 
-def _spec_from_args(args, checkout, deepspeed):
-    """The RunSpec for parsed ``dpgui launch`` arguments (the core's build_spec)."""
-    gpus: int | list[int] | None = 1
-    if args.gpus is not None:
-        gpus = args.gpus
-    elif args.include:
-        try:
-            gpus = [int(x) for x in args.include.replace("localhost:", "").split(",") if x.strip()]
-        except ValueError:
-            raise ValueError(f"--include expects GPU ids like 0,2, not {args.include!r}") from None
-    elif args.all_gpus:
-        gpus = None
-    extra = {}
-    for item in args.env:
-        k, sep, v = item.partition("=")
-        if not sep or not k:
-            raise ValueError(f"--env expects VAR=VALUE, not {item!r}")
-        extra[k] = v
-    return build_spec(
-        args.config, checkout=checkout, deepspeed=deepspeed, gpus=gpus,
-        master_port=args.master_port, resume=args.resume,
-        switches={s.name: getattr(args, s.name) for s in sw.TRAIN_SWITCHES},
-        nccl_p2p_disable=not args.no_nccl_workaround, nccl_ib_disable=not args.no_nccl_workaround,
-        expandable_segments=args.expandable_segments, extra_env=extra)
-
 
 def run(args) -> int:
     from dpgui_qt.core.run import preflight as envmod
@@ -149,7 +123,7 @@ def run(args) -> int:
             return EXIT_SETUP
         deepspeed, ds_note = None, str(e)
     try:
-        spec = _spec_from_args(args, checkout, deepspeed)
+        spec = spec_from_args(args, checkout, deepspeed)
         if spec.resume_from_checkpoint == "latest":
             from dpgui_qt.core.run.runs import resume_candidates
             od = envmod.output_dir_on_host(spec, values)
@@ -249,17 +223,6 @@ def _dry_run(cmd, findings, ds_note, as_json: bool) -> int:
     return EXIT_OK
 
 
-def _fmt_progress(ev, lr: str | None) -> str:
-    it = ev.iter_time
-    rate = "-"
-    if it is not None and it == it and it > 0:
-        rate = f"{it:.2f} s/it" if it >= 1 else f"{1 / it:.2f} it/s"
-    parts = [f"step {ev.step}", f"loss {ev.loss:.4f}"]
-    if lr:
-        parts.append(f"lr {lr}")
-    parts.append(rate)
-    return "[dpgui] " + " | ".join(parts)
-
 
 def _follow(state_dir: Path, stop_grace: float, exits_early_ok: bool) -> int:
     """Print the run's console as it grows (a progress line in place of each step
@@ -275,7 +238,7 @@ def _follow(state_dir: Path, stop_grace: float, exits_early_ok: bool) -> int:
         return EXIT_SETUP
     reader = handle.follower()
     run = RunFollower(exits_early_ok=exits_early_ok)
-    printer = _ConsolePrinter(sys.stdout, run)
+    printer = ConsolePrinter(sys.stdout, run)
     interrupts = [0]
 
     def on_sigint(signum, frame):
@@ -327,41 +290,6 @@ def _follow(state_dir: Path, stop_grace: float, exits_early_ok: bool) -> int:
     print(f"dpgui: run failed (exit code {rc}); log: {final.get('log_path')}", file=sys.stderr)
     return EXIT_FAILED
 
-
-class _ConsolePrinter:
-    """The terminal side of following a run: each line as the trainer wrote it, a
-    ``[dpgui] step N | loss ...`` line in place of each step report, progress bars
-    redrawn in place on a terminal."""
-
-    def __init__(self, out, run: RunFollower):
-        self.out, self.run = out, run
-        self.tty = out.isatty()
-        self.lr: str | None = None
-
-    def show(self, texts, kinds) -> None:
-        for i, text in enumerate(texts):
-            self.line(text, kinds[i] if kinds is not None else LineKind.LINE)
-
-    def line(self, text: str, kind) -> None:
-        shown = False
-        for ev in self.run.parse_line(text):
-            if isinstance(ev, LrEvent) and ev.lrs:
-                self.lr = f"{ev.lrs[0]:.3g}"
-            elif isinstance(ev, StepEvent):
-                self.out.write(_fmt_progress(ev, self.lr) + "\n")
-                shown = True
-        if "step=" in text and "lr=" in text and "[Rank" in text:
-            return  # folded into the progress line
-        if shown:
-            return
-        if kind == LineKind.CR:
-            if self.tty:
-                self.out.write("\r" + text[-200:])
-            return
-        self.out.write(text + "\n")
-
-    def flush(self) -> None:
-        self.out.flush()
 
 
 def _interrupt(n: int, state: dict, run: RunFollower, stop_grace: float) -> None:

@@ -278,7 +278,7 @@ def start(args, cluster: mn.Cluster) -> int:
 
     from dpgui_qt import DIFFUSION_PIPE_COMMIT
     from dpgui_qt.commands import launch_ssh
-    from dpgui_qt.commands.launch import default_state_dir
+    from dpgui_qt.core.run.launch import default_state_dir
     from dpgui_qt.core.run.hosts import sync
     from dpgui_qt.core.run.hosts.ssh import host_for
 

@@ -23,12 +23,12 @@ import queue
 import signal
 import sys
 import threading
+from typing import Any, cast
 from pathlib import Path
 
-from dpgui_qt.commands.launch import (
-    EXIT_FAILED, EXIT_OK, EXIT_SETUP, EXIT_STOPPED, _ConsolePrinter, _spec_from_args,
-    default_state_dir,
-)
+from dpgui_qt.commands.launch_common import (EXIT_FAILED, EXIT_OK, EXIT_SETUP, EXIT_STOPPED,
+                                             ConsolePrinter, spec_from_args)
+from dpgui_qt.core.run.launch import default_state_dir
 from dpgui_qt.core.run.follow import RunFollower
 
 
@@ -108,7 +108,8 @@ def _attach(args) -> int:
 
 
 def _launch(args) -> int:
-    from dpgui_qt.core.run.hosts import ssh_preflight, sync
+    from dpgui_qt.core.run import ssh_preflight
+    from dpgui_qt.core.run.hosts import sync
     from dpgui_qt.core.run.spec import SpecError
 
     if not args.config:
@@ -125,7 +126,7 @@ def _launch(args) -> int:
     host.connect()
     plan = sync.make_plan(args.config, host, local_checkout=args.checkout)
     try:
-        spec = _spec_from_args(args, host.checkout, host.deepspeed())
+        spec = spec_from_args(args, host.checkout, host.deepspeed())
         spec.config = plan.remote_config
         spec.host = host.spec          # host paths stay as they are (no ~ left in them)
         cmd = spec.command()
@@ -156,10 +157,12 @@ def _launch(args) -> int:
                 print(f"  {line}")
             print(f"command: {command}")
         for f in findings + pre:
-            print(f"{f.level}: {f.message}" + (f" ({f.fix})" if getattr(f, "fix", "") else ""), file=sys.stderr)
+            fix = getattr(f, "fix", "")  # pre-flight issues have one, validator findings not
+            print(f"{f.level}: {f.message}" + (f" ({fix})" if fix else ""), file=sys.stderr)
         return EXIT_OK
     for f in findings + pre:
-        print(f"{f.level}: {f.message}" + (f" ({f.fix})" if getattr(f, "fix", "") else ""), file=sys.stderr)
+        fix = getattr(f, "fix", "")
+        print(f"{f.level}: {f.message}" + (f" ({fix})" if fix else ""), file=sys.stderr)
     if errors and not args.force:
         _err(f"the pre-flight found {len(errors)} error(s); nothing was started. Fix them, or use "
              "--force to launch anyway.")
@@ -215,11 +218,11 @@ def follow(host, state_dir: str | None, stop_grace: float, exits_early_ok: bool,
 
     out = out or sys.stdout
     run = RunFollower(exits_early_ok=exits_early_ok)     # the core's pipeline, as for local runs
-    printer = _ConsolePrinter(out, run)
+    printer = ConsolePrinter(out, run)
     q: queue.Queue = queue.Queue()
     interrupts = [0]
     handled = 0
-    last = {"info": None, "offset": 0, "ended": False, "connected": True}
+    last: dict[str, Any] = {"info": None, "offset": 0, "ended": False, "connected": True}
     stop_follow = threading.Event()
 
     where = {"state_dir": state_dir}
@@ -337,7 +340,7 @@ def follow(host, state_dir: str | None, stop_grace: float, exits_early_ok: bool,
         stop_follow.set()
         signal.signal(signal.SIGINT, prev)
     info = last["info"] or host.run_info(where["state_dir"]) or {}
-    final = info.get("state") or {}
+    final: dict[str, Any] = info.get("state") or {}
     eff = final.get("status")
     if eff in ("running", "starting"):
         eff = "lost"
@@ -347,7 +350,7 @@ def follow(host, state_dir: str | None, stop_grace: float, exits_early_ok: bool,
     if eff == "lost":
         _err("the run's processes on the host are gone and its supervisor did not record an exit code")
         return EXIT_FAILED
-    run.conclude(final, eff)
+    run.conclude(final, cast(str, eff))
     rc = run.exit_code
     if run.status.phase == ph.Phase.FINISHED:
         print("dpgui: training finished.", file=sys.stderr)

@@ -72,9 +72,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.screenshot:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    from dpgui_qt.gui.app import _make_app
+    from dpgui_qt.gui.app import make_app
 
-    app = _make_app(getattr(args, "qt_args", None), screenshot=bool(args.screenshot))
+    app = make_app(getattr(args, "qt_args", None), screenshot=bool(args.screenshot))
     from dpgui_qt.core.monitor.gpu import FakeSampler
     from dpgui_qt.core.monitor.history import read_plan
     from dpgui_qt.gui.monitor.window import MonitorWindow

@@ -17,7 +17,7 @@ import os
 import stat
 import sys
 from collections import deque
-from typing import Any, Iterator
+from typing import Any, Iterator, cast
 
 from dpgui_qt.core.run.lines import LineAssembler
 from dpgui_qt.core.run.parse import (
@@ -28,8 +28,8 @@ from dpgui_qt.core.run.parse import (
     LrEvent,
     ProgressEvent,
     StepEvent,
-    _jsonable,
     event_to_dict,
+    jsonable,
 )
 from dpgui_qt.core.run.summary import SummaryBuilder
 
@@ -152,7 +152,7 @@ def _stream_json(stream, args) -> None:
         sys.stdout.flush()
     s = summary.result(exit_code=args.exit_code, user_stopped=args.stopped)
     outcome = s.pop("outcome")
-    out('\n],\n"summary": ' + dumps(_jsonable(s), indent=1, ensure_ascii=False))
+    out('\n],\n"summary": ' + dumps(jsonable(s), indent=1, ensure_ascii=False))
     out(',\n"outcome": ' + dumps(outcome, indent=1, ensure_ascii=False) + "}\n")
 
 
@@ -163,10 +163,10 @@ def _stream_human(stream, args) -> None:
     out = sys.stdout.write
     summary = SummaryBuilder()
     lr_by_step: dict[int, list[float]] = {}
-    held: deque = deque()
+    held: deque[Any] = deque()
     header = [False]
 
-    def render(e: Event) -> None:
+    def render(e: Any) -> None:  # an Event, dispatched on its exact type
         t = type(e)
         if t is StepEvent:
             if not header[0]:
@@ -193,7 +193,8 @@ def _stream_human(stream, args) -> None:
         for e in batch:
             t = type(e)
             if t is LrEvent:
-                lr_by_step[e.step] = e.lrs
+                lr = cast(LrEvent, e)
+                lr_by_step[lr.step] = lr.lrs
                 if len(lr_by_step) > 4 * _LOOKAHEAD:      # only recent steps can still need it
                     for k in list(lr_by_step)[:len(lr_by_step) - 2 * _LOOKAHEAD]:
                         del lr_by_step[k]
@@ -224,7 +225,7 @@ def _fmt_lrs(lrs: list[float] | None) -> str:
     return ", ".join(f"{x:.3g}" for x in lrs)
 
 
-def _print_summary(summary: dict, outcome: dict) -> None:
+def _print_summary(summary: dict[str, Any], outcome: dict[str, Any]) -> None:
     out = sys.stdout.write
     s = summary
     out("\nsummary\n")

@@ -116,9 +116,9 @@ def run(args) -> int:
             if not data["items"]:
                 print("(empty)")
             for n, it in enumerate(data["items"], 1):
-                extra = it.get("message") or ""
+                message = it.get("message") or ""
                 print(f"{n:>2}. {it['id']}  {it['status']:<9} {it['label']}"
-                      + (f"  [{extra}]" if extra else "")
+                      + (f"  [{message}]" if message else "")
                       + (f"  -> {it['run_dir']}" if it.get("run_dir") else ""))
             return 0
         if args.action in ("remove", "cancel"):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import struct
 import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,7 +138,7 @@ def read_elf(path: str) -> ElfDeps | None:
                 strtab = f.read(strsize)
                 step = struct.calcsize(dynfmt)
 
-                def string(at: int) -> str:
+                def string(at: int, strtab: bytes = strtab) -> str:
                     end = strtab.find(b"\0", at)
                     return strtab[at:end if end >= 0 else None].decode("utf-8", "replace")
 
@@ -218,7 +219,7 @@ class Resolver:
             return soname if os.path.exists(soname) else None
         origin = os.path.dirname(os.path.realpath(loader))
 
-        def expand(paths):
+        def expand(paths: list[str]) -> list[str]:
             return [p.replace("${ORIGIN}", origin).replace("$ORIGIN", origin) for p in paths]
 
         candidates: list[str] = []
@@ -250,26 +251,29 @@ class Resolver:
         With a ``stamp`` file, a plugin found complete is remembered until it, the loader
         cache (rewritten whenever packages add or remove libraries) or LD_LIBRARY_PATH
         changes: a start then costs two stat() calls instead of the walk."""
-        key = self._key(path) if self.stamp is not None else None
-        if key is not None:
+        stamp = self.stamp
+        key = self._key(path) if stamp is not None else None
+        if stamp is not None and key is not None:
             try:
-                if key in self.stamp.read_text(encoding="utf-8").splitlines():
+                if key in stamp.read_text(encoding="utf-8").splitlines():
                     return {}
             except (OSError, UnicodeError):
                 pass
         found = self._walk(path)
-        if key is not None and not found:
+        if stamp is not None and key is not None and not found:
             try:
-                self.stamp.parent.mkdir(parents=True, exist_ok=True)
+                stamp.parent.mkdir(parents=True, exist_ok=True)
                 lines = [ln for ln in self._stamp_lines() if not ln.startswith(path + "|")]
-                tmp = self.stamp.with_name(self.stamp.name + f".{os.getpid()}.tmp")
+                tmp = stamp.with_name(stamp.name + f".{os.getpid()}.tmp")
                 tmp.write_text("\n".join(lines[-20:] + [key]) + "\n", encoding="utf-8")
-                os.replace(tmp, self.stamp)
+                os.replace(tmp, stamp)
             except OSError:
                 pass  # a read-only home only costs the walk next time
         return found
 
     def _stamp_lines(self) -> list[str]:
+        if self.stamp is None:
+            return []
         try:
             return self.stamp.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeError):
@@ -325,7 +329,7 @@ def plugin_file(name: str, folder: Path) -> Path | None:
     return None
 
 
-def install_commands(sonames, os_ids: list[str] | None = None) -> list[str]:
+def install_commands(sonames: Iterable[str], os_ids: list[str] | None = None) -> list[str]:
     """One install line per package manager (this system's first), e.g.
     ``Debian/Ubuntu: sudo apt-get install -y libxcb-icccm4 libxcb-keysyms1``."""
     if os_ids is None:
@@ -365,7 +369,7 @@ class Plan:
     error: str | None = None  # printed, the start stops (exit 2)
 
 
-def _requested(argv: list[str], environ) -> str | None:
+def _requested(argv: list[str], environ: Mapping[str, str]) -> str | None:
     for i, arg in enumerate(argv):
         a = arg[1:] if arg.startswith("--") else arg
         if a == "-platform" and i + 1 < len(argv):
@@ -375,7 +379,7 @@ def _requested(argv: list[str], environ) -> str | None:
     return environ.get("QT_QPA_PLATFORM") or None
 
 
-def _wayland_socket(environ) -> str | None:
+def _wayland_socket(environ: Mapping[str, str]) -> str | None:
     """A Wayland display reachable even when WAYLAND_DISPLAY is not set in this shell."""
     name = environ.get("WAYLAND_DISPLAY")
     runtime = environ.get("XDG_RUNTIME_DIR")
@@ -386,7 +390,7 @@ def _wayland_socket(environ) -> str | None:
     return None
 
 
-def plan(argv: list[str] | None = None, environ=None, *, folder: Path | None = None,
+def plan(argv: list[str] | None = None, environ: Mapping[str, str] | None = None, *, folder: Path | None = None,
          resolver: Resolver | None = None, os_ids: list[str] | None = None) -> Plan:
     """Decide the platform plugin and check it can load (Linux only; elsewhere a no-op)."""
     environ = os.environ if environ is None else environ
@@ -440,7 +444,7 @@ def plan(argv: list[str] | None = None, environ=None, *, folder: Path | None = N
         plugin = plugin_file("wayland", folder)
         if plugin is not None and not resolver.missing(str(plugin)):
             return Plan(env={"QT_QPA_PLATFORM": "wayland",
-                             "WAYLAND_DISPLAY": _wayland_socket(environ)},
+                             "WAYLAND_DISPLAY": _wayland_socket(environ) or ""},
                         notes=[_describe(*problems[0]) + "; using the Wayland session instead."])
     if not problems:
         return Plan()
@@ -483,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     ap = argparse.ArgumentParser(prog="python -m dpgui_qt.core.displaycheck",
-                                 description=main.__doc__.splitlines()[0])
+                                 description=(main.__doc__ or "").splitlines()[0])
     ap.add_argument("platform", nargs="?", default="xcb", choices=DISPLAY_PLATFORMS)
     ap.add_argument("--packages", choices=("apt", "dnf", "pacman"))
     args = ap.parse_args(argv)

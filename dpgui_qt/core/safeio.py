@@ -40,7 +40,7 @@ import stat
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from dpgui_qt.core.errors import ConflictError, ReadError, ReadOnlyError, SaveError
 
@@ -76,7 +76,7 @@ def describe_kind(mode: int) -> str:
     return "not a regular file"
 
 
-def _human(n: int) -> str:
+def _human(n: float) -> str:
     for unit in ("bytes", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
             return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
@@ -95,7 +95,7 @@ def _strerror(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def read_regular(path: str | os.PathLike, limit: int = MAX_CONFIG_BYTES) -> bytes:
+def read_regular(path: str | os.PathLike[str], limit: int = MAX_CONFIG_BYTES) -> bytes:
     """The bytes of the regular file at ``path`` (symlinks followed), at most ``limit``.
 
     Raises :class:`ReadError` for a missing file, a non-regular file or one over the limit.
@@ -145,7 +145,7 @@ def _too_large(size: int, limit: int) -> str:
             "is this the right file?")
 
 
-def regular_file_problem(path: str | os.PathLike) -> str | None:
+def regular_file_problem(path: str | os.PathLike[str]) -> str | None:
     """None when ``path`` is a regular file (or absent); otherwise what it is."""
     try:
         st = os.stat(path)
@@ -157,11 +157,11 @@ def regular_file_problem(path: str | os.PathLike) -> str | None:
 
 
 # ------------------------------------------------------------------------ locking
-_held: dict[str, list] = {}  # folder -> [fd, depth, RLock]
+_held: dict[str, list[Any]] = {}  # folder -> [fd, depth, RLock]
 _held_guard = threading.Lock()
 
 
-def real_target(path: str | os.PathLike) -> Path:
+def real_target(path: str | os.PathLike[str]) -> Path:
     """The file a write to ``path`` lands in: symlinks (chains included) resolved."""
     p = Path(path)
     if os.path.islink(p):
@@ -174,8 +174,8 @@ def _folder_of(path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def locked_folder(folder: str | os.PathLike, timeout: float | None = LOCK_TIMEOUT_S,
-                  on_wait=None) -> Iterator[None]:
+def locked_folder(folder: str | os.PathLike[str], timeout: float | None = LOCK_TIMEOUT_S,
+                  on_wait: Callable[[], object] | None = None) -> Iterator[None]:
     """Hold an exclusive advisory lock on ``folder`` (reentrant within this process).
 
     Every dpgui write takes it, so two ``dpgui set`` processes (or the GUI and the CLI)
@@ -238,8 +238,8 @@ def locked_folder(folder: str | os.PathLike, timeout: float | None = LOCK_TIMEOU
 
 
 @contextlib.contextmanager
-def locked_files(*paths: str | os.PathLike, timeout: float | None = LOCK_TIMEOUT_S,
-                 on_wait=None) -> Iterator[None]:
+def locked_files(*paths: str | os.PathLike[str], timeout: float | None = LOCK_TIMEOUT_S,
+                 on_wait: Callable[[], object] | None = None) -> Iterator[None]:
     """Lock the folders that writes to ``paths`` land in (in a fixed order)."""
     folders = sorted({os.path.realpath(_folder_of(real_target(p))) for p in paths})
     with contextlib.ExitStack() as stack:
@@ -389,7 +389,7 @@ def _fstat_owner(fd: int) -> tuple[int, int]:
     return s.st_uid, s.st_gid
 
 
-def write_file(path: str | os.PathLike, data: bytes, *, expected: Any = UNCHECKED,
+def write_file(path: str | os.PathLike[str], data: bytes, *, expected: Any = UNCHECKED,
                allow_readonly: bool = False) -> Path:
     """Write ``data`` to ``path`` safely (see the module docstring). Returns the file
     actually written (the symlink's target when ``path`` is a symlink).

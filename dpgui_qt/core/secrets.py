@@ -12,6 +12,8 @@ and Changes tabs, the settings file, launch previews). Qt-free.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import json
 import os
 import re
@@ -60,7 +62,7 @@ def mask_toml_text(text: str) -> str:
     if not _SECRET_WORDS.search(text):
         return text
 
-    def repl(m: re.Match) -> str:
+    def repl(m: re.Match[str]) -> str:
         if not is_secret_name(m.group("key")):
             return m.group(0)
         q = m.group("q1") or m.group("q2")
@@ -73,10 +75,10 @@ def mask_toml_text(text: str) -> str:
 class SecretStore:
     """A small JSON object in a file only its owner can read (mode 0600)."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
 
-    def load(self) -> dict:
+    def load(self) -> dict[str, Any]:
         try:
             st = os.stat(self.path)
         except OSError:
@@ -94,13 +96,14 @@ class SecretStore:
             return {}
         return data if isinstance(data, dict) else {}
 
-    def save(self, data: dict) -> None:
+    def save(self, data: dict[str, Any]) -> None:
         """Write atomically; the file is created 0600 and never readable by others."""
         folder = self.path.parent
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{self.path.name}.{_stdlib_secrets.token_hex(4)}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
                      0o600)
+        replaced = False
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fd = -1
@@ -109,20 +112,20 @@ class SecretStore:
                 os.fsync(fh.fileno())
             os.chmod(tmp, 0o600)  # whatever the umask or the folder's default ACL said
             os.replace(tmp, self.path)
-            tmp = None
+            replaced = True
         finally:
             if fd >= 0:
                 os.close(fd)
-            if tmp is not None:
+            if not replaced:
                 try:
                     os.unlink(tmp)
                 except OSError:
                     pass
 
-    def get(self, key: str, default=None):
+    def get(self, key: str, default: Any = None) -> Any:
         return self.load().get(key, default)
 
-    def put(self, key: str, value) -> None:
+    def put(self, key: str, value: Any) -> None:
         data = self.load()
         if value in (None, {}, ""):
             if key not in data:

@@ -57,7 +57,7 @@ def trash_available() -> bool:
     if _freedesktop():
         return True
     try:
-        import send2trash  # noqa: F401
+        import send2trash  # noqa: F401 - only whether it imports
         return True
     except ImportError:
         return False
@@ -89,7 +89,7 @@ def _usable_dir(d: Path) -> bool:
     return stat.S_ISDIR(st.st_mode) and not stat.S_ISLNK(st.st_mode)
 
 
-def trash_dir_for(path: str | os.PathLike) -> tuple[Path, Path | None]:
+def trash_dir_for(path: str | os.PathLike[str]) -> tuple[Path, Path | None]:
     """(trash dir, topdir) for ``path``; topdir is None for the home trash, whose
     info files carry absolute paths."""
     path = Path(os.path.abspath(path))
@@ -143,7 +143,7 @@ def _reserve(trash: Path, name: str, info_text: str) -> tuple[Path, Path]:
     raise TrashError(f"no free name for {name} in {trash}")
 
 
-def move_to_trash(path: str | os.PathLike) -> TrashResult:
+def move_to_trash(path: str | os.PathLike[str]) -> TrashResult:
     """Move ``path`` (file, folder or link) to the trash; raises TrashError."""
     p = Path(os.path.abspath(path))
     if not os.path.lexists(p):
@@ -179,7 +179,7 @@ def move_to_trash(path: str | os.PathLike) -> TrashResult:
     return TrashResult(p, target, info)
 
 
-def delete_permanently(path: str | os.PathLike) -> TrashResult:
+def delete_permanently(path: str | os.PathLike[str]) -> TrashResult:
     p = Path(os.path.abspath(path))
     try:
         if p.is_dir() and not p.is_symlink():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from typing import cast
 
 SCREENSHOT_SIZE = (1400, 900)
 
@@ -42,7 +43,7 @@ def check_display(qt_args: list[str]) -> None:
     os.environ.update(plan.env)
 
 
-def _make_app(qt_args: list[str] | None = None, *, screenshot: bool = False):
+def make_app(qt_args: list[str] | None = None, *, screenshot: bool = False):
     """The QApplication, created once. ``qt_args`` are Qt's own options from the command
     line (``-style fusion``, ``-platform xcb``, ``-reverse``); the saved theme is applied
     before any window exists."""
@@ -50,7 +51,7 @@ def _make_app(qt_args: list[str] | None = None, *, screenshot: bool = False):
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance()
+    app = cast("QApplication | None", QApplication.instance())  # ours, if one exists
     if app is None:
         qt_args = list(qt_args or [])
         if screenshot:  # always offscreen
@@ -89,7 +90,7 @@ class _AfterFirstPaint:
         done = [False]
 
         class Filter(QObject):
-            def eventFilter(self, obj, event):  # noqa: N802
+            def eventFilter(self, obj, event):
                 if event.type() == QEvent.Type.Paint and not done[0]:
                     done[0] = True
                     for fn in callbacks:
@@ -105,11 +106,10 @@ def take_screenshot(window, out: str) -> bool:
     the Dataset tab with its scan finished) into ``out``."""
     from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance()
     window.resize(*SCREENSHOT_SIZE)
     window.show()
     for _ in range(3):
-        app.processEvents()
+        QApplication.processEvents()
     window.session.validate_now()
     if window.session.kind == "dataset":  # a dataset config: its tab, scan finished
         from dpgui_qt.gui.dataset.page import prepare_screenshot
@@ -121,7 +121,7 @@ def take_screenshot(window, out: str) -> bool:
                 and ed.select_path(path):
             break
     for _ in range(5):
-        app.processEvents()
+        QApplication.processEvents()
     # DPGUI_SCREENSHOT_PAGE=run shows another tab; DPGUI_SCREENSHOT_WAIT_MS lets timers run
     # first (e.g. the Run page re-attaching to an active run and reading its log)
     page = os.environ.get("DPGUI_SCREENSHOT_PAGE")
@@ -130,13 +130,13 @@ def take_screenshot(window, out: str) -> bool:
     wait_ms = int(os.environ.get("DPGUI_SCREENSHOT_WAIT_MS", "0") or 0)
     end = time.monotonic() + wait_ms / 1000
     while time.monotonic() < end:
-        app.processEvents()
+        QApplication.processEvents()
         time.sleep(0.01)
     run_page = window.created_page("run")
     if run_page is not None:
         run_page.console.flush()
     for _ in range(3):
-        app.processEvents()
+        QApplication.processEvents()
     pix = window.grab()
     return pix.save(out)
 
@@ -146,7 +146,7 @@ def run_gui(args) -> int:
     shot = getattr(args, "screenshot", None)
     if shot:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    app = _make_app(getattr(args, "qt_args", None), screenshot=bool(shot))
+    app = make_app(getattr(args, "qt_args", None), screenshot=bool(shot))
     from dpgui_qt.gui import icons, messages
     from dpgui_qt.gui.mainwindow import MainWindow
 
@@ -200,9 +200,3 @@ def run_gui(args) -> int:
     rc = app.exec()
     del probe
     return int(rc)
-
-
-def main() -> int:  # pragma: no cover - convenience for `python -m dpgui_qt.gui.app`
-    from dpgui_qt.cli import main as cli_main
-
-    return cli_main()

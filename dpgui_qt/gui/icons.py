@@ -146,11 +146,10 @@ def app_icon() -> QIcon:
 # Drawn rather than taken from QStyle: the same look on every platform, crisp at any
 # scale, and no QStyle type initialisation (~17 ms) on the start-up path.
 def _ink() -> QColor:
-    app = QApplication.instance()
-    if app is not None:
+    if QApplication.instance() is not None:
         from PySide6.QtGui import QPalette
 
-        return app.palette().color(QPalette.ColorRole.WindowText)
+        return QApplication.palette().color(QPalette.ColorRole.WindowText)
     return QColor("#333333")
 
 
@@ -332,6 +331,8 @@ def refresh_themed() -> None:
     themed.cache_clear()
     for top in QApplication.topLevelWidgets():
         for obj in [top, *top.findChildren(QAction), *top.findChildren(QAbstractButton)]:
-            name = old.get(obj.icon().cacheKey()) if hasattr(obj, "icon") else None
+            if not isinstance(obj, (QAction, QAbstractButton)):
+                continue
+            name = old.get(obj.icon().cacheKey())
             if name is not None:
                 obj.setIcon(themed(name))

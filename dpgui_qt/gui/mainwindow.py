@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence, QUndoGroup
-from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu,
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu,
                                QStackedWidget, QTabWidget, QToolButton, QWidget)
 
 from dpgui_qt import __version__
@@ -73,6 +73,12 @@ def describe_open_error(path: str | Path, exc: Exception) -> tuple[str, str, str
     return f"Cannot open {name}.", str(exc), ""
 
 
+def _shutdown_dataset_page(page: Any) -> None:
+    """The window closes: the dataset page's scans and thumbnail loads stop."""
+    if page is not None:
+        page.shutdown()
+
+
 def _dataset_page(window):
     from dpgui_qt.gui.dataset.page import DatasetPage  # imported when the tab is first shown
 
@@ -88,7 +94,8 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(icons.app_icon())
         self.setDockNestingEnabled(True)
         self.session = DocumentSession(registry, self)
-        self.actions: dict[str, QAction] = {}
+        # the window's named QActions ("run.start", ...); replaces QWidget.actions() on purpose
+        self.actions: dict[str, QAction] = {}  # type: ignore[assignment]
         self._slots: dict[str, PageSlot] = {}
         self._feeds: dict[str, object] = {}
         self.menus: dict[str, QMenu] = {}
@@ -97,6 +104,12 @@ class MainWindow(QMainWindow):
         self.undo_group = QUndoGroup(self)  # Edit ▸ Undo follows the page's active document
         self.undo_group.addStack(self.session.undo_stack)
         self.undo_group.setActiveStack(self.session.undo_stack)
+        # an opened file enters the recent list after the window has painted, or on close
+        self._recent_pending: str | None = None
+        self._recent_timer = QTimer(self)
+        self._recent_timer.setSingleShot(True)
+        self._recent_timer.setInterval(300)
+        self._recent_timer.timeout.connect(self._write_pending_recent)
 
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
@@ -294,9 +307,7 @@ class MainWindow(QMainWindow):
         self.problem_button = QToolButton(self)
         self.problem_button.setAutoRaise(True)
         self.problem_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.problem_button.clicked.connect(lambda: (self.problems_dock.show(),
-                                                     self.problems.set_expanded(True),
-                                                     self.problems_dock.raise_()))
+        self.problem_button.clicked.connect(lambda: self._open_problems())
         from dpgui_qt.gui.config.memory_status import MemoryEstimateButton
 
         self.memory_button = MemoryEstimateButton(self.session, self)
@@ -309,7 +320,8 @@ class MainWindow(QMainWindow):
                                None, "open", "Open the dataset TOML this config names")
         self.dataset_empty = EmptyState(
             "Dataset", "The dataset editor is not loaded.", [open_ds])
-        self.add_page(PageSpec("dataset", "Dataset", _dataset_page, self.dataset_empty))
+        self.add_page(PageSpec("dataset", "Dataset", _dataset_page, self.dataset_empty,
+                               shutdown=_shutdown_dataset_page))
         from dpgui_qt.gui.monitor import monitor_page_spec  # light: no pyqtgraph
         from dpgui_qt.gui.run import run_page_spec          # light: the page is built on demand
 
@@ -326,6 +338,12 @@ class MainWindow(QMainWindow):
         self._dataset_empty_timer.start()
 
     # --------------------------------------------------------------- pages
+    def _open_problems(self) -> None:
+        """The Problems dock, shown, expanded and in front."""
+        self.problems_dock.show()
+        self.problems.set_expanded(True)
+        self.problems_dock.raise_()
+
     def add_page(self, spec: PageSpec) -> PageSlot:
         """Add a tab and everything ``spec`` declares (see :mod:`dpgui_qt.gui.pages`)."""
         slot = PageSlot(spec.name, spec.empty or EmptyState(spec.title, ""), self, spec,
@@ -617,11 +635,26 @@ class MainWindow(QMainWindow):
             if isinstance(exc, ReadError) and "no such file" in exc.reason:
                 st.remove_recent_file(str(Path(path).resolve()))
             return False
-        # the settings file is written after the window has painted
-        QTimer.singleShot(300, self, lambda p=str(path): st.add_recent_file(p))
+        self._recent_pending = str(path)
+        self._recent_timer.start()
         self.show_page("config")
         self.statusBar().showMessage(f"Opened {path}", 5000)
         return True
+
+    def _write_pending_recent(self) -> None:
+        self._recent_timer.stop()
+        path, self._recent_pending = self._recent_pending, None
+        if path:
+            st.add_recent_file(path)
+
+    def _stop_work(self) -> None:
+        """A closed window leaves no work behind (its pages' shutdown hooks ran first): the
+        file it just opened enters the recent list now (not lost by a quick quit) and its
+        timers (validation, file watching, run polling) stop, so a window closed while others
+        stay open no longer reads or writes settings and files."""
+        self._write_pending_recent()
+        for timer in self.findChildren(QTimer):
+            timer.stop()
 
     def save(self) -> bool:
         """Save the config and every modified companion (dataset) file, each atomically."""
@@ -932,4 +965,5 @@ class MainWindow(QMainWindow):
         for slot in self._slots.values():   # background work ends before the window goes
             if slot.spec is not None and slot.spec.shutdown is not None:
                 slot.spec.shutdown(slot.page)
+        self._stop_work()
         event.accept()

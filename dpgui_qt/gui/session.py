@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
@@ -25,9 +25,12 @@ from dpgui_qt.core.config.document import (Change, ConfigDocument, DocKind, Docu
                                            RawValue, ReadError)
 from dpgui_qt.core.config.schema import SchemaRegistry, default_registry
 
+if TYPE_CHECKING:  # imported when the first validation runs (start-up)
+    from dpgui_qt.core.config.validate import Validator
+
 VALIDATE_DELAY_MS = 150
 
-_TRAINER_CWD: tuple[float, tuple, Path | None] = (-1e9, (), None)
+_TRAINER_CWD: tuple[float, tuple[Any, ...], Path | None] = (-1e9, (), None)
 
 
 def trainer_cwd() -> Path | None:
@@ -44,7 +47,7 @@ def trainer_cwd() -> Path | None:
         from dpgui_qt.gui import settings as st
 
         setting = st.settings().value("run/checkout")
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - unreadable settings: no saved checkout
         setting = None
     key = (str(setting) if setting else "", os.environ.get("DPGUI_DIFFUSION_PIPE", ""),
            os.environ.get("DPGUI_CONFIG_DIR", ""))
@@ -81,7 +84,7 @@ class EditCommand(QUndoCommand):
     MERGE_ID = 0x4450
 
     def __init__(self, session: "DocumentSession", label: str, before: str, after: str,
-                 path: tuple | None = None, token: Any = None):
+                 path: tuple[Any, ...] | None = None, token: Any = None):
         super().__init__(label)
         self.session = session
         self.before = before
@@ -129,9 +132,9 @@ class DocumentSession(QObject):
         self.undo_stack = QUndoStack(self)
         self.doc = ConfigDocument("")
         self.doc.add_listener(self._on_change)
-        self.findings: list = []
+        self.findings: list[Any] = []
         self.last_validation_ms: float | None = None
-        self._validator = None
+        self._validator: Validator | None = None
         self._modified = False
         self._disk_bytes: bytes | None = None
         self._warmup: threading.Thread | None = None
@@ -265,7 +268,7 @@ class DocumentSession(QObject):
         self._emit_modified(force=True)
 
     # ----------------------------------------------------------------- edits
-    def edit(self, label: str, fn: Callable[[ConfigDocument], Change], path: tuple | None = None,
+    def edit(self, label: str, fn: Callable[[ConfigDocument], Change], path: tuple[Any, ...] | None = None,
              token: Any = None) -> bool:
         """Apply ``fn(doc)`` and record it on the undo stack. Returns False (and emits
         editFailed) if the edit is refused."""
@@ -333,8 +336,8 @@ class DocumentSession(QObject):
 
         def work():
             try:
-                import jsonschema  # noqa: F401
-                import dpgui_qt.core.config.rules  # noqa: F401
+                import jsonschema  # noqa: F401 - imported ahead (warm-up)
+                import dpgui_qt.core.config.rules  # noqa: F401 - imported ahead (warm-up)
             except Exception:  # noqa: BLE001 - validate_now reports real failures
                 pass
 
@@ -354,7 +357,7 @@ class DocumentSession(QObject):
             return
         self.validate_now()
 
-    def validate_now(self) -> list:
+    def validate_now(self) -> list[Any]:
         self._timer.stop()
         if self._warmup is not None and self._warmup.is_alive():
             self._timer.start(30)  # still importing: try again shortly, never block

@@ -43,7 +43,7 @@ def recent_files() -> list[str]:
     return _as_list(settings().value("files/recent", []))
 
 
-def add_recent_file(path: str | os.PathLike) -> list[str]:
+def add_recent_file(path: str | os.PathLike[str]) -> list[str]:
     p = str(Path(path).resolve())
     files = [f for f in recent_files() if f != p]
     files.insert(0, p)

@@ -13,10 +13,11 @@ with :meth:`StartPage.add_entry` (e.g. presets)::
 """
 from __future__ import annotations
 
+import functools
 import html
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFont
@@ -123,14 +124,14 @@ class StartPage(QWidget):
         self._extra: list[StartEntry] = []
         self.entries: list[StartEntry] = []
         self.buttons: dict[str, EntryButton] = {}
-        self.setup_state: dict = {}
+        self.setup_state: dict[str, Any] = {}
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        self.scroll = QScrollArea(self)
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        outer.addWidget(self.scroll)
+        self.scroll_area = QScrollArea(self)
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        outer.addWidget(self.scroll_area)
         self._body = None
         # built when first shown (a window opened on a file never builds it); the setup
         # check reads settings and the file system, so it runs after the first paint
@@ -161,7 +162,7 @@ class StartPage(QWidget):
         for f in st.recent_files()[:MAX_RECENT]:
             p = Path(f)
             out.append(StartEntry("Recent", p.name, str(p.parent),
-                                  lambda f=f: w.open_file(f), None, f"recent:{f}"))
+                                  functools.partial(w.open_file, f), None, f"recent:{f}"))
         co = self.setup_state.get("checkout")
         if co:
             for ex in _examples(Path(co))[:MAX_EXAMPLES]:
@@ -169,7 +170,7 @@ class StartPage(QWidget):
                     "Examples from diffusion-pipe", ex.name,
                     f"Start from diffusion-pipe's {ex.relative_to(co).as_posix()} (opens as a "
                     "new, unsaved config; the original is not changed).",
-                    lambda ex=ex: w.new_from_example(ex), None, f"example:{ex.name}"))
+                    functools.partial(w.new_from_example, ex), None, f"example:{ex.name}"))
         return out
 
     # ------------------------------------------------------------ building
@@ -224,10 +225,10 @@ class StartPage(QWidget):
         col.addStretch(1)
         self._inner = inner
         self._fit_width()
-        old = self.scroll.takeWidget()
+        old = self.scroll_area.takeWidget()
         if old is not None:
             old.deleteLater()
-        self.scroll.setWidget(body)
+        self.scroll_area.setWidget(body)
         self._body = body
         self.changed.emit()
 
@@ -236,7 +237,11 @@ class StartPage(QWidget):
         if not self._built:
             self.rebuild(detect=False)
         if self.setup_state.get("pending"):
-            QTimer.singleShot(50, self, lambda: self.setup_state.get("pending") and self.rebuild())
+            QTimer.singleShot(50, self, self._rebuild_if_pending)
+
+    def _rebuild_if_pending(self) -> None:
+        if self.setup_state.get("pending"):
+            self.rebuild()
 
     def _fit_width(self) -> None:
         """A fixed column width, so wrapped text gets the height it needs (labels with
@@ -245,7 +250,7 @@ class StartPage(QWidget):
         if inner is not None:
             # the scroll area's width, not the viewport's: a vertical scroll bar that is
             # only there because of a too-narrow first layout must not stay
-            avail = self.scroll.width() - self.scroll.verticalScrollBar().sizeHint().width()
+            avail = self.scroll_area.width() - self.scroll_area.verticalScrollBar().sizeHint().width()
             width = max(320, min(820, avail - 48))
             if inner.width() != width or inner.minimumWidth() != width:
                 inner.setFixedWidth(width)
@@ -302,7 +307,7 @@ class StartPage(QWidget):
         return box
 
     def _doctor(self) -> None:
-        from dpgui_qt.gui.doctor_dialog import show_doctor
+        from dpgui_qt.gui.run.doctor_dialog import show_doctor
 
         self.doctor = show_doctor(self.window_)
 
@@ -317,7 +322,7 @@ def _examples(checkout: Path) -> list[Path]:
     return sorted(files, key=lambda p: ("dataset" in p.name, p.name))
 
 
-def _setup_state() -> dict:
+def _setup_state() -> dict[str, Any]:
     """Where diffusion-pipe and DeepSpeed are, from the Run settings (no exceptions)."""
     try:
         from dpgui_qt.gui.run.launch_settings import EnvSettings, detect
@@ -330,7 +335,7 @@ def _setup_state() -> dict:
         return {"checkout": None, "deepspeed": None, "ready": False}
 
 
-def setup_html(s: dict) -> str:
+def setup_html(s: dict[str, Any]) -> str:
     """The setup status in words (no command-line flags)."""
     ok, bad = "color: #2e7d32;", "color: #c62828;"
     if s.get("pending"):

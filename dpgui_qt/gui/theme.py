@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import cast
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
@@ -62,7 +63,7 @@ def dark_palette() -> QPalette:
 
 def apply(name: str, app: QApplication | None = None) -> None:
     """Apply a theme to the running application (before or after windows exist)."""
-    app = app or QApplication.instance()
+    app = app or cast("QApplication | None", QApplication.instance())
     if app is None:
         return
     if not _SYSTEM_PALETTE:
@@ -85,7 +86,7 @@ def apply(name: str, app: QApplication | None = None) -> None:
 
 
 def current_is_dark(app: QApplication | None = None) -> bool:
-    app = app or QApplication.instance()
+    app = app or cast(QApplication, QApplication.instance())
     return app.palette().color(QPalette.ColorRole.Window).lightness() < 128
 
 

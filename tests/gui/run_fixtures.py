@@ -10,7 +10,7 @@ import pytest
 
 FAKE_DIR = Path(__file__).resolve().parents[1] / "fake_deepspeed"
 sys.path.insert(0, str(FAKE_DIR))
-from fake_ds_support import (FAKE_DEEPSPEED, live_group_psutil, make_checkout,  # noqa: E402,F401
+from fake_ds_support import (FAKE_DEEPSPEED, live_group_psutil, make_checkout,  # noqa: E402, F401 - after the sys.path entry; re-exported to the tests
                              write_images, write_valid_config)
 
 

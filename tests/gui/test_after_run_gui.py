@@ -14,9 +14,9 @@ import pytest
 TESTS = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(TESTS))
 sys.path.insert(0, str(TESTS / "fake_deepspeed"))
-from fake_comfyui import FakeComfy, api_workflow, png_text  # noqa: E402
-from fake_ds_support import FAKE_DEEPSPEED, make_checkout, wait_for  # noqa: E402
-from outputs_layout import GB, make_dataset, make_run  # noqa: E402
+from fake_comfyui import FakeComfy, api_workflow, png_text  # noqa: E402 - after the sys.path entry
+from fake_ds_support import FAKE_DEEPSPEED, make_checkout, wait_for  # noqa: E402 - after the sys.path entry
+from outputs_layout import GB, make_dataset, make_run  # noqa: E402 - after the sys.path entry
 
 REPO = TESTS.parent
 

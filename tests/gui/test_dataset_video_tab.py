@@ -95,7 +95,6 @@ def test_video_rows_matrix_filters_and_warnings(window, video_main):
     assert "v30_16.mp4: 12 frames" in text
     assert ed.tabs.tabText(2).startswith("Problems (")
     # the folder row counts them too
-    from dpgui_qt.gui.dataset import directory_model as dm
     sev, msgs = ed.dir_model.problems(0)
     assert sev == "warning" and any("frame bucket 65" in m for _s, m in msgs)
     # the estimate counts images and videos together

@@ -13,6 +13,7 @@ from dpgui_qt.core.config import presets as P
 from dpgui_qt.core.config.document import ConfigDocument
 from dpgui_qt.core.config.schema import default_registry
 from dpgui_qt.core.config.templates import build_template
+from dpgui_qt.core.doctor.target import saved_environment
 from tests import doctor_envs as E
 from tests.gui.conftest import make_session
 
@@ -38,22 +39,37 @@ def target(python, checkout=""):
 
 def test_doctor_dialog_runs_probes_without_blocking(qtbot, envs, monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))            # no nvidia-smi
-    from dpgui_qt.gui.doctor_dialog import DoctorDialog
+    from dpgui_qt.gui.run.doctor_dialog import DoctorDialog
 
+    # The probe starts only once the dialog's event loop has run a timer, so a report can
+    # only come if the loop kept running meanwhile (counting ticks depended on how fast
+    # the probe happened to be).
+    gate = tmp_path / "loop-ran"
+    real_steps = doctor.probe_steps
+
+    def gated_steps(t):
+        steps = real_steps(t)
+        wait = ("import os, sys, time\n"
+                "while not os.path.exists(sys.argv[1]): time.sleep(0.01)\n"
+                "os.execv(sys.argv[2], sys.argv[2:])\n")
+        steps[0].argv = [sys.executable, "-c", wait, str(gate), *steps[0].argv]
+        return steps
+
+    monkeypatch.setattr(doctor, "probe_steps", gated_steps)
     dlg = DoctorDialog(target(envs["bare"] / "bin" / "python"), autostart=False)
     qtbot.addWidget(dlg)
     ticks = []
     from PySide6.QtCore import QTimer
     t = QTimer(dlg)
-    t.timeout.connect(lambda: ticks.append(time.monotonic()))
+    t.timeout.connect(lambda: (ticks.append(time.monotonic()), gate.touch()))
     t.start(10)
     dlg.start()
-    assert dlg.running                                    # the probe is a child process
+    assert dlg.running and not ticks                      # the probe is a child process
     with qtbot.waitSignal(dlg.finished_report, timeout=30000) as blocker:
         pass
     report = blocker.args[0]
-    assert report.find("torch.missing").is_error
-    assert len(ticks) >= 3                                 # the event loop kept running meanwhile
+    assert report.find("torch.missing").is_error          # it ran, once the loop had ticked
+    assert ticks
     texts = [dlg.list.item(i).text() for i in range(dlg.list.count())]
     assert any("PyTorch is not installed" in x for x in texts)
     assert "will stop training" in dlg.head.text()
@@ -66,7 +82,7 @@ def test_doctor_dialog_runs_probes_without_blocking(qtbot, envs, monkeypatch, tm
 
 def test_doctor_remembers_vram_for_the_preset_picker(qtbot, envs, monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
-    from dpgui_qt.gui.doctor_dialog import DoctorDialog, last_vram_gb
+    from dpgui_qt.gui.run.doctor_dialog import DoctorDialog, last_vram_gb
     from dpgui_qt.gui.config.new_dialog import NewConfigDialog
 
     dlg = DoctorDialog(target(envs["good"] / "bin" / "python"), autostart=False)
@@ -84,7 +100,7 @@ def test_doctor_dialog_cancel_kills_the_probe(qtbot, tmp_path):
     slow = tmp_path / "slowpython"
     slow.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n")
     slow.chmod(0o755)
-    from dpgui_qt.gui.doctor_dialog import DoctorDialog
+    from dpgui_qt.gui.run.doctor_dialog import DoctorDialog
 
     dlg = DoctorDialog(target(slow), autostart=False)
     qtbot.addWidget(dlg)
@@ -99,7 +115,7 @@ def test_doctor_dialog_cancel_kills_the_probe(qtbot, tmp_path):
 
 def test_doctor_reachable_from_run_page_and_preflight(window, qtbot, monkeypatch):
     opened = []
-    import dpgui_qt.gui.doctor_dialog as dd
+    import dpgui_qt.gui.run.doctor_dialog as dd
 
     monkeypatch.setattr(dd, "show_doctor", lambda *a, **k: opened.append((a, k)))
     window.actions["run.doctor"].trigger()
@@ -262,7 +278,7 @@ def test_memory_status_names_the_sourced_figure(qtbot):
 
 
 def test_doctor_dialog_python_that_cannot_start(qtbot, tmp_path):
-    from dpgui_qt.gui.doctor_dialog import DoctorDialog
+    from dpgui_qt.gui.run.doctor_dialog import DoctorDialog
 
     dlg = DoctorDialog(target(tmp_path / "no" / "python"), autostart=False)
     qtbot.addWidget(dlg)
@@ -284,3 +300,18 @@ def test_memory_status_dataset_shape(tmp_path):
     assert dataset_shape({"dataset": "fifo.toml"}, tmp_path / "c.toml") == (None, None)
     (tmp_path / "bad.toml").write_text("resolutions = [")
     assert dataset_shape({"dataset": "bad.toml"}, tmp_path / "c.toml") == (None, None)
+
+
+# the Doctor reads the settings file QSettings wrote (without Qt: core/doctor/target.py)
+def test_settings_written_by_qsettings_read_back(tmp_path):
+    from PySide6.QtCore import QSettings
+
+    ini = tmp_path / "dpgui.ini"
+    qs = QSettings(str(ini), QSettings.Format.IniFormat)
+    values = {"checkout": r"C:\dp\with space", "deepspeed": '/home/u/my env,x/"venv"',
+              "wsl_distro": "Ubüntu@home"}
+    for k, v in values.items():
+        qs.setValue(f"run/{k}", v)
+    qs.setValue("run/gpu_count", 2)
+    qs.sync()
+    assert saved_environment(ini) == values

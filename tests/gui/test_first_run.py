@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.gui.run_fixtures import fake_run, live_group_psutil, write_images  # noqa: F401
+from tests.gui.run_fixtures import live_group_psutil, write_images
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
 

@@ -199,7 +199,7 @@ def test_filter_and_advanced(qapp):
     model = PropertyTreeModel(session)
     proxy = PropertyFilterProxy()
     proxy.setSourceModel(model)
-    paths = lambda: {i.data(PathRole) for i in all_rows(proxy) if i.data(KindRole) != GROUP}  # noqa: E731
+    paths = lambda: {i.data(PathRole) for i in all_rows(proxy) if i.data(KindRole) != GROUP}  # noqa: E731 - re-read at each assert
     assert ("max_steps",) not in paths()  # advanced and unset
     assert ("epochs",) in paths()
     proxy.set_show_advanced(True)

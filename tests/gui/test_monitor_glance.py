@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from monitor_synth import make_run, write_log  # noqa: E402
+from monitor_synth import make_run, write_log
 
-from dpgui_qt.core.run.parse import StepEvent  # noqa: E402
+from dpgui_qt.core.run.parse import StepEvent
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("DPGUI_TEST_ARTIFACTS") or ROOT / "build" / "test-artifacts"

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from monitor_synth import make_run, write_log  # noqa: E402
+from monitor_synth import make_run, write_log
 
-from dpgui_qt.core.monitor.history import config_diff, find_run_log, load_run_metrics, summarize_run  # noqa: E402
+from dpgui_qt.core.monitor.history import config_diff, find_run_log, load_run_metrics, summarize_run
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from monitor_synth import make_run, write_log  # noqa: E402
+from monitor_synth import make_run, write_log
 
-from dpgui_qt.core.monitor.gpu import FakeSampler  # noqa: E402
-from dpgui_qt.core.run.parse import EpochEvent, SaveEvent, StepEvent, parse_text  # noqa: E402
+from dpgui_qt.core.monitor.gpu import FakeSampler
+from dpgui_qt.core.run.parse import EpochEvent, StepEvent, parse_text
 
 
 @pytest.fixture

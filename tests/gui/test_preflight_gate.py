@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 
 from dpgui_qt.core.run.preflight import PreflightIssue
 from dpgui_qt.gui.run import preflight as pf
-from tests.gui.run_fixtures import fake_run, live_group_psutil, open_run_page  # noqa: F401
+from tests.gui.run_fixtures import live_group_psutil, open_run_page
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
 

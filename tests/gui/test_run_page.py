@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.gui.run_fixtures import collapse_cr, fake_run, live_group_psutil, open_run_page  # noqa: F401
+from tests.gui.run_fixtures import collapse_cr, live_group_psutil, open_run_page
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
 
@@ -74,7 +74,7 @@ def test_stop_and_kill_leave_no_process(qtbot, window, fake_run, how):
     # training does not prove it exists yet
     qtbot.waitUntil(lambda: len(live_group_psutil(pgid)) == 3, timeout=RUN_TIMEOUT_MS)
     assert page.stop_btn.isEnabled() and page.kill_btn.isEnabled()
-    window.session.doc  # noqa: B018
+    window.session.doc  # noqa: B018 - the property is the code under test
     from dpgui_qt.gui import messages  # the confirmation goes through messages.ask
     answers = []
     messages.set_handler(lambda m: answers.append(m.title) or ("Stop" if how == "stop" else "Kill"))

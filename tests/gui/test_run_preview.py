@@ -6,7 +6,7 @@ import json
 import pytest
 
 from dpgui_qt.gui.run.launch_settings import EnvSettings, RunOptions, launch_args
-from tests.gui.run_fixtures import FAKE_DEEPSPEED, fake_run, open_run_page  # noqa: F401
+from tests.gui.run_fixtures import FAKE_DEEPSPEED, open_run_page
 
 CASES = [
     ({}, {}),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dpgui_qt.core.run import switches as sw
-from tests.gui.run_fixtures import fake_run  # noqa: F401
+
 
 EXTRA = (sw.Switch("invented_flag", "Invented flag", "A switch only this test knows."),
          sw.Switch("invented_dir", "Invented folder", "A folder only this test knows.",

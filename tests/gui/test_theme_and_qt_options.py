@@ -85,12 +85,12 @@ def test_saved_theme_is_applied_before_the_first_window(tmp_path):
                QT_QPA_PLATFORM="offscreen")
     env.pop("DPGUI_THEME", None)
     code = ("from dpgui_qt.gui import theme, settings\n"
-            "from dpgui_qt.gui.app import _make_app\n"
+            "from dpgui_qt.gui.app import make_app\n"
             "import sys\n"
             "if sys.argv[1] == 'save':\n"
             "    from PySide6.QtCore import QCoreApplication; QCoreApplication([])\n"
             "    theme.save('dark'); sys.exit(0)\n"
-            "app = _make_app([])\n"
+            "app = make_app([])\n"
             "print('DARK', theme.current_is_dark(app))\n")
     for step in ("save", "check"):
         r = subprocess.run([sys.executable, "-c", code, step], env=env, capture_output=True,

@@ -1,10 +1,18 @@
 """ResultPump: results of worker threads arrive on the GUI thread, never from the worker."""
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import threading
 from pathlib import Path
 
-from dpgui_qt.gui.workers import ResultPump
+import shiboken6
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import QWidget
+
+from dpgui_qt.gui import workers
+from dpgui_qt.gui.workers import ResultPump, WorkerThread
 
 
 def test_results_and_errors_arrive_on_the_gui_thread(qtbot):
@@ -29,16 +37,6 @@ def test_results_and_errors_arrive_on_the_gui_thread(qtbot):
 
 
 # ---------------------------------------------------------------- WorkerThread
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import textwrap  # noqa: E402
-
-import shiboken6  # noqa: E402
-from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot  # noqa: E402
-from PySide6.QtWidgets import QWidget  # noqa: E402
-
-from dpgui_qt.gui import workers  # noqa: E402
-from dpgui_qt.gui.workers import WorkerThread  # noqa: E402
 
 
 class _HeldJob(QObject):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "fake_deepspeed"))
-from fake_ds_support import FAKE_DEEPSPEED, live_group_psutil, make_checkout, wait_for  # noqa: E402,F401
+from fake_ds_support import FAKE_DEEPSPEED, live_group_psutil, make_checkout, wait_for  # noqa: E402, F401 - after the sys.path entry; re-exported
 
 
 def cli_env(tmp_path: Path, **fake: str) -> dict[str, str]:

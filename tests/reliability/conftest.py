@@ -15,8 +15,6 @@ import traceback
 
 import pytest
 
-from tests.gui.conftest import dialogs, gui_env, main_example, window  # noqa: F401
-
 NOBODY = 65534
 
 

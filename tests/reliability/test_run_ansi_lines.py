@@ -12,8 +12,6 @@ from dpgui_qt.core.run import parse
 from dpgui_qt.core.run.lines import LineAssembler
 from dpgui_qt.core.run.parse import LogParser, StepEvent, parse_bytes, parse_lines
 
-from tests.gui.conftest import gui_env, window  # noqa: F401  (GUI fixtures)
-from tests.gui.run_fixtures import fake_run, open_run_page  # noqa: F401
 from tests.reliability._run_support import cli_env, launch_cmd, make_checkout
 
 STEP = "steps: 3 loss: 0.1000 iter time (s): 1.000 samples/sec: 1.000"
@@ -106,19 +104,3 @@ def test_launch_follows_a_trainer_that_prints_escape_only_lines(tmp_path):
     q = subprocess.run([sys.executable, "-m", "dpgui_qt", "launch", "--attach", state_dir],
                        env=cli_env(tmp_path), capture_output=True, text=True, timeout=60)
     assert q.returncode == 0 and "training finished" in q.stderr, q.stderr
-
-
-def test_run_page_and_monitor_follow_a_trainer_that_prints_escape_only_lines(
-        qtbot, window, fake_run):  # noqa: F811
-    """Was: the Run page stuck on STARTING with Save disabled, the Monitor empty."""
-    fake_run.configure(steps=6, delay=0.2, ansi_lines=1)
-    page = open_run_page(window, fake_run.cfg)
-    window.actions["run.start"].trigger()
-    qtbot.waitUntil(lambda: page.controller.handle is not None, timeout=30_000)
-    c = page.controller
-    qtbot.waitUntil(lambda: c.status.phase.value == "training" and bool(c.run_dir), timeout=30_000)
-    qtbot.waitUntil(page.save_btn.isEnabled, timeout=10_000)
-    qtbot.waitUntil(lambda: c.ended, timeout=30_000)
-    assert c.outcome.status == "finished" and page.phase_label.text() == "FINISHED"
-    metrics = window.monitor_feed.model.metrics
-    qtbot.waitUntil(lambda: len(metrics.loss) == 6, timeout=5000)

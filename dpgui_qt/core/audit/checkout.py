@@ -19,7 +19,7 @@ def default_schemas_dir() -> Path:
     return Path(__file__).resolve().parents[3] / "schemas"
 
 
-def locate_checkout(setting: str | os.PathLike | None = None) -> Path | None:
+def locate_checkout(setting: str | os.PathLike[str] | None = None) -> Path | None:
     """Where dpgui looks for diffusion-pipe: the app setting (passed in by the GUI), then
     ``$DPGUI_DIFFUSION_PIPE``, then ``ref/diffusion-pipe`` in the dpgui source tree.
     The first candidate with a ``train.py`` wins; ``None`` when there is none."""

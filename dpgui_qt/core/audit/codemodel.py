@@ -48,6 +48,8 @@ table: ``main``, ``model``, ``adapter``, ``optimizer``, ``monitoring``, ``datase
 """
 from __future__ import annotations
 
+from typing import Any, Iterable, Iterator
+
 import ast
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,8 +149,8 @@ class DispatchType:
     cls: str | None = None  # FluxPipeline
     fallback: bool = False  # the else branch (pytorch_optimizer)
 
-    def to_json(self) -> dict:
-        d = {"source": self.source}
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"source": self.source}
         if self.module:
             d["module"] = self.module
         if self.cls:
@@ -190,7 +192,7 @@ def item_label(label: str) -> str:
     return CANONICAL.get(lab, lab)
 
 
-def _walk_no_defs(nodes):
+def _walk_no_defs(nodes: Iterable[ast.AST]) -> Iterator[ast.AST]:
     """Walk statements/expressions; nested function and class bodies are included
     (they are flattened into their unit), except nested classes."""
     stack = list(nodes)
@@ -235,7 +237,8 @@ class Program:
         self._propagate()
 
     # -- structure -----------------------------------------------------------------
-    def _new_unit(self, module, name, cls, node, *, is_method=False) -> _Unit:
+    def _new_unit(self, module: _Module, name: str, cls: _Class | None, node: ast.AST, *,
+                  is_method: bool = False) -> _Unit:
         u = _Unit(len(self.units), module, name, cls, node, is_method=is_method)
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             a = node.args
@@ -310,22 +313,22 @@ class Program:
         parent = list(range(len(self.classes)))
         index = {id(c): i for i, c in enumerate(self.classes)}
 
-        def find(i):
+        def find(i: int) -> int:
             while parent[i] != i:
                 parent[i] = parent[parent[i]]
                 i = parent[i]
             return i
 
         for c in self.classes:
-            for b in c.bases:
-                parent[find(index[id(c)])] = find(index[id(b)])
+            for base in c.bases:
+                parent[find(index[id(c)])] = find(index[id(base)])
         for c in self.classes:
             c.family = find(index[id(c)])
 
     def mro(self, c: _Class) -> list[_Class]:
         out: list[_Class] = []
 
-        def visit(k: _Class):
+        def visit(k: _Class) -> None:
             if k in out:
                 return
             out.append(k)
@@ -480,10 +483,10 @@ class Program:
                 return self.labels(it.func.value, unit)
             return set()
         if isinstance(node, ast.BoolOp):
-            out: set[str] = set()
+            either: set[str] = set()
             for v in node.values:
-                out |= self.labels(v, unit)
-            return out
+                either |= self.labels(v, unit)
+            return either
         if isinstance(node, ast.IfExp):
             return self.labels(node.body, unit) | self.labels(node.orelse, unit)
         return set()
@@ -532,8 +535,8 @@ class Program:
             if not changed:
                 return
 
-    def _body(self, unit: _Unit):
-        return unit.node.body  # type: ignore[attr-defined]
+    def _body(self, unit: _Unit) -> list[ast.stmt]:
+        return unit.node.body  # type: ignore[attr-defined, no-any-return]  # a def or a module
 
     def nodes(self, unit: _Unit) -> list[ast.AST]:
         """All nodes of a unit (nested defs flattened), walked once and cached."""
@@ -658,9 +661,9 @@ class Program:
                 elif isinstance(n, ast.keyword) and n.arg is None:
                     wholesale |= self.labels(n.value, unit)
                 elif isinstance(n, ast.Dict):
-                    for k, v in zip(n.keys, n.values):
-                        if k is None:
-                            wholesale |= self.labels(v, unit)
+                    for key_node, value_node in zip(n.keys, n.values):
+                        if key_node is None:
+                            wholesale |= self.labels(value_node, unit)
         return reads, wholesale, stored
 
     # -- dispatch chains -------------------------------------------------------------
@@ -682,9 +685,10 @@ class Program:
             if isinstance(op, ast.Eq) and _str_const(right) is not None:
                 return table, [_str_const(right)]  # type: ignore[list-item]
             if isinstance(op, ast.In) and isinstance(right, (ast.Tuple, ast.List, ast.Set)):
-                names = [_str_const(e) for e in right.elts]
-                if names and all(x is not None for x in names):
-                    return table, names  # type: ignore[return-value]
+                consts = [_str_const(e) for e in right.elts]
+                strings = [x for x in consts if x is not None]
+                if consts and len(strings) == len(consts):
+                    return table, strings
         return None, []
 
     def dispatch(self) -> list[DispatchType]:

@@ -10,6 +10,9 @@ The code is read through :mod:`.codemodel`, whose docstring lists the heuristics
 """
 from __future__ import annotations
 
+import os
+from typing import Any
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,10 +33,10 @@ class Extraction:
     model_type_keys: dict[str, dict[str, dict[str, list[str]]]]  # type -> table -> key -> sources
     common_model_reads: dict[str, dict[str, list[str]]]  # table (model...) -> key -> sources
     passthrough: set[str]
-    optimizer_ctor_keys: dict[str, dict]  # type -> {"keys": [...], "open": bool, "source": str}
+    optimizer_ctor_keys: dict[str, dict[str, Any]]  # type -> {"keys": [...], "open": bool, "source": str}
     parse_errors: list[str]
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "checkout": self.checkout,
             "commit": self.commit,
@@ -72,7 +75,7 @@ def _git_commit(root: Path) -> str | None:
     return None
 
 
-def _check_checkout(checkout_dir) -> Path:
+def _check_checkout(checkout_dir: str | os.PathLike[str]) -> Path:
     root = Path(checkout_dir).expanduser()
     if not (root / "train.py").is_file():
         raise NotACheckout(
@@ -130,9 +133,9 @@ def _model_reads(prog: Program, models: dict[str, DispatchType], reads: list[Rea
 
 
 def _optimizer_constructors(prog: Program, optimizers: dict[str, DispatchType],
-                            set_by_code: set[str]) -> dict[str, dict]:
+                            set_by_code: set[str]) -> dict[str, dict[str, Any]]:
     """Keyword parameters of the optimizer classes implemented in the checkout (rule 9)."""
-    ctor: dict[str, dict] = {}
+    ctor: dict[str, dict[str, Any]] = {}
     for name, d in optimizers.items():
         if not d.module or not d.cls:
             continue
@@ -148,12 +151,12 @@ def _optimizer_constructors(prog: Program, optimizers: dict[str, DispatchType],
             "keys": sorted(k for k in keys if k not in set_by_code),
             "set_by_diffusion_pipe": sorted(k for k in keys if k in set_by_code),
             "open": init.kwarg,  # **kwargs: forwards unknown keys to a base class
-            "source": f"{init.module.rel}:{init.node.lineno}",
+            "source": f"{init.module.rel}:{init.node.lineno}",  # type: ignore[attr-defined]  # a def
         }
     return ctor
 
 
-def extract(checkout_dir) -> Extraction:
+def extract(checkout_dir: str | os.PathLike[str]) -> Extraction:
     """Read the config surface of a checkout (no schemas involved)."""
     root = _check_checkout(checkout_dir)
     prog = Program(root)
@@ -184,7 +187,7 @@ def extract(checkout_dir) -> Extraction:
     )
 
 
-def known_model_types(checkout_dir) -> dict[str, str | None]:
+def known_model_types(checkout_dir: str | os.PathLike[str]) -> dict[str, str | None]:
     """``[model] type`` strings ``train.py`` dispatches on, in dispatch order, mapped to the
     module that implements each (``models/flux.py``; ``None`` if it cannot be told).
 

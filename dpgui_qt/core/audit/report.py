@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+import os
+from typing import Any, Callable, Iterable
 
 from dpgui_qt.core.audit.checkout import default_schemas_dir
 from dpgui_qt.core.audit.extraction import Extraction, extract
@@ -33,7 +34,7 @@ class DriftFinding:
     sources: list[str] = field(default_factory=list)  # diffusion-pipe file:line
     schema: str | None = None  # schema file, relative to the schema folder
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v not in (None, [])}
 
     def line(self) -> str:
@@ -72,7 +73,7 @@ class AuditReport:
             out.setdefault(f.kind, []).append(f)
         return out
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         ex = self.extraction
         return {
             "drift": self.drift,
@@ -184,7 +185,7 @@ class _Comparison:
                              ("optimizer", sc.optimizers)):
             code = self.ex.dispatch[table]
             fold = table == "optimizer"  # train.py lower-cases the optimizer type
-            norm = (lambda s: s.lower()) if fold else (lambda s: s)
+            norm: Callable[[str], str] = str.lower if fold else str
             file_names = {norm(n): n for n in files}
             for name, d in code.items():
                 if norm(name) not in file_names:
@@ -266,7 +267,8 @@ class _Comparison:
                            extra_read=set(common.get(label, {})))
 
 
-def audit(checkout_dir, schemas_dir=None) -> AuditReport:
+def audit(checkout_dir: str | os.PathLike[str],
+          schemas_dir: str | os.PathLike[str] | None = None) -> AuditReport:
     """Compare the config surface of a diffusion-pipe checkout with dpgui's schemas.
 
     ``schemas_dir`` defaults to the ``schemas/`` folder shipped with dpgui.

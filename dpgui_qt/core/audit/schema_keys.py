@@ -50,7 +50,7 @@ class SchemaKeys:
     optimizers: dict[str, dict[str, SchemaTable]]
 
 
-def _add_tables(into: dict[str, SchemaTable], label: str, props: dict, doc: dict, file: str) -> None:
+def _add_tables(into: dict[str, SchemaTable], label: str, props: dict[str, Any], doc: dict[str, Any], file: str) -> None:
     tab = into.setdefault(label, SchemaTable(file))
     for key, spec in props.items():
         spec_r = deref(doc, spec) or {}

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import tomlkit
 from tomlkit import items as tk_items
@@ -33,12 +33,22 @@ from tomlkit.exceptions import TOMLKitError
 from dpgui_qt.core.config import keypath as kp
 from dpgui_qt.core.config import locate as _locate
 from dpgui_qt.core.config import tomlcompat
+from dpgui_qt.core import safeio
+# re-exported (``X as X``): callers take the document's errors from here too
+from dpgui_qt.core.errors import ConflictError as ConflictError
+from dpgui_qt.core.errors import DocumentError as DocumentError
+from dpgui_qt.core.errors import EditError as EditError
+from dpgui_qt.core.errors import ReadError as ReadError
+from dpgui_qt.core.errors import ReadOnlyError as ReadOnlyError
+from dpgui_qt.core.errors import SaveError as SaveError
+from dpgui_qt.core.errors import TomlSyntaxError as TomlSyntaxError
+from dpgui_qt.core.safeio import UNCHECKED
 
 
 class _Missing:
-    _inst = None
+    _inst: _Missing | None = None
 
-    def __new__(cls):
+    def __new__(cls) -> _Missing:
         if cls._inst is None:
             cls._inst = super().__new__(cls)
         return cls._inst
@@ -62,12 +72,6 @@ class DocKind(StrEnum):
     DATASET = "dataset"  # the dataset config a main config names
 
 
-from dpgui_qt.core.errors import (ConflictError, DocumentError, EditError,  # noqa: E402,F401
-                                 ReadError, ReadOnlyError, SaveError, TomlSyntaxError)
-from dpgui_qt.core import safeio  # noqa: E402
-from dpgui_qt.core.safeio import UNCHECKED  # noqa: E402,F401
-
-
 @dataclass(frozen=True)
 class RawValue:
     """A value given as TOML source text (``2e-5``, ``[[512, 4], [1024, 1]]``).
@@ -83,7 +87,7 @@ class Change:
     """One applied edit, enough to undo and redo it exactly."""
 
     kind: str  # "set", "delete", "insert", "remove", "move", "restore"
-    path: tuple
+    path: tuple[Any, ...]
     before: str
     after: str
 
@@ -161,7 +165,7 @@ def _dominant_newline(text: str) -> str:
 class ConfigDocument:
     """A TOML config file, editable by key path without losing formatting."""
 
-    def __init__(self, text: str = "", path: str | os.PathLike | None = None, *,
+    def __init__(self, text: str = "", path: str | os.PathLike[str] | None = None, *,
                  bom: bool = False):
         self.path: Path | None = Path(path) if path is not None else None
         self._bom = bom
@@ -175,7 +179,7 @@ class ConfigDocument:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "ConfigDocument":
+    def load(cls, path: str | os.PathLike[str]) -> "ConfigDocument":
         """Read a config (a regular file of at most :data:`safeio.MAX_CONFIG_BYTES`)."""
         p = Path(path)
         data = safeio.read_regular(p)  # raises ReadError: missing, FIFO, device, too large
@@ -195,7 +199,7 @@ class ConfigDocument:
         return doc
 
     @classmethod
-    def from_text(cls, text: str, path: str | os.PathLike | None = None) -> "ConfigDocument":
+    def from_text(cls, text: str, path: str | os.PathLike[str] | None = None) -> "ConfigDocument":
         return cls(text, path)
 
     def _set_text(self, text: str) -> None:
@@ -208,8 +212,8 @@ class ConfigDocument:
         # arrays of tables are written in one piece)
         self._reorders = "[[" in text
         self._newline = _dominant_newline(text)
-        self._values: dict | None = None
-        self._locations: dict | None = None
+        self._values: dict[str, Any] | None = None
+        self._locations: dict[tuple[Any, ...], tuple[int, int]] | None = None
 
     # ------------------------------------------------------------------ reading
     @property
@@ -224,13 +228,13 @@ class ConfigDocument:
     def tomlkit_document(self) -> tomlkit.TOMLDocument:
         return self._doc
 
-    def values(self) -> dict:
+    def values(self) -> dict[str, Any]:
         """Plain Python values (dicts, lists, str, int, float, bool)."""
         if self._values is None:
             self._values = self._doc.unwrap()
         return self._values
 
-    def get(self, path, default: Any = MISSING) -> Any:
+    def get(self, path: kp.PathArg, default: Any = MISSING) -> Any:
         node: Any = self.values()
         for part in kp.parse(path):
             try:
@@ -246,10 +250,10 @@ class ConfigDocument:
                 return default
         return node
 
-    def has(self, path) -> bool:
+    def has(self, path: kp.PathArg) -> bool:
         return self.get(path) is not MISSING
 
-    def literal(self, path) -> str | None:
+    def literal(self, path: kp.PathArg) -> str | None:
         """The value as written in the file (``2e-5`` stays ``2e-5``), or None if unset."""
         item = self._item(kp.parse(path))
         if item is None:
@@ -259,20 +263,20 @@ class ConfigDocument:
         if not hasattr(item, "as_string"):  # tomlkit hands out booleans as plain bool
             item = tomlkit.item(item)
         text = item.as_string()
-        return text.strip()
+        return str(text).strip()
 
-    def locate(self, path) -> tuple[int, int]:
+    def locate(self, path: kp.PathArg) -> tuple[int, int]:
         """1-based (line, column) of ``path`` or of its nearest written ancestor."""
         if self._locations is None:
             self._locations = _locate.locate_all(self._text)
         return _locate.locate(self._locations, kp.parse(path))
 
-    def is_located(self, path) -> bool:
+    def is_located(self, path: kp.PathArg) -> bool:
         if self._locations is None:
             self._locations = _locate.locate_all(self._text)
         return kp.parse(path) in self._locations
 
-    def _item(self, parts: tuple) -> Any:
+    def _item(self, parts: tuple[Any, ...]) -> Any:
         node: Any = self._doc
         for part in parts:
             try:
@@ -289,7 +293,7 @@ class ConfigDocument:
         if fn in self._listeners:
             self._listeners.remove(fn)
 
-    def _commit(self, kind: str, path: tuple, before: str) -> Change:
+    def _commit(self, kind: str, path: tuple[Any, ...], before: str) -> Change:
         after = self._doc.as_string()
         if self._newline == "\r\n":
             after = re.sub(r"(?<!\r)\n", "\r\n", after)
@@ -309,7 +313,7 @@ class ConfigDocument:
         return change
 
     @contextlib.contextmanager
-    def batch(self):
+    def batch(self) -> Iterator[ConfigDocument]:
         """Apply several edits without re-parsing the whole text after each one (a large
         file costs a full tomlkit parse per edit otherwise). On leaving, the final text is
         parsed once with the standard library's fast ``tomllib``; the values it reads must
@@ -334,7 +338,7 @@ class ConfigDocument:
                 self._set_text(self._text)
 
     # ------------------------------------------------------------------ editing
-    def set(self, path, value: Any, *, replace_table: bool = False) -> Change:
+    def set(self, path: kp.PathArg, value: Any, *, replace_table: bool = False) -> Change:
         """Set ``path`` to ``value`` (a Python value or a :class:`RawValue`).
 
         A table (or array of tables) is not replaced by a value that is not a table unless
@@ -370,7 +374,7 @@ class ConfigDocument:
                 self._add_key(parent, last, item)
         return self._commit("set", parts, before)
 
-    def delete(self, path) -> Change:
+    def delete(self, path: kp.PathArg) -> Change:
         """Remove ``path`` from the file (the value becomes unset)."""
         parts = kp.parse(path)
         before = self._text
@@ -382,7 +386,7 @@ class ConfigDocument:
             raise EditError(f"{kp.format(parts)} is not set") from None
         return self._commit("delete", parts, before)
 
-    def insert(self, array_path, index: int, value: Any) -> Change:
+    def insert(self, array_path: kp.PathArg, index: int, value: Any) -> Change:
         """Insert ``value`` into the array (or array of tables) at ``array_path``."""
         parts = kp.parse(array_path)
         before = self._text
@@ -435,7 +439,7 @@ class ConfigDocument:
             raise EditError(f"{kp.format(parts)} is not an array")
         return self._commit("insert", parts, before)
 
-    def remove(self, array_path, index: int) -> Change:
+    def remove(self, array_path: kp.PathArg, index: int) -> Change:
         parts = kp.parse(array_path)
         arr = self._item(parts)
         if isinstance(arr, tk_items.AoT):
@@ -455,7 +459,7 @@ class ConfigDocument:
             return self._commit("remove", parts, before)
         return self.delete(parts + (index,))
 
-    def move(self, array_path, src: int, dst: int) -> Change:
+    def move(self, array_path: kp.PathArg, src: int, dst: int) -> Change:
         """Move one element of an array (or array of tables), keeping its comments."""
         parts = kp.parse(array_path)
         arr = self._item(parts)
@@ -500,7 +504,7 @@ class ConfigDocument:
         return change
 
     # ----------------------------------------------------------------- helpers
-    def _is_split_aot(self, parts: tuple) -> bool:
+    def _is_split_aot(self, parts: tuple[Any, ...]) -> bool:
         """Whether the array of tables at ``parts`` is written in pieces, with other tables
         between its entries. Its entries then move between fixed places in the text
         (:func:`_keep_section_order`), and the comments and blank lines at the end of each
@@ -512,7 +516,7 @@ class ConfigDocument:
         return bool(mine) and any(h[1][:len(parts)] != tuple(parts)
                                   for h in headers[mine[0]:mine[-1] + 1])
 
-    def _container_for(self, parts: tuple, create: bool) -> Any:
+    def _container_for(self, parts: tuple[Any, ...], create: bool) -> Any:
         node: Any = self._doc
         for i, part in enumerate(parts):
             try:
@@ -600,7 +604,7 @@ class ConfigDocument:
         data = self._text.encode("utf-8")
         return (b"\xef\xbb\xbf" + data) if self._bom else data
 
-    def save(self, path: str | os.PathLike | None = None, *, check: bool = True,
+    def save(self, path: str | os.PathLike[str] | None = None, *, check: bool = True,
              allow_readonly: bool = False) -> Path:
         """Write safely (see :mod:`dpgui_qt.core.safeio`): atomically where the file's
         owner, group, mode, xattrs and hard links allow, through symlinks, never over a
@@ -625,7 +629,7 @@ def _sections(text: str) -> list[tuple[Any, str]]:
     """Split TOML text at its table headers: ``[(key, text)]`` where key is None for what
     precedes the first header and ``(header, n)`` for the n-th header spelled that way."""
     out: list[tuple[Any, str]] = []
-    seen: dict[tuple, int] = {}
+    seen: dict[tuple[Any, ...], int] = {}
     scanner = _locate.ValueScanner()
     key: Any = None
     start = 0
@@ -696,23 +700,23 @@ def _trailing_ws(table: Any) -> str:
     return out
 
 
-def _aot_leads(arr: Any) -> list[list]:
+def _aot_leads(arr: Any) -> list[list[Any]]:
     """Detach the comment lines written directly above each ``[[entry]]`` header after
     the first (tomlkit keeps them at the end of the previous entry), so they travel with
     their own entry on insert/move/remove. The first entry's leading comment lives in
     the enclosing table and stays where it is."""
     tables = list(arr.body)
-    leads: list[list] = [[] for _ in tables]
+    leads: list[list[Any]] = [[] for _ in tables]
     for i, table in enumerate(tables[:-1]):
         body = table.value.body
-        lead: list = []
+        lead: list[Any] = []
         while body and body[-1][0] is None and isinstance(body[-1][1], tk_items.Comment):
             lead.insert(0, body.pop())
         leads[i + 1] = lead
     return leads
 
 
-def _aot_spacing(arr: Any) -> tuple[str, list]:
+def _aot_spacing(arr: Any) -> tuple[str, list[Any]]:
     """Detach what trails the last ``[[entry]]`` (blank lines and comments that lead
     into the next table) and find the separator used between entries."""
     tables = list(arr.body)
@@ -720,7 +724,7 @@ def _aot_spacing(arr: Any) -> tuple[str, list]:
         return "\n", []
     inner = [_trailing_ws(t) for t in tables[:-1]]
     body = tables[-1].value.body
-    tail: list = []
+    tail: list[Any] = []
     while body and body[-1][0] is None and isinstance(
             body[-1][1], (tk_items.Whitespace, tk_items.Comment)):
         tail.insert(0, body.pop())
@@ -730,12 +734,12 @@ def _aot_spacing(arr: Any) -> tuple[str, list]:
     return sep, tail
 
 
-def _detach_slot_trailing(arr: Any) -> list[list]:
+def _detach_slot_trailing(arr: Any) -> list[list[Any]]:
     """Take the trailing comments and blank lines off every entry (one list per place)."""
     out = []
     for table in arr.body:
         body = table.value.body
-        tail: list = []
+        tail: list[Any] = []
         while body and body[-1][0] is None and isinstance(
                 body[-1][1], (tk_items.Whitespace, tk_items.Comment)):
             tail.insert(0, body.pop())
@@ -743,7 +747,7 @@ def _detach_slot_trailing(arr: Any) -> list[list]:
     return out
 
 
-def _attach_slot_trailing(arr: Any, slots: list[list]) -> None:
+def _attach_slot_trailing(arr: Any, slots: list[list[Any]]) -> None:
     """Give each place its trailing lines back after entries were inserted, removed or
     moved. Places are fixed in the text; entries move through them. A new place comes
     after the old last one, so it takes over the last place's trailing lines (they lead
@@ -768,7 +772,7 @@ def _attach_slot_trailing(arr: Any, slots: list[list]) -> None:
         tables[-1].value.body.extend(gone)
 
 
-def _apply_aot_spacing(arr: Any, spacing: tuple[str, list], leads: list | None = None) -> None:
+def _apply_aot_spacing(arr: Any, spacing: tuple[str, list[Any]], leads: list[Any] | None = None) -> None:
     sep, tail = spacing
     tables = list(arr.body)
     leads = leads or [[] for _ in tables]

@@ -1,6 +1,8 @@
 """Findings: what validation reports, with where and what to do."""
 from __future__ import annotations
 
+from typing import Any
+
 from dataclasses import dataclass, field
 
 from dpgui_qt.core.config import keypath as kp
@@ -12,14 +14,14 @@ WARNING = "warning"
 @dataclass
 class Finding:
     severity: str  # "error" | "warning"
-    path: tuple  # key path inside ``file``
+    path: tuple[Any, ...]  # key path inside ``file``
     message: str  # says what is wrong and what to do
     rule: str  # rule id, e.g. "save_interval_required" or "schema.enum"
     source: str = ""  # diffusion-pipe file:line the rule mirrors
     file: str | None = None
     line: int = 1
     col: int = 1
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -32,7 +34,7 @@ class Finding:
     def format(self) -> str:
         return f"{self.file or '<text>'}:{self.line}:{self.col}: {self.severity}: {self.key}: {self.message}"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "file": self.file,
             "line": self.line,

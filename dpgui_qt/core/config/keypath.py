@@ -5,8 +5,11 @@ A parsed path is a tuple of ``str`` (table keys) and ``int`` (array indexes).
 from __future__ import annotations
 
 import re
+from typing import Any, Union
 
-Path = tuple  # tuple[str | int, ...]
+Path = tuple  # type: ignore[type-arg]  # tuple[str | int, ...]; the name stays usable at run time
+# what the functions taking a key path accept: dotted text or the parts
+PathArg = Union[str, tuple[Any, ...], list[Any]]
 
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -15,7 +18,7 @@ class KeyPathError(ValueError):
     pass
 
 
-def parse(path: str | tuple | list) -> tuple:
+def parse(path: PathArg) -> tuple[Any, ...]:
     """Parse a dotted key path. Tuples and lists pass through (validated)."""
     if isinstance(path, (tuple, list)):
         for part in path:
@@ -63,7 +66,7 @@ def parse(path: str | tuple | list) -> tuple:
     return tuple(parts)
 
 
-def format(path: tuple | list | str) -> str:  # noqa: A001 - mirrors parse()
+def format(path: tuple[Any, ...] | list[Any] | str) -> str:  # noqa: A001 - mirrors parse()
     """The canonical text form of a key path."""
     if isinstance(path, str):
         return path

@@ -18,7 +18,7 @@ def toml_literal(value: Any) -> str:
         return value.text
     if isinstance(value, bool):
         return "true" if value else "false"
-    return tomlkit.item(value).as_string()
+    return str(tomlkit.item(value).as_string())
 
 
 def parse_literal(text: str) -> tuple[bool, Any]:
@@ -57,7 +57,7 @@ def float_text(text: str) -> str | None:
 
 def same_value(a: Any, b: Any) -> bool:
     """Whether two values (python or RawValue) denote the same TOML value."""
-    def norm(v):
+    def norm(v: Any) -> Any:
         if isinstance(v, RawValue):
             ok, parsed = parse_literal(v.text)
             return parsed if ok else v.text

@@ -7,6 +7,8 @@ records where each key (and each inline-table item of a multi-line array) starts
 """
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import re
 
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
@@ -58,7 +60,7 @@ class ValueScanner:
     def open(self) -> bool:
         return self.depth > 0 or self.in_ml is not None
 
-    def scan(self, text: str, start: int, on_item=None) -> None:
+    def scan(self, text: str, start: int, on_item: Callable[[int], None] | None = None) -> None:
         i, n = start, len(text)
         while i < n:
             if self.in_ml:
@@ -92,19 +94,19 @@ class ValueScanner:
             i += 1
 
 
-def locate_all(text: str) -> dict[tuple, tuple[int, int]]:
+def locate_all(text: str) -> dict[tuple[Any, ...], tuple[int, int]]:
     """Return ``{key_path: (line, column)}`` (both 1-based) for every key found."""
-    locations: dict[tuple, tuple[int, int]] = {}
-    current: tuple = ()
-    aot_counts: dict[tuple, int] = {}
+    locations: dict[tuple[Any, ...], tuple[int, int]] = {}
+    current: tuple[Any, ...] = ()
+    aot_counts: dict[tuple[Any, ...], int] = {}
     scanner = ValueScanner()
-    value_key: tuple = ()
+    value_key: tuple[Any, ...] = ()
     item_index = [0]
     lines = text.splitlines()
     for lineno, line in enumerate(lines, start=1):
         if scanner.open:
-            def on_item(col, _lineno=lineno):
-                locations.setdefault(value_key + (item_index[0],), (_lineno, col + 1))
+            def on_item(col: int, _lineno: int = lineno, _key: tuple[Any, ...] = value_key) -> None:
+                locations.setdefault(_key + (item_index[0],), (_lineno, col + 1))
                 item_index[0] += 1
             scanner.scan(line, 0, on_item)
             continue
@@ -144,17 +146,18 @@ def locate_all(text: str) -> dict[tuple, tuple[int, int]]:
         value_key = full
         item_index[0] = 0
 
-        def on_item(col, _lineno=lineno, _indent=indent):
-            locations.setdefault(value_key + (item_index[0],), (_lineno, _indent + col + 1))
+        def on_value_item(col: int, _lineno: int = lineno, _key: tuple[Any, ...] = value_key,
+                          _indent: int = indent) -> None:
+            locations.setdefault(_key + (item_index[0],), (_lineno, _indent + col + 1))
             item_index[0] += 1
 
-        scanner.scan(stripped, pos + 1, on_item)
+        scanner.scan(stripped, pos + 1, on_value_item)
     return locations
 
 
-def _resolve_table(path: tuple, aot_counts: dict[tuple, int]) -> tuple:
+def _resolve_table(path: tuple[Any, ...], aot_counts: dict[tuple[Any, ...], int]) -> tuple[Any, ...]:
     """``[directory.sub]`` inside the last ``[[directory]]`` entry gets its index."""
-    out: tuple = ()
+    out: tuple[Any, ...] = ()
     for part in path:
         out = out + (part,)
         if out in aot_counts:
@@ -162,7 +165,7 @@ def _resolve_table(path: tuple, aot_counts: dict[tuple, int]) -> tuple:
     return out
 
 
-def locate(locations: dict[tuple, tuple[int, int]], path: tuple) -> tuple[int, int]:
+def locate(locations: dict[tuple[Any, ...], tuple[int, int]], path: tuple[Any, ...]) -> tuple[int, int]:
     """Position of ``path`` or of its nearest written ancestor; (1, 1) if none."""
     path = tuple(path)
     while path:

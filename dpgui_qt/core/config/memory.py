@@ -24,6 +24,8 @@ above the next smaller tier where upstream says a setting does not fit there.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import math
 import re
 from dataclasses import dataclass, field
@@ -94,13 +96,15 @@ class Estimate:
         return "\n".join(lines)
 
 
-def _num(value, default):
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+def _num(value: Any, default: float) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    return default
 
 
-def params_for(model: dict) -> tuple[float, str]:
+def params_for(model: dict[str, Any]) -> tuple[float, str]:
     mt = model.get("type")
-    base = MODELS.get(mt, (8.0, "unknown model type: assumed 8B", 36, False))
+    base = MODELS.get(str(mt), (8.0, "unknown model type: assumed 8B", 36, False))
     for k in CHECKPOINT_KEYS:
         v = model.get(k)
         if isinstance(v, str) and v:
@@ -113,10 +117,10 @@ def params_for(model: dict) -> tuple[float, str]:
     return base[0], base[1]
 
 
-def estimate(values: dict, resolution: int | None = None, frames: int | None = None) -> Estimate | None:
+def estimate(values: dict[str, Any], resolution: int | None = None, frames: int | None = None) -> Estimate | None:
     """An estimate for a main config's parsed values (None without a known [model] type).
     ``resolution``/``frames`` come from the dataset config; defaults: 1024 images, 512×33 video."""
-    model = values.get("model") if isinstance(values.get("model"), dict) else {}
+    model = _model if isinstance(_model := values.get("model"), dict) else {}
     mt = model.get("type")
     if not isinstance(mt, str) or not mt:
         return None
@@ -132,8 +136,8 @@ def estimate(values: dict, resolution: int | None = None, frames: int | None = N
     stages = max(1, _num(values.get("pipeline_stages"), 1))
     frac = min(1.0, swap / blocks) if blocks > 1 else 0.0
     W = P * 1e9 * (1 - frac) * b / GIB / stages
-    adapter = values.get("adapter") if isinstance(values.get("adapter"), dict) else None
-    opt = values.get("optimizer") if isinstance(values.get("optimizer"), dict) else {}
+    adapter = _adapter if isinstance(_adapter := values.get("adapter"), dict) else None
+    opt = _opt if isinstance(_opt := values.get("optimizer"), dict) else {}
     eight_bit = "8bit" in str(opt.get("type", "")).lower()
     if adapter is not None:
         rank = _num(adapter.get("rank"), 32)
@@ -166,9 +170,9 @@ def estimate(values: dict, resolution: int | None = None, frames: int | None = N
     return est
 
 
-def drivers(values: dict, model_type: str | None = None) -> list[Driver]:
+def drivers(values: dict[str, Any], model_type: str | None = None) -> list[Driver]:
     """The settings of this config that move memory, with the direction of each."""
-    model = values.get("model") if isinstance(values.get("model"), dict) else {}
+    model = _model if isinstance(_model := values.get("model"), dict) else {}
     out: list[Driver] = []
     for key in ("transformer_dtype", "diffusion_model_dtype"):
         v = model.get(key)
@@ -192,14 +196,14 @@ def drivers(values: dict, model_type: str | None = None) -> list[Driver]:
     out.append(Driver("micro_batch_size_per_gpu", mb if mb is not None else 1,
                       "raises" if isinstance(mb, int) and mb > 1 else "neutral",
                       "activations grow linearly with the batch (accumulation does not)"))
-    adapter = values.get("adapter") if isinstance(values.get("adapter"), dict) else None
+    adapter = _adapter if isinstance(_adapter := values.get("adapter"), dict) else None
     if adapter is None:
         out.append(Driver("adapter", "(none: full fine-tune)", "raises",
                           "gradients and optimizer state for every weight"))
     else:
         out.append(Driver("adapter.rank", adapter.get("rank", 32), "raises",
                           "trained parameters grow with the rank (a small share of the total)"))
-    opt = values.get("optimizer") if isinstance(values.get("optimizer"), dict) else {}
+    opt = _opt if isinstance(_opt := values.get("optimizer"), dict) else {}
     if "8bit" in str(opt.get("type", "")).lower():
         out.append(Driver("optimizer.type", opt.get("type"), "lowers", "8-bit optimizer moments"))
     ps = values.get("pipeline_stages")
@@ -210,9 +214,9 @@ def drivers(values: dict, model_type: str | None = None) -> list[Driver]:
     return out
 
 
-def swapped_gb(values: dict) -> float | None:
+def swapped_gb(values: dict[str, Any]) -> float | None:
     """GiB of transformer weights ``blocks_to_swap`` keeps in host RAM (None without swapping)."""
-    model = values.get("model") if isinstance(values.get("model"), dict) else {}
+    model = _model if isinstance(_model := values.get("model"), dict) else {}
     swap = _num(values.get("blocks_to_swap"), 0)
     mt = model.get("type")
     if not swap or not isinstance(mt, str):

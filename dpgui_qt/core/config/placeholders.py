@@ -14,6 +14,10 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dpgui_qt.core.config.schema import SchemaRegistry
 
 # what the template writers put where the user's own paths belong
 OUTPUT_DIR_PLACEHOLDER = "/data/training_runs/{model_type}-{kind}"
@@ -30,10 +34,10 @@ def output_dir_placeholder(model_type: str, kind: str) -> str:
 
 
 @lru_cache(maxsize=4)
-def _schema_values(registry) -> frozenset[str]:
+def _schema_values(registry: SchemaRegistry) -> frozenset[str]:
     out: set[str] = set()
 
-    def walk(value):
+    def walk(value: Any) -> None:
         if isinstance(value, str):
             if value.startswith(("/models/", "/data/")):
                 out.add(value)
@@ -51,12 +55,12 @@ def _schema_values(registry) -> frozenset[str]:
     return frozenset(out)
 
 
-def placeholder_values(registry) -> frozenset[str]:
+def placeholder_values(registry: SchemaRegistry) -> frozenset[str]:
     """Every exact placeholder string the templates can write."""
     return _schema_values(registry) | {IMAGE_DIR_PLACEHOLDER, DATASET_PLACEHOLDER}
 
 
-def is_placeholder(value, registry) -> bool:
+def is_placeholder(value: Any, registry: SchemaRegistry) -> bool:
     """True when ``value`` is one of the templates' stand-in paths."""
     if not isinstance(value, str):
         return False

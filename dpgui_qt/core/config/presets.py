@@ -15,12 +15,18 @@ files.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dpgui_qt.core.config import keypath as kp
+
+if TYPE_CHECKING:
+    from dpgui_qt.core.config.document import ConfigDocument
+    from dpgui_qt.core.config.schema import SchemaRegistry
 
 TIERS = (12, 16, 24, 48, 80)
 PRESETS_DIR = Path(__file__).resolve().parents[3] / "schemas" / "presets"   # source tree
@@ -45,8 +51,8 @@ class Preset:
     title: str
     adapter: str | None             # "lora" | "lokr" | None (full fine-tune)
     tier: int                       # GPU memory in GB it targets
-    memory: dict                    # {"gb", "kind": "upstream"|"estimate", "source" | "formula", ...}
-    set: dict = field(default_factory=dict)
+    memory: dict[str, Any]                    # {"gb", "kind": "upstream"|"estimate", "source" | "formula", ...}
+    set: dict[str, Any] = field(default_factory=dict)
     resolution: int | None = None   # for the dataset config (advice; the estimate uses it)
     frames: int | None = None
     notes: str = ""
@@ -65,14 +71,14 @@ class Preset:
     def adapter_label(self) -> str:
         return {"lora": "LoRA", "lokr": "LoKr", None: "full fine-tune"}.get(self.adapter, str(self.adapter))
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "model_type": self.model_type, "title": self.title,
                 "adapter": self.adapter or "none", "tier_gb": self.tier, "memory": self.memory,
                 "source": self.source_text(), "set": self.set, "resolution": self.resolution,
                 "frames": self.frames, "notes": self.notes, "upstream": self.upstream}
 
 
-def _from_json(model_type: str, d: dict, upstream: bool = False) -> Preset:
+def _from_json(model_type: str, d: dict[str, Any], upstream: bool = False) -> Preset:
     adapter = d.get("adapter", "lora")
     return Preset(name=(UPSTREAM_PREFIX + d["name"]) if upstream else d["name"], model_type=model_type,
                   title=d.get("title", d["name"]), adapter=None if adapter in (None, "none") else adapter,
@@ -81,7 +87,7 @@ def _from_json(model_type: str, d: dict, upstream: bool = False) -> Preset:
                   upstream=d.get("path") if upstream else None)
 
 
-def load(model_type: str | None = None, folder: str | os.PathLike | None = None) -> list[Preset]:
+def load(model_type: str | None = None, folder: str | os.PathLike[str] | None = None) -> list[Preset]:
     """Every preset (of one model type), sorted by model, tier, adapter, name."""
     folder = Path(folder) if folder else presets_dir()
     files = [folder / f"{model_type}.json"] if model_type else sorted(folder.glob("*.json"))
@@ -97,7 +103,7 @@ def load(model_type: str | None = None, folder: str | os.PathLike | None = None)
     return out
 
 
-def find(model_type: str, name: str, folder=None) -> Preset:
+def find(model_type: str, name: str, folder: str | os.PathLike[str] | None = None) -> Preset:
     presets = load(model_type, folder)
     for p in presets:
         if p.name == name or (p.is_upstream and p.name == UPSTREAM_PREFIX + name):
@@ -124,7 +130,7 @@ def tier_for(vram_gb: float | None) -> int | None:
 
 
 # --------------------------------------------------------------------------- text
-def upstream_text(preset: Preset, checkout: str | os.PathLike | None) -> str:
+def upstream_text(preset: Preset, checkout: str | os.PathLike[str] | None) -> str:
     if not checkout:
         raise PresetError(f"{preset.name} is diffusion-pipe's {preset.upstream}: choose the "
                           "diffusion-pipe checkout (Run ▸ Environment or --checkout) to use it")
@@ -142,7 +148,7 @@ def upstream_text(preset: Preset, checkout: str | os.PathLike | None) -> str:
         raise PresetError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
-def build_text(registry, preset: Preset, checkout=None, output_dir: str | None = None) -> str:
+def build_text(registry: SchemaRegistry, preset: Preset, checkout: str | None = None, output_dir: str | None = None) -> str:
     """The TOML text of a new config from ``preset``."""
     if preset.is_upstream:
         return upstream_text(preset, checkout)
@@ -162,7 +168,7 @@ def build_text(registry, preset: Preset, checkout=None, output_dir: str | None =
     return doc.text
 
 
-def preset_changes(values: dict, preset: Preset) -> list[tuple[tuple, object, object]]:
+def preset_changes(values: dict[str, Any], preset: Preset) -> list[tuple[tuple[Any, ...], object, object]]:
     """(key path, current value or MISSING, new value or MISSING) for each key the preset
     sets that differs from ``values``."""
     from dpgui_qt.core.config.document import MISSING
@@ -180,7 +186,7 @@ def preset_changes(values: dict, preset: Preset) -> list[tuple[tuple, object, ob
     return out
 
 
-def _get(values, path):
+def _get(values: Any, path: tuple[Any, ...]) -> Any:
     from dpgui_qt.core.config.document import MISSING
 
     node = values
@@ -196,7 +202,7 @@ def _get(values, path):
     return node
 
 
-def toml_value(value):
+def toml_value(value: Any) -> Any:
     """A value to hand to ConfigDocument.set, written the way the templates write it
     (single-quoted strings, short floats)."""
     from dpgui_qt.core.config.document import RawValue
@@ -207,7 +213,7 @@ def toml_value(value):
     return value
 
 
-def apply_changes(doc, changes) -> None:
+def apply_changes(doc: ConfigDocument, changes: list[tuple[tuple[Any, ...], Any, Any]]) -> None:
     from dpgui_qt.core.config.document import MISSING
 
     for path, _old, new in changes:
@@ -226,7 +232,7 @@ def diff_lines(base_text: str, new_text: str, base_name: str = "template",
                                      base_name, new_name, lineterm="", n=1))
 
 
-def show_value(v) -> str:
+def show_value(v: Any) -> str:
     from dpgui_qt.core.config.document import MISSING
 
     if v is MISSING:
@@ -242,7 +248,7 @@ def show_value(v) -> str:
 SKIP_UPSTREAM = ("output_dir", "dataset", "eval_datasets", "model.type", "adapter.type")
 
 
-def flatten(values: dict, prefix: str = "") -> dict[str, object]:
+def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, object]:
     """{"a.b": value} for every leaf (arrays of tables stay whole)."""
     out: dict[str, object] = {}
     for k, v in values.items():
@@ -254,7 +260,7 @@ def flatten(values: dict, prefix: str = "") -> dict[str, object]:
     return out
 
 
-def flat_diff(before: dict, after: dict) -> list[tuple[str, object, object]]:
+def flat_diff(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, object, object]]:
     """(key, before or MISSING, after or MISSING) for every leaf that differs."""
     from dpgui_qt.core.config.document import MISSING
 
@@ -267,7 +273,7 @@ def flat_diff(before: dict, after: dict) -> list[tuple[str, object, object]]:
     return out
 
 
-def settings_of(preset: Preset, checkout=None) -> dict[str, object]:
+def settings_of(preset: Preset, checkout: str | None = None) -> dict[str, object]:
     """The keys a preset sets on an open config: its ``set`` table, or for an upstream
     example every setting except paths, the dataset and the model/adapter type."""
     if not preset.is_upstream:
@@ -287,7 +293,7 @@ def settings_of(preset: Preset, checkout=None) -> dict[str, object]:
     return out
 
 
-def changes_for_open(values: dict, preset: Preset, checkout=None) -> list[tuple[tuple, object, object]]:
+def changes_for_open(values: dict[str, Any], preset: Preset, checkout: str | None = None) -> list[tuple[tuple[Any, ...], object, object]]:
     """What applying ``preset`` to an open config would change (key path, now, then)."""
     p = Preset(name=preset.name, model_type=preset.model_type, title=preset.title,
                adapter=preset.adapter, tier=preset.tier, memory=preset.memory,

@@ -9,7 +9,7 @@ the config files alone, and why.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from dpgui_qt.core.config.document import DocKind
 from dpgui_qt.core.config.findings import ERROR, WARNING, Finding
@@ -30,7 +30,7 @@ class Rule:
 RULES: list[Rule] = []
 
 
-def rule(rule_id: str, kind: DocKind, source: str, summary: str):
+def rule(rule_id: str, kind: DocKind, source: str, summary: str) -> Callable[[RuleFn], RuleFn]:
     def wrap(fn: RuleFn) -> RuleFn:
         RULES.append(Rule(rule_id, kind, source, fn, summary))
         return fn
@@ -40,27 +40,29 @@ def rule(rule_id: str, kind: DocKind, source: str, summary: str):
 @dataclass
 class RuleContext:
     kind: DocKind
-    values: dict
+    values: dict[str, Any]
     registry: Any
-    schema: dict
+    schema: dict[str, Any]
     model_type: str | None = None
     options: Any = None
-    main_values: dict | None = None  # for dataset rules reached through a main config
+    main_values: dict[str, Any] | None = None  # for dataset rules reached through a main config
     _rule: Rule | None = field(default=None, repr=False)
 
     @property
-    def caps(self) -> dict:
+    def caps(self) -> dict[str, Any]:
         return self.registry.capabilities(self.model_type) if self.model_type else {}
 
     @property
     def num_gpus(self) -> int | None:
         return getattr(self.options, "num_gpus", None)
 
-    def error(self, path: tuple, message: str, source: str | None = None) -> Finding:
+    def error(self, path: tuple[Any, ...], message: str, source: str | None = None) -> Finding:
+        assert self._rule is not None  # set by run_rules while the rule runs
         return Finding(ERROR, tuple(path), message, self._rule.id,
                        source if source is not None else self._rule.source)
 
-    def warning(self, path: tuple, message: str, source: str | None = None) -> Finding:
+    def warning(self, path: tuple[Any, ...], message: str, source: str | None = None) -> Finding:
+        assert self._rule is not None  # set by run_rules while the rule runs
         return Finding(WARNING, tuple(path), message, self._rule.id,
                        source if source is not None else self._rule.source)
 
@@ -77,7 +79,7 @@ def run_rules(ctx: RuleContext) -> list[Finding]:
 
 
 # ----------------------------------------------------------------- helpers
-def _table(values: dict, name: str) -> dict:
+def _table(values: dict[str, Any], name: str) -> dict[str, Any]:
     v = values.get(name)
     return v if isinstance(v, dict) else {}
 
@@ -92,14 +94,14 @@ def _num(v: Any) -> float | None:
 
 def first_micro_batch(value: Any) -> int | None:
     """``micro_batch_size_per_gpu`` as int; the pair form's first batch counts."""
-    if _int(value) is not None:
+    if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, list) and value and isinstance(value[0], list) and len(value[0]) == 2:
         return _int(value[0][1])
     return None
 
 
-def global_batch(main: dict, num_gpus: int | None = None) -> int | None:
+def global_batch(main: dict[str, Any], num_gpus: int | None = None) -> int | None:
     """micro batch x gradient accumulation x data-parallel size (GPUs / pipeline stages).
 
     With the GPU count unknown, the smallest possible value (data parallel = 1).
@@ -118,7 +120,7 @@ def global_batch(main: dict, num_gpus: int | None = None) -> int | None:
 # ================================================================= main rules
 @rule("save_interval_required", DocKind.MAIN, "train.py:95",
       "one of save_every_n_epochs / _steps / _examples must be set")
-def _save_interval(ctx: RuleContext):
+def _save_interval(ctx: RuleContext) -> Iterator[Finding]:
     keys = ("save_every_n_epochs", "save_every_n_steps", "save_every_n_examples")
     if not any(k in ctx.values for k in keys):
         yield ctx.error(("save_every_n_epochs",),
@@ -129,7 +131,7 @@ def _save_interval(ctx: RuleContext):
 
 @rule("adapter_type_model_support", DocKind.MAIN, "models/sdxl.py:458; models/flux.py:236",
       "LoKr is not available for flux and sdxl")
-def _adapter_support(ctx: RuleContext):
+def _adapter_support(ctx: RuleContext) -> Iterator[Finding]:
     adapter = _table(ctx.values, "adapter")
     atype = adapter.get("type")
     if not ctx.model_type or not isinstance(atype, str):
@@ -145,7 +147,7 @@ def _adapter_support(ctx: RuleContext):
 
 @rule("fft_unsupported_models", DocKind.MAIN, "models/base.py:394",
       "full fine-tune only for models that can save full weights")
-def _fft(ctx: RuleContext):
+def _fft(ctx: RuleContext) -> Iterator[Finding]:
     if not ctx.model_type or "adapter" in ctx.values:
         return
     if ctx.caps.get("full_finetune") is False:
@@ -157,7 +159,7 @@ def _fft(ctx: RuleContext):
 
 @rule("block_swap_requirements", DocKind.MAIN, "train.py:577; models/base.py:439",
       "blocks_to_swap needs pipeline_stages = 1, an adapter and a model with block swap")
-def _block_swap(ctx: RuleContext):
+def _block_swap(ctx: RuleContext) -> Iterator[Finding]:
     n = _int(ctx.values.get("blocks_to_swap"))
     if not n or n <= 0:
         return
@@ -176,7 +178,7 @@ def _block_swap(ctx: RuleContext):
 
 @rule("block_swap_max", DocKind.MAIN, "models/wan/wan.py:392; models/flux.py:418",
       "blocks_to_swap must stay under the model's limit")
-def _block_swap_max(ctx: RuleContext):
+def _block_swap_max(ctx: RuleContext) -> Iterator[Finding]:
     n = _int(ctx.values.get("blocks_to_swap"))
     if not n or n <= 0 or not ctx.model_type:
         return
@@ -190,7 +192,7 @@ def _block_swap_max(ctx: RuleContext):
 
 @rule("partition_manual", DocKind.MAIN, "utils/pipeline.py:21",
       "partition_method = 'manual' needs pipeline_stages - 1 split points")
-def _partition(ctx: RuleContext):
+def _partition(ctx: RuleContext) -> Iterator[Finding]:
     if ctx.values.get("partition_method") != "manual":
         return
     stages = _int(ctx.values.get("pipeline_stages", 1)) or 1
@@ -207,7 +209,7 @@ def _partition(ctx: RuleContext):
 
 @rule("world_size_divisible", DocKind.MAIN, "deepspeed runtime/pipe/module.py:175",
       "the GPU count must be a multiple of pipeline_stages")
-def _world(ctx: RuleContext):
+def _world(ctx: RuleContext) -> Iterator[Finding]:
     stages = _int(ctx.values.get("pipeline_stages", 1)) or 1
     if ctx.num_gpus and ctx.num_gpus % stages:
         yield ctx.error(("pipeline_stages",),
@@ -217,7 +219,7 @@ def _world(ctx: RuleContext):
 
 @rule("gradient_release_dp1", DocKind.MAIN, "train.py:714",
       "gradient_release needs one data-parallel group (GPUs == pipeline_stages)")
-def _grad_release_dp(ctx: RuleContext):
+def _grad_release_dp(ctx: RuleContext) -> Iterator[Finding]:
     if _table(ctx.values, "optimizer").get("gradient_release") is not True:
         return
     stages = _int(ctx.values.get("pipeline_stages", 1)) or 1
@@ -229,7 +231,7 @@ def _grad_release_dp(ctx: RuleContext):
 
 @rule("gradient_release_lr_keyerror", DocKind.MAIN, "train.py:745; models/base.py:415",
       "gradient_release only works for models with per-group learning rates")
-def _grad_release_lr(ctx: RuleContext):
+def _grad_release_lr(ctx: RuleContext) -> Iterator[Finding]:
     opt = _table(ctx.values, "optimizer")
     if opt.get("gradient_release") is not True or not ctx.model_type:
         return
@@ -245,7 +247,7 @@ def _grad_release_lr(ctx: RuleContext):
 
 @rule("beta2_half_life_betas", DocKind.MAIN, "train.py:660",
       "beta2_half_life needs betas with exactly two values")
-def _beta2(ctx: RuleContext):
+def _beta2(ctx: RuleContext) -> Iterator[Finding]:
     opt = _table(ctx.values, "optimizer")
     if "beta2_half_life" not in opt:
         return
@@ -258,7 +260,7 @@ def _beta2(ctx: RuleContext):
 
 @rule("genericoptim_checks", DocKind.MAIN, "optimizers/generic_optim.py:326",
       "GenericOptim argument checks")
-def _generic(ctx: RuleContext):
+def _generic(ctx: RuleContext) -> Iterator[Finding]:
     opt = _table(ctx.values, "optimizer")
     if str(opt.get("type", "")).lower() != "genericoptim":
         return
@@ -290,7 +292,7 @@ def _generic(ctx: RuleContext):
 
 @rule("pytorch_optimizer_name", DocKind.MAIN, "train.py:700",
       "other optimizer types must be exact pytorch_optimizer class names")
-def _po_name(ctx: RuleContext):
+def _po_name(ctx: RuleContext) -> Iterator[Finding]:
     otype = _table(ctx.values, "optimizer").get("type")
     if not isinstance(otype, str) or ctx.registry.optimizer_key(otype) != "pytorch_optimizer":
         return
@@ -319,7 +321,7 @@ def _po_name(ctx: RuleContext):
 
 @rule("minimax_cfg_pipeline", DocKind.MAIN, "models/minimax_h3.py:214",
       "minimax_h3 with cfg > 1 needs pipeline_stages = 1")
-def _minimax(ctx: RuleContext):
+def _minimax(ctx: RuleContext) -> Iterator[Finding]:
     if ctx.model_type != "minimax_h3":
         return
     cfg = _num(_table(ctx.values, "model").get("cfg", 1.0))
@@ -332,7 +334,7 @@ def _minimax(ctx: RuleContext):
 
 @rule("save_examples_vs_batch", DocKind.MAIN, "train.py:644; utils/saver.py:165",
       "*_every_n_examples must be at least the global batch size")
-def _examples(ctx: RuleContext):
+def _examples(ctx: RuleContext) -> Iterator[Finding]:
     gb = global_batch(ctx.values, ctx.num_gpus)
     if not gb:
         return
@@ -350,7 +352,7 @@ def _examples(ctx: RuleContext):
 
 @rule("wandb_fields", DocKind.MAIN, "train.py:563",
       "W&B needs its api key, tracker name and run name")
-def _wandb(ctx: RuleContext):
+def _wandb(ctx: RuleContext) -> Iterator[Finding]:
     mon = _table(ctx.values, "monitoring")
     if mon.get("enable_wandb") is not True:
         return
@@ -363,7 +365,7 @@ def _wandb(ctx: RuleContext):
 
 @rule("fuse_adapters_models", DocKind.MAIN, "models/flux.py; models/chroma.py",
       "fuse_adapters is read by flux and chroma only")
-def _fuse(ctx: RuleContext):
+def _fuse(ctx: RuleContext) -> Iterator[Finding]:
     adapter = _table(ctx.values, "adapter")
     if "fuse_adapters" in adapter and ctx.model_type and ctx.model_type not in ("flux", "chroma"):
         yield ctx.warning(("adapter", "fuse_adapters"),
@@ -372,7 +374,7 @@ def _fuse(ctx: RuleContext):
 
 @rule("dtype_family", DocKind.MAIN, "train.py:108,110",
       "each model family reads only its own dtype key")
-def _dtype_family(ctx: RuleContext):
+def _dtype_family(ctx: RuleContext) -> Iterator[Finding]:
     # the unknown-key pass already warns; this adds the precise fix
     model = _table(ctx.values, "model")
     props = (ctx.registry.model(ctx.model_type) or {}).get("properties", {}) if ctx.model_type else {}
@@ -386,7 +388,7 @@ def _dtype_family(ctx: RuleContext):
 
 @rule("video_clip_mode_models", DocKind.MAIN, "models/base.py:131",
       "video_clip_mode only matters for video models")
-def _clip_mode(ctx: RuleContext):
+def _clip_mode(ctx: RuleContext) -> Iterator[Finding]:
     if "video_clip_mode" in ctx.values and ctx.model_type and ctx.caps.get("video") is False:
         yield ctx.warning(("video_clip_mode",),
                           f"{ctx.model_type} is an image model; video_clip_mode has no effect")
@@ -394,7 +396,7 @@ def _clip_mode(ctx: RuleContext):
 
 @rule("block_swap_eval_flag", DocKind.MAIN, "train.py",
       "disable_block_swap_for_eval without block swapping does nothing")
-def _bs_eval(ctx: RuleContext):
+def _bs_eval(ctx: RuleContext) -> Iterator[Finding]:
     if ctx.values.get("disable_block_swap_for_eval") is True and not ctx.values.get("blocks_to_swap"):
         yield ctx.warning(("disable_block_swap_for_eval",),
                           "has no effect while blocks_to_swap is 0 or unset")
@@ -402,7 +404,7 @@ def _bs_eval(ctx: RuleContext):
 
 @rule("eval_interval_without_datasets", DocKind.MAIN, "train.py:140",
       "eval intervals need eval_datasets")
-def _eval_no_datasets(ctx: RuleContext):
+def _eval_no_datasets(ctx: RuleContext) -> Iterator[Finding]:
     keys = [k for k in ("eval_every_n_epochs", "eval_every_n_steps", "eval_every_n_examples")
             if k in ctx.values]
     if keys and not ctx.values.get("eval_datasets"):
@@ -411,14 +413,14 @@ def _eval_no_datasets(ctx: RuleContext):
 
 
 # ============================================================== dataset rules
-def _directories(ctx: RuleContext) -> list[tuple[int, dict]]:
+def _directories(ctx: RuleContext) -> list[tuple[int, dict[str, Any]]]:
     dirs = ctx.values.get("directory")
     if not isinstance(dirs, list):
         return []
     return [(i, d) for i, d in enumerate(dirs) if isinstance(d, dict)]
 
 
-def _effective(ctx: RuleContext, d: dict, key: str, default: Any = None) -> Any:
+def _effective(ctx: RuleContext, d: dict[str, Any], key: str, default: Any = None) -> Any:
     if key in d:
         return d[key]
     return ctx.values.get(key, default)
@@ -426,7 +428,7 @@ def _effective(ctx: RuleContext, d: dict, key: str, default: Any = None) -> Any:
 
 @rule("eager_dataset_defaults", DocKind.DATASET, "utils/dataset.py:469,502",
       "top-level resolutions (and AR range keys) are read even when directories set their own")
-def _eager(ctx: RuleContext):
+def _eager(ctx: RuleContext) -> Iterator[Finding]:
     need_res: list[int] = []
     need_ar: list[int] = []
     for i, d in _directories(ctx):
@@ -451,7 +453,7 @@ def _eager(ctx: RuleContext):
 
 @rule("too_many_resolutions", DocKind.DATASET, "utils/dataset.py:526",
       "more than 3 resolutions quits before training (with exit status 0)")
-def _many_res(ctx: RuleContext):
+def _many_res(ctx: RuleContext) -> Iterator[Finding]:
     top = ctx.values.get("resolutions")
     if isinstance(top, list) and len(top) > 3:
         yield ctx.error(("resolutions",),
@@ -469,7 +471,7 @@ def _many_res(ctx: RuleContext):
 
 @rule("cosmos_size_buckets", DocKind.DATASET, "models/cosmos.py:125,187",
       "cosmos datasets use size_buckets only")
-def _cosmos(ctx: RuleContext):
+def _cosmos(ctx: RuleContext) -> Iterator[Finding]:
     if ctx.model_type != "cosmos":
         return
     banned = ("resolutions", "min_ar", "max_ar", "num_ar_buckets")
@@ -492,7 +494,7 @@ def _cosmos(ctx: RuleContext):
 
 @rule("control_path_models", DocKind.DATASET, "utils/dataset.py:1249",
       "control_path (edit datasets) only for flux, flux2 and qwen_image")
-def _control(ctx: RuleContext):
+def _control(ctx: RuleContext) -> Iterator[Finding]:
     if not ctx.model_type:
         return
     if ctx.caps.get("edit_dataset") is True:
@@ -506,7 +508,7 @@ def _control(ctx: RuleContext):
 
 @rule("frame_buckets_models", DocKind.DATASET, "utils/dataset.py",
       "frame buckets matter only for video models")
-def _frames(ctx: RuleContext):
+def _frames(ctx: RuleContext) -> Iterator[Finding]:
     if not ctx.model_type or ctx.caps.get("video") is not False:
         return
     fb = ctx.values.get("frame_buckets")
@@ -517,8 +519,8 @@ def _frames(ctx: RuleContext):
 
 @rule("ar_range_order", DocKind.DATASET, "utils/dataset.py:502",
       "min_ar must not exceed max_ar")
-def _ar_order(ctx: RuleContext):
-    def check(path, table):
+def _ar_order(ctx: RuleContext) -> Iterator[Finding]:
+    def check(path: tuple[Any, ...], table: Any) -> Iterator[Finding]:
         lo, hi = _num(table.get("min_ar")), _num(table.get("max_ar"))
         if lo is not None and hi is not None and lo > hi:
             yield ctx.error(path + ("min_ar",), f"min_ar ({lo}) is larger than max_ar ({hi}); swap them")
@@ -529,7 +531,7 @@ def _ar_order(ctx: RuleContext):
 
 @rule("duplicate_directories", DocKind.DATASET, "utils/dataset.py",
       "the same folder twice is trained twice")
-def _dupes(ctx: RuleContext):
+def _dupes(ctx: RuleContext) -> Iterator[Finding]:
     seen: dict[str, int] = {}
     for i, d in _directories(ctx):
         p = d.get("path")

@@ -31,12 +31,12 @@ class SchemaRegistry:
         self.root = Path(root)
         if not (self.root / "main.schema.json").is_file():
             raise SchemaError(f"{self.root} holds no main.schema.json")
-        self._cache: dict[str, dict] = {}
-        self._composed: dict[tuple, dict] = {}
+        self._cache: dict[str, dict[str, Any]] = {}
+        self._composed: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._validators: dict[int, "Draft202012Validator"] = {}
 
     # ------------------------------------------------------------------ files
-    def _load(self, rel: str) -> dict | None:
+    def _load(self, rel: str) -> dict[str, Any] | None:
         if rel not in self._cache:
             path = self.root / rel
             if not path.is_file():
@@ -48,19 +48,23 @@ class SchemaRegistry:
     def files(self) -> list[Path]:
         return sorted(self.root.rglob("*.schema.json"))
 
-    def main(self) -> dict:
-        return self._load("main.schema.json")
+    def main(self) -> dict[str, Any]:
+        schema = self._load("main.schema.json")
+        if schema is None:
+            raise SchemaError("main.schema.json is missing")
+        return schema
 
-    def dataset(self) -> dict:
+    def dataset(self) -> dict[str, Any]:
         schema = self._load("dataset.schema.json")
         if schema is None:
             raise SchemaError("dataset.schema.json is missing")
         return schema
 
-    def directory(self) -> dict:
-        return self.dataset().get("$defs", {}).get("directory", {})
+    def directory(self) -> dict[str, Any]:
+        directory: dict[str, Any] = self.dataset().get("$defs", {}).get("directory", {})
+        return directory
 
-    def monitoring(self) -> dict | None:
+    def monitoring(self) -> dict[str, Any] | None:
         return self._load("monitoring.schema.json")
 
     def _types(self, folder: str) -> list[str]:
@@ -78,12 +82,12 @@ class SchemaRegistry:
     def optimizer_types(self) -> list[str]:
         return [t for t in self._types("optimizer") if t != FALLBACK_OPTIMIZER]
 
-    def model(self, model_type: str) -> dict | None:
+    def model(self, model_type: Any) -> dict[str, Any] | None:  # anything read from a config
         if not isinstance(model_type, str) or "/" in model_type or "\\" in model_type:
             return None
         return self._load(f"model/{model_type}.schema.json")
 
-    def adapter(self, adapter_type: str) -> dict | None:
+    def adapter(self, adapter_type: Any) -> dict[str, Any] | None:
         if not isinstance(adapter_type, str) or "/" in adapter_type or "\\" in adapter_type:
             return None
         return self._load(f"adapter/{adapter_type}.schema.json")
@@ -97,21 +101,23 @@ class SchemaRegistry:
             return lowered
         return FALLBACK_OPTIMIZER
 
-    def optimizer(self, optimizer_type: Any) -> dict | None:
+    def optimizer(self, optimizer_type: Any) -> dict[str, Any] | None:
         key = self.optimizer_key(optimizer_type)
         return self._load(f"optimizer/{key}.schema.json") if key else None
 
-    def capabilities(self, model_type: str) -> dict:
+    def capabilities(self, model_type: str) -> dict[str, Any]:
         schema = self.model(model_type) or {}
-        return schema.get("x-dpgui-capabilities", {})
+        caps: dict[str, Any] = schema.get("x-dpgui-capabilities", {})
+        return caps
 
-    def template(self, model_type: str) -> dict:
+    def template(self, model_type: str) -> dict[str, Any]:
         schema = self.model(model_type) or {}
-        return schema.get("x-dpgui-template", {})
+        template: dict[str, Any] = schema.get("x-dpgui-template", {})
+        return template
 
     # -------------------------------------------------------------- composition
     def compose_main(self, model_type: Any = None, adapter_type: Any = None,
-                     optimizer_type: Any = None) -> dict:
+                     optimizer_type: Any = None) -> dict[str, Any]:
         """The main schema with the chosen model/adapter/optimizer tables swapped in.
 
         An unknown (or missing) discriminator leaves that table as a plain object.
@@ -133,7 +139,7 @@ class SchemaRegistry:
         for name, prop in list(props.items()):
             slot = prop.get("x-dpgui-compose") if isinstance(prop, dict) else None
             if slot and parts.get(slot) is not None:
-                sub = copy.deepcopy(parts[slot])
+                sub: dict[str, Any] = copy.deepcopy(parts[slot] or {})
                 for meta in ("$schema", "$id"):
                     sub.pop(meta, None)
                 sub["x-dpgui-compose"] = slot
@@ -141,13 +147,15 @@ class SchemaRegistry:
         self._composed[key] = composed
         return composed
 
-    def compose_for(self, values: dict) -> dict:
-        model = values.get("model") if isinstance(values.get("model"), dict) else {}
-        adapter = values.get("adapter") if isinstance(values.get("adapter"), dict) else {}
-        optimizer = values.get("optimizer") if isinstance(values.get("optimizer"), dict) else {}
-        return self.compose_main(model.get("type"), adapter.get("type"), optimizer.get("type"))
+    def compose_for(self, values: dict[str, Any]) -> dict[str, Any]:
+        def table(name: str) -> dict[str, Any]:
+            v = values.get(name)
+            return v if isinstance(v, dict) else {}
 
-    def validator(self, schema: dict) -> "Draft202012Validator":
+        return self.compose_main(table("model").get("type"), table("adapter").get("type"),
+                                 table("optimizer").get("type"))
+
+    def validator(self, schema: dict[str, Any]) -> "Draft202012Validator":
         v = self._validators.get(id(schema))
         if v is None:
             from jsonschema import Draft202012Validator
@@ -161,7 +169,7 @@ class SchemaRegistry:
 # The one set of schema-walking helpers: the validator, the tree builder, the editors and
 # the schema audit all navigate schemas through these (local ``$ref`` only).
 
-def deref(root: dict, node: Any) -> dict | None:
+def deref(root: dict[str, Any], node: Any) -> dict[str, Any] | None:
     """``node`` with a local ``$ref`` (``#/...`` into ``root``) followed; keys written
     beside the ``$ref`` override the target's. ``None`` for a non-dict node."""
     if not isinstance(node, dict):
@@ -177,7 +185,7 @@ def deref(root: dict, node: Any) -> dict | None:
     return node
 
 
-def array_branch(root: dict, node: dict) -> dict | None:
+def array_branch(root: dict[str, Any], node: dict[str, Any]) -> dict[str, Any] | None:
     """The ``type: array`` alternative of an ``anyOf``/``oneOf`` node (a key that takes a
     value or a list of values), dereferenced; ``None`` if it has none."""
     for key in ("anyOf", "oneOf"):
@@ -188,7 +196,7 @@ def array_branch(root: dict, node: dict) -> dict | None:
     return None
 
 
-def item_schema(root: dict, node: Any) -> dict | None:
+def item_schema(root: dict[str, Any], node: Any) -> dict[str, Any] | None:
     """The schema of the items of an array node: its own ``items``, else the ``items`` of
     its array alternative. Not dereferenced; ``None`` when it describes no items."""
     node = deref(root, node)
@@ -202,7 +210,7 @@ def item_schema(root: dict, node: Any) -> dict | None:
     return items if isinstance(items, dict) else None
 
 
-def object_properties(root: dict, node: Any, _depth: int = 0) -> dict[str, Any] | None:
+def object_properties(root: dict[str, Any], node: Any, _depth: int = 0) -> dict[str, Any] | None:
     """The properties an object node describes, following ``$ref`` and gathering those of
     its ``allOf``/``anyOf``/``oneOf`` branches (the node's own win on a clash). ``None``
     when neither the node nor a branch has ``properties``. The result may be the schema's

@@ -10,12 +10,17 @@ everything else validates as it is.  Comments are whole sentences, wrapped.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import math
 
 import tomlkit
 
 from dpgui_qt.core.config.placeholders import DATASET_PLACEHOLDER, MARK, is_placeholder, output_dir_placeholder
 from dpgui_qt.core.text import comment_lines, first_sentence
+
+if TYPE_CHECKING:
+    from dpgui_qt.core.config.schema import SchemaRegistry
 
 # (key, TOML literal, comment) -- comments are our own short explanations
 MAIN_KEYS: list[tuple[str, str | None, str]] = [
@@ -55,7 +60,7 @@ ADAPTER_KEYS: dict[str, list[tuple[str, str, str]]] = {
 }
 
 
-def literal(value) -> str:
+def literal(value: Any) -> str:
     """A TOML literal for a template value; strings use single quotes like upstream examples."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -65,7 +70,7 @@ def literal(value) -> str:
         return repr(value)
     if isinstance(value, list):
         return "[" + ", ".join(literal(v) for v in value) + "]"
-    return tomlkit.item(value).as_string()
+    return str(tomlkit.item(value).as_string())
 
 
 def _first_sentence(text: str) -> str:
@@ -78,7 +83,7 @@ def _comment(lines: list[str], text: str) -> None:
         lines.extend(comment_lines(text))
 
 
-def _assign(key: str, lit: str, registry) -> str:
+def _assign(key: str, lit: str, registry: SchemaRegistry) -> str:
     """``key = value``, with an inline mark when the value is a template placeholder."""
     line = f"{key} = {lit}"
     try:
@@ -91,16 +96,16 @@ def _assign(key: str, lit: str, registry) -> str:
     return line
 
 
-def model_title(registry, model_type: str) -> str:
+def model_title(registry: SchemaRegistry, model_type: str) -> str:
     schema = registry.model(model_type) or {}
     desc = schema.get("description", "")
     i = desc.find("(")
     if i >= 0 and desc.rstrip().endswith(")."):
-        return desc[i + 1: desc.rstrip().rfind(")")]
-    return schema.get("title", model_type)
+        return str(desc[i + 1: desc.rstrip().rfind(")")])
+    return str(schema.get("title", model_type))
 
 
-def choose_adapter(registry, model_type: str, wanted: str | None) -> str | None:
+def choose_adapter(registry: SchemaRegistry, model_type: str, wanted: str | None) -> str | None:
     """The adapter to use: ``wanted`` if the model supports it, else lora."""
     caps = registry.capabilities(model_type)
     if wanted is None:
@@ -110,7 +115,7 @@ def choose_adapter(registry, model_type: str, wanted: str | None) -> str | None:
     return wanted if wanted in ("lora", "lokr") else "lora"
 
 
-def build_template(registry, model_type: str, adapter: str | None = "lora",
+def build_template(registry: SchemaRegistry, model_type: str, adapter: str | None = "lora",
                    output_dir: str | None = None, dataset: str | None = None) -> str:
     """TOML text of a new main config for ``model_type``."""
     schema = registry.model(model_type)
@@ -142,6 +147,7 @@ def build_template(registry, model_type: str, adapter: str | None = "lora",
         if key in tmpl_main:
             lit = literal(tmpl_main.pop(key))
         lit = overrides.get(key, lit)
+        assert lit is not None  # the keys without a literal (output_dir, dataset) are overridden
         _comment(lines, comment)
         lines.append(_assign(key, lit, registry))
         written.add(key)
@@ -154,7 +160,7 @@ def build_template(registry, model_type: str, adapter: str | None = "lora",
     lines += ["", "[model]", f"type = '{model_type}'"]
     props = schema.get("properties", {})
     order = sorted(tmpl.items(), key=lambda kv: (props.get(kv[0], {}).get("x-dpgui-order", 500)))
-    tables: list[tuple[str, list]] = []
+    tables: list[tuple[str, list[Any]]] = []
     for key, value in order:
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             tables.append((key, value))

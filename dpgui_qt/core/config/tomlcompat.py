@@ -35,7 +35,7 @@ def kind_of(value: Any) -> str:
     return type(value).__name__
 
 
-def find_incompatibilities(value: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
+def find_incompatibilities(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str]]:
     """Yield ``(key_path, message)`` for each value toml 0.10.2 + JSON cannot take."""
     if isinstance(value, dict):
         for key, sub in value.items():

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from dpgui_qt.core.config.document import MISSING, DocKind
-from dpgui_qt.core.config.schema import deref
+from dpgui_qt.core.config.schema import SchemaRegistry, deref
 
 GROUPS: list[tuple[str, str]] = [
     ("training", "Training"),
@@ -43,7 +43,7 @@ class Node:
     __slots__ = ("parent", "children", "kind", "path", "name", "schema", "group", "row",
                  "unused", "order", "readers", "__weakref__")
 
-    def __init__(self, kind: str, path: tuple | None, name: str, schema: dict | None = None,
+    def __init__(self, kind: str, path: tuple[Any, ...] | None, name: str, schema: dict[str, Any] | None = None,
                  group: str = "other", order: float = 0.0):
         self.parent: Node | None = None
         self.children: list[Node] = []
@@ -58,7 +58,7 @@ class Node:
         self.order = order
 
     @property
-    def uid(self) -> tuple:
+    def uid(self) -> tuple[Any, ...]:
         return ("g", self.name) if self.kind == GROUP else ("k", self.path)
 
     def add(self, child: "Node") -> "Node":
@@ -85,7 +85,7 @@ class Node:
 class TreeBuilder:
     """Derives the row structure (not the values) from schema + present keys."""
 
-    def __init__(self, registry, values: dict, kind: DocKind | str):
+    def __init__(self, registry: SchemaRegistry, values: dict[str, Any], kind: DocKind | str) -> None:
         self.registry = registry
         self.values = values if isinstance(values, dict) else {}
         self.kind = kind
@@ -121,7 +121,7 @@ class TreeBuilder:
             self._group(group).add(node)
         return self._finish(root, (), self.values, props)
 
-    def _finish(self, root: Node, base: tuple, values: dict, props: dict) -> Node:
+    def _finish(self, root: Node, base: tuple[Any, ...], values: dict[str, Any], props: dict[str, Any]) -> Node:
         """Put keys no schema knows under "other", then attach the groups in order."""
         for i, (key, val) in enumerate(values.items()):
             if key in props:
@@ -138,7 +138,7 @@ class TreeBuilder:
             root.add(g)
         return root
 
-    def _composed(self, slot: str, prop: dict, group: str) -> None:
+    def _composed(self, slot: str, prop: dict[str, Any], group: str) -> None:
         table = self.values.get(slot, MISSING)
         g = self._group(group)
         if table is not MISSING and not isinstance(table, dict):
@@ -167,7 +167,7 @@ class TreeBuilder:
                 n.readers = readers_of(self.registry, slot, key)
             g.add(n)
 
-    def _discriminator_schema(self, slot: str, props: dict) -> dict:
+    def _discriminator_schema(self, slot: str, props: dict[str, Any]) -> dict[str, Any]:
         own = deref(self.schema, props.get("type")) or {}
         intro = {
             "model": "Which model architecture to train. Changing it shows that model's keys "
@@ -182,7 +182,7 @@ class TreeBuilder:
                 "x-dpgui-discriminator": slot, "x-dpgui-group": slot,
                 "x-dpgui-source": own.get("x-dpgui-source", "train.py")}
 
-    def _node(self, path: tuple, schema: dict | None, value: Any, group: str, order: float) -> Node:
+    def _node(self, path: tuple[Any, ...], schema: dict[str, Any] | None, value: Any, group: str, order: float) -> Node:
         name = str(path[-1])
         if schema is None:
             if isinstance(value, dict):
@@ -211,13 +211,13 @@ class TreeBuilder:
             return n
         return Node(KEY, path, name, schema, group, order)
 
-    def _item(self, path: tuple, schema: dict | None, value: Any, group: str) -> Node:
+    def _item(self, path: tuple[Any, ...], schema: dict[str, Any] | None, value: Any, group: str) -> Node:
         n = Node(ITEM, path, f"#{path[-1] + 1}", schema, group, path[-1])
         if isinstance(value, dict):
             self._fill(n, path, schema or {}, value, group)
         return n
 
-    def _fill(self, n: Node, path: tuple, schema: dict, value: dict, group: str) -> None:
+    def _fill(self, n: Node, path: tuple[Any, ...], schema: dict[str, Any], value: dict[str, Any], group: str) -> None:
         props = schema.get("properties") or {}
         for decl, (k, sub) in enumerate(props.items()):
             sub = deref(self.schema, sub) or {}
@@ -233,13 +233,13 @@ class TreeBuilder:
 class DirectoryTreeBuilder(TreeBuilder):
     """The settings of ``[[directory]]`` number ``index`` of a dataset config."""
 
-    def __init__(self, registry, values: dict, index: int):
+    def __init__(self, registry: SchemaRegistry, values: dict[str, Any], index: int) -> None:
         super().__init__(registry, values, DocKind.DATASET)
         self.index = index
         dirs = self.values.get("directory")
-        ok = isinstance(dirs, list) and 0 <= index < len(dirs) and isinstance(dirs[index], dict)
-        self.valid = ok
-        self.dir_values = dirs[index] if ok else {}
+        entry = dirs[index] if isinstance(dirs, list) and 0 <= index < len(dirs) else None
+        self.valid = isinstance(entry, dict)
+        self.dir_values = entry if isinstance(entry, dict) else {}
         self.dir_schema = deref(self.schema, (self.schema.get("$defs") or {}).get("directory")) or {}
 
     def build(self) -> Node:
@@ -257,7 +257,7 @@ class DirectoryTreeBuilder(TreeBuilder):
         return self._finish(root, base, self.dir_values, props)
 
 
-def readers_of(registry, slot: str, key: str) -> list[str]:
+def readers_of(registry: SchemaRegistry, slot: str, key: str) -> list[str]:
     """The model / adapter / optimizer types whose schema reads ``slot.key``."""
     get = {"model": (registry.model_types, registry.model),
            "adapter": (registry.adapter_types, registry.adapter),
@@ -268,7 +268,7 @@ def readers_of(registry, slot: str, key: str) -> list[str]:
     return [t for t in types() if key in ((schema(t) or {}).get("properties") or {})]
 
 
-def stale_keys(registry, values: dict, slot: str) -> list[str]:
+def stale_keys(registry: SchemaRegistry, values: dict[str, Any], slot: str) -> list[str]:
     """Keys of the ``[slot]`` table its current type does not read (not "type")."""
     table = values.get(slot) if isinstance(values, dict) else None
     if not isinstance(table, dict):

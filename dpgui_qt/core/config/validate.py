@@ -72,7 +72,7 @@ _RULE_SOURCES = {
 }
 
 
-def detect_kind(values: dict) -> DocKind | None:
+def detect_kind(values: dict[str, Any]) -> DocKind | None:
     """Tell a main config from a dataset config by its keys."""
     if not isinstance(values, dict):
         return None
@@ -112,10 +112,10 @@ class Report:
 
 
 
-def _dataset_refs(values: dict) -> list[tuple[tuple, str]]:
+def _dataset_refs(values: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
     """``[(key_path, path text)]`` of the dataset files a main config names: ``dataset``
     and each ``eval_datasets[i].config``."""
-    refs: list[tuple[tuple, str]] = []
+    refs: list[tuple[tuple[Any, ...], str]] = []
     if isinstance(values.get("dataset"), str):
         refs.append((("dataset",), values["dataset"]))
     evals = values.get("eval_datasets")
@@ -134,7 +134,7 @@ class Validator:
     # ------------------------------------------------------------------ public
     def validate(self, doc: ConfigDocument, kind: DocKind | None = None,
                  options: Options | None = None, *, model_type: str | None = None,
-                 main_values: dict | None = None) -> list[Finding]:
+                 main_values: dict[str, Any] | None = None) -> list[Finding]:
         options = options or Options()
         values = doc.values()
         kind = kind or detect_kind(values) or DocKind.MAIN
@@ -152,7 +152,7 @@ class Validator:
         findings = self.validate(doc, kind, options)
         files = [str(doc.path) if doc.path else "<text>"]
         if kind == DocKind.MAIN and options.follow_datasets:
-            for ref_path, target in self.dataset_references(doc, options):
+            for _ref_path, target in self.dataset_references(doc, options):
                 if target is None:
                     continue
                 files.append(str(target))
@@ -170,7 +170,7 @@ class Validator:
         return Report(findings, files)
 
     def dataset_references(self, doc: ConfigDocument, options: Options | None = None
-                           ) -> list[tuple[tuple, Path | None]]:
+                           ) -> list[tuple[tuple[Any, ...], Path | None]]:
         """``[(key_path, resolved file or None)]`` for ``dataset`` and ``eval_datasets``."""
         options = options or Options()
         out = []
@@ -227,7 +227,7 @@ class Validator:
         return cand if cand.exists() else None
 
     # ---------------------------------------------------------------- main
-    def _validate_main(self, values: dict, options: Options, doc: ConfigDocument) -> list[Finding]:
+    def _validate_main(self, values: dict[str, Any], options: Options, doc: ConfigDocument) -> list[Finding]:
         from dpgui_qt.core.config import rules
 
         reg = self.registry
@@ -263,8 +263,8 @@ class Validator:
         return findings
 
     # ------------------------------------------------------------- dataset
-    def _validate_dataset(self, values: dict, options: Options, model_type: str | None,
-                          main_values: dict | None, doc: ConfigDocument) -> list[Finding]:
+    def _validate_dataset(self, values: dict[str, Any], options: Options, model_type: str | None,
+                          main_values: dict[str, Any] | None, doc: ConfigDocument) -> list[Finding]:
         from dpgui_qt.core.config import rules
 
         reg = self.registry
@@ -281,17 +281,19 @@ class Validator:
         return findings
 
     # -------------------------------------------------------------- pieces
-    def _toml_compat(self, values: dict) -> Iterable[Finding]:
+    def _toml_compat(self, values: dict[str, Any]) -> Iterable[Finding]:
         for path, message in tomlcompat.find_incompatibilities(values):
             yield Finding(ERROR, path, message, "toml_homogeneous_array",
                           _RULE_SOURCES["toml_homogeneous_array"])
 
-    def _schema_findings(self, schema: dict, values: dict) -> Iterable[Finding]:
+    def _schema_findings(self, schema: dict[str, Any], values: dict[str, Any]) -> Iterable[Finding]:
         validator = self.registry.validator(schema)
         for err in validator.iter_errors(values):
             yield from self._translate(err, schema, values)
 
-    def _translate(self, err, schema: dict, values: dict) -> Iterable[Finding]:
+    def _translate(self, err: Any, schema: dict[str, Any], values: dict[str, Any]) -> Iterable[Finding]:
+        # err: a jsonschema ValidationError (its stubs mark every field "maybe unset"; an
+        # error from iter_errors has them all)
         path = tuple(err.absolute_path)
         kind = err.validator
         sub = err.schema if isinstance(err.schema, dict) else {}
@@ -362,8 +364,8 @@ class Validator:
             msg = err.message
         yield Finding(ERROR, path, msg, rule, _RULE_SOURCES.get(rule, ""))
 
-    def _structure_findings(self, schema: dict, values: Any, path: tuple,
-                            root: dict | None = None) -> Iterable[Finding]:
+    def _structure_findings(self, schema: dict[str, Any], values: Any, path: tuple[Any, ...],
+                            root: dict[str, Any] | None = None) -> Iterable[Finding]:
         """Unknown, dead and forbidden keys, and either-or requirements, per table."""
         root = root or schema
         node = deref(root, schema)
@@ -402,7 +404,7 @@ class Validator:
                     if isinstance(val, dict):
                         yield from self._structure_findings(items, val, path + (i,), root)
 
-    def _require_one_of(self, node: dict, values: dict, path: tuple) -> Iterable[Finding]:
+    def _require_one_of(self, node: dict[str, Any], values: dict[str, Any], path: tuple[Any, ...]) -> Iterable[Finding]:
         groups = node.get("x-dpgui-require-one-of")
         if not groups:
             return
@@ -419,8 +421,8 @@ class Validator:
             yield Finding(ERROR, path + (key,), f"{owner} needs {alternatives}", rule,
                           _RULE_SOURCES.get(rule, ""))
 
-    def _unknown(self, key: str, path: tuple, props: dict, node: dict, mode: str,
-                 values: dict) -> Finding:
+    def _unknown(self, key: str, path: tuple[Any, ...], props: dict[str, Any], node: dict[str, Any], mode: str,
+                 values: dict[str, Any]) -> Finding:
         severity = ERROR if mode == "error" else WARNING
         hint = did_you_mean(key, list(props))
         elsewhere = self._key_elsewhere(key, path)
@@ -435,7 +437,7 @@ class Validator:
         msg = f"unknown key: diffusion-pipe ignores it{hint or elsewhere}"
         return Finding(severity, path + (key,), msg, "unknown_key")
 
-    def _key_elsewhere(self, key: str, path: tuple) -> str:
+    def _key_elsewhere(self, key: str, path: tuple[Any, ...]) -> str:
         reg = self.registry
         if path == ("model",):
             users = [t for t in reg.model_types() if key in ((reg.model(t) or {}).get("properties") or {})]
@@ -454,8 +456,8 @@ class Validator:
                     return f"; did you mean '{table}.{key}' (it belongs in the [{table}] table)?"
         return ""
 
-    def _path_findings(self, schema: dict, values: Any, path: tuple, doc: ConfigDocument,
-                       options: Options, root: dict | None = None) -> Iterable[Finding]:
+    def _path_findings(self, schema: dict[str, Any], values: Any, path: tuple[Any, ...], doc: ConfigDocument,
+                       options: Options, root: dict[str, Any] | None = None) -> Iterable[Finding]:
         root = root or schema
         node = deref(root, schema)
         if node is None:
@@ -527,11 +529,11 @@ class Validator:
 
 
 # ---------------------------------------------------------------- helpers
-def _branch_format(root: dict, node: dict) -> str | None:
+def _branch_format(root: dict[str, Any], node: dict[str, Any]) -> str | None:
     for alt in node.get("anyOf", []) or []:
         alt = deref(root, alt) or {}
         if alt.get("type") == "string" and alt.get("format"):
-            return alt["format"]
+            return str(alt["format"])
     return None
 
 
@@ -541,7 +543,7 @@ def _first_sentence(text: str) -> str:
     return first_sentence(text, period=False)
 
 
-def _table_name(path: tuple) -> str:
+def _table_name(path: tuple[Any, ...]) -> str:
     if not path:
         return "the top level"
     from dpgui_qt.core.config import keypath as kp
@@ -591,25 +593,24 @@ def _type_hint(value: Any, want: list[str]) -> str:
     return ""
 
 
-def _or(words) -> str:
-    words = [w for w in words if w]
-    seen = []
+def _or(words: Iterable[str | None]) -> str:
+    seen: list[str] = []
     for w in words:
-        if w not in seen:
+        if w and w not in seen:
             seen.append(w)
     if len(seen) <= 1:
         return seen[0] if seen else "a valid value"
     return ", ".join(seen[:-1]) + " or " + seen[-1]
 
 
-def _describe(alt: Any, root: dict) -> str:
+def _describe(alt: Any, root: dict[str, Any]) -> str:
     alt = deref(root, alt) or {}
     if "const" in alt:
         return _show(alt["const"])
     if "enum" in alt:
         return " / ".join(_show(v) for v in alt["enum"])
     if alt.get("title"):
-        return alt["title"]
+        return str(alt["title"])
     t = alt.get("type")
     if t == "array":
         items = deref(root, alt.get("items")) or {}

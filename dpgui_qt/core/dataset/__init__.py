@@ -13,9 +13,15 @@
 May import the config wing and the base modules; never the audit wing beside it or any
 wing above (run, monitor, doctor).
 """
-from dpgui_qt.core.dataset.scan import (DatasetScan, DirectoryScan, Problem,  # noqa: F401
+from dpgui_qt.core.dataset.scan import (DatasetScan, DirectoryScan, Problem,
                                         directory_settings, scan_dataset, scan_directory)
-from dpgui_qt.core.dataset.buckets import (BucketConfig, DirectoryBuckets,  # noqa: F401
+from dpgui_qt.core.dataset.buckets import (BucketConfig, DirectoryBuckets,
                                            SizeBucket, bucket_config, dataset_buckets,
                                            directory_buckets)
-from dpgui_qt.core.dataset.estimate import Estimate, estimate, estimate_scan  # noqa: F401
+from dpgui_qt.core.dataset.estimate import Estimate, estimate, estimate_scan
+
+__all__ = [
+    "DatasetScan", "DirectoryScan", "Problem", "directory_settings", "scan_dataset",
+    "scan_directory", "BucketConfig", "DirectoryBuckets", "SizeBucket", "bucket_config",
+    "dataset_buckets", "directory_buckets", "Estimate", "estimate", "estimate_scan",
+]

@@ -32,12 +32,15 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Iterable, cast
 
 import numpy as np
 
 from dpgui_qt.core.dataset.scan import (ERROR, INFO, WARNING, DatasetScan, DirectoryScan,
                                         Problem, new_problem, directory_settings)
+
+if TYPE_CHECKING:
+    from dpgui_qt.core.dataset.video import FrameRate, VideoPlan
 
 ROUND_DECIMALS = 3  # utils/dataset.py:36
 
@@ -56,7 +59,7 @@ def _round_nearest_multiple(x: float, m: int) -> int:
     return int(round(x / m) * m)
 
 
-def _dedup_sort(values) -> list:
+def _dedup_sort(values: Iterable[Any]) -> list[Any]:
     """Round to 3 decimals, de-duplicate, sort (utils/dataset.py:74-78).
 
     Python's ``round(x, 3)`` dispatches on the element type: Python floats are
@@ -69,13 +72,13 @@ def _dedup_sort(values) -> list:
 def _side(res: Any) -> float:
     if isinstance(res, (list, tuple)):
         return math.sqrt(res[0] * res[1])
-    return res
+    return cast(float, res)  # a number, numpy's or Python's: kept as it comes (see _dedup_sort)
 
 
 def _ratio(ar: Any) -> float:
     if isinstance(ar, (list, tuple)):
-        return ar[0] / ar[1]
-    return ar
+        return cast(float, ar[0] / ar[1])
+    return cast(float, ar)
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ class SizeBucket:
     resolution: float | None = None  # side of the resolution it came from
 
     @property
-    def key(self) -> tuple:
+    def key(self) -> tuple[Any, ...]:
         """diffusion-pipe's identity of the bucket: buckets with the same key are
         concatenated across directories (utils/dataset.py:960-966)."""
         if self.ar is None:
@@ -117,14 +120,14 @@ class BucketConfig:
     problems: list[Problem] = field(default_factory=list)
     # memo of bucket() and of the AR index per pixel size (videos of a folder mostly
     # share a few sizes); not part of the config's identity
-    _memo: dict = field(default_factory=dict, repr=False, compare=False)
+    _memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def log_ars(self) -> np.ndarray:
         la = self._memo.get("log_ars")
         if la is None:
             la = self._memo["log_ars"] = np.log(np.asarray(self.ars, dtype=float))
-        return la
+        return cast(np.ndarray, la)
 
     def bucket(self, ar: float, resolution: float, frames: int = 1) -> SizeBucket:
         key = ("b", ar, resolution, frames)
@@ -176,9 +179,9 @@ class BucketConfig:
             return []
         return [self.bucket(self.ars[i], r, f) for r in self.resolutions]
 
-    def assign_many(self, sizes: list[tuple[int, int]]) -> Counter:
+    def assign_many(self, sizes: list[tuple[int, int]]) -> Counter[SizeBucket]:
         """Images (frames = 1) -> Counter of SizeBucket; vectorised for big folders."""
-        out: Counter = Counter()
+        out: Counter[SizeBucket] = Counter()
         if not sizes:
             return out
         if self.size_buckets is not None:
@@ -197,7 +200,7 @@ class BucketConfig:
         return out
 
 
-def size_bucket_order_problem(size_buckets: list) -> Problem | None:
+def size_bucket_order_problem(size_buckets: list[Any]) -> Problem | None:
     """Warn when diffusion-pipe's positional pairing of size_buckets with the sorted
     AR list does not line up (utils/dataset.py:464, 496, 506, 857)."""
     ordered = sorted((list(b) for b in size_buckets), key=lambda t: t[-1], reverse=True)
@@ -213,7 +216,7 @@ def size_bucket_order_problem(size_buckets: list) -> Problem | None:
         source="utils/dataset.py:464,496,506,857")
 
 
-def bucket_config(dir_config: dict, dataset_config: dict | None = None, *,
+def bucket_config(dir_config: dict[str, Any], dataset_config: dict[str, Any] | None = None, *,
                   model_type: str | None = None,
                   round_to: int | None = None) -> BucketConfig:
     """Resolve one directory's buckets (directory values override dataset values)."""
@@ -226,8 +229,9 @@ def bucket_config(dir_config: dict, dataset_config: dict | None = None, *,
     frames = sorted(int(f) for f in frames)
     sb = s.get("size_buckets")
     if sb:
-        ordered = sorted((tuple(int(x) for x in b) for b in sb), key=lambda t: t[-1],
-                         reverse=True)
+        ordered = cast("list[tuple[int, int, int]]",  # [width, height, frames] entries
+                       sorted((tuple(int(x) for x in b) for b in sb), key=lambda t: t[-1],
+                              reverse=True))
         ars = _dedup_sort(np.array([w / h for w, h, _ in ordered]))
         p = size_bucket_order_problem(sb)
         if p:
@@ -269,13 +273,13 @@ class DirectoryBuckets:
 
     path: str
     config: BucketConfig
-    settings: dict = field(default_factory=dict)  # the directory's effective settings
+    settings: dict[str, Any] = field(default_factory=dict)  # the directory's effective settings
     files: int = 0  # media placed in buckets
-    counts: Counter = field(default_factory=Counter)  # SizeBucket -> files
-    items: Counter = field(default_factory=Counter)  # SizeBucket -> caption items
+    counts: Counter[SizeBucket] = field(default_factory=Counter)  # SizeBucket -> files
+    items: Counter[SizeBucket] = field(default_factory=Counter)  # SizeBucket -> caption items
     unsized: list[str] = field(default_factory=list)  # trainable images without a size
     videos_unknown_frames: list[str] = field(default_factory=list)
-    video_plans: dict = field(default_factory=dict)  # video name -> video.VideoPlan
+    video_plans: dict[str, Any] = field(default_factory=dict)  # video name -> video.VideoPlan
     framerate: Any = None  # video.FrameRate used for the plans
     clip_mode: str | None = None
     skipped: list[str] = field(default_factory=list)  # not trainable per the scan
@@ -312,7 +316,7 @@ class DirectoryBuckets:
             d[(b.width, b.height)] = d.get((b.width, b.height), 0) + n
         return out
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "path": self.path,
             "ars": self.config.ars, "resolutions": self.config.resolutions,
@@ -335,12 +339,12 @@ class DirectoryBuckets:
         }
 
 
-def directory_buckets(scan: DirectoryScan, dataset_config: dict | None = None, *,
+def directory_buckets(scan: DirectoryScan, dataset_config: dict[str, Any] | None = None, *,
                       model_type: str | None = None, round_to: int | None = None,
                       frames: dict[str, int] | None = None,
-                      unsized_as_square: bool = False, framerate=None,
+                      unsized_as_square: bool = False, framerate: FrameRate | None = None,
                       clip_mode: str | None = None,
-                      dir_config: dict | None = None) -> DirectoryBuckets:
+                      dir_config: dict[str, Any] | None = None) -> DirectoryBuckets:
     """Assign the scanned, trainable media of one directory to buckets.
 
     Needs a scan with ``sizes=True`` for images. Videos are followed through
@@ -414,9 +418,9 @@ def directory_buckets(scan: DirectoryScan, dataset_config: dict | None = None, *
     if uniform:
         per = scan.captions_per_item(image_names[0]) if image_names else 1
         counts = cfg.assign_many(image_sizes)
-        for b, n in counts.items():
-            out.counts[b] += n
-            out.items[b] += n * per
+        for b, count in counts.items():
+            out.counts[b] += count
+            out.items[b] += count * per
     else:
         for n, (w, h) in zip(image_names, image_sizes):
             for b in cfg.assign(w, h, 1):
@@ -443,10 +447,10 @@ def directory_buckets(scan: DirectoryScan, dataset_config: dict | None = None, *
     return out
 
 
-def _video_problems(out: DirectoryBuckets, scan: DirectoryScan, keep: set) -> None:
+def _video_problems(out: DirectoryBuckets, scan: DirectoryScan, keep: set[Any]) -> None:
     from dpgui_qt.core.dataset import video as _video
 
-    def add(kind, severity, message, files=(), source=""):
+    def add(kind: str, severity: str, message: str, files: Iterable[str] = (), source: str = "") -> None:
         out.problems.append(new_problem(kind, severity, message, files, source, scan.path))
 
     plans = {n: p for n, p in out.video_plans.items() if n in keep}
@@ -537,14 +541,14 @@ def _video_problems(out: DirectoryBuckets, scan: DirectoryScan, keep: set) -> No
             source="models/base.py:83-84,172")
 
 
-def _round_of(plans, f: int) -> int:
+def _round_of(plans: Iterable[VideoPlan], f: int) -> int:
     for p in plans:
         if p.frame_bucket == f and p.trained is not None:
-            return p.trained
+            return int(p.trained)
     return f
 
 
-def dataset_buckets(scan: DatasetScan, dataset_values: dict, *,
+def dataset_buckets(scan: DatasetScan, dataset_values: dict[str, Any], *,
                     model_type: str | None = None, round_to: int | None = None,
                     unsized_as_square: bool = False) -> list[DirectoryBuckets]:
     return [directory_buckets(d, dataset_values, model_type=model_type, round_to=round_to,

@@ -29,7 +29,7 @@ from dpgui_qt.core.dataset.scan import (ERROR, INFO, WARNING, DatasetScan, Probl
                                         new_problem)
 
 
-def _batch_table(value: Any) -> dict | None:
+def _batch_table(value: Any) -> dict[Any, Any] | None:
     """int -> {None: int}; [[size, bs], ...] -> {size: bs} (train.py:396-400)."""
     if isinstance(value, bool):
         return None
@@ -41,14 +41,14 @@ def _batch_table(value: Any) -> dict | None:
     return None
 
 
-def data_parallel(main_values: dict, num_gpus: int | None) -> int:
+def data_parallel(main_values: dict[str, Any], num_gpus: int | None) -> int:
     stages = main_values.get("pipeline_stages", 1) or 1
     if not num_gpus or num_gpus % stages:
         return 1
     return num_gpus // stages
 
 
-def bucket_global_batch(bucket: SizeBucket, main_values: dict, num_gpus: int | None) -> int | None:
+def bucket_global_batch(bucket: SizeBucket, main_values: dict[str, Any], num_gpus: int | None) -> int | None:
     """Global batch for one bucket (utils/dataset.py:363-376)."""
     per_device = _batch_table(main_values.get("micro_batch_size_per_gpu", 1))
     if per_device is None:
@@ -108,11 +108,11 @@ class Estimate:
     approximate: bool = False  # True where sizes/frames were unknown for some media
     problems: list[Problem] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def estimate(dataset_values: dict, main_values: dict, num_gpus: int | None,
+def estimate(dataset_values: dict[str, Any], main_values: dict[str, Any], num_gpus: int | None,
              buckets: list[DirectoryBuckets]) -> Estimate:
     """Steps per epoch for ``buckets`` (from :func:`buckets.dataset_buckets`)."""
     gpus = num_gpus or 1
@@ -124,7 +124,7 @@ def estimate(dataset_values: dict, main_values: dict, num_gpus: int | None,
             "gpus_not_divisible_by_stages", ERROR,
             f"{num_gpus} GPUs cannot be split into pipeline_stages = {stages}; use a GPU "
             "count that is a multiple of pipeline_stages."))
-    merged: dict[tuple, list] = {}
+    merged: dict[tuple[Any, ...], list[Any]] = {}
     dir_items: dict[str, int] = defaultdict(int)
     for db in buckets:
         repeats = db.settings.get("num_repeats", 1)
@@ -140,7 +140,7 @@ def estimate(dataset_values: dict, main_values: dict, num_gpus: int | None,
             db.path, db.files, repeats,
             len(db.config.resolutions) if db.config.size_buckets is None else 1,
             dir_items[db.path]))
-    for key, (b, items, dirs) in merged.items():
+    for b, items, dirs in merged.values():
         gb = bucket_global_batch(b, main_values, gpus)
         if gb is None:
             est.problems.append(new_problem(
@@ -197,7 +197,7 @@ def estimate(dataset_values: dict, main_values: dict, num_gpus: int | None,
     return est
 
 
-def estimate_scan(scan: DatasetScan, dataset_values: dict, main_values: dict,
+def estimate_scan(scan: DatasetScan, dataset_values: dict[str, Any], main_values: dict[str, Any],
                   num_gpus: int | None, *, model_type: str | None = None) -> Estimate:
     """Convenience: bucket a scan and estimate. Without ``sizes=True`` in the scan,
     images are assumed square and the result is marked approximate."""

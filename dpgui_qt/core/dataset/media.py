@@ -85,7 +85,7 @@ def pillow_image_suffixes() -> frozenset[str]:
         from PIL import Image
         Image.init()
         return frozenset(ext.lower() for ext in Image.registered_extensions())
-    except Exception:  # Pillow missing or broken: the usual suspects
+    except Exception:  # noqa: BLE001 - Pillow missing or broken: the usual suspects
         return frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"})
 
 
@@ -221,7 +221,7 @@ def _exif_orientation(seg: bytes) -> int | None:
         for i in range(count):
             tag, typ, _n = struct.unpack_from(order + "HHI", tiff, ifd + 2 + 12 * i)
             if tag == 0x0112 and typ == 3:
-                return struct.unpack_from(order + "H", tiff, ifd + 2 + 12 * i + 8)[0]
+                return int(struct.unpack_from(order + "H", tiff, ifd + 2 + 12 * i + 8)[0])
     except struct.error:
         return None
     return None
@@ -278,7 +278,7 @@ def _pillow_size(path: str) -> tuple[str | None, int | None, int | None, bool]:
         with Image.open(path) as im:  # lazy: reads the header, decodes nothing
             return ((im.format or "").lower() or None, im.size[0], im.size[1],
                     bool(getattr(im, "is_animated", False)))
-    except Exception:
+    except Exception:  # noqa: BLE001 - any file Pillow cannot read is "unknown", not an error
         return (None, None, None, False)
 
 

@@ -18,7 +18,7 @@ from dpgui_qt.core.dataset import video as _video
 from dpgui_qt.core.dataset.buckets import DirectoryBuckets, directory_buckets
 from dpgui_qt.core.dataset.estimate import Estimate, estimate
 from dpgui_qt.core.dataset.scan import (ERROR, WARNING, CancelFn, DatasetScan, Problem,
-                                        new_problem, scan_dataset)
+                                        ProgressFn, new_problem, scan_dataset)
 
 
 @dataclass
@@ -44,7 +44,7 @@ class DirectoryReport:
                     out[n] = p.reason or p.status
         return dict(sorted(out.items()))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         s = self.scan
         db = self.buckets
         files = []
@@ -97,7 +97,7 @@ class DatasetReport:
             out += self.estimate.problems
         return out
 
-    def totals(self) -> dict:
+    def totals(self) -> dict[str, Any]:
         imgs = sum(len(d.scan.images) for d in self.directories)
         vids = sum(len(d.scan.videos) for d in self.directories)
         plans = [p for d in self.directories if d.buckets is not None
@@ -113,7 +113,7 @@ class DatasetReport:
             "dropped_items": e.dropped_items if e else 0,
         }
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "model_type": self.model_type, "framerate": self.framerate.to_dict(),
             "video_clip_mode": self.clip_mode,
@@ -125,19 +125,19 @@ class DatasetReport:
             "cancelled": self.cancelled,
         }
 
-    def to_json(self, **kw) -> str:
+    def to_json(self, **kw: Any) -> str:
         return json.dumps(self.to_dict(), **kw)
 
 
-def clip_mode_of(main_values: dict | None) -> str:
+def clip_mode_of(main_values: dict[str, Any] | None) -> str:
     mode = (main_values or {}).get("video_clip_mode", _video.DEFAULT_CLIP_MODE)
     return mode if mode in _video.CLIP_MODES else _video.DEFAULT_CLIP_MODE
 
 
-def dataset_report(dataset_values: dict, model_type: str | None, *,
-                   main_values: dict | None = None, num_gpus: int | None = 1,
+def dataset_report(dataset_values: dict[str, Any], model_type: str | None, *,
+                   main_values: dict[str, Any] | None = None, num_gpus: int | None = 1,
                    base_dir: str | None = None, cancel: CancelFn | None = None,
-                   progress=None) -> DatasetReport:
+                   progress: ProgressFn | None = None) -> DatasetReport:
     """Scan, plan and estimate one dataset config (plain values) for ``model_type``.
     ``main_values`` (the main config) supplies the model table (Wan's checkpoint
     decides its frame rate), ``video_clip_mode`` and the batch settings."""
@@ -169,8 +169,8 @@ def dataset_report(dataset_values: dict, model_type: str | None, *,
     return rep
 
 
-def skipped_video_findings(dataset_path: str | os.PathLike, model_type: str | None, *,
-                           main_values: dict | None = None,
+def skipped_video_findings(dataset_path: str | os.PathLike[str], model_type: str | None, *,
+                           main_values: dict[str, Any] | None = None,
                            base_dir: str | None = None,
                            cancel: CancelFn | None = None) -> list[Problem]:
     """The videos of a dataset config that diffusion-pipe will skip (too short at the
@@ -181,7 +181,7 @@ def skipped_video_findings(dataset_path: str | os.PathLike, model_type: str | No
         from dpgui_qt.core.config.document import ConfigDocument
         doc = ConfigDocument.load(str(dataset_path))
         values = doc.values()
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - an unreadable dataset file is reported by the scan
         return []
     base = base_dir or str(Path(dataset_path).resolve().parent)
     rep = dataset_report(values, model_type, main_values=main_values, base_dir=base,

@@ -39,6 +39,7 @@ _SNIFFABLE = frozenset({".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".gif", ".bmp"
                         ".tif", ".tiff"})
 
 ProgressFn = Callable[[int, int], None]
+AddProblem = Callable[..., None]  # (kind, severity, message, files=(), source="")
 CancelFn = Callable[[], bool]
 
 
@@ -54,7 +55,7 @@ class Problem:
     source: str = ""  # diffusion-pipe file:line whose behaviour this reports
     directory: str | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -78,7 +79,7 @@ _DEFAULTS = {"enable_ar_bucket": False, "num_repeats": 1, "skip_empty_caption": 
              "frame_buckets": [1], "caption_prefix": "", "shuffle_metadata": True}
 
 
-def directory_settings(dir_config: dict, dataset_config: dict | None = None) -> dict:
+def directory_settings(dir_config: dict[str, Any], dataset_config: dict[str, Any] | None = None) -> dict[str, Any]:
     """The effective settings of one directory: its own value, else the dataset's, else
     diffusion-pipe's default. Unset keys without a default are absent."""
     dataset_config = dataset_config or {}
@@ -96,10 +97,10 @@ def directory_settings(dir_config: dict, dataset_config: dict | None = None) -> 
 def _resolve(path: Any, base_dir: str | None) -> str | None:
     if not isinstance(path, str) or not path:
         return None
-    path = os.path.expanduser(path)
-    if base_dir and not os.path.isabs(path):
-        path = os.path.join(base_dir, path)
-    return path
+    resolved = os.path.expanduser(path)
+    if base_dir and not os.path.isabs(resolved):
+        resolved = os.path.join(base_dir, resolved)
+    return resolved
 
 
 def _split(name: str) -> tuple[str, str]:
@@ -114,7 +115,7 @@ def _split(name: str) -> tuple[str, str]:
 @dataclass
 class DirectoryScan:
     path: str
-    settings: dict = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
     exists: bool = True
     images: list[str] = field(default_factory=list)  # names diffusion-pipe opens with Pillow
     videos: list[str] = field(default_factory=list)  # names with a video suffix
@@ -124,7 +125,7 @@ class DirectoryScan:
     empty_captions: list[str] = field(default_factory=list)  # .txt that is empty/whitespace
     masks: dict[str, str] = field(default_factory=dict)  # media name -> mask file name
     missing_masks: list[str] = field(default_factory=list)
-    mask_size_mismatch: dict[str, tuple] = field(default_factory=dict)  # name -> (img, mask)
+    mask_size_mismatch: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # name -> (img, mask)
     controls: dict[str, str] = field(default_factory=dict)  # media name -> control name
     missing_controls: list[str] = field(default_factory=list)
     unsupported: dict[str, str] = field(default_factory=dict)  # name -> reason
@@ -188,7 +189,7 @@ class DirectoryScan:
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == ERROR]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["counts"] = self.counts()
         d["sizes"] = {k: list(v) for k, v in self.sizes.items()}
@@ -197,7 +198,7 @@ class DirectoryScan:
                                    self.mask_size_mismatch.items()}
         return d
 
-    def to_json(self, **kw) -> str:
+    def to_json(self, **kw: Any) -> str:
         return json.dumps(self.to_dict(), **kw)
 
 
@@ -214,12 +215,12 @@ class DatasetScan:
             out.extend(d.problems)
         return out
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"directories": [d.to_dict() for d in self.directories],
                 "problems": [p.to_dict() for p in self.problems],
                 "cancelled": self.cancelled, "elapsed_s": self.elapsed_s}
 
-    def to_json(self, **kw) -> str:
+    def to_json(self, **kw: Any) -> str:
         return json.dumps(self.to_dict(), **kw)
 
 
@@ -266,13 +267,13 @@ def model_supports_control(model_type: str | None) -> bool | None:
     return caps.get("edit_dataset") if caps else None
 
 
-def _capabilities(model_type: str | None) -> dict:
+def _capabilities(model_type: str | None) -> dict[str, Any]:
     if not model_type:
         return {}
     try:
         from dpgui_qt.core.config.schema import default_registry
         return default_registry().capabilities(model_type) or {}
-    except Exception:
+    except Exception:  # noqa: BLE001 - no schemas or an unknown model: no capabilities known
         return {}
 
 
@@ -289,7 +290,7 @@ def _stem_map(path: str, ticker: _Ticker) -> dict[str, str]:
     return out
 
 
-def scan_directory(dir_config: dict, dataset_config: dict | None = None, *,
+def scan_directory(dir_config: dict[str, Any], dataset_config: dict[str, Any] | None = None, *,
                    model_type: str | None = None, progress: ProgressFn | None = None,
                    cancel: CancelFn | None = None, read_headers: bool = True,
                    sizes: bool = False, base_dir: str | None = None,
@@ -310,12 +311,12 @@ def scan_directory(dir_config: dict, dataset_config: dict | None = None, *,
     return scan
 
 
-def _scan_into(scan: DirectoryScan, settings: dict, ticker: _Ticker, model_type: str | None,
+def _scan_into(scan: DirectoryScan, settings: dict[str, Any], ticker: _Ticker, model_type: str | None,
                read_headers: bool, sizes: bool, base_dir: str | None) -> None:
     path = scan.path
     P = scan.problems
 
-    def add(kind, severity, message, files=(), source=""):
+    def add(kind: str, severity: str, message: str, files: Iterable[str] = (), source: str = "") -> None:
         P.append(new_problem(kind, severity, message, files, source, path))
 
     if not path or not os.path.isdir(path):
@@ -553,6 +554,7 @@ def _read_headers(scan: DirectoryScan, images: list[str], videos: list[str],
                 raise _Cancelled from None
             scan.video_headers[name] = vh
             if vh.ok:
+                assert vh.width is not None and vh.height is not None  # vh.ok says so
                 scan.sizes[name] = (vh.width, vh.height)
             else:
                 why = vh.error or "no usable video stream"
@@ -610,7 +612,7 @@ def _read_headers(scan: DirectoryScan, images: list[str], videos: list[str],
                 scan.mask_size_mismatch[name] = (img, msize)
 
 
-def _read_captions_json(scan: DirectoryScan, add) -> None:
+def _read_captions_json(scan: DirectoryScan, add: AddProblem) -> None:
     try:
         with open(os.path.join(scan.path, CAPTIONS_JSON), encoding="utf-8") as fh:
             data = json.load(fh)
@@ -638,7 +640,7 @@ def _read_captions_json(scan: DirectoryScan, add) -> None:
     scan.captions_json_entries = entries
 
 
-def _problems(scan: DirectoryScan, add, settings: dict, model_type: str | None,
+def _problems(scan: DirectoryScan, add: AddProblem, settings: dict[str, Any], model_type: str | None,
               bad_video_case: list[str], media_stems: dict[str, list[str]],
               have_masks: bool, default_mask: bool) -> None:
     media_names = scan.media
@@ -773,7 +775,7 @@ def _problems(scan: DirectoryScan, add, settings: dict, model_type: str | None,
             "utils/dataset.py:628,650")
 
 
-def scan_dataset(dataset_values: dict, *, model_type: str | None = None,
+def scan_dataset(dataset_values: dict[str, Any], *, model_type: str | None = None,
                  progress: ProgressFn | None = None, cancel: CancelFn | None = None,
                  read_headers: bool = True, sizes: bool = False,
                  base_dir: str | None = None) -> DatasetScan:

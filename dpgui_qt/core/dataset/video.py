@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 CancelFn = Callable[[], bool]
 
@@ -68,12 +68,12 @@ class VideoHeader:
         return self.error is None and bool(self.width) and bool(self.height) \
             and self.frames is not None and bool(self.fps)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _av():
-    import av  # noqa: PLC0415 - heavy, imported on first use only
+def _av() -> Any:
+    import av  # heavy: imported on first use only
     return av
 
 
@@ -128,17 +128,17 @@ def read_header(path: str, cancel: CancelFn | None = None) -> VideoHeader:
             h.error = "the video stream has no frames"
     except VideoCancelled:
         raise
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - any decoder failure becomes the header's error
         h.error = _clean(exc)
     finally:
         try:
             container.close()
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - closing a broken container: the error is already kept
             pass
     return h
 
 
-def _count_packets(container, stream, cancel: CancelFn | None) -> int:
+def _count_packets(container: Any, stream: Any, cancel: CancelFn | None) -> int:
     n = 0
     for i, pkt in enumerate(container.demux(stream)):
         if pkt.size:  # the demuxer ends with an empty flush packet
@@ -168,21 +168,21 @@ class FrameRate:
     assumed: bool = False  # True when the rate depends on something dpgui cannot see
     note: str | None = None  # how it was decided (or what was assumed and why)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _caps(model_type: str | None) -> dict:
+def _caps(model_type: str | None) -> dict[str, Any]:
     if not model_type:
         return {}
     try:
         from dpgui_qt.core.config.schema import default_registry
         return default_registry().capabilities(model_type) or {}
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - no schemas or an unknown model: no capabilities known
         return {}
 
 
-def _host_path(value, base_dir: str | None) -> str | None:
+def _host_path(value: Any, base_dir: str | None) -> str | None:
     if not isinstance(value, str) or not value:
         return None
     p = os.path.expanduser(value)
@@ -191,7 +191,7 @@ def _host_path(value, base_dir: str | None) -> str | None:
     return p
 
 
-def model_framerate(model_type: str | None, model_values: dict | None = None,
+def model_framerate(model_type: str | None, model_values: dict[str, Any] | None = None,
                     base_dir: str | None = None) -> FrameRate:
     """The model's frame rate from its schema's capabilities; for Wan, the checkpoint
     decides (SkyReels and Wan2.2 5B run at 24 fps), read from ``ckpt_path`` where that
@@ -265,7 +265,7 @@ class VideoPlan:
     status: str = "ok"  # ok | too_short | single_frame | unreadable | no_framerate
     frame_bucket: int | None = None
     bucket_label: str | None = None  # e.g. "512x288x33f" (first resolution) or None
-    buckets: list = field(default_factory=list)  # SizeBucket per resolution
+    buckets: list[Any] = field(default_factory=list)  # SizeBucket per resolution
     shortest_bucket: int | None = None  # the shortest video bucket (frames > 1)
     next_bucket: int | None = None  # the next frame bucket above ``frames``
     short_by: int | None = None  # frames missing to reach the shortest / next bucket
@@ -305,7 +305,7 @@ class VideoPlan:
                                                             if self.bucket_label else ""))
         return " · ".join(parts)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in asdict(self).items() if k != "buckets"}
         d["header"] = self.header.to_dict()
         d["skipped"] = self.skipped
@@ -316,12 +316,14 @@ class VideoPlan:
         return d
 
 
-def fps_text(x: float) -> str:
-    """A frame rate as people write it: ``24``, ``23.976``."""
+def fps_text(x: float | None) -> str:
+    """A frame rate as people write it: ``24``, ``23.976``; "?" when unknown."""
+    if x is None:
+        return "?"
     return str(int(x)) if float(x).is_integer() else f"{x:.3f}".rstrip("0").rstrip(".")
 
 
-def plan_video(name: str, header: VideoHeader, cfg, rate: FrameRate | None, *,
+def plan_video(name: str, header: VideoHeader, cfg: Any, rate: FrameRate | None, *,
                clip_mode: str = DEFAULT_CLIP_MODE, round_frames: int = 4) -> VideoPlan:
     """Follow one video through diffusion-pipe's metadata pass and clip extraction.
     ``cfg`` is the directory's :class:`buckets.BucketConfig`."""
@@ -342,6 +344,7 @@ def plan_video(name: str, header: VideoHeader, cfg, rate: FrameRate | None, *,
         plan.reason = ("the model has no frame rate (an image model); diffusion-pipe fails to "
                        "load the video and skips it")
         return plan
+    assert header.frames is not None and header.fps  # header.ok says so
     n = resampled_frames(header.frames, header.fps, model_fps)
     plan.frames = n
     buckets = cfg.assign(header.width, header.height, n)

@@ -17,17 +17,28 @@ modules; no wing imports it.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from typing import Any
 import subprocess
 from pathlib import Path
 
-from dpgui_qt.core.doctor.checks import (ERROR, INFO, OK, WARNING, DoctorFinding, ProbeError,  # noqa: F401
+from dpgui_qt.core.doctor.checks import (ERROR, INFO, OK, WARNING, DoctorFinding, ProbeError,
                                           Report, analyse, parse_probe)
-from dpgui_qt.core.doctor.target import (Step, Target, TargetError, check_host,  # noqa: F401
+from dpgui_qt.core.doctor.target import (Step, Target, TargetError, check_host,
                                          default_target, host_choices, parse_host_fields,
                                          probe_steps)
 
+__all__ = [
+    # from checks and target: the package's API
+    "ERROR", "INFO", "OK", "WARNING", "DoctorFinding", "ProbeError", "Report", "analyse",
+    "parse_probe", "Step", "Target", "TargetError", "check_host", "default_target",
+    "host_choices", "parse_host_fields", "probe_steps",
+    # defined here
+    "model_type_drift", "cache_places", "schema_model_types", "finish", "run_step", "examine",
+]
 
-def model_type_drift(checkout_host: str | os.PathLike | None) -> dict | None:
+
+def model_type_drift(checkout_host: str | os.PathLike[str] | None) -> dict[str, Any] | None:
     """The model types the checkout's train.py dispatches on (None when it cannot be read)."""
     if not checkout_host or not (Path(checkout_host) / "train.py").is_file():
         return None
@@ -39,7 +50,7 @@ def model_type_drift(checkout_host: str | os.PathLike | None) -> dict | None:
         return None
 
 
-def cache_places(values: dict, config_path=None, limit: int = 8) -> list[tuple[str, str]]:
+def cache_places(values: dict[str, Any], config_path: str | os.PathLike[str] | None = None, limit: int = 8) -> list[tuple[str, str]]:
     """Where the config's latent caches go: diffusion-pipe writes them into each dataset
     directory (``<path>/cache/<model>``, utils/dataset.py:482)."""
     import tomllib
@@ -56,7 +67,7 @@ def cache_places(values: dict, config_path=None, limit: int = 8) -> list[tuple[s
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (OSError, ValueError, UnicodeDecodeError):
         return []
-    out = []
+    out: list[tuple[str, str]] = []
     for d in data.get("directory") or []:
         if isinstance(d, dict) and isinstance(d.get("path"), str) and d["path"]:
             out.append((f"dataset cache {len(out) + 1}", d["path"]))
@@ -72,8 +83,9 @@ def schema_model_types() -> set[str]:
 def finish(target: Target, results: dict[str, tuple[int | None, bytes, bytes]], *,
            model_type: str | None = None, uses_flash: bool = False,
            blocks_to_swap: int | None = None, swap_gb: float | None = None,
-           known_types: dict | None = None,
-           schema_types: set[str] | None = None, environ=None) -> Report:
+           known_types: dict[str, Any] | None = None,
+           schema_types: set[str] | None = None,
+           environ: Mapping[str, str] | None = None) -> Report:
     """A report from the steps' (exit status, stdout, stderr); raises ProbeError
     when the probe itself gave no result."""
     rc, out, err = results.get("env", (None, b"", b""))
@@ -107,7 +119,7 @@ def run_step(step: Step) -> tuple[int | None, bytes, bytes]:
         return None, b"", str(e).encode()
 
 
-def examine(target: Target, **kw) -> Report:
+def examine(target: Target, **kw: Any) -> Report:
     """Run every probe step for ``target`` and analyse the results (blocking; CLI)."""
     results = {s.key: run_step(s) for s in probe_steps(target)}
     known = model_type_drift(target.checkout_host)

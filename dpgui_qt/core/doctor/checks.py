@@ -10,6 +10,8 @@ host the trainer runs on; the host words what is its own.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import json
 import re
 from collections.abc import Mapping
@@ -67,7 +69,7 @@ class DoctorFinding:
     def is_error(self) -> bool:
         return self.severity == ERROR
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     def format(self) -> str:
@@ -83,7 +85,7 @@ class DoctorFinding:
 @dataclass
 class Report:
     target: str
-    facts: dict
+    facts: dict[str, Any]
     findings: list[DoctorFinding] = field(default_factory=list)
 
     @property
@@ -113,7 +115,7 @@ class Report:
                 pass
         return best
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"target": self.target, "errors": len(self.errors), "warnings": len(self.warnings),
                 "vram_gb": self.vram_gb(),
                 "findings": [f.to_json() for f in self.findings], "facts": self.facts}
@@ -128,7 +130,7 @@ class Report:
 
 
 # --------------------------------------------------------------------------- parsing
-def parse_probe(stdout: str | bytes, stderr: str | bytes = "", rc: int | None = 0) -> dict:
+def parse_probe(stdout: str | bytes, stderr: str | bytes = "", rc: int | None = 0) -> dict[str, Any]:
     if isinstance(stdout, bytes):
         stdout = stdout.decode("utf-8", "replace")
     if isinstance(stderr, bytes):
@@ -157,7 +159,7 @@ def version_tuple(text: str | None) -> tuple[int, ...]:
     return tuple(nums)
 
 
-def _vstr(v: tuple) -> str:
+def _vstr(v: tuple[Any, ...]) -> str:
     return ".".join(str(x) for x in v)
 
 
@@ -174,7 +176,8 @@ def _pip(python: str, what: str) -> str:
 def _arch_supported(cap: tuple[int, int], arch_list: list[str]) -> tuple[bool, bool]:
     """(native kernels for this GPU, only via PTX JIT)."""
     major, minor = cap
-    sms, ptx = [], []
+    sms: list[tuple[int, int]] = []
+    ptx: list[tuple[int, int]] = []
     for a in arch_list:
         m = re.fullmatch(r"(sm|compute)_(\d+)(\d)([af]?)", a)
         if not m:
@@ -193,9 +196,9 @@ def _torch_index(cap: tuple[int, int] | None, current: str | None) -> str:
     return f"--index-url https://download.pytorch.org/whl/{tag}"
 
 
-def analyse(facts: dict, *, python: str = "python3", target: str = "",
+def analyse(facts: dict[str, Any], *, python: str = "python3", target: str = "",
             model_type: str | None = None, uses_flash: bool = False,
-            known_types: dict | None = None, schema_types: set[str] | None = None,
+            known_types: dict[str, Any] | None = None, schema_types: set[str] | None = None,
             ref_commit: str = REF_COMMIT, host: Host | None = None,
             host_results: Mapping[str, tuple[int | None, bytes, bytes]] | None = None,
             environ: Mapping[str, str] | None = None,
@@ -214,7 +217,10 @@ def analyse(facts: dict, *, python: str = "python3", target: str = "",
     ``uses_flash`` say what the open config asks for.
     """
     F: list[DoctorFinding] = []
-    add = lambda *a, **k: F.append(DoctorFinding(*a, **k))  # noqa: E731
+
+    def add(*a: Any, **k: Any) -> None:
+        F.append(DoctorFinding(*a, **k))
+
     py = (facts.get("python") or {})
     pyv = version_tuple(py.get("version"))
     python = py.get("executable") or python
@@ -291,7 +297,7 @@ def analyse(facts: dict, *, python: str = "python3", target: str = "",
             drv = min(drivers)
             cv = version_tuple(tc)
             need = CUDA_MIN_DRIVER.get(cv[0]) if cv else None
-            rel = CUDA_RELEASE_DRIVER.get(cv[:2]) if len(cv) >= 2 else None
+            rel = CUDA_RELEASE_DRIVER.get((cv[0], cv[1])) if len(cv) >= 2 else None
             if need and drv < need:
                 add("driver.old", ERROR,
                     f"NVIDIA driver {_vstr(drv)} is too old for torch's CUDA {tc} (needs {_vstr(need)} or newer)",

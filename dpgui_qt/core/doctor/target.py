@@ -17,6 +17,7 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dpgui_qt.core.doctor.probe import PROBE_SOURCE
 from dpgui_qt.core.run import hosts
@@ -135,7 +136,7 @@ def host_python(host: Host, value: str) -> tuple[str, str]:
 
 
 def probe_args(target: Target) -> str:
-    data = {"checkout": target.checkout, "outputs": list(target.outputs)}
+    data: dict[str, Any] = {"checkout": target.checkout, "outputs": list(target.outputs)}
     if target.places:
         data["places"] = [list(p) for p in target.places]
     return json.dumps(data)
@@ -201,12 +202,12 @@ def _ini_value(raw: str) -> str:
     return text[1:] if text.startswith("@@") else text
 
 
-def saved_environment(path: str | os.PathLike | None = None) -> dict[str, str]:
+def saved_environment(path: str | os.PathLike[str] | None = None) -> dict[str, str]:
     """The Run page's environment settings (checkout, deepspeed, wsl_distro) from
     dpgui's settings file, read without Qt; missing file or keys give ""."""
     p = Path(path) if path else settings_file()
     cp = configparser.ConfigParser(interpolation=None, strict=False)
-    cp.optionxform = str
+    cp.optionxform = str  # type: ignore[assignment, method-assign]  # keys keep their case
     try:
         cp.read(p, encoding="utf-8")
     except (configparser.Error, OSError, UnicodeDecodeError):
@@ -226,7 +227,8 @@ def default_target(*, checkout: str | None = None, python: str | None = None,
                    host: str | HostSpec | None = None,
                    host_fields: Mapping[str, str] | None = None,
                    outputs: list[str] | None = None, platform: str | None = None,
-                   saved: dict[str, str] | None = None, environ=None) -> Target:
+                   saved: dict[str, str] | None = None,
+                   environ: Mapping[str, str] | None = None) -> Target:
     """A target from explicit options, falling back to dpgui's saved settings,
     then $DPGUI_DIFFUSION_PIPE / $DPGUI_DEEPSPEED, then ref/diffusion-pipe and python3.
 

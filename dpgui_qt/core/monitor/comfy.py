@@ -36,10 +36,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.client import HTTPException
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 __all__ = ["ComfyError", "ComfyClient", "Workflow", "load_workflow", "SampleSettings",
            "SampleResult", "sample_save", "SamplesStore", "complete_saves", "LORA_CLASSES"]
@@ -70,7 +70,7 @@ class ComfyClient:
         self.timeout = timeout
         self.client_id = uuid.uuid4().hex
 
-    def _request(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
+    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, bytes]:
         data = json.dumps(body).encode("utf-8") if body is not None else None
         req = urllib.request.Request(self.base + path, data=data, method=method,
                                      headers={"Content-Type": "application/json"} if data else {})
@@ -87,7 +87,7 @@ class ComfyClient:
             reason = getattr(e, "reason", e)
             raise ComfyError("unreachable", f"ComfyUI at {self.base} is not reachable ({reason})") from e
 
-    def _json(self, method: str, path: str, body: dict | None = None) -> tuple[int, object]:
+    def _json(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, object]:
         status, raw = self._request(method, path, body)
         try:
             return status, json.loads(raw.decode("utf-8")) if raw else None
@@ -97,19 +97,19 @@ class ComfyClient:
             raise ComfyError("protocol", f"{self.base}{path} did not answer JSON (HTTP {status}); "
                              "is this a ComfyUI server?") from None
 
-    def object_info(self, class_type: str) -> dict | None:
+    def object_info(self, class_type: str) -> dict[str, Any] | None:
         status, data = self._json("GET", "/object_info/" + urllib.parse.quote(class_type))
         if status != 200 or not isinstance(data, dict):
             raise ComfyError("protocol", f"/object_info/{class_type}: HTTP {status}")
         return data.get(class_type)
 
-    def queue_prompt(self, prompt: dict) -> str:
+    def queue_prompt(self, prompt: dict[str, Any]) -> str:
         status, data = self._json("POST", "/prompt", {"prompt": prompt, "client_id": self.client_id})
         if status == 200 and isinstance(data, dict) and isinstance(data.get("prompt_id"), str):
-            return data["prompt_id"]
+            return str(data["prompt_id"])
         raise ComfyError("rejected", "ComfyUI refused the workflow: " + describe_rejection(data, status))
 
-    def history(self, prompt_id: str) -> dict | None:
+    def history(self, prompt_id: str) -> dict[str, Any] | None:
         status, data = self._json("GET", "/history/" + urllib.parse.quote(prompt_id))
         if status != 200 or not isinstance(data, dict):
             raise ComfyError("protocol", f"/history/{prompt_id}: HTTP {status}")
@@ -134,7 +134,7 @@ class ComfyClient:
         return raw
 
     def wait(self, prompt_id: str, timeout: float = 600.0, poll_s: float = 0.5,
-             cancelled: Callable[[], bool] | None = None) -> dict:
+             cancelled: Callable[[], bool] | None = None) -> dict[str, Any]:
         """The history entry once the prompt has finished (raises ComfyError)."""
         deadline = time.monotonic() + timeout
         misses = 0
@@ -157,7 +157,7 @@ class ComfyClient:
             time.sleep(poll_s)
 
 
-def describe_rejection(data, status: int) -> str:
+def describe_rejection(data: Any, status: int) -> str:
     if not isinstance(data, dict):
         return f"HTTP {status}"
     parts = []
@@ -180,7 +180,7 @@ def describe_rejection(data, status: int) -> str:
     return "; ".join(parts) or f"HTTP {status}"
 
 
-def describe_messages(messages) -> str:
+def describe_messages(messages: Any) -> str:
     for m in messages or []:
         if isinstance(m, list) and len(m) == 2 and m[0] == "execution_error" and isinstance(m[1], dict):
             d = m[1]
@@ -193,17 +193,18 @@ def describe_messages(messages) -> str:
 @dataclass
 class Workflow:
     """An API-format workflow and the nodes dpgui changes in it."""
-    nodes: dict
+    nodes: dict[str, Any]
     lora_node: str
     prompt_node: str | None
     seed_inputs: list[tuple[str, str]]
     path: Path | None = None
 
     def class_types(self) -> set[str]:
-        return {n.get("class_type") for n in self.nodes.values() if isinstance(n, dict)}
+        return {n["class_type"] for n in self.nodes.values()
+                if isinstance(n, dict) and isinstance(n.get("class_type"), str)}
 
     def build(self, lora_name: str, prompt: str | None, seed: int,
-              strength: float | None = None) -> dict:
+              strength: float | None = None) -> dict[str, Any]:
         wf = copy.deepcopy(self.nodes)
         wf[self.lora_node]["inputs"]["lora_name"] = lora_name
         if strength is not None:
@@ -217,12 +218,12 @@ class Workflow:
         return wf
 
 
-def _title(node: dict) -> str:
+def _title(node: dict[str, Any]) -> str:
     meta = node.get("_meta")
     return str(meta.get("title", "")) if isinstance(meta, dict) else ""
 
 
-def load_workflow(source: str | os.PathLike | dict, lora_node: str | None = None,
+def load_workflow(source: str | os.PathLike[str] | dict[str, Any], lora_node: str | None = None,
                   prompt_node: str | None = None) -> Workflow:
     """Read an API-format workflow and find the LoRA loader (``lora_node`` or the
     only LoraLoader / a node titled with "dpgui"), the positive prompt and the seeds.
@@ -277,7 +278,7 @@ def load_workflow(source: str | os.PathLike | dict, lora_node: str | None = None
     if prompt_node is not None:
         if prompt_node not in nodes or "text" not in nodes[prompt_node]["inputs"]:
             raise ComfyError("bad_workflow", f"node {prompt_node} has no text input")
-        pnode = prompt_node
+        pnode: str | None = prompt_node
     else:
         pnode = _positive_prompt(nodes)
     seeds = [(nid, k) for nid, n in nodes.items() for k in SEED_INPUTS
@@ -285,7 +286,7 @@ def load_workflow(source: str | os.PathLike | dict, lora_node: str | None = None
     return Workflow(nodes, lora, pnode, seeds, path)
 
 
-def _positive_prompt(nodes: dict) -> str | None:
+def _positive_prompt(nodes: dict[str, Any]) -> str | None:
     texts = [nid for nid, n in nodes.items() if isinstance(n["inputs"].get("text"), str)]
     if len(texts) == 1:
         return texts[0]
@@ -325,11 +326,11 @@ class SamplesStore:
     """``<run>/dpgui-samples/``: images per save and ``samples.json`` (prompts, seed,
     and one record per save × prompt)."""
 
-    def __init__(self, run_dir: str | os.PathLike):
+    def __init__(self, run_dir: str | os.PathLike[str]):
         self.root = Path(run_dir) / "dpgui-samples"
         self.manifest = self.root / "samples.json"
 
-    def load(self) -> dict:
+    def load(self) -> dict[str, Any]:
         try:
             data = json.loads(self.manifest.read_text(encoding="utf-8"))
             return data if isinstance(data, dict) else {}
@@ -349,14 +350,14 @@ class SamplesStore:
                 "error": r.error, "kind": r.kind, "at": time.time()}
         write_json_atomic(self.manifest, data)
 
-    def grid(self) -> tuple[list[str], list[tuple[str, list[dict | None]]]]:
+    def grid(self) -> tuple[list[str], list[tuple[str, list[dict[str, Any] | None]]]]:
         """(prompts, [(save name, [cell per prompt])]) in save order."""
         data = self.load()
         prompts = data.get("prompts") or []
         rows = []
         saves = data.get("saves") or {}
 
-        def order(name):
+        def order(name: str) -> tuple[bool, int]:
             kind = "epoch" if name.startswith("epoch") else "step"
             digits = name[len(kind):]
             return (kind != "epoch", int(digits) if digits.isdigit() else 0)
@@ -377,7 +378,7 @@ class SamplesStore:
                 if all(c.get("file") for c in cells.values())}
 
 
-def complete_saves(run_dir: str | os.PathLike) -> list[tuple[str, Path]]:
+def complete_saves(run_dir: str | os.PathLike[str]) -> list[tuple[str, Path]]:
     """Saved epochs/steps whose weights are fully written (diffusion-pipe writes into a
     ``tmp`` folder first and removes it at the end), oldest first."""
     out = []
@@ -399,8 +400,8 @@ def complete_saves(run_dir: str | os.PathLike) -> list[tuple[str, Path]]:
     return out
 
 
-def sample_save(settings: SampleSettings, run_dir: str | os.PathLike, save_name: str,
-                weights: str | os.PathLike, model_type: str | None = None,
+def sample_save(settings: SampleSettings, run_dir: str | os.PathLike[str], save_name: str,
+                weights: str | os.PathLike[str], model_type: str | None = None,
                 cancelled: Callable[[], bool] | None = None,
                 client: ComfyClient | None = None) -> list[SampleResult]:
     """Export one saved LoRA and render every prompt with it; each failure is a

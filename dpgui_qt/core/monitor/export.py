@@ -12,6 +12,8 @@ a multiple of 8); metadata values must be strings.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import json
 import os
 import re
@@ -33,7 +35,7 @@ class SafetensorsError(ValueError):
     """The file is not a readable safetensors file (message is user-facing)."""
 
 
-def read_header(path: str | os.PathLike) -> tuple[dict, int]:
+def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, Any], int]:
     """(header JSON, offset of the data section)."""
     if not os.path.isfile(path):
         raise SafetensorsError(f"{path}: not a regular file")
@@ -60,14 +62,14 @@ def read_header(path: str | os.PathLike) -> tuple[dict, int]:
     return header, 8 + n
 
 
-def _encode_header(header: dict) -> bytes:
+def _encode_header(header: dict[str, Any]) -> bytes:
     data = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     data += b" " * (-len(data) % 8)
     return struct.pack("<Q", len(data)) + data
 
 
-def write_with_metadata(src: str | os.PathLike, dst: str | os.PathLike,
-                        metadata: dict[str, str]) -> dict:
+def write_with_metadata(src: str | os.PathLike[str], dst: str | os.PathLike[str],
+                        metadata: dict[str, str]) -> dict[str, Any]:
     """Copy ``src`` to ``dst`` (atomically) with ``metadata`` merged into its
     ``__metadata__``.  Returns the new header."""
     header, data_start = read_header(src)
@@ -108,16 +110,18 @@ def run_metadata(config_path: Path | None, run_name: str, save_name: str) -> dic
     """Key settings of a run for the safetensors metadata (kohya-style ``ss_`` keys that
     ComfyUI and LoRA managers show, plus ``dpgui_`` keys)."""
     meta = {"dpgui_run": run_name, "dpgui_save": save_name}
-    data: dict = {}
+    data: dict[str, Any] = {}
     if config_path is not None:
         try:
             with open(config_path, "rb") as f:
                 data = tomllib.load(f)
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
             data = {}
-    model = data.get("model") if isinstance(data.get("model"), dict) else {}
-    adapter = data.get("adapter") if isinstance(data.get("adapter"), dict) else {}
-    opt = data.get("optimizer") if isinstance(data.get("optimizer"), dict) else {}
+    def table(name: str) -> dict[str, Any]:
+        v = data.get(name)
+        return v if isinstance(v, dict) else {}
+
+    model, adapter, opt = table("model"), table("adapter"), table("optimizer")
     pairs = {
         "ss_base_model_version": model.get("type"),
         "ss_network_module": adapter.get("type"),
@@ -150,7 +154,7 @@ class ExportResult:
     note: str = ""
 
 
-def export_lora(weights: str | os.PathLike, dest_dir: str | os.PathLike, name: str,
+def export_lora(weights: str | os.PathLike[str], dest_dir: str | os.PathLike[str], name: str,
                 mode: str = "copy", metadata: dict[str, str] | None = None,
                 overwrite: bool = False) -> ExportResult:
     """Put ``weights`` into ``dest_dir`` as ``name``.

@@ -19,7 +19,7 @@ import sys
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 __all__ = ["GpuSample", "GpuUnavailable", "GpuSampler", "NvmlSampler", "FakeSampler",
            "GpuHistory", "default_sampler", "MEMORY_WARN"]
@@ -67,7 +67,7 @@ class NvmlSampler:
 
     def open(self) -> None:
         try:
-            import pynvml  # type: ignore[import-not-found]
+            import pynvml
         except ImportError as e:  # pragma: no cover - the package is a dependency
             raise GpuUnavailable("GPU readings need the nvidia-ml-py package "
                                  f"(pip install nvidia-ml-py): {e}") from e
@@ -106,7 +106,7 @@ class NvmlSampler:
             raise GpuUnavailable("No NVIDIA GPU could be read (permissions or lost devices).")
 
     @staticmethod
-    def _explain(nv, e) -> str:
+    def _explain(nv: Any, e: BaseException) -> str:
         code = getattr(e, "value", None)
         names = {getattr(nv, "NVML_ERROR_LIBRARY_NOT_FOUND", -1):
                  "No NVIDIA driver found on this machine (libnvidia-ml is missing), "
@@ -172,8 +172,8 @@ class FakeSampler:
     ``fail`` makes ``open`` raise (the no-GPU path), ``t`` drives the values."""
 
     def __init__(self, count: int = 2, name: str = "NVIDIA GeForce RTX 4090",
-                 mem_total: int = 24 << 30, fail: str | None = None, clock=None,
-                 mem_fraction: float = 0.84):
+                 mem_total: int = 24 << 30, fail: str | None = None,
+                 clock: Callable[[], float] | None = None, mem_fraction: float = 0.84) -> None:
         self.count = count
         self.mem_fraction = mem_fraction
         self.name = name
@@ -215,7 +215,7 @@ class GpuHistory:
     def __init__(self, maxlen: int = 300):
         self.maxlen = maxlen
         self.latest: list[GpuSample] = []
-        self._h: dict[int, dict[str, deque]] = {}
+        self._h: dict[int, dict[str, deque[Any]]] = {}
 
     def add(self, samples: list[GpuSample]) -> None:
         self.latest = list(samples)

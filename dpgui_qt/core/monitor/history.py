@@ -10,6 +10,8 @@ TensorBoard event files. For the list, only the log's tail is parsed
 """
 from __future__ import annotations
 
+from typing import Any
+
 import difflib
 import os
 import time
@@ -26,7 +28,7 @@ from dpgui_qt.core.run.runs import LOG_SUBDIR, RunFolder, read_run_folder
 from dpgui_qt.core.run.supervisor import (
     RUN_DIR_FORMAT, RUN_DIR_RE, parse_run_dir_name, read_state, registered_runs,
 )
-from dpgui_qt.core.monitor.tbevents import EventDirReader
+from dpgui_qt.core.monitor.tbevents import EventDirReader, ScalarRow
 
 __all__ = ["RunSummary", "find_run_log", "summarize_run", "load_run_metrics", "config_diff",
            "read_plan", "find_config_copy", "parse_log_file", "TAIL_BYTES", "RUNNING_WINDOW_S"]
@@ -57,7 +59,7 @@ class RunSummary:
         return self.folder.path
 
 
-def find_run_log(run_dir: str | os.PathLike, output_dir: str | os.PathLike | None = None) -> Path | None:
+def find_run_log(run_dir: str | os.PathLike[str], output_dir: str | os.PathLike[str] | None = None) -> Path | None:
     """dpgui's console log of a run folder, or None."""
     run_dir = Path(run_dir)
     try:
@@ -101,12 +103,12 @@ def find_run_log(run_dir: str | os.PathLike, output_dir: str | os.PathLike | Non
     return others[-1] if others else None
 
 
-def find_config_copy(run_dir: str | os.PathLike) -> Path | None:
+def find_config_copy(run_dir: str | os.PathLike[str]) -> Path | None:
     """The main config diffusion-pipe copied into the run folder (has a [model] table)."""
     return read_run_folder(run_dir, with_sizes=False).config_copy
 
 
-def read_plan(config_path: str | os.PathLike | None) -> dict:
+def read_plan(config_path: str | os.PathLike[str] | None) -> dict[str, Any]:
     """``epochs``, ``max_steps``, ``x_axis_examples`` and ``output_dir`` of a main config."""
     if not config_path:
         return {}
@@ -131,11 +133,11 @@ def _read_tail(path: Path, size: int) -> bytes:
     return data
 
 
-def _parse_bytes(data: bytes, parser: LogParser, asm: LineAssembler) -> list:
+def _parse_bytes(data: bytes, parser: LogParser, asm: LineAssembler) -> list[Any]:
     return parser.feed_many(asm.feed_raw(data)[0])
 
 
-def parse_log_file(path: str | os.PathLike) -> list:
+def parse_log_file(path: str | os.PathLike[str]) -> list[Any]:
     asm, parser, events = LineAssembler(), LogParser(), []
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
@@ -155,7 +157,7 @@ def _last_write(run: RunFolder, log: Path | None) -> float | None:
     return max(times) if times else None
 
 
-def summarize_run(run: RunFolder | str | os.PathLike, now: float | None = None,
+def summarize_run(run: RunFolder | str | os.PathLike[str], now: float | None = None,
                   with_sizes: bool = True) -> RunSummary:
     folder = run if isinstance(run, RunFolder) else read_run_folder(run, with_sizes)
     log = find_run_log(folder.path)
@@ -188,15 +190,15 @@ def summarize_run(run: RunFolder | str | os.PathLike, now: float | None = None,
     return s
 
 
-def _all_scalars(run_dir: Path):
+def _all_scalars(run_dir: Path) -> list[ScalarRow]:
     r = EventDirReader(run_dir, verify_data=False)
-    out = []
+    out: list[ScalarRow] = []
     while rows := r.poll():
         out += rows
     return out
 
 
-def load_run_metrics(run_dir: str | os.PathLike, log_path: str | os.PathLike | None = None,
+def load_run_metrics(run_dir: str | os.PathLike[str], log_path: str | os.PathLike[str] | None = None,
                      smoothing: float = 0.9) -> RunMetrics:
     """All curves of a finished (or running) run: its log if any, plus its events."""
     run_dir = Path(run_dir)
@@ -211,7 +213,7 @@ def load_run_metrics(run_dir: str | os.PathLike, log_path: str | os.PathLike | N
     return m
 
 
-def config_diff(a: str | os.PathLike, b: str | os.PathLike, context: int = 3) -> list[tuple[str, str]]:
+def config_diff(a: str | os.PathLike[str], b: str | os.PathLike[str], context: int = 3) -> list[tuple[str, str]]:
     """Unified diff of two config files as ``(kind, line)``; kind is ``"+"``, ``"-"``,
     ``" "``, ``"@"`` (hunk header) or ``"h"`` (file header). Empty when equal."""
     from dpgui_qt.core.safeio import read_regular
@@ -231,5 +233,5 @@ def config_diff(a: str | os.PathLike, b: str | os.PathLike, context: int = 3) ->
     return out
 
 
-def is_run_dir(path: str | os.PathLike) -> bool:
+def is_run_dir(path: str | os.PathLike[str]) -> bool:
     return bool(RUN_DIR_RE.match(Path(path).name)) and Path(path).is_dir()

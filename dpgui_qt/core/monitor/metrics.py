@@ -46,7 +46,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -92,7 +92,7 @@ class Series:
         self._s_valid = 0          # smoothed values computed for _x[:_s_valid]
         self._acc = 0.0            # EMA state after _s_valid points (numerator, weight sum)
         self._wacc = 0.0
-        self.nonfinite: list[list] = []   # [first_x, last_x, "nan" | "inf" | "-inf", count]
+        self.nonfinite: list[list[Any]] = []   # [first_x, last_x, "nan" | "inf" | "-inf", count]
         self._nf_open = False             # the last point appended was non-finite
         self.compactions = 0
         self.version = 0           # bumps on every change (views redraw when it moves)
@@ -124,7 +124,7 @@ class Series:
         return sum(a.nbytes for a in (self._x, self._y, self._s, self._c) if a is not None)
 
     def clear(self) -> None:
-        self.__init__(self.name, self.max_points, self._weight)
+        Series.__init__(self, self.name, self.max_points, self._weight)
 
     def _reserve(self, extra: int) -> None:
         need = self._n + extra
@@ -187,7 +187,7 @@ class Series:
                     self._nf_open = False
                 v = ys[i]
                 self._note_nonfinite(float(xs[i]), "nan" if v != v else ("inf" if v > 0 else "-inf"))
-                prev = i
+                prev = int(i)
             self._nf_open = bool(bad[-1])
             ys[bad] = np.nan
         else:
@@ -274,6 +274,7 @@ class Series:
 
     def smoothed(self) -> np.ndarray:
         self._smooth_upto(self._n)
+        assert self._s is not None  # allocated by _smooth_upto
         return self._s[:self._n]
 
     def _smooth_upto(self, n: int) -> None:
@@ -363,6 +364,7 @@ class Series:
         if max_dx is not None and abs(px - x) > max_dx:
             return None
         self._smooth_upto(i + 1)
+        assert self._s is not None  # allocated by _smooth_upto
         return px, float(self._y[i]), float(self._s[i])
 
     def range_slice(self, x0: float, x1: float, margin: int = 1) -> slice:
@@ -614,7 +616,7 @@ class RunMetrics:
     def last_step(self) -> float | None:
         return self.loss.last_x
 
-    def feed(self, events: Iterable[object]) -> int:
+    def feed(self, events: Iterable[Any]) -> int:
         """Take parsed events; returns how many steps were added."""
         # local names for the hot loop (StepEvent dominates)
         from dpgui_qt.core.run import parse as P
@@ -634,10 +636,12 @@ class RunMetrics:
                 self.loss.extend(xs, ys)
                 self.iter_time.extend(xs, its)
                 self.samples_per_sec.extend(xs, sps)
-                xs.clear(); ys.clear(); its.clear(); sps.clear()
+                for buf in (xs, ys, its, sps):
+                    buf.clear()
             if lxs:
                 self.lr.extend(lxs, lys)
-                lxs.clear(); lys.clear()
+                lxs.clear()
+                lys.clear()
 
         for ev in events:
             self.events_seen += 1
@@ -720,7 +724,8 @@ class RunMetrics:
     @staticmethod
     def _trim(s: Series, step: float) -> None:
         """Drop the points at ``step`` and after."""
-        if len(s) and s.last_x >= step:
+        last = s.last_x  # None when empty
+        if last is not None and last >= step:
             keep = s.range_slice(-math.inf, step - 1, margin=0)
             xs, ys = s.x[keep].copy(), s.y[keep].copy()
             w = s.smoothing
@@ -728,7 +733,7 @@ class RunMetrics:
             s.set_smoothing(w)
             s.extend(xs, ys)
 
-    def feed_scalars(self, rows: Iterable[tuple[str, float, float, float]]) -> int:
+    def feed_scalars(self, rows: Iterable[Iterable[Any]]) -> int:
         """TensorBoard rows ``(tag, step, value, wall_time)``. ``train/epoch_loss``
         (x = epoch) is placed at the epoch's last step when that is known."""
         n = 0
@@ -758,7 +763,8 @@ class RunMetrics:
             smooth = self.loss.smoothing if tag.endswith(("/loss", "grad_norm")) else 0.0
             s = self.tb[tag] = Series(tag, self.max_points if tag == "train/loss" else
                                       self.aux_points, smooth)
-        if len(s) and x < s.last_x:
+        last = s.last_x  # None when empty
+        if last is not None and x < last:
             return 0  # out of order (a restarted writer): keep the series monotonic
         s.append(x, value)
         return 1
@@ -816,7 +822,7 @@ class RunMetrics:
             p.elapsed_s = self.train_seconds
         return p
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         s = self.main_loss()
         return {"last_step": s.last_x, "last_loss": s.last_y,
                 "smoothed": float(s.smoothed()[-1]) if len(s) else None,

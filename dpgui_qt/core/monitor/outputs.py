@@ -29,6 +29,8 @@ default.  Saved epochs/steps are never part of a checkpoint prune.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import math
 import os
 import stat
@@ -59,7 +61,7 @@ def human_size(n: int | None) -> str:
     return str(n)
 
 
-def _tree_size(path: str | os.PathLike) -> int:
+def _tree_size(path: str | os.PathLike[str]) -> int:
     """Bytes in a file or folder; links are counted as links, hard links once."""
     try:
         st = os.lstat(path)
@@ -140,7 +142,7 @@ class RunOutputs:
     def other_size(self) -> int:
         return self.size - self.saves_size - self.checkpoints_size
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name, "path": str(self.path),
             "started": self.started.isoformat() if self.started else None,
@@ -182,7 +184,7 @@ def _regular(path: Path) -> bool:
         return False
 
 
-def load_toml(path: Path) -> dict | None:
+def load_toml(path: Path) -> dict[str, Any] | None:
     """The values of a TOML file; ``None`` when it is not a readable regular file of valid TOML."""
     if not _regular(path):
         return None
@@ -193,7 +195,7 @@ def load_toml(path: Path) -> dict | None:
         return None
 
 
-def scan_run(path: str | os.PathLike) -> RunOutputs:
+def scan_run(path: str | os.PathLike[str]) -> RunOutputs:
     path = Path(path)
     latest = None
     try:
@@ -274,9 +276,9 @@ _MODEL_NAMES = {
 }
 
 
-def model_cache_names(config: dict) -> set[str]:
+def model_cache_names(config: dict[str, Any]) -> set[str]:
     """Cache folder names the config's model may use (``cache/<name>``)."""
-    model = config.get("model") if isinstance(config.get("model"), dict) else {}
+    model = _model if isinstance(_model := config.get("model"), dict) else {}
     mt = model.get("type")
     if not isinstance(mt, str):
         return set()
@@ -298,7 +300,7 @@ class CacheInfo:
     unused_buckets: list[Path] = field(default_factory=list)   # bucket folders this config never reads
     unused_size: int = 0
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"directory": str(self.directory), "path": str(self.path),
                 "model_name": self.model_name, "size": self.size, "stale": self.stale,
                 "reasons": self.reasons, "written": self.written,
@@ -356,9 +358,9 @@ def _ar_key(x: float) -> str:
     return f"{round(x, 3):.3f}"
 
 
-def _expected_buckets(dir_cfg: dict, ds_cfg: dict) -> tuple[set[str] | None, set[str] | None]:
+def _expected_buckets(dir_cfg: dict[str, Any], ds_cfg: dict[str, Any]) -> tuple[set[str] | None, set[str] | None]:
     """(ar_frames folder names, size-bucket cache folder names); None where unknown."""
-    def get(k, default=None):
+    def get(k: str, default: Any = None) -> Any:
         return dir_cfg.get(k, ds_cfg.get(k, default))
     frames = get("frame_buckets", [1])
     if not isinstance(frames, list):
@@ -392,7 +394,7 @@ def _expected_buckets(dir_cfg: dict, ds_cfg: dict) -> tuple[set[str] | None, set
     return {f"ar_frames_{_ar_key(a)}_{f}" for a in ars for f in frames}, None
 
 
-def _resolutions(dir_cfg: dict, ds_cfg: dict) -> list[float] | None:
+def _resolutions(dir_cfg: dict[str, Any], ds_cfg: dict[str, Any]) -> list[float] | None:
     res = dir_cfg.get("resolutions", ds_cfg.get("resolutions"))
     if not isinstance(res, list):
         return None
@@ -405,7 +407,7 @@ def _resolutions(dir_cfg: dict, ds_cfg: dict) -> list[float] | None:
     return out
 
 
-def _unused_bucket_dirs(cache: Path, dir_cfg: dict, ds_cfg: dict, round_to: int = 64) -> list[Path]:
+def _unused_bucket_dirs(cache: Path, dir_cfg: dict[str, Any], ds_cfg: dict[str, Any], round_to: int = 64) -> list[Path]:
     ar_names, size_names = _expected_buckets(dir_cfg, ds_cfg)
     res = _resolutions(dir_cfg, ds_cfg)
     out = []
@@ -436,7 +438,7 @@ def _unused_bucket_dirs(cache: Path, dir_cfg: dict, ds_cfg: dict, round_to: int 
     return out
 
 
-def _dataset_dirs(dataset_cfg_path: Path) -> tuple[dict, list[dict]]:
+def _dataset_dirs(dataset_cfg_path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     data = load_toml(dataset_cfg_path) or {}
     dirs = [d for d in data.get("directory", []) if isinstance(d, dict) and isinstance(d.get("path"), str)]
     return data, dirs
@@ -466,7 +468,7 @@ def _resolve(raw: str, bases: list[Path]) -> Path:
     return bases[0] / p
 
 
-def scan_caches(dataset_configs: list[Path], config: dict | None = None,
+def scan_caches(dataset_configs: list[Path], config: dict[str, Any] | None = None,
                 base: Path | None = None) -> list[CacheInfo]:
     """The cache folders beside every ``[[directory]]`` of the dataset configs.
     ``config`` (the main config's values) decides staleness; without it
@@ -535,7 +537,7 @@ class OutputsReport:
     def stale_caches_size(self) -> int:
         return sum(c.size if c.stale else c.unused_size for c in self.caches)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"output_dir": str(self.output_dir),
                 "config": str(self.config_path) if self.config_path else None,
                 "runs": [r.to_json() for r in self.runs],
@@ -545,8 +547,8 @@ class OutputsReport:
                            "stale_caches": self.stale_caches_size, "logs": self.logs_size}}
 
 
-def scan_outputs(output_dir: str | os.PathLike, config_path: str | os.PathLike | None = None,
-                 base: str | os.PathLike | None = None) -> OutputsReport:
+def scan_outputs(output_dir: str | os.PathLike[str], config_path: str | os.PathLike[str] | None = None,
+                 base: str | os.PathLike[str] | None = None) -> OutputsReport:
     """Every run folder in ``output_dir`` (newest first) and the dataset caches.
 
     ``config_path``: the main config to judge the caches against (default: the
@@ -565,7 +567,7 @@ def scan_outputs(output_dir: str | os.PathLike, config_path: str | os.PathLike |
     config = load_toml(cfg_path) if cfg_path else None
     dataset_cfgs: list[Path] = []
     bases = [Path(base)] if base else None
-    if config_path and config:
+    if config_path and config and cfg_path is not None:
         cands = bases or ([cfg_path.parent] + _default_bases())
         for key in [config.get("dataset")] + [e.get("config") for e in config.get("eval_datasets", [])
                                               if isinstance(e, dict)]:
@@ -597,7 +599,7 @@ class PrunePlan:
     def freed(self) -> int:
         return sum(i.size for i in self.items)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"items": [{"path": str(i.path), "size": i.size, "kind": i.kind, "why": i.why}
                           for i in self.items],
                 "kept": self.kept, "freed": self.freed}

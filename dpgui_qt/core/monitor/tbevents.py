@@ -58,7 +58,7 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 __all__ = ["crc32c", "masked_crc32c", "ScalarRow", "EventFileReader", "EventDirReader", "EventBytesReader",
            "parse_event", "encode_record", "encode_scalar_event", "encode_tensor_scalar_event",
@@ -110,9 +110,11 @@ def _varint(buf: bytes, i: int) -> tuple[int, int]:
             raise ValueError("varint too long")
 
 
-def _fields(buf: bytes) -> Iterator[tuple[int, int, object]]:
-    """(field number, wire type, value): int for varint/fixed, bytes for length-delimited."""
+def _fields(buf: bytes) -> Iterator[tuple[int, int, Any]]:
+    """(field number, wire type, value): int for varint/fixed, bytes for length-delimited
+    (typed Any: which one is said by the wire type, which the callers test)."""
     i, n = 0, len(buf)
+    v: int | bytes
     while i < n:
         key, i = _varint(buf, i)
         fn, wt = key >> 3, key & 7
@@ -139,19 +141,20 @@ _DT_FLOAT, _DT_DOUBLE, _DT_INT32, _DT_INT64, _DT_HALF, _DT_BFLOAT16 = 1, 2, 3, 9
 _DT_UINT8, _DT_INT16, _DT_INT8, _DT_BOOL = 4, 5, 6, 10
 
 
-def _packed(v: object, wt: int, fmt: str, size: int) -> list:
+def _packed(v: Any, wt: int, fmt: str, size: int) -> list[Any]:
     if wt == 2:  # packed
-        b = bytes(v)  # type: ignore[arg-type]
+        b = bytes(v)
         return list(struct.unpack(f"<{len(b) // size}{fmt}", b[:len(b) // size * size]))
     if wt in (1, 5):
-        return [struct.unpack("<" + fmt, v)[0]]  # type: ignore[arg-type]
+        return [struct.unpack("<" + fmt, v)[0]]
     return [v]
 
 
-def _varints(v: object, wt: int) -> list[int]:
+def _varints(v: Any, wt: int) -> list[int]:
     if wt == 0:
-        return [v]  # type: ignore[list-item]
-    out, i, b = [], 0, bytes(v)  # type: ignore[arg-type]
+        return [v]
+    out: list[int] = []
+    i, b = 0, bytes(v)
     while i < len(b):
         x, i = _varint(b, i)
         out.append(x)
@@ -163,7 +166,7 @@ def _signed64(x: int) -> int:
 
 
 def _half(bits: int) -> float:
-    return struct.unpack("<e", struct.pack("<H", bits & 0xFFFF))[0]
+    return float(struct.unpack("<e", struct.pack("<H", bits & 0xFFFF))[0])
 
 
 def _tensor_scalar(buf: bytes) -> float | None:
@@ -174,17 +177,17 @@ def _tensor_scalar(buf: bytes) -> float | None:
     vals: list[float] = []
     for fn, wt, v in _fields(buf):
         if fn == 1 and wt == 0:
-            dtype = v  # type: ignore[assignment]
+            dtype = v
         elif fn == 2 and wt == 2:
-            for f2, w2, v2 in _fields(v):  # type: ignore[arg-type]
+            for f2, w2, v2 in _fields(v):
                 if f2 == 2 and w2 == 2:  # Dim { int64 size = 1 }
                     size = 1
-                    for f3, w3, v3 in _fields(v2):  # type: ignore[arg-type]
+                    for f3, w3, v3 in _fields(v2):
                         if f3 == 1 and w3 == 0:
-                            size = _signed64(v3)  # type: ignore[arg-type]
+                            size = _signed64(v3)
                     dims.append(size)
         elif fn == 4 and wt == 2:
-            content = bytes(v)  # type: ignore[arg-type]
+            content = bytes(v)
         elif fn == 5:
             vals += _packed(v, wt, "f", 4)
         elif fn == 6:
@@ -209,7 +212,7 @@ def _tensor_scalar(buf: bytes) -> float | None:
                _DT_HALF: "<e", _DT_UINT8: "<B", _DT_INT16: "<h", _DT_INT8: "<b",
                _DT_BOOL: "<?"}.get(dtype)
         if dtype == _DT_BFLOAT16 and len(content) >= 2:
-            return struct.unpack("<f", b"\0\0" + content[:2])[0]
+            return float(struct.unpack("<f", b"\0\0" + content[:2])[0])
         if fmt is None or len(content) < struct.calcsize(fmt):
             return None
         return float(struct.unpack(fmt, content[:struct.calcsize(fmt)])[0])
@@ -225,7 +228,7 @@ class ScalarRow:
     value: float
     wall_time: float
 
-    def __iter__(self):  # (tag, step, value, wall_time), what RunMetrics.feed_scalars takes
+    def __iter__(self) -> Iterator[Any]:  # (tag, step, value, wall_time), what RunMetrics.feed_scalars takes
         return iter((self.tag, self.step, self.value, self.wall_time))
 
 
@@ -235,33 +238,33 @@ def parse_event(data: bytes) -> tuple[float, int, list[tuple[str, float]]]:
     values: list[tuple[str, float]] = []
     for fn, wt, v in _fields(data):
         if fn == 1 and wt == 1:
-            wall = struct.unpack("<d", v)[0]  # type: ignore[arg-type]
+            wall = struct.unpack("<d", v)[0]
         elif fn == 2 and wt == 0:
-            step = _signed64(v)  # type: ignore[arg-type]
+            step = _signed64(v)
         elif fn == 5 and wt == 2:
-            for f2, w2, val in _fields(v):  # type: ignore[arg-type]
+            for f2, w2, val in _fields(v):
                 if f2 != 1 or w2 != 2:
                     continue
                 tag, simple, tensor, plugin = None, None, None, None
-                for f3, w3, x in _fields(val):  # type: ignore[arg-type]
+                for f3, w3, x in _fields(val):
                     if f3 == 1 and w3 == 2:
-                        tag = bytes(x).decode("utf-8", "replace")  # type: ignore[arg-type]
+                        tag = bytes(x).decode("utf-8", "replace")
                     elif f3 == 2 and w3 == 5:
-                        simple = struct.unpack("<f", x)[0]  # type: ignore[arg-type]
+                        simple = struct.unpack("<f", x)[0]
                     elif f3 == 8 and w3 == 2:
                         tensor = x
                     elif f3 == 9 and w3 == 2:  # SummaryMetadata.plugin_data.plugin_name
-                        for f4, w4, pd in _fields(x):  # type: ignore[arg-type]
+                        for f4, w4, pd in _fields(x):
                             if f4 == 1 and w4 == 2:
-                                for f5, w5, nm in _fields(pd):  # type: ignore[arg-type]
+                                for f5, w5, nm in _fields(pd):
                                     if f5 == 1 and w5 == 2:
-                                        plugin = bytes(nm).decode("utf-8", "replace")  # type: ignore[arg-type]
+                                        plugin = bytes(nm).decode("utf-8", "replace")
                 if tag is None:
                     continue
                 if simple is not None:
                     values.append((tag, float(simple)))
                 elif tensor is not None and plugin in (None, "scalars"):
-                    sv = _tensor_scalar(tensor)  # type: ignore[arg-type]
+                    sv = _tensor_scalar(tensor)
                     if sv is not None:
                         values.append((tag, sv))
     return wall, step, values
@@ -271,7 +274,7 @@ def parse_event(data: bytes) -> tuple[float, int, list[tuple[str, float]]]:
 class EventFileReader:
     """Reads one event file incrementally; ``offset`` is where the next record starts."""
 
-    def __init__(self, path: str | os.PathLike, verify_data: bool = True, offset: int = 0):
+    def __init__(self, path: str | os.PathLike[str], verify_data: bool = True, offset: int = 0):
         self.path = Path(path)
         self.offset = offset
         self.verify_data = verify_data
@@ -342,7 +345,7 @@ class EventDirReader:
     on every poll. Rows come file by file, oldest file first (TensorBoard names
     files ``events.out.tfevents.<unix time>.<host>...``; a resumed run adds one)."""
 
-    def __init__(self, folder: str | os.PathLike, verify_data: bool = True):
+    def __init__(self, folder: str | os.PathLike[str], verify_data: bool = True):
         self.folder = Path(folder)
         self.verify_data = verify_data
         self.files: dict[str, EventFileReader] = {}
@@ -455,7 +458,7 @@ class EventBytesReader:
         return out
 
 
-def read_scalars(folder_or_file: str | os.PathLike) -> list[ScalarRow]:
+def read_scalars(folder_or_file: str | os.PathLike[str]) -> list[ScalarRow]:
     """Everything in a run folder's event files (or in one event file)."""
     p = Path(folder_or_file)
     if p.is_file():

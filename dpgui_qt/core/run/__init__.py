@@ -56,3 +56,13 @@ from .parse import (
     parse_text,
 )
 from .summary import SummaryBuilder, summarize
+
+__all__ = [
+    "Line", "LineAssembler", "LineKind", "StyledRun", "split_ansi", "strip_ansi", "Notice",
+    "Outcome", "classify", "classify_text", "CacheEvent", "CachingEvent", "CheckpointEvent",
+    "CompleteEvent", "ComputedEvent", "DeepSpeedVersionEvent", "EpochEvent", "ErrorEvent",
+    "EvalEvent", "Event", "ExitCodeEvent", "GlobalBatchEvent", "InterruptEvent", "LogParser",
+    "LrEvent", "ManualQuitEvent", "ProgressEvent", "ResumeEvent", "SaveEvent", "StepEvent",
+    "SubprocessKilledEvent", "TracebackEvent", "event_to_dict", "parse_bytes", "parse_lines",
+    "parse_text", "SummaryBuilder", "summarize",
+]

@@ -13,6 +13,9 @@ decides which of these make sense is :mod:`.phase`.
 """
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING, Any, Union
+
 import time
 from pathlib import Path
 
@@ -23,6 +26,12 @@ from dpgui_qt.core.run.signals import (
 )
 from dpgui_qt.core.run.supervisor import CONTROL_FILE, locate_run_dir, read_state, write_json_atomic
 
+if TYPE_CHECKING:
+    from dpgui_qt.core.run.runs import RunHandle
+
+# what the actions take: a RunHandle, a run-state folder, or a state dict
+RunRef = Union["RunHandle", str, "os.PathLike[str]", dict[str, Any]]
+
 __all__ = ["ControlError", "DEFAULT_GRACE_S", "StopResult", "record_request", "save_now",
            "save_and_stop", "stop", "kill"]
 
@@ -31,26 +40,27 @@ class ControlError(RuntimeError):
     """A control action is not possible right now (message is user-facing)."""
 
 
-def _resolve(run) -> tuple[dict, Path | None]:
+def _resolve(run: RunRef) -> tuple[dict[str, Any], Path | None]:
     """Accept a RunHandle, a run-state dir, or a state dict."""
     if isinstance(run, dict):
         sd = run.get("state_dir")
         return run, Path(sd) if sd else None
-    state_dir = Path(getattr(run, "state_dir", run))
+    where: Any = getattr(run, "state_dir", run)  # a RunHandle's folder, or the folder itself
+    state_dir = Path(where)
     st = read_state(state_dir)
     if st is None:
         raise ControlError(f"no run state in {state_dir}")
     return st, state_dir
 
 
-def record_request(run, action: str) -> None:
+def record_request(run: RunRef, action: str) -> None:
     """Remember the action so the supervisor can tell a stopped run from a failed one."""
     st, state_dir = _resolve(run)
     if state_dir is not None and state_dir.is_dir():
         write_json_atomic(state_dir / CONTROL_FILE, {"action": action, "at": time.time()})
 
 
-def _signal_file(run, name: str) -> Path:
+def _signal_file(run: RunRef, name: str) -> Path:
     st, _ = _resolve(run)
     rd = locate_run_dir(st)
     if not rd:
@@ -68,17 +78,17 @@ def _signal_file(run, name: str) -> Path:
     return p
 
 
-def save_now(run) -> Path:
+def save_now(run: RunRef) -> Path:
     """Create the ``save`` signal file: checkpoint at the next step."""
     return _signal_file(run, "save")
 
 
-def save_and_stop(run) -> Path:
+def save_and_stop(run: RunRef) -> Path:
     """Create the ``save_quit`` signal file: checkpoint, then exit 0."""
     return _signal_file(run, "save_quit")
 
 
-def stop(run, grace_s: float = DEFAULT_GRACE_S, kill_wait_s: float = DEFAULT_KILL_WAIT_S,
+def stop(run: RunRef, grace_s: float = DEFAULT_GRACE_S, kill_wait_s: float = DEFAULT_KILL_WAIT_S,
          poll_s: float = 0.1) -> StopResult:
     """SIGTERM the whole group; SIGKILL whatever is left after ``grace_s``.
     Blocks until no process of the group is left (or ``kill_wait_s`` after
@@ -93,7 +103,7 @@ def stop(run, grace_s: float = DEFAULT_GRACE_S, kill_wait_s: float = DEFAULT_KIL
                       members=host.group_members)
 
 
-def kill(run, wait_s: float = DEFAULT_KILL_WAIT_S, poll_s: float = 0.05) -> StopResult:
+def kill(run: RunRef, wait_s: float = DEFAULT_KILL_WAIT_S, poll_s: float = 0.05) -> StopResult:
     """SIGKILL the whole group at once and verify it is gone."""
     st, _ = _resolve(run)
     pgid, ticks = st.get("pgid"), st.get("pid_start_ticks")

@@ -81,7 +81,7 @@ class RunFollower:
         self._others: list[Event] = []
 
     @classmethod
-    def for_state(cls, state: dict, exits_early_ok: bool | None = None) -> "RunFollower":
+    def for_state(cls, state: dict[str, Any], exits_early_ok: bool | None = None) -> "RunFollower":
         """A follower for the run a supervisor ``state.json`` describes: whether a clean
         early exit counts as done is read from its argv unless given, and a stop
         request already recorded is taken over."""
@@ -216,7 +216,7 @@ class RunFollower:
         self.status = ph.advance(self.status, "stop_requested", action)
         return self.status != before
 
-    def note_state(self, state: dict) -> bool:
+    def note_state(self, state: dict[str, Any]) -> bool:
         """Take over a stop request recorded in ``state`` (by this or another dpgui)
         when none is known yet; True if the status changed."""
         req = state.get("stop_request")
@@ -230,7 +230,7 @@ class RunFollower:
         bad = [e for e in self._bad_steps if id(e) not in ids]
         return self._others + bad + steps
 
-    def conclude(self, state: dict, effective: str) -> Outcome:
+    def conclude(self, state: dict[str, Any], effective: str) -> Outcome:
         """The run has ended and its log is read (call :meth:`finish_log` first):
         the terminal phase and how it ended, from the events, the supervisor's
         ``state`` (exit code, error, stop request) and its ``effective`` status

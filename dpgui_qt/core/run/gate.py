@@ -23,11 +23,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, cast
 
 from dpgui_qt.core.run import preflight as envmod
 from dpgui_qt.core.run.preflight import PreflightIssue
 from dpgui_qt.core.run.spec import RunSpec, SpecError
+
+if TYPE_CHECKING:
+    from dpgui_qt.core.config.findings import Finding as ValidationFinding
+    from dpgui_qt.core.config.schema import SchemaRegistry
+    from dpgui_qt.core.dataset.scan import DatasetScan
 
 # rules whose warnings stop a run on the training machine itself
 _PATH_RULES = ("paths_exist", "path_relative_to_checkout", "template_placeholder")
@@ -38,20 +43,20 @@ class DatasetContext:
     """One dataset file of the run, as the gate's dataset checks see it."""
     role: str                 # "dataset" or "eval dataset 'name'"
     file: Path
-    values: dict              # the dataset config as read from disk
-    main_values: dict
+    values: dict[str, Any]              # the dataset config as read from disk
+    main_values: dict[str, Any]
     model_type: str | None
     num_gpus: int | None
     base_dir: str | None      # where relative [[directory]] paths are read from (host path)
     _scan: object = field(default=None, repr=False)
 
-    def scan(self):
+    def scan(self) -> DatasetScan:
         """The media scan of this dataset's folders (with pixel sizes), made once."""
         if self._scan is None:
             from dpgui_qt.core.dataset.scan import scan_dataset
             self._scan = scan_dataset(self.values, model_type=self.model_type, sizes=True,
                                       base_dir=self.base_dir)
-        return self._scan
+        return cast("DatasetScan", self._scan)
 
 
 DatasetCheck = Callable[[DatasetContext], Iterable[PreflightIssue]]
@@ -99,7 +104,7 @@ class GateReport:
         return out
 
 
-def _level_at_gate(vf, local: bool) -> str:
+def _level_at_gate(vf: ValidationFinding, local: bool) -> str:
     """A validator finding's level at the gate: paths the trainer opens on this
     machine must exist, and placeholders must be replaced."""
     if vf.is_error:
@@ -111,7 +116,7 @@ def _level_at_gate(vf, local: bool) -> str:
     return "warning"
 
 
-def _from_validator(vf, local: bool) -> PreflightIssue | None:
+def _from_validator(vf: ValidationFinding, local: bool) -> PreflightIssue | None:
     if vf.rule in _PATH_RULES and vf.path[:1] == ("output_dir",) and vf.rule == "paths_exist":
         return None          # the trainer creates it; env.check_output_dir checks the disk
     level = _level_at_gate(vf, local)
@@ -139,7 +144,7 @@ def host_trainer_cwd(spec: RunSpec) -> Path | None:
         return None
 
 
-def run_gate(spec: RunSpec, *, registry=None, min_free_gb: float = envmod.DEFAULT_MIN_FREE_GB,
+def run_gate(spec: RunSpec, *, registry: SchemaRegistry | None = None, min_free_gb: float = envmod.DEFAULT_MIN_FREE_GB,
              scan_media: bool = True, dataset_checks: Iterable[DatasetCheck] | None = None,
              env_checks: Iterable[envmod.Check] | None = None) -> GateReport:
     """Check everything the run of ``spec`` will read.  Never raises for bad input."""
@@ -153,7 +158,7 @@ def run_gate(spec: RunSpec, *, registry=None, min_free_gb: float = envmod.DEFAUL
     files: list[str] = []
     local = spec.target().is_this_machine
     cfg_host = Path(os.fspath(spec.config))
-    values: dict = {}
+    values: dict[str, Any] = {}
     doc = None
     try:
         doc = ConfigDocument.load(cfg_host)
@@ -186,7 +191,7 @@ def run_gate(spec: RunSpec, *, registry=None, min_free_gb: float = envmod.DEFAUL
             findings.append(PreflightIssue("error", "internal", f"validation failed inside dpgui: {exc}"))
         checks = list(DATASET_CHECKS if dataset_checks is None else dataset_checks)
         if scan_media and checks:
-            model = values.get("model") if isinstance(values.get("model"), dict) else {}
+            model = _model if isinstance(_model := values.get("model"), dict) else {}
             mtype = model.get("type") if isinstance(model.get("type"), str) else None
             for ref_path, target in validator.dataset_references(doc, opts):
                 if target is None:
@@ -202,7 +207,7 @@ def run_gate(spec: RunSpec, *, registry=None, min_free_gb: float = envmod.DEFAUL
                 for check in checks:
                     try:
                         findings.extend(check(ctx))
-                    except Exception as exc:  # noqa: BLE001
+                    except Exception as exc:  # noqa: BLE001 - a check's bug is reported, the gate goes on
                         findings.append(PreflightIssue("warning", "internal",
                                                        f"{role}: a dataset check failed inside dpgui: {exc}",
                                                        file=str(target)))

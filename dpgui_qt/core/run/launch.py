@@ -22,11 +22,11 @@ from dpgui_qt.core.run.spec import RunSpec, SpecError
 __all__ = ["build_spec", "default_state_dir"]
 
 
-def build_spec(config: str | os.PathLike, *, checkout: str | os.PathLike | None = None,
-               deepspeed: str | os.PathLike | None = None,
+def build_spec(config: str | os.PathLike[str], *, checkout: str | os.PathLike[str] | None = None,
+               deepspeed: str | os.PathLike[str] | None = None,
                gpus: int | Sequence[int] | None = 1, master_port: int | None = None,
                resume: str | None = None,
-               switches: Mapping[str, bool | str | os.PathLike | None] | None = None,
+               switches: Mapping[str, bool | str | os.PathLike[str] | None] | None = None,
                nccl_p2p_disable: bool = True, nccl_ib_disable: bool = True,
                expandable_segments: bool = False, extra_env: Mapping[str, str] | None = None,
                host: HostSpec | None = None) -> RunSpec:

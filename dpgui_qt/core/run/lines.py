@@ -198,13 +198,13 @@ class LineAssembler:
         if self._pending:
             text = self._pending + text
         if "\r" not in text:
-            texts = text.split("\n")
-            tail = texts.pop()
+            rows = text.split("\n")
+            tail = rows.pop()
             if final and tail:
-                texts.append(tail)
+                rows.append(tail)
                 tail = ""
             self._pending = tail
-            return texts, None
+            return rows, None
         # Plain rows are split in bulk; the loop only visits rows holding a CR
         # (tqdm bars), found with str.find.
         texts: list[str] = []

@@ -210,7 +210,7 @@ def _signame(sig: int) -> str:
         return f"signal {sig}"
 
 
-def _notices(events: list[Event], totals: dict | None = None) -> list[Notice]:
+def _notices(events: list[Event], totals: dict[str, Any] | None = None) -> list[Notice]:
     out: list[Notice] = []
     totals = totals or {}
     short = [e for e in events if type(e) is ErrorEvent and e.kind == "video_too_short"]
@@ -243,7 +243,7 @@ def _notices(events: list[Event], totals: dict | None = None) -> list[Notice]:
 
 def classify(events: Iterable[Event], exit_code: int | None = None, *,
              user_stopped: bool = False, cache_only: bool = False,
-             totals: dict | None = None) -> Outcome:
+             totals: dict[str, Any] | None = None) -> Outcome:
     """Decide how a run ended.
 
     ``events``: everything the parser produced (include ``LogParser.finish()``).
@@ -303,17 +303,17 @@ def classify(events: Iterable[Event], exit_code: int | None = None, *,
 
     # a specific, recognised error wins over everything generic
     by_kind: dict[str, ErrorEvent] = {}
-    for e in errors:
-        by_kind.setdefault(e.kind, e)
+    for err in errors:
+        by_kind.setdefault(err.kind, err)
     for kind in ERROR_KINDS:
-        e = by_kind.get(kind)
-        if e is None or kind not in _TEXT:
+        hit = by_kind.get(kind)
+        if hit is None or kind not in _TEXT:
             continue
         title, expl, fix = _TEXT[kind]
         if kind == "cuda_oom" and not steps:
             expl += " No training step was logged before it."
-        evidence = [e.line]
-        tb = next((t for t in tracebacks if t.rank == e.rank and t.file), None)
+        evidence = [hit.line]
+        tb = next((t for t in tracebacks if t.rank == hit.rank and t.file), None)
         if tb is not None:
             evidence.append(_frame_text(tb))
         return make("failed", kind, title, expl, fix, evidence)

@@ -57,7 +57,7 @@ __all__ = [
     "ExitCodeEvent", "SubprocessKilledEvent", "InterruptEvent",
     "DeepSpeedVersionEvent", "TracebackEvent", "ErrorEvent",
     "ERROR_KINDS", "WARNING_KINDS",
-    "LogParser", "parse_lines", "parse_text", "parse_bytes",
+    "LogParser", "parse_lines", "parse_text", "parse_bytes", "jsonable",
     "event_to_dict",
 ]
 
@@ -308,17 +308,19 @@ def event_to_dict(ev: Event) -> dict[str, Any]:
         elif tv is int or tv is str or v is None:
             d[name] = v
         else:
-            d[name] = _jsonable(v)
+            d[name] = jsonable(v)
     return d
 
 
-def _jsonable(v: Any) -> Any:
+def jsonable(v: Any) -> Any:
+    """``v`` as JSON can hold it: non-finite floats become "nan"/"inf"/"-inf" strings,
+    mappings and lists are converted item by item."""
     if isinstance(v, float) and not math.isfinite(v):
         return str(v)  # "nan", "inf", "-inf"
     if isinstance(v, Mapping):
-        return {k: _jsonable(x) for k, x in v.items()}
+        return {k: jsonable(x) for k, x in v.items()}
     if isinstance(v, list):
-        return [_jsonable(x) for x in v]
+        return [jsonable(x) for x in v]
     return v
 
 
@@ -532,9 +534,9 @@ class LogParser:
         """Parse one line (a ``str`` without terminator, or a :class:`Line`;
         PARTIAL lines are ignored) and return the events it completes."""
         if type(text) is not str:
-            if text[1] is LineKind.PARTIAL:  # type: ignore[index]
+            if text[1] is LineKind.PARTIAL:
                 return []
-            text = text[0]  # type: ignore[index]
+            text = text[0]
         out: list[Event] = []
         self.lines_seen += 1
         try:
@@ -764,7 +766,7 @@ class LogParser:
                 return
         self._scan(msg, out, rank, line=line)
 
-    def _lr(self, m: re.Match, out: list[Event]) -> None:
+    def _lr(self, m: re.Match[str], out: list[Event]) -> None:
         rank, st, sk, lr, mom = m.groups()
         out.append(LrEvent(int(st), int(sk), _parse_lrs(lr), int(rank), mom))
 
@@ -853,7 +855,7 @@ class LogParser:
         return False
 
     @staticmethod
-    def _step(m: re.Match) -> StepEvent:
+    def _step(m: re.Match[str]) -> StepEvent:
         st, loss, extra, it, sps = m.groups()
         return StepEvent(int(st), _to_float(loss), _extra_losses(extra) if extra else _NO_LOSSES,
                          _to_float(it), _to_float(sps))

@@ -45,7 +45,7 @@ EVENTS = ("caching", "engine", "step", "eval", "saving", "new_epoch", "manual_qu
           "complete", "error", "stop_requested")
 
 
-def event_name(ev) -> tuple[str, object] | None:
+def event_name(ev: object) -> tuple[str, object] | None:
     """Map a parsed console event (dpgui_qt.core.run.parse) to (EVENTS name, value)."""
     if isinstance(ev, p.StepEvent):
         return "step", ev.step
@@ -81,7 +81,7 @@ class RunStatus:
     exit_code: int | None = None
 
 
-def advance(status: RunStatus, event: str, value=None) -> RunStatus:
+def advance(status: RunStatus, event: str, value: object = None) -> RunStatus:
     """Pure transition function: the status after ``event`` (see EVENTS)."""
     if status.phase.terminal:
         return status

@@ -12,7 +12,7 @@ import shutil
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from dpgui_qt.core.run.spec import RunSpec, SpecError
 
@@ -23,7 +23,7 @@ DEFAULT_MIN_FREE_GB = 20.0
 MIN_FREE_ERROR_BYTES = 1 << 30   # below this an output_dir's disk counts as full
 
 
-def free_bytes(path: str | os.PathLike) -> int | None:
+def free_bytes(path: str | os.PathLike[str]) -> int | None:
     """Free space at ``path`` for this user (a seam the tests replace)."""
     from dpgui_qt.core.run.supervisor import free_bytes as _free
     return _free(path)
@@ -43,9 +43,9 @@ def _is_checkout(path: Path) -> bool:
     return (path / "train.py").is_file()
 
 
-def find_checkout(setting: str | os.PathLike | None = None,
+def find_checkout(setting: str | os.PathLike[str] | None = None,
                   environ: Mapping[str, str] | None = None,
-                  repo_root: str | os.PathLike | None = None) -> Path:
+                  repo_root: str | os.PathLike[str] | None = None) -> Path:
     """The diffusion-pipe checkout: the explicit setting, else $DPGUI_DIFFUSION_PIPE,
     else ``<repo>/ref/diffusion-pipe``.  It must contain train.py."""
     environ = os.environ if environ is None else environ
@@ -71,13 +71,13 @@ def find_checkout(setting: str | os.PathLike | None = None,
         f"point dpgui at it with --checkout DIR, the setting, or ${ENV_CHECKOUT}.")
 
 
-def deepspeed_in_env(env_dir: str | os.PathLike, platform: str | None = None) -> Path | None:
+def deepspeed_in_env(env_dir: str | os.PathLike[str], platform: str | None = None) -> Path | None:
     """``<env>/bin/deepspeed`` (``<env>\\Scripts\\deepspeed.exe`` for a native Windows env)."""
     from dpgui_qt.core.run.hosts.local import env_executable
     return env_executable(env_dir, "deepspeed", platform)
 
 
-def find_deepspeed(setting: str | os.PathLike | None = None,
+def find_deepspeed(setting: str | os.PathLike[str] | None = None,
                    environ: Mapping[str, str] | None = None,
                    platform: str | None = None) -> str:
     """The deepspeed launcher: a venv/conda env dir or an executable given as
@@ -108,7 +108,7 @@ def find_deepspeed(setting: str | os.PathLike | None = None,
     return found
 
 
-def load_config(path: str | os.PathLike) -> dict:
+def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a main config (read-only) with clear errors."""
     p = Path(path)
     if not p.is_file():
@@ -137,7 +137,7 @@ class PreflightIssue:
     file: str = ""      # the document it is in, when it comes from a document
     line: int = 0
     # a one-click fix: ("make_absolute", file, key path, absolute path)
-    action: tuple | None = None
+    action: tuple[Any, ...] | None = None
 
     @property
     def is_error(self) -> bool:
@@ -151,11 +151,11 @@ def has_errors(findings: Iterable[PreflightIssue]) -> bool:
 @dataclass
 class PreflightContext:
     spec: RunSpec
-    values: dict                      # the parsed main config
+    values: dict[str, Any]                      # the parsed main config
     min_free_gb: float = DEFAULT_MIN_FREE_GB
-    notes: dict = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=dict)
 
-    def host_path(self, value: str | os.PathLike) -> Path | None:
+    def host_path(self, value: str | os.PathLike[str]) -> Path | None:
         """A config path (relative ones are relative to the checkout, which is
         the trainer's cwd) as this machine sees it; None where it cannot."""
         host = self.spec.target()
@@ -354,7 +354,7 @@ DEFAULT_CHECKS: tuple[Check, ...] = (check_checkout, check_deepspeed, check_conf
                                      check_active_runs)
 
 
-def preflight(spec: RunSpec, main_config_values: dict | None = None, *,
+def preflight(spec: RunSpec, main_config_values: dict[str, Any] | None = None, *,
               checks: Iterable[Check] = DEFAULT_CHECKS, extra_checks: Iterable[Check] = (),
               min_free_gb: float = DEFAULT_MIN_FREE_GB) -> list[PreflightIssue]:
     """Structured findings (errors first).  ``main_config_values`` is the parsed
@@ -385,7 +385,7 @@ def preflight(spec: RunSpec, main_config_values: dict | None = None, *,
     return sorted(out, key=lambda f: 0 if f.is_error else 1)
 
 
-def output_dir_on_host(spec: RunSpec, values: dict) -> str | None:
+def output_dir_on_host(spec: RunSpec, values: dict[str, Any]) -> str | None:
     """The config's output_dir as a host path (for the supervisor and run lists)."""
     p = PreflightContext(spec, values).output_dir()
     return str(p) if p is not None else None

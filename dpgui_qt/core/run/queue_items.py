@@ -10,6 +10,8 @@ with dpgui's comment-preserving document so everything else stays as written.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import os
 import re
 import shutil
@@ -29,8 +31,8 @@ class QueueSetupError(ValueError):
 
 @dataclass
 class Prepared:
-    items: list[dict] = field(default_factory=list)
-    findings: list = field(default_factory=list)     # pre-flight findings of every variant
+    items: list[dict[str, Any]] = field(default_factory=list)
+    findings: list[Any] = field(default_factory=list)     # pre-flight findings of every variant
 
 
 def sweep_dir_name(stem: str, key: str, raw_value: str) -> str:
@@ -39,10 +41,11 @@ def sweep_dir_name(stem: str, key: str, raw_value: str) -> str:
     return f"{stem}-{k}-{v}"
 
 
-def prepare_items(config: str | os.PathLike, queue: RunQueue, *, checkout=None, deepspeed=None,
+def prepare_items(config: str | os.PathLike[str], queue: RunQueue, *, checkout: str | None = None,
+                  deepspeed: str | None = None,
                   gpus: int | list[int] | None = 1, sweep_key: str | None = None,
                   sweep_values: list[str] | None = None, force: bool = False,
-                  spec_options: dict | None = None) -> Prepared:
+                  spec_options: dict[str, Any] | None = None) -> Prepared:
     """Snapshot ``config`` (or its sweep variants) into the queue folder and build
     each item's command.  Raises QueueSetupError; pre-flight errors too unless
     ``force``."""
@@ -79,6 +82,7 @@ def prepare_items(config: str | os.PathLike, queue: RunQueue, *, checkout=None, 
             else:
                 try:
                     doc = ConfigDocument.load(src)
+                    assert sweep_key is not None  # a value comes with its key
                     doc.set(kp.parse(sweep_key), RawValue(value))
                     values0 = envmod.load_config(src)
                     base_out = values0.get("output_dir")

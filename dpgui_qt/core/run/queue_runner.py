@@ -21,6 +21,8 @@ A runner that is restarted while a run it started is still going adopts it
 """
 from __future__ import annotations
 
+from typing import Any
+
 import os
 import sys
 import time
@@ -29,15 +31,15 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from dpgui_qt.core.run import control, hosts  # noqa: E402
-from dpgui_qt.core.run.runqueue import RUNNER_LOCK, RunQueue  # noqa: E402
-from dpgui_qt.core.run.runs import RunHandle, list_sessions  # noqa: E402
-from dpgui_qt.core.run.supervisor import read_state  # noqa: E402
+from dpgui_qt.core.run import control, hosts
+from dpgui_qt.core.run.runqueue import RUNNER_LOCK, RunQueue
+from dpgui_qt.core.run.runs import RunHandle, list_sessions
+from dpgui_qt.core.run.supervisor import read_state
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # Windows: no advisory locks
 
 TAIL = 256 << 10
 
@@ -46,7 +48,7 @@ def log(msg: str) -> None:
     print(time.strftime("%Y-%m-%d %H:%M:%S ") + msg, flush=True)
 
 
-def describe_end(state: dict, cancelled: bool, cache_only: bool = False) -> tuple[str, str]:
+def describe_end(state: dict[str, Any], cancelled: bool, cache_only: bool = False) -> tuple[str, str]:
     """(status, message) of an ended run from its state and console log."""
     from dpgui_qt.core.run.lines import LineAssembler
     from dpgui_qt.core.run.outcome import classify
@@ -86,21 +88,22 @@ class Runner:
         self.poll_s = poll_s
         self.stop_grace_s = stop_grace_s
 
-    def _next(self) -> dict | None:
+    def _next(self) -> dict[str, Any] | None:
         """Claim the next item (marks it running) or None when done/paused."""
         with self.q.edit() as data:
-            running = [i for i in data["items"] if i["status"] == "running"]
+            items: list[dict[str, Any]] = data["items"]
+            running = [i for i in items if i["status"] == "running"]
             if running:
                 return running[0]         # adopt (a runner restarted mid-run)
             if data["paused"]:
                 return None
-            for it in data["items"]:
+            for it in items:
                 if it["status"] == "pending":
                     it.update(status="running", started_at=time.time(), message="waiting to start")
                     return it
         return None
 
-    def _update(self, item_id: str, **fields) -> dict | None:
+    def _update(self, item_id: str, **fields: Any) -> dict[str, Any] | None:
         with self.q.edit() as data:
             for it in data["items"]:
                 if it["id"] == item_id:
@@ -121,7 +124,7 @@ class Runner:
             time.sleep(self.poll_s)
         return True
 
-    def run_item(self, item: dict) -> None:
+    def run_item(self, item: dict[str, Any]) -> None:
         iid = item["id"]
         if not item.get("state_dir"):
             if not self._wait_for_gpus(iid):
@@ -155,8 +158,8 @@ class Runner:
                 cur = self.q.item(iid) or {}
                 if cur.get("run_dir") != st["run_dir"]:
                     self._update(iid, run_dir=st["run_dir"])
-            cur = self.q.item(iid)
-            if (cur is None or cur.get("cancel_requested")) and not stop_sent:
+            now = self.q.item(iid)
+            if (now is None or now.get("cancel_requested")) and not stop_sent:
                 stop_sent = True
                 log(f"{iid}: cancel requested; stopping the run")
                 grace = self.q.load().get("stop_grace_s", self.stop_grace_s)
@@ -175,7 +178,8 @@ class Runner:
                                        "--cache_only" in (item.get("argv") or []))
         self._finish(iid, status, msg, st.get("exit_code"), st.get("run_dir"))
 
-    def _finish(self, iid: str, status: str, msg: str, rc, run_dir=None) -> None:
+    def _finish(self, iid: str, status: str, msg: str, rc: int | None,
+                run_dir: str | None = None) -> None:
         log(f"{iid}: {status}: {msg}")
         with self.q.edit() as data:
             for it in data["items"]:

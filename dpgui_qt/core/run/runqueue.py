@@ -19,6 +19,8 @@ Files in the queue folder:
 """
 from __future__ import annotations
 
+from typing import Any, Iterator, cast
+
 import contextlib
 import os
 import secrets
@@ -32,7 +34,7 @@ from dpgui_qt.core.run.supervisor import read_json, write_json_atomic
 try:  # pragma: no cover - Windows has no fcntl
     import fcntl
 except ImportError:  # pragma: no cover
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # Windows: no advisory locks
 
 __all__ = ["QUEUE_DIRNAME", "queue_dir_for", "RunQueue", "TERMINAL", "ensure_runner",
            "runner_alive"]
@@ -64,12 +66,12 @@ ITEM_FIELDS = {
 }
 
 
-def queue_dir_for(state_root: str | os.PathLike) -> Path:
+def queue_dir_for(state_root: str | os.PathLike[str]) -> Path:
     return Path(state_root) / QUEUE_DIRNAME
 
 
 @contextlib.contextmanager
-def _locked(path: Path):
+def _locked(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+b") as f:
         if fcntl is not None:
@@ -85,12 +87,12 @@ class RunQueue:
     """Read and edit ``queue.json``.  Every method that changes the queue takes
     the lock, re-reads the file, changes it and writes it back."""
 
-    def __init__(self, folder: str | os.PathLike):
+    def __init__(self, folder: str | os.PathLike[str]):
         self.dir = Path(folder)
         self.file = self.dir / QUEUE_FILE
 
     # -------------------------------------------------------------- reading
-    def load(self) -> dict:
+    def load(self) -> dict[str, Any]:
         data = read_json(self.file) or {}
         data.setdefault("version", 1)
         data.setdefault("paused", False)
@@ -99,14 +101,14 @@ class RunQueue:
         data.setdefault("items", [])
         return data
 
-    def items(self) -> list[dict]:
-        return self.load()["items"]
+    def items(self) -> list[dict[str, Any]]:
+        return cast("list[dict[str, Any]]", self.load()["items"])
 
-    def item(self, item_id: str) -> dict | None:
+    def item(self, item_id: str) -> dict[str, Any] | None:
         return next((i for i in self.items() if i["id"] == item_id), None)
 
     @contextlib.contextmanager
-    def edit(self):
+    def edit(self) -> Iterator[dict[str, Any]]:
         """``with q.edit() as data: ...`` -- locked read-modify-write."""
         with _locked(self.dir / LOCK_FILE):
             data = self.load()
@@ -117,7 +119,7 @@ class RunQueue:
     def new_id(self) -> str:
         return secrets.token_hex(4)
 
-    def add(self, item: dict, position: int | None = None) -> dict:
+    def add(self, item: dict[str, Any], position: int | None = None) -> dict[str, Any]:
         item = dict(item)
         item.setdefault("id", self.new_id())
         item.update(status="pending", state_dir=None, run_dir=None, exit_code=None, message="",
@@ -128,8 +130,8 @@ class RunQueue:
             items.insert(len(items) if position is None else position, item)
         return item
 
-    def _find(self, data: dict, ref: str) -> dict:
-        items = data["items"]
+    def _find(self, data: dict[str, Any], ref: str) -> dict[str, Any]:
+        items: list[dict[str, Any]] = data["items"]
         for i in items:
             if i["id"] == ref:
                 return i
@@ -137,7 +139,7 @@ class RunQueue:
             return items[int(ref) - 1]
         raise KeyError(f"no queued run {ref!r} (use the id or the position from 'dpgui queue list')")
 
-    def remove(self, ref: str) -> dict:
+    def remove(self, ref: str) -> dict[str, Any]:
         """Drop a run that has not started (or finished ones); a running one is
         cancelled instead (see :meth:`cancel`)."""
         with self.edit() as data:
@@ -147,7 +149,7 @@ class RunQueue:
             data["items"] = [i for i in data["items"] if i is not it]
         return it
 
-    def cancel(self, ref: str) -> dict:
+    def cancel(self, ref: str) -> dict[str, Any]:
         """A pending run will not start; a running one is stopped by the runner."""
         with self.edit() as data:
             it = self._find(data, ref)
@@ -161,7 +163,7 @@ class RunQueue:
     def move(self, ref: str, delta: int) -> int:
         """Move a pending run up (delta<0) or down among the items; returns its new index."""
         with self.edit() as data:
-            items = data["items"]
+            items: list[dict[str, Any]] = data["items"]
             it = self._find(data, ref)
             i = items.index(it)
             j = max(0, min(len(items) - 1, i + delta))
@@ -186,12 +188,12 @@ class RunQueue:
             data["items"] = [i for i in data["items"] if i["status"] not in TERMINAL]
             return before - len(data["items"])
 
-    def pending(self) -> list[dict]:
+    def pending(self) -> list[dict[str, Any]]:
         return [i for i in self.items() if i["status"] == "pending"]
 
 
 # ---------------------------------------------------------------------- runner process
-def runner_alive(folder: str | os.PathLike) -> bool:
+def runner_alive(folder: str | os.PathLike[str]) -> bool:
     """Is a runner holding ``runner.lock``?"""
     path = Path(folder) / RUNNER_LOCK
     if fcntl is None or not path.exists():  # pragma: no cover
@@ -208,7 +210,7 @@ def runner_alive(folder: str | os.PathLike) -> bool:
         return False
 
 
-def ensure_runner(folder: str | os.PathLike, state_root: str | os.PathLike,
+def ensure_runner(folder: str | os.PathLike[str], state_root: str | os.PathLike[str],
                   python: str | None = None, poll_s: float = 1.0) -> bool:
     """Start the detached queue runner unless one is alive; True if one was started."""
     folder = Path(folder)

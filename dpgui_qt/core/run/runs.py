@@ -7,6 +7,8 @@ files.  ``list_runs``/``resume_candidates`` describe ``output_dir``.
 """
 from __future__ import annotations
 
+from typing import Any, cast
+
 import os
 import time
 import tomllib
@@ -36,7 +38,7 @@ class LogFollower:
     machine's file system -- for a log this machine cannot open directly.
     """
 
-    def __init__(self, path: str | os.PathLike, offset: int = 0, chunk_size: int = 4 << 20,
+    def __init__(self, path: str | os.PathLike[str], offset: int = 0, chunk_size: int = 4 << 20,
                  host: hosts.Host | None = None):
         self.path = Path(path)
         self.offset = int(offset)
@@ -81,7 +83,7 @@ class LogFollower:
 
     def read_available(self) -> bytes:
         """Everything there is right now (may be large on a first re-attach)."""
-        parts = []
+        parts: list[bytes] = []
         while True:
             chunk = self.read()
             if not chunk:
@@ -94,7 +96,7 @@ class RunHandle:
     """A started run, identified by its run-state dir."""
     state_dir: Path
 
-    def state(self) -> dict:
+    def state(self) -> dict[str, Any]:
         st = read_state(self.state_dir)
         if st is None:
             raise FileNotFoundError(f"no {STATE_FILE} in {self.state_dir}")
@@ -104,7 +106,7 @@ class RunHandle:
     def run_id(self) -> str:
         return self.state_dir.name
 
-    def trainer_alive(self, st: dict | None = None) -> bool:
+    def trainer_alive(self, st: dict[str, Any] | None = None) -> bool:
         """Is any process of the trainer's group still running?"""
         st = st or self.state()
         if st.get("pid") is None:
@@ -113,28 +115,28 @@ class RunHandle:
         return (host.pid_alive(st["pid"], st.get("pid_start_ticks"))
                 or bool(host.group_members(st.get("pgid"), st.get("pid_start_ticks"))))
 
-    def supervisor_alive(self, st: dict | None = None) -> bool:
+    def supervisor_alive(self, st: dict[str, Any] | None = None) -> bool:
         st = st or self.state()
         return hosts.from_state(st).pid_alive(st.get("supervisor_pid"))
 
-    def effective_status(self, st: dict | None = None) -> str:
+    def effective_status(self, st: dict[str, Any] | None = None) -> str:
         """``state.json``'s status, checked against reality: ``lost`` when the
         state says running/starting but no process of the run exists any more
         (the supervisor was killed too, so the exit code is unknown)."""
         st = st or self.state()
-        status = st.get("status")
+        status = cast(str, st.get("status"))  # state.json always has one
         if status in ("running", "starting"):
             if self.trainer_alive(st) or self.supervisor_alive(st):
                 return status
             st2 = read_state(self.state_dir) or st     # may just have been finalised
             if st2.get("status") not in ("running", "starting"):
-                return st2.get("status")
+                return cast(str, st2.get("status"))
             if st2.get("status") == "running" and st2.get("pid"):
-                return self.conclude_from_log(st2).get("status", "lost")
+                return cast(str, self.conclude_from_log(st2).get("status", "lost"))
             return "lost"
         return status
 
-    def conclude_from_log(self, st: dict) -> dict:
+    def conclude_from_log(self, st: dict[str, Any]) -> dict[str, Any]:
         """The supervisor was killed (``kill -9``, or a plain ``kill``) and no process
         of the run is left, so nobody recorded how it ended: read that from the log
         (the launcher's exit lines, ``TRAINING COMPLETE!``, ``Manually quitting``),
@@ -173,7 +175,7 @@ class RunHandle:
         direct = host.is_this_machine or host.to_local_path(host.to_host_path(st["log_path"]))
         return LogFollower(st["log_path"], offset, host=None if direct else host)
 
-    def wait(self, timeout: float | None = None, poll_s: float = 0.1) -> dict:
+    def wait(self, timeout: float | None = None, poll_s: float = 0.1) -> dict[str, Any]:
         """Block until the supervisor has recorded the end (or timeout); returns the state."""
         deadline = None if timeout is None else time.time() + timeout
         while True:
@@ -215,7 +217,7 @@ def _exit_from_log(log_path: str | None) -> tuple[int | None, str]:
     return None, "the log does not say how it ended, so the exit code is unknown"
 
 
-def active_runs(output_dir: str | os.PathLike | None) -> list[dict]:
+def active_runs(output_dir: str | os.PathLike[str] | None) -> list[dict[str, Any]]:
     """States of the runs dpgui started on ``output_dir`` that are still active
     (from the registry in ``<output_dir>/.dpgui-logs``; any GUI or CLI)."""
     from dpgui_qt.core.run.supervisor import registered_runs
@@ -231,14 +233,14 @@ def active_runs(output_dir: str | os.PathLike | None) -> list[dict]:
     return out
 
 
-def attach(state_dir: str | os.PathLike) -> RunHandle:
+def attach(state_dir: str | os.PathLike[str]) -> RunHandle:
     """Re-attach to a run by its run-state dir (raises FileNotFoundError)."""
     h = RunHandle(Path(state_dir))
     h.state()
     return h
 
 
-def list_sessions(state_root: str | os.PathLike, active_only: bool = False) -> list[RunHandle]:
+def list_sessions(state_root: str | os.PathLike[str], active_only: bool = False) -> list[RunHandle]:
     """Runs started under ``state_root``, newest first (what a GUI checks at start-up)."""
     root = Path(state_root)
     try:
@@ -317,7 +319,7 @@ def _step_number(name: str, prefix: str) -> int:
         return -1
 
 
-def read_run_folder(path: str | os.PathLike, with_sizes: bool = True) -> RunFolder:
+def read_run_folder(path: str | os.PathLike[str], with_sizes: bool = True) -> RunFolder:
     path = Path(path)
     latest = None
     try:
@@ -347,7 +349,7 @@ def read_run_folder(path: str | os.PathLike, with_sizes: bool = True) -> RunFold
                      _dir_size(path) if with_sizes else None)
 
 
-def list_runs(output_dir: str | os.PathLike, with_sizes: bool = True) -> list[RunFolder]:
+def list_runs(output_dir: str | os.PathLike[str], with_sizes: bool = True) -> list[RunFolder]:
     """Run folders (``<UTC %Y%m%d_%H-%M-%S>``) in ``output_dir``, newest first."""
     try:
         names = [n for n in os.listdir(output_dir) if RUN_DIR_RE.match(n)]
@@ -358,6 +360,6 @@ def list_runs(output_dir: str | os.PathLike, with_sizes: bool = True) -> list[Ru
     return [read_run_folder(Path(output_dir) / n, with_sizes) for n in names]
 
 
-def resume_candidates(output_dir: str | os.PathLike) -> list[RunFolder]:
+def resume_candidates(output_dir: str | os.PathLike[str]) -> list[RunFolder]:
     """Picker data for "resume from checkpoint": folders with a `latest` file, newest first."""
     return [r for r in list_runs(output_dir, with_sizes=False) if r.resumable]

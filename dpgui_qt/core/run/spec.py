@@ -82,13 +82,13 @@ class RunSpec:
     is this machine's default (:func:`hosts.default_spec`).  Paths given here are
     local paths; the host translates them.
     """
-    config: str | os.PathLike
-    checkout: str | os.PathLike | None = None
-    deepspeed: str | os.PathLike | None = None
+    config: str | os.PathLike[str]
+    checkout: str | os.PathLike[str] | None = None
+    deepspeed: str | os.PathLike[str] | None = None
     gpus: int | Sequence[int] | None = 1
     master_port: int | None = None
     resume_from_checkpoint: str | None = None
-    switches: dict[str, bool | str | os.PathLike | None] = field(default_factory=dict)
+    switches: dict[str, bool | str | os.PathLike[str] | None] = field(default_factory=dict)
     nccl_p2p_disable: bool = True
     nccl_ib_disable: bool = True
     expandable_segments: bool = False
@@ -109,7 +109,7 @@ class RunSpec:
             return self.gpus
         return len(list(self.gpus))
 
-    def switch(self, name: str) -> bool | str | os.PathLike | None:
+    def switch(self, name: str) -> bool | str | os.PathLike[str] | None:
         """The value of the train.py switch ``name`` (its default when not set)."""
         return self.switches.get(name, sw.switch(name).default)
 
@@ -126,7 +126,7 @@ class RunSpec:
         name = str(self.resume_from_checkpoint).replace("\\", "/").rstrip("/")
         return posixpath.basename(name)
 
-    def _trainer_path(self, p: str | os.PathLike) -> str:
+    def _trainer_path(self, p: str | os.PathLike[str]) -> str:
         """A path as the trainer sees it (the host translates it)."""
         return self.target().to_host_path(p)
 

@@ -65,6 +65,7 @@ class SummaryBuilder:
         self._tail: deque[Event] = deque(maxlen=keep)
 
     def add(self, events: Iterable[Event]) -> None:
+        e: Any  # an Event, dispatched on its exact type below
         for e in events:
             t = type(e)
             if t is StepEvent:

@@ -27,6 +27,8 @@ works whether or not dpgui is installed.  Files in a run-state dir:
 """
 from __future__ import annotations
 
+from typing import Any, BinaryIO, Callable, cast
+
 import json
 import os
 import re
@@ -94,7 +96,7 @@ def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
 
 
-def write_json_atomic(path: str | os.PathLike, data: dict) -> None:
+def write_json_atomic(path: str | os.PathLike[str], data: dict[str, Any]) -> None:
     """Write JSON so that readers see the old or the new file, never half of one."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
@@ -113,7 +115,7 @@ def write_json_atomic(path: str | os.PathLike, data: dict) -> None:
         raise
 
 
-def fsync_dir(path: str | os.PathLike) -> None:
+def fsync_dir(path: str | os.PathLike[str]) -> None:
     """Flush a folder's entries (a rename in it) to disk; a no-op where folders
     cannot be opened (Windows)."""
     if os.name == "nt":  # pragma: no cover
@@ -130,15 +132,15 @@ def fsync_dir(path: str | os.PathLike) -> None:
         os.close(fd)
 
 
-def read_json(path: str | os.PathLike) -> dict | None:
+def read_json(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     try:
         with open(path, encoding="utf-8") as f:
-            return json.load(f)
+            return cast("dict[str, Any] | None", json.load(f))  # what dpgui wrote: an object
     except (OSError, ValueError):
         return None
 
 
-def read_state(state_dir: str | os.PathLike) -> dict | None:
+def read_state(state_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
     return read_json(Path(state_dir) / STATE_FILE)
 
 
@@ -263,7 +265,7 @@ ORPHAN_KILL_WAIT_S = 60.0   # ceiling for SIGKILLed orphans to leave /proc
 START_WAIT_S = 60.0
 
 
-def tfevents_pids(run_dir: str | os.PathLike) -> set[int]:
+def tfevents_pids(run_dir: str | os.PathLike[str]) -> set[int]:
     """Pids of the processes that wrote TensorBoard event files in ``run_dir``."""
     try:
         names = os.listdir(run_dir)
@@ -282,7 +284,7 @@ class RunDirBinder:
     alone.  ``observe()`` collects the trainer's pids (call it while the trainer
     runs); ``find()`` returns the folder or None while there is no evidence yet."""
 
-    def __init__(self, request: dict, pgid: int | None = None, ticks: int | None = None,
+    def __init__(self, request: dict[str, Any], pgid: int | None = None, ticks: int | None = None,
                  slack_s: float = 2.0):
         self.output_dir = request.get("output_dir")
         self.exclude = set(request.get("preexisting_run_dirs") or [])
@@ -354,11 +356,11 @@ class RunDirBinder:
         return None
 
 
-def locate_run_dir(state: dict) -> str | None:
+def locate_run_dir(state: dict[str, Any]) -> str | None:
     """The run folder: from the state, or bound now from the same evidence the
     supervisor uses (it looks only periodically; a caller may need it at once)."""
     if state.get("run_dir"):
-        return state["run_dir"]
+        return str(state["run_dir"])
     sd = state.get("state_dir")
     req = read_json(Path(sd) / REQUEST_FILE) if sd else None
     if not req:
@@ -368,17 +370,17 @@ def locate_run_dir(state: dict) -> str | None:
     return RunDirBinder(req, state.get("pgid"), state.get("pid_start_ticks")).find(scan_log=False)
 
 
-def existing_run_dirs(output_dir: str | os.PathLike | None) -> list[str]:
+def existing_run_dirs(output_dir: str | os.PathLike[str] | None) -> list[str]:
     try:
         return [n for n in os.listdir(output_dir) if RUN_DIR_RE.match(n)] if output_dir else []
     except OSError:
         return []
 
 
-def clear_signal_files(run_dir: str | os.PathLike | None) -> list[str]:
+def clear_signal_files(run_dir: str | os.PathLike[str] | None) -> list[str]:
     """Remove ``save``/``save_quit`` files the trainer did not consume (it deletes
     them when it acts on them), so that they cannot stop the next resume."""
-    removed = []
+    removed: list[str] = []
     if not run_dir:
         return removed
     for name in SIGNAL_FILES:
@@ -392,7 +394,7 @@ def clear_signal_files(run_dir: str | os.PathLike | None) -> list[str]:
     return removed
 
 
-def free_bytes(path: str | os.PathLike) -> int | None:
+def free_bytes(path: str | os.PathLike[str]) -> int | None:
     """Free space for an unprivileged writer at ``path`` (None if unknown)."""
     try:
         st = os.statvfs(path)
@@ -435,7 +437,7 @@ def _create_log(path: Path) -> None:
 REGISTRY_SUFFIX = ".run.json"
 
 
-def register_run(output_dir: str | None, request: dict) -> Path | None:
+def register_run(output_dir: str | None, request: dict[str, Any]) -> Path | None:
     """Leave a pointer to the run-state dir in ``<output_dir>/.dpgui-logs`` so that
     any dpgui (GUI or CLI, whatever its state folder) sees the runs active on this
     output_dir."""
@@ -452,7 +454,7 @@ def register_run(output_dir: str | None, request: dict) -> Path | None:
     return p
 
 
-def registered_runs(output_dir: str | os.PathLike | None) -> list[dict]:
+def registered_runs(output_dir: str | os.PathLike[str] | None) -> list[dict[str, Any]]:
     """The registry entries of ``output_dir`` (any state, newest first)."""
     if not output_dir:
         return []
@@ -469,13 +471,14 @@ def registered_runs(output_dir: str | os.PathLike | None) -> list[dict]:
     return out
 
 
-def start_run(argv: list[str], state_root: str | os.PathLike, *,
+def start_run(argv: list[str], state_root: str | os.PathLike[str], *,
               env: dict[str, str] | None = None, cwd: str | None = None,
               config: str | None = None, output_dir: str | None = None,
-              resume_from: str | None = None, log_path: str | os.PathLike | None = None,
+              resume_from: str | None = None, log_path: str | os.PathLike[str] | None = None,
               orphan_grace_s: float = 10.0, wait_s: float = START_WAIT_S,
-              python: str | None = None, host: dict | None = None,
-              to_host=None, spawn=None) -> dict:
+              python: str | None = None, host: dict[str, Any] | None = None,
+              to_host: Callable[[str], str] | None = None,
+              spawn: Callable[[Path], None] | None = None) -> dict[str, Any]:
     """Start ``argv`` under a detached supervisor; return the state dict once the
     trainer has been started (``status`` is then ``running``, ``exited`` or
     ``failed_to_start``).  ``env`` is merged over the supervisor's environment.
@@ -491,7 +494,6 @@ def start_run(argv: list[str], state_root: str | os.PathLike, *,
                                    log_path=log_path, orphan_grace_s=orphan_grace_s,
                                    host=host, to_host=to_host)
     if spawn is None:
-        from dpgui_qt.core.run.hosts.local import spawn_local_supervisor
         def spawn(sd: Path) -> None:
             spawn_local_supervisor(sd, python=python, wait_s=wait_s)
     try:
@@ -504,12 +506,34 @@ def start_run(argv: list[str], state_root: str | os.PathLike, *,
 SUPERVISOR_SCRIPT = os.path.abspath(__file__)
 
 
-def prepare_run(argv: list[str], state_root: str | os.PathLike, *,
+def spawn_local_supervisor(state_dir: Path, *, python: str | None = None,
+                           wait_s: float = START_WAIT_S) -> None:
+    """Start the supervisor for ``state_dir`` on this machine, detached (its own
+    session; it forks once, so nobody has to reap it).  Raises OSError or
+    subprocess.TimeoutExpired."""
+    # -I: the supervisor needs only the standard library, and isolation keeps
+    # this folder (spec.py, parse.py, ...) and PYTHON* variables out of its sys.path.
+    cmd = [python or sys.executable, "-I", SUPERVISOR_SCRIPT, str(state_dir)]
+    with open(state_dir / SUPERVISOR_ERR, "ab") as err:
+        if os.name == "nt":  # pragma: no cover - dpgui's own Windows tests
+            flags = (getattr(subprocess, "DETACHED_PROCESS", 0x8)
+                     | getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200)
+                     | getattr(subprocess, "CREATE_NO_WINDOW", 0x08000000))
+            subprocess.Popen(cmd + ["--foreground"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=err, creationflags=flags,
+                             close_fds=True)
+        else:
+            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=err, start_new_session=True, close_fds=True)
+            p.wait(timeout=wait_s)    # the intermediate exits as soon as it has forked
+
+
+def prepare_run(argv: list[str], state_root: str | os.PathLike[str], *,
                 env: dict[str, str] | None = None, cwd: str | None = None,
                 config: str | None = None, output_dir: str | None = None,
-                resume_from: str | None = None, log_path: str | os.PathLike | None = None,
-                orphan_grace_s: float = 10.0, host: dict | None = None,
-                to_host=None) -> tuple[Path, dict]:
+                resume_from: str | None = None, log_path: str | os.PathLike[str] | None = None,
+                orphan_grace_s: float = 10.0, host: dict[str, Any] | None = None,
+                to_host: Callable[[str], str] | None = None) -> tuple[Path, dict[str, Any]]:
     """Make the run-state dir, the log file, ``request.json`` and the first
     ``state.json`` (the caller's side of a start); returns (state dir, state)."""
     if not argv or not isinstance(argv, (list, tuple)):
@@ -530,7 +554,7 @@ def prepare_run(argv: list[str], state_root: str | os.PathLike, *,
             _create_log(log)
         except FileExistsError:      # astronomically unlikely: same second, same suffix
             raise RuntimeError(f"{log} already exists; start the run again") from None
-    request = {
+    request: dict[str, Any] = {
         "version": STATE_VERSION, "run_id": run_id, "argv": [str(a) for a in argv],
         "env": dict(env or {}), "cwd": cwd, "config": config, "output_dir": output_dir,
         "resume_from": resume_from, "log_path": str(log), "state_dir": str(state_dir),
@@ -552,7 +576,7 @@ def prepare_run(argv: list[str], state_root: str | os.PathLike, *,
 HOST_PATH_KEYS = ("log_path", "state_dir", "output_dir")
 
 
-def wait_started(state_dir: Path, state: dict, wait_s: float) -> dict:
+def wait_started(state_dir: Path, state: dict[str, Any], wait_s: float) -> dict[str, Any]:
     """Wait until the supervisor has started the trainer (or failed to)."""
     deadline = time.time() + wait_s
     while time.time() < deadline:
@@ -564,7 +588,7 @@ def wait_started(state_dir: Path, state: dict, wait_s: float) -> dict:
                        f"see {state_dir / SUPERVISOR_ERR}")
 
 
-def _masked(env: dict) -> dict:
+def _masked(env: dict[str, Any]) -> dict[str, Any]:
     try:
         from dpgui_qt.core.secrets import is_secret_name, mask
     except ImportError:          # started by path (-I): mask every value rather than leak one
@@ -572,8 +596,8 @@ def _masked(env: dict) -> dict:
     return {k: (mask(v) if is_secret_name(k) else v) for k, v in env.items()}
 
 
-def _initial_state(request: dict) -> dict:
-    st = {k: None for k in STATE_FIELDS}
+def _initial_state(request: dict[str, Any]) -> dict[str, Any]:
+    st: dict[str, Any] = {k: None for k in STATE_FIELDS}
     st.update({k: request.get(k) for k in ("run_id", "argv", "env", "cwd", "config",
                                            "output_dir", "resume_from", "log_path", "state_dir",
                                            "host")})
@@ -591,9 +615,10 @@ def _initial_state(request: dict) -> dict:
 class _Supervisor:
     def __init__(self, state_dir: Path):
         self.state_dir = state_dir
-        self.request = read_json(state_dir / REQUEST_FILE)
-        if self.request is None:
+        request = read_json(state_dir / REQUEST_FILE)
+        if request is None:
             raise SystemExit(f"no readable {REQUEST_FILE} in {state_dir}")
+        self.request: dict[str, Any] = request
         self.state = read_state(state_dir) or _initial_state(self.request)
         self.state["supervisor_pid"] = os.getpid()
         # the request as this (host) side spells its paths; state.json keeps the
@@ -605,7 +630,7 @@ class _Supervisor:
         if not self.request.get("host_paths") or not self.request.get("output_dir"):
             return run_dir
         sep = self.request.get("local_sep") or os.sep
-        return self.request["output_dir"].rstrip("/\\") + sep + os.path.basename(run_dir)
+        return str(self.request["output_dir"]).rstrip("/\\") + sep + os.path.basename(run_dir)
 
     def host_run_dir(self) -> str | None:
         """The bound run folder as this side spells it."""
@@ -641,7 +666,7 @@ class _Supervisor:
                 self._note(logf, f"dpgui: removed {' and '.join(stale)} left in "
                                  f"{self.state['run_dir']} by an earlier run (it would have "
                                  f"stopped this run at its first step)")
-        popen_kw: dict = {}
+        popen_kw: dict[str, Any] = {}
         if os.name == "nt":  # pragma: no cover
             popen_kw["creationflags"] = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200)
         else:
@@ -700,13 +725,13 @@ class _Supervisor:
                 f"space or choose an output_dir on a disk with room.")
 
     @staticmethod
-    def _note(logf, msg: str) -> None:
+    def _note(logf: BinaryIO, msg: str) -> None:
         try:
             logf.write((msg + "\n").encode())
         except OSError:
             pass
 
-    def _fail(self, started: float, msg: str, log) -> int:
+    def _fail(self, started: float, msg: str, log: BinaryIO | None) -> int:
         if log is not None:
             self._note(log, msg)
             log.close()

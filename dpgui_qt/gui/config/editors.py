@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, Q
                                QLineEdit, QSpinBox, QStackedWidget, QToolButton, QWidget)
 
 from dpgui_qt.core.config.document import RawValue
+from dpgui_qt.core.config.literals import float_text, parse_literal, same_value, toml_literal
 from dpgui_qt.core.config.schema import deref
 from dpgui_qt.core.config.tomlcompat import split_top_level
 
@@ -48,10 +49,10 @@ INT_MIN, INT_MAX = -(2 ** 31), 2 ** 31 - 1
 class EditorContext:
     """What an editor may need besides its schema."""
 
-    schema: dict | None
-    root: dict | None = None  # schema that $refs resolve against
+    schema: dict[str, Any] | None
+    root: dict[str, Any] | None = None  # schema that $refs resolve against
     base_dir: str | None = None  # folder the browse dialogs start in
-    choices: list | None = None  # (label, value) pairs for discriminator combos
+    choices: list[Any] | None = None  # (label, value) pairs for discriminator combos
     editable_choice: bool = False  # combo also takes free text (optimizer class names)
 
     def sub(self, schema: dict | None) -> "EditorContext":
@@ -59,10 +60,7 @@ class EditorContext:
                              self.root, self.base_dir)
 
 
-from dpgui_qt.core.config.literals import float_text, parse_literal, same_value, toml_literal  # noqa: E402,F401
-
-
-def _range(schema: dict) -> tuple[float | None, float | None]:
+def _range(schema: dict[str, Any]) -> tuple[float | None, float | None]:
     lo = schema.get("minimum")
     if lo is None and isinstance(schema.get("exclusiveMinimum"), (int, float)):
         lo = schema["exclusiveMinimum"]
@@ -83,7 +81,7 @@ class ValueEditor(QWidget):
         self.schema = ctx.schema or {}
         self.setAutoFillBackground(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        lay = QHBoxLayout(self)
+        lay = self.row = QHBoxLayout(self)  # the row every editor lays its widgets out in
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
 
@@ -112,7 +110,7 @@ class ValueEditor(QWidget):
             label = self._reason = QLabel(self)
             label.setObjectName("EditorReason")
             label.setStyleSheet("color: #c62828; padding: 0 4px;")
-            self.layout().addWidget(label)
+            self.row.addWidget(label)
         label.setText(text or "")
         label.setToolTip(text or "")
         label.setVisible(bool(text))
@@ -130,7 +128,7 @@ def _line_edit(editor: ValueEditor, placeholder: str = "") -> QLineEdit:
     if placeholder:
         le.setPlaceholderText(placeholder)
     le.editingFinished.connect(editor.edited)
-    editor.layout().addWidget(le, 1)
+    editor.row.addWidget(le, 1)
     editor.setFocusProxy(le)
     return le
 
@@ -152,7 +150,7 @@ class EditorRegistry:
         return list(self._factories)
 
     @staticmethod
-    def key_for(schema: dict | None, root: dict | None = None) -> tuple[str, str | None]:
+    def key_for(schema: dict[str, Any] | None, root: dict[str, Any] | None = None) -> tuple[str, str | None]:
         """The registry key for a property schema (which editor edits it)."""
         if not isinstance(schema, dict) or not schema:
             return ("raw", None)
@@ -186,7 +184,7 @@ class EditorRegistry:
             return (t, widget)
         return ("raw", None)
 
-    def factory_for(self, schema: dict | None, root: dict | None = None):
+    def factory_for(self, schema: dict[str, Any] | None, root: dict[str, Any] | None = None):
         t, w = self.key_for(schema, root)
         return (self._factories.get((t, w)) or self._factories.get((t, None))
                 or self._factories[("raw", None)])
@@ -209,8 +207,8 @@ class BoolEditor(ValueEditor):
         super().__init__(ctx, parent)
         self.box = QCheckBox(self)
         self.box.toggled.connect(self._toggled)
-        self.layout().addSpacing(4)
-        self.layout().addWidget(self.box, 1)
+        self.row.addSpacing(4)
+        self.row.addWidget(self.box, 1)
         self.setFocusProxy(self.box)
 
     def _toggled(self, on: bool) -> None:
@@ -248,7 +246,7 @@ class IntEditor(ValueEditor):
         self.spin.setRange(INT_MIN, INT_MAX)      # the range is checked, not enforced
         self.spin.setAccelerated(True)
         self.spin.valueChanged.connect(self._changed)
-        self.layout().addWidget(self.spin, 1)
+        self.row.addWidget(self.spin, 1)
         self.setFocusProxy(self.spin)
 
     def minimum(self) -> int:
@@ -354,7 +352,7 @@ class SecretEditor(StringEditor):
         self.reveal.setAutoRaise(True)
         self.reveal.toggled.connect(lambda on: self.edit.setEchoMode(
             QLineEdit.EchoMode.Normal if on else QLineEdit.EchoMode.Password))
-        self.layout().addWidget(self.reveal)
+        self.row.addWidget(self.reveal)
 
 
 @EDITORS.register("string", "path")
@@ -373,7 +371,7 @@ class PathEditor(StringEditor):
         self.browse.setToolTip("Choose a folder" if self.folder else "Choose a file")
         self.browse.setAutoRaise(True)
         self.browse.clicked.connect(lambda: self._browse(None))
-        self.layout().addWidget(self.browse)
+        self.row.addWidget(self.browse)
         if self.either:
             act = QAction("Choose a folder…", self.browse)
             act.triggered.connect(lambda: self._browse(folder=True))
@@ -420,8 +418,10 @@ class _ChoiceEditor(ValueEditor):
         self._fixed = len(self._values)
         self.combo.currentIndexChanged.connect(lambda _i: self.edited.emit())
         if editable:
-            self.combo.lineEdit().editingFinished.connect(self.edited)
-        self.layout().addWidget(self.combo, 1)
+            line_edit = self.combo.lineEdit()
+            assert line_edit is not None  # the combo is editable
+            line_edit.editingFinished.connect(self.edited)
+        self.row.addWidget(self.combo, 1)
         self.setFocusProxy(self.combo)
 
     def _add(self, label: str, value: Any) -> None:
@@ -526,7 +526,7 @@ class TupleEditor(ValueEditor):
             prefix = [self.schema["items"]] * int(self.schema.get("minItems") or 2)
         pairs = all((ctx.sub(p).schema or {}).get("type") == "integer" for p in prefix)
         self.parts: list[ValueEditor] = []
-        lay = self.layout()
+        lay = self.row
         for i, sub in enumerate(prefix):
             if i:
                 sep = QLabel("×" if pairs and len(prefix) == 2 else ",", self)
@@ -579,14 +579,14 @@ class ListEditor(ValueEditor):
         self.rows: list[tuple[QWidget, ValueEditor]] = []
         self.holder = QHBoxLayout()
         self.holder.setSpacing(6)
-        self.layout().addLayout(self.holder)
-        self.layout().addStretch(1)
+        self.row.addLayout(self.holder)
+        self.row.addStretch(1)
         self.add_btn = QToolButton(self)
         self.add_btn.setText("+")
         self.add_btn.setToolTip("Add an item")
         self.add_btn.setAutoRaise(True)
         self.add_btn.clicked.connect(self._add_clicked)
-        self.layout().addWidget(self.add_btn)
+        self.row.addWidget(self.add_btn)
 
     def _make_row(self) -> ValueEditor:
         box = QWidget(self)
@@ -627,7 +627,8 @@ class ListEditor(ValueEditor):
         sch = self.ctx.sub(self.item_schema).schema or {}
         if sch.get("type") == "array":
             return [512, 1] if len(sch.get("prefixItems") or []) == 2 else []
-        return {"integer": 512, "number": 0.0, "string": ""}.get(sch.get("type"), "")
+        kind: Any = sch.get("type")
+        return {"integer": 512, "number": 0.0, "string": ""}.get(kind, "")
 
     def _remove(self, box: QWidget) -> None:
         for i, (b, _ed) in enumerate(self.rows):
@@ -662,7 +663,7 @@ def _branch_label(schema: dict, root: dict | None) -> str:
     s = deref(root or {}, schema) or {}
     if s.get("title"):
         return s["title"]
-    t = s.get("type")
+    t: Any = s.get("type")
     if t == "array":
         items = deref(root or {}, s.get("items")) or {}
         if items.get("type") == "array":
@@ -680,7 +681,7 @@ def _matches(schema: dict, value: Any, root: dict | None) -> bool:
         return same_value(s["const"], value)
     if "enum" in s:
         return any(same_value(e, value) for e in s["enum"])
-    t = s.get("type")
+    t: Any = s.get("type")
     checks = {
         "boolean": lambda v: isinstance(v, bool),
         "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
@@ -722,7 +723,7 @@ class UnionEditor(ValueEditor):
         if all_fixed:
             self.choice = _ChoiceEditor(ctx, self, [(_choice_label(v), v) for v in fixed])
             self.choice.edited.connect(self.edited)
-            self.layout().addWidget(self.choice, 1)
+            self.row.addWidget(self.choice, 1)
             self.setFocusProxy(self.choice)
             return
         self.form = QComboBox(self)
@@ -736,8 +737,8 @@ class UnionEditor(ValueEditor):
             self.editors.append(ed)
             self.stack.addWidget(ed)
         self.form.currentIndexChanged.connect(self._form_changed)
-        self.layout().addWidget(self.form)
-        self.layout().addWidget(self.stack, 1)
+        self.row.addWidget(self.form)
+        self.row.addWidget(self.stack, 1)
         self.setFocusProxy(self.stack)
 
     def _form_changed(self, i: int) -> None:
@@ -747,8 +748,8 @@ class UnionEditor(ValueEditor):
             ed.set_value(self._default_for(self.branches[i]), None)
         self.edited.emit()
 
-    def _default_for(self, branch: dict) -> Any:
-        t = branch.get("type")
+    def _default_for(self, branch: dict[str, Any]) -> Any:
+        t: Any = branch.get("type")
         if t == "array":
             items = deref(self.ctx.root or {}, branch.get("items")) or {}
             if items.get("type") == "array":

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QToolButton,
@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # the estimate's modules load with the first estimate, after 
 ARROW = {"lowers": "↓", "raises": "↑", "neutral": "·"}
 
 
-def dataset_shape(values: dict, config_path) -> tuple[int | None, int | None]:
+def dataset_shape(values: dict[str, Any], config_path) -> tuple[int | None, int | None]:
     """(largest resolution, largest frame bucket) from the dataset config, when readable."""
     ds = values.get("dataset")
     if not isinstance(ds, str) or not ds:
@@ -48,11 +48,11 @@ def dataset_shape(values: dict, config_path) -> tuple[int | None, int | None]:
     return (max(res) if res else None), (max(frames) if frames else None)
 
 
-def matching_preset(values: dict) -> P.Preset | None:
+def matching_preset(values: dict[str, Any]) -> P.Preset | None:
     """A sourced preset whose settings this config has exactly (for the diffusion-pipe figure)."""
     from dpgui_qt.core.config import presets as P
 
-    model = values.get("model") if isinstance(values.get("model"), dict) else {}
+    model = _model if isinstance(_model := values.get("model"), dict) else {}
     mt = model.get("type")
     if not isinstance(mt, str):
         return None
@@ -66,12 +66,12 @@ def matching_preset(values: dict) -> P.Preset | None:
     return None
 
 
-def basis(values: dict, config_path=None) -> tuple[memory.Estimate | None, str]:
+def basis(values: dict[str, Any], config_path=None) -> tuple[memory.Estimate | None, str]:
     est, text, _match = basis_and_match(values, config_path)
     return est, text
 
 
-def basis_and_match(values: dict, config_path=None):
+def basis_and_match(values: dict[str, Any], config_path=None):
     from dpgui_qt.core.config import memory
 
     res, frames = dataset_shape(values, config_path)

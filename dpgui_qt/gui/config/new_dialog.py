@@ -7,6 +7,8 @@ Both are dialogs callable from anywhere: ``NewConfigDialog(registry, parent)``
 """
 from __future__ import annotations
 
+from typing import Any
+
 import html
 import os
 
@@ -38,10 +40,10 @@ def _checkout() -> str | None:
 
 def _vram() -> float | None:
     try:
-        from dpgui_qt.gui.doctor_dialog import last_vram_gb
+        from dpgui_qt.gui.run.doctor_dialog import last_vram_gb
 
         return last_vram_gb()
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - a preselection only: without it the picker still works
         return None
 
 
@@ -114,7 +116,7 @@ class NewConfigDialog(QDialog):
             r = QRadioButton(label, box)
             self.kind.addButton(r)
             self.radios[key] = r
-            r.toggled.connect(lambda on: on and self._fill_presets())
+            r.toggled.connect(self._kind_toggled)
             bl.addWidget(r)
         bl.addStretch(1)
         bl.addWidget(QLabel("GPU memory:", box))
@@ -321,18 +323,22 @@ class NewConfigDialog(QDialog):
             QMessageBox.information(self, "Memory figure", basis_text(p))
 
     def differences(self) -> list[tuple[str, str, str]]:
-        return [(self.diff.topLevelItem(i).text(0), self.diff.topLevelItem(i).text(1),
-                 self.diff.topLevelItem(i).text(2)) for i in range(self.diff.topLevelItemCount())]
+        items = [self.diff.topLevelItem(i) for i in range(self.diff.topLevelItemCount())]
+        return [(it.text(0), it.text(1), it.text(2)) for it in items if it is not None]
+
+    def _kind_toggled(self, on: bool) -> None:
+        if on:
+            self._fill_presets()
 
     def _adapter_for_template(self) -> str | None:
-        t = self.model_type()
+        t = self.model_type() or ""
         adapter = choose_adapter(self.registry, t, self.adapter()) if self.adapter() else None
         if self.adapter() is None and not self.registry.capabilities(t).get("full_finetune"):
             adapter = "lora"
         return adapter
 
     def plain_text(self) -> str:
-        return build_template(self.registry, self.model_type(), self._adapter_for_template(),
+        return build_template(self.registry, self.model_type() or "", self._adapter_for_template(),
                               output_dir=self.output_dir())
 
     def text(self) -> str:
@@ -363,9 +369,9 @@ class ApplyPresetDialog(QDialog):
         self.setObjectName("ApplyPresetDialog")
         self.resize(820, 560)
         values = session.doc.values()
-        model = values.get("model") if isinstance(values.get("model"), dict) else {}
+        model = _model if isinstance(_model := values.get("model"), dict) else {}
         self.model_type = model.get("type") if isinstance(model.get("type"), str) else None
-        adapter = values.get("adapter") if isinstance(values.get("adapter"), dict) else None
+        adapter = _adapter if isinstance(_adapter := values.get("adapter"), dict) else None
         self.adapter = (adapter.get("type") if adapter else None)
         lay = QVBoxLayout(self)
         self.head = QLabel(self)
@@ -389,7 +395,7 @@ class ApplyPresetDialog(QDialog):
         buttons.accepted.connect(self._apply)
         buttons.rejected.connect(self.reject)
         lay.addWidget(buttons)
-        self._changes: list = []
+        self._changes: list[Any] = []
         if not self.model_type:
             self.head.setText("The open config has no <code>[model] type</code>: pick a model first.")
             self.apply_btn.setEnabled(False)
@@ -422,7 +428,7 @@ class ApplyPresetDialog(QDialog):
                 return True
         return False
 
-    def changes(self) -> list:
+    def changes(self) -> list[Any]:
         return list(self._changes)
 
     def _update(self) -> None:
@@ -444,11 +450,12 @@ class ApplyPresetDialog(QDialog):
         self.apply_btn.setText(f"Apply {len(self._changes)} change{'s' if len(self._changes) != 1 else ''}")
 
     def _apply(self) -> None:
-        if apply_preset(self.session, self.preset(), self._changes):
+        preset = self.preset()
+        if preset is not None and apply_preset(self.session, preset, self._changes):
             self.accept()
 
 
-def apply_preset(session, preset: P.Preset, changes: list) -> bool:
+def apply_preset(session, preset: P.Preset, changes: list[Any]) -> bool:
     """Apply ``changes`` to the session's document as one undo step."""
     from dpgui_qt.core.config.document import ConfigDocument
 

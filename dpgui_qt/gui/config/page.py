@@ -5,8 +5,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from PySide6.QtCore import (QItemSelectionModel, QModelIndex, QSize, QSortFilterProxyModel, Qt,
-                            QTimer, Signal)
+from PySide6.QtCore import (QItemSelectionModel, QModelIndex, QPersistentModelIndex, QSize,
+                            QSortFilterProxyModel, Qt, QTimer, Signal)
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemDelegate, QAbstractItemView, QApplication, QCheckBox,
                                QFrame, QHBoxLayout, QHeaderView,
@@ -64,7 +64,7 @@ class PropertyFilterProxy(QSortFilterProxyModel):
     def set_show_advanced(self, on: bool) -> None:
         self._refilter(lambda: setattr(self, "_advanced", bool(on)))
 
-    def filterAcceptsRow(self, row: int, parent: QModelIndex) -> bool:
+    def filterAcceptsRow(self, row: int, parent: QModelIndex | QPersistentModelIndex) -> bool:
         src = self.sourceModel()
         idx = src.index(row, 0, parent)
         kind = idx.data(KindRole)
@@ -205,7 +205,7 @@ class PropertyTreeView(QTreeView):
         self.setHeaderHidden(False)
         self.setIndentation(16)
 
-    def setModel(self, model) -> None:  # noqa: N802 - Qt name
+    def setModel(self, model) -> None:
         super().setModel(model)
         h = self.header()
         h.setStretchLastSection(True)
@@ -356,7 +356,7 @@ class InfoBar(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setStyleSheet("#InfoBar { background: rgba(224,161,0,0.18); "
                            "border: 1px solid rgba(224,161,0,0.6); border-radius: 4px; }")
-        lay = QHBoxLayout(self)
+        lay = self.row = QHBoxLayout(self)
         lay.setContentsMargins(8, 4, 8, 4)
         self.icon = QLabel(self)
         self.icon.setPixmap(icons.warning_icon().pixmap(16, 16))
@@ -376,7 +376,7 @@ class InfoBar(QFrame):
             b = QPushButton(label, self)
             b.clicked.connect(fn)
             b.clicked.connect(self.hide)
-            self.layout().addWidget(b)
+            self.row.addWidget(b)
             self._buttons.append(b)
         self.show()
 
@@ -519,7 +519,7 @@ class ConfigEditorPage(QWidget):
         if i == 1:
             self.preview  # noqa: B018 - create it
         elif i == 2:
-            self.diff  # noqa: B018
+            self.diff  # noqa: B018 - create it
         self._refresh_side()
 
     # ------------------------------------------------------------ helpers
@@ -622,11 +622,15 @@ class ConfigEditorPage(QWidget):
         idx = self.tree.currentIndex()
         return self.proxy.mapToSource(idx.siblingAtColumn(COL_KEY)) if idx.isValid() else QModelIndex()
 
+    def _to_source(self, index: QModelIndex) -> QModelIndex:
+        """``index`` in the model's terms (it may come from the proxy or from the model)."""
+        from_proxy = index.model() is self.proxy
+        return self.proxy.mapToSource(index) if from_proxy else index
+
     def reset_index(self, index: QModelIndex) -> None:
         if not index.isValid():
             return
-        sidx = self.proxy.mapToSource(index.siblingAtColumn(COL_KEY)) \
-            if index.model() is self.proxy else index.siblingAtColumn(COL_KEY)
+        sidx = self._to_source(index.siblingAtColumn(COL_KEY))
         node = self.model.node(sidx)
         if node is None or node.path is None:
             return
@@ -634,7 +638,7 @@ class ConfigEditorPage(QWidget):
             self.model.reset(sidx)
 
     def add_item(self, index: QModelIndex) -> None:
-        sidx = self.proxy.mapToSource(index) if index.model() is self.proxy else index
+        sidx = self._to_source(index)
         node = self.model.node(sidx)
         if node is None or node.kind != TABLES:
             return
@@ -661,7 +665,7 @@ class ConfigEditorPage(QWidget):
             self.statusMessage.emit(f"Added {kp.format(node.path + (n,))}")
 
     def add_key(self, index: QModelIndex) -> None:
-        sidx = self.proxy.mapToSource(index) if index.model() is self.proxy else index
+        sidx = self._to_source(index)
         node = self.model.node(sidx)
         if node is None:
             return

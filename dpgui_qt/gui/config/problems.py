@@ -2,6 +2,8 @@
 file:line); activating one selects its row in the property tree."""
 from __future__ import annotations
 
+from typing import Any
+
 from pathlib import Path
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
@@ -18,14 +20,14 @@ class ProblemsModel(QAbstractTableModel):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._findings: list = []
+        self._findings: list[Any] = []
 
-    def set_findings(self, findings: list) -> None:
+    def set_findings(self, findings: list[Any]) -> None:
         self.beginResetModel()
         self._findings = list(findings)
         self.endResetModel()
 
-    def findings(self) -> list:
+    def findings(self) -> list[Any]:
         return list(self._findings)
 
     def rowCount(self, parent=QModelIndex()) -> int:
@@ -111,15 +113,15 @@ class ProblemsPanel(QWidget):
         top.addWidget(self.toggle)
         top.addWidget(self.summary, 1)
         top.addWidget(self.errors_only)
-        lay = QVBoxLayout(self)
+        lay = self.column = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         lay.addLayout(top)
         lay.addWidget(self.view, 1)
-        self._all: list = []
+        self._all: list[Any] = []
         self.set_findings([], None)
 
-    def set_findings(self, findings: list, ms: float | None = None) -> None:
+    def set_findings(self, findings: list[Any], ms: float | None = None) -> None:
         self._all = list(findings)
         self._apply_filter()
         e = sum(1 for f in findings if f.is_error)
@@ -163,7 +165,7 @@ class ProblemsPanel(QWidget):
         if on:
             self.setMaximumHeight(16777215)
         else:
-            self.setMaximumHeight(self.layout().contentsMargins().top()
+            self.setMaximumHeight(self.column.contentsMargins().top()
                                   + max(self.summary.sizeHint().height(),
                                         self.toggle.sizeHint().height()) + 6)
         self.expandedChanged.emit(on)

@@ -280,7 +280,8 @@ class PropertyTreeModel(QAbstractItemModel):
 
     # ------------------------------------------------------------ values
     def _is_bool(self, node: Node) -> bool:
-        return bool(node.schema) and node.schema.get("type") == "boolean" and "enum" not in node.schema
+        schema = node.schema or {}
+        return schema.get("type") == "boolean" and "enum" not in schema
 
     def value(self, node: Node) -> Any:
         return self.session.doc.get(node.path) if node.path is not None else MISSING
@@ -372,12 +373,13 @@ class PropertyTreeModel(QAbstractItemModel):
             return f"<b>{html.escape(GROUP_TITLES.get(node.name, node.name))}</b>" + (
                 f"<br>{html.escape(text)}" if text else "")
         schema = node.schema or {}
-        out = [f"<b>{html.escape(kp.format(node.path))}</b>"]
+        path = node.path or ()
+        out = [f"<b>{html.escape(kp.format(path))}</b>"]
         if schema.get("description"):
             out.append(html.escape(schema["description"]).replace("\n", "<br>"))
         elif node.schema is None and node.readers:
             shown = ", ".join(node.readers[:8]) + (", …" if len(node.readers) > 8 else "")
-            out.append(f"Only read by {node.path[0]}.type = {html.escape(shown)}; the current "
+            out.append(f"Only read by {path[0]}.type = {html.escape(shown)}; the current "
                        f"type ignores it.")
         elif node.schema is None:
             out.append("No schema describes this key; it is kept and edited as a raw TOML value.")

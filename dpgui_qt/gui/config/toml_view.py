@@ -64,7 +64,7 @@ class TomlHighlighter(QSyntaxHighlighter):
         self.formats = _scheme()
         self.rehighlight()
 
-    def highlightBlock(self, text: str) -> None:  # noqa: N802 - Qt name
+    def highlightBlock(self, text: str) -> None:
         f = self.formats
         strings: list[tuple[int, int]] = []
         for m in _STRING.finditer(text):
@@ -76,9 +76,9 @@ class TomlHighlighter(QSyntaxHighlighter):
 
         hash_pos = next((i for i, ch in enumerate(text) if ch == "#" and not in_string(i)), -1)
         code_end = hash_pos if hash_pos >= 0 else len(text)
-        m = _TABLE.match(text)
-        if m and m.end() <= code_end:
-            self.setFormat(m.start(), m.end() - m.start(), f["table"])
+        table = _TABLE.match(text)
+        if table and table.end() <= code_end:
+            self.setFormat(table.start(), table.end() - table.start(), f["table"])
         else:
             km = _KEY.match(text)
             if km and km.end() <= code_end:
@@ -109,7 +109,7 @@ class DiffHighlighter(QSyntaxHighlighter):
         if rehighlight:
             self.rehighlight()
 
-    def highlightBlock(self, text: str) -> None:  # noqa: N802
+    def highlightBlock(self, text: str) -> None:
         if text.startswith(("+++", "---")):
             self.setFormat(0, len(text), self.head)
         elif text.startswith("@@"):
@@ -159,6 +159,8 @@ class CodeView(QPlainTextEdit):
         self.setViewportMargins(self.gutter_width(), 0, 0, 0)
 
     def _update_gutter(self, rect, dy) -> None:
+        if self._numbers is None:
+            return
         if dy:
             self._numbers.scroll(0, dy)
         else:

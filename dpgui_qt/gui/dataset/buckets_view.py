@@ -10,6 +10,8 @@ drawn empty, buckets under the global batch in orange). For video datasets
 """
 from __future__ import annotations
 
+from typing import Any
+
 from collections import defaultdict
 
 from PySide6.QtCore import QRectF, QSize, Qt
@@ -105,12 +107,12 @@ def _res_title(res) -> str:
     return f"Resolution {side} (≈{side}×{side} px area)"
 
 
-def histogram_sections(dbs: list, global_batch=None) -> list:
+def histogram_sections(dbs: list[Any], global_batch=None) -> list[Any]:
     """Sections for :class:`BucketHistogram` from DirectoryBuckets (merged when several).
 
     Every bucket the config defines is listed (frame count 1), filled or not."""
-    per_res: dict = defaultdict(lambda: defaultdict(int))
-    ars: dict = {}
+    per_res: dict[str, Any] = defaultdict(lambda: defaultdict(int))
+    ars: dict[Any, Any] = {}
     for db in dbs:
         fixed = db.config.size_buckets is not None
         for b in db.config.all_buckets():
@@ -141,13 +143,13 @@ def histogram_sections(dbs: list, global_batch=None) -> list:
     return out
 
 
-def frame_matrix(dbs: list) -> tuple[list[str], list[int], list[list[int]]]:
+def frame_matrix(dbs: list[Any]) -> tuple[list[str], list[int], list[list[int]]]:
     """(row labels, frame buckets, counts[row][col]): files per aspect-ratio bucket
     (or fixed size) and frame bucket, over the given DirectoryBuckets. An AR bucket is
     counted once, not once per resolution. Every configured bucket is a row/column."""
-    rows: dict = {}
+    rows: dict[str, Any] = {}
     cols: set[int] = set()
-    counts: dict = defaultdict(int)
+    counts: dict[tuple[str, int], int] = defaultdict(int)
 
     def row_key(b, fixed):
         if fixed or b.ar is None:
@@ -215,9 +217,9 @@ class FrameMatrix(QTableWidget):
         for c, t in enumerate(totals):
             it = QTableWidgetItem(f"{t:,}")
             it.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-            f = it.font()
-            f.setBold(True)
-            it.setFont(f)
+            font = it.font()
+            font.setBold(True)
+            it.setFont(font)
             if frames[c] in self.empty_frames:
                 it.setForeground(LOW_COLOR.darker(120))
             self.setItem(len(labels), c, it)
@@ -261,7 +263,7 @@ class BucketPanel(QWidget):
         lay.addWidget(self.info)
         lay.addWidget(area, 1)
 
-    def show_buckets(self, dbs: list, describe: str, global_batch=None) -> None:
+    def show_buckets(self, dbs: list[Any], describe: str, global_batch=None) -> None:
         self.info.setText(describe)
         self.chart.set_sections(histogram_sections(dbs, global_batch) if dbs else [])
         labels, frames, counts = frame_matrix(dbs) if dbs else ([], [], [])

@@ -7,6 +7,8 @@ folders dropped from a file manager (``text/uri-list``) are added where they lan
 """
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import html
 import os
 from pathlib import Path
@@ -39,7 +41,9 @@ class DirectoryTableModel(QAbstractTableModel):
         super().__init__(parent)
         self.session = session
         self.scans = scans
-        self._findings: dict[int, list] = {}
+        self._findings: dict[int, list[Any]] = {}
+        # problems of a row's last bucket pass; the dataset editor provides them
+        self.bucket_problems: Callable[[int], list[Any]] = lambda _row: []
         self._rows = self._count()
         bind(session.changed, self, lambda _c: self.refresh())
         session.documentReplaced.connect(self.refresh)
@@ -47,7 +51,7 @@ class DirectoryTableModel(QAbstractTableModel):
         scans.resultsChanged.connect(self._scans_changed)
 
     # ------------------------------------------------------------ structure
-    def _dirs(self) -> list:
+    def _dirs(self) -> list[Any]:
         d = self.session.doc.get(DIR)
         return d if isinstance(d, list) else []
 
@@ -68,8 +72,8 @@ class DirectoryTableModel(QAbstractTableModel):
         if self._rows:
             self.dataChanged.emit(self.index(0, 0), self.index(self._rows - 1, len(HEADERS) - 1))
 
-    def set_findings(self, findings: list) -> None:
-        by_row: dict[int, list] = {}
+    def set_findings(self, findings: list[Any]) -> None:
+        by_row: dict[int, list[Any]] = {}
         fname = str(self.session.doc.path) if self.session.doc.path else "<text>"
         for f in findings:
             if f.file not in (None, fname):
@@ -81,7 +85,7 @@ class DirectoryTableModel(QAbstractTableModel):
         if self._rows:
             self.dataChanged.emit(self.index(0, COL_PATH), self.index(self._rows - 1, COL_PROBLEMS))
 
-    def findings_for(self, row: int) -> list:
+    def findings_for(self, row: int) -> list[Any]:
         return list(self._findings.get(row, []))
 
     def rowCount(self, parent=QModelIndex()) -> int:
@@ -103,13 +107,9 @@ class DirectoryTableModel(QAbstractTableModel):
         return None
 
     # ------------------------------------------------------------ values
-    def entry(self, row: int) -> dict:
+    def entry(self, row: int) -> dict[str, Any]:
         d = self._dirs()
         return d[row] if 0 <= row < len(d) and isinstance(d[row], dict) else {}
-
-    def bucket_problems(self, row: int) -> list:
-        """Problems of the row's last bucket pass; the dataset editor provides them."""
-        return []
 
     def problems(self, row: int) -> tuple[str | None, list[tuple[str, str]]]:
         """Worst severity and [(severity, message)] from scan problems and findings."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import os
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPainter, QPalette
@@ -30,6 +30,9 @@ from dpgui_qt.gui.dataset.scans import ScanManager
 from dpgui_qt.gui.config.page import PropertyFilterProxy, PropertyTreeView
 from dpgui_qt.core.config.tree import GROUP
 from dpgui_qt.gui.config.property_model import COL_KEY, KindRole, PropertyTreeModel
+
+if TYPE_CHECKING:
+    from dpgui_qt.core.dataset.scan import DirectoryScan
 
 TAB_MEDIA, TAB_FOLDER, TAB_PROBLEMS, TAB_BUCKETS, TAB_ESTIMATE = range(5)
 _SEV_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -60,7 +63,7 @@ class DirectoryTable(QTableView):
         self.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
                              | QAbstractItemView.EditTrigger.EditKeyPressed)
 
-    def setModel(self, model) -> None:  # noqa: N802
+    def setModel(self, model) -> None:
         super().setModel(model)
         h = self.horizontalHeader()
         h.setSectionResizeMode(COL_PATH, QHeaderView.ResizeMode.Stretch)
@@ -86,7 +89,8 @@ class DirectoryTable(QTableView):
 
     def dragMoveEvent(self, event) -> None:
         super().dragMoveEvent(event)
-        if self.model() is not None and self.model().folders_in(event.mimeData()):
+        model = self.model()
+        if isinstance(model, DirectoryTableModel) and model.folders_in(event.mimeData()):
             event.setDropAction(Qt.DropAction.CopyAction)
             event.accept()
 
@@ -112,10 +116,10 @@ class ProblemsList(QTextBrowser):
         self.anchorClicked.connect(self._clicked)
         self.items: list[tuple[str, str, list, int]] = []
 
-    def show_problems(self, scan, findings: list, state: str, extra: list = ()) -> None:
+    def show_problems(self, scan, findings: list, state: str, extra: Sequence[Any] = ()) -> None:
         """``extra``: problems from the bucket pass (videos too short, empty frame
         buckets, ...) shown with the scan's own."""
-        rows = [(f.severity, f"<code>{html.escape(f.key)}</code>: {html.escape(f.message)}",
+        rows: list[tuple[str, str, list[str], int, str]] = [(f.severity, f"<code>{html.escape(f.key)}</code>: {html.escape(f.message)}",
                  [], 0, "dataset config") for f in findings]
         if scan is not None:
             rows += [(p.severity, html.escape(p.message), p.files, p.count, p.source)
@@ -131,7 +135,7 @@ class ProblemsList(QTextBrowser):
             return
         color = {"error": "#d64545", "warning": "#b88600", "info": "#3d7fd6"}
         out = []
-        self._files = []
+        self._files: list[str] = []
         for sev, msg, files, count, source in rows:
             head = (f"<p style='margin-bottom:2px'><b style='color:{color.get(sev, 'gray')}'>"
                     f"{sev.upper()}</b>&nbsp; {msg}")
@@ -193,7 +197,7 @@ class DatasetEditor(QWidget):
         self.role = role
         self._base_dirs = base_dirs or (lambda: [])
         self.current_row = -1
-        self._shown_scan = None
+        self._shown_scan: DirectoryScan | None = None
         self.buckets_by_row: dict = {}  # row -> DirectoryBuckets of the last bucket pass
         self.scans = ScanManager(session, self.base_dirs, self.model_type, self)
 
@@ -314,8 +318,8 @@ class DatasetEditor(QWidget):
         self.settings_view.setColumnWidth(1, 170)
         self._wire_tree(self.settings_view, self.settings_model, self.settings_proxy)
         self.settings_adv = QCheckBox("Show advanced", self)
-        self.settings_adv.toggled.connect(lambda on: (self.settings_proxy.set_show_advanced(on),
-                                                      self._expand(self.settings_view)))
+        self.settings_adv.toggled.connect(
+            lambda on: self._show_advanced(self.settings_proxy, self.settings_view, on))
         settings_box = _boxed("Dataset settings <span style='color:gray; font-weight:normal'>"
                               "(every folder inherits these)</span>", self.settings_view,
                               self.settings_adv, self)
@@ -356,8 +360,8 @@ class DatasetEditor(QWidget):
         self.folder_view.setColumnWidth(1, 260)
         self._wire_tree(self.folder_view, self.folder_model, self.folder_proxy)
         self.folder_adv = QCheckBox("Show advanced", self)
-        self.folder_adv.toggled.connect(lambda on: (self.folder_proxy.set_show_advanced(on),
-                                                    self._expand(self.folder_view)))
+        self.folder_adv.toggled.connect(
+            lambda on: self._show_advanced(self.folder_proxy, self.folder_view, on))
         self.folder_hint = QLabel(
             "<span style='color:#2f7fb8'><i>Blue italic</i></span> values are inherited from "
             "the dataset settings; set one to override it for this folder, Reset (Delete) to "
@@ -413,6 +417,11 @@ class DatasetEditor(QWidget):
         view.removeItemRequested.connect(reset)
         proxy.modelReset.connect(lambda: self._expand(view))
         proxy.rowsInserted.connect(lambda *_a: self._expand(view))
+
+    @classmethod
+    def _show_advanced(cls, proxy: PropertyFilterProxy, view: PropertyTreeView, on: bool) -> None:
+        proxy.set_show_advanced(on)
+        cls._expand(view)
 
     @staticmethod
     def _expand(view) -> None:
@@ -636,7 +645,8 @@ class DatasetEditor(QWidget):
 
     # ------------------------------------------------------ buckets, estimate
     def _schedule_derived(self) -> None:
-        self._derived_timer.start()
+        if self.scans.enabled:  # nothing new once shut down (its window closed)
+            self._derived_timer.start()
 
     def framerate(self):
         """The model's video frame rate (Wan's depends on its checkpoint)."""
@@ -686,7 +696,7 @@ class DatasetEditor(QWidget):
         if dbs:
             try:
                 est = estimate(values, main_v, gpus, dbs)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - shown in the status bar; the tab stays usable
                 self.statusMessage.emit(f"Estimate: {exc}")
         gb = est.global_batch if est is not None else None
         # buckets: the selected folder, or all
@@ -694,7 +704,7 @@ class DatasetEditor(QWidget):
             sel = [db for db, r in zip(dbs, rows) if r == self.current_row]
             if sel:
                 entry = self.dir_model.entry(self.current_row)
-                over = [k for k in ("resolutions", "enable_ar_bucket", "min_ar", "max_ar",
+                over: list[str] = [k for k in ("resolutions", "enable_ar_bucket", "min_ar", "max_ar",
                                     "num_ar_buckets", "ar_buckets", "frame_buckets",
                                     "size_buckets") if k in entry]
                 self.buckets.show_buckets(sel, describe_config(sel[0], over), gb)

@@ -13,7 +13,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from dpgui_qt.core.config.document import DocKind
 from dpgui_qt.gui.session import DocumentSession, trainer_cwd, validation_options
@@ -30,7 +30,7 @@ class DatasetSession(DocumentSession):
     """A dataset TOML. ``context()`` -> ``(model_type, main_values)`` or None."""
 
     def __init__(self, registry=None, parent=None,
-                 context: Callable[[], tuple | None] | None = None, role: str = "dataset"):
+                 context: Callable[[], tuple[Any, ...] | None] | None = None, role: str = "dataset"):
         super().__init__(registry, parent)
         self.context = context
         self.role = role  # "dataset" or "eval dataset 'name'"
@@ -39,7 +39,7 @@ class DatasetSession(DocumentSession):
     def kind(self) -> DocKind:
         return DocKind.DATASET
 
-    def validate_now(self) -> list:
+    def validate_now(self) -> list[Any]:
         self._timer.stop()
         if self._warmup is not None and self._warmup.is_alive():
             self._timer.start(30)
@@ -69,7 +69,7 @@ class DatasetSession(DocumentSession):
 
 @dataclass
 class DatasetRef:
-    path: tuple  # key path in the main config: ("dataset",) or ("eval_datasets", i, "config")
+    path: tuple[Any, ...]  # key path in the main config: ("dataset",) or ("eval_datasets", i, "config")
     raw: str  # as written
     file: Path | None  # resolved, None when not found
     label: str  # "dataset" / "eval 'name'"

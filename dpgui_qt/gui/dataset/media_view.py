@@ -16,7 +16,10 @@ Thumbnails are not EXIF-rotated: they show what diffusion-pipe trains on.
 """
 from __future__ import annotations
 
+from typing import Any, cast
+
 import os
+from pathlib import Path
 from collections import deque
 
 from PySide6.QtCore import (QAbstractListModel, QModelIndex, QObject, QRect, QRunnable, QSize,
@@ -124,7 +127,7 @@ class ThumbnailLoader(QObject):
         self.pool.setMaxThreadCount(threads or max(2, min(4, (os.cpu_count() or 2) - 1)))
         self._signals = _Signals(self)
         self._signals.loaded.connect(self._loaded)
-        self._stack: deque = deque()
+        self._stack: deque[Any] = deque()
         self._queued: set[str] = set()
         self._running = 0
         self.broken: set[str] = set()
@@ -192,9 +195,9 @@ class MediaModel(QAbstractListModel):
         self.folder = ""
         self.names: list[str] = []
         self.videos: set[str] = set()
-        self.sizes: dict = {}
+        self.sizes: dict[str, Any] = {}
         self.problems: dict[str, str] = {}
-        self.plans: dict = {}  # video name -> video.VideoPlan (from the bucket pass)
+        self.plans: dict[str, Any] = {}  # video name -> video.VideoPlan (from the bucket pass)
         self.skip_uncaptioned: set[str] = set()
         self._captions: dict[str, str | None] = {}
         self._rows: dict[str, int] = {}
@@ -227,7 +230,7 @@ class MediaModel(QAbstractListModel):
         self._rows = {n: i for i, n in enumerate(self.names)}
         self.endResetModel()
 
-    def set_plans(self, plans: dict) -> None:
+    def set_plans(self, plans: dict[str, Any]) -> None:
         """Video plans for the shown folder (name -> VideoPlan); repaints video tiles."""
         if plans is self.plans or (not plans and not self.plans):
             return
@@ -385,7 +388,7 @@ class MediaModel(QAbstractListModel):
                 except FileNotFoundError:
                     pass
             else:
-                atomic_write(target, text.encode("utf-8"))
+                atomic_write(Path(target), text.encode("utf-8"))
         except (DocumentError, OSError) as exc:
             self.writeFailed.emit(str(exc))
             return False
@@ -475,7 +478,7 @@ class MediaFilterProxy(QSortFilterProxyModel):
     def filterAcceptsRow(self, row, parent) -> bool:
         if not self.text and self.mode == FILTER_ALL:
             return True
-        m: MediaModel = self.sourceModel()
+        m = cast(MediaModel, self.sourceModel())
         name = m.names[row]
         if self.mode == FILTER_NO_CAPTION and m.caption(name) is not None:
             return False
@@ -751,7 +754,7 @@ class MediaBrowser(QWidget):
         self._apply_video_lines()
         self._update_count()
 
-    def set_plans(self, plans: dict) -> None:
+    def set_plans(self, plans: dict[str, Any]) -> None:
         self.model.set_plans(plans)
         self._apply_video_lines()
         if self.proxy.mode in (FILTER_SKIPPED, FILTER_TOO_SHORT):

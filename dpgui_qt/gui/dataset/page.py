@@ -16,6 +16,8 @@ config's ``dataset`` key at it (undoable in the main config).
 """
 from __future__ import annotations
 
+from typing import Any
+
 import html
 import os
 from pathlib import Path
@@ -83,7 +85,7 @@ class DatasetPage(QWidget):
         if self.standalone:
             return None
         v = self.main.doc.values()
-        model = v.get("model") if isinstance(v.get("model"), dict) else {}
+        model = _model if isinstance(_model := v.get("model"), dict) else {}
         mtype = model.get("type") if isinstance(model.get("type"), str) else None
         return mtype, v
 
@@ -107,13 +109,13 @@ class DatasetPage(QWidget):
         config open on its own)."""
         self._timer.stop()
         if self.standalone:
-            key = ("standalone", id(self.main.doc))
+            key: tuple[Any, ...] = ("standalone", id(self.main.doc))
             if key == self._refs_key and self.editors:
                 return
             self._clear(keep=[])
-            ed = self._make_editor(self.main, "")
-            self.editors = [ed]
-            self.tabs.addTab(ed, self._title(ed))
+            only = self._make_editor(self.main, "")
+            self.editors = [only]
+            self.tabs.addTab(only, self._title(only))
             self._refs_key = key
             self._stack.setCurrentWidget(self.tabs)
             return
@@ -126,7 +128,7 @@ class DatasetPage(QWidget):
             self._clear(keep=[])  # was a dataset opened on its own
         wanted = [(r, r.file) for r in refs if r.file is not None]
         keep = []
-        new_editors = []
+        new_editors: list[DatasetEditor] = []
         for ref, file in wanted:
             ed = next((e for e in self.editors if e.session.path is not None
                        and Path(e.session.path).resolve() == file), None)
@@ -240,7 +242,12 @@ class DatasetPage(QWidget):
         if i >= 0:
             self.tabs.setTabText(i, self._title(ed))
 
-    def _clear(self, keep: list) -> None:
+    def shutdown(self) -> None:
+        """Its window closed: every editor's scans and thumbnail loads stop."""
+        for ed in self.editors:
+            ed.shutdown()
+
+    def _clear(self, keep: list[Any]) -> None:
         for ed in list(self.editors):
             if ed in keep:
                 continue
@@ -287,7 +294,7 @@ class DatasetPage(QWidget):
             return str(self.main.path.parent)
         return os.getcwd()
 
-    def new_dataset(self, path: str | os.PathLike | None = None, image_dir: str | None = None,
+    def new_dataset(self, path: str | os.PathLike[str] | None = None, image_dir: str | None = None,
                     ask_folder: bool = True) -> Path | None:
         """Write a dataset template to ``path`` (asked when None) and use it."""
         if path is None:
@@ -313,7 +320,7 @@ class DatasetPage(QWidget):
         self._use(target)
         return target
 
-    def open_dataset(self, path: str | os.PathLike | None = None) -> bool:
+    def open_dataset(self, path: str | os.PathLike[str] | None = None) -> bool:
         if path is None:
             path, _ = QFileDialog.getOpenFileName(self, "Dataset config", self._main_folder(),
                                                   TOML_FILTER)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from dpgui_qt.core.config.document import MISSING
@@ -31,7 +31,7 @@ OverridesRole = InheritedRole + 1  # dataset value this directory overrides, or 
 class DatasetSettingsProxy(PropertyFilterProxy):
     """The top-level keys of a dataset config, without the [[directory]] tables."""
 
-    def filterAcceptsRow(self, row: int, parent: QModelIndex) -> bool:
+    def filterAcceptsRow(self, row: int, parent: QModelIndex | QPersistentModelIndex) -> bool:
         idx = self.sourceModel().index(row, 0, parent)
         path = idx.data(PathRole)
         if path and path[0] == "directory":
@@ -63,12 +63,18 @@ class DirectoryPropertyModel(PropertyTreeModel):
         return (node.kind == KEY and node.path is not None and len(node.path) == 3
                 and bool((node.schema or {}).get("x-dpgui-inherits")))
 
+    @staticmethod
+    def _top_key(node: Node) -> tuple[Any, ...]:
+        """The dataset-level key a directory key inherits (``_inherits`` saw its path)."""
+        assert node.path is not None
+        return (node.path[-1],)
+
     def inherited(self, node: Node) -> tuple[str, Any] | None:
         """("dataset", value) when the dataset sets it and this directory does not;
         ("default", value) for diffusion-pipe's default; None otherwise."""
         if not self._inherits(node) or self.is_set(node):
             return None
-        top = self.session.doc.get((node.path[-1],))
+        top = self.session.doc.get(self._top_key(node))
         if top is not MISSING:
             return "dataset", top
         schema = node.schema or {}
@@ -79,12 +85,12 @@ class DirectoryPropertyModel(PropertyTreeModel):
     def overrides(self, node: Node) -> Any:
         if not self._inherits(node) or not self.is_set(node):
             return MISSING
-        return self.session.doc.get((node.path[-1],))
+        return self.session.doc.get(self._top_key(node))
 
     def _value_text(self, node: Node) -> str:
         inh = self.inherited(node)
         if inh is not None and inh[0] == "dataset":
-            lit = self.session.doc.literal((node.path[-1],))
+            lit = self.session.doc.literal(self._top_key(node))
             return one_line(lit if lit is not None else toml_literal(inh[1]))
         return super()._value_text(node)
 

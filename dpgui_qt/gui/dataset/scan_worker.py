@@ -9,6 +9,8 @@ and ``finished`` carries the partial result with ``cancelled=True``.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import threading
 import time
 
@@ -23,7 +25,7 @@ class ScanWorker(QObject):
     finished = Signal(object)  # DatasetScan
     failed = Signal(str)
 
-    def __init__(self, dataset_values: dict, kwargs: dict, min_interval_s: float = 0.05):
+    def __init__(self, dataset_values: dict[str, Any], kwargs: dict[str, Any], min_interval_s: float = 0.05):
         super().__init__()
         self._values = dataset_values
         self._kwargs = kwargs
@@ -46,7 +48,7 @@ class ScanWorker(QObject):
         try:
             result = scan_dataset(self._values, progress=self._progress,
                                   cancel=self._cancel.is_set, **self._kwargs)
-        except Exception as exc:  # report, never kill the thread silently
+        except Exception as exc:  # noqa: BLE001 - reported: never kill the thread silently
             self.failed.emit(f"{type(exc).__name__}: {exc}")
         else:
             self.finished.emit(result)
@@ -73,7 +75,7 @@ class ScanController(QObject):
     def running(self) -> bool:
         return self._work.running
 
-    def start(self, dataset_values: dict, **kwargs) -> None:
+    def start(self, dataset_values: dict[str, Any], **kwargs) -> None:
         """kwargs go to :func:`scan_dataset` (model_type, read_headers, sizes, base_dir)."""
         if self.running:
             raise RuntimeError("a scan is already running; cancel it first")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 
@@ -62,7 +62,7 @@ class ScanManager(QObject):
         self._inflight: list[str] = []
         self._pending: list[str] = []
         self._pending_force = False
-        self._sig_cache: tuple | None = None
+        self._sig_cache: tuple[Any, ...] | None = None
         self._restart = False
         self._queued_start = False  # a restart is queued on the event loop
         self._user_cancel = False
@@ -88,14 +88,14 @@ class ScanManager(QObject):
     def _bases(self) -> list[str]:
         return [str(b) for b in self.base_dirs()] or [os.getcwd()]
 
-    def entries(self) -> list[dict | None]:
+    def entries(self) -> list[dict[str, Any] | None]:
         """Per ``[[directory]]``: its values with folders resolved (None if not a table)."""
         values = self.session.doc.values()
         dirs = values.get("directory")
         if not isinstance(dirs, list):
             return []
         bases = self._bases()
-        out = []
+        out: list[dict[str, Any] | None] = []
         for d in dirs:
             if not isinstance(d, dict):
                 out.append(None)
@@ -109,7 +109,7 @@ class ScanManager(QObject):
             out.append(e)
         return out
 
-    def signature(self, entry: dict | None) -> str | None:
+    def signature(self, entry: dict[str, Any] | None) -> str | None:
         if entry is None:
             return None
         s = directory_settings(entry, self.session.doc.values())
@@ -126,16 +126,15 @@ class ScanManager(QObject):
 
     def result(self, row: int) -> DirectoryScan | None:
         sigs = self.signatures()
-        if 0 <= row < len(sigs) and sigs[row] is not None:
-            return self.results.get(sigs[row])
-        return None
+        sig = sigs[row] if 0 <= row < len(sigs) else None
+        return self.results.get(sig) if sig is not None else None
 
     def state(self, row: int) -> str:
         """"done", "scanning", "pending", "cancelled" or "none"."""
         sigs = self.signatures()
-        if not 0 <= row < len(sigs) or sigs[row] is None:
+        sig = sigs[row] if 0 <= row < len(sigs) else None
+        if sig is None:
             return "none"
-        sig = sigs[row]
         if sig in self._inflight and self.controller.running:
             return "scanning"
         r = self.results.get(sig)
@@ -173,9 +172,9 @@ class ScanManager(QObject):
     def rescan(self, rows: list[int] | None = None) -> None:
         """Scan again (all directories, or ``rows``), even ones scanned before."""
         sigs = self.signatures()
-        pick = [sigs[r] for r in (rows if rows is not None else range(len(sigs)))
-                if 0 <= r < len(sigs) and sigs[r] is not None]
-        pick = list(dict.fromkeys(pick))
+        wanted = [sigs[r] for r in (rows if rows is not None else range(len(sigs)))
+                  if 0 <= r < len(sigs)]
+        pick = list(dict.fromkeys(s for s in wanted if s is not None))
         for s in pick:
             self._cancelled.discard(s)
         if pick:
@@ -214,6 +213,9 @@ class ScanManager(QObject):
         self.resultsChanged.emit()
 
     def _done(self, result: DatasetScan) -> None:
+        if not self.enabled:  # shut down (its window closed): the late result starts nothing
+            self._inflight, self._restart = [], False
+            return
         sigs = self._inflight
         self._inflight = []
         restarting = self._restart
@@ -247,12 +249,15 @@ class ScanManager(QObject):
             self._start(sigs, True)
 
     def _failed(self, message: str) -> None:
+        if not self.enabled:
+            self._inflight, self._restart = [], False
+            return
         self._inflight = []  # (a failed scan delivers no result)
         self._restart = False
         self.failed.emit(message)
         self.resultsChanged.emit()
 
-    def _prune(self, sigs: list) -> None:
+    def _prune(self, sigs: list[Any]) -> None:
         keep = set(sigs)
         if len(self.results) > 4 * max(1, len(keep)) + 16:
             for s in [s for s in self.results if s not in keep]:
@@ -287,7 +292,7 @@ class ScanManager(QObject):
         out: dict[str, list[str]] = {}
         for e in self.entries():
             sig = self.signature(e)
-            if e is None:
+            if e is None or sig is None:
                 continue
             for key in _FOLDER_KEYS:
                 f = e.get(key)

@@ -32,14 +32,14 @@ class Sparkline(QWidget):
         self.setMinimumHeight(22)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
-    def sizeHint(self) -> QSize:  # noqa: N802
+    def sizeHint(self) -> QSize:
         return QSize(160, 26)
 
     def set_values(self, values: list[float]) -> None:
         self.values = values[-self.capacity:]
         self.update()
 
-    def paintEvent(self, _event) -> None:  # noqa: N802
+    def paintEvent(self, _event) -> None:
         p = QPainter(self)
         r = QRectF(self.rect()).adjusted(1, 2, -1, -2)
         bg = self.palette().color(QPalette.ColorRole.AlternateBase)
@@ -127,7 +127,7 @@ class SamplerWorker(QObject):
             self.unavailable.emit(str(e))
             self.stop()
             return
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:  # noqa: BLE001 - shown in the panel; the sampler stops
             self.unavailable.emit(f"GPU readings failed: {e}")
             self.stop()
             return
@@ -142,7 +142,7 @@ class SamplerWorker(QObject):
             self._open = False
             try:
                 self.sampler.close()
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - closing a failed sampler: nothing left to report
                 pass
 
 
@@ -192,7 +192,7 @@ class _GpuCard(QFrame):
         self.title.setText(f"GPU {s.index} · {s.name}")
         self.labels["util"].setText("—" if s.util is None else f"{s.util:.0f} %")
         frac = s.mem_fraction
-        if frac is not None:
+        if frac is not None and s.mem_used is not None and s.mem_total is not None:
             self.labels["mem"].setText(f"{s.mem_used / GIB:.1f} / {s.mem_total / GIB:.0f} GiB")
             self.mem_bar.setValue(int(frac * 1000))
             self.mem_bar.setFormat(f"memory {frac * 100:.0f} %")
@@ -246,16 +246,16 @@ class GpuPanel(QWidget):
         self.message.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.message.setStyleSheet("padding: 6px;")
         lay.addWidget(self.message)
-        self.scroll = QScrollArea(self)
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area = QScrollArea(self)
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
         self.body = QWidget()
         self.body_lay = QVBoxLayout(self.body)
         self.body_lay.setContentsMargins(0, 0, 0, 0)
         self.body_lay.addStretch(1)
-        self.scroll.setWidget(self.body)
-        lay.addWidget(self.scroll, 1)
-        self.scroll.setVisible(False)
+        self.scroll_area.setWidget(self.body)
+        lay.addWidget(self.scroll_area, 1)
+        self.scroll_area.setVisible(False)
         self._work = WorkerThread(self, "gpu-sampler")
         if autostart:
             self.start()
@@ -277,13 +277,13 @@ class GpuPanel(QWidget):
         self.unavailable_reason = reason
         self.message.setText(f"No GPU readings.\n\n{reason}")
         self.message.setVisible(True)
-        self.scroll.setVisible(False)
+        self.scroll_area.setVisible(False)
         self.updated.emit()
 
     def add_samples(self, samples: list[GpuSample]) -> None:
         self.history.add(samples)
         self.message.setVisible(False)
-        self.scroll.setVisible(True)
+        self.scroll_area.setVisible(True)
         for s in samples:
             card = self.cards.get(s.index)
             if card is None:
@@ -292,7 +292,7 @@ class GpuPanel(QWidget):
             card.set_sample(s, self.history)
         self.updated.emit()
 
-    def closeEvent(self, event) -> None:  # noqa: N802
+    def closeEvent(self, event) -> None:
         self.stop()
         super().closeEvent(event)
 

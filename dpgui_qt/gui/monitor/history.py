@@ -5,6 +5,8 @@ large); results come back through queued signals.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import html
 import math
 from pathlib import Path
@@ -32,11 +34,12 @@ PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 def human_size(n: int | None) -> str:
     if n is None:
         return "—"
+    size: float = n
     for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1024 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
+        if size < 1024 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(size)
 
 
 class ConfigDiffDialog(QDialog):
@@ -91,7 +94,7 @@ class RunHistoryView(QWidget):
         super().__init__(parent)
         self.output_dir: Path | None = None
         self.summaries: list[RunSummary] = []
-        self.overlays: dict[str, tuple] = {}     # path -> (curve item, metrics)
+        self.overlays: dict[str, tuple[Any, ...]] = {}     # path -> (curve item, metrics)
         self.smoothing = 0.9
         self._gen = 0
         self._pump = ResultPump(self)  # run folders and curves are read off the GUI thread
@@ -259,7 +262,7 @@ class RunHistoryView(QWidget):
             return None
         # older run first
         paths.sort(key=lambda p: p.name)
-        cfgs = []
+        cfgs: list[Path | None] = []
         for p in paths:
             s = self._summary(p)
             cfgs.append(s.folder.config_copy if s else None)
@@ -268,7 +271,9 @@ class RunHistoryView(QWidget):
             self.status.setText(f"No config copy in {', '.join(missing)} (diffusion-pipe copies "
                                 "the config into fresh runs only).")
             return None
-        dlg = ConfigDiffDialog(cfgs[0], cfgs[1], self)
+        older, newer = cfgs[0], cfgs[1]
+        assert older is not None and newer is not None  # None in cfgs was answered above
+        dlg = ConfigDiffDialog(older, newer, self)
         dlg.setModal(False)
         dlg.show()
         return dlg
@@ -318,7 +323,7 @@ class RunHistoryView(QWidget):
 
     def set_smoothing(self, w: float) -> None:
         self.smoothing = w
-        for key, (item, m) in self.overlays.items():
+        for item, m in self.overlays.values():
             if item is None:
                 continue
             m.set_smoothing(w)

@@ -29,6 +29,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
@@ -255,7 +256,7 @@ class MonitorModel(QObject):
         self._replay_rows: list = []
         self._replay_epoch_rows: list = []
         self._replay_row_pos = 0
-        self._stream = None            # instant replay: (file, RunFollower)
+        self._stream: tuple[BinaryIO, RunFollower] | None = None   # instant replay
         self.load_done: int | None = None   # bytes of the log read while loading, else None
         self.load_total: int | None = None
 
@@ -374,7 +375,7 @@ class MonitorModel(QObject):
             self._progress(0, size)    # a long log: the view shows how far reading is
         self._start_thread(log, run_dir)
         self.sourceChanged.emit()
-        what = run_dir.name if run_dir else log.name
+        what = run_dir.name if run_dir else (log.name if log is not None else "")
         self.message.emit(f"Following {what}")
         return True
 
@@ -450,10 +451,7 @@ class MonitorModel(QObject):
             # no waiting: stream the log in slices (nothing held but the series)
             f = open(log_path, "rb")
             self._stream = (f, RunFollower())
-            events = []
             total = os.fstat(f.fileno()).st_size
-        else:
-            events = None
         # the run folder's TensorBoard scalars come in as the replay reaches their step
         self._replay_rows = []
         if run_dir is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QColor, QDesktopServices
@@ -274,9 +275,9 @@ class OutputsView(QWidget):
                                      + ("  ← latest (a resume loads this one)" if c.is_latest else "")],
                                 "checkpoint", (r.name, c.name), str(c.path))
                 if c.is_latest:
-                    f = ci.font(2)
-                    f.setBold(True)
-                    ci.setFont(2, f)
+                    font = ci.font(2)
+                    font.setBold(True)
+                    ci.setFont(2, font)
             if r.config_copy:
                 self._item(ri, [r.config_copy.name, "", "config copy"
                                 + (f"; dataset copy {r.dataset_copy.name}" if r.dataset_copy else "")],
@@ -287,14 +288,16 @@ class OutputsView(QWidget):
                                             (f"judged against {rep.config_path.name}; stale: "
                                              f"{hs(rep.stale_caches_size)}") if rep.config_path
                                             else "no config to judge them against"])
-        for c in rep.caches:
-            state = {True: "stale: " + "; ".join(c.reasons), False: "current",
-                     None: "unknown"}[c.stale]
-            if c.unused_buckets:
-                state += f"; {len(c.unused_buckets)} bucket folder(s) never read ({hs(c.unused_size)})"
-            ci = self._item(cache_root, [f"{c.directory.name}/cache/{c.model_name}", hs(c.size), state],
-                            "cache", str(c.path), str(c.path))
-            if c.stale:
+        for cache in rep.caches:
+            state = {True: "stale: " + "; ".join(cache.reasons), False: "current",
+                     None: "unknown"}[cache.stale]
+            if cache.unused_buckets:
+                state += (f"; {len(cache.unused_buckets)} bucket folder(s) never read "
+                          f"({hs(cache.unused_size)})")
+            ci = self._item(cache_root, [f"{cache.directory.name}/cache/{cache.model_name}",
+                                         hs(cache.size), state],
+                            "cache", str(cache.path), str(cache.path))
+            if cache.stale:
                 ci.setForeground(2, STALE)
         cache_root.setExpanded(True)
         if rep.logs_size:
@@ -304,7 +307,7 @@ class OutputsView(QWidget):
         self._update_buttons()
 
     # --------------------------------------------------------------- selection
-    def _selected(self) -> tuple[str | None, object]:
+    def _selected(self) -> tuple[str | None, Any]:  # (kind, what the item holds for it)
         items = self.tree.selectedItems()
         if not items:
             return None, None
@@ -329,7 +332,7 @@ class OutputsView(QWidget):
             return None
         r = self._run(obj[0])
         s = next((s for s in r.saves if s.name == obj[1]), None) if r else None
-        return (r, s) if s else None
+        return (r, s) if r and s else None
 
     def select_path(self, *names: str) -> bool:
         """Select the item reached by following ``names`` from the top (tests, links)."""
@@ -344,13 +347,13 @@ class OutputsView(QWidget):
         return True
 
     def _update_buttons(self) -> None:
-        has = self.report is not None
+        report = self.report
         run = self.selected_run()
-        self.prune_button.setEnabled(has and any(r.checkpoints for r in self.report.runs))
+        self.prune_button.setEnabled(report is not None and any(r.checkpoints for r in report.runs))
         self.delete_run_button.setEnabled(run is not None)
-        self.stale_button.setEnabled(has and self.report.stale_caches_size > 0)
-        self.export_button.setEnabled(self.selected_save() is not None
-                                      and self.selected_save()[1].weights is not None)
+        self.stale_button.setEnabled(report is not None and report.stale_caches_size > 0)
+        save = self.selected_save()
+        self.export_button.setEnabled(save is not None and save[1].weights is not None)
         self.clone_button.setEnabled(run is not None and run.config_copy is not None)
         self.folder_button.setEnabled(self.output_dir is not None)
 

@@ -6,6 +6,8 @@ In the main window it reads the open config's ``epochs`` / ``max_steps`` /
 """
 from __future__ import annotations
 
+from typing import Any
+
 import html
 import os
 from pathlib import Path
@@ -65,7 +67,7 @@ class MonitorPage(QWidget):
         self.tabs.addTab(self.samples, "Samples")
         self.queue = QueuePanel(parent=self.tabs, window=window)
         self.tabs.addTab(self.queue, "Queue")
-        self._extra_windows: list = []
+        self._extra_windows: list[Any] = []
         self.gpu = GpuPanel(sampler, interval_ms=gpu_interval_ms, parent=split)
         self.gpu.setMinimumWidth(250)
         split.addWidget(self.tabs)
@@ -196,8 +198,9 @@ class MonitorPage(QWidget):
         if hasattr(w, "show_page"):
             w.show_page("config")
         if ds_text is not None:
-            from dpgui_qt.gui.mainwindow import MainWindow
-            other = MainWindow(w.session.registry)
+            # another window like the one this page lives in (the main window; the page
+            # does not import it: the main window imports the page)
+            other = type(w)(w.session.registry)
             other.session.new_from_text(ds_text)
             other.setWindowTitle(f"Dataset config from {Path(dataset).parent.name} — dpgui")
             other.show()
@@ -218,6 +221,6 @@ class MonitorPage(QWidget):
         self.gpu.stop()
         self.model.stop()
 
-    def closeEvent(self, event) -> None:  # noqa: N802
+    def closeEvent(self, event) -> None:
         self.shutdown()
         super().closeEvent(event)

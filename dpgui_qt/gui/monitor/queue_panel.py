@@ -8,6 +8,8 @@ thread.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import time
 from pathlib import Path
 
@@ -42,9 +44,9 @@ class QueuePanel(QWidget):
         self.queue = RunQueue(queue_dir_for(self.state_root))
         self.window_ = window
         self._pump = ResultPump(self)
-        self._last = None
+        self._last: tuple[str, bool] | None = None
         self._revived = -1e9
-        self._statuses: dict | None = None
+        self._statuses: dict[str, Any] | None = None
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         self.header = QLabel(self)
@@ -94,7 +96,7 @@ class QueuePanel(QWidget):
         self.cancel_button.clicked.connect(lambda: self._act(self.queue.cancel, "cancelled"))
         self.remove_button.clicked.connect(lambda: self._act(self.queue.remove, "removed"))
         self.pause_button.clicked.connect(lambda: self.toggle_pause())
-        self.clear_button.clicked.connect(lambda: (self.queue.clear_finished(), self.reload()))
+        self.clear_button.clicked.connect(lambda: self._clear_finished())
         self.continue_box.toggled.connect(self._set_continue)
         self.timer = QTimer(self)
         self.timer.setInterval(poll_ms)
@@ -156,10 +158,15 @@ class QueuePanel(QWidget):
         items = self.tree.selectedItems()
         return items[0].data(0, ID_ROLE) if items else None
 
+    def _clear_finished(self) -> None:
+        self.queue.clear_finished()
+        self.reload()
+
     def select(self, item_id: str) -> None:
         for i in range(self.tree.topLevelItemCount()):
             w = self.tree.topLevelItem(i)
-            w.setSelected(w.data(0, ID_ROLE) == item_id)
+            if w is not None:
+                w.setSelected(w.data(0, ID_ROLE) == item_id)
 
     def _update_buttons(self) -> None:
         iid = self.selected_id()
@@ -210,7 +217,7 @@ class QueuePanel(QWidget):
 
     def add_config(self, config: str | Path, *, checkout=None, deepspeed=None, gpus=1,
                    sweep_key: str | None = None, sweep_values: list[str] | None = None,
-                   extra_env: dict | None = None, start: bool = True) -> None:
+                   extra_env: dict[str, Any] | None = None, start: bool = True) -> None:
         """Queue ``config`` (snapshot and pre-flight on a worker thread)."""
         from dpgui_qt.core.run.queue_items import prepare_items
         q, root = self.queue, self.state_root

@@ -10,6 +10,10 @@ show in the grid's cells and the status line.
 """
 from __future__ import annotations
 
+from typing import Any
+
+import functools
+
 import html
 from pathlib import Path
 
@@ -17,7 +21,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QHeaderView, QLabel, QLineEdit, QPlainTextEdit, QPushButton,
-                               QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
+                               QSpinBox, QSplitter, QTableWidget, QVBoxLayout,
                                QWidget)
 
 from dpgui_qt.core.monitor import comfy
@@ -94,7 +98,7 @@ class SamplesView(QWidget):
         self.loss_plot.showGrid(x=True, y=True, alpha=0.15)
         self.loss_plot.setToolTip("The run's loss; dashed lines mark the epochs in the grid")
         self._loss_item = self.loss_plot.plot([], [], pen=pg.mkPen((38, 110, 220), width=2))
-        self._epoch_lines: list = []
+        self._epoch_lines: list[Any] = []
         self._metrics = None
         form.addRow(self.loss_plot)
         side.setMaximumWidth(420)
@@ -209,7 +213,7 @@ class SamplesView(QWidget):
                     mt = model.get("type") if isinstance(model, dict) else None
                 return mt, load_run_metrics(p)
 
-            self._pump.submit(work, lambda res, p=p: self._got_metrics(p, res),
+            self._pump.submit(work, functools.partial(self._got_metrics, p),
                               name="dpgui-samples-loss")
 
     def _got_metrics(self, run, res) -> None:
@@ -269,7 +273,7 @@ class SamplesView(QWidget):
         self._mark_epochs()
         self.gridChanged.emit()
 
-    def _cell(self, cell: dict | None) -> QWidget:
+    def _cell(self, cell: dict[str, Any] | None) -> QWidget:
         lab = QLabel()
         lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
         lab.setWordWrap(True)
@@ -325,7 +329,7 @@ class SamplesView(QWidget):
         client = client_factory() if client_factory else None
         self._pump.submit(lambda: comfy.sample_save(settings, run, name, weights, mt,
                                                     cancelled=lambda: self._cancel, client=client),
-                          lambda res, name=name: self._done(name, res), name="dpgui-comfy")
+                          functools.partial(self._done, name), name="dpgui-comfy")
         return True
 
     def _done(self, name: str, res) -> None:

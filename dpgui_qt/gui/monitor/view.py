@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
@@ -92,7 +93,7 @@ class _Axis(pg.AxisItem):
         self.kind = kind
         self.enableAutoSIPrefix(False)
 
-    def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph API)
+    def tickStrings(self, values, scale, spacing):
         if self.logMode:
             if self.kind == "sci":   # learning rates stay in the config's notation: 1e-5
                 return [_fmt_lr(float(f"{10.0 ** v * scale:.1g}")) for v in values]
@@ -132,7 +133,7 @@ class _Curve:
             vb.addItem(self.item)
         self.smoothed = smoothed
         self.series: Series | None = None
-        self.key = None
+        self.key: tuple[Any, ...] | None = None
         self.xs: np.ndarray | None = None   # what was handed to pyqtgraph (for the y range)
         self.ys: np.ndarray | None = None
 
@@ -163,7 +164,7 @@ class _Curve:
             return None
         i0 = int(np.searchsorted(self.xs, x0, "left"))
         i1 = int(np.searchsorted(self.xs, x1, "right"))
-        return self.ys[i0:i1]
+        return self.ys[i0:i1] if self.ys is not None else None
 
 
 def _marker_words(mk: Marker) -> str:
@@ -188,7 +189,7 @@ class _Mark:
         n = re.search(r"(\d+)\s*$", mk.label) if mk.kind == "epoch" else None
         self.num = int(n.group(1)) if n else ordinal + 1
         self.items: list = []
-        self.label = None
+        self.label: Any = None   # a pyqtgraph TextItem once drawn
         self.tip = ""
 
 
@@ -210,11 +211,11 @@ class MonitorView(QWidget):
         self._last_refresh = 0.0
         self._marks: list[_Mark] = []
         self._markers_drawn = 0
-        self._markers_src = None
-        self._labels_key = None
+        self._markers_src: list[Marker] | None = None
+        self._labels_key: tuple[Any, ...] | None = None
         self.label_strides: dict[str, int] = {}
         self._nonfinite_items: list = []
-        self._nonfinite_key = None
+        self._nonfinite_key: tuple[Any, ...] | None = None
         self._eval_curves: dict[str, _Curve] = {}
         self._build()
         self.model.changed.connect(self.mark_dirty)
@@ -405,14 +406,17 @@ class MonitorView(QWidget):
         self.hover_label.setVisible(False)
         self.loss_plot.addItem(self.hover_label, ignoreBounds=True)
 
+    def _raw_toggled(self, on: bool) -> None:
+        self.raw_curve.item.setVisible(on)
+        self.mark_dirty()
+
     def _wire_controls(self) -> None:
         """Smoothing, Raw, the log axes and Follow act on the plots."""
         w = self.model.metrics.loss.smoothing
         self._set_smoothing_widgets(w)
         self.smooth_slider.valueChanged.connect(lambda v: self._smoothing_changed(v / 1000.0))
         self.smooth_spin.valueChanged.connect(self._smoothing_changed)
-        self.raw_check.toggled.connect(lambda on: (self.raw_curve.item.setVisible(on),
-                                                   self.mark_dirty()))
+        self.raw_check.toggled.connect(self._raw_toggled)
         self.log_check.toggled.connect(self._log_toggled)
         self.lr_log_check.toggled.connect(self._lr_log_toggled)
         self.follow_button.toggled.connect(self._follow_toggled)
@@ -539,7 +543,7 @@ class MonitorView(QWidget):
                 return
             self.refresh()
 
-    def showEvent(self, event) -> None:  # noqa: N802
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         self._dirty = True
 
@@ -656,7 +660,7 @@ class MonitorView(QWidget):
 
     def _update_evals(self, x0, x1, width) -> None:
         m = self.model.metrics
-        for i, tag in enumerate(m.eval_tags()):
+        for tag in m.eval_tags():
             c = self._eval_curves.get(tag)
             if c is None:
                 col = EVAL_COLORS[len(self._eval_curves) % len(EVAL_COLORS)]
@@ -937,6 +941,6 @@ class MonitorView(QWidget):
         self.hover_label.setVisible(True)
 
     # -------------------------------------------------------------- cleanup
-    def closeEvent(self, event) -> None:  # noqa: N802
+    def closeEvent(self, event) -> None:
         self._timer.stop()
         super().closeEvent(event)

@@ -27,6 +27,6 @@ class MonitorWindow(QMainWindow):
         src = self.model.describe_source()
         self.setWindowTitle(f"{src} — dpgui monitor" if src else "dpgui monitor")
 
-    def closeEvent(self, event) -> None:  # noqa: N802
+    def closeEvent(self, event) -> None:
         self.page.shutdown()
         super().closeEvent(event)

@@ -13,7 +13,7 @@ OutcomeBanner), :mod:`.options_panel` (EnvironmentBox, RunOptionsPanel),
 :mod:`.command_preview` (CommandPreview), :mod:`.console_pane` (ConsolePane);
 :mod:`.controller` (RunController: supervisor, log follower, parser, stop/kill off
 the UI thread), :mod:`.console` (ConsoleView), :mod:`.env_dialog`
-(EnvironmentDialog), :mod:`.preflight`,
+(EnvironmentDialog), :mod:`.doctor_dialog` (the Doctor), :mod:`.preflight`,
 :mod:`.launch_settings` (EnvSettings, RunOptions, settings -> RunSpec).  Importing
 this package is cheap; the page is built the first time it is needed.
 """

@@ -84,7 +84,7 @@ class ConsoleView(QAbstractScrollArea):
         self._cw = max(1, fm.horizontalAdvance("M"))
         self._ascent = fm.ascent()
 
-    def changeEvent(self, ev) -> None:  # noqa: N802
+    def changeEvent(self, ev) -> None:
         super().changeEvent(ev)
         if ev.type() == ev.Type.FontChange:
             self._metrics()
@@ -208,7 +208,7 @@ class ConsoleView(QAbstractScrollArea):
         self.viewport().update()
         self.rowsChanged.emit(n)
 
-    def resizeEvent(self, ev) -> None:  # noqa: N802
+    def resizeEvent(self, ev) -> None:
         super().resizeEvent(ev)
         self._sync()
 
@@ -223,7 +223,7 @@ class ConsoleView(QAbstractScrollArea):
             self._colors[name] = c
         return c
 
-    def paintEvent(self, ev) -> None:  # noqa: N802
+    def paintEvent(self, ev) -> None:
         p = QPainter(self.viewport())
         p.fillRect(ev.rect(), self._bg)
         p.setFont(self.font())
@@ -293,7 +293,7 @@ class ConsoleView(QAbstractScrollArea):
         i = self.verticalScrollBar().value() + pos.y() // self._lh
         return self._base + max(0, min(i, self.row_count() - 1))
 
-    def mousePressEvent(self, ev) -> None:  # noqa: N802
+    def mousePressEvent(self, ev) -> None:
         if ev.button() == Qt.MouseButton.LeftButton and self.row_count():
             r = self._row_at(ev.position().toPoint())
             if ev.modifiers() & Qt.KeyboardModifier.ShiftModifier and self._sel is not None:
@@ -304,7 +304,7 @@ class ConsoleView(QAbstractScrollArea):
             self.viewport().update()
         super().mousePressEvent(ev)
 
-    def mouseMoveEvent(self, ev) -> None:  # noqa: N802
+    def mouseMoveEvent(self, ev) -> None:
         if self._drag and self._sel is not None:
             pos = ev.position().toPoint()
             vb = self.verticalScrollBar()
@@ -315,7 +315,7 @@ class ConsoleView(QAbstractScrollArea):
             self._sel = (self._sel[0], self._row_at(pos))
             self.viewport().update()
 
-    def mouseReleaseEvent(self, ev) -> None:  # noqa: N802
+    def mouseReleaseEvent(self, ev) -> None:
         self._drag = False
         super().mouseReleaseEvent(ev)
 
@@ -341,7 +341,7 @@ class ConsoleView(QAbstractScrollArea):
     def copy_all(self) -> None:
         QGuiApplication.clipboard().setText(self.plain_text())
 
-    def keyPressEvent(self, ev) -> None:  # noqa: N802
+    def keyPressEvent(self, ev) -> None:
         if ev.matches(QKeySequence.StandardKey.Copy):
             self.copy()
             return
@@ -353,7 +353,7 @@ class ConsoleView(QAbstractScrollArea):
             return
         super().keyPressEvent(ev)
 
-    def contextMenuEvent(self, ev) -> None:  # noqa: N802
+    def contextMenuEvent(self, ev) -> None:
         m = QMenu(self)
         a = m.addAction("Copy", self.copy)
         a.setEnabled(self._sel is not None)
@@ -373,7 +373,9 @@ class ConsoleView(QAbstractScrollArea):
         self._match = None
         self.viewport().update()
 
-    def find(self, text: str | None = None, backward: bool = False, case: bool | None = None) -> bool:
+    # the console's search; QWidget.find(WId) is a static lookup nobody calls on a console
+    def find(self, text: str | None = None, backward: bool = False,  # type: ignore[override]
+             case: bool | None = None) -> bool:
         """Select the next (or previous) row containing ``text`` and scroll to it;
         wraps around.  Returns False when nothing matches."""
         if text is not None and (text != self._query or (case is not None and case != self._case)):
@@ -465,7 +467,7 @@ class ConsoleSearchBar(QWidget):
         console.searchResult.connect(self._show)
         self.edit.installEventFilter(self)
 
-    def eventFilter(self, obj, ev) -> bool:  # noqa: N802
+    def eventFilter(self, obj, ev) -> bool:
         if obj is self.edit and ev.type() == ev.Type.KeyPress:
             if ev.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and \
                     ev.modifiers() & Qt.KeyboardModifier.ShiftModifier:

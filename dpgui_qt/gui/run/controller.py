@@ -20,6 +20,7 @@ threads and report back through queued signals.
 from __future__ import annotations
 
 import gc
+import threading
 import time
 from pathlib import Path
 
@@ -62,10 +63,11 @@ class _Call(QObject):
         super().__init__(parent)
         self._fn, self._args, self._kwargs = fn, args, kwargs
         self._pump = ResultPump(self)
-        self.thread = None  # the worker thread once started (join it to wait)
+        # the worker thread once started (join it to wait); not "thread": QObject.thread()
+        self.worker: threading.Thread | None = None
 
     def start(self) -> "_Call":
-        self.thread = self._pump.submit(lambda: self._fn(*self._args, **self._kwargs),
+        self.worker = self._pump.submit(lambda: self._fn(*self._args, **self._kwargs),
                                         self._deliver, name="dpgui-run-call")
         return self
 
@@ -385,4 +387,5 @@ class RunController(QObject):
     def wait_calls(self, timeout: float = 30.0) -> None:
         """Join worker threads (closing the window while Stop runs)."""
         for c in list(self._calls):
-            c.thread.join(timeout)
+            if c.worker is not None:
+                c.worker.join(timeout)

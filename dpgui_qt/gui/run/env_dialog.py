@@ -271,8 +271,9 @@ class EnvironmentDialog(QDialog):
         self.table.insertRow(r)
         self.table.setItem(r, 0, QTableWidgetItem(k))
         self.table.setItem(r, 1, QTableWidgetItem(v))
-        if not k:
-            self.table.editItem(self.table.item(r, 0))
+        first = self.table.item(r, 0)
+        if not k and first is not None:
+            self.table.editItem(first)
 
     def _remove_rows(self) -> None:
         for r in sorted({i.row() for i in self.table.selectedIndexes()}, reverse=True):
@@ -282,8 +283,9 @@ class EnvironmentDialog(QDialog):
     def extra_env(self) -> tuple[dict[str, str], list[str]]:
         out, bad = {}, []
         for r in range(self.table.rowCount()):
-            k = (self.table.item(r, 0).text() if self.table.item(r, 0) else "").strip()
-            v = self.table.item(r, 1).text() if self.table.item(r, 1) else ""
+            key_item, value_item = self.table.item(r, 0), self.table.item(r, 1)
+            k = (key_item.text() if key_item else "").strip()
+            v = value_item.text() if value_item else ""
             if not k:
                 continue
             if "=" in k or not k.replace("_", "a").isalnum() or k[0].isdigit():

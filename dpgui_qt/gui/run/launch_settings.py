@@ -16,6 +16,7 @@ import os
 import shlex
 import sys
 from dataclasses import asdict, dataclass, field, fields
+from typing import Any, cast
 from pathlib import Path
 
 from dpgui_qt.core.run import hosts
@@ -69,6 +70,7 @@ class EnvSettings:
                 continue
             raw = qsettings.value(key)
             default = getattr(out, f.name)
+            val: Any
             try:
                 if isinstance(default, bool):
                     val = raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes")
@@ -202,7 +204,7 @@ def launch_args(config: str | os.PathLike, env: EnvSettings, opts: RunOptions,
         if switch.is_set(value):
             args.append(switch.cli_flags[0])
             if switch.kind == "path":
-                args.append(os.fspath(value))
+                args.append(os.fspath(cast("str | os.PathLike[str]", value)))
     extra = dict(env.extra_env)
     if not env.nccl_p2p_disable or not env.nccl_ib_disable:
         args.append("--no-nccl-workaround")

@@ -26,7 +26,7 @@ from dpgui_qt.core.run import control
 from dpgui_qt.core.run import preflight as envmod
 from dpgui_qt.core.run.phase import Phase
 from dpgui_qt.core.run.runs import list_sessions, resume_candidates
-from dpgui_qt.core.run.spec import SpecError, masked_env
+from dpgui_qt.core.run.spec import RunSpec, SpecError, masked_env
 from dpgui_qt.core.text import format_duration
 from dpgui_qt.gui import messages
 from dpgui_qt.gui.bind import bind
@@ -36,7 +36,7 @@ from dpgui_qt.gui.run.console_pane import ConsolePane
 from dpgui_qt.gui.run.controller import RunController
 from dpgui_qt.gui.run.env_dialog import EnvironmentDialog, status_html
 from dpgui_qt.gui.run.header import OutcomeBanner, RunHeader, escape_html
-from dpgui_qt.gui.run.launch_settings import (EnvSettings, RunOptions, build_spec,
+from dpgui_qt.gui.run.launch_settings import (Detected, EnvSettings, RunOptions, build_spec,
                                         headless_command, state_root)
 from dpgui_qt.gui.run.options_panel import EnvironmentBox, RunOptionsPanel
 
@@ -64,9 +64,9 @@ class RunPage(QWidget):
         self.platform = platform or sys.platform
         self.env = EnvSettings.load()
         self.options = RunOptions()
-        self.spec = None
+        self.spec: RunSpec | None = None
         self.spec_error: str | None = None
-        self.detected = None
+        self.detected: Detected | None = None
         self._output_dir: str | None = None
         self._starting = False
         self.announcing_start = False   # True while our own start emits runRequested
@@ -296,7 +296,7 @@ class RunPage(QWidget):
 
     def open_doctor(self, modal: bool = False):
         """The environment doctor for these settings and the open config."""
-        from dpgui_qt.gui.doctor_dialog import show_doctor
+        from dpgui_qt.gui.run.doctor_dialog import show_doctor
 
         s = getattr(self, "session", None)
         values = s.doc.values() if s is not None else None
@@ -754,9 +754,9 @@ class RunPage(QWidget):
             dlg.setWindowTitle("Stopping")
             dlg.setMinimumDuration(300)
         deadline = time.monotonic() + self.env.stop_grace_s + 15
-        while call.thread.is_alive() and time.monotonic() < deadline:
+        while call.worker is not None and call.worker.is_alive() and time.monotonic() < deadline:
             QApplication.processEvents()
-            call.thread.join(0.05)
+            call.worker.join(0.05)
         if dlg is not None:
             dlg.close()
         c.detach()

@@ -18,7 +18,7 @@ from typing import Callable
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QListWidget, QListWidgetItem,
-                               QPlainTextEdit, QPushButton, QVBoxLayout)
+                               QPlainTextEdit, QPushButton, QVBoxLayout, QWidget)
 
 from dpgui_qt.gui import icons, messages
 
@@ -134,7 +134,8 @@ class PreflightDialog(QDialog):
 
     def _fit(self) -> None:
         """A comfortable size that never exceeds the screen."""
-        screen = (self.parent().screen() if self.parent() is not None else None) or \
+        parent = self.parent()
+        screen = (parent.screen() if isinstance(parent, QWidget) else None) or \
             QGuiApplication.primaryScreen()
         avail = screen.availableGeometry() if screen is not None else None
         w, h = 760, 520
@@ -179,7 +180,7 @@ class PreflightDialog(QDialog):
                                   "stop it")
 
     def open_doctor(self, modal: bool = True):
-        from dpgui_qt.gui.doctor_dialog import show_doctor
+        from dpgui_qt.gui.run.doctor_dialog import show_doctor
 
         return show_doctor(self, getattr(self.report, "env", None),
                            getattr(self.report, "values", None), modal=modal)

@@ -10,7 +10,6 @@ import os
 import shlex
 import shutil
 import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -22,7 +21,7 @@ from dpgui_qt.core.run.hosts.base import (
     HostFinding, HostSpec, ReadChunk, Runner, native_windows_findings,
 )
 
-__all__ = ["LocalHost", "signal_number", "spawn_local_supervisor", "env_executable"]
+__all__ = ["LocalHost", "signal_number", "env_executable"]
 
 
 def signal_number(sig: str) -> int:
@@ -49,28 +48,6 @@ def env_executable(env_dir: str | os.PathLike[str], name: str,
         if c.is_file():
             return c
     return None
-
-
-def spawn_local_supervisor(state_dir: Path, *, python: str | None = None,
-                           wait_s: float = sup.START_WAIT_S) -> None:
-    """Start the supervisor for ``state_dir`` on this machine, detached (its own
-    session; it forks once, so nobody has to reap it).  Raises OSError or
-    subprocess.TimeoutExpired."""
-    # -I: the supervisor needs only the standard library, and isolation keeps
-    # this folder (spec.py, parse.py, ...) and PYTHON* variables out of its sys.path.
-    cmd = [python or sys.executable, "-I", sup.SUPERVISOR_SCRIPT, str(state_dir)]
-    with open(state_dir / sup.SUPERVISOR_ERR, "ab") as err:
-        if os.name == "nt":  # pragma: no cover - dpgui's own Windows tests
-            flags = (getattr(subprocess, "DETACHED_PROCESS", 0x8)
-                     | getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200)
-                     | getattr(subprocess, "CREATE_NO_WINDOW", 0x08000000))
-            subprocess.Popen(cmd + ["--foreground"], stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL, stderr=err, creationflags=flags,
-                             close_fds=True)
-        else:
-            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                 stderr=err, start_new_session=True, close_fds=True)
-            p.wait(timeout=wait_s)    # the intermediate exits as soon as it has forked
 
 
 class LocalHost(HostBase):

@@ -77,7 +77,7 @@ def profiles_path() -> Path:
     return Path(platformdirs.user_config_dir("dpgui", appauthor=False)) / FILE_NAME
 
 
-def load_profiles(path: str | os.PathLike | None = None) -> list[HostProfile]:
+def load_profiles(path: str | os.PathLike[str] | None = None) -> list[HostProfile]:
     p = Path(path) if path else profiles_path()
     try:
         raw = p.read_text(encoding="utf-8")
@@ -101,7 +101,7 @@ def load_profiles(path: str | os.PathLike | None = None) -> list[HostProfile]:
     return out
 
 
-def save_profiles(profiles: list[HostProfile], path: str | os.PathLike | None = None) -> Path:
+def save_profiles(profiles: list[HostProfile], path: str | os.PathLike[str] | None = None) -> Path:
     from dpgui_qt.core.errors import SaveError
     from dpgui_qt.core.safeio import write_file
 
@@ -120,18 +120,18 @@ def save_profiles(profiles: list[HostProfile], path: str | os.PathLike | None = 
     return p
 
 
-def get_profile(name: str, path: str | os.PathLike | None = None) -> HostProfile | None:
+def get_profile(name: str, path: str | os.PathLike[str] | None = None) -> HostProfile | None:
     return next((pr for pr in load_profiles(path) if pr.name == name), None)
 
 
-def upsert_profile(profile: HostProfile, path: str | os.PathLike | None = None) -> None:
+def upsert_profile(profile: HostProfile, path: str | os.PathLike[str] | None = None) -> None:
     profile.validate()
     items = [pr for pr in load_profiles(path) if pr.name != profile.name]
     items.append(profile)
     save_profiles(items, path)
 
 
-def remove_profile(name: str, path: str | os.PathLike | None = None) -> bool:
+def remove_profile(name: str, path: str | os.PathLike[str] | None = None) -> bool:
     items = load_profiles(path)
     kept = [pr for pr in items if pr.name != name]
     if len(kept) == len(items):

@@ -26,6 +26,8 @@ Every operation but ``read`` and ``follow`` prints one JSON object.  Operations:
 ``sizes``       {paths, skip_checkpoints} -> {sizes: {path: bytes or None}, files: n}
 ``probe``       {checkout, deepspeed, paths, disk} -> pre-flight facts
 """
+from __future__ import annotations
+
 import json
 import os
 import shutil
@@ -34,20 +36,23 @@ import stat
 import subprocess
 import sys
 import time
+from typing import Any
 
 if __package__:          # imported inside dpgui (tests, the layering check)
     from dpgui_qt.core.run import supervisor as sv
 else:                    # run by path on the host, next to its copy of supervisor.py
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import supervisor as sv  # noqa: E402
+    import supervisor as sv  # type: ignore[import-not-found, no-redef]  # the copy beside this file
+
+Args = dict[str, Any]  # an operation's arguments: a JSON object
 
 
-def _out(obj):
+def _out(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj))
     sys.stdout.flush()
 
 
-def _status(state_dir):
+def _status(state_dir: str) -> dict[str, Any] | None:
     st = sv.read_state(state_dir)
     if st is None:
         return None
@@ -58,15 +63,15 @@ def _status(state_dir):
             "supervisor_alive": sv.pid_alive(st.get("supervisor_pid"))}
 
 
-def _active(info):
+def _active(info: dict[str, Any] | None) -> bool:
     if info is None:
         return False
     if info["state"].get("status") not in ("starting", "running"):
         return False
-    return info["trainer_alive"] or info["supervisor_alive"]
+    return bool(info["trainer_alive"] or info["supervisor_alive"])
 
 
-def _spawn(state_dir, wait_s):
+def _spawn(state_dir: str | os.PathLike[str], wait_s: float) -> None:
     """The supervisor, detached: its own session (no SIGHUP when the SSH connection goes),
     forking once so that nobody has to reap it (the ``nohup ... &`` of a shell, done right)."""
     cmd = [sys.executable, "-I", os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -77,17 +82,17 @@ def _spawn(state_dir, wait_s):
         p.wait(timeout=wait_s)
 
 
-def op_start(a):
+def op_start(a: Args) -> Any:
     wait_s = float(a.get("wait_s", 10.0))
     return sv.start_run(**a, spawn=lambda sd: _spawn(sd, wait_s))
 
 
-def op_state(a):
+def op_state(a: Args) -> Any:
     return _status(a["state_dir"])
 
 
-def op_active(a):
-    out = []
+def op_active(a: Args) -> Any:
+    out: list[dict[str, Any]] = []
     root = a["runs_root"]
     try:
         names = sorted(os.listdir(root), reverse=True)
@@ -100,7 +105,7 @@ def op_active(a):
     return out
 
 
-def _read(path, offset, limit):
+def _read(path: str, offset: int, limit: int) -> tuple[dict[str, Any], bytes]:
     try:
         with open(path, "rb") as f:
             st = os.fstat(f.fileno())
@@ -112,14 +117,14 @@ def _read(path, offset, limit):
         return {"size": None, "ino": None, "offset": offset}, b""
 
 
-def op_read(a):
+def op_read(a: Args) -> Any:
     head, data = _read(a["path"], int(a.get("offset", 0)), int(a.get("limit", 4 << 20)))
     out = sys.stdout.buffer
     out.write(json.dumps(dict(head, n=len(data))).encode() + b"\n" + data)
     out.flush()
 
 
-def op_follow(a):
+def op_follow(a: Args) -> Any:
     out = sys.stdout.buffer
     if a.get("start"):
         # start the run, then follow it: one round trip from Start to the first log bytes
@@ -180,20 +185,20 @@ def op_follow(a):
             time.sleep(poll)
 
 
-def op_alive(a):
+def op_alive(a: Args) -> Any:
     return sv.pid_alive(a.get("pid"), a.get("ticks"))
 
 
-def op_group(a):
+def op_group(a: Args) -> Any:
     return sv.group_members(a.get("pgid"), a.get("ticks"))
 
 
-def op_signal(a):
+def op_signal(a: Args) -> Any:
     sig = {"TERM": signal.SIGTERM, "KILL": signal.SIGKILL, "INT": signal.SIGINT}[a["sig"]]
     return sv.signal_group(int(a["pgid"]), sig, a.get("ticks"))
 
 
-def _wait_gone(pgid, ticks, timeout):
+def _wait_gone(pgid: int, ticks: int | None, timeout: float) -> list[int]:
     deadline = time.monotonic() + timeout
     while True:
         left = sv.group_members(pgid, ticks)
@@ -202,7 +207,7 @@ def _wait_gone(pgid, ticks, timeout):
         time.sleep(0.1)
 
 
-def op_control(a):
+def op_control(a: Args) -> Any:
     state_dir = a["state_dir"]
     st = sv.read_state(state_dir)
     if st is None:
@@ -222,7 +227,7 @@ def op_control(a):
         sv.write_json_atomic(os.path.join(state_dir, sv.CONTROL_FILE), {"action": action, "at": time.time()})
         return {"path": p}
     pgid, ticks = st.get("pgid"), st.get("pid_start_ticks")
-    res = {"signalled": [], "killed": [], "remaining": []}
+    res: dict[str, list[int]] = {"signalled": [], "killed": [], "remaining": []}
     if not pgid:
         return res
     sv.write_json_atomic(os.path.join(state_dir, sv.CONTROL_FILE), {"action": action, "at": time.time()})
@@ -244,7 +249,7 @@ def op_control(a):
             return res
 
 
-def op_touch(a):
+def op_touch(a: Args) -> Any:
     p = a["path"]
     if os.path.exists(p) and not os.path.isfile(p):
         return {"error": p + " exists and is not a regular file"}
@@ -252,7 +257,7 @@ def op_touch(a):
     return {"path": p}
 
 
-def op_manifest(a):
+def op_manifest(a: Args) -> Any:
     root = a["root"]
     exclude = set(a.get("exclude") or ())
     files = {}
@@ -271,7 +276,7 @@ def op_manifest(a):
     return {"files": files, "rsync": bool(shutil.which("rsync"))}
 
 
-def op_write_files(a):
+def op_write_files(a: Args) -> Any:
     """{files: {host path: base64}}: each written atomically (temp file, rename)."""
     import base64
     done = []
@@ -285,7 +290,7 @@ def op_write_files(a):
     return {"written": done}
 
 
-def op_batch(a):
+def op_batch(a: Args) -> Any:
     """{ops: [[op, args], ...]} -> [result, ...] in one round trip (no read/follow)."""
     out = []
     for name, args in a.get("ops") or ():
@@ -295,7 +300,7 @@ def op_batch(a):
     return out
 
 
-def op_remove(a):
+def op_remove(a: Args) -> Any:
     root = os.path.realpath(a["root"])
     removed = []
     for rel in a.get("files") or ():
@@ -310,7 +315,7 @@ def op_remove(a):
     return {"removed": removed}
 
 
-def _dir_size(path, skip_checkpoints=False, counts=None):
+def _dir_size(path: str, skip_checkpoints: bool = False, counts: list[int] | None = None) -> int:
     total = 0
     for dirpath, dirs, files in os.walk(path):
         if skip_checkpoints:
@@ -327,9 +332,9 @@ def _dir_size(path, skip_checkpoints=False, counts=None):
     return total
 
 
-def op_saves(a):
+def op_saves(a: Args) -> Any:
     od = a["output_dir"]
-    out = []
+    out: list[dict[str, Any]] = []
     try:
         names = sorted((n for n in os.listdir(od) if sv.RUN_DIR_RE.match(n)), reverse=True)
     except OSError:
@@ -359,9 +364,9 @@ def op_saves(a):
     return out
 
 
-def op_sizes(a):
+def op_sizes(a: Args) -> Any:
     """{paths, skip_checkpoints} -> {sizes: {path: bytes or None}, files: count}"""
-    out = {}
+    out: dict[str, int | None] = {}
     counts = [0]
     for p in a.get("paths") or ():
         if os.path.isdir(p):
@@ -374,7 +379,7 @@ def op_sizes(a):
     return {"sizes": out, "files": counts[0]}
 
 
-def _free(path):
+def _free(path: str) -> int | None:
     p = os.path.abspath(path)
     while p and not os.path.exists(p):
         parent = os.path.dirname(p)
@@ -388,7 +393,7 @@ def _free(path):
         return None
 
 
-def op_probe(a):
+def op_probe(a: Args) -> Any:
     checkout = a.get("checkout") or ""
     facts = {"python": sys.version.split()[0], "python_executable": sys.executable,
              "checkout_exists": os.path.isdir(checkout),
@@ -461,7 +466,7 @@ def op_tbread(a):
 OPS = {k[3:]: v for k, v in globals().items() if k.startswith("op_")}
 
 
-def main(argv):
+def main(argv: list[str]) -> int:
     if len(argv) < 2 or argv[1] not in OPS:
         sys.stderr.write("usage: remote_agent.py OP < args.json  (OP: %s)\n" % ", ".join(sorted(OPS)))
         return 2

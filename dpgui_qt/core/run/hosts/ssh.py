@@ -28,7 +28,7 @@ Beyond the :class:`~.base.Host` protocol (all implemented; ``state_root``/``read
 ``active_runs(include_ended=False)``  states of the runs (still going) under ``<workdir>/runs``
 ``list_saves(output_dir)``         run folders with saved epochs/steps (sizes) and checkpoints
 ``download(host_paths, local_dir, progress, cancel, include_checkpoints=False)``
-``probe(paths, disk)``             facts for the pre-flight (:mod:`.ssh_preflight`)
+``probe(paths, disk)``             facts for the pre-flight (:mod:`dpgui_qt.core.run.ssh_preflight`)
 ``remote_state_root``              ``<workdir>/runs``
 
 A local *pointer* folder ``<local state root>/<run id>/remote.json`` records the host spec and
@@ -45,14 +45,17 @@ import subprocess
 import tarfile
 import threading
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence, cast
 
 from dpgui_qt.core.run.hosts import register
 from dpgui_qt.core.run.hosts.base import (
     DEFAULT_TIMEOUT_S, CommandResult, GpuInfo, HostBase, HostError, HostSpec, ReadChunk,
-    parse_nvidia_smi, NVIDIA_SMI_QUERY, supervisor_source,
+    Runner, parse_nvidia_smi, NVIDIA_SMI_QUERY, supervisor_source,
 )
 from dpgui_qt.core.run.hosts.sshtransport import SshError, SshTransport, parse_destination, quote
+
+if TYPE_CHECKING:
+    from dpgui_qt.core.run.hosts.profiles import HostProfile
 
 POINTER_FILE = "remote.json"
 _HERE = Path(__file__).resolve().parent
@@ -80,7 +83,8 @@ def _bundle() -> tuple[str, bytes]:
 class SshHost(HostBase):
     kind = "ssh"
 
-    def __init__(self, spec: HostSpec, runner=None, transport: SshTransport | None = None):
+    def __init__(self, spec: HostSpec, runner: Runner | None = None,
+                 transport: SshTransport | None = None) -> None:
         super().__init__(spec, runner)
         dest = spec.get("destination")
         if not dest:
@@ -97,7 +101,7 @@ class SshHost(HostBase):
         self._lock = threading.Lock()
 
     @classmethod
-    def from_profile(cls, profile, **overrides) -> "SshHost":
+    def from_profile(cls, profile: HostProfile, **overrides: Any) -> "SshHost":
         fields = {"destination": profile.destination, "checkout": profile.checkout,
                   "env": profile.env, "workdir": profile.workdir, "python": profile.python,
                   "deepspeed": profile.deepspeed, "ssh_config": profile.ssh_config,
@@ -124,7 +128,7 @@ class SshHost(HostBase):
             return (self.home() + host_path[1:]).replace("//", "/")
         return host_path
 
-    def to_host_path(self, local_path: str | os.PathLike) -> str:
+    def to_host_path(self, local_path: str | os.PathLike[str]) -> str:
         """Paths on an SSH host are host paths already (the sync maps dataset and config
         folders itself, see :mod:`.sync`); ``~`` is expanded."""
         return self.expand(os.fspath(local_path).replace("\\", "/")) or ""
@@ -154,7 +158,7 @@ class SshHost(HostBase):
         env = self.spec.get("env")
         if not env:
             return ""
-        e = quote(self.expand(env) if self._home else env)
+        e = quote((self.expand(env) if self._home else env) or env)  # expand keeps a path a path
         return (f'if [ -f {e}/bin/activate ]; then . {e}/bin/activate; '
                 f'else PATH={e}/bin:"$PATH"; export PATH; fi; ')
 
@@ -205,7 +209,7 @@ class SshHost(HostBase):
         self._connect(None)
         return self
 
-    def _connect(self, first: tuple[str, dict] | None) -> tuple[bool, object]:
+    def _connect(self, first: tuple[str, dict[str, Any]] | None) -> tuple[bool, object]:
         """Connect; with ``first`` (a helper operation with small arguments) also run it in
         the same round trip: (whether it ran, its answer)."""
         with self._lock:
@@ -239,9 +243,10 @@ class SshHost(HostBase):
 
     def _agent_line(self, op: str) -> str:
         self.connect()
+        assert self._agent_dir is not None  # connect() placed the helper
         return self._prefix() + f"{self.python} -I {quote(posixpath.join(self._agent_dir, 'remote_agent.py'))} {op}"
 
-    def agent(self, op: str, args: dict | None = None, timeout: float = 120):
+    def agent(self, op: str, args: dict[str, Any] | None = None, timeout: float = 120) -> Any:
         """One helper operation; the first one of a session rides on the connection's
         round trip when its arguments are small."""
         args = args or {}
@@ -255,7 +260,7 @@ class SshHost(HostBase):
         r = self.shell(self._agent_line(op), input=json.dumps(args).encode(), timeout=timeout)
         return self._answer(op, r)
 
-    def _answer(self, op: str, r: CommandResult):
+    def _answer(self, op: str, r: CommandResult) -> Any:  # the helper's JSON answer
         if r.rc != 0:
             raise HostError(f"{self.describe()}: {op} failed: {r.error_text() or f'exit status {r.rc}'}")
         try:
@@ -264,12 +269,12 @@ class SshHost(HostBase):
             raise HostError(f"{self.describe()}: unreadable answer to {op}: {r.text()[:200]!r}") from None
 
     # -- runs ----------------------------------------------------------------
-    def start_supervisor(self, argv: Sequence[str], state_root: str | os.PathLike | None = None, *,
+    def start_supervisor(self, argv: Sequence[str], state_root: str | os.PathLike[str] | None = None, *,
                          env: Mapping[str, str] | None = None, cwd: str | None = None,
                          config: str | None = None, output_dir: str | None = None,
                          resume_from: str | None = None,
-                         log_path: str | os.PathLike | None = None,
-                         wait_s: float = 10.0, files: Mapping[str, bytes] | None = None) -> dict:
+                         log_path: str | os.PathLike[str] | None = None,
+                         wait_s: float = 10.0, files: Mapping[str, bytes] | None = None) -> dict[str, Any]:
         """Start the run on the host.  ``output_dir``, ``cwd``, ``config`` and ``log_path`` are
         host paths; the host's state folder lives under :attr:`remote_state_root`.  When
         ``state_root`` (a local folder) is given, a pointer to the run is left there.
@@ -281,7 +286,7 @@ class SshHost(HostBase):
                  "env": dict(env or {}), "cwd": cwd, "config": config,
                  "output_dir": output_dir, "resume_from": resume_from,
                  "log_path": os.fspath(log_path) if log_path else None, "wait_s": wait_s}
-        ops = []
+        ops: list[tuple[str, dict[str, Any]]] = []
         if files:
             ops.append(("write_files", {"files": {p: base64.b64encode(d).decode("ascii")
                                                   for p, d in files.items()}}))
@@ -293,12 +298,12 @@ class SshHost(HostBase):
         st["host"] = self.spec.to_dict()
         if state_root:
             self.write_pointer(state_root, st)
-        return st
+        return cast("dict[str, Any]", st)
 
-    def write_pointer(self, state_root: str | os.PathLike, st: dict) -> Path:
+    def write_pointer(self, state_root: str | os.PathLike[str], st: dict[str, Any]) -> Path:
         from dpgui_qt.core.run.supervisor import write_json_atomic
 
-        d = Path(state_root) / st["run_id"]
+        d = Path(state_root) / str(st["run_id"])
         d.mkdir(parents=True, exist_ok=True)
         write_json_atomic(d / POINTER_FILE, {"host": self.spec.to_dict(),
                                              "state_dir": st["state_dir"], "run_id": st["run_id"],
@@ -306,27 +311,29 @@ class SshHost(HostBase):
                                              "output_dir": st.get("output_dir")})
         return d
 
-    def host_state_dir(self, state_dir: str | os.PathLike) -> str:
+    def host_state_dir(self, state_dir: str | os.PathLike[str]) -> str:
         """A host state folder from itself or from a local pointer folder."""
         p = Path(state_dir)
         ptr = p / POINTER_FILE
         if ptr.is_file():
             data = json.loads(ptr.read_text())
-            return data["state_dir"]
+            return str(data["state_dir"])
         return self.expand(os.fspath(state_dir).replace("\\", "/")) or ""
 
-    def read_state(self, state_dir: str | os.PathLike) -> dict | None:
+    def read_state(self, state_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
         info = self.agent("state", {"state_dir": self.host_state_dir(state_dir)})
         return info["state"] if info else None
 
-    def run_info(self, state_dir: str | os.PathLike) -> dict | None:
+    def run_info(self, state_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
         """``{state, trainer_alive, supervisor_alive}`` for a run on the host."""
-        return self.agent("state", {"state_dir": self.host_state_dir(state_dir)})
+        answer = self.agent("state", {"state_dir": self.host_state_dir(state_dir)})
+        return cast("dict[str, Any] | None", answer)
 
-    def active_runs(self, include_ended: bool = False) -> list[dict]:
+    def active_runs(self, include_ended: bool = False) -> list[dict[str, Any]]:
         """States of the runs going on under :attr:`remote_state_root` (``include_ended``:
         every run there), newest first."""
-        return self.agent("active", {"runs_root": self.remote_state_root, "all": include_ended})
+        answer = self.agent("active", {"runs_root": self.remote_state_root, "all": include_ended})
+        return cast("list[dict[str, Any]]", answer)
 
     def read_bytes(self, host_path: str, offset: int = 0, limit: int = 4 << 20) -> ReadChunk:
         r = self.shell(self._agent_line("read"),
@@ -353,15 +360,15 @@ class SshHost(HostBase):
     def start_args(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
                    cwd: str | None = None, config: str | None = None,
                    output_dir: str | None = None, resume_from: str | None = None,
-                   wait_s: float = 10.0) -> dict:
+                   wait_s: float = 10.0) -> dict[str, Any]:
         """What :meth:`follow` needs to start a run itself (``start=``)."""
         return {"argv": list(argv), "state_root": self.remote_state_root, "env": dict(env or {}),
                 "cwd": cwd, "config": config, "output_dir": output_dir,
                 "resume_from": resume_from, "log_path": None, "wait_s": wait_s}
 
-    def follow(self, state_dir: str | os.PathLike | None, offset: int = 0, poll_s: float = 0.1,
-               proc_holder: list | None = None, start: dict | None = None,
-               files: Mapping[str, bytes] | None = None) -> Iterator[tuple]:
+    def follow(self, state_dir: str | os.PathLike[str] | None, offset: int = 0, poll_s: float = 0.1,
+               proc_holder: list[Any] | None = None, start: dict[str, Any] | None = None,
+               files: Mapping[str, bytes] | None = None) -> Iterator[tuple[Any, ...]]:
         """Stream the run's log and state from ``offset`` (see the module docstring).  Ends
         with ``("end",)``; when the connection breaks, the iterator stops without it (raise
         nothing): call again with the last offset.  ``proc_holder`` receives the ssh process
@@ -375,12 +382,13 @@ class SshHost(HostBase):
         proc = self.transport.popen(line, stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
         if proc_holder is not None:
             proc_holder.append(proc)
-        req: dict = {"offset": offset, "poll": poll_s}
+        req: dict[str, Any] = {"offset": offset, "poll": poll_s}
         if start is not None:
             req["start"] = start
             req["files"] = {p: base64.b64encode(d).decode("ascii") for p, d in (files or {}).items()}
         else:
             req["state_dir"] = self.host_state_dir(state_dir)   # type: ignore[arg-type]
+        assert proc.stdin is not None and proc.stdout is not None  # PIPEs
         try:
             proc.stdin.write(json.dumps(req).encode())
             proc.stdin.close()
@@ -443,8 +451,8 @@ class SshHost(HostBase):
             raise HostError(f"unknown signal {sig!r}")
         return list(self.agent("signal", {"pgid": pgid, "sig": sig, "ticks": leader_ticks}))
 
-    def control(self, state_dir: str | os.PathLike, action: str, grace_s: float = 20.0,
-                kill_wait_s: float = 5.0) -> dict:
+    def control(self, state_dir: str | os.PathLike[str], action: str, grace_s: float = 20.0,
+                kill_wait_s: float = 5.0) -> dict[str, Any]:
         """save | save_quit | stop | kill, done on the host.  Raises HostError (why)."""
         if action not in ("save", "save_quit", "stop", "kill"):
             raise HostError(f"unknown action {action!r}")
@@ -453,7 +461,7 @@ class SshHost(HostBase):
                          timeout=grace_s + kill_wait_s + 60)
         if isinstance(res, dict) and res.get("error"):
             raise HostError(res["error"])
-        return res
+        return cast("dict[str, Any]", res)
 
     def touch(self, host_path: str) -> None:
         res = self.agent("touch", {"path": host_path})
@@ -471,7 +479,7 @@ class SshHost(HostBase):
         return parse_nvidia_smi(r.text())
 
     # -- files ---------------------------------------------------------------
-    def copy_to(self, local_path: str | os.PathLike, host_path: str) -> None:
+    def copy_to(self, local_path: str | os.PathLike[str], host_path: str) -> None:
         data = Path(local_path).read_bytes()
         self.write_bytes(host_path, data)
 
@@ -492,11 +500,12 @@ class SshHost(HostBase):
             self.agent("write_files", {"files": {p: base64.b64encode(d).decode("ascii")
                                                  for p, d in files.items()}})
 
-    def batch(self, ops: Sequence[tuple[str, dict]], timeout: float = 120) -> list:
+    def batch(self, ops: Sequence[tuple[str, dict[str, Any]]], timeout: float = 120) -> list[Any]:
         """Several helper operations in one round trip; their answers in order."""
-        return self.agent("batch", {"ops": [[op, args] for op, args in ops]}, timeout=timeout)
+        answer = self.agent("batch", {"ops": [[op, args] for op, args in ops]}, timeout=timeout)
+        return cast("list[Any]", answer)
 
-    def copy_from(self, host_path: str, local_path: str | os.PathLike) -> None:
+    def copy_from(self, host_path: str, local_path: str | os.PathLike[str]) -> None:
         r = self.shell(f"cat {quote(host_path)}", timeout=3600)
         if r.rc != 0:
             raise HostError(f"{self.describe()}: cannot read {host_path}: {r.error_text()}")
@@ -505,12 +514,13 @@ class SshHost(HostBase):
         Path(local_path).parent.mkdir(parents=True, exist_ok=True)
         write_file(local_path, r.stdout)
 
-    def list_saves(self, output_dir: str) -> list[dict]:
+    def list_saves(self, output_dir: str) -> list[dict[str, Any]]:
         """Run folders of ``output_dir`` on the host, newest first: ``{name, path, saves:
         [{name, kind, number, path, size, files: {name: bytes}}], checkpoints: [...]}``."""
-        return self.agent("saves", {"output_dir": self.expand(output_dir)})
+        answer = self.agent("saves", {"output_dir": self.expand(output_dir)})
+        return cast("list[dict[str, Any]]", answer)
 
-    def download(self, host_paths: Sequence[str], local_dir: str | os.PathLike,
+    def download(self, host_paths: Sequence[str], local_dir: str | os.PathLike[str],
                  progress: Progress | None = None, cancel: threading.Event | None = None,
                  include_checkpoints: bool = False) -> list[Path]:
         """Copy host files or folders into ``local_dir`` (a folder keeps its name), with
@@ -546,6 +556,7 @@ class SshHost(HostBase):
                         elif member.isfile():
                             target.parent.mkdir(parents=True, exist_ok=True)
                             src = tar.extractfile(member)
+                            assert src is not None  # a regular file member
                             tmp = target.with_name(target.name + ".dpgui-part")
                             with open(tmp, "wb") as f:
                                 while chunk := src.read(1 << 20):
@@ -569,12 +580,13 @@ class SshHost(HostBase):
                 proc.wait()
         return out
 
-    def probe(self, paths: Sequence[str] = (), disk: Sequence[str] = ()) -> dict:
-        return self.agent("probe", {"checkout": self.checkout, "deepspeed": self.deepspeed(),
-                                    "paths": list(paths), "disk": list(disk)}, timeout=120)
+    def probe(self, paths: Sequence[str] = (), disk: Sequence[str] = ()) -> dict[str, Any]:
+        answer = self.agent("probe", {"checkout": self.checkout, "deepspeed": self.deepspeed(),
+                                      "paths": list(paths), "disk": list(disk)}, timeout=120)
+        return cast("dict[str, Any]", answer)
 
 
-def _read_exact(f, n: int) -> bytes | None:
+def _read_exact(f: IO[bytes], n: int) -> bytes | None:
     buf = bytearray()
     while len(buf) < n:
         chunk = f.read(n - len(buf))
@@ -584,7 +596,7 @@ def _read_exact(f, n: int) -> bytes | None:
     return bytes(buf)
 
 
-def host_for(dest: str, **fields) -> SshHost:
+def host_for(dest: str, **fields: Any) -> SshHost:
     """An SshHost from a profile name or an SSH destination, with optional field overrides
     (``checkout``, ``deepspeed``, ``workdir``, ``env``, ...)."""
     from dpgui_qt.core.run.hosts.profiles import get_profile
@@ -592,7 +604,7 @@ def host_for(dest: str, **fields) -> SshHost:
     prof = None
     try:
         prof = get_profile(dest)
-    except Exception:   # an unreadable profiles file does not stop a plain destination
+    except Exception:  # noqa: BLE001 - an unreadable profiles file does not stop a plain destination
         prof = None
     if prof is not None:
         return SshHost.from_profile(prof, **fields)

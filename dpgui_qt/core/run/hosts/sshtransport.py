@@ -41,6 +41,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DEFAULT_CONNECT_TIMEOUT = 15
 CONTROL_PERSIST_S = 300
@@ -121,7 +122,7 @@ def _port(p: str, text: str) -> int:
     return int(p)
 
 
-def config_aliases(path: str | os.PathLike | None = None) -> list[str]:
+def config_aliases(path: str | os.PathLike[str] | None = None) -> list[str]:
     """The concrete host aliases of an ssh_config (``Host`` names without wildcards)."""
     p = Path(path) if path else Path.home() / ".ssh" / "config"
     try:
@@ -197,8 +198,8 @@ class SshTransport:
     """Runs commands on one host through the system OpenSSH client."""
 
     def __init__(self, destination: str | Destination, *, ssh: str | None = None,
-                 config_file: str | os.PathLike | None = None,
-                 control_dir: str | os.PathLike | None = None, multiplex: bool | None = None,
+                 config_file: str | os.PathLike[str] | None = None,
+                 control_dir: str | os.PathLike[str] | None = None, multiplex: bool | None = None,
                  connect_timeout: int = DEFAULT_CONNECT_TIMEOUT,
                  extra_options: list[str] | tuple[str, ...] = ()):
         self.destination = (destination if isinstance(destination, Destination)
@@ -359,7 +360,7 @@ class SshTransport:
             raise SshError(explain_ssh_failure(res.err, str(self.destination)))
         return res
 
-    def popen(self, command: str | list[str], **kw) -> subprocess.Popen:
+    def popen(self, command: str | list[str], **kw: Any) -> subprocess.Popen[Any]:
         self.ensure_master()
         kw.setdefault("stdin", subprocess.DEVNULL)
         kw.setdefault("stdout", subprocess.PIPE)

@@ -41,11 +41,23 @@ import tarfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 import tomlkit
 
 from dpgui_qt.core.run.hosts.base import HostError
+
+if TYPE_CHECKING:
+    from dpgui_qt.core.run.hosts.ssh import SshHost
+
+
+class PlanHost(Protocol):
+    """What planning reads of a host: its work folder and how it spells a path."""
+
+    @property
+    def workdir(self) -> str: ...
+
+    def expand(self, host_path: str | None) -> str | None: ...
 
 EXCLUDE_TOP = ("cache",)
 DIR_KEYS = ("path", "mask_path", "control_path")
@@ -105,7 +117,7 @@ class UploadPlan:
     dirs: list[DirUpload]
     files: list[FileUpload]
     host_rsync: bool = False
-    extra: list = field(default_factory=list)      # answers to plan_uploads' extra_ops
+    extra: list[Any] = field(default_factory=list)      # answers to plan_uploads' extra_ops
 
     @property
     def bytes(self) -> int:
@@ -135,7 +147,7 @@ class UploadStats:
     method: str = ""
 
 
-def _human(n: int) -> str:
+def _human(n: float) -> str:
     for unit in ("bytes", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
             return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
@@ -149,14 +161,14 @@ def _slug(p: Path) -> str:
     return f"{name}-{h}"
 
 
-def _load(path: Path):
+def _load(path: Path) -> Any:  # a tomlkit document, read and changed like a dict
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise SyncError(f"cannot read {path}: {e.strerror or e}") from None
     try:
         return tomlkit.parse(text)
-    except Exception as e:       # tomlkit raises several kinds of parse errors
+    except Exception as e:  # noqa: BLE001 - tomlkit raises several kinds of parse errors
         raise SyncError(f"{path} is not valid TOML: {e}") from None
 
 
@@ -176,7 +188,7 @@ class _Resolver:
         return (self.bases[-1] / p).resolve()
 
 
-def make_plan(config_path: str | os.PathLike, host, local_checkout: str | os.PathLike | None = None) -> SyncPlan:
+def make_plan(config_path: str | os.PathLike[str], host: PlanHost, local_checkout: str | os.PathLike[str] | None = None) -> SyncPlan:
     """What to send where (reads the local files, writes nothing)."""
     config = Path(config_path).resolve()
     workdir = host.workdir
@@ -241,12 +253,12 @@ def make_plan(config_path: str | os.PathLike, host, local_checkout: str | os.Pat
     if hasattr(model, "items"):
         for k, v in model.items():
             if isinstance(v, str) and v and (k.endswith("path") or k.endswith("_ckpt") or k == "ckpt"):
-                plan.model_paths[f"model.{k}"] = host.expand(str(v))
+                plan.model_paths[f"model.{k}"] = host.expand(str(v)) or str(v)
     adapter = doc.get("adapter")
     if hasattr(adapter, "get"):
         v = adapter.get("init_from_existing")
         if isinstance(v, str) and v:
-            plan.model_paths["adapter.init_from_existing"] = host.expand(str(v))
+            plan.model_paths["adapter.init_from_existing"] = host.expand(str(v)) or str(v)
     plan.files.insert(0, FileUpload(config, plan.remote_config, tomlkit.dumps(doc).encode("utf-8")))
     plan.dirs = list(dirs.values())
     return plan
@@ -270,7 +282,7 @@ def local_manifest(root: Path) -> dict[str, tuple[int, int]]:
     return out
 
 
-def plan_uploads(plan: SyncPlan, host, extra_ops: list | None = None) -> UploadPlan:
+def plan_uploads(plan: SyncPlan, host: SshHost, extra_ops: list[Any] | None = None) -> UploadPlan:
     """Compare each folder with its host copy: one round trip for every folder's manifest
     (plus ``extra_ops``, helper operations whose answers land in ``UploadPlan.extra``)."""
     ops = [("manifest", {"root": d.remote, "exclude": list(EXCLUDE_TOP)}) for d in plan.dirs]
@@ -293,7 +305,7 @@ def config_files(diff: UploadPlan) -> dict[str, bytes]:
     return {f.remote: f.data for f in diff.files}
 
 
-def upload(plan: SyncPlan, diff: UploadPlan, host, progress: Progress | None = None,
+def upload(plan: SyncPlan, diff: UploadPlan, host: SshHost, progress: Progress | None = None,
            cancel: threading.Event | None = None, method: str | None = None,
            write_configs: bool = True) -> UploadStats:
     """Send what differs in the dataset folders, and the rewritten configs unless
@@ -315,7 +327,7 @@ def upload(plan: SyncPlan, diff: UploadPlan, host, progress: Progress | None = N
             continue
         base_b, base_f = stats.bytes_sent, stats.files_sent
 
-        def prog(b, f):
+        def prog(b: int, f: int, base_b: int = base_b, base_f: int = base_f) -> None:  # this folder's
             if progress:
                 progress(base_b + b, total_b, base_f + f, total_f)
 
@@ -333,7 +345,8 @@ def upload(plan: SyncPlan, diff: UploadPlan, host, progress: Progress | None = N
 _PROGRESS2 = re.compile(rb"^\s*([\d,]+)\s+\d+%.*?xfr#(\d+)")
 
 
-def _rsync(d: DirUpload, host, prog, cancel) -> None:
+def _rsync(d: DirUpload, host: SshHost, prog: Callable[[int, int], None],
+           cancel: threading.Event | None) -> None:
     argv = ["rsync", "-a", "--files-from=-", "--info=progress2", "--no-inc-recursive",
             f"--rsync-path=mkdir -p {_q(d.dir.remote)} && rsync",
             "-e", host.transport.ssh_command(), str(d.dir.local) + "/",
@@ -342,24 +355,26 @@ def _rsync(d: DirUpload, host, prog, cancel) -> None:
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     listing = "".join(rel + "\n" for rel, _ in d.send).encode("utf-8", "surrogateescape")
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None  # PIPEs
+    stdin, stdout, stderr = proc.stdin, proc.stdout, proc.stderr
 
-    def feed():
+    def feed() -> None:
         try:
-            proc.stdin.write(listing)
-            proc.stdin.close()
+            stdin.write(listing)
+            stdin.close()
         except OSError:
             pass
 
     threading.Thread(target=feed, daemon=True).start()
     err: list[bytes] = []
-    threading.Thread(target=lambda: err.append(proc.stderr.read()), daemon=True).start()
+    threading.Thread(target=lambda: err.append(stderr.read()), daemon=True).start()
     buf = b""
     while True:
         if cancel is not None and cancel.is_set():
             proc.kill()
             proc.wait()
             raise SyncError("upload cancelled")
-        chunk = proc.stdout.read1(65536) if hasattr(proc.stdout, "read1") else proc.stdout.read(65536)
+        chunk = stdout.read1(65536) if hasattr(stdout, "read1") else stdout.read(65536)
         if not chunk:
             break
         buf += chunk
@@ -375,10 +390,12 @@ def _rsync(d: DirUpload, host, prog, cancel) -> None:
                         f"{b''.join(err).decode('utf-8', 'replace').strip()[-500:]}")
 
 
-def _tar(d: DirUpload, host, prog, cancel) -> None:
+def _tar(d: DirUpload, host: SshHost, prog: Callable[[int, int], None],
+         cancel: threading.Event | None) -> None:
     line = f"mkdir -p {_q(d.dir.remote)} && tar -xf - -C {_q(d.dir.remote)}"
     proc = host.transport.popen(line, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stderr is not None  # PIPEs
     sent_b = sent_f = 0
     try:
         with tarfile.open(fileobj=proc.stdin, mode="w|", format=tarfile.PAX_FORMAT) as tar:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.helpers import BASE_DATASET, BASE_MAIN
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 KEY = "0123456789abcdef0123456789abcdef01234567"
 
 
@@ -139,7 +139,7 @@ def test_dataset_file_changed_elsewhere_is_not_overwritten_by_save(window, dialo
 
     cfg = _cfg(tmp_path)
     assert window.open_file(cfg)
-    ds = DocumentSession()
+    ds = DocumentSession(parent=window)  # owned: it goes with the window
     ds.open(tmp_path / "dataset.toml")
     window.add_companion(ds)
     ds.set_value("num_ar_buckets", 9)

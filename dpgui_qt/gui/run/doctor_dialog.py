@@ -11,17 +11,22 @@ last run of the doctor saw (File ▸ New preselects the GPU memory tier from it)
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import html
 
 from PySide6.QtCore import QProcess, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QLineEdit,
                                QListWidget, QListWidgetItem, QPushButton, QTextBrowser,
-                               QVBoxLayout, QSplitter, QWidget)
+                               QVBoxLayout, QSplitter)
 
 from dpgui_qt.core import doctor
 from dpgui_qt.core.config.memory import swapped_gb
 from dpgui_qt.gui import icons
+
+if TYPE_CHECKING:
+    from dpgui_qt.gui.workers import ResultPump
 
 SETTINGS_VRAM = "doctor/vram_gb"
 _SEVERITY_ICON = {"error": icons.error_icon, "warning": icons.warning_icon,
@@ -62,7 +67,7 @@ def target_from_env(env=None, platform: str | None = None) -> doctor.Target:
 class DoctorDialog(QDialog):
     finished_report = Signal(object)     # core.doctor.Report
 
-    def __init__(self, target: doctor.Target, parent=None, *, values: dict | None = None,
+    def __init__(self, target: doctor.Target, parent=None, *, values: dict[str, Any] | None = None,
                  config_path=None, autostart: bool = True):
         super().__init__(parent)
         self.setObjectName("DoctorDialog")
@@ -73,11 +78,11 @@ class DoctorDialog(QDialog):
         self.config_path = config_path
         self.report: doctor.Report | None = None
         self._steps: list[doctor.Step] = []
-        self._results: dict = {}
+        self._results: dict[str, Any] = {}
         self._proc: QProcess | None = None
         self._known = None
         self._drift_done = False
-        self._pump = None
+        self._pump: ResultPump | None = None
         self._cancelled = False
 
         lay = QVBoxLayout(self)
@@ -189,7 +194,7 @@ class DoctorDialog(QDialog):
         proc.setArguments(step.argv[1:])
         timer = QTimer(proc)
         timer.setSingleShot(True)
-        timer.timeout.connect(lambda: (proc.kill(), None))
+        timer.timeout.connect(proc.kill)
 
         def finished(code, status):
             timer.stop()
@@ -224,7 +229,7 @@ class DoctorDialog(QDialog):
         if self._cancelled or self.running or not self._drift_done or len(self._results) < len(self._steps):
             return
         known, schema = self._known or (None, None)
-        model = self.values.get("model") if isinstance(self.values.get("model"), dict) else {}
+        model = _model if isinstance(_model := self.values.get("model"), dict) else {}
         bts = self.values.get("blocks_to_swap")
         report = doctor.finish(self.target, self._results,
                                model_type=model.get("type") if isinstance(model.get("type"), str) else None,
@@ -291,12 +296,12 @@ class DoctorDialog(QDialog):
             proc.kill()
             proc.waitForFinished(2000)
 
-    def done(self, r: int) -> None:  # noqa: D401 - QDialog.done
+    def done(self, r: int) -> None:  # overrides QDialog.done
         self.cancel()
         super().done(r)
 
 
-def show_doctor(parent=None, env=None, values: dict | None = None, platform: str | None = None,
+def show_doctor(parent=None, env=None, values: dict[str, Any] | None = None, platform: str | None = None,
                 modal: bool = False, config_path=None) -> DoctorDialog:
     """Open the Doctor for the Run page's environment (``env``: EnvSettings; None = saved);
     ``values``/``config_path``: the open config (its model's needs, output and cache disks)."""

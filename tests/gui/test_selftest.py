@@ -14,7 +14,7 @@ import pytest
 from dpgui_qt import selftest
 from dpgui_qt.resources import schemas_dir
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _run(schema_dir=None, gui=False) -> tuple[int, str, str]:
@@ -157,8 +157,10 @@ def test_tensorboard_check_fails_on_a_reader_that_loses_rows(monkeypatch):
     assert rc == 1 and "TensorBoard reader: RuntimeError: read back []" in err
 
 
-def test_plot_check_fails_when_nothing_is_drawn(qapp, monkeypatch):
+def test_plot_check_fails_when_nothing_is_drawn(qapp, monkeypatch, tmp_path):
     import pyqtgraph as pg
+
+    monkeypatch.setenv("DPGUI_CONFIG_DIR", str(tmp_path / "settings"))  # not the user's
 
     monkeypatch.setattr(pg.PlotItem, "plot", lambda self, *a, **k: None)
     rc, out, err = _run(gui=True)

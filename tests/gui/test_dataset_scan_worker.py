@@ -7,12 +7,12 @@ import sys
 import pytest
 
 pytest.importorskip("pytestqt")
-from PySide6.QtCore import QTimer  # noqa: E402
+from PySide6.QtCore import QTimer
 
-from dpgui_qt.gui.dataset.scan_worker import ScanController  # noqa: E402
+from dpgui_qt.gui.dataset.scan_worker import ScanController
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "bench"))
-from bench_scan import generate  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "bench"))
+from bench_scan import generate
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,16 @@ other operations) and reports, as :class:`dpgui_qt.core.run.preflight.PreflightI
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import os
 
 from dpgui_qt.core.run.hosts.base import HostError
 from dpgui_qt.core.run.preflight import PreflightIssue as Finding
+
+if TYPE_CHECKING:
+    from dpgui_qt.core.run.hosts.ssh import SshHost
+    from dpgui_qt.core.run.hosts.sync import SyncPlan
 
 MIN_FREE_BYTES = 1 << 30
 
@@ -27,7 +33,7 @@ def _size(n: int) -> str:
     return f"{n / (1 << 30):.1f} GiB"
 
 
-def probe_op(host, plan=None) -> tuple[str, dict]:
+def probe_op(host: SshHost, plan: SyncPlan | None = None) -> tuple[str, dict[str, Any]]:
     """The helper operation :func:`check` needs, to batch it with others (pass its answer
     as ``facts``)."""
     paths = list(plan.model_paths.values()) if plan is not None else []
@@ -35,8 +41,8 @@ def probe_op(host, plan=None) -> tuple[str, dict]:
                       "disk": [host.workdir]})
 
 
-def check(host, plan=None, gpus: int | None = None, upload_bytes: int = 0,
-          planned_save_bytes: int = 0, facts: dict | None = None) -> list[Finding]:
+def check(host: SshHost, plan: SyncPlan | None = None, gpus: int | None = None, upload_bytes: int = 0,
+          planned_save_bytes: int = 0, facts: dict[str, Any] | None = None) -> list[Finding]:
     from dpgui_qt import DIFFUSION_PIPE_COMMIT
 
     out: list[Finding] = []
@@ -92,7 +98,7 @@ def check(host, plan=None, gpus: int | None = None, upload_bytes: int = 0,
     return out
 
 
-def facts_lines(facts: dict) -> list[str]:
+def facts_lines(facts: dict[str, Any]) -> list[str]:
     """The probe's answers for ``dpgui hosts check``."""
     gpus = facts.get("gpus")
     return [f"python: {facts.get('python')} ({facts.get('python_executable')})",
