@@ -310,6 +310,8 @@ def test_closing_the_dialog_leaves_the_run_going_and_reattach_follows_it(qtbot, 
         again.kill_btn.click()
     assert again.phase == "stopped"
     assert _pids_of_run(host_state) == []
+    qtbot.waitUntil(lambda: not again.tb_job.running, timeout=WAIT)   # the last event-file poll
+    again.reject()
 
 
 def test_where_choice_lists_profiles_and_multinode(qtbot, profile):
