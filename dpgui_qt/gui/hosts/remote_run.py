@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import re
 import time
+from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFont
@@ -94,10 +95,10 @@ class RemoteRunDialog(QDialog):
         self.loss: float | None = None
         self.upload_dialog: UploadDialog | None = None
         self.monitor = monitor             # the window's MonitorFeed, or None
-        self._parser = None                # the core's LogParser over the console lines
+        self._parser: Any = None           # the core's LogParser over the console lines
         self.tb_run_dir = ""               # the host run folder whose event files are read
         self.tb_readers: dict = {}         # event file name -> EventBytesReader
-        self.tb_inos: dict[str, int] = {}
+        self.tb_inos: dict[str, int | None] = {}
         self.tb_bytes = 0                  # event-file bytes received in all
         self.tb_reads: list[tuple[str, int, int]] = []   # (file, offset, bytes) per answer
         self.tb_rows = 0                   # scalars handed to the Monitor

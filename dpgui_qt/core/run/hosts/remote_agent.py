@@ -427,7 +427,7 @@ def op_probe(a: Args) -> Any:
     return facts
 
 
-def op_tbread(a):
+def op_tbread(a: Args) -> Any:
     """{output_dir, run_dir?, offsets: {name: offset}, limit} -> {run_dir, files: [{name,
     size, ino, offset, data (base64 of the bytes from offset)}]}: a run folder's TensorBoard
     event files read from where the caller stopped (the newest run folder of output_dir

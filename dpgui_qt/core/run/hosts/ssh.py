@@ -345,12 +345,12 @@ class SshHost(HostBase):
         return ReadChunk(data[:h["n"]], offset, h["size"], h["ino"])
 
     def read_tb(self, output_dir: str = "", run_dir: str = "",
-                offsets: Mapping[str, int] | None = None, limit: int = 4 << 20) -> dict:
+                offsets: Mapping[str, int] | None = None, limit: int = 4 << 20) -> dict[str, Any]:
         """A run folder's TensorBoard event files from where the caller stopped, in one
         round trip: ``{run_dir, files: [{name, size, ino, offset, data: bytes}]}`` (the
         newest run folder of ``output_dir`` unless ``run_dir`` is given)."""
         import base64
-        ans = self.agent("tbread", {"output_dir": self.expand(output_dir) if output_dir else "",
+        ans: dict[str, Any] = self.agent("tbread", {"output_dir": self.expand(output_dir) if output_dir else "",
                                     "run_dir": self.expand(run_dir) if run_dir else "",
                                     "offsets": dict(offsets or {}), "limit": int(limit)})
         for f in ans.get("files") or ():
